@@ -83,3 +83,9 @@ put("frame", "event", frame(1, 1, [("type", "event"), ("message_id", "m1"), ("su
 frags = [frame(2 + i, 1, [("type", "event"), ("message_id", "m2"), ("sum", "3"), ("seq", str(i))], plain[i * 100:(i + 1) * 100])
          for i in (2, 0, 1)]
 put("frame", "fragments", SEP.join(frags))
+
+# json_reader: JSON texts, valid and not
+for name, text in [("event", plain), ("escapes", '{"a":"\\u00e9\\ud83d\\ude00\\n","b":[1,-0.5e3,true,null,{}]}'.encode()),
+                   ("lenient", b'["12"," ","1e3",3.0,"true"]'), ("trailing-comma", b'{"a":[1,2,],}'),
+                   ("bad-escape", b'"\\ud800"'), ("deep", b"[" * 130 + b"]" * 130), ("big", b"1e400")]:
+    put("json_reader", name, text)

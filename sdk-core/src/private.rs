@@ -8,5 +8,5 @@ pub use crate::dispatcher::register::RegisterHandlers;
 
 pub use crate::unknown::unknown_value;
 
-#[path = "json.rs"]
+#[path = "json/mod.rs"]
 pub mod json;

@@ -182,36 +182,50 @@ impl ReceivedMessage {
 }
 
 /// From the typed payload of `im.message.receive_v1` (`on_im_message_receive_v1`'s
-/// `event.payload`).
-impl From<&lark_oapi_apis_6::im::v1::events::P2ImMessageReceiveV1Data> for ReceivedMessage {
-    fn from(event: &lark_oapi_apis_6::im::v1::events::P2ImMessageReceiveV1Data) -> Self {
-        let message = &event.message;
-        let msg_type = message.message_type.clone();
+/// `event.payload`), taken apart: its strings move into the message, none is copied.
+///
+/// ```
+/// use lark_oapi_bot::received::{Received, ReceivedMessage};
+/// use lark_oapi_apis_6::im::v1::events::P2ImMessageReceiveV1Data;
+///
+/// let mut payload = P2ImMessageReceiveV1Data::default();
+/// payload.message.message_type = "text".into();
+/// payload.message.content = r#"{"text":"hello"}"#.into();
+/// let message = ReceivedMessage::from(payload);
+/// assert_eq!(message.content, Received::Text { text: "hello".into() });
+/// ```
+impl From<lark_oapi_apis_6::im::v1::events::P2ImMessageReceiveV1Data> for ReceivedMessage {
+    fn from(event: lark_oapi_apis_6::im::v1::events::P2ImMessageReceiveV1Data) -> Self {
+        let message = event.message;
         let mentions = message
             .mentions
-            .iter()
+            .into_iter()
             .flatten()
             .map(|m| Mention {
-                key: m.key.clone(),
-                name: m.name.clone(),
-                open_id: m.id.open_id.clone(),
-                union_id: m.id.union_id.clone(),
-                user_id: m.id.user_id.clone(),
+                key: m.key,
+                name: m.name,
+                open_id: m.id.open_id,
+                union_id: m.id.union_id,
+                user_id: m.id.user_id,
             })
             .collect();
         ReceivedMessage {
-            message_id: message.message_id.clone(),
-            chat_id: message.chat_id.clone(),
-            chat_type: Some(message.chat_type.clone()).filter(|t| !t.is_empty()),
-            sender_open_id: event
-                .sender
-                .sender_id
-                .as_ref()
-                .and_then(|id| id.open_id.clone()),
-            content: Received::parse(&msg_type, &message.content),
+            content: Received::parse(&message.message_type, &message.content),
+            message_id: message.message_id,
+            chat_id: message.chat_id,
+            chat_type: Some(message.chat_type).filter(|t| !t.is_empty()),
+            sender_open_id: event.sender.sender_id.and_then(|id| id.open_id),
             mentions,
-            msg_type,
+            msg_type: message.message_type,
         }
+    }
+}
+
+/// From a borrowed payload (a copy of it is taken apart; pass the payload by value to
+/// avoid the copy).
+impl From<&lark_oapi_apis_6::im::v1::events::P2ImMessageReceiveV1Data> for ReceivedMessage {
+    fn from(event: &lark_oapi_apis_6::im::v1::events::P2ImMessageReceiveV1Data) -> Self {
+        Self::from(event.clone())
     }
 }
 

@@ -130,6 +130,9 @@ pub(super) fn emit_enum(e: &Enum) -> TokenStream {
             fn from_json(value: Value) -> Result<Self, JsonError> {
                 String::from_json(value).map(Self::from)
             }
+            fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+                json::read_enum(r)
+            }
         }
         impl ToJson for #name {
             fn write_json(&self, w: &mut JsonWriter) {
@@ -262,31 +265,30 @@ pub(super) fn emit_model(m: &Model, checked: &BTreeSet<String>, aliases: &[Alias
     }
     let decode = m.decode.then(|| {
         let wire_name = &m.wire_name;
-        let sets = m.fields.iter().map(|f| {
+        let arms = m.fields.iter().map(|f| {
             let ident = id(&f.ident);
             let wire = &f.name;
-            quote! { o.set(#wire, &mut out.#ident); }
+            quote! { #wire => v.put(&mut self.#ident), }
         });
-        // From the default, one field at a time (see `json::Fields`): one call per field and
-        // no branch, where a struct literal of `?` expressions grows with the square of the
-        // field count and a `?` per field still adds a branch to every body.
+        // One match over the keys as they come, shared by both decoders (a parsed `Value`
+        // and one pass over the text, see `json::Reader`); the loops are in the runtime.
         let body = if m.fields.is_empty() {
-            quote! {
-                json::object(value, #wire_name)?;
-                Ok(Self {})
-            }
+            quote! { let _ = key; v.skip() }
         } else {
-            quote! {
-                let mut o = json::Fields::of(value, #wire_name)?;
-                let mut out = Self::default();
-                #(#sets)*
-                o.finish()?;
-                Ok(out)
-            }
+            quote! { match key { #(#arms)* _ => v.skip(), } }
         };
         quote! {
             impl FromJson for #name {
                 fn from_json(value: Value) -> Result<Self, JsonError> {
+                    json::decode_struct(value)
+                }
+                fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+                    json::read_struct(r)
+                }
+            }
+            impl json::DecodeFields for #name {
+                const NAME: &'static str = #wire_name;
+                fn decode_field(&mut self, key: &str, v: json::Input<'_, '_>) -> Result<(), JsonError> {
                     #body
                 }
             }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Answer, BODY_READ_TIMEOUT, HANDLER_TIMEOUT, HandlerResult, Reply, challenge_reply, finish,
-    header, str_of, timestamp_fresh,
+    header, timestamp_fresh,
 };
 use crate::auth::BoxFuture;
 use crate::event_crypto::{AesKey, verify_card_signature};
@@ -242,8 +242,10 @@ impl CardActionHandler {
             }
             (None, _) => outer,
         };
-        if let Some(reply) = challenge_reply(self.verification_token.as_deref(), &mut map) {
-            return reply;
+        if str_of(&map, "type") == Some("url_verification") {
+            let challenge = map.remove("challenge").unwrap_or(Value::Null);
+            let token = self.verification_token.as_deref();
+            return challenge_reply(token, str_of(&map, "token"), challenge);
         }
         if !authentic {
             return refused();
@@ -268,4 +270,8 @@ impl CardActionHandler {
             }
         }
     }
+}
+
+fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
 }

@@ -9,6 +9,12 @@
 //! Handlers are registered by event type: typed, through the generated `on_<event>`
 //! methods of `lark_oapi::prelude` (e.g. `.on_im_message_receive_v1(..)`), or raw with
 //! [`EventDispatcherBuilder::on_raw`].
+//!
+//! A typed payload is decoded in one pass straight from the decrypted text: the envelope
+//! is read for the routing fields, the `event` object is found by its brackets, and the
+//! handler's type reads it field by field as the keys come (no `serde_json::Value` is
+//! built). The payload of an event no handler wants is acknowledged without being checked
+//! beyond its brackets and strings.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::auth::BoxFuture;
@@ -30,6 +36,7 @@ pub mod axum_adapter;
 mod card_action;
 mod dedup;
 mod delivery;
+mod envelope;
 pub(crate) mod event;
 mod ordering;
 pub(crate) mod register;
@@ -38,6 +45,8 @@ pub use card_action::{CardActionHandler, LegacyCardAnswer};
 pub use dedup::{DedupStore, MemoryDedupStore};
 pub(crate) use delivery::Outcome;
 use delivery::{InFlight, RunToCompletion};
+pub(crate) use envelope::RawPayload;
+use envelope::{Envelope, read_envelope};
 pub use event::{Answer, Event};
 
 /// The error a handler returns: anything that converts into a boxed error, so `?` works on
@@ -50,7 +59,7 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 /// callbacks such as `card.action.trigger`), or a [`HandlerError`].
 pub type HandlerResult<A = ()> = Result<A, HandlerError>;
 
-type BoxedHandler = Arc<dyn Fn(Event) -> BoxFuture<'static, Outcome> + Send + Sync>;
+type BoxedHandler = Arc<dyn Fn(Event<RawPayload>) -> BoxFuture<'static, Outcome> + Send + Sync>;
 
 /// An HTTP answer for the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,13 +99,6 @@ impl Reply {
     pub(crate) fn msg(status: u16, msg: &str) -> Self {
         Self::json(status, &serde_json::json!({ "msg": msg }))
     }
-}
-
-/// The outer body of an event request: `{"encrypt": "..."}`, or a plain event.
-#[derive(serde::Deserialize)]
-struct SealedBody<'a> {
-    #[serde(borrow, default)]
-    encrypt: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// How long a copy of an event waits for the delivery in flight (at most; never longer
@@ -298,18 +300,21 @@ impl EventDispatcherBuilder {
     ///     .on_raw("im.message.receive_v1", |event| async move { Ok(None) })
     ///     .build();
     /// ```
-    pub fn ordered_by_chat(self, max_waiting: usize) -> Self {
-        self.ordered_by(ordering::chat_of, max_waiting)
+    pub fn ordered_by_chat(mut self, max_waiting: usize) -> Self {
+        self.ordering = Some((ordering::KeyFn::Chat, max_waiting));
+        self
     }
 
     /// Like [`ordered_by_chat`](Self::ordered_by_chat) with a key of your choosing (a user,
-    /// a tenant, a document); `None` leaves an event unordered.
+    /// a tenant, a document); `None` leaves an event unordered. The function gets the event
+    /// with its payload parsed into a [`Value`] (once more per event, on top of the typed
+    /// decode: `ordered_by_chat` reads the chat straight from the text instead).
     pub fn ordered_by(
         mut self,
         key: impl Fn(&Event) -> Option<String> + Send + Sync + 'static,
         max_waiting: usize,
     ) -> Self {
-        self.ordering = Some((Arc::new(key), max_waiting));
+        self.ordering = Some((ordering::KeyFn::Custom(Arc::new(key)), max_waiting));
         self
     }
 
@@ -397,18 +402,6 @@ pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<
         .map(|(_, v)| v.as_str())
 }
 
-fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    map.get(key).and_then(Value::as_str)
-}
-
-fn owned(map: &Map<String, Value>, key: &str) -> Option<String> {
-    match map.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// Whether `given` is the configured verification token (always, if none is configured),
 /// compared in constant time.
 fn token_matches(expected: Option<&str>, given: Option<&str>) -> bool {
@@ -427,19 +420,13 @@ pub(crate) fn timestamp_fresh(ts: &str, window: Duration) -> bool {
     now.abs_diff(secs) <= window.as_secs()
 }
 
-/// The answer to a `url_verification` body (token checked), or `None` for anything else.
-fn challenge_reply(expected_token: Option<&str>, map: &mut Map<String, Value>) -> Option<Reply> {
-    if str_of(map, "type") != Some("url_verification") {
-        return None;
+/// The answer to a `url_verification` body: its `challenge` echoed, once its `token` is
+/// the configured one.
+fn challenge_reply(expected_token: Option<&str>, token: Option<&str>, challenge: Value) -> Reply {
+    if !token_matches(expected_token, token) {
+        return Reply::msg(401, "verification token mismatch");
     }
-    if !token_matches(expected_token, str_of(map, "token")) {
-        return Some(Reply::msg(401, "verification token mismatch"));
-    }
-    let challenge = map.remove("challenge").unwrap_or(Value::Null);
-    Some(Reply::json(
-        200,
-        &serde_json::json!({ "challenge": challenge }),
-    ))
+    Reply::json(200, &serde_json::json!({ "challenge": challenge }))
 }
 
 impl EventDispatcher {
@@ -462,13 +449,13 @@ impl EventDispatcher {
             return Reply::msg(413, "body too large");
         }
         // Only `encrypt` is read from an encrypted body, borrowed, without building a map.
-        let Ok(sealed) = serde_json::from_slice::<SealedBody<'_>>(body) else {
+        let Ok(sealed) = envelope::sealed(body) else {
             return Reply::msg(
                 400,
                 "the body is not a JSON object (with a string `encrypt`, if encrypted)",
             );
         };
-        let plain = match sealed.encrypt.as_deref() {
+        let plain = match sealed.as_deref() {
             Some(sealed) => {
                 let (Some(key), Some(aes)) = (&inner.encrypt_key, &inner.aes_key) else {
                     return Reply::msg(400, "encrypted body but no Encrypt Key is configured");
@@ -488,9 +475,9 @@ impl EventDispatcher {
                             Ok(d) => d,
                             Err(e) => return Reply::msg(400, &e.to_string()),
                         };
-                        match serde_json::from_slice::<Value>(&decrypted) {
-                            Ok(Value::Object(map)) => map,
-                            _ => {
+                        match read_envelope(decrypted) {
+                            Some(envelope) => envelope,
+                            None => {
                                 return Reply::msg(400, "the decrypted body is not a JSON object");
                             }
                         }
@@ -498,25 +485,19 @@ impl EventDispatcher {
                     // Unsigned: only a challenge may pass. Every other outcome (bad padding,
                     // not JSON, not a challenge) gets the same answer, so an unsigned sender
                     // learns nothing about the plaintext (no padding oracle).
-                    None => match aes
-                        .decrypt(sealed)
-                        .ok()
-                        .and_then(|d| serde_json::from_slice::<Value>(&d).ok())
-                    {
-                        Some(Value::Object(map))
-                            if str_of(&map, "type") == Some("url_verification") =>
-                        {
-                            map
+                    None => match aes.decrypt(sealed).ok().and_then(read_envelope) {
+                        Some(envelope) if envelope.kind.as_deref() == Some("url_verification") => {
+                            envelope
                         }
                         _ => return Reply::msg(401, UNSIGNED),
                     },
                 }
             }
             None => {
-                let Ok(Value::Object(outer)) = serde_json::from_slice::<Value>(body) else {
+                let Some(outer) = read_envelope(body.to_vec()) else {
                     return Reply::msg(400, "the body is not a JSON object");
                 };
-                if inner.encrypt_key.is_some() && str_of(&outer, "type") != Some("url_verification")
+                if inner.encrypt_key.is_some() && outer.kind.as_deref() != Some("url_verification")
                 {
                     return Reply::msg(
                         401,
@@ -527,8 +508,10 @@ impl EventDispatcher {
             }
         };
         let mut plain = plain;
-        if let Some(reply) = challenge_reply(inner.verification_token.as_deref(), &mut plain) {
-            return reply;
+        if plain.kind.as_deref() == Some("url_verification") {
+            let challenge = plain.challenge.take().unwrap_or(Value::Null);
+            let token = inner.verification_token.as_deref();
+            return challenge_reply(token, plain.token.as_deref(), challenge);
         }
         // The delivery runs to completion even if the caller goes away (the platform hung
         // up, a replay was cut short): it is recorded, so a replay of the same signed
@@ -549,9 +532,9 @@ impl EventDispatcher {
     /// connection itself is authenticated), de-duplicated and routed like an HTTP event.
     #[cfg(feature = "long-connection")]
     pub(crate) async fn handle_pushed(&self, payload: &[u8]) -> Outcome {
-        match serde_json::from_slice::<Value>(payload) {
-            Ok(Value::Object(map)) => self.route(map, false).await,
-            _ => Outcome::fail(400, "the payload is not a JSON object"),
+        match read_envelope(payload.to_vec()) {
+            Some(envelope) => self.route(envelope, false).await,
+            None => Outcome::fail(400, "the payload is not a JSON object"),
         }
     }
 
@@ -561,39 +544,38 @@ impl EventDispatcher {
 
     /// Routes a verified, decrypted envelope. `check_token`: compare the envelope's
     /// verification token (HTTP); the long connection is authenticated by itself.
-    async fn route(&self, mut map: Map<String, Value>, check_token: bool) -> Outcome {
-        let event = if map.contains_key("schema") {
-            let header = match map.remove("header") {
-                Some(Value::Object(h)) => h,
-                _ => return Outcome::fail(400, "schema 2.0 event without a header"),
+    async fn route(&self, mut envelope: Envelope, check_token: bool) -> Outcome {
+        let event = if envelope.schema {
+            let Some(Some(header)) = envelope.header.take() else {
+                return Outcome::fail(400, "schema 2.0 event without a header");
             };
-            if check_token && !self.token_ok(str_of(&header, "token")) {
+            if check_token && !self.token_ok(header.token.as_deref()) {
                 return Outcome::fail(401, "verification token mismatch");
             }
             Event {
-                event_type: str_of(&header, "event_type").unwrap_or_default().to_owned(),
-                event_id: owned(&header, "event_id"),
-                tenant_key: owned(&header, "tenant_key"),
-                app_id: owned(&header, "app_id"),
-                create_time: owned(&header, "create_time"),
+                event_type: header.event_type.unwrap_or_default(),
+                event_id: header.event_id,
+                tenant_key: header.tenant_key,
+                app_id: header.app_id,
+                create_time: header.create_time,
                 schema: "2.0",
-                payload: map.remove("event").unwrap_or(Value::Null),
+                payload: envelope.into_payload(),
             }
-        } else if map.contains_key("uuid") || map.contains_key("event") {
-            if check_token && !self.token_ok(str_of(&map, "token")) {
+        } else if envelope.uuid.is_some() || envelope.has_event() {
+            if check_token && !self.token_ok(envelope.token.as_deref()) {
                 return Outcome::fail(401, "verification token mismatch");
             }
-            let payload = map.remove("event").unwrap_or(Value::Null);
-            let inner = payload.as_object();
+            let (event_id, create_time) = (envelope.uuid.clone(), envelope.ts.clone());
+            let payload = envelope.into_payload();
+            let Ok((kind, tenant_key, app_id)) = envelope::v1_fields(&payload) else {
+                return Outcome::fail(400, "the schema 1.0 event is not valid JSON");
+            };
             Event {
-                event_type: inner
-                    .and_then(|m| str_of(m, "type"))
-                    .unwrap_or_default()
-                    .to_owned(),
-                event_id: owned(&map, "uuid"),
-                tenant_key: inner.and_then(|m| owned(m, "tenant_key")),
-                app_id: inner.and_then(|m| owned(m, "app_id")),
-                create_time: owned(&map, "ts"),
+                event_type: kind.unwrap_or_default(),
+                event_id,
+                tenant_key,
+                app_id,
+                create_time,
                 schema: "1.0",
                 payload,
             }
@@ -657,7 +639,7 @@ impl EventDispatcher {
 
     /// De-duplicates by id, feeds `app_ticket` to the client, runs the handler (a panic is
     /// a failure like any other).
-    async fn deliver(&self, event: Event, mut guard: Option<&mut InFlight>) -> Outcome {
+    async fn deliver(&self, event: Event<RawPayload>, mut guard: Option<&mut InFlight>) -> Outcome {
         use futures_util::FutureExt as _;
         let inner = &self.inner;
         let id = guard.as_ref().map(|g| g.id.clone());
@@ -679,12 +661,10 @@ impl EventDispatcher {
             }
         }
         if event.event_type == "app_ticket"
-            && let (Some(client), Some(ticket)) = (
-                &inner.client,
-                event.payload.get("app_ticket").and_then(Value::as_str),
-            )
+            && let (Some(client), Some(ticket)) =
+                (&inner.client, event.payload.string_field("app_ticket"))
         {
-            client.set_app_ticket(ticket).await;
+            client.set_app_ticket(&ticket).await;
         }
         let Some(handler) = inner.handlers.get(&event.event_type) else {
             tracing::debug!(event_type = %event.event_type, "no handler registered");
@@ -703,8 +683,14 @@ impl EventDispatcher {
                 ),
             ),
             Ok(_turn) => {
-                let handled = std::panic::AssertUnwindSafe(handler(event)).catch_unwind();
-                match tokio::time::timeout(inner.handler_timeout, handled).await {
+                let mut handled = std::panic::AssertUnwindSafe(handler(event)).catch_unwind();
+                // Most handlers finish on their first poll: those need no timer. The timeout
+                // counts from the second poll on (a first poll cannot be stopped anyway).
+                let finished = match (&mut handled).now_or_never() {
+                    Some(done) => Ok(done),
+                    None => tokio::time::timeout(inner.handler_timeout, handled).await,
+                };
+                match finished {
                     Ok(Ok(outcome)) => outcome,
                     Ok(Err(_)) => Outcome::fail(500, "the handler panicked"),
                     Err(_) => Outcome::fail(

@@ -12,21 +12,39 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::OwnedMutexGuard;
 
+use super::RawPayload;
 use super::event::Event;
 
-/// The key of an event: events with equal keys are handled in order; `None` is unordered.
-pub(crate) type KeyFn = Arc<dyn Fn(&Event) -> Option<String> + Send + Sync>;
+/// A key function of the user's (see `EventDispatcherBuilder::ordered_by`).
+pub(crate) type CustomKey = Arc<dyn Fn(&Event) -> Option<String> + Send + Sync>;
 
-/// The chat an event belongs to: `message.chat_id` (messages), `chat_id` (chat events),
-/// `context.open_chat_id` (card actions).
-pub(crate) fn chat_of(event: &Event) -> Option<String> {
-    let p = &event.payload;
-    p.pointer("/message/chat_id")
-        .or_else(|| p.get("chat_id"))
-        .or_else(|| p.pointer("/context/open_chat_id"))
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
+/// The key of an event: events with equal keys are handled in order; `None` is unordered.
+#[derive(Clone)]
+pub(crate) enum KeyFn {
+    /// The chat, read from the payload's text (see [`RawPayload::chat`]).
+    Chat,
+    /// The user's function, given the event with its payload parsed into a [`Value`].
+    Custom(CustomKey),
+}
+
+impl KeyFn {
+    fn key(&self, event: &Event<RawPayload>) -> Option<String> {
+        match self {
+            KeyFn::Chat => event.payload.chat(),
+            KeyFn::Custom(f) => {
+                let payload = event.payload.decode::<Value>().unwrap_or(Value::Null);
+                f(&Event {
+                    event_type: event.event_type.clone(),
+                    event_id: event.event_id.clone(),
+                    tenant_key: event.tenant_key.clone(),
+                    app_id: event.app_id.clone(),
+                    create_time: event.create_time.clone(),
+                    schema: event.schema,
+                    payload,
+                })
+            }
+        }
+    }
 }
 
 struct Lane {
@@ -61,8 +79,11 @@ impl Ordering {
 
     /// Waits for `event`'s turn; `Ok(None)` for an event without a key; `Err` with the key
     /// when its lane is full.
-    pub(crate) async fn enter(&self, event: &Event) -> Result<Option<Turn<'_>>, String> {
-        let Some(key) = (self.key)(event) else {
+    pub(crate) async fn enter(
+        &self,
+        event: &Event<RawPayload>,
+    ) -> Result<Option<Turn<'_>>, String> {
+        let Some(key) = self.key.key(event) else {
             return Ok(None);
         };
         let turn = {
@@ -139,7 +160,7 @@ impl Drop for Leave<'_> {
 mod tests {
     use super::*;
 
-    fn event(chat: &str) -> Event {
+    fn event(chat: &str) -> Event<RawPayload> {
         Event {
             event_type: "im.message.receive_v1".into(),
             event_id: None,
@@ -147,13 +168,15 @@ mod tests {
             app_id: None,
             create_time: None,
             schema: "2.0",
-            payload: serde_json::json!({ "message": { "chat_id": chat } }),
+            payload: RawPayload::whole(
+                serde_json::json!({ "message": { "chat_id": chat } }).to_string(),
+            ),
         }
     }
 
     #[tokio::test]
     async fn a_lane_lives_while_used_refuses_past_its_bound_and_survives_cancellation() {
-        let lanes = Ordering::new(Arc::new(chat_of), 1);
+        let lanes = Ordering::new(KeyFn::Chat, 1);
         let first = lanes.enter(&event("oc_a")).await.unwrap().expect("keyed");
         // One may wait behind the one being handled; the next is refused.
         let queued = event("oc_a");
@@ -175,7 +198,7 @@ mod tests {
         assert_eq!(lanes.lanes(), 0);
         // No key: not ordered.
         let mut unkeyed = event("");
-        unkeyed.payload = serde_json::json!({});
+        unkeyed.payload = RawPayload::whole("{}".into());
         assert!(lanes.enter(&unkeyed).await.unwrap().is_none());
     }
 }

@@ -33,7 +33,7 @@ impl RegisterHandlers for EventDispatcherBuilder {
         let handler = Arc::new(handler);
         self.handlers.insert(
             event_type.to_owned(),
-            Arc::new(move |event: Event| {
+            Arc::new(move |event: Event<super::RawPayload>| {
                 let typed = event.into_typed::<P>();
                 let handler = handler.clone();
                 Box::pin(async move {

@@ -198,6 +198,56 @@ pub fn frame(data: &[u8]) {
     reassembly.expire();
 }
 
+/// The one-pass JSON reader that typed payloads are decoded with: never panics; accepts a
+/// text exactly when `serde_json` does (short of nesting near the depth limit, where the two
+/// count differently); reads it as the same value; decodes standard types as the `Value`
+/// path does.
+pub fn json_reader(data: &[u8]) {
+    use lark_oapi_core::__private::json::{FromJson, Reader};
+    use serde_json::Value;
+    let Ok(text) = std::str::from_utf8(data) else {
+        assert!(
+            Reader::from_slice(data).is_err(),
+            "bytes that are not UTF-8 were read"
+        );
+        return;
+    };
+    let theirs = serde_json::from_str::<Value>(text);
+    let mut r = Reader::new(text);
+    let ours = r.skip().and_then(|()| r.finish());
+    let deep = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count() > 100;
+    if !deep {
+        assert_eq!(
+            ours.is_ok(),
+            theirs.is_ok(),
+            "accepted by one reader only: {ours:?}"
+        );
+    }
+    if let Ok(value) = theirs {
+        if let Ok(read) = Reader::decode::<Value>(text) {
+            assert_eq!(read, value, "read as a different value");
+        }
+        type Nested = Vec<Option<std::collections::BTreeMap<String, Vec<i64>>>>;
+        fn same<T: FromJson + PartialEq + std::fmt::Debug>(text: &str, value: &Value) {
+            let by_value = T::from_json(value.clone());
+            let by_reader = Reader::decode::<T>(text);
+            assert_eq!(
+                by_value.is_ok(),
+                by_reader.is_ok(),
+                "{by_value:?} vs {by_reader:?}"
+            );
+            if let (Ok(a), Ok(b)) = (by_value, by_reader) {
+                assert_eq!(a, b, "decoded differently");
+            }
+        }
+        same::<String>(text, &value);
+        same::<i64>(text, &value);
+        same::<bool>(text, &value);
+        same::<Vec<String>>(text, &value);
+        same::<Nested>(text, &value);
+    }
+}
+
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(s).ok()

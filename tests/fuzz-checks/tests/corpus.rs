@@ -49,3 +49,8 @@ fn envelope_corpus() {
 fn frame_corpus() {
     replay("frame", lark_oapi_fuzz_checks::frame);
 }
+
+#[test]
+fn json_reader_corpus() {
+    replay("json_reader", lark_oapi_fuzz_checks::json_reader);
+}

@@ -40,16 +40,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `acs.access_record.created_v1` event.
@@ -69,13 +81,25 @@ pub struct P2AcsAccessRecordCreatedV1 {
 }
 impl FromJson for P2AcsAccessRecordCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2AcsAccessRecordCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2AcsAccessRecordCreatedV1 {
+    const NAME: &'static str = "P2AcsAccessRecordCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `acs.access_record.created_v1` event.
@@ -101,16 +125,28 @@ pub struct P2AcsAccessRecordCreatedV1Data {
 }
 impl FromJson for P2AcsAccessRecordCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2AcsAccessRecordCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("access_record_id", &mut out.access_record_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("device_id", &mut out.device_id);
-        o.set("is_clock_in", &mut out.is_clock_in);
-        o.set("is_door_open", &mut out.is_door_open);
-        o.set("access_time", &mut out.access_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2AcsAccessRecordCreatedV1Data {
+    const NAME: &'static str = "P2AcsAccessRecordCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "access_record_id" => v.put(&mut self.access_record_id),
+            "user_id" => v.put(&mut self.user_id),
+            "device_id" => v.put(&mut self.device_id),
+            "is_clock_in" => v.put(&mut self.is_clock_in),
+            "is_door_open" => v.put(&mut self.is_door_open),
+            "access_time" => v.put(&mut self.access_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `acs.user.updated_v1` event.
@@ -130,13 +166,25 @@ pub struct P2AcsUserUpdatedV1 {
 }
 impl FromJson for P2AcsUserUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2AcsUserUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2AcsUserUpdatedV1 {
+    const NAME: &'static str = "P2AcsUserUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `acs.user.updated_v1` event.
@@ -156,13 +204,25 @@ pub struct P2AcsUserUpdatedV1Data {
 }
 impl FromJson for P2AcsUserUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2AcsUserUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("card", &mut out.card);
-        o.set("face_uploaded", &mut out.face_uploaded);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2AcsUserUpdatedV1Data {
+    const NAME: &'static str = "P2AcsUserUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "card" => v.put(&mut self.card),
+            "face_uploaded" => v.put(&mut self.face_uploaded),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_id` of `P2AcsAccessRecordCreatedV1Data`.
@@ -182,12 +242,24 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }

@@ -77,6 +77,9 @@ impl FromJson for AccessType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AccessType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -152,6 +155,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -185,18 +191,30 @@ pub struct AccessRecord {
 }
 impl FromJson for AccessRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AccessRecord")?;
-        let mut out = Self::default();
-        o.set("access_record_id", &mut out.access_record_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("device_id", &mut out.device_id);
-        o.set("is_clock_in", &mut out.is_clock_in);
-        o.set("access_time", &mut out.access_time);
-        o.set("access_type", &mut out.access_type);
-        o.set("access_data", &mut out.access_data);
-        o.set("is_door_open", &mut out.is_door_open);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AccessRecord {
+    const NAME: &'static str = "AccessRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "access_record_id" => v.put(&mut self.access_record_id),
+            "user_id" => v.put(&mut self.user_id),
+            "device_id" => v.put(&mut self.device_id),
+            "is_clock_in" => v.put(&mut self.is_clock_in),
+            "access_time" => v.put(&mut self.access_time),
+            "access_type" => v.put(&mut self.access_type),
+            "access_data" => v.put(&mut self.access_data),
+            "is_door_open" => v.put(&mut self.is_door_open),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `acs.v1.rule_external.create` (Create or update rule).
@@ -230,11 +248,23 @@ pub struct CreateRuleExternalResponseBody {
 }
 impl FromJson for CreateRuleExternalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateRuleExternalResponseBody")?;
-        let mut out = Self::default();
-        o.set("rule_id", &mut out.rule_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateRuleExternalResponseBody {
+    const NAME: &'static str = "CreateRuleExternalResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rule_id" => v.put(&mut self.rule_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `acs.v1.visitor.create` (Add visitor).
@@ -268,11 +298,23 @@ pub struct CreateVisitorResponseBody {
 }
 impl FromJson for CreateVisitorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateVisitorResponseBody")?;
-        let mut out = Self::default();
-        o.set("visitor_id", &mut out.visitor_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateVisitorResponseBody {
+    const NAME: &'static str = "CreateVisitorResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "visitor_id" => v.put(&mut self.visitor_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListDeviceResponseBody`.
@@ -294,14 +336,26 @@ pub struct Device {
 }
 impl FromJson for Device {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Device")?;
-        let mut out = Self::default();
-        o.set("device_id", &mut out.device_id);
-        o.set("device_name", &mut out.device_name);
-        o.set("device_sn", &mut out.device_sn);
-        o.set("property", &mut out.property);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Device {
+    const NAME: &'static str = "Device";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_id" => v.put(&mut self.device_id),
+            "device_name" => v.put(&mut self.device_name),
+            "device_sn" => v.put(&mut self.device_sn),
+            "property" => v.put(&mut self.property),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `acs.v1.rule_external.device_bind` (Device bind rule).
@@ -346,12 +400,24 @@ pub struct DeviceExternal {
 }
 impl FromJson for DeviceExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeviceExternal")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeviceExternal {
+    const NAME: &'static str = "DeviceExternal";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DeviceExternal {
@@ -377,12 +443,24 @@ pub struct Feature {
 }
 impl FromJson for Feature {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Feature")?;
-        let mut out = Self::default();
-        o.set("card", &mut out.card);
-        o.set("face_uploaded", &mut out.face_uploaded);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Feature {
+    const NAME: &'static str = "Feature";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "card" => v.put(&mut self.card),
+            "face_uploaded" => v.put(&mut self.face_uploaded),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Feature {
@@ -439,11 +517,23 @@ pub struct GetRuleExternalResponseBody {
 }
 impl FromJson for GetRuleExternalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetRuleExternalResponseBody")?;
-        let mut out = Self::default();
-        o.set("rules", &mut out.rules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetRuleExternalResponseBody {
+    const NAME: &'static str = "GetRuleExternalResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rules" => v.put(&mut self.rules),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `acs.v1.user.get` (Get individual user information) answers with.
@@ -459,11 +549,23 @@ pub struct GetUserResponseBody {
 }
 impl FromJson for GetUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("user", &mut out.user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserResponseBody {
+    const NAME: &'static str = "GetUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user" => v.put(&mut self.user),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `acs.v1.access_record.list` (Get access record list) answers with.
@@ -483,13 +585,25 @@ pub struct ListAccessRecordResponseBody {
 }
 impl FromJson for ListAccessRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAccessRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAccessRecordResponseBody {
+    const NAME: &'static str = "ListAccessRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `acs.v1.device.list` (Get device list) answers with.
@@ -505,11 +619,23 @@ pub struct ListDeviceResponseBody {
 }
 impl FromJson for ListDeviceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDeviceResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDeviceResponseBody {
+    const NAME: &'static str = "ListDeviceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `acs.v1.user.list` (Get user list) answers with.
@@ -529,13 +655,25 @@ pub struct ListUserResponseBody {
 }
 impl FromJson for ListUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserResponseBody {
+    const NAME: &'static str = "ListUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `opening_time` of `Rule`.
@@ -555,13 +693,25 @@ pub struct OpeningTimeExternal {
 }
 impl FromJson for OpeningTimeExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpeningTimeExternal")?;
-        let mut out = Self::default();
-        o.set("valid_day", &mut out.valid_day);
-        o.set("weekdays", &mut out.weekdays);
-        o.set("day_times", &mut out.day_times);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpeningTimeExternal {
+    const NAME: &'static str = "OpeningTimeExternal";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "valid_day" => v.put(&mut self.valid_day),
+            "weekdays" => v.put(&mut self.weekdays),
+            "day_times" => v.put(&mut self.day_times),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OpeningTimeExternal {
@@ -588,12 +738,24 @@ pub struct OpeningTimePeriodExternal {
 }
 impl FromJson for OpeningTimePeriodExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpeningTimePeriodExternal")?;
-        let mut out = Self::default();
-        o.set("start_hhmm", &mut out.start_hhmm);
-        o.set("end_hhmm", &mut out.end_hhmm);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpeningTimePeriodExternal {
+    const NAME: &'static str = "OpeningTimePeriodExternal";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_hhmm" => v.put(&mut self.start_hhmm),
+            "end_hhmm" => v.put(&mut self.end_hhmm),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OpeningTimePeriodExternal {
@@ -619,12 +781,24 @@ pub struct OpeningTimeValidDayExternal {
 }
 impl FromJson for OpeningTimeValidDayExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpeningTimeValidDayExternal")?;
-        let mut out = Self::default();
-        o.set("start_day", &mut out.start_day);
-        o.set("end_day", &mut out.end_day);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpeningTimeValidDayExternal {
+    const NAME: &'static str = "OpeningTimeValidDayExternal";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_day" => v.put(&mut self.start_day),
+            "end_day" => v.put(&mut self.end_day),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OpeningTimeValidDayExternal {
@@ -658,16 +832,28 @@ pub struct Property {
 }
 impl FromJson for Property {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Property")?;
-        let mut out = Self::default();
-        o.set("version", &mut out.version);
-        o.set("current_device_face_count", &mut out.current_device_face_count);
-        o.set("max_face_capacity", &mut out.max_face_capacity);
-        o.set("online_status", &mut out.online_status);
-        o.set("device_name", &mut out.device_name);
-        o.set("is_clock_in", &mut out.is_clock_in);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Property {
+    const NAME: &'static str = "Property";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "version" => v.put(&mut self.version),
+            "current_device_face_count" => v.put(&mut self.current_device_face_count),
+            "max_face_capacity" => v.put(&mut self.max_face_capacity),
+            "online_status" => v.put(&mut self.online_status),
+            "device_name" => v.put(&mut self.device_name),
+            "is_clock_in" => v.put(&mut self.is_clock_in),
+            _ => v.skip(),
+        }
     }
 }
 /// The `rule` of `CreateRuleExternalRequestBody`.
@@ -701,20 +887,32 @@ pub struct Rule {
 }
 impl FromJson for Rule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Rule")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("devices", &mut out.devices);
-        o.set("user_count", &mut out.user_count);
-        o.set("users", &mut out.users);
-        o.set("visitor_count", &mut out.visitor_count);
-        o.set("visitors", &mut out.visitors);
-        o.set("remind_face", &mut out.remind_face);
-        o.set("opening_time", &mut out.opening_time);
-        o.set("is_temp", &mut out.is_temp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Rule {
+    const NAME: &'static str = "Rule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "devices" => v.put(&mut self.devices),
+            "user_count" => v.put(&mut self.user_count),
+            "users" => v.put(&mut self.users),
+            "visitor_count" => v.put(&mut self.visitor_count),
+            "visitors" => v.put(&mut self.visitors),
+            "remind_face" => v.put(&mut self.remind_face),
+            "opening_time" => v.put(&mut self.opening_time),
+            "is_temp" => v.put(&mut self.is_temp),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Rule {
@@ -748,12 +946,24 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "User")?;
-        let mut out = Self::default();
-        o.set("feature", &mut out.feature);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for User {
+    const NAME: &'static str = "User";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "feature" => v.put(&mut self.feature),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for User {
@@ -789,15 +999,27 @@ pub struct UserExternal {
 }
 impl FromJson for UserExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserExternal")?;
-        let mut out = Self::default();
-        o.set("user_type", &mut out.user_type);
-        o.set("user_id", &mut out.user_id);
-        o.set("user_name", &mut out.user_name);
-        o.set("phone_num", &mut out.phone_num);
-        o.set("department_id", &mut out.department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserExternal {
+    const NAME: &'static str = "UserExternal";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_type" => v.put(&mut self.user_type),
+            "user_id" => v.put(&mut self.user_id),
+            "user_name" => v.put(&mut self.user_name),
+            "phone_num" => v.put(&mut self.phone_num),
+            "department_id" => v.put(&mut self.department_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserExternal {

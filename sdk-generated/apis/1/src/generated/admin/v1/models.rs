@@ -69,6 +69,9 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -139,6 +142,9 @@ impl json::Absent for OperatorType {
 impl FromJson for OperatorType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for OperatorType {
@@ -214,6 +220,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -318,53 +327,65 @@ pub struct AdminDeptStat {
 }
 impl FromJson for AdminDeptStat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AdminDeptStat")?;
-        let mut out = Self::default();
-        o.set("date", &mut out.date);
-        o.set("department_id", &mut out.department_id);
-        o.set("department_name", &mut out.department_name);
-        o.set("department_path", &mut out.department_path);
-        o.set("total_user_num", &mut out.total_user_num);
-        o.set("active_user_num", &mut out.active_user_num);
-        o.set("active_user_rate", &mut out.active_user_rate);
-        o.set("suite_dau", &mut out.suite_dau);
-        o.set("suite_active_rate", &mut out.suite_active_rate);
-        o.set("new_user_num", &mut out.new_user_num);
-        o.set("new_active_num", &mut out.new_active_num);
-        o.set("resign_user_num", &mut out.resign_user_num);
-        o.set("im_dau", &mut out.im_dau);
-        o.set("send_messenger_user_num", &mut out.send_messenger_user_num);
-        o.set("send_messenger_num", &mut out.send_messenger_num);
-        o.set("avg_send_messenger_num", &mut out.avg_send_messenger_num);
-        o.set("docs_dau", &mut out.docs_dau);
-        o.set("create_docs_user_num", &mut out.create_docs_user_num);
-        o.set("create_docs_num", &mut out.create_docs_num);
-        o.set("avg_create_docs_num", &mut out.avg_create_docs_num);
-        o.set("cal_dau", &mut out.cal_dau);
-        o.set("create_cal_user_num", &mut out.create_cal_user_num);
-        o.set("create_cal_num", &mut out.create_cal_num);
-        o.set("avg_create_cal_num", &mut out.avg_create_cal_num);
-        o.set("vc_dau", &mut out.vc_dau);
-        o.set("vc_duration", &mut out.vc_duration);
-        o.set("avg_vc_duration", &mut out.avg_vc_duration);
-        o.set("avg_duration", &mut out.avg_duration);
-        o.set("task_dau", &mut out.task_dau);
-        o.set("create_task_user_num", &mut out.create_task_user_num);
-        o.set("create_task_num", &mut out.create_task_num);
-        o.set("avg_create_task_num", &mut out.avg_create_task_num);
-        o.set("email_send_count", &mut out.email_send_count);
-        o.set("email_receive_count", &mut out.email_receive_count);
-        o.set("email_send_ext_count", &mut out.email_send_ext_count);
-        o.set("email_receive_ext_count", &mut out.email_receive_ext_count);
-        o.set("email_send_in_count", &mut out.email_send_in_count);
-        o.set("email_receive_in_count", &mut out.email_receive_in_count);
-        o.set("search_active_dau", &mut out.search_active_dau);
-        o.set("total_search_count", &mut out.total_search_count);
-        o.set("quick_search_count", &mut out.quick_search_count);
-        o.set("tab_search_count", &mut out.tab_search_count);
-        o.set("product_version", &mut out.product_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AdminDeptStat {
+    const NAME: &'static str = "AdminDeptStat";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "date" => v.put(&mut self.date),
+            "department_id" => v.put(&mut self.department_id),
+            "department_name" => v.put(&mut self.department_name),
+            "department_path" => v.put(&mut self.department_path),
+            "total_user_num" => v.put(&mut self.total_user_num),
+            "active_user_num" => v.put(&mut self.active_user_num),
+            "active_user_rate" => v.put(&mut self.active_user_rate),
+            "suite_dau" => v.put(&mut self.suite_dau),
+            "suite_active_rate" => v.put(&mut self.suite_active_rate),
+            "new_user_num" => v.put(&mut self.new_user_num),
+            "new_active_num" => v.put(&mut self.new_active_num),
+            "resign_user_num" => v.put(&mut self.resign_user_num),
+            "im_dau" => v.put(&mut self.im_dau),
+            "send_messenger_user_num" => v.put(&mut self.send_messenger_user_num),
+            "send_messenger_num" => v.put(&mut self.send_messenger_num),
+            "avg_send_messenger_num" => v.put(&mut self.avg_send_messenger_num),
+            "docs_dau" => v.put(&mut self.docs_dau),
+            "create_docs_user_num" => v.put(&mut self.create_docs_user_num),
+            "create_docs_num" => v.put(&mut self.create_docs_num),
+            "avg_create_docs_num" => v.put(&mut self.avg_create_docs_num),
+            "cal_dau" => v.put(&mut self.cal_dau),
+            "create_cal_user_num" => v.put(&mut self.create_cal_user_num),
+            "create_cal_num" => v.put(&mut self.create_cal_num),
+            "avg_create_cal_num" => v.put(&mut self.avg_create_cal_num),
+            "vc_dau" => v.put(&mut self.vc_dau),
+            "vc_duration" => v.put(&mut self.vc_duration),
+            "avg_vc_duration" => v.put(&mut self.avg_vc_duration),
+            "avg_duration" => v.put(&mut self.avg_duration),
+            "task_dau" => v.put(&mut self.task_dau),
+            "create_task_user_num" => v.put(&mut self.create_task_user_num),
+            "create_task_num" => v.put(&mut self.create_task_num),
+            "avg_create_task_num" => v.put(&mut self.avg_create_task_num),
+            "email_send_count" => v.put(&mut self.email_send_count),
+            "email_receive_count" => v.put(&mut self.email_receive_count),
+            "email_send_ext_count" => v.put(&mut self.email_send_ext_count),
+            "email_receive_ext_count" => v.put(&mut self.email_receive_ext_count),
+            "email_send_in_count" => v.put(&mut self.email_send_in_count),
+            "email_receive_in_count" => v.put(&mut self.email_receive_in_count),
+            "search_active_dau" => v.put(&mut self.search_active_dau),
+            "total_search_count" => v.put(&mut self.total_search_count),
+            "quick_search_count" => v.put(&mut self.quick_search_count),
+            "tab_search_count" => v.put(&mut self.tab_search_count),
+            "product_version" => v.put(&mut self.product_version),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListAdminUserStatResponseBody`.
@@ -444,43 +465,55 @@ pub struct AdminUserStat {
 }
 impl FromJson for AdminUserStat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AdminUserStat")?;
-        let mut out = Self::default();
-        o.set("date", &mut out.date);
-        o.set("user_id", &mut out.user_id);
-        o.set("user_name", &mut out.user_name);
-        o.set("department_name", &mut out.department_name);
-        o.set("department_path", &mut out.department_path);
-        o.set("create_time", &mut out.create_time);
-        o.set("user_active_flag", &mut out.user_active_flag);
-        o.set("register_time", &mut out.register_time);
-        o.set("suite_active_flag", &mut out.suite_active_flag);
-        o.set("last_active_time", &mut out.last_active_time);
-        o.set("im_active_flag", &mut out.im_active_flag);
-        o.set("send_messenger_num", &mut out.send_messenger_num);
-        o.set("docs_active_flag", &mut out.docs_active_flag);
-        o.set("create_docs_num", &mut out.create_docs_num);
-        o.set("cal_active_flag", &mut out.cal_active_flag);
-        o.set("create_cal_num", &mut out.create_cal_num);
-        o.set("vc_active_flag", &mut out.vc_active_flag);
-        o.set("vc_duration", &mut out.vc_duration);
-        o.set("active_os", &mut out.active_os);
-        o.set("create_task_num", &mut out.create_task_num);
-        o.set("vc_num", &mut out.vc_num);
-        o.set("app_package_type", &mut out.app_package_type);
-        o.set("os_name", &mut out.os_name);
-        o.set("email_send_count", &mut out.email_send_count);
-        o.set("email_receive_count", &mut out.email_receive_count);
-        o.set("email_send_ext_count", &mut out.email_send_ext_count);
-        o.set("email_receive_ext_count", &mut out.email_receive_ext_count);
-        o.set("email_send_in_count", &mut out.email_send_in_count);
-        o.set("email_receive_in_count", &mut out.email_receive_in_count);
-        o.set("search_active_flag", &mut out.search_active_flag);
-        o.set("total_search_count", &mut out.total_search_count);
-        o.set("quick_search_count", &mut out.quick_search_count);
-        o.set("tab_search_count", &mut out.tab_search_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AdminUserStat {
+    const NAME: &'static str = "AdminUserStat";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "date" => v.put(&mut self.date),
+            "user_id" => v.put(&mut self.user_id),
+            "user_name" => v.put(&mut self.user_name),
+            "department_name" => v.put(&mut self.department_name),
+            "department_path" => v.put(&mut self.department_path),
+            "create_time" => v.put(&mut self.create_time),
+            "user_active_flag" => v.put(&mut self.user_active_flag),
+            "register_time" => v.put(&mut self.register_time),
+            "suite_active_flag" => v.put(&mut self.suite_active_flag),
+            "last_active_time" => v.put(&mut self.last_active_time),
+            "im_active_flag" => v.put(&mut self.im_active_flag),
+            "send_messenger_num" => v.put(&mut self.send_messenger_num),
+            "docs_active_flag" => v.put(&mut self.docs_active_flag),
+            "create_docs_num" => v.put(&mut self.create_docs_num),
+            "cal_active_flag" => v.put(&mut self.cal_active_flag),
+            "create_cal_num" => v.put(&mut self.create_cal_num),
+            "vc_active_flag" => v.put(&mut self.vc_active_flag),
+            "vc_duration" => v.put(&mut self.vc_duration),
+            "active_os" => v.put(&mut self.active_os),
+            "create_task_num" => v.put(&mut self.create_task_num),
+            "vc_num" => v.put(&mut self.vc_num),
+            "app_package_type" => v.put(&mut self.app_package_type),
+            "os_name" => v.put(&mut self.os_name),
+            "email_send_count" => v.put(&mut self.email_send_count),
+            "email_receive_count" => v.put(&mut self.email_receive_count),
+            "email_send_ext_count" => v.put(&mut self.email_send_ext_count),
+            "email_receive_ext_count" => v.put(&mut self.email_receive_ext_count),
+            "email_send_in_count" => v.put(&mut self.email_send_in_count),
+            "email_receive_in_count" => v.put(&mut self.email_receive_in_count),
+            "search_active_flag" => v.put(&mut self.search_active_flag),
+            "total_search_count" => v.put(&mut self.total_search_count),
+            "quick_search_count" => v.put(&mut self.quick_search_count),
+            "tab_search_count" => v.put(&mut self.tab_search_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `common_drawers` of `AuditInfo`.
@@ -496,11 +529,23 @@ pub struct ApiAuditCommonDrawers {
 }
 impl FromJson for ApiAuditCommonDrawers {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApiAuditCommonDrawers")?;
-        let mut out = Self::default();
-        o.set("common_draw_info_list", &mut out.common_draw_info_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApiAuditCommonDrawers {
+    const NAME: &'static str = "ApiAuditCommonDrawers";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "common_draw_info_list" => v.put(&mut self.common_draw_info_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `common_draw_info_list` of `ApiAuditCommonDrawers`.
@@ -524,15 +569,27 @@ pub struct ApiAuditDrawerInfo {
 }
 impl FromJson for ApiAuditDrawerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApiAuditDrawerInfo")?;
-        let mut out = Self::default();
-        o.set("info_key", &mut out.info_key);
-        o.set("info_val", &mut out.info_val);
-        o.set("key_i18n_key", &mut out.key_i18n_key);
-        o.set("val_type", &mut out.val_type);
-        o.set("val_i18n_key", &mut out.val_i18n_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApiAuditDrawerInfo {
+    const NAME: &'static str = "ApiAuditDrawerInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "info_key" => v.put(&mut self.info_key),
+            "info_val" => v.put(&mut self.info_val),
+            "key_i18n_key" => v.put(&mut self.key_i18n_key),
+            "val_type" => v.put(&mut self.val_type),
+            "val_i18n_key" => v.put(&mut self.val_i18n_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The `android_context` of `AuditContext`.
@@ -586,30 +643,42 @@ pub struct AuditAndroidContext {
 }
 impl FromJson for AuditAndroidContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditAndroidContext")?;
-        let mut out = Self::default();
-        o.set("udid", &mut out.udid);
-        o.set("did", &mut out.did);
-        o.set("app_ver", &mut out.app_ver);
-        o.set("ver", &mut out.ver);
-        o.set("region", &mut out.region);
-        o.set("id_i", &mut out.id_i);
-        o.set("id_r", &mut out.id_r);
-        o.set("hw_brand", &mut out.hw_brand);
-        o.set("hw_manuf", &mut out.hw_manuf);
-        o.set("wifip", &mut out.wifip);
-        o.set("route_iip", &mut out.route_iip);
-        o.set("route_gip", &mut out.route_gip);
-        o.set("env_su", &mut out.env_su);
-        o.set("env_tz", &mut out.env_tz);
-        o.set("env_ml", &mut out.env_ml);
-        o.set("location", &mut out.location);
-        o.set("active_ip", &mut out.active_ip);
-        o.set("active_ip_detail", &mut out.active_ip_detail);
-        o.set("cell_base_station", &mut out.cell_base_station);
-        o.set("ip", &mut out.ip);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditAndroidContext {
+    const NAME: &'static str = "AuditAndroidContext";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "udid" => v.put(&mut self.udid),
+            "did" => v.put(&mut self.did),
+            "app_ver" => v.put(&mut self.app_ver),
+            "ver" => v.put(&mut self.ver),
+            "region" => v.put(&mut self.region),
+            "id_i" => v.put(&mut self.id_i),
+            "id_r" => v.put(&mut self.id_r),
+            "hw_brand" => v.put(&mut self.hw_brand),
+            "hw_manuf" => v.put(&mut self.hw_manuf),
+            "wifip" => v.put(&mut self.wifip),
+            "route_iip" => v.put(&mut self.route_iip),
+            "route_gip" => v.put(&mut self.route_gip),
+            "env_su" => v.put(&mut self.env_su),
+            "env_tz" => v.put(&mut self.env_tz),
+            "env_ml" => v.put(&mut self.env_ml),
+            "location" => v.put(&mut self.location),
+            "active_ip" => v.put(&mut self.active_ip),
+            "active_ip_detail" => v.put(&mut self.active_ip_detail),
+            "cell_base_station" => v.put(&mut self.cell_base_station),
+            "ip" => v.put(&mut self.ip),
+            _ => v.skip(),
+        }
     }
 }
 /// The `audit_context` of `AuditInfo`.
@@ -633,15 +702,27 @@ pub struct AuditContext {
 }
 impl FromJson for AuditContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditContext")?;
-        let mut out = Self::default();
-        o.set("terminal_type", &mut out.terminal_type);
-        o.set("ios_context", &mut out.ios_context);
-        o.set("pc_context", &mut out.pc_context);
-        o.set("web_context", &mut out.web_context);
-        o.set("android_context", &mut out.android_context);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditContext {
+    const NAME: &'static str = "AuditContext";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "terminal_type" => v.put(&mut self.terminal_type),
+            "ios_context" => v.put(&mut self.ios_context),
+            "pc_context" => v.put(&mut self.pc_context),
+            "web_context" => v.put(&mut self.web_context),
+            "android_context" => v.put(&mut self.android_context),
+            _ => v.skip(),
+        }
     }
 }
 /// The `audit_detail` of `AuditInfo`.
@@ -663,14 +744,26 @@ pub struct AuditDetail {
 }
 impl FromJson for AuditDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditDetail")?;
-        let mut out = Self::default();
-        o.set("mc", &mut out.mc);
-        o.set("device_model", &mut out.device_model);
-        o.set("os", &mut out.os);
-        o.set("city", &mut out.city);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditDetail {
+    const NAME: &'static str = "AuditDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "mc" => v.put(&mut self.mc),
+            "device_model" => v.put(&mut self.device_model),
+            "os" => v.put(&mut self.os),
+            "city" => v.put(&mut self.city),
+            _ => v.skip(),
+        }
     }
 }
 /// The `extend` of `AuditInfo`.
@@ -704,23 +797,36 @@ pub struct AuditEventExtend {
 }
 impl FromJson for AuditEventExtend {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditEventExtend")?;
-        let mut out = Self::default();
-        o.set("comment_type", &mut out.comment_type);
-        o.set("app_detail", &mut out.app_detail);
-        o.set("two_step_validation", &mut out.two_step_validation);
-        o.set("login_method", &mut out.login_method);
-        o.set("new_people_num_in_video", &mut out.new_people_num_in_video);
-        o.set("external_people_num_in_video", &mut out.external_people_num_in_video);
-        o.set("external_people_num_in_chat", &mut out.external_people_num_in_chat);
-        o.set("join_group", &mut out.join_group);
-        o.set("quit_group", &mut out.quit_group);
-        o.set(
-            "external_people_num_in_doc_share",
-            &mut out.external_people_num_in_doc_share,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditEventExtend {
+    const NAME: &'static str = "AuditEventExtend";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "comment_type" => v.put(&mut self.comment_type),
+            "app_detail" => v.put(&mut self.app_detail),
+            "two_step_validation" => v.put(&mut self.two_step_validation),
+            "login_method" => v.put(&mut self.login_method),
+            "new_people_num_in_video" => v.put(&mut self.new_people_num_in_video),
+            "external_people_num_in_video" => {
+                v.put(&mut self.external_people_num_in_video)
+            }
+            "external_people_num_in_chat" => v.put(&mut self.external_people_num_in_chat),
+            "join_group" => v.put(&mut self.join_group),
+            "quit_group" => v.put(&mut self.quit_group),
+            "external_people_num_in_doc_share" => {
+                v.put(&mut self.external_people_num_in_doc_share)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListAuditInfoResponseBody`.
@@ -772,29 +878,41 @@ pub struct AuditInfo {
 }
 impl FromJson for AuditInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditInfo")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("unique_id", &mut out.unique_id);
-        o.set("event_name", &mut out.event_name);
-        o.set("department_ids", &mut out.department_ids);
-        o.set("event_module", &mut out.event_module);
-        o.set("operator_type", &mut out.operator_type);
-        o.set("operator_value", &mut out.operator_value);
-        o.set("objects", &mut out.objects);
-        o.set("recipients", &mut out.recipients);
-        o.set("event_time", &mut out.event_time);
-        o.set("ip", &mut out.ip);
-        o.set("operator_app", &mut out.operator_app);
-        o.set("audit_context", &mut out.audit_context);
-        o.set("extend", &mut out.extend);
-        o.set("operator_app_name", &mut out.operator_app_name);
-        o.set("common_drawers", &mut out.common_drawers);
-        o.set("audit_detail", &mut out.audit_detail);
-        o.set("operator_tenant", &mut out.operator_tenant);
-        o.set("operator_detail", &mut out.operator_detail);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditInfo {
+    const NAME: &'static str = "AuditInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "unique_id" => v.put(&mut self.unique_id),
+            "event_name" => v.put(&mut self.event_name),
+            "department_ids" => v.put(&mut self.department_ids),
+            "event_module" => v.put(&mut self.event_module),
+            "operator_type" => v.put(&mut self.operator_type),
+            "operator_value" => v.put(&mut self.operator_value),
+            "objects" => v.put(&mut self.objects),
+            "recipients" => v.put(&mut self.recipients),
+            "event_time" => v.put(&mut self.event_time),
+            "ip" => v.put(&mut self.ip),
+            "operator_app" => v.put(&mut self.operator_app),
+            "audit_context" => v.put(&mut self.audit_context),
+            "extend" => v.put(&mut self.extend),
+            "operator_app_name" => v.put(&mut self.operator_app_name),
+            "common_drawers" => v.put(&mut self.common_drawers),
+            "audit_detail" => v.put(&mut self.audit_detail),
+            "operator_tenant" => v.put(&mut self.operator_tenant),
+            "operator_detail" => v.put(&mut self.operator_detail),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ios_context` of `AuditContext`.
@@ -838,25 +956,37 @@ pub struct AuditIosContext {
 }
 impl FromJson for AuditIosContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditIosContext")?;
-        let mut out = Self::default();
-        o.set("udid", &mut out.udid);
-        o.set("did", &mut out.did);
-        o.set("app_ver", &mut out.app_ver);
-        o.set("ver", &mut out.ver);
-        o.set("os", &mut out.os);
-        o.set("st_zone", &mut out.st_zone);
-        o.set("ml", &mut out.ml);
-        o.set("sjd", &mut out.sjd);
-        o.set("proxyip", &mut out.proxyip);
-        o.set("wifip", &mut out.wifip);
-        o.set("location", &mut out.location);
-        o.set("active_ip", &mut out.active_ip);
-        o.set("active_ip_detail", &mut out.active_ip_detail);
-        o.set("cell_base_station", &mut out.cell_base_station);
-        o.set("ip", &mut out.ip);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditIosContext {
+    const NAME: &'static str = "AuditIosContext";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "udid" => v.put(&mut self.udid),
+            "did" => v.put(&mut self.did),
+            "app_ver" => v.put(&mut self.app_ver),
+            "ver" => v.put(&mut self.ver),
+            "os" => v.put(&mut self.os),
+            "st_zone" => v.put(&mut self.st_zone),
+            "ml" => v.put(&mut self.ml),
+            "sjd" => v.put(&mut self.sjd),
+            "proxyip" => v.put(&mut self.proxyip),
+            "wifip" => v.put(&mut self.wifip),
+            "location" => v.put(&mut self.location),
+            "active_ip" => v.put(&mut self.active_ip),
+            "active_ip_detail" => v.put(&mut self.active_ip_detail),
+            "cell_base_station" => v.put(&mut self.cell_base_station),
+            "ip" => v.put(&mut self.ip),
+            _ => v.skip(),
+        }
     }
 }
 /// The `object_detail` of `AuditObjectEntity`.
@@ -896,26 +1026,37 @@ pub struct AuditObjectDetail {
 }
 impl FromJson for AuditObjectDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditObjectDetail")?;
-        let mut out = Self::default();
-        o.set("clone_source", &mut out.clone_source);
-        o.set("text_detail", &mut out.text_detail);
-        o.set("file_name", &mut out.file_name);
-        o.set("third_party_app_id", &mut out.third_party_app_id);
-        o.set("contain_file_num", &mut out.contain_file_num);
-        o.set("permission_setting_type", &mut out.permission_setting_type);
-        o.set(
-            "permission_external_access_type",
-            &mut out.permission_external_access_type,
-        );
-        o.set("permission_share_type", &mut out.permission_share_type);
-        o.set("file_service_source", &mut out.file_service_source);
-        o.set("okr_download_content", &mut out.okr_download_content);
-        o.set("container_type", &mut out.container_type);
-        o.set("container_id", &mut out.container_id);
-        o.set("current_page", &mut out.current_page);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditObjectDetail {
+    const NAME: &'static str = "AuditObjectDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "clone_source" => v.put(&mut self.clone_source),
+            "text_detail" => v.put(&mut self.text_detail),
+            "file_name" => v.put(&mut self.file_name),
+            "third_party_app_id" => v.put(&mut self.third_party_app_id),
+            "contain_file_num" => v.put(&mut self.contain_file_num),
+            "permission_setting_type" => v.put(&mut self.permission_setting_type),
+            "permission_external_access_type" => {
+                v.put(&mut self.permission_external_access_type)
+            }
+            "permission_share_type" => v.put(&mut self.permission_share_type),
+            "file_service_source" => v.put(&mut self.file_service_source),
+            "okr_download_content" => v.put(&mut self.okr_download_content),
+            "container_type" => v.put(&mut self.container_type),
+            "container_id" => v.put(&mut self.container_id),
+            "current_page" => v.put(&mut self.current_page),
+            _ => v.skip(),
+        }
     }
 }
 /// The `objects` of `AuditInfo`.
@@ -939,15 +1080,27 @@ pub struct AuditObjectEntity {
 }
 impl FromJson for AuditObjectEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditObjectEntity")?;
-        let mut out = Self::default();
-        o.set("object_type", &mut out.object_type);
-        o.set("object_value", &mut out.object_value);
-        o.set("object_name", &mut out.object_name);
-        o.set("object_owner", &mut out.object_owner);
-        o.set("object_detail", &mut out.object_detail);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditObjectEntity {
+    const NAME: &'static str = "AuditObjectEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_type" => v.put(&mut self.object_type),
+            "object_value" => v.put(&mut self.object_value),
+            "object_name" => v.put(&mut self.object_name),
+            "object_owner" => v.put(&mut self.object_owner),
+            "object_detail" => v.put(&mut self.object_detail),
+            _ => v.skip(),
+        }
     }
 }
 /// The `pc_context` of `AuditContext`.
@@ -977,18 +1130,30 @@ pub struct AuditPcContext {
 }
 impl FromJson for AuditPcContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditPcContext")?;
-        let mut out = Self::default();
-        o.set("udid", &mut out.udid);
-        o.set("did", &mut out.did);
-        o.set("app_ver", &mut out.app_ver);
-        o.set("ver", &mut out.ver);
-        o.set("os", &mut out.os);
-        o.set("wifip", &mut out.wifip);
-        o.set("region", &mut out.region);
-        o.set("ip", &mut out.ip);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditPcContext {
+    const NAME: &'static str = "AuditPcContext";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "udid" => v.put(&mut self.udid),
+            "did" => v.put(&mut self.did),
+            "app_ver" => v.put(&mut self.app_ver),
+            "ver" => v.put(&mut self.ver),
+            "os" => v.put(&mut self.os),
+            "wifip" => v.put(&mut self.wifip),
+            "region" => v.put(&mut self.region),
+            "ip" => v.put(&mut self.ip),
+            _ => v.skip(),
+        }
     }
 }
 /// The `recipient_detail` of `AuditRecipientEntity`.
@@ -1012,15 +1177,27 @@ pub struct AuditRecipientDetail {
 }
 impl FromJson for AuditRecipientDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditRecipientDetail")?;
-        let mut out = Self::default();
-        o.set("permission_action_type", &mut out.permission_action_type);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("chat_name", &mut out.chat_name);
-        o.set("chat_type", &mut out.chat_type);
-        o.set("external_flag", &mut out.external_flag);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditRecipientDetail {
+    const NAME: &'static str = "AuditRecipientDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "permission_action_type" => v.put(&mut self.permission_action_type),
+            "chat_id" => v.put(&mut self.chat_id),
+            "chat_name" => v.put(&mut self.chat_name),
+            "chat_type" => v.put(&mut self.chat_type),
+            "external_flag" => v.put(&mut self.external_flag),
+            _ => v.skip(),
+        }
     }
 }
 /// The `recipients` of `AuditInfo`.
@@ -1040,13 +1217,25 @@ pub struct AuditRecipientEntity {
 }
 impl FromJson for AuditRecipientEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditRecipientEntity")?;
-        let mut out = Self::default();
-        o.set("recipient_type", &mut out.recipient_type);
-        o.set("recipient_value", &mut out.recipient_value);
-        o.set("recipient_detail", &mut out.recipient_detail);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditRecipientEntity {
+    const NAME: &'static str = "AuditRecipientEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "recipient_type" => v.put(&mut self.recipient_type),
+            "recipient_value" => v.put(&mut self.recipient_value),
+            "recipient_detail" => v.put(&mut self.recipient_detail),
+            _ => v.skip(),
+        }
     }
 }
 /// The `web_context` of `AuditContext`.
@@ -1064,12 +1253,24 @@ pub struct AuditWebContext {
 }
 impl FromJson for AuditWebContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditWebContext")?;
-        let mut out = Self::default();
-        o.set("user_agent", &mut out.user_agent);
-        o.set("ip", &mut out.ip);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditWebContext {
+    const NAME: &'static str = "AuditWebContext";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_agent" => v.put(&mut self.user_agent),
+            "ip" => v.put(&mut self.ip),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `admin.v1.badge.create` (Create a badge).
@@ -1097,17 +1298,29 @@ pub struct Badge {
 }
 impl FromJson for Badge {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Badge")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("explanation", &mut out.explanation);
-        o.set("detail_image", &mut out.detail_image);
-        o.set("show_image", &mut out.show_image);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("i18n_explanation", &mut out.i18n_explanation);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Badge {
+    const NAME: &'static str = "Badge";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "explanation" => v.put(&mut self.explanation),
+            "detail_image" => v.put(&mut self.detail_image),
+            "show_image" => v.put(&mut self.show_image),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "i18n_explanation" => v.put(&mut self.i18n_explanation),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Badge {
@@ -1170,11 +1383,23 @@ pub struct CreateBadgeImageResponseBody {
 }
 impl FromJson for CreateBadgeImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateBadgeImageResponseBody")?;
-        let mut out = Self::default();
-        o.set("image_key", &mut out.image_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateBadgeImageResponseBody {
+    const NAME: &'static str = "CreateBadgeImageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "image_key" => v.put(&mut self.image_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `admin.v1.badge_grant.get` (Get the grant list detail) answers with.
@@ -1190,11 +1415,23 @@ pub struct GetBadgeGrantResponseBody {
 }
 impl FromJson for GetBadgeGrantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetBadgeGrantResponseBody")?;
-        let mut out = Self::default();
-        o.set("grant", &mut out.grant);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetBadgeGrantResponseBody {
+    const NAME: &'static str = "GetBadgeGrantResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "grant" => v.put(&mut self.grant),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `admin.v1.badge.get` (Get the badge detail) answers with.
@@ -1210,11 +1447,23 @@ pub struct GetBadgeResponseBody {
 }
 impl FromJson for GetBadgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetBadgeResponseBody")?;
-        let mut out = Self::default();
-        o.set("badge", &mut out.badge);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetBadgeResponseBody {
+    const NAME: &'static str = "GetBadgeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "badge" => v.put(&mut self.badge),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `admin.v1.badge_grant.create` (Create a grant list).
@@ -1250,20 +1499,32 @@ pub struct Grant {
 }
 impl FromJson for Grant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Grant")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("badge_id", &mut out.badge_id);
-        o.set("name", &mut out.name);
-        o.set("grant_type", &mut out.grant_type);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("rule_detail", &mut out.rule_detail);
-        o.set("is_grant_all", &mut out.is_grant_all);
-        o.set("user_ids", &mut out.user_ids);
-        o.set("department_ids", &mut out.department_ids);
-        o.set("group_ids", &mut out.group_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Grant {
+    const NAME: &'static str = "Grant";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "badge_id" => v.put(&mut self.badge_id),
+            "name" => v.put(&mut self.name),
+            "grant_type" => v.put(&mut self.grant_type),
+            "time_zone" => v.put(&mut self.time_zone),
+            "rule_detail" => v.put(&mut self.rule_detail),
+            "is_grant_all" => v.put(&mut self.is_grant_all),
+            "user_ids" => v.put(&mut self.user_ids),
+            "department_ids" => v.put(&mut self.department_ids),
+            "group_ids" => v.put(&mut self.group_ids),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Grant {
@@ -1308,13 +1569,25 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18n {
@@ -1343,13 +1616,25 @@ pub struct ListAdminDeptStatResponseBody {
 }
 impl FromJson for ListAdminDeptStatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAdminDeptStatResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAdminDeptStatResponseBody {
+    const NAME: &'static str = "ListAdminDeptStatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `admin.v1.admin_user_stat.list` (Obtain active users and function usage data in the user dimension) answers with.
@@ -1369,13 +1654,25 @@ pub struct ListAdminUserStatResponseBody {
 }
 impl FromJson for ListAdminUserStatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAdminUserStatResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAdminUserStatResponseBody {
+    const NAME: &'static str = "ListAdminUserStatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `admin.v1.audit_info.list` (Get behavior audit log) answers with.
@@ -1395,13 +1692,25 @@ pub struct ListAuditInfoResponseBody {
 }
 impl FromJson for ListAuditInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAuditInfoResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAuditInfoResponseBody {
+    const NAME: &'static str = "ListAuditInfoResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `admin.v1.badge_grant.list` (List of grants to receive badge) answers with.
@@ -1421,13 +1730,25 @@ pub struct ListBadgeGrantResponseBody {
 }
 impl FromJson for ListBadgeGrantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListBadgeGrantResponseBody")?;
-        let mut out = Self::default();
-        o.set("grants", &mut out.grants);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListBadgeGrantResponseBody {
+    const NAME: &'static str = "ListBadgeGrantResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "grants" => v.put(&mut self.grants),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `admin.v1.badge.list` (Get a list of badges) answers with.
@@ -1447,13 +1768,25 @@ pub struct ListBadgeResponseBody {
 }
 impl FromJson for ListBadgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListBadgeResponseBody")?;
-        let mut out = Self::default();
-        o.set("badges", &mut out.badges);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListBadgeResponseBody {
+    const NAME: &'static str = "ListBadgeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "badges" => v.put(&mut self.badges),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator_detail` of `AuditInfo`.
@@ -1471,12 +1804,24 @@ pub struct OperatorDetail {
 }
 impl FromJson for OperatorDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OperatorDetail")?;
-        let mut out = Self::default();
-        o.set("operator_name", &mut out.operator_name);
-        o.set("tenant_name", &mut out.tenant_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OperatorDetail {
+    const NAME: &'static str = "OperatorDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator_name" => v.put(&mut self.operator_name),
+            "tenant_name" => v.put(&mut self.tenant_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator_name` of `OperatorDetail`.
@@ -1494,12 +1839,24 @@ pub struct OperatorName {
 }
 impl FromJson for OperatorName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OperatorName")?;
-        let mut out = Self::default();
-        o.set("default_name", &mut out.default_name);
-        o.set("i18n_value", &mut out.i18n_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OperatorName {
+    const NAME: &'static str = "OperatorName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "default_name" => v.put(&mut self.default_name),
+            "i18n_value" => v.put(&mut self.i18n_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `password` of `ResetPasswordRequestBody`.
@@ -1577,14 +1934,26 @@ pub struct RuleDetail {
 }
 impl FromJson for RuleDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RuleDetail")?;
-        let mut out = Self::default();
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("anniversary", &mut out.anniversary);
-        o.set("effective_period", &mut out.effective_period);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RuleDetail {
+    const NAME: &'static str = "RuleDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "anniversary" => v.put(&mut self.anniversary),
+            "effective_period" => v.put(&mut self.effective_period),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RuleDetail {

@@ -69,6 +69,9 @@ impl FromJson for AskAppKnowledgeResponseBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AskAppKnowledgeResponseBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -156,6 +159,9 @@ impl FromJson for ConnectStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ConnectStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -226,6 +232,9 @@ impl json::Absent for ConnectType {
 impl FromJson for ConnectType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ConnectType {
@@ -310,6 +319,9 @@ impl FromJson for ContentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ContentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -376,6 +388,9 @@ impl json::Absent for DataAssetImportKnowledgeWikiSubDocType {
 impl FromJson for DataAssetImportKnowledgeWikiSubDocType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DataAssetImportKnowledgeWikiSubDocType {
@@ -544,6 +559,9 @@ impl FromJson for DataSourceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DataSourceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -614,6 +632,9 @@ impl json::Absent for FinishType {
 impl FromJson for FinishType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FinishType {
@@ -686,6 +707,9 @@ impl FromJson for IdentityProvider {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for IdentityProvider {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -757,6 +781,9 @@ impl FromJson for ResourceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ResourceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -827,6 +854,9 @@ impl json::Absent for RuleType {
 impl FromJson for RuleType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RuleType {
@@ -919,6 +949,9 @@ impl FromJson for RunStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for RunStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -990,6 +1023,9 @@ impl FromJson for SenderType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SenderType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1060,6 +1096,9 @@ impl json::Absent for SeparateType {
 impl FromJson for SeparateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SeparateType {
@@ -1140,6 +1179,9 @@ impl FromJson for SourceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SourceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1210,6 +1252,9 @@ impl json::Absent for Status {
 impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Status {
@@ -1294,6 +1339,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1317,13 +1365,25 @@ pub struct AgentArtifact {
 }
 impl FromJson for AgentArtifact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgentArtifact")?;
-        let mut out = Self::default();
-        o.set("artifact_id", &mut out.artifact_id);
-        o.set("name", &mut out.name);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgentArtifact {
+    const NAME: &'static str = "AgentArtifact";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "artifact_id" => v.put(&mut self.artifact_id),
+            "name" => v.put(&mut self.name),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `content` of `GetAgentAgentChatResponseBody`.
@@ -1345,14 +1405,26 @@ pub struct AgentChatMessage {
 }
 impl FromJson for AgentChatMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgentChatMessage")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("text", &mut out.text);
-        o.set("agent_artifact_id", &mut out.agent_artifact_id);
-        o.set("artifact_type", &mut out.artifact_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgentChatMessage {
+    const NAME: &'static str = "AgentChatMessage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "text" => v.put(&mut self.text),
+            "agent_artifact_id" => v.put(&mut self.agent_artifact_id),
+            "artifact_type" => v.put(&mut self.artifact_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sessions` of `ListAgentAgentChatSessionResponseBody`.
@@ -1376,15 +1448,27 @@ pub struct AgentChatSession {
 }
 impl FromJson for AgentChatSession {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgentChatSession")?;
-        let mut out = Self::default();
-        o.set("session_id", &mut out.session_id);
-        o.set("name", &mut out.name);
-        o.set("status", &mut out.status);
-        o.set("created_at", &mut out.created_at);
-        o.set("last_chat_at", &mut out.last_chat_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgentChatSession {
+    const NAME: &'static str = "AgentChatSession";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "session_id" => v.put(&mut self.session_id),
+            "name" => v.put(&mut self.name),
+            "status" => v.put(&mut self.status),
+            "created_at" => v.put(&mut self.created_at),
+            "last_chat_at" => v.put(&mut self.last_chat_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The `turns` of `GetAgentAgentChatSessionResponseBody`.
@@ -1404,13 +1488,25 @@ pub struct AgentChatTurn {
 }
 impl FromJson for AgentChatTurn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgentChatTurn")?;
-        let mut out = Self::default();
-        o.set("agent_chat_id", &mut out.agent_chat_id);
-        o.set("created_at", &mut out.created_at);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgentChatTurn {
+    const NAME: &'static str = "AgentChatTurn";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agent_chat_id" => v.put(&mut self.agent_chat_id),
+            "created_at" => v.put(&mut self.created_at),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_message` of `CreateAgentAgentChatRequestBody`.
@@ -1487,13 +1583,25 @@ pub struct AilyKnowledgeAskProcessData {
 }
 impl FromJson for AilyKnowledgeAskProcessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AilyKnowledgeAskProcessData")?;
-        let mut out = Self::default();
-        o.set("chart_dsls", &mut out.chart_dsls);
-        o.set("chunks", &mut out.chunks);
-        o.set("sql_data", &mut out.sql_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AilyKnowledgeAskProcessData {
+    const NAME: &'static str = "AilyKnowledgeAskProcessData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chart_dsls" => v.put(&mut self.chart_dsls),
+            "chunks" => v.put(&mut self.chunks),
+            "sql_data" => v.put(&mut self.sql_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `faq_result` of `AskAppKnowledgeResponseBody`.
@@ -1511,12 +1619,24 @@ pub struct AilyKnowledgeFaq {
 }
 impl FromJson for AilyKnowledgeFaq {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AilyKnowledgeFaq")?;
-        let mut out = Self::default();
-        o.set("question", &mut out.question);
-        o.set("answer", &mut out.answer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AilyKnowledgeFaq {
+    const NAME: &'static str = "AilyKnowledgeFaq";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "question" => v.put(&mut self.question),
+            "answer" => v.put(&mut self.answer),
+            _ => v.skip(),
+        }
     }
 }
 /// The `message` of `AskAppKnowledgeRequestBody`.
@@ -1532,11 +1652,23 @@ pub struct AilyKnowledgeMessage {
 }
 impl FromJson for AilyKnowledgeMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AilyKnowledgeMessage")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AilyKnowledgeMessage {
+    const NAME: &'static str = "AilyKnowledgeMessage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AilyKnowledgeMessage {
@@ -1569,15 +1701,27 @@ pub struct AilyMention {
 }
 impl FromJson for AilyMention {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AilyMention")?;
-        let mut out = Self::default();
-        o.set("entity_id", &mut out.entity_id);
-        o.set("identity_provider", &mut out.identity_provider);
-        o.set("key", &mut out.key);
-        o.set("name", &mut out.name);
-        o.set("aily_id", &mut out.aily_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AilyMention {
+    const NAME: &'static str = "AilyMention";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entity_id" => v.put(&mut self.entity_id),
+            "identity_provider" => v.put(&mut self.identity_provider),
+            "key" => v.put(&mut self.key),
+            "name" => v.put(&mut self.name),
+            "aily_id" => v.put(&mut self.aily_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AilyMention {
@@ -1628,23 +1772,35 @@ pub struct AilyMessage {
 }
 impl FromJson for AilyMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AilyMessage")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("session_id", &mut out.session_id);
-        o.set("run_id", &mut out.run_id);
-        o.set("content_type", &mut out.content_type);
-        o.set("content", &mut out.content);
-        o.set("files", &mut out.files);
-        o.set("quote_message_id", &mut out.quote_message_id);
-        o.set("sender", &mut out.sender);
-        o.set("mentions", &mut out.mentions);
-        o.set("plain_text", &mut out.plain_text);
-        o.set("created_at", &mut out.created_at);
-        o.set("status", &mut out.status);
-        o.set("reasoning_content", &mut out.reasoning_content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AilyMessage {
+    const NAME: &'static str = "AilyMessage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "session_id" => v.put(&mut self.session_id),
+            "run_id" => v.put(&mut self.run_id),
+            "content_type" => v.put(&mut self.content_type),
+            "content" => v.put(&mut self.content),
+            "files" => v.put(&mut self.files),
+            "quote_message_id" => v.put(&mut self.quote_message_id),
+            "sender" => v.put(&mut self.sender),
+            "mentions" => v.put(&mut self.mentions),
+            "plain_text" => v.put(&mut self.plain_text),
+            "created_at" => v.put(&mut self.created_at),
+            "status" => v.put(&mut self.status),
+            "reasoning_content" => v.put(&mut self.reasoning_content),
+            _ => v.skip(),
+        }
     }
 }
 /// The `files` of `AilyMessage`.
@@ -1670,16 +1826,28 @@ pub struct AilyMessageFile {
 }
 impl FromJson for AilyMessageFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AilyMessageFile")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("mime_type", &mut out.mime_type);
-        o.set("file_name", &mut out.file_name);
-        o.set("metadata", &mut out.metadata);
-        o.set("created_at", &mut out.created_at);
-        o.set("preview_url", &mut out.preview_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AilyMessageFile {
+    const NAME: &'static str = "AilyMessageFile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "mime_type" => v.put(&mut self.mime_type),
+            "file_name" => v.put(&mut self.file_name),
+            "metadata" => v.put(&mut self.metadata),
+            "created_at" => v.put(&mut self.created_at),
+            "preview_url" => v.put(&mut self.preview_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `preview_url` of `AilyMessageFile`.
@@ -1697,12 +1865,24 @@ pub struct AilyMessageFilePreview {
 }
 impl FromJson for AilyMessageFilePreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AilyMessageFilePreview")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("expired_at", &mut out.expired_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AilyMessageFilePreview {
+    const NAME: &'static str = "AilyMessageFilePreview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "expired_at" => v.put(&mut self.expired_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sender` of `AilyMessage`.
@@ -1724,14 +1904,26 @@ pub struct AilySender {
 }
 impl FromJson for AilySender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AilySender")?;
-        let mut out = Self::default();
-        o.set("entity_id", &mut out.entity_id);
-        o.set("identity_provider", &mut out.identity_provider);
-        o.set("sender_type", &mut out.sender_type);
-        o.set("aily_id", &mut out.aily_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AilySender {
+    const NAME: &'static str = "AilySender";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entity_id" => v.put(&mut self.entity_id),
+            "identity_provider" => v.put(&mut self.identity_provider),
+            "sender_type" => v.put(&mut self.sender_type),
+            "aily_id" => v.put(&mut self.aily_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `session` of `CreateAilySessionResponseBody`.
@@ -1757,16 +1949,28 @@ pub struct AilySession {
 }
 impl FromJson for AilySession {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AilySession")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("created_at", &mut out.created_at);
-        o.set("modified_at", &mut out.modified_at);
-        o.set("created_by", &mut out.created_by);
-        o.set("channel_context", &mut out.channel_context);
-        o.set("metadata", &mut out.metadata);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AilySession {
+    const NAME: &'static str = "AilySession";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "created_at" => v.put(&mut self.created_at),
+            "modified_at" => v.put(&mut self.modified_at),
+            "created_by" => v.put(&mut self.created_by),
+            "channel_context" => v.put(&mut self.channel_context),
+            "metadata" => v.put(&mut self.metadata),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListTenantAppStatResponseBody`.
@@ -1796,18 +2000,30 @@ pub struct AppStat {
 }
 impl FromJson for AppStat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppStat")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("avg_daily_active_user_num", &mut out.avg_daily_active_user_num);
-        o.set("avg_daily_run_num", &mut out.avg_daily_run_num);
-        o.set("avg_daily_credit_usage", &mut out.avg_daily_credit_usage);
-        o.set("total_credit_usage", &mut out.total_credit_usage);
-        o.set("owner", &mut out.owner);
-        o.set("app_created_at", &mut out.app_created_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppStat {
+    const NAME: &'static str = "AppStat";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "avg_daily_active_user_num" => v.put(&mut self.avg_daily_active_user_num),
+            "avg_daily_run_num" => v.put(&mut self.avg_daily_run_num),
+            "avg_daily_credit_usage" => v.put(&mut self.avg_daily_credit_usage),
+            "total_credit_usage" => v.put(&mut self.total_credit_usage),
+            "owner" => v.put(&mut self.owner),
+            "app_created_at" => v.put(&mut self.app_created_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `aily.v1.app_knowledge.ask` (执行数据知识问答).
@@ -1857,16 +2073,28 @@ pub struct AskAppKnowledgeResponseBody {
 }
 impl FromJson for AskAppKnowledgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AskAppKnowledgeResponseBody")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("finish_type", &mut out.finish_type);
-        o.set("message", &mut out.message);
-        o.set("process_data", &mut out.process_data);
-        o.set("faq_result", &mut out.faq_result);
-        o.set("has_answer", &mut out.has_answer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AskAppKnowledgeResponseBody {
+    const NAME: &'static str = "AskAppKnowledgeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "finish_type" => v.put(&mut self.finish_type),
+            "message" => v.put(&mut self.message),
+            "process_data" => v.put(&mut self.process_data),
+            "faq_result" => v.put(&mut self.faq_result),
+            "has_answer" => v.put(&mut self.has_answer),
+            _ => v.skip(),
+        }
     }
 }
 /// The `channel` of `SkillGlobalVariable`.
@@ -1924,11 +2152,23 @@ pub struct CheckAgentAgentVisibilityResponseBody {
 }
 impl FromJson for CheckAgentAgentVisibilityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CheckAgentAgentVisibilityResponseBody")?;
-        let mut out = Self::default();
-        o.set("visibility", &mut out.visibility);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CheckAgentAgentVisibilityResponseBody {
+    const NAME: &'static str = "CheckAgentAgentVisibilityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "visibility" => v.put(&mut self.visibility),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `aily.v1.agent_agent_attachment.create` (上传附件).
@@ -1972,11 +2212,23 @@ pub struct CreateAgentAgentAttachmentResponseBody {
 }
 impl FromJson for CreateAgentAgentAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAgentAgentAttachmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("agent_attachment_id", &mut out.agent_attachment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAgentAgentAttachmentResponseBody {
+    const NAME: &'static str = "CreateAgentAgentAttachmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agent_attachment_id" => v.put(&mut self.agent_attachment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `aily.v1.agent_agent_chat.create` (发起智能体对话).
@@ -2024,12 +2276,24 @@ pub struct CreateAgentAgentChatResponseBody {
 }
 impl FromJson for CreateAgentAgentChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAgentAgentChatResponseBody")?;
-        let mut out = Self::default();
-        o.set("agent_chat_id", &mut out.agent_chat_id);
-        o.set("session_id", &mut out.session_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAgentAgentChatResponseBody {
+    const NAME: &'static str = "CreateAgentAgentChatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agent_chat_id" => v.put(&mut self.agent_chat_id),
+            "session_id" => v.put(&mut self.session_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `aily.v1.agent_agent_chat_session.create` (创建会话).
@@ -2067,13 +2331,25 @@ pub struct CreateAgentAgentChatSessionResponseBody {
 }
 impl FromJson for CreateAgentAgentChatSessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAgentAgentChatSessionResponseBody")?;
-        let mut out = Self::default();
-        o.set("session_id", &mut out.session_id);
-        o.set("name", &mut out.name);
-        o.set("created_at", &mut out.created_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAgentAgentChatSessionResponseBody {
+    const NAME: &'static str = "CreateAgentAgentChatSessionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "session_id" => v.put(&mut self.session_id),
+            "name" => v.put(&mut self.name),
+            "created_at" => v.put(&mut self.created_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `aily.v1.aily_session_aily_message.create` (Send aily message).
@@ -2263,22 +2539,34 @@ pub struct DataAsset {
 }
 impl FromJson for DataAsset {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAsset")?;
-        let mut out = Self::default();
-        o.set("data_asset_id", &mut out.data_asset_id);
-        o.set("label", &mut out.label);
-        o.set("description", &mut out.description);
-        o.set("data_source_type", &mut out.data_source_type);
-        o.set("connect_status", &mut out.connect_status);
-        o.set("tags", &mut out.tags);
-        o.set("items", &mut out.items);
-        o.set("connect_failed_reason", &mut out.connect_failed_reason);
-        o.set("import_knowledge_setting", &mut out.import_knowledge_setting);
-        o.set("connect_type", &mut out.connect_type);
-        o.set("created_time", &mut out.created_time);
-        o.set("updated_time", &mut out.updated_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAsset {
+    const NAME: &'static str = "DataAsset";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data_asset_id" => v.put(&mut self.data_asset_id),
+            "label" => v.put(&mut self.label),
+            "description" => v.put(&mut self.description),
+            "data_source_type" => v.put(&mut self.data_source_type),
+            "connect_status" => v.put(&mut self.connect_status),
+            "tags" => v.put(&mut self.tags),
+            "items" => v.put(&mut self.items),
+            "connect_failed_reason" => v.put(&mut self.connect_failed_reason),
+            "import_knowledge_setting" => v.put(&mut self.import_knowledge_setting),
+            "connect_type" => v.put(&mut self.connect_type),
+            "created_time" => v.put(&mut self.created_time),
+            "updated_time" => v.put(&mut self.updated_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `file_info` of `UploadFileAppDataAssetResponseBody`.
@@ -2296,12 +2584,24 @@ pub struct DataAssetFile {
 }
 impl FromJson for DataAssetFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetFile")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("mime_type", &mut out.mime_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetFile {
+    const NAME: &'static str = "DataAssetFile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "mime_type" => v.put(&mut self.mime_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `file` of `DataAssetImportKnowledgeSetting`.
@@ -2325,15 +2625,27 @@ pub struct DataAssetImportKnowledgeFile {
 }
 impl FromJson for DataAssetImportKnowledgeFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeFile")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("token", &mut out.token);
-        o.set("content", &mut out.content);
-        o.set("mime_type", &mut out.mime_type);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetImportKnowledgeFile {
+    const NAME: &'static str = "DataAssetImportKnowledgeFile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "token" => v.put(&mut self.token),
+            "content" => v.put(&mut self.content),
+            "mime_type" => v.put(&mut self.mime_type),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DataAssetImportKnowledgeFile {
@@ -2360,11 +2672,23 @@ pub struct DataAssetImportKnowledgeHelpdesk {
 }
 impl FromJson for DataAssetImportKnowledgeHelpdesk {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeHelpdesk")?;
-        let mut out = Self::default();
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetImportKnowledgeHelpdesk {
+    const NAME: &'static str = "DataAssetImportKnowledgeHelpdesk";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DataAssetImportKnowledgeHelpdesk {
@@ -2404,14 +2728,26 @@ pub struct DataAssetImportKnowledgeLarkDoc {
 }
 impl FromJson for DataAssetImportKnowledgeLarkDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeLarkDoc")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("token", &mut out.token);
-        o.set("with_sub_docs", &mut out.with_sub_docs);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetImportKnowledgeLarkDoc {
+    const NAME: &'static str = "DataAssetImportKnowledgeLarkDoc";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "token" => v.put(&mut self.token),
+            "with_sub_docs" => v.put(&mut self.with_sub_docs),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DataAssetImportKnowledgeLarkDoc {
@@ -2454,15 +2790,27 @@ pub struct DataAssetImportKnowledgeSetting {
 }
 impl FromJson for DataAssetImportKnowledgeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeSetting")?;
-        let mut out = Self::default();
-        o.set("chunk_setting", &mut out.chunk_setting);
-        o.set("file", &mut out.file);
-        o.set("lark_doc", &mut out.lark_doc);
-        o.set("lark_wiki_space", &mut out.lark_wiki_space);
-        o.set("lark_helpdesk", &mut out.lark_helpdesk);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetImportKnowledgeSetting {
+    const NAME: &'static str = "DataAssetImportKnowledgeSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chunk_setting" => v.put(&mut self.chunk_setting),
+            "file" => v.put(&mut self.file),
+            "lark_doc" => v.put(&mut self.lark_doc),
+            "lark_wiki_space" => v.put(&mut self.lark_wiki_space),
+            "lark_helpdesk" => v.put(&mut self.lark_helpdesk),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DataAssetImportKnowledgeSetting {
@@ -2508,13 +2856,25 @@ pub struct DataAssetImportKnowledgeWiki {
 }
 impl FromJson for DataAssetImportKnowledgeWiki {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeWiki")?;
-        let mut out = Self::default();
-        o.set("space_id", &mut out.space_id);
-        o.set("sub_docs", &mut out.sub_docs);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetImportKnowledgeWiki {
+    const NAME: &'static str = "DataAssetImportKnowledgeWiki";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "space_id" => v.put(&mut self.space_id),
+            "sub_docs" => v.put(&mut self.sub_docs),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DataAssetImportKnowledgeWiki {
@@ -2553,13 +2913,25 @@ pub struct DataAssetImportKnowledgeWikiSubDoc {
 }
 impl FromJson for DataAssetImportKnowledgeWikiSubDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeWikiSubDoc")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("token", &mut out.token);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetImportKnowledgeWikiSubDoc {
+    const NAME: &'static str = "DataAssetImportKnowledgeWikiSubDoc";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "token" => v.put(&mut self.token),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DataAssetImportKnowledgeWikiSubDoc {
@@ -2601,15 +2973,27 @@ pub struct DataAssetItem {
 }
 impl FromJson for DataAssetItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetItem")?;
-        let mut out = Self::default();
-        o.set("data_asset_item_id", &mut out.data_asset_item_id);
-        o.set("api_name", &mut out.api_name);
-        o.set("label", &mut out.label);
-        o.set("description", &mut out.description);
-        o.set("resources", &mut out.resources);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetItem {
+    const NAME: &'static str = "DataAssetItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data_asset_item_id" => v.put(&mut self.data_asset_item_id),
+            "api_name" => v.put(&mut self.api_name),
+            "label" => v.put(&mut self.label),
+            "description" => v.put(&mut self.description),
+            "resources" => v.put(&mut self.resources),
+            _ => v.skip(),
+        }
     }
 }
 /// The `chunk_setting` of `DataAssetImportKnowledgeSetting`.
@@ -2635,14 +3019,26 @@ pub struct DataAssetKnowledgeChunkSetting {
 }
 impl FromJson for DataAssetKnowledgeChunkSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetKnowledgeChunkSetting")?;
-        let mut out = Self::default();
-        o.set("rule_type", &mut out.rule_type);
-        o.set("separate_type", &mut out.separate_type);
-        o.set("size", &mut out.size);
-        o.set("overlap", &mut out.overlap);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetKnowledgeChunkSetting {
+    const NAME: &'static str = "DataAssetKnowledgeChunkSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rule_type" => v.put(&mut self.rule_type),
+            "separate_type" => v.put(&mut self.separate_type),
+            "size" => v.put(&mut self.size),
+            "overlap" => v.put(&mut self.overlap),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DataAssetKnowledgeChunkSetting {
@@ -2678,13 +3074,25 @@ pub struct DataAssetResource {
 }
 impl FromJson for DataAssetResource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetResource")?;
-        let mut out = Self::default();
-        o.set("resource_id", &mut out.resource_id);
-        o.set("resouce_type", &mut out.resouce_type);
-        o.set("resource_type", &mut out.resource_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetResource {
+    const NAME: &'static str = "DataAssetResource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "resource_id" => v.put(&mut self.resource_id),
+            "resouce_type" => v.put(&mut self.resouce_type),
+            "resource_type" => v.put(&mut self.resource_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tags` of `DataAsset`.
@@ -2702,12 +3110,24 @@ pub struct DataAssetTag {
 }
 impl FromJson for DataAssetTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataAssetTag")?;
-        let mut out = Self::default();
-        o.set("data_asset_tag_id", &mut out.data_asset_tag_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataAssetTag {
+    const NAME: &'static str = "DataAssetTag";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data_asset_tag_id" => v.put(&mut self.data_asset_tag_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.agent_agent_artifact.get` (下载智能体产物) answers with.
@@ -2723,11 +3143,23 @@ pub struct GetAgentAgentArtifactResponseBody {
 }
 impl FromJson for GetAgentAgentArtifactResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAgentAgentArtifactResponseBody")?;
-        let mut out = Self::default();
-        o.set("agent_artifact", &mut out.agent_artifact);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAgentAgentArtifactResponseBody {
+    const NAME: &'static str = "GetAgentAgentArtifactResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agent_artifact" => v.put(&mut self.agent_artifact),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.agent_agent_chat.get` (获取对话结果) answers with.
@@ -2747,13 +3179,25 @@ pub struct GetAgentAgentChatResponseBody {
 }
 impl FromJson for GetAgentAgentChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAgentAgentChatResponseBody")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("finish_reason", &mut out.finish_reason);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAgentAgentChatResponseBody {
+    const NAME: &'static str = "GetAgentAgentChatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "finish_reason" => v.put(&mut self.finish_reason),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.agent_agent_chat_session.get` (获取指定会话信息) answers with.
@@ -2779,16 +3223,28 @@ pub struct GetAgentAgentChatSessionResponseBody {
 }
 impl FromJson for GetAgentAgentChatSessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAgentAgentChatSessionResponseBody")?;
-        let mut out = Self::default();
-        o.set("session_id", &mut out.session_id);
-        o.set("name", &mut out.name);
-        o.set("status", &mut out.status);
-        o.set("created_at", &mut out.created_at);
-        o.set("last_chat_at", &mut out.last_chat_at);
-        o.set("turns", &mut out.turns);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAgentAgentChatSessionResponseBody {
+    const NAME: &'static str = "GetAgentAgentChatSessionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "session_id" => v.put(&mut self.session_id),
+            "name" => v.put(&mut self.name),
+            "status" => v.put(&mut self.status),
+            "created_at" => v.put(&mut self.created_at),
+            "last_chat_at" => v.put(&mut self.last_chat_at),
+            "turns" => v.put(&mut self.turns),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.aily_session_aily_message.get` (Get aily message) answers with.
@@ -2804,11 +3260,23 @@ pub struct GetAilySessionAilyMessageResponseBody {
 }
 impl FromJson for GetAilySessionAilyMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAilySessionAilyMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("message", &mut out.message);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAilySessionAilyMessageResponseBody {
+    const NAME: &'static str = "GetAilySessionAilyMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message" => v.put(&mut self.message),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.aily_session.get` (Get session) answers with.
@@ -2824,11 +3292,23 @@ pub struct GetAilySessionResponseBody {
 }
 impl FromJson for GetAilySessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAilySessionResponseBody")?;
-        let mut out = Self::default();
-        o.set("session", &mut out.session);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAilySessionResponseBody {
+    const NAME: &'static str = "GetAilySessionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "session" => v.put(&mut self.session),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.aily_session_run.get` (Get run) answers with.
@@ -2844,11 +3324,23 @@ pub struct GetAilySessionRunResponseBody {
 }
 impl FromJson for GetAilySessionRunResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAilySessionRunResponseBody")?;
-        let mut out = Self::default();
-        o.set("run", &mut out.run);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAilySessionRunResponseBody {
+    const NAME: &'static str = "GetAilySessionRunResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "run" => v.put(&mut self.run),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.app_data_asset.get` (Get individual data knowledge) answers with.
@@ -2864,11 +3356,23 @@ pub struct GetAppDataAssetResponseBody {
 }
 impl FromJson for GetAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAppDataAssetResponseBody")?;
-        let mut out = Self::default();
-        o.set("data_asset", &mut out.data_asset);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAppDataAssetResponseBody {
+    const NAME: &'static str = "GetAppDataAssetResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data_asset" => v.put(&mut self.data_asset),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.app_skill.get` (Get Skill) answers with.
@@ -2884,11 +3388,23 @@ pub struct GetAppSkillResponseBody {
 }
 impl FromJson for GetAppSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAppSkillResponseBody")?;
-        let mut out = Self::default();
-        o.set("skill", &mut out.skill);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAppSkillResponseBody {
+    const NAME: &'static str = "GetAppSkillResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "skill" => v.put(&mut self.skill),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.agent_agent_chat_session.list` (查询会话列表) answers with.
@@ -2908,13 +3424,25 @@ pub struct ListAgentAgentChatSessionResponseBody {
 }
 impl FromJson for ListAgentAgentChatSessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAgentAgentChatSessionResponseBody")?;
-        let mut out = Self::default();
-        o.set("sessions", &mut out.sessions);
-        o.set("has_more", &mut out.has_more);
-        o.set("next_page_token", &mut out.next_page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAgentAgentChatSessionResponseBody {
+    const NAME: &'static str = "ListAgentAgentChatSessionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sessions" => v.put(&mut self.sessions),
+            "has_more" => v.put(&mut self.has_more),
+            "next_page_token" => v.put(&mut self.next_page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.aily_session_aily_message.list` (List aily messages) answers with.
@@ -2934,13 +3462,25 @@ pub struct ListAilySessionAilyMessageResponseBody {
 }
 impl FromJson for ListAilySessionAilyMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAilySessionAilyMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("messages", &mut out.messages);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAilySessionAilyMessageResponseBody {
+    const NAME: &'static str = "ListAilySessionAilyMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "messages" => v.put(&mut self.messages),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.aily_session_run.list` (List runs) answers with.
@@ -2960,13 +3500,25 @@ pub struct ListAilySessionRunResponseBody {
 }
 impl FromJson for ListAilySessionRunResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAilySessionRunResponseBody")?;
-        let mut out = Self::default();
-        o.set("runs", &mut out.runs);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAilySessionRunResponseBody {
+    const NAME: &'static str = "ListAilySessionRunResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "runs" => v.put(&mut self.runs),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.app_data_asset.list` (List Data Knowledges) answers with.
@@ -2986,13 +3538,25 @@ pub struct ListAppDataAssetResponseBody {
 }
 impl FromJson for ListAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppDataAssetResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppDataAssetResponseBody {
+    const NAME: &'static str = "ListAppDataAssetResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.app_data_asset_tag.list` (List Data Knowledge Tag) answers with.
@@ -3012,13 +3576,25 @@ pub struct ListAppDataAssetTagResponseBody {
 }
 impl FromJson for ListAppDataAssetTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppDataAssetTagResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppDataAssetTagResponseBody {
+    const NAME: &'static str = "ListAppDataAssetTagResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.app_skill.list` (List Skill) answers with.
@@ -3038,13 +3614,25 @@ pub struct ListAppSkillResponseBody {
 }
 impl FromJson for ListAppSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppSkillResponseBody")?;
-        let mut out = Self::default();
-        o.set("skills", &mut out.skills);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppSkillResponseBody {
+    const NAME: &'static str = "ListAppSkillResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "skills" => v.put(&mut self.skills),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.tenant_app_stat.list` (查询应用统计数据) answers with.
@@ -3064,13 +3652,25 @@ pub struct ListTenantAppStatResponseBody {
 }
 impl FromJson for ListTenantAppStatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTenantAppStatResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTenantAppStatResponseBody {
+    const NAME: &'static str = "ListTenantAppStatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `owner` of `AppStat`.
@@ -3096,16 +3696,28 @@ pub struct LookupWithAvatar {
 }
 impl FromJson for LookupWithAvatar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LookupWithAvatar")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("lark_user_id", &mut out.lark_user_id);
-        o.set("open_user_id", &mut out.open_user_id);
-        o.set("open_id", &mut out.open_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LookupWithAvatar {
+    const NAME: &'static str = "LookupWithAvatar";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "lark_user_id" => v.put(&mut self.lark_user_id),
+            "open_user_id" => v.put(&mut self.open_user_id),
+            "open_id" => v.put(&mut self.open_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `run` of `CancelAilySessionRunResponseBody`.
@@ -3137,19 +3749,31 @@ pub struct Run {
 }
 impl FromJson for Run {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Run")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("created_at", &mut out.created_at);
-        o.set("app_id", &mut out.app_id);
-        o.set("session_id", &mut out.session_id);
-        o.set("status", &mut out.status);
-        o.set("started_at", &mut out.started_at);
-        o.set("ended_at", &mut out.ended_at);
-        o.set("error", &mut out.error);
-        o.set("metadata", &mut out.metadata);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Run {
+    const NAME: &'static str = "Run";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "created_at" => v.put(&mut self.created_at),
+            "app_id" => v.put(&mut self.app_id),
+            "session_id" => v.put(&mut self.session_id),
+            "status" => v.put(&mut self.status),
+            "started_at" => v.put(&mut self.started_at),
+            "ended_at" => v.put(&mut self.ended_at),
+            "error" => v.put(&mut self.error),
+            "metadata" => v.put(&mut self.metadata),
+            _ => v.skip(),
+        }
     }
 }
 /// The `error` of `Run`.
@@ -3167,12 +3791,24 @@ pub struct RunError {
 }
 impl FromJson for RunError {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RunError")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("message", &mut out.message);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RunError {
+    const NAME: &'static str = "RunError";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "message" => v.put(&mut self.message),
+            _ => v.skip(),
+        }
     }
 }
 /// The `skill` of `GetAppSkillResponseBody`.
@@ -3198,16 +3834,28 @@ pub struct Skill {
 }
 impl FromJson for Skill {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Skill")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("label", &mut out.label);
-        o.set("description", &mut out.description);
-        o.set("samples", &mut out.samples);
-        o.set("input_schema", &mut out.input_schema);
-        o.set("output_schema", &mut out.output_schema);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Skill {
+    const NAME: &'static str = "Skill";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "label" => v.put(&mut self.label),
+            "description" => v.put(&mut self.description),
+            "samples" => v.put(&mut self.samples),
+            "input_schema" => v.put(&mut self.input_schema),
+            "output_schema" => v.put(&mut self.output_schema),
+            _ => v.skip(),
+        }
     }
 }
 /// The `global_variable` of `StartAppSkillRequestBody`.
@@ -3270,12 +3918,24 @@ pub struct StartAppSkillResponseBody {
 }
 impl FromJson for StartAppSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StartAppSkillResponseBody")?;
-        let mut out = Self::default();
-        o.set("output", &mut out.output);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StartAppSkillResponseBody {
+    const NAME: &'static str = "StartAppSkillResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "output" => v.put(&mut self.output),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `aily.v1.app_data_asset.upload_file` (上传文件用于 Aily 的数据知识管理;).
@@ -3310,11 +3970,23 @@ pub struct UploadFileAppDataAssetResponseBody {
 }
 impl FromJson for UploadFileAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadFileAppDataAssetResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_info", &mut out.file_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadFileAppDataAssetResponseBody {
+    const NAME: &'static str = "UploadFileAppDataAssetResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_info" => v.put(&mut self.file_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `aily.v1.aily_session_run.cancel` (Cancel run) answers with.

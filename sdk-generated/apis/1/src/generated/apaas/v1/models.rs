@@ -77,6 +77,9 @@ impl FromJson for ChargeMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ChargeMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -147,6 +150,9 @@ impl json::Absent for Direction {
 impl FromJson for Direction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Direction {
@@ -219,6 +225,9 @@ impl FromJson for EnableStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for EnableStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -289,6 +298,9 @@ impl json::Absent for FeatureSet {
 impl FromJson for FeatureSet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FeatureSet {
@@ -361,6 +373,9 @@ impl FromJson for Metadata {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Metadata {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -431,6 +446,9 @@ impl json::Absent for OrderType {
 impl FromJson for OrderType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for OrderType {
@@ -503,6 +521,9 @@ impl FromJson for ReleaseStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ReleaseStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -573,6 +594,9 @@ impl json::Absent for RoleMemberType {
 impl FromJson for RoleMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RoleMemberType {
@@ -645,6 +669,9 @@ impl FromJson for SeatActivityStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SeatActivityStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -715,6 +742,9 @@ impl json::Absent for SeatAssignmentStatus {
 impl FromJson for SeatAssignmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SeatAssignmentStatus {
@@ -787,6 +817,9 @@ impl FromJson for SeatType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SeatType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -858,6 +891,9 @@ impl FromJson for ServiceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ServiceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -928,6 +964,9 @@ impl json::Absent for ServiceUnavailableReason {
 impl FromJson for ServiceUnavailableReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ServiceUnavailableReason {
@@ -1012,6 +1051,9 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1086,6 +1128,9 @@ impl json::Absent for Type {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Type {
@@ -1172,13 +1217,25 @@ pub struct AllowedRollbaclkTaskItemType {
 }
 impl FromJson for AllowedRollbaclkTaskItemType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AllowedRollbaclkTaskItemType")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("activity_label", &mut out.activity_label);
-        o.set("is_start", &mut out.is_start);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AllowedRollbaclkTaskItemType {
+    const NAME: &'static str = "AllowedRollbaclkTaskItemType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "activity_label" => v.put(&mut self.activity_label),
+            "is_start" => v.put(&mut self.is_start),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListAppResponseBody`.
@@ -1226,27 +1283,39 @@ pub struct App {
 }
 impl FromJson for App {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "App")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("namespace", &mut out.namespace);
-        o.set("created_at", &mut out.created_at);
-        o.set("creator", &mut out.creator);
-        o.set("owner", &mut out.owner);
-        o.set("status", &mut out.status);
-        o.set("app_roles_info", &mut out.app_roles_info);
-        o.set("icon", &mut out.icon);
-        o.set("description", &mut out.description);
-        o.set("type", &mut out.r#type);
-        o.set("enable_status", &mut out.enable_status);
-        o.set("release_status", &mut out.release_status);
-        o.set("service_status", &mut out.service_status);
-        o.set("service_unavailable_reason", &mut out.service_unavailable_reason);
-        o.set("feature_set", &mut out.feature_set);
-        o.set("charge_mode", &mut out.charge_mode);
-        o.set("isv_tenant", &mut out.isv_tenant);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for App {
+    const NAME: &'static str = "App";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "namespace" => v.put(&mut self.namespace),
+            "created_at" => v.put(&mut self.created_at),
+            "creator" => v.put(&mut self.creator),
+            "owner" => v.put(&mut self.owner),
+            "status" => v.put(&mut self.status),
+            "app_roles_info" => v.put(&mut self.app_roles_info),
+            "icon" => v.put(&mut self.icon),
+            "description" => v.put(&mut self.description),
+            "type" => v.put(&mut self.r#type),
+            "enable_status" => v.put(&mut self.enable_status),
+            "release_status" => v.put(&mut self.release_status),
+            "service_status" => v.put(&mut self.service_status),
+            "service_unavailable_reason" => v.put(&mut self.service_unavailable_reason),
+            "feature_set" => v.put(&mut self.feature_set),
+            "charge_mode" => v.put(&mut self.charge_mode),
+            "isv_tenant" => v.put(&mut self.isv_tenant),
+            _ => v.skip(),
+        }
     }
 }
 /// The `app_roles_info` of `App`.
@@ -1268,14 +1337,26 @@ pub struct AppRolesInfo {
 }
 impl FromJson for AppRolesInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRolesInfo")?;
-        let mut out = Self::default();
-        o.set("admins", &mut out.admins);
-        o.set("developers", &mut out.developers);
-        o.set("test_users", &mut out.test_users);
-        o.set("data_admins", &mut out.data_admins);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRolesInfo {
+    const NAME: &'static str = "AppRolesInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "admins" => v.put(&mut self.admins),
+            "developers" => v.put(&mut self.developers),
+            "test_users" => v.put(&mut self.test_users),
+            "data_admins" => v.put(&mut self.data_admins),
+            _ => v.skip(),
+        }
     }
 }
 /// The `data` of `DataChangeLogDetailApplicationAuditLogResponseBody`.
@@ -1301,16 +1382,28 @@ pub struct AuditLogDetail {
 }
 impl FromJson for AuditLogDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditLogDetail")?;
-        let mut out = Self::default();
-        o.set("log_id", &mut out.log_id);
-        o.set("basic_info", &mut out.basic_info);
-        o.set("op_info", &mut out.op_info);
-        o.set("login_info", &mut out.login_info);
-        o.set("device_info", &mut out.device_info);
-        o.set("net_info", &mut out.net_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditLogDetail {
+    const NAME: &'static str = "AuditLogDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "log_id" => v.put(&mut self.log_id),
+            "basic_info" => v.put(&mut self.basic_info),
+            "op_info" => v.put(&mut self.op_info),
+            "login_info" => v.put(&mut self.login_info),
+            "device_info" => v.put(&mut self.device_info),
+            "net_info" => v.put(&mut self.net_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `device_info` of `AuditLogDetail`.
@@ -1334,15 +1427,27 @@ pub struct AuditLogDeviceInfo {
 }
 impl FromJson for AuditLogDeviceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditLogDeviceInfo")?;
-        let mut out = Self::default();
-        o.set("device_id", &mut out.device_id);
-        o.set("web_device_id", &mut out.web_device_id);
-        o.set("terminal_type", &mut out.terminal_type);
-        o.set("os_type", &mut out.os_type);
-        o.set("os_version", &mut out.os_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditLogDeviceInfo {
+    const NAME: &'static str = "AuditLogDeviceInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_id" => v.put(&mut self.device_id),
+            "web_device_id" => v.put(&mut self.web_device_id),
+            "terminal_type" => v.put(&mut self.terminal_type),
+            "os_type" => v.put(&mut self.os_type),
+            "os_version" => v.put(&mut self.os_version),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `AuditLogListApplicationAuditLogResponseBody`.
@@ -1430,50 +1535,61 @@ pub struct AuditLogEsField {
 }
 impl FromJson for AuditLogEsField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditLogEsField")?;
-        let mut out = Self::default();
-        o.set("log_id", &mut out.log_id);
-        o.set("op_time", &mut out.op_time);
-        o.set("log_type", &mut out.log_type);
-        o.set("operator", &mut out.operator);
-        o.set("outsider", &mut out.outsider);
-        o.set("login_type", &mut out.login_type);
-        o.set("lark_tenant_id", &mut out.lark_tenant_id);
-        o.set("apaas_tenant_id", &mut out.apaas_tenant_id);
-        o.set("user_geo", &mut out.user_geo);
-        o.set("client_ip", &mut out.client_ip);
-        o.set("ip_loc", &mut out.ip_loc);
-        o.set("ip_provider", &mut out.ip_provider);
-        o.set("referer", &mut out.referer);
-        o.set("origin", &mut out.origin);
-        o.set("api_path", &mut out.api_path);
-        o.set("full_path", &mut out.full_path);
-        o.set("user_agent", &mut out.user_agent);
-        o.set("device_id", &mut out.device_id);
-        o.set("web_device_id", &mut out.web_device_id);
-        o.set("terminal_type", &mut out.terminal_type);
-        o.set("os_type", &mut out.os_type);
-        o.set("os_version", &mut out.os_version);
-        o.set("module", &mut out.module);
-        o.set("data_object", &mut out.data_object);
-        o.set("audit_scope", &mut out.audit_scope);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("namespace", &mut out.namespace);
-        o.set("env_type", &mut out.env_type);
-        o.set("op_type", &mut out.op_type);
-        o.set("op_detail", &mut out.op_detail);
-        o.set("op_source", &mut out.op_source);
-        o.set("status", &mut out.status);
-        o.set("failed_reason_i18n", &mut out.failed_reason_i18n);
-        o.set("data_changes", &mut out.data_changes);
-        o.set("app_name", &mut out.app_name);
-        o.set("keyword_field_app_version", &mut out.keyword_field_app_version);
-        o.set(
-            "keyword_field_functional_sub_module",
-            &mut out.keyword_field_functional_sub_module,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditLogEsField {
+    const NAME: &'static str = "AuditLogEsField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "log_id" => v.put(&mut self.log_id),
+            "op_time" => v.put(&mut self.op_time),
+            "log_type" => v.put(&mut self.log_type),
+            "operator" => v.put(&mut self.operator),
+            "outsider" => v.put(&mut self.outsider),
+            "login_type" => v.put(&mut self.login_type),
+            "lark_tenant_id" => v.put(&mut self.lark_tenant_id),
+            "apaas_tenant_id" => v.put(&mut self.apaas_tenant_id),
+            "user_geo" => v.put(&mut self.user_geo),
+            "client_ip" => v.put(&mut self.client_ip),
+            "ip_loc" => v.put(&mut self.ip_loc),
+            "ip_provider" => v.put(&mut self.ip_provider),
+            "referer" => v.put(&mut self.referer),
+            "origin" => v.put(&mut self.origin),
+            "api_path" => v.put(&mut self.api_path),
+            "full_path" => v.put(&mut self.full_path),
+            "user_agent" => v.put(&mut self.user_agent),
+            "device_id" => v.put(&mut self.device_id),
+            "web_device_id" => v.put(&mut self.web_device_id),
+            "terminal_type" => v.put(&mut self.terminal_type),
+            "os_type" => v.put(&mut self.os_type),
+            "os_version" => v.put(&mut self.os_version),
+            "module" => v.put(&mut self.module),
+            "data_object" => v.put(&mut self.data_object),
+            "audit_scope" => v.put(&mut self.audit_scope),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "namespace" => v.put(&mut self.namespace),
+            "env_type" => v.put(&mut self.env_type),
+            "op_type" => v.put(&mut self.op_type),
+            "op_detail" => v.put(&mut self.op_detail),
+            "op_source" => v.put(&mut self.op_source),
+            "status" => v.put(&mut self.status),
+            "failed_reason_i18n" => v.put(&mut self.failed_reason_i18n),
+            "data_changes" => v.put(&mut self.data_changes),
+            "app_name" => v.put(&mut self.app_name),
+            "keyword_field_app_version" => v.put(&mut self.keyword_field_app_version),
+            "keyword_field_functional_sub_module" => {
+                v.put(&mut self.keyword_field_functional_sub_module)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.application_audit_log.audit_log_list` (Query audit log list) answers with.
@@ -1491,15 +1607,24 @@ pub struct AuditLogListApplicationAuditLogResponseBody {
 }
 impl FromJson for AuditLogListApplicationAuditLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "AuditLogListApplicationAuditLogResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditLogListApplicationAuditLogResponseBody {
+    const NAME: &'static str = "AuditLogListApplicationAuditLogResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The `login_info` of `AuditLogDetail`.
@@ -1515,11 +1640,23 @@ pub struct AuditLogLoginInfo {
 }
 impl FromJson for AuditLogLoginInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditLogLoginInfo")?;
-        let mut out = Self::default();
-        o.set("login_type", &mut out.login_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditLogLoginInfo {
+    const NAME: &'static str = "AuditLogLoginInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "login_type" => v.put(&mut self.login_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `net_info` of `AuditLogDetail`.
@@ -1545,16 +1682,28 @@ pub struct AuditLogNetInfo {
 }
 impl FromJson for AuditLogNetInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditLogNetInfo")?;
-        let mut out = Self::default();
-        o.set("client_ip", &mut out.client_ip);
-        o.set("ip_loc", &mut out.ip_loc);
-        o.set("ip_provider", &mut out.ip_provider);
-        o.set("referer", &mut out.referer);
-        o.set("origin", &mut out.origin);
-        o.set("user_agent", &mut out.user_agent);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditLogNetInfo {
+    const NAME: &'static str = "AuditLogNetInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "client_ip" => v.put(&mut self.client_ip),
+            "ip_loc" => v.put(&mut self.ip_loc),
+            "ip_provider" => v.put(&mut self.ip_provider),
+            "referer" => v.put(&mut self.referer),
+            "origin" => v.put(&mut self.origin),
+            "user_agent" => v.put(&mut self.user_agent),
+            _ => v.skip(),
+        }
     }
 }
 /// The `op_info` of `AuditLogDetail`.
@@ -1588,20 +1737,32 @@ pub struct AuditLogOpInfo {
 }
 impl FromJson for AuditLogOpInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuditLogOpInfo")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("outsider", &mut out.outsider);
-        o.set("op_detail", &mut out.op_detail);
-        o.set("status", &mut out.status);
-        o.set("failed_reason", &mut out.failed_reason);
-        o.set("failed_reason_i18n", &mut out.failed_reason_i18n);
-        o.set("op_time", &mut out.op_time);
-        o.set("data_object", &mut out.data_object);
-        o.set("op_source", &mut out.op_source);
-        o.set("data_changes", &mut out.data_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuditLogOpInfo {
+    const NAME: &'static str = "AuditLogOpInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "outsider" => v.put(&mut self.outsider),
+            "op_detail" => v.put(&mut self.op_detail),
+            "status" => v.put(&mut self.status),
+            "failed_reason" => v.put(&mut self.failed_reason),
+            "failed_reason_i18n" => v.put(&mut self.failed_reason_i18n),
+            "op_time" => v.put(&mut self.op_time),
+            "data_object" => v.put(&mut self.data_object),
+            "op_source" => v.put(&mut self.op_source),
+            "data_changes" => v.put(&mut self.data_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `AuditLogDetail`.
@@ -1629,17 +1790,29 @@ pub struct BasicInfo {
 }
 impl FromJson for BasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BasicInfo")?;
-        let mut out = Self::default();
-        o.set("log_type", &mut out.log_type);
-        o.set("audit_scope", &mut out.audit_scope);
-        o.set("env_type", &mut out.env_type);
-        o.set("app_id", &mut out.app_id);
-        o.set("module", &mut out.module);
-        o.set("op_type", &mut out.op_type);
-        o.set("app_name", &mut out.app_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BasicInfo {
+    const NAME: &'static str = "BasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "log_type" => v.put(&mut self.log_type),
+            "audit_scope" => v.put(&mut self.audit_scope),
+            "env_type" => v.put(&mut self.env_type),
+            "app_id" => v.put(&mut self.app_id),
+            "module" => v.put(&mut self.module),
+            "op_type" => v.put(&mut self.op_type),
+            "app_name" => v.put(&mut self.app_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.application_object_record.batch_create` (Batch Create Records) answers with.
@@ -1655,14 +1828,23 @@ pub struct BatchCreateApplicationObjectRecordResponseBody {
 }
 impl FromJson for BatchCreateApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchCreateApplicationObjectRecordResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreateApplicationObjectRecordResponseBody {
+    const NAME: &'static str = "BatchCreateApplicationObjectRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.application_record_permission_member.batch_create_authorization` (Batch Create Record Permission Member Authorizations).
@@ -1792,17 +1974,26 @@ pub struct BatchQueryApplicationObjectRecordResponseBody {
 }
 impl FromJson for BatchQueryApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchQueryApplicationObjectRecordResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("total", &mut out.total);
-        o.set("next_page_token", &mut out.next_page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryApplicationObjectRecordResponseBody {
+    const NAME: &'static str = "BatchQueryApplicationObjectRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "total" => v.put(&mut self.total),
+            "next_page_token" => v.put(&mut self.next_page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.approval_instance.cancel` (Cancel User Task).
@@ -1908,11 +2099,23 @@ pub struct ChatGroupUserTaskResponseBody {
 }
 impl FromJson for ChatGroupUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatGroupUserTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatGroupUserTaskResponseBody {
+    const NAME: &'static str = "ChatGroupUserTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `isv_tenant` of `App`.
@@ -1930,12 +2133,24 @@ pub struct ClientIsvTenant {
 }
 impl FromJson for ClientIsvTenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ClientIsvTenant")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ClientIsvTenant {
+    const NAME: &'static str = "ClientIsvTenant";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `conditions` of `Criterion`.
@@ -1957,14 +2172,26 @@ pub struct Condition {
 }
 impl FromJson for Condition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Condition")?;
-        let mut out = Self::default();
-        o.set("index", &mut out.index);
-        o.set("left", &mut out.left);
-        o.set("right", &mut out.right);
-        o.set("operator", &mut out.operator);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Condition {
+    const NAME: &'static str = "Condition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "index" => v.put(&mut self.index),
+            "left" => v.put(&mut self.left),
+            "right" => v.put(&mut self.right),
+            "operator" => v.put(&mut self.operator),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Condition {
@@ -1994,13 +2221,25 @@ pub struct ConditionValue {
 }
 impl FromJson for ConditionValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ConditionValue")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("settings", &mut out.settings);
-        o.set("display_names", &mut out.display_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ConditionValue {
+    const NAME: &'static str = "ConditionValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "settings" => v.put(&mut self.settings),
+            "display_names" => v.put(&mut self.display_names),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ConditionValue {
@@ -2025,14 +2264,23 @@ pub struct CreateApplicationObjectRecordResponseBody {
 }
 impl FromJson for CreateApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateApplicationObjectRecordResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateApplicationObjectRecordResponseBody {
+    const NAME: &'static str = "CreateApplicationObjectRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `filter` of `BatchQueryApplicationObjectRecordRequestBody`.
@@ -2050,12 +2298,24 @@ pub struct Criterion {
 }
 impl FromJson for Criterion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Criterion")?;
-        let mut out = Self::default();
-        o.set("conditions", &mut out.conditions);
-        o.set("logic_expression", &mut out.logic_expression);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Criterion {
+    const NAME: &'static str = "Criterion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "conditions" => v.put(&mut self.conditions),
+            "logic_expression" => v.put(&mut self.logic_expression),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Criterion {
@@ -2087,15 +2347,27 @@ pub struct EnumGetWorkspaceEnumResponseBody {
 }
 impl FromJson for EnumGetWorkspaceEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EnumGetWorkspaceEnumResponseBody")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("options", &mut out.options);
-        o.set("created_at", &mut out.created_at);
-        o.set("created_by", &mut out.created_by);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EnumGetWorkspaceEnumResponseBody {
+    const NAME: &'static str = "EnumGetWorkspaceEnumResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "options" => v.put(&mut self.options),
+            "created_at" => v.put(&mut self.created_at),
+            "created_by" => v.put(&mut self.created_by),
+            _ => v.skip(),
+        }
     }
 }
 /// The `item` of `GetApplicationEnvironmentVariableResponseBody`.
@@ -2129,20 +2401,32 @@ pub struct EnvironmentVariable {
 }
 impl FromJson for EnvironmentVariable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EnvironmentVariable")?;
-        let mut out = Self::default();
-        o.set("api_name", &mut out.api_name);
-        o.set("label", &mut out.label);
-        o.set("description", &mut out.description);
-        o.set("value", &mut out.value);
-        o.set("is_encrypted", &mut out.is_encrypted);
-        o.set("object_api_name", &mut out.object_api_name);
-        o.set("object_label", &mut out.object_label);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EnvironmentVariable {
+    const NAME: &'static str = "EnvironmentVariable";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "api_name" => v.put(&mut self.api_name),
+            "label" => v.put(&mut self.label),
+            "description" => v.put(&mut self.description),
+            "value" => v.put(&mut self.value),
+            "is_encrypted" => v.put(&mut self.is_encrypted),
+            "object_api_name" => v.put(&mut self.object_api_name),
+            "object_label" => v.put(&mut self.object_label),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `filter` of `QueryApplicationEnvironmentVariableRequestBody`.
@@ -2220,15 +2504,27 @@ pub struct ExecuteApplicationFlowResponseBody {
 }
 impl FromJson for ExecuteApplicationFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExecuteApplicationFlowResponseBody")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("out_params", &mut out.out_params);
-        o.set("execution_id", &mut out.execution_id);
-        o.set("error_msg", &mut out.error_msg);
-        o.set("code", &mut out.code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExecuteApplicationFlowResponseBody {
+    const NAME: &'static str = "ExecuteApplicationFlowResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "out_params" => v.put(&mut self.out_params),
+            "execution_id" => v.put(&mut self.execution_id),
+            "error_msg" => v.put(&mut self.error_msg),
+            "code" => v.put(&mut self.code),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.user_task.expediting` (Expedition User Task).
@@ -2274,11 +2570,23 @@ pub struct GetApplicationAuditLogResponseBody {
 }
 impl FromJson for GetApplicationAuditLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetApplicationAuditLogResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetApplicationAuditLogResponseBody {
+    const NAME: &'static str = "GetApplicationAuditLogResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.application_environment_variable.get` (Query Environment Variable Details) answers with.
@@ -2294,14 +2602,23 @@ pub struct GetApplicationEnvironmentVariableResponseBody {
 }
 impl FromJson for GetApplicationEnvironmentVariableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetApplicationEnvironmentVariableResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("item", &mut out.item);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetApplicationEnvironmentVariableResponseBody {
+    const NAME: &'static str = "GetApplicationEnvironmentVariableResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "item" => v.put(&mut self.item),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.application_role_member.get` (Query Role Member) answers with.
@@ -2317,11 +2634,23 @@ pub struct GetApplicationRoleMemberResponseBody {
 }
 impl FromJson for GetApplicationRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetApplicationRoleMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("role_member", &mut out.role_member);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetApplicationRoleMemberResponseBody {
+    const NAME: &'static str = "GetApplicationRoleMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role_member" => v.put(&mut self.role_member),
+            _ => v.skip(),
+        }
     }
 }
 /// The `activity_label` of `AllowedRollbaclkTaskItemType`.
@@ -2339,12 +2668,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("language_code", &mut out.language_code);
-        o.set("text", &mut out.text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "language_code" => v.put(&mut self.language_code),
+            "text" => v.put(&mut self.text),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.application_function.invoke` (Execution Function).
@@ -2378,11 +2719,23 @@ pub struct InvokeApplicationFunctionResponseBody {
 }
 impl FromJson for InvokeApplicationFunctionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InvokeApplicationFunctionResponseBody")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InvokeApplicationFunctionResponseBody {
+    const NAME: &'static str = "InvokeApplicationFunctionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `label` of `EnvironmentVariable`.
@@ -2400,12 +2753,24 @@ pub struct Label {
 }
 impl FromJson for Label {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Label")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Label {
+    const NAME: &'static str = "Label";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.app.list` (Query application basic information) answers with.
@@ -2425,13 +2790,25 @@ pub struct ListAppResponseBody {
 }
 impl FromJson for ListAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppResponseBody {
+    const NAME: &'static str = "ListAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.seat_activity.list` (Query Seat Activities Details) answers with.
@@ -2451,13 +2828,25 @@ pub struct ListSeatActivityResponseBody {
 }
 impl FromJson for ListSeatActivityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSeatActivityResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSeatActivityResponseBody {
+    const NAME: &'static str = "ListSeatActivityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.seat_assignment.list` (Query seat assignments details) answers with.
@@ -2477,13 +2866,25 @@ pub struct ListSeatAssignmentResponseBody {
 }
 impl FromJson for ListSeatAssignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSeatAssignmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSeatAssignmentResponseBody {
+    const NAME: &'static str = "ListSeatAssignmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.workspace_enum.list` (获取工作空间下的自定义枚举列表) answers with.
@@ -2503,13 +2904,25 @@ pub struct ListWorkspaceEnumResponseBody {
 }
 impl FromJson for ListWorkspaceEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListWorkspaceEnumResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListWorkspaceEnumResponseBody {
+    const NAME: &'static str = "ListWorkspaceEnumResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.workspace_table.list` (获取工作空间下的数据表列表) answers with.
@@ -2529,13 +2942,25 @@ pub struct ListWorkspaceTableResponseBody {
 }
 impl FromJson for ListWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListWorkspaceTableResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListWorkspaceTableResponseBody {
+    const NAME: &'static str = "ListWorkspaceTableResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `AuditLogEsField`.
@@ -2557,14 +2982,26 @@ pub struct LookupWithAvatar {
 }
 impl FromJson for LookupWithAvatar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LookupWithAvatar")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("email", &mut out.email);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LookupWithAvatar {
+    const NAME: &'static str = "LookupWithAvatar";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "email" => v.put(&mut self.email),
+            _ => v.skip(),
+        }
     }
 }
 /// The `object` of `ObjectMeta`.
@@ -2586,14 +3023,26 @@ pub struct Object {
 }
 impl FromJson for Object {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Object")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("api_name", &mut out.api_name);
-        o.set("label", &mut out.label);
-        o.set("settings", &mut out.settings);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Object {
+    const NAME: &'static str = "Object";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "api_name" => v.put(&mut self.api_name),
+            "label" => v.put(&mut self.label),
+            "settings" => v.put(&mut self.settings),
+            _ => v.skip(),
+        }
     }
 }
 /// The `fields` of `ObjectMeta`.
@@ -2615,14 +3064,26 @@ pub struct ObjectField {
 }
 impl FromJson for ObjectField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectField")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("api_name", &mut out.api_name);
-        o.set("type", &mut out.r#type);
-        o.set("label", &mut out.label);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectField {
+    const NAME: &'static str = "ObjectField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "api_name" => v.put(&mut self.api_name),
+            "type" => v.put(&mut self.r#type),
+            "label" => v.put(&mut self.label),
+            _ => v.skip(),
+        }
     }
 }
 /// The `objects` of `SearchApplicationObjectResponseBody`.
@@ -2640,12 +3101,24 @@ pub struct ObjectMeta {
 }
 impl FromJson for ObjectMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectMeta")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.set("fields", &mut out.fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectMeta {
+    const NAME: &'static str = "ObjectMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            "fields" => v.put(&mut self.fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `search_layout` of `ObjectSettings`.
@@ -2661,11 +3134,23 @@ pub struct ObjectSearchLayout {
 }
 impl FromJson for ObjectSearchLayout {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectSearchLayout")?;
-        let mut out = Self::default();
-        o.set("display_fields", &mut out.display_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectSearchLayout {
+    const NAME: &'static str = "ObjectSearchLayout";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "display_fields" => v.put(&mut self.display_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `settings` of `Object`.
@@ -2685,13 +3170,25 @@ pub struct ObjectSettings {
 }
 impl FromJson for ObjectSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectSettings")?;
-        let mut out = Self::default();
-        o.set("display_name", &mut out.display_name);
-        o.set("allow_search_fields", &mut out.allow_search_fields);
-        o.set("search_layout", &mut out.search_layout);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectSettings {
+    const NAME: &'static str = "ObjectSettings";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "display_name" => v.put(&mut self.display_name),
+            "allow_search_fields" => v.put(&mut self.allow_search_fields),
+            "search_layout" => v.put(&mut self.search_layout),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.application_object.oql_query` (Execute OQL).
@@ -2739,12 +3236,24 @@ pub struct OqlQueryApplicationObjectResponseBody {
 }
 impl FromJson for OqlQueryApplicationObjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OqlQueryApplicationObjectResponseBody")?;
-        let mut out = Self::default();
-        o.set("columns", &mut out.columns);
-        o.set("rows", &mut out.rows);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OqlQueryApplicationObjectResponseBody {
+    const NAME: &'static str = "OqlQueryApplicationObjectResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "columns" => v.put(&mut self.columns),
+            "rows" => v.put(&mut self.rows),
+            _ => v.skip(),
+        }
     }
 }
 /// The `order_by` of `SearchObjectParam`.
@@ -2809,15 +3318,24 @@ pub struct QueryApplicationEnvironmentVariableResponseBody {
 }
 impl FromJson for QueryApplicationEnvironmentVariableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "QueryApplicationEnvironmentVariableResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryApplicationEnvironmentVariableResponseBody {
+    const NAME: &'static str = "QueryApplicationEnvironmentVariableResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.application_object_record.query` (Get Record Details).
@@ -2851,11 +3369,23 @@ pub struct QueryApplicationObjectRecordResponseBody {
 }
 impl FromJson for QueryApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryApplicationObjectRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("item", &mut out.item);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryApplicationObjectRecordResponseBody {
+    const NAME: &'static str = "QueryApplicationObjectRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "item" => v.put(&mut self.item),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.tenant_app_metrics.query` (获取应用运营数据).
@@ -2898,11 +3428,23 @@ pub struct QueryTenantAppMetricsResponseBody {
 }
 impl FromJson for QueryTenantAppMetricsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryTenantAppMetricsResponseBody")?;
-        let mut out = Self::default();
-        o.set("metrics", &mut out.metrics);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryTenantAppMetricsResponseBody {
+    const NAME: &'static str = "QueryTenantAppMetricsResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "metrics" => v.put(&mut self.metrics),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.user_task.query` (Query User Task).
@@ -2969,12 +3511,24 @@ pub struct QueryUserTaskResponseBody {
 }
 impl FromJson for QueryUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("count", &mut out.count);
-        o.set("tasks", &mut out.tasks);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserTaskResponseBody {
+    const NAME: &'static str = "QueryUserTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "count" => v.put(&mut self.count),
+            "tasks" => v.put(&mut self.tasks),
+            _ => v.skip(),
+        }
     }
 }
 /// The `group_by` of `BatchQueryApplicationObjectRecordRequestBody`.
@@ -3018,13 +3572,25 @@ pub struct RecordResult {
 }
 impl FromJson for RecordResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecordResult")?;
-        let mut out = Self::default();
-        o.set("success", &mut out.success);
-        o.set("id", &mut out.id);
-        o.set("errors", &mut out.errors);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecordResult {
+    const NAME: &'static str = "RecordResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "success" => v.put(&mut self.success),
+            "id" => v.put(&mut self.id),
+            "errors" => v.put(&mut self.errors),
+            _ => v.skip(),
+        }
     }
 }
 /// The `errors` of `RecordResult`.
@@ -3046,14 +3612,26 @@ pub struct RecordResultError {
 }
 impl FromJson for RecordResultError {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecordResultError")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("message", &mut out.message);
-        o.set("sub_code", &mut out.sub_code);
-        o.set("fields", &mut out.fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecordResultError {
+    const NAME: &'static str = "RecordResultError";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "message" => v.put(&mut self.message),
+            "sub_code" => v.put(&mut self.sub_code),
+            "fields" => v.put(&mut self.fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.workspace_table.records_patch` (按条件更新数据表中的记录).
@@ -3117,11 +3695,23 @@ pub struct RecordsPostWorkspaceTableResponseBody {
 }
 impl FromJson for RecordsPostWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecordsPostWorkspaceTableResponseBody")?;
-        let mut out = Self::default();
-        o.set("record_ids", &mut out.record_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecordsPostWorkspaceTableResponseBody {
+    const NAME: &'static str = "RecordsPostWorkspaceTableResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "record_ids" => v.put(&mut self.record_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `role_member` of `GetApplicationRoleMemberResponseBody`.
@@ -3155,20 +3745,32 @@ pub struct RoleMember {
 }
 impl FromJson for RoleMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoleMember")?;
-        let mut out = Self::default();
-        o.set("role_api_id", &mut out.role_api_id);
-        o.set("role_api_name", &mut out.role_api_name);
-        o.set("users", &mut out.users);
-        o.set("departments", &mut out.departments);
-        o.set("user_filter", &mut out.user_filter);
-        o.set("user_display_infos", &mut out.user_display_infos);
-        o.set("department_display_infos", &mut out.department_display_infos);
-        o.set("type", &mut out.r#type);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("updated_at", &mut out.updated_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoleMember {
+    const NAME: &'static str = "RoleMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role_api_id" => v.put(&mut self.role_api_id),
+            "role_api_name" => v.put(&mut self.role_api_name),
+            "users" => v.put(&mut self.users),
+            "departments" => v.put(&mut self.departments),
+            "user_filter" => v.put(&mut self.user_filter),
+            "user_display_infos" => v.put(&mut self.user_display_infos),
+            "department_display_infos" => v.put(&mut self.department_display_infos),
+            "type" => v.put(&mut self.r#type),
+            "updated_by" => v.put(&mut self.updated_by),
+            "updated_at" => v.put(&mut self.updated_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.user_task.rollback_points` (Query User Task Rollback Point).
@@ -3208,11 +3810,23 @@ pub struct RollbackPointsUserTaskResponseBody {
 }
 impl FromJson for RollbackPointsUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RollbackPointsUserTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("tasks", &mut out.tasks);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RollbackPointsUserTaskResponseBody {
+    const NAME: &'static str = "RollbackPointsUserTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tasks" => v.put(&mut self.tasks),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.user_task.rollback` (Rollback User Task).
@@ -3302,14 +3916,26 @@ pub struct SearchApplicationObjectResponseBody {
 }
 impl FromJson for SearchApplicationObjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchApplicationObjectResponseBody")?;
-        let mut out = Self::default();
-        o.set("records", &mut out.records);
-        o.set("has_more", &mut out.has_more);
-        o.set("next_page_token", &mut out.next_page_token);
-        o.set("objects", &mut out.objects);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchApplicationObjectResponseBody {
+    const NAME: &'static str = "SearchApplicationObjectResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "records" => v.put(&mut self.records),
+            "has_more" => v.put(&mut self.has_more),
+            "next_page_token" => v.put(&mut self.next_page_token),
+            "objects" => v.put(&mut self.objects),
+            _ => v.skip(),
+        }
     }
 }
 /// The `search_objects` of `SearchApplicationObjectRequestBody`.
@@ -3361,14 +3987,26 @@ pub struct SeatActivity {
 }
 impl FromJson for SeatActivity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SeatActivity")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("namespace", &mut out.namespace);
-        o.set("status", &mut out.status);
-        o.set("active_time", &mut out.active_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SeatActivity {
+    const NAME: &'static str = "SeatActivity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "namespace" => v.put(&mut self.namespace),
+            "status" => v.put(&mut self.status),
+            "active_time" => v.put(&mut self.active_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListSeatAssignmentResponseBody`.
@@ -3388,13 +4026,25 @@ pub struct SeatAssignment {
 }
 impl FromJson for SeatAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SeatAssignment")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("namespace", &mut out.namespace);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SeatAssignment {
+    const NAME: &'static str = "SeatAssignment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "namespace" => v.put(&mut self.namespace),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `order_by` of `BatchQueryApplicationObjectRecordRequestBody`.
@@ -3466,11 +4116,23 @@ pub struct SqlCommandsWorkspaceResponseBody {
 }
 impl FromJson for SqlCommandsWorkspaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SqlCommandsWorkspaceResponseBody")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SqlCommandsWorkspaceResponseBody {
+    const NAME: &'static str = "SqlCommandsWorkspaceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `metrics` of `QueryTenantAppMetricsResponseBody`.
@@ -3488,12 +4150,24 @@ pub struct TenantAppMetrics {
 }
 impl FromJson for TenantAppMetrics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TenantAppMetrics")?;
-        let mut out = Self::default();
-        o.set("namespace", &mut out.namespace);
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TenantAppMetrics {
+    const NAME: &'static str = "TenantAppMetrics";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "namespace" => v.put(&mut self.namespace),
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.approval_task.transfer` (Transfer user task).
@@ -3544,12 +4218,24 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "User")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for User {
+    const NAME: &'static str = "User";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tasks` of `QueryUserTaskResponseBody`.
@@ -3573,15 +4259,27 @@ pub struct UserTask {
 }
 impl FromJson for UserTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserTask")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("task_start_time", &mut out.task_start_time);
-        o.set("workflow_instance", &mut out.workflow_instance);
-        o.set("initiator", &mut out.initiator);
-        o.set("summarys", &mut out.summarys);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserTask {
+    const NAME: &'static str = "UserTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "task_start_time" => v.put(&mut self.task_start_time),
+            "workflow_instance" => v.put(&mut self.workflow_instance),
+            "initiator" => v.put(&mut self.initiator),
+            "summarys" => v.put(&mut self.summarys),
+            _ => v.skip(),
+        }
     }
 }
 /// The `summarys` of `UserTask`.
@@ -3599,12 +4297,24 @@ pub struct UserTaskSummaryType {
 }
 impl FromJson for UserTaskSummaryType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserTaskSummaryType")?;
-        let mut out = Self::default();
-        o.set("file_key", &mut out.file_key);
-        o.set("file_value", &mut out.file_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserTaskSummaryType {
+    const NAME: &'static str = "UserTaskSummaryType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_key" => v.put(&mut self.file_key),
+            "file_value" => v.put(&mut self.file_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `workflow_instance` of `UserTask`.
@@ -3624,13 +4334,25 @@ pub struct UserTaskWfInstanceType {
 }
 impl FromJson for UserTaskWfInstanceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserTaskWfInstanceType")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("label", &mut out.label);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserTaskWfInstanceType {
+    const NAME: &'static str = "UserTaskWfInstanceType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "label" => v.put(&mut self.label),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `apaas.v1.workspace_view.views_get` (查询视图数据记录) answers with.
@@ -3652,14 +4374,26 @@ pub struct ViewsGetWorkspaceViewResponseBody {
 }
 impl FromJson for ViewsGetWorkspaceViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ViewsGetWorkspaceViewResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("total", &mut out.total);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ViewsGetWorkspaceViewResponseBody {
+    const NAME: &'static str = "ViewsGetWorkspaceViewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "total" => v.put(&mut self.total),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListWorkspaceTableResponseBody`.
@@ -3679,13 +4413,25 @@ pub struct WorkspaceDataTable {
 }
 impl FromJson for WorkspaceDataTable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkspaceDataTable")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("columns", &mut out.columns);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkspaceDataTable {
+    const NAME: &'static str = "WorkspaceDataTable";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "columns" => v.put(&mut self.columns),
+            _ => v.skip(),
+        }
     }
 }
 /// The `columns` of `TableGetWorkspaceTableResponseBody`.
@@ -3717,19 +4463,31 @@ pub struct WorkspaceDataTableColumnInfo {
 }
 impl FromJson for WorkspaceDataTableColumnInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkspaceDataTableColumnInfo")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("data_type", &mut out.data_type);
-        o.set("is_primary_key", &mut out.is_primary_key);
-        o.set("is_unique", &mut out.is_unique);
-        o.set("is_auto_increment", &mut out.is_auto_increment);
-        o.set("is_array", &mut out.is_array);
-        o.set("is_allow_null", &mut out.is_allow_null);
-        o.set("default_value", &mut out.default_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkspaceDataTableColumnInfo {
+    const NAME: &'static str = "WorkspaceDataTableColumnInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "data_type" => v.put(&mut self.data_type),
+            "is_primary_key" => v.put(&mut self.is_primary_key),
+            "is_unique" => v.put(&mut self.is_unique),
+            "is_auto_increment" => v.put(&mut self.is_auto_increment),
+            "is_array" => v.put(&mut self.is_array),
+            "is_allow_null" => v.put(&mut self.is_allow_null),
+            "default_value" => v.put(&mut self.default_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListWorkspaceEnumResponseBody`.
@@ -3753,15 +4511,27 @@ pub struct WorkspaceEnum {
 }
 impl FromJson for WorkspaceEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkspaceEnum")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("options", &mut out.options);
-        o.set("created_at", &mut out.created_at);
-        o.set("created_by", &mut out.created_by);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkspaceEnum {
+    const NAME: &'static str = "WorkspaceEnum";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "options" => v.put(&mut self.options),
+            "created_at" => v.put(&mut self.created_at),
+            "created_by" => v.put(&mut self.created_by),
+            _ => v.skip(),
+        }
     }
 }
 /// The `created_by` of `EnumGetWorkspaceEnumResponseBody`.
@@ -3781,13 +4551,25 @@ pub struct WorkspaceUserInfo {
 }
 impl FromJson for WorkspaceUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkspaceUserInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("avatar", &mut out.avatar);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkspaceUserInfo {
+    const NAME: &'static str = "WorkspaceUserInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "avatar" => v.put(&mut self.avatar),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `apaas.v1.application_object_record.batch_create` (Batch Create Records).

@@ -69,6 +69,9 @@ impl FromJson for AppType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AppType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -144,6 +147,9 @@ impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Language {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -214,6 +220,9 @@ impl json::Absent for RecommendType {
 impl FromJson for RecommendType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RecommendType {
@@ -298,6 +307,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -327,16 +339,28 @@ pub struct Application {
 }
 impl FromJson for Application {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Application")?;
-        let mut out = Self::default();
-        o.set("app_id", &mut out.app_id);
-        o.set("app_name", &mut out.app_name);
-        o.set("description", &mut out.description);
-        o.set("app_type", &mut out.app_type);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("open_methods", &mut out.open_methods);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Application {
+    const NAME: &'static str = "Application";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_id" => v.put(&mut self.app_id),
+            "app_name" => v.put(&mut self.app_name),
+            "description" => v.put(&mut self.description),
+            "app_type" => v.put(&mut self.app_type),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "open_methods" => v.put(&mut self.open_methods),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v5.application.favourite` (获取用户常用的应用) answers with.
@@ -358,14 +382,26 @@ pub struct FavouriteApplicationResponseBody {
 }
 impl FromJson for FavouriteApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FavouriteApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("total_count", &mut out.total_count);
-        o.set("has_more", &mut out.has_more);
-        o.set("app_list", &mut out.app_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FavouriteApplicationResponseBody {
+    const NAME: &'static str = "FavouriteApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "total_count" => v.put(&mut self.total_count),
+            "has_more" => v.put(&mut self.has_more),
+            "app_list" => v.put(&mut self.app_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `open_methods` of `Application`.
@@ -383,12 +419,24 @@ pub struct OpenMethod {
 }
 impl FromJson for OpenMethod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpenMethod")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("applink", &mut out.applink);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenMethod {
+    const NAME: &'static str = "OpenMethod";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "applink" => v.put(&mut self.applink),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v5.application.recommend` (获取企业推荐的应用) answers with.
@@ -412,14 +460,26 @@ pub struct RecommendApplicationResponseBody {
 }
 impl FromJson for RecommendApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecommendApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("page_size", &mut out.page_size);
-        o.set("total_count", &mut out.total_count);
-        o.set("has_more", &mut out.has_more);
-        o.set("app_list", &mut out.app_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecommendApplicationResponseBody {
+    const NAME: &'static str = "RecommendApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "page_size" => v.put(&mut self.page_size),
+            "total_count" => v.put(&mut self.total_count),
+            "has_more" => v.put(&mut self.has_more),
+            "app_list" => v.put(&mut self.app_list),
+            _ => v.skip(),
+        }
     }
 }

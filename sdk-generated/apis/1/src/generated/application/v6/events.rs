@@ -112,6 +112,9 @@ impl FromJson for AuditSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AuditSource {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -187,6 +190,9 @@ impl FromJson for BlockI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for BlockI18nInfoI18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -261,6 +267,9 @@ impl json::Absent for CloudDocI18nInfoI18nKey {
 impl FromJson for CloudDocI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CloudDocI18nInfoI18nKey {
@@ -348,6 +357,9 @@ impl json::Absent for CreateSource {
 impl FromJson for CreateSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CreateSource {
@@ -476,6 +488,9 @@ impl FromJson for I18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for I18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -551,6 +566,9 @@ impl FromJson for MessageActionI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MessageActionI18nInfoI18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -621,6 +639,9 @@ impl json::Absent for Operation {
 impl FromJson for Operation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Operation {
@@ -693,6 +714,9 @@ impl FromJson for TokenTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TokenTypes {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -728,19 +752,31 @@ pub struct AppAbility {
 }
 impl FromJson for AppAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppAbility")?;
-        let mut out = Self::default();
-        o.set("gadget", &mut out.gadget);
-        o.set("web_app", &mut out.web_app);
-        o.set("bot", &mut out.bot);
-        o.set("workplace_widgets", &mut out.workplace_widgets);
-        o.set("navigate", &mut out.navigate);
-        o.set("cloud_doc", &mut out.cloud_doc);
-        o.set("docs_blocks", &mut out.docs_blocks);
-        o.set("message_action", &mut out.message_action);
-        o.set("plus_menu", &mut out.plus_menu);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppAbility {
+    const NAME: &'static str = "AppAbility";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "gadget" => v.put(&mut self.gadget),
+            "web_app" => v.put(&mut self.web_app),
+            "bot" => v.put(&mut self.bot),
+            "workplace_widgets" => v.put(&mut self.workplace_widgets),
+            "navigate" => v.put(&mut self.navigate),
+            "cloud_doc" => v.put(&mut self.cloud_doc),
+            "docs_blocks" => v.put(&mut self.docs_blocks),
+            "message_action" => v.put(&mut self.message_action),
+            "plus_menu" => v.put(&mut self.plus_menu),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n` of `ApplicationAppVersionEvent`.
@@ -762,14 +798,26 @@ pub struct AppI18nInfo {
 }
 impl FromJson for AppI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppI18nInfo")?;
-        let mut out = Self::default();
-        o.set("i18n_key", &mut out.i18n_key);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("help_use", &mut out.help_use);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppI18nInfo {
+    const NAME: &'static str = "AppI18nInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "i18n_key" => v.put(&mut self.i18n_key),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "help_use" => v.put(&mut self.help_use),
+            _ => v.skip(),
+        }
     }
 }
 /// The `scopes` of `ApplicationAppVersionEvent`.
@@ -791,14 +839,26 @@ pub struct AppScope {
 }
 impl FromJson for AppScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppScope")?;
-        let mut out = Self::default();
-        o.set("scope", &mut out.scope);
-        o.set("description", &mut out.description);
-        o.set("level", &mut out.level);
-        o.set("token_types", &mut out.token_types);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppScope {
+    const NAME: &'static str = "AppScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "scope" => v.put(&mut self.scope),
+            "description" => v.put(&mut self.description),
+            "level" => v.put(&mut self.level),
+            "token_types" => v.put(&mut self.token_types),
+            _ => v.skip(),
+        }
     }
 }
 /// The `remark` of `ApplicationAppVersionEvent`.
@@ -818,13 +878,25 @@ pub struct AppVersionRemarkEvent {
 }
 impl FromJson for AppVersionRemarkEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppVersionRemarkEvent")?;
-        let mut out = Self::default();
-        o.set("remark", &mut out.remark);
-        o.set("update_remark", &mut out.update_remark);
-        o.set("visibility", &mut out.visibility);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppVersionRemarkEvent {
+    const NAME: &'static str = "AppVersionRemarkEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "remark" => v.put(&mut self.remark),
+            "update_remark" => v.put(&mut self.update_remark),
+            "visibility" => v.put(&mut self.visibility),
+            _ => v.skip(),
+        }
     }
 }
 /// The `visibility` of `AppVersionRemarkEvent`.
@@ -844,13 +916,25 @@ pub struct AppVisibilityEvent {
 }
 impl FromJson for AppVisibilityEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppVisibilityEvent")?;
-        let mut out = Self::default();
-        o.set("is_all", &mut out.is_all);
-        o.set("visible_list", &mut out.visible_list);
-        o.set("invisible_list", &mut out.invisible_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppVisibilityEvent {
+    const NAME: &'static str = "AppVisibilityEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_all" => v.put(&mut self.is_all),
+            "visible_list" => v.put(&mut self.visible_list),
+            "invisible_list" => v.put(&mut self.invisible_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `visible_list` of `AppVisibilityEvent`.
@@ -868,12 +952,24 @@ pub struct AppVisibleListEvent {
 }
 impl FromJson for AppVisibleListEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppVisibleListEvent")?;
-        let mut out = Self::default();
-        o.set("open_ids", &mut out.open_ids);
-        o.set("department_ids", &mut out.department_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppVisibleListEvent {
+    const NAME: &'static str = "AppVisibleListEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_ids" => v.put(&mut self.open_ids),
+            "department_ids" => v.put(&mut self.department_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `online_version` of `P2ApplicationApplicationAppVersionPublishApplyV6Data`.
@@ -919,26 +1015,38 @@ pub struct ApplicationAppVersionEvent {
 }
 impl FromJson for ApplicationAppVersionEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationAppVersionEvent")?;
-        let mut out = Self::default();
-        o.set("app_id", &mut out.app_id);
-        o.set("version", &mut out.version);
-        o.set("version_id", &mut out.version_id);
-        o.set("app_name", &mut out.app_name);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("description", &mut out.description);
-        o.set("scopes", &mut out.scopes);
-        o.set("back_home_url", &mut out.back_home_url);
-        o.set("i18n", &mut out.i18n);
-        o.set("common_categories", &mut out.common_categories);
-        o.set("events", &mut out.events);
-        o.set("status", &mut out.status);
-        o.set("create_time", &mut out.create_time);
-        o.set("publish_time", &mut out.publish_time);
-        o.set("ability", &mut out.ability);
-        o.set("remark", &mut out.remark);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationAppVersionEvent {
+    const NAME: &'static str = "ApplicationAppVersionEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_id" => v.put(&mut self.app_id),
+            "version" => v.put(&mut self.version),
+            "version_id" => v.put(&mut self.version_id),
+            "app_name" => v.put(&mut self.app_name),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "description" => v.put(&mut self.description),
+            "scopes" => v.put(&mut self.scopes),
+            "back_home_url" => v.put(&mut self.back_home_url),
+            "i18n" => v.put(&mut self.i18n),
+            "common_categories" => v.put(&mut self.common_categories),
+            "events" => v.put(&mut self.events),
+            "status" => v.put(&mut self.status),
+            "create_time" => v.put(&mut self.create_time),
+            "publish_time" => v.put(&mut self.publish_time),
+            "ability" => v.put(&mut self.ability),
+            "remark" => v.put(&mut self.remark),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n` of `DocsBlock`.
@@ -956,12 +1064,24 @@ pub struct BlockI18nInfo {
 }
 impl FromJson for BlockI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BlockI18nInfo")?;
-        let mut out = Self::default();
-        o.set("i18n_key", &mut out.i18n_key);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BlockI18nInfo {
+    const NAME: &'static str = "BlockI18nInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "i18n_key" => v.put(&mut self.i18n_key),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `bot` of `AppAbility`.
@@ -983,14 +1103,26 @@ pub struct Bot {
 }
 impl FromJson for Bot {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Bot")?;
-        let mut out = Self::default();
-        o.set("card_request_url", &mut out.card_request_url);
-        o.set("bot_menu_enable", &mut out.bot_menu_enable);
-        o.set("bot_menus", &mut out.bot_menus);
-        o.set("bot_menu_display_strategy", &mut out.bot_menu_display_strategy);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Bot {
+    const NAME: &'static str = "Bot";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "card_request_url" => v.put(&mut self.card_request_url),
+            "bot_menu_enable" => v.put(&mut self.bot_menu_enable),
+            "bot_menus" => v.put(&mut self.bot_menus),
+            "bot_menu_display_strategy" => v.put(&mut self.bot_menu_display_strategy),
+            _ => v.skip(),
+        }
     }
 }
 /// The `bot_menus` of `Bot`.
@@ -1024,20 +1156,32 @@ pub struct BotMenuNode {
 }
 impl FromJson for BotMenuNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BotMenuNode")?;
-        let mut out = Self::default();
-        o.set("menu_id", &mut out.menu_id);
-        o.set("parent_menu_id", &mut out.parent_menu_id);
-        o.set("sort", &mut out.sort);
-        o.set("default_name", &mut out.default_name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("redirect_link", &mut out.redirect_link);
-        o.set("event_key", &mut out.event_key);
-        o.set("icon_file_key", &mut out.icon_file_key);
-        o.set("ud_icon", &mut out.ud_icon);
-        o.set("menu_content_type", &mut out.menu_content_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BotMenuNode {
+    const NAME: &'static str = "BotMenuNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "menu_id" => v.put(&mut self.menu_id),
+            "parent_menu_id" => v.put(&mut self.parent_menu_id),
+            "sort" => v.put(&mut self.sort),
+            "default_name" => v.put(&mut self.default_name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "redirect_link" => v.put(&mut self.redirect_link),
+            "event_key" => v.put(&mut self.event_key),
+            "icon_file_key" => v.put(&mut self.icon_file_key),
+            "ud_icon" => v.put(&mut self.ud_icon),
+            "menu_content_type" => v.put(&mut self.menu_content_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ud_icon` of `BotMenuNode`.
@@ -1055,12 +1199,24 @@ pub struct BotMenuUdIcon {
 }
 impl FromJson for BotMenuUdIcon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BotMenuUdIcon")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("color", &mut out.color);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BotMenuUdIcon {
+    const NAME: &'static str = "BotMenuUdIcon";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "color" => v.put(&mut self.color),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cloud_doc` of `AppAbility`.
@@ -1082,14 +1238,26 @@ pub struct CloudDoc {
 }
 impl FromJson for CloudDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CloudDoc")?;
-        let mut out = Self::default();
-        o.set("space_url", &mut out.space_url);
-        o.set("i18n", &mut out.i18n);
-        o.set("icon_url", &mut out.icon_url);
-        o.set("mode", &mut out.mode);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CloudDoc {
+    const NAME: &'static str = "CloudDoc";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "space_url" => v.put(&mut self.space_url),
+            "i18n" => v.put(&mut self.i18n),
+            "icon_url" => v.put(&mut self.icon_url),
+            "mode" => v.put(&mut self.mode),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n` of `CloudDoc`.
@@ -1111,14 +1279,26 @@ pub struct CloudDocI18nInfo {
 }
 impl FromJson for CloudDocI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CloudDocI18nInfo")?;
-        let mut out = Self::default();
-        o.set("i18n_key", &mut out.i18n_key);
-        o.set("name", &mut out.name);
-        o.set("read_description", &mut out.read_description);
-        o.set("write_description", &mut out.write_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CloudDocI18nInfo {
+    const NAME: &'static str = "CloudDocI18nInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "i18n_key" => v.put(&mut self.i18n_key),
+            "name" => v.put(&mut self.name),
+            "read_description" => v.put(&mut self.read_description),
+            "write_description" => v.put(&mut self.write_description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `docs_blocks` of `AppAbility`.
@@ -1140,14 +1320,26 @@ pub struct DocsBlock {
 }
 impl FromJson for DocsBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DocsBlock")?;
-        let mut out = Self::default();
-        o.set("block_type_id", &mut out.block_type_id);
-        o.set("i18n", &mut out.i18n);
-        o.set("mobile_icon_url", &mut out.mobile_icon_url);
-        o.set("pc_icon_url", &mut out.pc_icon_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocsBlock {
+    const NAME: &'static str = "DocsBlock";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_type_id" => v.put(&mut self.block_type_id),
+            "i18n" => v.put(&mut self.i18n),
+            "mobile_icon_url" => v.put(&mut self.mobile_icon_url),
+            "pc_icon_url" => v.put(&mut self.pc_icon_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2ApplicationApplicationAppVersionAuditV6`.
@@ -1173,16 +1365,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `gadget` of `AppAbility`.
@@ -1210,17 +1414,29 @@ pub struct Gadget {
 }
 impl FromJson for Gadget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Gadget")?;
-        let mut out = Self::default();
-        o.set("enable_pc_mode", &mut out.enable_pc_mode);
-        o.set("schema_urls", &mut out.schema_urls);
-        o.set("pc_use_mobile_pkg", &mut out.pc_use_mobile_pkg);
-        o.set("pc_version", &mut out.pc_version);
-        o.set("mobile_version", &mut out.mobile_version);
-        o.set("mobile_min_lark_version", &mut out.mobile_min_lark_version);
-        o.set("pc_min_lark_version", &mut out.pc_min_lark_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Gadget {
+    const NAME: &'static str = "Gadget";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enable_pc_mode" => v.put(&mut self.enable_pc_mode),
+            "schema_urls" => v.put(&mut self.schema_urls),
+            "pc_use_mobile_pkg" => v.put(&mut self.pc_use_mobile_pkg),
+            "pc_version" => v.put(&mut self.pc_version),
+            "mobile_version" => v.put(&mut self.mobile_version),
+            "mobile_min_lark_version" => v.put(&mut self.mobile_min_lark_version),
+            "pc_min_lark_version" => v.put(&mut self.pc_min_lark_version),
+            _ => v.skip(),
+        }
     }
 }
 /// The `message_action` of `AppAbility`.
@@ -1240,13 +1456,25 @@ pub struct MessageAction {
 }
 impl FromJson for MessageAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageAction")?;
-        let mut out = Self::default();
-        o.set("pc_app_link", &mut out.pc_app_link);
-        o.set("mobile_app_link", &mut out.mobile_app_link);
-        o.set("i18n", &mut out.i18n);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageAction {
+    const NAME: &'static str = "MessageAction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc_app_link" => v.put(&mut self.pc_app_link),
+            "mobile_app_link" => v.put(&mut self.mobile_app_link),
+            "i18n" => v.put(&mut self.i18n),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n` of `MessageAction`.
@@ -1264,12 +1492,24 @@ pub struct MessageActionI18nInfo {
 }
 impl FromJson for MessageActionI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageActionI18nInfo")?;
-        let mut out = Self::default();
-        o.set("i18n_key", &mut out.i18n_key);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageActionI18nInfo {
+    const NAME: &'static str = "MessageActionI18nInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "i18n_key" => v.put(&mut self.i18n_key),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `navigate` of `AppAbility`.
@@ -1287,12 +1527,24 @@ pub struct Navigate {
 }
 impl FromJson for Navigate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Navigate")?;
-        let mut out = Self::default();
-        o.set("pc", &mut out.pc);
-        o.set("mobile", &mut out.mobile);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Navigate {
+    const NAME: &'static str = "Navigate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc" => v.put(&mut self.pc),
+            "mobile" => v.put(&mut self.mobile),
+            _ => v.skip(),
+        }
     }
 }
 /// The `pc` of `Navigate`.
@@ -1312,13 +1564,25 @@ pub struct NavigateMeta {
 }
 impl FromJson for NavigateMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NavigateMeta")?;
-        let mut out = Self::default();
-        o.set("version", &mut out.version);
-        o.set("image_url", &mut out.image_url);
-        o.set("hover_image_url", &mut out.hover_image_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NavigateMeta {
+    const NAME: &'static str = "NavigateMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "version" => v.put(&mut self.version),
+            "image_url" => v.put(&mut self.image_url),
+            "hover_image_url" => v.put(&mut self.hover_image_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `P2ApplicationBotMenuV6Data`.
@@ -1336,12 +1600,24 @@ pub struct Operator {
 }
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Operator")?;
-        let mut out = Self::default();
-        o.set("operator_name", &mut out.operator_name);
-        o.set("operator_id", &mut out.operator_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Operator {
+    const NAME: &'static str = "Operator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator_name" => v.put(&mut self.operator_name),
+            "operator_id" => v.put(&mut self.operator_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `application.application.app_version.audit_v6` event.
@@ -1361,16 +1637,25 @@ pub struct P2ApplicationApplicationAppVersionAuditV6 {
 }
 impl FromJson for P2ApplicationApplicationAppVersionAuditV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationAppVersionAuditV6",
-        )?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationAppVersionAuditV6 {
+    const NAME: &'static str = "P2ApplicationApplicationAppVersionAuditV6";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `application.application.app_version.audit_v6` event.
@@ -1398,20 +1683,29 @@ pub struct P2ApplicationApplicationAppVersionAuditV6Data {
 }
 impl FromJson for P2ApplicationApplicationAppVersionAuditV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationAppVersionAuditV6Data",
-        )?;
-        let mut out = Self::default();
-        o.set("operator_id", &mut out.operator_id);
-        o.set("version_id", &mut out.version_id);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("app_id", &mut out.app_id);
-        o.set("operation", &mut out.operation);
-        o.set("remark", &mut out.remark);
-        o.set("audit_source", &mut out.audit_source);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationAppVersionAuditV6Data {
+    const NAME: &'static str = "P2ApplicationApplicationAppVersionAuditV6Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator_id" => v.put(&mut self.operator_id),
+            "version_id" => v.put(&mut self.version_id),
+            "creator_id" => v.put(&mut self.creator_id),
+            "app_id" => v.put(&mut self.app_id),
+            "operation" => v.put(&mut self.operation),
+            "remark" => v.put(&mut self.remark),
+            "audit_source" => v.put(&mut self.audit_source),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `application.application.app_version.publish_apply_v6` event.
@@ -1431,16 +1725,25 @@ pub struct P2ApplicationApplicationAppVersionPublishApplyV6 {
 }
 impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationAppVersionPublishApplyV6",
-        )?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationAppVersionPublishApplyV6 {
+    const NAME: &'static str = "P2ApplicationApplicationAppVersionPublishApplyV6";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `application.application.app_version.publish_apply_v6` event.
@@ -1462,17 +1765,26 @@ pub struct P2ApplicationApplicationAppVersionPublishApplyV6Data {
 }
 impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationAppVersionPublishApplyV6Data",
-        )?;
-        let mut out = Self::default();
-        o.set("operator_id", &mut out.operator_id);
-        o.set("online_version", &mut out.online_version);
-        o.set("under_audit_version", &mut out.under_audit_version);
-        o.set("app_status", &mut out.app_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationAppVersionPublishApplyV6Data {
+    const NAME: &'static str = "P2ApplicationApplicationAppVersionPublishApplyV6Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator_id" => v.put(&mut self.operator_id),
+            "online_version" => v.put(&mut self.online_version),
+            "under_audit_version" => v.put(&mut self.under_audit_version),
+            "app_status" => v.put(&mut self.app_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `application.application.app_version.publish_revoke_v6` event.
@@ -1492,16 +1804,25 @@ pub struct P2ApplicationApplicationAppVersionPublishRevokeV6 {
 }
 impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationAppVersionPublishRevokeV6",
-        )?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationAppVersionPublishRevokeV6 {
+    const NAME: &'static str = "P2ApplicationApplicationAppVersionPublishRevokeV6";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `application.application.app_version.publish_revoke_v6` event.
@@ -1523,17 +1844,26 @@ pub struct P2ApplicationApplicationAppVersionPublishRevokeV6Data {
 }
 impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationAppVersionPublishRevokeV6Data",
-        )?;
-        let mut out = Self::default();
-        o.set("operator_id", &mut out.operator_id);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("app_id", &mut out.app_id);
-        o.set("version_id", &mut out.version_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationAppVersionPublishRevokeV6Data {
+    const NAME: &'static str = "P2ApplicationApplicationAppVersionPublishRevokeV6Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator_id" => v.put(&mut self.operator_id),
+            "creator_id" => v.put(&mut self.creator_id),
+            "app_id" => v.put(&mut self.app_id),
+            "version_id" => v.put(&mut self.version_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `application.application.created_v6` event.
@@ -1553,13 +1883,25 @@ pub struct P2ApplicationApplicationCreatedV6 {
 }
 impl FromJson for P2ApplicationApplicationCreatedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApplicationApplicationCreatedV6")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationCreatedV6 {
+    const NAME: &'static str = "P2ApplicationApplicationCreatedV6";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `application.application.created_v6` event.
@@ -1589,18 +1931,30 @@ pub struct P2ApplicationApplicationCreatedV6Data {
 }
 impl FromJson for P2ApplicationApplicationCreatedV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApplicationApplicationCreatedV6Data")?;
-        let mut out = Self::default();
-        o.set("operator_id", &mut out.operator_id);
-        o.set("app_id", &mut out.app_id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("avatar", &mut out.avatar);
-        o.set("app_scene_type", &mut out.app_scene_type);
-        o.set("primary_language", &mut out.primary_language);
-        o.set("create_source", &mut out.create_source);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationCreatedV6Data {
+    const NAME: &'static str = "P2ApplicationApplicationCreatedV6Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator_id" => v.put(&mut self.operator_id),
+            "app_id" => v.put(&mut self.app_id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "avatar" => v.put(&mut self.avatar),
+            "app_scene_type" => v.put(&mut self.app_scene_type),
+            "primary_language" => v.put(&mut self.primary_language),
+            "create_source" => v.put(&mut self.create_source),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `application.application.feedback.created_v6` event.
@@ -1620,16 +1974,25 @@ pub struct P2ApplicationApplicationFeedbackCreatedV6 {
 }
 impl FromJson for P2ApplicationApplicationFeedbackCreatedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationFeedbackCreatedV6",
-        )?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationFeedbackCreatedV6 {
+    const NAME: &'static str = "P2ApplicationApplicationFeedbackCreatedV6";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `application.application.feedback.created_v6` event.
@@ -1669,26 +2032,35 @@ pub struct P2ApplicationApplicationFeedbackCreatedV6Data {
 }
 impl FromJson for P2ApplicationApplicationFeedbackCreatedV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationFeedbackCreatedV6Data",
-        )?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("app_id", &mut out.app_id);
-        o.set("feedback_time", &mut out.feedback_time);
-        o.set("tenant_name", &mut out.tenant_name);
-        o.set("feedback_type", &mut out.feedback_type);
-        o.set("fault_type", &mut out.fault_type);
-        o.set("fault_time", &mut out.fault_time);
-        o.set("source", &mut out.source);
-        o.set("contact", &mut out.contact);
-        o.set("description", &mut out.description);
-        o.set("images", &mut out.images);
-        o.set("feedback_id", &mut out.feedback_id);
-        o.set("feedback_path", &mut out.feedback_path);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationFeedbackCreatedV6Data {
+    const NAME: &'static str = "P2ApplicationApplicationFeedbackCreatedV6Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "app_id" => v.put(&mut self.app_id),
+            "feedback_time" => v.put(&mut self.feedback_time),
+            "tenant_name" => v.put(&mut self.tenant_name),
+            "feedback_type" => v.put(&mut self.feedback_type),
+            "fault_type" => v.put(&mut self.fault_type),
+            "fault_time" => v.put(&mut self.fault_time),
+            "source" => v.put(&mut self.source),
+            "contact" => v.put(&mut self.contact),
+            "description" => v.put(&mut self.description),
+            "images" => v.put(&mut self.images),
+            "feedback_id" => v.put(&mut self.feedback_id),
+            "feedback_path" => v.put(&mut self.feedback_path),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `application.application.feedback.updated_v6` event.
@@ -1708,16 +2080,25 @@ pub struct P2ApplicationApplicationFeedbackUpdatedV6 {
 }
 impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationFeedbackUpdatedV6",
-        )?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationFeedbackUpdatedV6 {
+    const NAME: &'static str = "P2ApplicationApplicationFeedbackUpdatedV6";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `application.application.feedback.updated_v6` event.
@@ -1741,18 +2122,27 @@ pub struct P2ApplicationApplicationFeedbackUpdatedV6Data {
 }
 impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationFeedbackUpdatedV6Data",
-        )?;
-        let mut out = Self::default();
-        o.set("feedback_ids", &mut out.feedback_ids);
-        o.set("status", &mut out.status);
-        o.set("app_id", &mut out.app_id);
-        o.set("update_time", &mut out.update_time);
-        o.set("operator_id", &mut out.operator_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationFeedbackUpdatedV6Data {
+    const NAME: &'static str = "P2ApplicationApplicationFeedbackUpdatedV6Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "feedback_ids" => v.put(&mut self.feedback_ids),
+            "status" => v.put(&mut self.status),
+            "app_id" => v.put(&mut self.app_id),
+            "update_time" => v.put(&mut self.update_time),
+            "operator_id" => v.put(&mut self.operator_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `application.application.visibility.added_v6` event.
@@ -1772,16 +2162,25 @@ pub struct P2ApplicationApplicationVisibilityAddedV6 {
 }
 impl FromJson for P2ApplicationApplicationVisibilityAddedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationVisibilityAddedV6",
-        )?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationVisibilityAddedV6 {
+    const NAME: &'static str = "P2ApplicationApplicationVisibilityAddedV6";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `application.application.visibility.added_v6` event.
@@ -1799,15 +2198,24 @@ pub struct P2ApplicationApplicationVisibilityAddedV6Data {
 }
 impl FromJson for P2ApplicationApplicationVisibilityAddedV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ApplicationApplicationVisibilityAddedV6Data",
-        )?;
-        let mut out = Self::default();
-        o.set("users", &mut out.users);
-        o.set("source", &mut out.source);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationApplicationVisibilityAddedV6Data {
+    const NAME: &'static str = "P2ApplicationApplicationVisibilityAddedV6Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "users" => v.put(&mut self.users),
+            "source" => v.put(&mut self.source),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `application.bot.menu_v6` event.
@@ -1827,13 +2235,25 @@ pub struct P2ApplicationBotMenuV6 {
 }
 impl FromJson for P2ApplicationBotMenuV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApplicationBotMenuV6")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationBotMenuV6 {
+    const NAME: &'static str = "P2ApplicationBotMenuV6";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `application.bot.menu_v6` event.
@@ -1853,13 +2273,25 @@ pub struct P2ApplicationBotMenuV6Data {
 }
 impl FromJson for P2ApplicationBotMenuV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApplicationBotMenuV6Data")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("event_key", &mut out.event_key);
-        o.set("timestamp", &mut out.timestamp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApplicationBotMenuV6Data {
+    const NAME: &'static str = "P2ApplicationBotMenuV6Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "event_key" => v.put(&mut self.event_key),
+            "timestamp" => v.put(&mut self.timestamp),
+            _ => v.skip(),
+        }
     }
 }
 /// The `plus_menu` of `AppAbility`.
@@ -1877,12 +2309,24 @@ pub struct PlusMenu {
 }
 impl FromJson for PlusMenu {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PlusMenu")?;
-        let mut out = Self::default();
-        o.set("pc_app_link", &mut out.pc_app_link);
-        o.set("mobile_app_link", &mut out.mobile_app_link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PlusMenu {
+    const NAME: &'static str = "PlusMenu";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc_app_link" => v.put(&mut self.pc_app_link),
+            "mobile_app_link" => v.put(&mut self.mobile_app_link),
+            _ => v.skip(),
+        }
     }
 }
 /// The `users` of `P2ApplicationApplicationVisibilityAddedV6Data`.
@@ -1898,11 +2342,23 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "User")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for User {
+    const NAME: &'static str = "User";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `open_ids` of `AppVisibleListEvent`.
@@ -1922,13 +2378,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `web_app` of `AppAbility`.
@@ -1946,12 +2414,24 @@ pub struct WebApp {
 }
 impl FromJson for WebApp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WebApp")?;
-        let mut out = Self::default();
-        o.set("pc_url", &mut out.pc_url);
-        o.set("mobile_url", &mut out.mobile_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WebApp {
+    const NAME: &'static str = "WebApp";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc_url" => v.put(&mut self.pc_url),
+            "mobile_url" => v.put(&mut self.mobile_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `workplace_widgets` of `AppAbility`.
@@ -1967,11 +2447,23 @@ pub struct WorkplaceWidget {
 }
 impl FromJson for WorkplaceWidget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkplaceWidget")?;
-        let mut out = Self::default();
-        o.set("min_lark_version", &mut out.min_lark_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkplaceWidget {
+    const NAME: &'static str = "WorkplaceWidget";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "min_lark_version" => v.put(&mut self.min_lark_version),
+            _ => v.skip(),
+        }
     }
 }
 /// The `redirect_link` of `BotMenuNode`.

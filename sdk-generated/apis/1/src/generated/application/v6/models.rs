@@ -77,6 +77,9 @@ impl FromJson for Ability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Ability {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -152,6 +155,9 @@ impl FromJson for BlockI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for BlockI18nInfoI18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -222,6 +228,9 @@ impl json::Absent for CallbackType {
 impl FromJson for CallbackType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CallbackType {
@@ -298,6 +307,9 @@ impl FromJson for CloudDocI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CloudDocI18nInfoI18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -373,6 +385,9 @@ impl FromJson for ContactsRangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ContactsRangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -447,6 +462,9 @@ impl json::Absent for ContactsScopeType {
 impl FromJson for ContactsScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ContactsScopeType {
@@ -535,6 +553,9 @@ impl FromJson for CreateSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateSource {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -618,6 +639,9 @@ impl FromJson for DefaultLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DefaultLocale {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -688,6 +712,9 @@ impl json::Absent for DepartmentIdType {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DepartmentIdType {
@@ -816,6 +843,9 @@ impl FromJson for I18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for I18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -886,6 +916,9 @@ impl json::Absent for ItemType {
 impl FromJson for ItemType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ItemType {
@@ -962,6 +995,9 @@ impl FromJson for Lang {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Lang {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1036,6 +1072,9 @@ impl json::Absent for MessageActionI18nInfoI18nKey {
 impl FromJson for MessageActionI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for MessageActionI18nInfoI18nKey {
@@ -1112,6 +1151,9 @@ impl FromJson for MobileDefaultAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MobileDefaultAbility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1186,6 +1228,9 @@ impl json::Absent for PcDefaultAbility {
 impl FromJson for PcDefaultAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PcDefaultAbility {
@@ -1262,6 +1307,9 @@ impl FromJson for PrimaryLanguage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PrimaryLanguage {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1332,6 +1380,9 @@ impl json::Absent for ScopeType {
 impl FromJson for ScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ScopeType {
@@ -1404,6 +1455,9 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1474,6 +1528,9 @@ impl json::Absent for TokenTypes {
 impl FromJson for TokenTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for TokenTypes {
@@ -1550,6 +1607,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1625,6 +1685,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1660,19 +1723,31 @@ pub struct AppAbility {
 }
 impl FromJson for AppAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppAbility")?;
-        let mut out = Self::default();
-        o.set("gadget", &mut out.gadget);
-        o.set("web_app", &mut out.web_app);
-        o.set("bot", &mut out.bot);
-        o.set("workplace_widgets", &mut out.workplace_widgets);
-        o.set("navigate", &mut out.navigate);
-        o.set("cloud_doc", &mut out.cloud_doc);
-        o.set("docs_blocks", &mut out.docs_blocks);
-        o.set("message_action", &mut out.message_action);
-        o.set("plus_menu", &mut out.plus_menu);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppAbility {
+    const NAME: &'static str = "AppAbility";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "gadget" => v.put(&mut self.gadget),
+            "web_app" => v.put(&mut self.web_app),
+            "bot" => v.put(&mut self.bot),
+            "workplace_widgets" => v.put(&mut self.workplace_widgets),
+            "navigate" => v.put(&mut self.navigate),
+            "cloud_doc" => v.put(&mut self.cloud_doc),
+            "docs_blocks" => v.put(&mut self.docs_blocks),
+            "message_action" => v.put(&mut self.message_action),
+            "plus_menu" => v.put(&mut self.plus_menu),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppAbility {
@@ -1753,12 +1828,24 @@ pub struct AppCollaborator {
 }
 impl FromJson for AppCollaborator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppCollaborator")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppCollaborator {
+    const NAME: &'static str = "AppCollaborator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppCollaborator {
@@ -1801,16 +1888,28 @@ pub struct AppConfigSecurityItem {
 }
 impl FromJson for AppConfigSecurityItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppConfigSecurityItem")?;
-        let mut out = Self::default();
-        o.set("redirect_urls", &mut out.redirect_urls);
-        o.set("allowed_ips", &mut out.allowed_ips);
-        o.set("h5_trusted_domains", &mut out.h5_trusted_domains);
-        o.set("web_view_trusted_domains", &mut out.web_view_trusted_domains);
-        o.set("allowed_schemas", &mut out.allowed_schemas);
-        o.set("allowed_server_domains", &mut out.allowed_server_domains);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppConfigSecurityItem {
+    const NAME: &'static str = "AppConfigSecurityItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "redirect_urls" => v.put(&mut self.redirect_urls),
+            "allowed_ips" => v.put(&mut self.allowed_ips),
+            "h5_trusted_domains" => v.put(&mut self.h5_trusted_domains),
+            "web_view_trusted_domains" => v.put(&mut self.web_view_trusted_domains),
+            "allowed_schemas" => v.put(&mut self.allowed_schemas),
+            "allowed_server_domains" => v.put(&mut self.allowed_server_domains),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppConfigSecurityItem {
@@ -1844,14 +1943,26 @@ pub struct AppI18nInfo {
 }
 impl FromJson for AppI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppI18nInfo")?;
-        let mut out = Self::default();
-        o.set("i18n_key", &mut out.i18n_key);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("help_use", &mut out.help_use);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppI18nInfo {
+    const NAME: &'static str = "AppI18nInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "i18n_key" => v.put(&mut self.i18n_key),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "help_use" => v.put(&mut self.help_use),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppI18nInfo {
@@ -1893,19 +2004,30 @@ pub struct AppRecommendRule {
 }
 impl FromJson for AppRecommendRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRecommendRule")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("status", &mut out.status);
-        o.set("visibility_info", &mut out.visibility_info);
-        o.set("recommend_item_infos", &mut out.recommend_item_infos);
-        o.set(
-            "distributed_recommend_item_infos",
-            &mut out.distributed_recommend_item_infos,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRecommendRule {
+    const NAME: &'static str = "AppRecommendRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "status" => v.put(&mut self.status),
+            "visibility_info" => v.put(&mut self.visibility_info),
+            "recommend_item_infos" => v.put(&mut self.recommend_item_infos),
+            "distributed_recommend_item_infos" => {
+                v.put(&mut self.distributed_recommend_item_infos)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `recommend_item_infos` of `AppRecommendRule`.
@@ -1937,19 +2059,31 @@ pub struct AppRecommendRuleItemInfo {
 }
 impl FromJson for AppRecommendRuleItemInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRecommendRuleItemInfo")?;
-        let mut out = Self::default();
-        o.set("item_id", &mut out.item_id);
-        o.set("item_type", &mut out.item_type);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("link_url", &mut out.link_url);
-        o.set("client_id", &mut out.client_id);
-        o.set("icon_url", &mut out.icon_url);
-        o.set("default_locale", &mut out.default_locale);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRecommendRuleItemInfo {
+    const NAME: &'static str = "AppRecommendRuleItemInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "item_id" => v.put(&mut self.item_id),
+            "item_type" => v.put(&mut self.item_type),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "link_url" => v.put(&mut self.link_url),
+            "client_id" => v.put(&mut self.client_id),
+            "icon_url" => v.put(&mut self.icon_url),
+            "default_locale" => v.put(&mut self.default_locale),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_name` of `AppRecommendRuleItemInfo`.
@@ -1973,15 +2107,27 @@ pub struct AppRecommendRuleItemInfoI18nName {
 }
 impl FromJson for AppRecommendRuleItemInfoI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRecommendRuleItemInfoI18nName")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("zh_hk", &mut out.zh_hk);
-        o.set("zh_tw", &mut out.zh_tw);
-        o.set("en_us", &mut out.en_us);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRecommendRuleItemInfoI18nName {
+    const NAME: &'static str = "AppRecommendRuleItemInfoI18nName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "zh_hk" => v.put(&mut self.zh_hk),
+            "zh_tw" => v.put(&mut self.zh_tw),
+            "en_us" => v.put(&mut self.en_us),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            _ => v.skip(),
+        }
     }
 }
 /// The `visibility_info` of `AppRecommendRule`.
@@ -2003,14 +2149,26 @@ pub struct AppRecommendRuleVisibilityInfo {
 }
 impl FromJson for AppRecommendRuleVisibilityInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRecommendRuleVisibilityInfo")?;
-        let mut out = Self::default();
-        o.set("is_all", &mut out.is_all);
-        o.set("department_ids", &mut out.department_ids);
-        o.set("user_ids", &mut out.user_ids);
-        o.set("group_ids", &mut out.group_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRecommendRuleVisibilityInfo {
+    const NAME: &'static str = "AppRecommendRuleVisibilityInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_all" => v.put(&mut self.is_all),
+            "department_ids" => v.put(&mut self.department_ids),
+            "user_ids" => v.put(&mut self.user_ids),
+            "group_ids" => v.put(&mut self.group_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `scopes` of `Application`.
@@ -2032,14 +2190,26 @@ pub struct AppScope {
 }
 impl FromJson for AppScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppScope")?;
-        let mut out = Self::default();
-        o.set("scope", &mut out.scope);
-        o.set("description", &mut out.description);
-        o.set("level", &mut out.level);
-        o.set("token_types", &mut out.token_types);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppScope {
+    const NAME: &'static str = "AppScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "scope" => v.put(&mut self.scope),
+            "description" => v.put(&mut self.description),
+            "level" => v.put(&mut self.level),
+            "token_types" => v.put(&mut self.token_types),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppScope {
@@ -2075,13 +2245,25 @@ pub struct AppVersionRemark {
 }
 impl FromJson for AppVersionRemark {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppVersionRemark")?;
-        let mut out = Self::default();
-        o.set("remark", &mut out.remark);
-        o.set("update_remark", &mut out.update_remark);
-        o.set("visibility", &mut out.visibility);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppVersionRemark {
+    const NAME: &'static str = "AppVersionRemark";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "remark" => v.put(&mut self.remark),
+            "update_remark" => v.put(&mut self.update_remark),
+            "visibility" => v.put(&mut self.visibility),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppVersionRemark {
@@ -2110,13 +2292,25 @@ pub struct AppVisibility {
 }
 impl FromJson for AppVisibility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppVisibility")?;
-        let mut out = Self::default();
-        o.set("is_all", &mut out.is_all);
-        o.set("visible_list", &mut out.visible_list);
-        o.set("invisible_list", &mut out.invisible_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppVisibility {
+    const NAME: &'static str = "AppVisibility";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_all" => v.put(&mut self.is_all),
+            "visible_list" => v.put(&mut self.visible_list),
+            "invisible_list" => v.put(&mut self.invisible_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppVisibility {
@@ -2169,13 +2363,25 @@ pub struct AppVisibleList {
 }
 impl FromJson for AppVisibleList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppVisibleList")?;
-        let mut out = Self::default();
-        o.set("open_ids", &mut out.open_ids);
-        o.set("department_ids", &mut out.department_ids);
-        o.set("group_ids", &mut out.group_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppVisibleList {
+    const NAME: &'static str = "AppVisibleList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_ids" => v.put(&mut self.open_ids),
+            "department_ids" => v.put(&mut self.department_ids),
+            "group_ids" => v.put(&mut self.group_ids),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppVisibleList {
@@ -2252,37 +2458,49 @@ pub struct Application {
 }
 impl FromJson for Application {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Application")?;
-        let mut out = Self::default();
-        o.set("app_id", &mut out.app_id);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("status", &mut out.status);
-        o.set("scene_type", &mut out.scene_type);
-        o.set("payment_type", &mut out.payment_type);
-        o.set("create_source", &mut out.create_source);
-        o.set("redirect_urls", &mut out.redirect_urls);
-        o.set("online_version_id", &mut out.online_version_id);
-        o.set("unaudit_version_id", &mut out.unaudit_version_id);
-        o.set("app_name", &mut out.app_name);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("description", &mut out.description);
-        o.set("scopes", &mut out.scopes);
-        o.set("back_home_url", &mut out.back_home_url);
-        o.set("i18n", &mut out.i18n);
-        o.set("primary_language", &mut out.primary_language);
-        o.set("common_categories", &mut out.common_categories);
-        o.set("owner", &mut out.owner);
-        o.set("mobile_default_ability", &mut out.mobile_default_ability);
-        o.set("pc_default_ability", &mut out.pc_default_ability);
-        o.set("secret", &mut out.secret);
-        o.set("event", &mut out.event);
-        o.set("callback", &mut out.callback);
-        o.set("encryption", &mut out.encryption);
-        o.set("security", &mut out.security);
-        o.set("allow_refresh_token", &mut out.allow_refresh_token);
-        o.set("callback_info", &mut out.callback_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Application {
+    const NAME: &'static str = "Application";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_id" => v.put(&mut self.app_id),
+            "creator_id" => v.put(&mut self.creator_id),
+            "status" => v.put(&mut self.status),
+            "scene_type" => v.put(&mut self.scene_type),
+            "payment_type" => v.put(&mut self.payment_type),
+            "create_source" => v.put(&mut self.create_source),
+            "redirect_urls" => v.put(&mut self.redirect_urls),
+            "online_version_id" => v.put(&mut self.online_version_id),
+            "unaudit_version_id" => v.put(&mut self.unaudit_version_id),
+            "app_name" => v.put(&mut self.app_name),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "description" => v.put(&mut self.description),
+            "scopes" => v.put(&mut self.scopes),
+            "back_home_url" => v.put(&mut self.back_home_url),
+            "i18n" => v.put(&mut self.i18n),
+            "primary_language" => v.put(&mut self.primary_language),
+            "common_categories" => v.put(&mut self.common_categories),
+            "owner" => v.put(&mut self.owner),
+            "mobile_default_ability" => v.put(&mut self.mobile_default_ability),
+            "pc_default_ability" => v.put(&mut self.pc_default_ability),
+            "secret" => v.put(&mut self.secret),
+            "event" => v.put(&mut self.event),
+            "callback" => v.put(&mut self.callback),
+            "encryption" => v.put(&mut self.encryption),
+            "security" => v.put(&mut self.security),
+            "allow_refresh_token" => v.put(&mut self.allow_refresh_token),
+            "callback_info" => v.put(&mut self.callback_info),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Application {
@@ -2345,12 +2563,24 @@ pub struct ApplicationAppContactsRange {
 }
 impl FromJson for ApplicationAppContactsRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationAppContactsRange")?;
-        let mut out = Self::default();
-        o.set("contacts_scope_type", &mut out.contacts_scope_type);
-        o.set("visible_list", &mut out.visible_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationAppContactsRange {
+    const NAME: &'static str = "ApplicationAppContactsRange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contacts_scope_type" => v.put(&mut self.contacts_scope_type),
+            "visible_list" => v.put(&mut self.visible_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `app` of `ApplicationDepartmentAppUsage`.
@@ -2368,12 +2598,24 @@ pub struct ApplicationAppUsage {
 }
 impl FromJson for ApplicationAppUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationAppUsage")?;
-        let mut out = Self::default();
-        o.set("metric_name", &mut out.metric_name);
-        o.set("metric_value", &mut out.metric_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationAppUsage {
+    const NAME: &'static str = "ApplicationAppUsage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "metric_name" => v.put(&mut self.metric_name),
+            "metric_value" => v.put(&mut self.metric_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `application.v6.application_app_version.patch` (Update version information).
@@ -2426,27 +2668,39 @@ pub struct ApplicationAppVersion {
 }
 impl FromJson for ApplicationAppVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationAppVersion")?;
-        let mut out = Self::default();
-        o.set("app_id", &mut out.app_id);
-        o.set("version", &mut out.version);
-        o.set("version_id", &mut out.version_id);
-        o.set("app_name", &mut out.app_name);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("description", &mut out.description);
-        o.set("scopes", &mut out.scopes);
-        o.set("back_home_url", &mut out.back_home_url);
-        o.set("i18n", &mut out.i18n);
-        o.set("common_categories", &mut out.common_categories);
-        o.set("events", &mut out.events);
-        o.set("status", &mut out.status);
-        o.set("create_time", &mut out.create_time);
-        o.set("publish_time", &mut out.publish_time);
-        o.set("ability", &mut out.ability);
-        o.set("remark", &mut out.remark);
-        o.set("event_infos", &mut out.event_infos);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationAppVersion {
+    const NAME: &'static str = "ApplicationAppVersion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_id" => v.put(&mut self.app_id),
+            "version" => v.put(&mut self.version),
+            "version_id" => v.put(&mut self.version_id),
+            "app_name" => v.put(&mut self.app_name),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "description" => v.put(&mut self.description),
+            "scopes" => v.put(&mut self.scopes),
+            "back_home_url" => v.put(&mut self.back_home_url),
+            "i18n" => v.put(&mut self.i18n),
+            "common_categories" => v.put(&mut self.common_categories),
+            "events" => v.put(&mut self.events),
+            "status" => v.put(&mut self.status),
+            "create_time" => v.put(&mut self.create_time),
+            "publish_time" => v.put(&mut self.publish_time),
+            "ability" => v.put(&mut self.ability),
+            "remark" => v.put(&mut self.remark),
+            "event_infos" => v.put(&mut self.event_infos),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ApplicationAppVersion {
@@ -2511,15 +2765,27 @@ pub struct ApplicationDepartmentAppUsage {
 }
 impl FromJson for ApplicationDepartmentAppUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationDepartmentAppUsage")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("app", &mut out.app);
-        o.set("gadget", &mut out.gadget);
-        o.set("webapp", &mut out.webapp);
-        o.set("bot", &mut out.bot);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationDepartmentAppUsage {
+    const NAME: &'static str = "ApplicationDepartmentAppUsage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "app" => v.put(&mut self.app),
+            "gadget" => v.put(&mut self.gadget),
+            "webapp" => v.put(&mut self.webapp),
+            "bot" => v.put(&mut self.bot),
+            _ => v.skip(),
+        }
     }
 }
 /// The `feedback_list` of `ListApplicationFeedbackResponseBody`.
@@ -2565,26 +2831,38 @@ pub struct ApplicationFeedback {
 }
 impl FromJson for ApplicationFeedback {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationFeedback")?;
-        let mut out = Self::default();
-        o.set("feedback_id", &mut out.feedback_id);
-        o.set("app_id", &mut out.app_id);
-        o.set("feedback_time", &mut out.feedback_time);
-        o.set("tenant_name", &mut out.tenant_name);
-        o.set("feedback_type", &mut out.feedback_type);
-        o.set("status", &mut out.status);
-        o.set("fault_type", &mut out.fault_type);
-        o.set("fault_time", &mut out.fault_time);
-        o.set("source", &mut out.source);
-        o.set("contact", &mut out.contact);
-        o.set("update_time", &mut out.update_time);
-        o.set("description", &mut out.description);
-        o.set("user_id", &mut out.user_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("images", &mut out.images);
-        o.set("feedback_path", &mut out.feedback_path);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationFeedback {
+    const NAME: &'static str = "ApplicationFeedback";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "feedback_id" => v.put(&mut self.feedback_id),
+            "app_id" => v.put(&mut self.app_id),
+            "feedback_time" => v.put(&mut self.feedback_time),
+            "tenant_name" => v.put(&mut self.tenant_name),
+            "feedback_type" => v.put(&mut self.feedback_type),
+            "status" => v.put(&mut self.status),
+            "fault_type" => v.put(&mut self.fault_type),
+            "fault_time" => v.put(&mut self.fault_time),
+            "source" => v.put(&mut self.source),
+            "contact" => v.put(&mut self.contact),
+            "update_time" => v.put(&mut self.update_time),
+            "description" => v.put(&mut self.description),
+            "user_id" => v.put(&mut self.user_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "images" => v.put(&mut self.images),
+            "feedback_path" => v.put(&mut self.feedback_path),
+            _ => v.skip(),
+        }
     }
 }
 /// The `owner` of `Application`.
@@ -2612,17 +2890,29 @@ pub struct ApplicationOwner {
 }
 impl FromJson for ApplicationOwner {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationOwner")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("name", &mut out.name);
-        o.set("help_desk", &mut out.help_desk);
-        o.set("email", &mut out.email);
-        o.set("phone", &mut out.phone);
-        o.set("customer_service_account", &mut out.customer_service_account);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationOwner {
+    const NAME: &'static str = "ApplicationOwner";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "owner_id" => v.put(&mut self.owner_id),
+            "name" => v.put(&mut self.name),
+            "help_desk" => v.put(&mut self.help_desk),
+            "email" => v.put(&mut self.email),
+            "phone" => v.put(&mut self.phone),
+            "customer_service_account" => v.put(&mut self.customer_service_account),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ApplicationOwner {
@@ -2655,16 +2945,25 @@ pub struct ApplicationVisibilityDepartmentWhiteBlackInfo {
 }
 impl FromJson for ApplicationVisibilityDepartmentWhiteBlackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ApplicationVisibilityDepartmentWhiteBlackInfo",
-        )?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("in_white_list", &mut out.in_white_list);
-        o.set("in_black_list", &mut out.in_black_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationVisibilityDepartmentWhiteBlackInfo {
+    const NAME: &'static str = "ApplicationVisibilityDepartmentWhiteBlackInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "in_white_list" => v.put(&mut self.in_white_list),
+            "in_black_list" => v.put(&mut self.in_black_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `group_visibility_list` of `CheckWhiteBlackListApplicationVisibilityResponseBody`.
@@ -2684,13 +2983,25 @@ pub struct ApplicationVisibilityGroupWhiteBlackInfo {
 }
 impl FromJson for ApplicationVisibilityGroupWhiteBlackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationVisibilityGroupWhiteBlackInfo")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.set("in_white_list", &mut out.in_white_list);
-        o.set("in_black_list", &mut out.in_black_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationVisibilityGroupWhiteBlackInfo {
+    const NAME: &'static str = "ApplicationVisibilityGroupWhiteBlackInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            "in_white_list" => v.put(&mut self.in_white_list),
+            "in_black_list" => v.put(&mut self.in_black_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_visibility_list` of `CheckWhiteBlackListApplicationVisibilityResponseBody`.
@@ -2712,14 +3023,26 @@ pub struct ApplicationVisibilityUserWhiteBlackInfo {
 }
 impl FromJson for ApplicationVisibilityUserWhiteBlackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationVisibilityUserWhiteBlackInfo")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("in_white_list", &mut out.in_white_list);
-        o.set("in_black_list", &mut out.in_black_list);
-        o.set("in_paid_list", &mut out.in_paid_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationVisibilityUserWhiteBlackInfo {
+    const NAME: &'static str = "ApplicationVisibilityUserWhiteBlackInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "in_white_list" => v.put(&mut self.in_white_list),
+            "in_black_list" => v.put(&mut self.in_black_list),
+            "in_paid_list" => v.put(&mut self.in_paid_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n` of `DocsBlock`.
@@ -2737,12 +3060,24 @@ pub struct BlockI18nInfo {
 }
 impl FromJson for BlockI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BlockI18nInfo")?;
-        let mut out = Self::default();
-        o.set("i18n_key", &mut out.i18n_key);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BlockI18nInfo {
+    const NAME: &'static str = "BlockI18nInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "i18n_key" => v.put(&mut self.i18n_key),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BlockI18nInfo {
@@ -2772,14 +3107,26 @@ pub struct Bot {
 }
 impl FromJson for Bot {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Bot")?;
-        let mut out = Self::default();
-        o.set("card_request_url", &mut out.card_request_url);
-        o.set("bot_menu_enable", &mut out.bot_menu_enable);
-        o.set("bot_menus", &mut out.bot_menus);
-        o.set("bot_menu_display_strategy", &mut out.bot_menu_display_strategy);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Bot {
+    const NAME: &'static str = "Bot";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "card_request_url" => v.put(&mut self.card_request_url),
+            "bot_menu_enable" => v.put(&mut self.bot_menu_enable),
+            "bot_menus" => v.put(&mut self.bot_menus),
+            "bot_menu_display_strategy" => v.put(&mut self.bot_menu_display_strategy),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Bot {
@@ -2823,20 +3170,32 @@ pub struct BotMenuNode {
 }
 impl FromJson for BotMenuNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BotMenuNode")?;
-        let mut out = Self::default();
-        o.set("menu_id", &mut out.menu_id);
-        o.set("parent_menu_id", &mut out.parent_menu_id);
-        o.set("sort", &mut out.sort);
-        o.set("default_name", &mut out.default_name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("redirect_link", &mut out.redirect_link);
-        o.set("event_key", &mut out.event_key);
-        o.set("icon_file_key", &mut out.icon_file_key);
-        o.set("ud_icon", &mut out.ud_icon);
-        o.set("menu_content_type", &mut out.menu_content_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BotMenuNode {
+    const NAME: &'static str = "BotMenuNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "menu_id" => v.put(&mut self.menu_id),
+            "parent_menu_id" => v.put(&mut self.parent_menu_id),
+            "sort" => v.put(&mut self.sort),
+            "default_name" => v.put(&mut self.default_name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "redirect_link" => v.put(&mut self.redirect_link),
+            "event_key" => v.put(&mut self.event_key),
+            "icon_file_key" => v.put(&mut self.icon_file_key),
+            "ud_icon" => v.put(&mut self.ud_icon),
+            "menu_content_type" => v.put(&mut self.menu_content_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BotMenuNode {
@@ -2870,12 +3229,24 @@ pub struct BotMenuUdIcon {
 }
 impl FromJson for BotMenuUdIcon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BotMenuUdIcon")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("color", &mut out.color);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BotMenuUdIcon {
+    const NAME: &'static str = "BotMenuUdIcon";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "color" => v.put(&mut self.color),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BotMenuUdIcon {
@@ -2903,13 +3274,25 @@ pub struct Callback {
 }
 impl FromJson for Callback {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Callback")?;
-        let mut out = Self::default();
-        o.set("callback_type", &mut out.callback_type);
-        o.set("request_url", &mut out.request_url);
-        o.set("subscribed_callbacks", &mut out.subscribed_callbacks);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Callback {
+    const NAME: &'static str = "Callback";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "callback_type" => v.put(&mut self.callback_type),
+            "request_url" => v.put(&mut self.request_url),
+            "subscribed_callbacks" => v.put(&mut self.subscribed_callbacks),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Callback {
@@ -2938,13 +3321,25 @@ pub struct CallbackInfo {
 }
 impl FromJson for CallbackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CallbackInfo")?;
-        let mut out = Self::default();
-        o.set("callback_type", &mut out.callback_type);
-        o.set("request_url", &mut out.request_url);
-        o.set("subscribed_callbacks", &mut out.subscribed_callbacks);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CallbackInfo {
+    const NAME: &'static str = "CallbackInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "callback_type" => v.put(&mut self.callback_type),
+            "request_url" => v.put(&mut self.request_url),
+            "subscribed_callbacks" => v.put(&mut self.subscribed_callbacks),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CallbackInfo {
@@ -2975,16 +3370,25 @@ pub struct CheckWhiteBlackListApplicationVisibilityResponseBody {
 }
 impl FromJson for CheckWhiteBlackListApplicationVisibilityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CheckWhiteBlackListApplicationVisibilityResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("user_visibility_list", &mut out.user_visibility_list);
-        o.set("department_visibility_list", &mut out.department_visibility_list);
-        o.set("group_visibility_list", &mut out.group_visibility_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CheckWhiteBlackListApplicationVisibilityResponseBody {
+    const NAME: &'static str = "CheckWhiteBlackListApplicationVisibilityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_visibility_list" => v.put(&mut self.user_visibility_list),
+            "department_visibility_list" => v.put(&mut self.department_visibility_list),
+            "group_visibility_list" => v.put(&mut self.group_visibility_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `pc` of `AppBadge`.
@@ -3027,14 +3431,26 @@ pub struct CloudDoc {
 }
 impl FromJson for CloudDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CloudDoc")?;
-        let mut out = Self::default();
-        o.set("space_url", &mut out.space_url);
-        o.set("i18n", &mut out.i18n);
-        o.set("icon_url", &mut out.icon_url);
-        o.set("mode", &mut out.mode);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CloudDoc {
+    const NAME: &'static str = "CloudDoc";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "space_url" => v.put(&mut self.space_url),
+            "i18n" => v.put(&mut self.i18n),
+            "icon_url" => v.put(&mut self.icon_url),
+            "mode" => v.put(&mut self.mode),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CloudDoc {
@@ -3072,14 +3488,26 @@ pub struct CloudDocI18nInfo {
 }
 impl FromJson for CloudDocI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CloudDocI18nInfo")?;
-        let mut out = Self::default();
-        o.set("i18n_key", &mut out.i18n_key);
-        o.set("name", &mut out.name);
-        o.set("read_description", &mut out.read_description);
-        o.set("write_description", &mut out.write_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CloudDocI18nInfo {
+    const NAME: &'static str = "CloudDocI18nInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "i18n_key" => v.put(&mut self.i18n_key),
+            "name" => v.put(&mut self.name),
+            "read_description" => v.put(&mut self.read_description),
+            "write_description" => v.put(&mut self.write_description),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CloudDocI18nInfo {
@@ -3115,16 +3543,25 @@ pub struct ContactsRangeConfigurationApplicationResponseBody {
 }
 impl FromJson for ContactsRangeConfigurationApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ContactsRangeConfigurationApplicationResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("contacts_range", &mut out.contacts_range);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContactsRangeConfigurationApplicationResponseBody {
+    const NAME: &'static str = "ContactsRangeConfigurationApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contacts_range" => v.put(&mut self.contacts_range),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v6.application_app_version.contacts_range_suggest` (Get the Range of Contacts Data to Access in an App's Version Release Request) answers with.
@@ -3140,14 +3577,23 @@ pub struct ContactsRangeSuggestApplicationAppVersionResponseBody {
 }
 impl FromJson for ContactsRangeSuggestApplicationAppVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ContactsRangeSuggestApplicationAppVersionResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("contacts_range", &mut out.contacts_range);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContactsRangeSuggestApplicationAppVersionResponseBody {
+    const NAME: &'static str = "ContactsRangeSuggestApplicationAppVersionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contacts_range" => v.put(&mut self.contacts_range),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `application.v6.application_app_usage.department_overview` (Get an overview of multi-department application usage).
@@ -3212,16 +3658,25 @@ pub struct DepartmentOverviewApplicationAppUsageResponseBody {
 }
 impl FromJson for DepartmentOverviewApplicationAppUsageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "DepartmentOverviewApplicationAppUsageResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentOverviewApplicationAppUsageResponseBody {
+    const NAME: &'static str = "DepartmentOverviewApplicationAppUsageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `docs_blocks` of `AppAbility`.
@@ -3243,14 +3698,26 @@ pub struct DocsBlock {
 }
 impl FromJson for DocsBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DocsBlock")?;
-        let mut out = Self::default();
-        o.set("block_type_id", &mut out.block_type_id);
-        o.set("i18n", &mut out.i18n);
-        o.set("mobile_icon_url", &mut out.mobile_icon_url);
-        o.set("pc_icon_url", &mut out.pc_icon_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocsBlock {
+    const NAME: &'static str = "DocsBlock";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_type_id" => v.put(&mut self.block_type_id),
+            "i18n" => v.put(&mut self.i18n),
+            "mobile_icon_url" => v.put(&mut self.mobile_icon_url),
+            "pc_icon_url" => v.put(&mut self.pc_icon_url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DocsBlock {
@@ -3280,13 +3747,25 @@ pub struct Event {
 }
 impl FromJson for Event {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Event")?;
-        let mut out = Self::default();
-        o.set("event_type", &mut out.event_type);
-        o.set("event_name", &mut out.event_name);
-        o.set("event_description", &mut out.event_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Event {
+    const NAME: &'static str = "Event";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_type" => v.put(&mut self.event_type),
+            "event_name" => v.put(&mut self.event_name),
+            "event_description" => v.put(&mut self.event_description),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Event {
@@ -3313,12 +3792,24 @@ pub struct EventAndCallbackEncryptStrategy {
 }
 impl FromJson for EventAndCallbackEncryptStrategy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventAndCallbackEncryptStrategy")?;
-        let mut out = Self::default();
-        o.set("encryption_key", &mut out.encryption_key);
-        o.set("verification_token", &mut out.verification_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventAndCallbackEncryptStrategy {
+    const NAME: &'static str = "EventAndCallbackEncryptStrategy";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "encryption_key" => v.put(&mut self.encryption_key),
+            "verification_token" => v.put(&mut self.verification_token),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EventAndCallbackEncryptStrategy {
@@ -3354,17 +3845,29 @@ pub struct Gadget {
 }
 impl FromJson for Gadget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Gadget")?;
-        let mut out = Self::default();
-        o.set("enable_pc_mode", &mut out.enable_pc_mode);
-        o.set("schema_urls", &mut out.schema_urls);
-        o.set("pc_use_mobile_pkg", &mut out.pc_use_mobile_pkg);
-        o.set("pc_version", &mut out.pc_version);
-        o.set("mobile_version", &mut out.mobile_version);
-        o.set("mobile_min_lark_version", &mut out.mobile_min_lark_version);
-        o.set("pc_min_lark_version", &mut out.pc_min_lark_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Gadget {
+    const NAME: &'static str = "Gadget";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enable_pc_mode" => v.put(&mut self.enable_pc_mode),
+            "schema_urls" => v.put(&mut self.schema_urls),
+            "pc_use_mobile_pkg" => v.put(&mut self.pc_use_mobile_pkg),
+            "pc_version" => v.put(&mut self.pc_version),
+            "mobile_version" => v.put(&mut self.mobile_version),
+            "mobile_min_lark_version" => v.put(&mut self.mobile_min_lark_version),
+            "pc_min_lark_version" => v.put(&mut self.pc_min_lark_version),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Gadget {
@@ -3393,11 +3896,23 @@ pub struct GetApplicationAppVersionResponseBody {
 }
 impl FromJson for GetApplicationAppVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetApplicationAppVersionResponseBody")?;
-        let mut out = Self::default();
-        o.set("app_version", &mut out.app_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetApplicationAppVersionResponseBody {
+    const NAME: &'static str = "GetApplicationAppVersionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_version" => v.put(&mut self.app_version),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v6.application_collaborators.get` (Get a list of app collaborators) answers with.
@@ -3413,11 +3928,23 @@ pub struct GetApplicationCollaboratorsResponseBody {
 }
 impl FromJson for GetApplicationCollaboratorsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetApplicationCollaboratorsResponseBody")?;
-        let mut out = Self::default();
-        o.set("collaborators", &mut out.collaborators);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetApplicationCollaboratorsResponseBody {
+    const NAME: &'static str = "GetApplicationCollaboratorsResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "collaborators" => v.put(&mut self.collaborators),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v6.application.get` (Get Application Information) answers with.
@@ -3433,11 +3960,23 @@ pub struct GetApplicationResponseBody {
 }
 impl FromJson for GetApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("app", &mut out.app);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetApplicationResponseBody {
+    const NAME: &'static str = "GetApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app" => v.put(&mut self.app),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v6.app_recommend_rule.list` (Obtain the list of currently set recommend app rules) answers with.
@@ -3457,13 +3996,25 @@ pub struct ListAppRecommendRuleResponseBody {
 }
 impl FromJson for ListAppRecommendRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppRecommendRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("rules", &mut out.rules);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppRecommendRuleResponseBody {
+    const NAME: &'static str = "ListAppRecommendRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rules" => v.put(&mut self.rules),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v6.application_app_version.list` (Obtain App Version List) answers with.
@@ -3483,13 +4034,25 @@ pub struct ListApplicationAppVersionResponseBody {
 }
 impl FromJson for ListApplicationAppVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListApplicationAppVersionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListApplicationAppVersionResponseBody {
+    const NAME: &'static str = "ListApplicationAppVersionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v6.application_feedback.list` (Get the app feedback list) answers with.
@@ -3509,13 +4072,25 @@ pub struct ListApplicationFeedbackResponseBody {
 }
 impl FromJson for ListApplicationFeedbackResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListApplicationFeedbackResponseBody")?;
-        let mut out = Self::default();
-        o.set("feedback_list", &mut out.feedback_list);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListApplicationFeedbackResponseBody {
+    const NAME: &'static str = "ListApplicationFeedbackResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "feedback_list" => v.put(&mut self.feedback_list),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v6.application.list` (Obtain Applications Installed by an Organization) answers with.
@@ -3537,14 +4112,26 @@ pub struct ListApplicationResponseBody {
 }
 impl FromJson for ListApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("app_list", &mut out.app_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("total_count", &mut out.total_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListApplicationResponseBody {
+    const NAME: &'static str = "ListApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_list" => v.put(&mut self.app_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "total_count" => v.put(&mut self.total_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `application.v6.scope.list` (Query tenant authorization status) answers with.
@@ -3560,11 +4147,23 @@ pub struct ListScopeResponseBody {
 }
 impl FromJson for ListScopeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListScopeResponseBody")?;
-        let mut out = Self::default();
-        o.set("scopes", &mut out.scopes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListScopeResponseBody {
+    const NAME: &'static str = "ListScopeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "scopes" => v.put(&mut self.scopes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `message_action` of `AppAbility`.
@@ -3584,13 +4183,25 @@ pub struct MessageAction {
 }
 impl FromJson for MessageAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageAction")?;
-        let mut out = Self::default();
-        o.set("pc_app_link", &mut out.pc_app_link);
-        o.set("mobile_app_link", &mut out.mobile_app_link);
-        o.set("i18n", &mut out.i18n);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageAction {
+    const NAME: &'static str = "MessageAction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc_app_link" => v.put(&mut self.pc_app_link),
+            "mobile_app_link" => v.put(&mut self.mobile_app_link),
+            "i18n" => v.put(&mut self.i18n),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MessageAction {
@@ -3617,12 +4228,24 @@ pub struct MessageActionI18nInfo {
 }
 impl FromJson for MessageActionI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageActionI18nInfo")?;
-        let mut out = Self::default();
-        o.set("i18n_key", &mut out.i18n_key);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageActionI18nInfo {
+    const NAME: &'static str = "MessageActionI18nInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "i18n_key" => v.put(&mut self.i18n_key),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MessageActionI18nInfo {
@@ -3682,12 +4305,24 @@ pub struct Navigate {
 }
 impl FromJson for Navigate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Navigate")?;
-        let mut out = Self::default();
-        o.set("pc", &mut out.pc);
-        o.set("mobile", &mut out.mobile);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Navigate {
+    const NAME: &'static str = "Navigate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc" => v.put(&mut self.pc),
+            "mobile" => v.put(&mut self.mobile),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Navigate {
@@ -3715,13 +4350,25 @@ pub struct NavigateMeta {
 }
 impl FromJson for NavigateMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NavigateMeta")?;
-        let mut out = Self::default();
-        o.set("version", &mut out.version);
-        o.set("image_url", &mut out.image_url);
-        o.set("hover_image_url", &mut out.hover_image_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NavigateMeta {
+    const NAME: &'static str = "NavigateMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "version" => v.put(&mut self.version),
+            "image_url" => v.put(&mut self.image_url),
+            "hover_image_url" => v.put(&mut self.hover_image_url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NavigateMeta {
@@ -3790,11 +4437,23 @@ pub struct OverviewApplicationAppUsageResponseBody {
 }
 impl FromJson for OverviewApplicationAppUsageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OverviewApplicationAppUsageResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OverviewApplicationAppUsageResponseBody {
+    const NAME: &'static str = "OverviewApplicationAppUsageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `application.v6.application_contacts_range.patch` (Update the contacts permission scope an app can access).
@@ -3875,12 +4534,24 @@ pub struct PlusMenu {
 }
 impl FromJson for PlusMenu {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PlusMenu")?;
-        let mut out = Self::default();
-        o.set("pc_app_link", &mut out.pc_app_link);
-        o.set("mobile_app_link", &mut out.mobile_app_link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PlusMenu {
+    const NAME: &'static str = "PlusMenu";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc_app_link" => v.put(&mut self.pc_app_link),
+            "mobile_app_link" => v.put(&mut self.mobile_app_link),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PlusMenu {
@@ -3908,13 +4579,25 @@ pub struct Scope {
 }
 impl FromJson for Scope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Scope")?;
-        let mut out = Self::default();
-        o.set("scope_name", &mut out.scope_name);
-        o.set("grant_status", &mut out.grant_status);
-        o.set("scope_type", &mut out.scope_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Scope {
+    const NAME: &'static str = "Scope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "scope_name" => v.put(&mut self.scope_name),
+            "grant_status" => v.put(&mut self.grant_status),
+            "scope_type" => v.put(&mut self.scope_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `event` of `Application`.
@@ -3934,13 +4617,25 @@ pub struct SubscribedEvent {
 }
 impl FromJson for SubscribedEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubscribedEvent")?;
-        let mut out = Self::default();
-        o.set("subscription_type", &mut out.subscription_type);
-        o.set("request_url", &mut out.request_url);
-        o.set("subscribed_events", &mut out.subscribed_events);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubscribedEvent {
+    const NAME: &'static str = "SubscribedEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subscription_type" => v.put(&mut self.subscription_type),
+            "request_url" => v.put(&mut self.request_url),
+            "subscribed_events" => v.put(&mut self.subscribed_events),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SubscribedEvent {
@@ -3969,13 +4664,25 @@ pub struct UnderauditlistApplicationResponseBody {
 }
 impl FromJson for UnderauditlistApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UnderauditlistApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UnderauditlistApplicationResponseBody {
+    const NAME: &'static str = "UnderauditlistApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `application.v6.application_collaborators.update` (Update application collaborators).
@@ -4062,12 +4769,24 @@ pub struct WebApp {
 }
 impl FromJson for WebApp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WebApp")?;
-        let mut out = Self::default();
-        o.set("pc_url", &mut out.pc_url);
-        o.set("mobile_url", &mut out.mobile_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WebApp {
+    const NAME: &'static str = "WebApp";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc_url" => v.put(&mut self.pc_url),
+            "mobile_url" => v.put(&mut self.mobile_url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WebApp {
@@ -4091,11 +4810,23 @@ pub struct WorkplaceWidget {
 }
 impl FromJson for WorkplaceWidget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkplaceWidget")?;
-        let mut out = Self::default();
-        o.set("min_lark_version", &mut out.min_lark_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkplaceWidget {
+    const NAME: &'static str = "WorkplaceWidget";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "min_lark_version" => v.put(&mut self.min_lark_version),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WorkplaceWidget {

@@ -69,6 +69,9 @@ impl FromJson for CallbackType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CallbackType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -144,6 +147,9 @@ impl FromJson for ContactsRangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ContactsRangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -214,6 +220,9 @@ impl json::Absent for DepartmentIdType {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DepartmentIdType {
@@ -342,6 +351,9 @@ impl FromJson for I18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for I18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -416,6 +428,9 @@ impl json::Absent for MobileDefaultAbility {
 impl FromJson for MobileDefaultAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for MobileDefaultAbility {
@@ -492,6 +507,9 @@ impl FromJson for PcDefaultAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PcDefaultAbility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -562,6 +580,9 @@ impl json::Absent for PcNewPageOpenMode {
 impl FromJson for PcNewPageOpenMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PcNewPageOpenMode {
@@ -634,6 +655,9 @@ impl FromJson for SubscriptionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SubscriptionType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -704,6 +728,9 @@ impl json::Absent for TokenType {
 impl FromJson for TokenType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for TokenType {
@@ -779,6 +806,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -1295,11 +1325,23 @@ pub struct CreateAppAvatarUploadResponseBody {
 }
 impl FromJson for CreateAppAvatarUploadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAppAvatarUploadResponseBody")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAppAvatarUploadResponseBody {
+    const NAME: &'static str = "CreateAppAvatarUploadResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `application.v7.application_publish.create` (提交发布自建应用).
@@ -1356,12 +1398,24 @@ pub struct CreateApplicationPublishResponseBody {
 }
 impl FromJson for CreateApplicationPublishResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateApplicationPublishResponseBody")?;
-        let mut out = Self::default();
-        o.set("version_id", &mut out.version_id);
-        o.set("version", &mut out.version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateApplicationPublishResponseBody {
+    const NAME: &'static str = "CreateApplicationPublishResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "version_id" => v.put(&mut self.version_id),
+            "version" => v.put(&mut self.version),
+            _ => v.skip(),
+        }
     }
 }
 /// The `event_and_callback_encrypt_strategy` of `PatchApplicationConfigRequestBody`.

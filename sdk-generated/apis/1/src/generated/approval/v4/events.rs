@@ -49,18 +49,30 @@ pub struct ApprovalEvent {
 }
 impl FromJson for ApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApprovalEvent")?;
-        let mut out = Self::default();
-        o.set("approval_id", &mut out.approval_id);
-        o.set("approval_code", &mut out.approval_code);
-        o.set("version_id", &mut out.version_id);
-        o.set("widget_group_type", &mut out.widget_group_type);
-        o.set("form_definition_id", &mut out.form_definition_id);
-        o.set("process_obj", &mut out.process_obj);
-        o.set("timestamp", &mut out.timestamp);
-        o.set("extra", &mut out.extra);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApprovalEvent {
+    const NAME: &'static str = "ApprovalEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_id" => v.put(&mut self.approval_id),
+            "approval_code" => v.put(&mut self.approval_code),
+            "version_id" => v.put(&mut self.version_id),
+            "widget_group_type" => v.put(&mut self.widget_group_type),
+            "form_definition_id" => v.put(&mut self.form_definition_id),
+            "process_obj" => v.put(&mut self.process_obj),
+            "timestamp" => v.put(&mut self.timestamp),
+            "extra" => v.put(&mut self.extra),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2ApprovalApprovalUpdatedV4`.
@@ -86,16 +98,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `approval.approval.updated_v4` event.
@@ -115,13 +139,25 @@ pub struct P2ApprovalApprovalUpdatedV4 {
 }
 impl FromJson for P2ApprovalApprovalUpdatedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApprovalApprovalUpdatedV4")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApprovalApprovalUpdatedV4 {
+    const NAME: &'static str = "P2ApprovalApprovalUpdatedV4";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `approval.approval.updated_v4` event.
@@ -137,11 +173,23 @@ pub struct P2ApprovalApprovalUpdatedV4Data {
 }
 impl FromJson for P2ApprovalApprovalUpdatedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApprovalApprovalUpdatedV4Data")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApprovalApprovalUpdatedV4Data {
+    const NAME: &'static str = "P2ApprovalApprovalUpdatedV4Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `approval.instance.status_changed_v4` event.
@@ -161,13 +209,25 @@ pub struct P2ApprovalInstanceStatusChangedV4 {
 }
 impl FromJson for P2ApprovalInstanceStatusChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApprovalInstanceStatusChangedV4")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApprovalInstanceStatusChangedV4 {
+    const NAME: &'static str = "P2ApprovalInstanceStatusChangedV4";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `approval.instance.status_changed_v4` event.
@@ -195,17 +255,29 @@ pub struct P2ApprovalInstanceStatusChangedV4Data {
 }
 impl FromJson for P2ApprovalInstanceStatusChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApprovalInstanceStatusChangedV4Data")?;
-        let mut out = Self::default();
-        o.set("approval_code", &mut out.approval_code);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("external_id", &mut out.external_id);
-        o.set("status", &mut out.status);
-        o.set("operate_time", &mut out.operate_time);
-        o.set("start_user", &mut out.start_user);
-        o.set("subscriber_id_list", &mut out.subscriber_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApprovalInstanceStatusChangedV4Data {
+    const NAME: &'static str = "P2ApprovalInstanceStatusChangedV4Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_code" => v.put(&mut self.approval_code),
+            "instance_code" => v.put(&mut self.instance_code),
+            "external_id" => v.put(&mut self.external_id),
+            "status" => v.put(&mut self.status),
+            "operate_time" => v.put(&mut self.operate_time),
+            "start_user" => v.put(&mut self.start_user),
+            "subscriber_id_list" => v.put(&mut self.subscriber_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `approval.task.status_changed_v4` event.
@@ -225,13 +297,25 @@ pub struct P2ApprovalTaskStatusChangedV4 {
 }
 impl FromJson for P2ApprovalTaskStatusChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApprovalTaskStatusChangedV4")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApprovalTaskStatusChangedV4 {
+    const NAME: &'static str = "P2ApprovalTaskStatusChangedV4";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `approval.task.status_changed_v4` event.
@@ -261,18 +345,30 @@ pub struct P2ApprovalTaskStatusChangedV4Data {
 }
 impl FromJson for P2ApprovalTaskStatusChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ApprovalTaskStatusChangedV4Data")?;
-        let mut out = Self::default();
-        o.set("approval_code", &mut out.approval_code);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("task_id", &mut out.task_id);
-        o.set("task_external_id", &mut out.task_external_id);
-        o.set("assigned_user", &mut out.assigned_user);
-        o.set("status", &mut out.status);
-        o.set("operate_time", &mut out.operate_time);
-        o.set("subscriber_id_list", &mut out.subscriber_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ApprovalTaskStatusChangedV4Data {
+    const NAME: &'static str = "P2ApprovalTaskStatusChangedV4Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_code" => v.put(&mut self.approval_code),
+            "instance_code" => v.put(&mut self.instance_code),
+            "task_id" => v.put(&mut self.task_id),
+            "task_external_id" => v.put(&mut self.task_external_id),
+            "assigned_user" => v.put(&mut self.assigned_user),
+            "status" => v.put(&mut self.status),
+            "operate_time" => v.put(&mut self.operate_time),
+            "subscriber_id_list" => v.put(&mut self.subscriber_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `start_user` of `P2ApprovalInstanceStatusChangedV4Data`.
@@ -292,12 +388,24 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }

@@ -77,6 +77,9 @@ impl FromJson for ApprovalNodeInfoNodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ApprovalNodeInfoNodeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -164,6 +167,9 @@ impl FromJson for ApprovalViewerInfoType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ApprovalViewerInfoType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -239,6 +245,9 @@ impl FromJson for ApproverRangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ApproverRangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -309,6 +318,9 @@ impl json::Absent for CcSearchNodeReadStatus {
 impl FromJson for CcSearchNodeReadStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CcSearchNodeReadStatus {
@@ -385,6 +397,9 @@ impl FromJson for CcSearchReadStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CcSearchReadStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -455,6 +470,9 @@ impl json::Absent for DepartmentIdType {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DepartmentIdType {
@@ -534,6 +552,9 @@ impl json::Absent for DisplayMethod {
 impl FromJson for DisplayMethod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DisplayMethod {
@@ -626,6 +647,9 @@ impl FromJson for ExternalInstanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ExternalInstanceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -709,6 +733,9 @@ impl FromJson for ExternalInstanceTaskNodeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ExternalInstanceTaskNodeStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -791,6 +818,9 @@ impl json::Absent for ExternalTaskItemStatus {
 impl FromJson for ExternalTaskItemStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ExternalTaskItemStatus {
@@ -879,6 +909,9 @@ impl FromJson for ExternalTaskListStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ExternalTaskListStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -958,6 +991,9 @@ impl FromJson for FormPolicy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FormPolicy {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1028,6 +1064,9 @@ impl json::Absent for GenerateType {
 impl FromJson for GenerateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GenerateType {
@@ -1108,6 +1147,9 @@ impl FromJson for GetApprovalResponseBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetApprovalResponseBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1182,6 +1224,9 @@ impl json::Absent for InitiatedLocale {
 impl FromJson for InitiatedLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for InitiatedLocale {
@@ -1265,6 +1310,9 @@ impl json::Absent for InstanceSearchNodeStatus {
 impl FromJson for InstanceSearchNodeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for InstanceSearchNodeStatus {
@@ -1353,6 +1401,9 @@ impl FromJson for InstanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for InstanceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1436,6 +1487,9 @@ impl FromJson for InstanceTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for InstanceTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1518,6 +1572,9 @@ impl json::Absent for InstanceTaskType {
 impl FromJson for InstanceTaskType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for InstanceTaskType {
@@ -1646,6 +1703,9 @@ impl FromJson for InstanceTimelineType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for InstanceTimelineType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1729,6 +1789,9 @@ impl FromJson for ListExternalTaskRequestBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListExternalTaskRequestBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1799,6 +1862,9 @@ impl json::Absent for ListLocale {
 impl FromJson for ListLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListLocale {
@@ -1875,6 +1941,9 @@ impl FromJson for ListLocale2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListLocale2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1945,6 +2014,9 @@ impl json::Absent for ListType {
 impl FromJson for ListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListType {
@@ -2073,6 +2145,9 @@ impl FromJson for Locale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Locale {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2143,6 +2218,9 @@ impl json::Absent for NodeIdType {
 impl FromJson for NodeIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for NodeIdType {
@@ -2218,6 +2296,9 @@ impl json::Absent for NodeType {
 impl FromJson for NodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for NodeType {
@@ -2306,6 +2387,9 @@ impl FromJson for ProcessStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ProcessStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2377,6 +2461,9 @@ impl FromJson for ReadStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ReadStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2447,6 +2534,9 @@ impl json::Absent for SearchLocale {
 impl FromJson for SearchLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SearchLocale {
@@ -2526,6 +2616,9 @@ impl json::Absent for StarterAssignee {
 impl FromJson for StarterAssignee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for StarterAssignee {
@@ -2610,6 +2703,9 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2680,6 +2776,9 @@ impl json::Absent for SubscriptionType {
 impl FromJson for SubscriptionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SubscriptionType {
@@ -2776,6 +2875,9 @@ impl FromJson for TaskSearchNodeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TaskSearchNodeStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2871,6 +2973,9 @@ impl FromJson for TaskSearchTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TaskSearchTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2958,6 +3063,9 @@ impl FromJson for TaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3040,6 +3148,9 @@ impl json::Absent for Topic {
 impl FromJson for Topic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Topic {
@@ -3128,6 +3239,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3210,6 +3324,9 @@ impl json::Absent for UatCurrentNodeType {
 impl FromJson for UatCurrentNodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UatCurrentNodeType {
@@ -3298,6 +3415,9 @@ impl FromJson for UatInstanceInstanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UatInstanceInstanceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3381,6 +3501,9 @@ impl FromJson for UatInstanceTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UatInstanceTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3463,6 +3586,9 @@ impl json::Absent for UatInstanceTaskType {
 impl FromJson for UatInstanceTaskType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UatInstanceTaskType {
@@ -3591,6 +3717,9 @@ impl FromJson for UatInstanceTimelineType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UatInstanceTimelineType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3677,6 +3806,9 @@ impl json::Absent for UatTaskInstanceStatus {
 impl FromJson for UatTaskInstanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UatTaskInstanceStatus {
@@ -3765,6 +3897,9 @@ impl FromJson for UatTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UatTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3835,6 +3970,9 @@ impl json::Absent for UpdateMode {
 impl FromJson for UpdateMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UpdateMode {
@@ -3910,6 +4048,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -3990,6 +4131,9 @@ impl FromJson for ViewerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ViewerType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4021,15 +4165,27 @@ pub struct ActionConfig {
 }
 impl FromJson for ActionConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ActionConfig")?;
-        let mut out = Self::default();
-        o.set("action_type", &mut out.action_type);
-        o.set("action_name", &mut out.action_name);
-        o.set("is_need_reason", &mut out.is_need_reason);
-        o.set("is_reason_required", &mut out.is_reason_required);
-        o.set("is_need_attachment", &mut out.is_need_attachment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ActionConfig {
+    const NAME: &'static str = "ActionConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "action_type" => v.put(&mut self.action_type),
+            "action_name" => v.put(&mut self.action_name),
+            "is_need_reason" => v.put(&mut self.is_need_reason),
+            "is_reason_required" => v.put(&mut self.is_reason_required),
+            "is_need_attachment" => v.put(&mut self.is_need_attachment),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ActionConfig {
@@ -4384,24 +4540,38 @@ pub struct ApprovalCreateExternal {
 }
 impl FromJson for ApprovalCreateExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApprovalCreateExternal")?;
-        let mut out = Self::default();
-        o.set("biz_name", &mut out.biz_name);
-        o.set("biz_type", &mut out.biz_type);
-        o.set("create_link_mobile", &mut out.create_link_mobile);
-        o.set("create_link_pc", &mut out.create_link_pc);
-        o.set("support_pc", &mut out.support_pc);
-        o.set("support_mobile", &mut out.support_mobile);
-        o.set("support_batch_read", &mut out.support_batch_read);
-        o.set("enable_mark_readed", &mut out.enable_mark_readed);
-        o.set("enable_quick_operate", &mut out.enable_quick_operate);
-        o.set("action_callback_url", &mut out.action_callback_url);
-        o.set("action_callback_token", &mut out.action_callback_token);
-        o.set("action_callback_key", &mut out.action_callback_key);
-        o.set("allow_batch_operate", &mut out.allow_batch_operate);
-        o.set("exclude_efficiency_statistics", &mut out.exclude_efficiency_statistics);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApprovalCreateExternal {
+    const NAME: &'static str = "ApprovalCreateExternal";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "biz_name" => v.put(&mut self.biz_name),
+            "biz_type" => v.put(&mut self.biz_type),
+            "create_link_mobile" => v.put(&mut self.create_link_mobile),
+            "create_link_pc" => v.put(&mut self.create_link_pc),
+            "support_pc" => v.put(&mut self.support_pc),
+            "support_mobile" => v.put(&mut self.support_mobile),
+            "support_batch_read" => v.put(&mut self.support_batch_read),
+            "enable_mark_readed" => v.put(&mut self.enable_mark_readed),
+            "enable_quick_operate" => v.put(&mut self.enable_quick_operate),
+            "action_callback_url" => v.put(&mut self.action_callback_url),
+            "action_callback_token" => v.put(&mut self.action_callback_token),
+            "action_callback_key" => v.put(&mut self.action_callback_key),
+            "allow_batch_operate" => v.put(&mut self.allow_batch_operate),
+            "exclude_efficiency_statistics" => {
+                v.put(&mut self.exclude_efficiency_statistics)
+            }
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ApprovalCreateExternal {
@@ -4448,13 +4618,25 @@ pub struct ApprovalCreateViewers {
 }
 impl FromJson for ApprovalCreateViewers {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApprovalCreateViewers")?;
-        let mut out = Self::default();
-        o.set("viewer_type", &mut out.viewer_type);
-        o.set("viewer_user_id", &mut out.viewer_user_id);
-        o.set("viewer_department_id", &mut out.viewer_department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApprovalCreateViewers {
+    const NAME: &'static str = "ApprovalCreateViewers";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "viewer_type" => v.put(&mut self.viewer_type),
+            "viewer_user_id" => v.put(&mut self.viewer_user_id),
+            "viewer_department_id" => v.put(&mut self.viewer_department_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ApprovalCreateViewers {
@@ -4587,18 +4769,30 @@ pub struct ApprovalNodeInfo {
 }
 impl FromJson for ApprovalNodeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApprovalNodeInfo")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("need_approver", &mut out.need_approver);
-        o.set("node_id", &mut out.node_id);
-        o.set("custom_node_id", &mut out.custom_node_id);
-        o.set("node_type", &mut out.node_type);
-        o.set("approver_chosen_multi", &mut out.approver_chosen_multi);
-        o.set("approver_chosen_range", &mut out.approver_chosen_range);
-        o.set("require_signature", &mut out.require_signature);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApprovalNodeInfo {
+    const NAME: &'static str = "ApprovalNodeInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "need_approver" => v.put(&mut self.need_approver),
+            "node_id" => v.put(&mut self.node_id),
+            "custom_node_id" => v.put(&mut self.custom_node_id),
+            "node_type" => v.put(&mut self.node_type),
+            "approver_chosen_multi" => v.put(&mut self.approver_chosen_multi),
+            "approver_chosen_range" => v.put(&mut self.approver_chosen_range),
+            "require_signature" => v.put(&mut self.require_signature),
+            _ => v.skip(),
+        }
     }
 }
 /// The `settings` of `ApprovalCreate`.
@@ -4663,13 +4857,25 @@ pub struct ApprovalViewerInfo {
 }
 impl FromJson for ApprovalViewerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApprovalViewerInfo")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("id", &mut out.id);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApprovalViewerInfo {
+    const NAME: &'static str = "ApprovalViewerInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "id" => v.put(&mut self.id),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `approver_chosen_range` of `ApprovalNodeInfo`.
@@ -4687,12 +4893,24 @@ pub struct ApproverChosenRange {
 }
 impl FromJson for ApproverChosenRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApproverChosenRange")?;
-        let mut out = Self::default();
-        o.set("approver_range_type", &mut out.approver_range_type);
-        o.set("approver_range_ids", &mut out.approver_range_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApproverChosenRange {
+    const NAME: &'static str = "ApproverChosenRange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approver_range_type" => v.put(&mut self.approver_range_type),
+            "approver_range_ids" => v.put(&mut self.approver_range_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `approver_chosen_range` of `ApprovalNode`.
@@ -4763,20 +4981,32 @@ pub struct CcNode {
 }
 impl FromJson for CcNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CcNode")?;
-        let mut out = Self::default();
-        o.set("cc_id", &mut out.cc_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("links", &mut out.links);
-        o.set("read_status", &mut out.read_status);
-        o.set("extra", &mut out.extra);
-        o.set("title", &mut out.title);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("display_method", &mut out.display_method);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CcNode {
+    const NAME: &'static str = "CcNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cc_id" => v.put(&mut self.cc_id),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "links" => v.put(&mut self.links),
+            "read_status" => v.put(&mut self.read_status),
+            "extra" => v.put(&mut self.extra),
+            "title" => v.put(&mut self.title),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "display_method" => v.put(&mut self.display_method),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CcNode {
@@ -4910,14 +5140,26 @@ pub struct CcSearchItem {
 }
 impl FromJson for CcSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CcSearchItem")?;
-        let mut out = Self::default();
-        o.set("approval", &mut out.approval);
-        o.set("group", &mut out.group);
-        o.set("instance", &mut out.instance);
-        o.set("cc", &mut out.cc);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CcSearchItem {
+    const NAME: &'static str = "CcSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval" => v.put(&mut self.approval),
+            "group" => v.put(&mut self.group),
+            "instance" => v.put(&mut self.instance),
+            "cc" => v.put(&mut self.cc),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cc` of `CcSearchItem`.
@@ -4943,16 +5185,28 @@ pub struct CcSearchNode {
 }
 impl FromJson for CcSearchNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CcSearchNode")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("read_status", &mut out.read_status);
-        o.set("title", &mut out.title);
-        o.set("extra", &mut out.extra);
-        o.set("link", &mut out.link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CcSearchNode {
+    const NAME: &'static str = "CcSearchNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "create_time" => v.put(&mut self.create_time),
+            "read_status" => v.put(&mut self.read_status),
+            "title" => v.put(&mut self.title),
+            "extra" => v.put(&mut self.extra),
+            "link" => v.put(&mut self.link),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.external_instance.check` (Verify instances).
@@ -4992,11 +5246,23 @@ pub struct CheckExternalInstanceResponseBody {
 }
 impl FromJson for CheckExternalInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CheckExternalInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("diff_instances", &mut out.diff_instances);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CheckExternalInstanceResponseBody {
+    const NAME: &'static str = "CheckExternalInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "diff_instances" => v.put(&mut self.diff_instances),
+            _ => v.skip(),
+        }
     }
 }
 /// The `comments` of `ListInstanceCommentResponseBody`.
@@ -5028,19 +5294,31 @@ pub struct Comment {
 }
 impl FromJson for Comment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Comment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("content", &mut out.content);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("is_delete", &mut out.is_delete);
-        o.set("replies", &mut out.replies);
-        o.set("at_info_list", &mut out.at_info_list);
-        o.set("commentator", &mut out.commentator);
-        o.set("extra", &mut out.extra);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Comment {
+    const NAME: &'static str = "Comment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "content" => v.put(&mut self.content),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "is_delete" => v.put(&mut self.is_delete),
+            "replies" => v.put(&mut self.replies),
+            "at_info_list" => v.put(&mut self.at_info_list),
+            "commentator" => v.put(&mut self.commentator),
+            "extra" => v.put(&mut self.extra),
+            _ => v.skip(),
+        }
     }
 }
 /// The `at_info_list` of `Comment`.
@@ -5065,13 +5343,25 @@ pub struct CommentAtInfo {
 }
 impl FromJson for CommentAtInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommentAtInfo")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.set("offset", &mut out.offset);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommentAtInfo {
+    const NAME: &'static str = "CommentAtInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            "offset" => v.put(&mut self.offset),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CommentAtInfo {
@@ -5122,18 +5412,30 @@ pub struct CommentReply {
 }
 impl FromJson for CommentReply {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommentReply")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("content", &mut out.content);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("is_delete", &mut out.is_delete);
-        o.set("at_info_list", &mut out.at_info_list);
-        o.set("commentator", &mut out.commentator);
-        o.set("extra", &mut out.extra);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommentReply {
+    const NAME: &'static str = "CommentReply";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "content" => v.put(&mut self.content),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "is_delete" => v.put(&mut self.is_delete),
+            "at_info_list" => v.put(&mut self.at_info_list),
+            "commentator" => v.put(&mut self.commentator),
+            "extra" => v.put(&mut self.extra),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.instance_comment.create` (Create comments).
@@ -5200,12 +5502,24 @@ pub struct Count {
 }
 impl FromJson for Count {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Count")?;
-        let mut out = Self::default();
-        o.set("total", &mut out.total);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Count {
+    const NAME: &'static str = "Count";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "total" => v.put(&mut self.total),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.approval.create` (Create an approval definition) answers with.
@@ -5223,12 +5537,24 @@ pub struct CreateApprovalResponseBody {
 }
 impl FromJson for CreateApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateApprovalResponseBody")?;
-        let mut out = Self::default();
-        o.set("approval_code", &mut out.approval_code);
-        o.set("approval_id", &mut out.approval_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateApprovalResponseBody {
+    const NAME: &'static str = "CreateApprovalResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_code" => v.put(&mut self.approval_code),
+            "approval_id" => v.put(&mut self.approval_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.external_approval.create` (Create a third-party approval definition) answers with.
@@ -5244,11 +5570,23 @@ pub struct CreateExternalApprovalResponseBody {
 }
 impl FromJson for CreateExternalApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateExternalApprovalResponseBody")?;
-        let mut out = Self::default();
-        o.set("approval_code", &mut out.approval_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateExternalApprovalResponseBody {
+    const NAME: &'static str = "CreateExternalApprovalResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_code" => v.put(&mut self.approval_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.external_instance.create` (Sync instances) answers with.
@@ -5266,12 +5604,24 @@ pub struct CreateExternalInstanceResponseBody {
 }
 impl FromJson for CreateExternalInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateExternalInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.set("process_record", &mut out.process_record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateExternalInstanceResponseBody {
+    const NAME: &'static str = "CreateExternalInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            "process_record" => v.put(&mut self.process_record),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.instance_comment.create` (Create comments) answers with.
@@ -5287,11 +5637,23 @@ pub struct CreateInstanceCommentResponseBody {
 }
 impl FromJson for CreateInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateInstanceCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("comment_id", &mut out.comment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateInstanceCommentResponseBody {
+    const NAME: &'static str = "CreateInstanceCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "comment_id" => v.put(&mut self.comment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.instance.create` (Create an approval instance) answers with.
@@ -5309,12 +5671,24 @@ pub struct CreateInstanceResponseBody {
 }
 impl FromJson for CreateInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("instance_code", &mut out.instance_code);
-        o.set("instance_link", &mut out.instance_link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateInstanceResponseBody {
+    const NAME: &'static str = "CreateInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "instance_code" => v.put(&mut self.instance_code),
+            "instance_link" => v.put(&mut self.instance_link),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.instance_comment.delete` (Delete comments) answers with.
@@ -5330,11 +5704,23 @@ pub struct DeleteInstanceCommentResponseBody {
 }
 impl FromJson for DeleteInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteInstanceCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("comment_id", &mut out.comment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteInstanceCommentResponseBody {
+    const NAME: &'static str = "DeleteInstanceCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "comment_id" => v.put(&mut self.comment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.instance.detail` (获取单个审批实例详情) answers with.
@@ -5378,25 +5764,37 @@ pub struct DetailInstanceResponseBody {
 }
 impl FromJson for DetailInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DetailInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("definition_name", &mut out.definition_name);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("user_id", &mut out.user_id);
-        o.set("serial_number", &mut out.serial_number);
-        o.set("department_id", &mut out.department_id);
-        o.set("status", &mut out.status);
-        o.set("form", &mut out.form);
-        o.set("tasks", &mut out.tasks);
-        o.set("comments", &mut out.comments);
-        o.set("operation_records", &mut out.operation_records);
-        o.set("definition_code", &mut out.definition_code);
-        o.set("reverted", &mut out.reverted);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("current_nodes", &mut out.current_nodes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DetailInstanceResponseBody {
+    const NAME: &'static str = "DetailInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "definition_name" => v.put(&mut self.definition_name),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "user_id" => v.put(&mut self.user_id),
+            "serial_number" => v.put(&mut self.serial_number),
+            "department_id" => v.put(&mut self.department_id),
+            "status" => v.put(&mut self.status),
+            "form" => v.put(&mut self.form),
+            "tasks" => v.put(&mut self.tasks),
+            "comments" => v.put(&mut self.comments),
+            "operation_records" => v.put(&mut self.operation_records),
+            "definition_code" => v.put(&mut self.definition_code),
+            "reverted" => v.put(&mut self.reverted),
+            "instance_code" => v.put(&mut self.instance_code),
+            "current_nodes" => v.put(&mut self.current_nodes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListDistrictResponseBody`.
@@ -5420,15 +5818,27 @@ pub struct District {
 }
 impl FromJson for District {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "District")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("level", &mut out.level);
-        o.set("has_sub_district", &mut out.has_sub_district);
-        o.set("parent_districts", &mut out.parent_districts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for District {
+    const NAME: &'static str = "District";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "level" => v.put(&mut self.level),
+            "has_sub_district" => v.put(&mut self.has_sub_district),
+            "parent_districts" => v.put(&mut self.parent_districts),
+            _ => v.skip(),
+        }
     }
 }
 /// The `parent_districts` of `District`.
@@ -5448,13 +5858,25 @@ pub struct DistrictBaseInfo {
 }
 impl FromJson for DistrictBaseInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DistrictBaseInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("level", &mut out.level);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DistrictBaseInfo {
+    const NAME: &'static str = "DistrictBaseInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "level" => v.put(&mut self.level),
+            _ => v.skip(),
+        }
     }
 }
 /// The `instance` of `ProcessRecord`.
@@ -5474,13 +5896,25 @@ pub struct EntityProcessRecord {
 }
 impl FromJson for EntityProcessRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EntityProcessRecord")?;
-        let mut out = Self::default();
-        o.set("insert_num", &mut out.insert_num);
-        o.set("update_num", &mut out.update_num);
-        o.set("delete_num", &mut out.delete_num);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EntityProcessRecord {
+    const NAME: &'static str = "EntityProcessRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "insert_num" => v.put(&mut self.insert_num),
+            "update_num" => v.put(&mut self.update_num),
+            "delete_num" => v.put(&mut self.delete_num),
+            _ => v.skip(),
+        }
     }
 }
 /// The `instances` of `CheckExternalInstanceRequestBody`.
@@ -5538,13 +5972,25 @@ pub struct ExteranlInstanceCheckResponse {
 }
 impl FromJson for ExteranlInstanceCheckResponse {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExteranlInstanceCheckResponse")?;
-        let mut out = Self::default();
-        o.set("instance_id", &mut out.instance_id);
-        o.set("update_time", &mut out.update_time);
-        o.set("tasks", &mut out.tasks);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExteranlInstanceCheckResponse {
+    const NAME: &'static str = "ExteranlInstanceCheckResponse";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "instance_id" => v.put(&mut self.instance_id),
+            "update_time" => v.put(&mut self.update_time),
+            "tasks" => v.put(&mut self.tasks),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.external_approval.create` (Create a third-party approval definition).
@@ -5714,35 +6160,47 @@ pub struct ExternalInstance {
 }
 impl FromJson for ExternalInstance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalInstance")?;
-        let mut out = Self::default();
-        o.set("approval_code", &mut out.approval_code);
-        o.set("status", &mut out.status);
-        o.set("extra", &mut out.extra);
-        o.set("instance_id", &mut out.instance_id);
-        o.set("links", &mut out.links);
-        o.set("title", &mut out.title);
-        o.set("form", &mut out.form);
-        o.set("user_id", &mut out.user_id);
-        o.set("user_name", &mut out.user_name);
-        o.set("open_id", &mut out.open_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("department_name", &mut out.department_name);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("display_method", &mut out.display_method);
-        o.set("update_mode", &mut out.update_mode);
-        o.set("task_list", &mut out.task_list);
-        o.set("cc_list", &mut out.cc_list);
-        o.set("i18n_resources", &mut out.i18n_resources);
-        o.set("trusteeship_url_token", &mut out.trusteeship_url_token);
-        o.set("trusteeship_user_id_type", &mut out.trusteeship_user_id_type);
-        o.set("trusteeship_urls", &mut out.trusteeship_urls);
-        o.set("trusteeship_cache_config", &mut out.trusteeship_cache_config);
-        o.set("resource_region", &mut out.resource_region);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalInstance {
+    const NAME: &'static str = "ExternalInstance";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_code" => v.put(&mut self.approval_code),
+            "status" => v.put(&mut self.status),
+            "extra" => v.put(&mut self.extra),
+            "instance_id" => v.put(&mut self.instance_id),
+            "links" => v.put(&mut self.links),
+            "title" => v.put(&mut self.title),
+            "form" => v.put(&mut self.form),
+            "user_id" => v.put(&mut self.user_id),
+            "user_name" => v.put(&mut self.user_name),
+            "open_id" => v.put(&mut self.open_id),
+            "department_id" => v.put(&mut self.department_id),
+            "department_name" => v.put(&mut self.department_name),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "update_time" => v.put(&mut self.update_time),
+            "display_method" => v.put(&mut self.display_method),
+            "update_mode" => v.put(&mut self.update_mode),
+            "task_list" => v.put(&mut self.task_list),
+            "cc_list" => v.put(&mut self.cc_list),
+            "i18n_resources" => v.put(&mut self.i18n_resources),
+            "trusteeship_url_token" => v.put(&mut self.trusteeship_url_token),
+            "trusteeship_user_id_type" => v.put(&mut self.trusteeship_user_id_type),
+            "trusteeship_urls" => v.put(&mut self.trusteeship_urls),
+            "trusteeship_cache_config" => v.put(&mut self.trusteeship_cache_config),
+            "resource_region" => v.put(&mut self.resource_region),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalInstance {
@@ -5832,12 +6290,24 @@ pub struct ExternalInstanceForm {
 }
 impl FromJson for ExternalInstanceForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalInstanceForm")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalInstanceForm {
+    const NAME: &'static str = "ExternalInstanceForm";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalInstanceForm {
@@ -5867,12 +6337,24 @@ pub struct ExternalInstanceLink {
 }
 impl FromJson for ExternalInstanceLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalInstanceLink")?;
-        let mut out = Self::default();
-        o.set("pc_link", &mut out.pc_link);
-        o.set("mobile_link", &mut out.mobile_link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalInstanceLink {
+    const NAME: &'static str = "ExternalInstanceLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc_link" => v.put(&mut self.pc_link),
+            "mobile_link" => v.put(&mut self.mobile_link),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalInstanceLink {
@@ -5906,12 +6388,24 @@ pub struct ExternalInstanceTask {
 }
 impl FromJson for ExternalInstanceTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalInstanceTask")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalInstanceTask {
+    const NAME: &'static str = "ExternalInstanceTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalInstanceTask {
@@ -6028,27 +6522,39 @@ pub struct ExternalInstanceTaskNode {
 }
 impl FromJson for ExternalInstanceTaskNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalInstanceTaskNode")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("title", &mut out.title);
-        o.set("links", &mut out.links);
-        o.set("status", &mut out.status);
-        o.set("extra", &mut out.extra);
-        o.set("create_time", &mut out.create_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("action_context", &mut out.action_context);
-        o.set("action_configs", &mut out.action_configs);
-        o.set("display_method", &mut out.display_method);
-        o.set("exclude_statistics", &mut out.exclude_statistics);
-        o.set("node_id", &mut out.node_id);
-        o.set("node_name", &mut out.node_name);
-        o.set("generate_type", &mut out.generate_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalInstanceTaskNode {
+    const NAME: &'static str = "ExternalInstanceTaskNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "title" => v.put(&mut self.title),
+            "links" => v.put(&mut self.links),
+            "status" => v.put(&mut self.status),
+            "extra" => v.put(&mut self.extra),
+            "create_time" => v.put(&mut self.create_time),
+            "end_time" => v.put(&mut self.end_time),
+            "update_time" => v.put(&mut self.update_time),
+            "action_context" => v.put(&mut self.action_context),
+            "action_configs" => v.put(&mut self.action_configs),
+            "display_method" => v.put(&mut self.display_method),
+            "exclude_statistics" => v.put(&mut self.exclude_statistics),
+            "node_id" => v.put(&mut self.node_id),
+            "node_name" => v.put(&mut self.node_name),
+            "generate_type" => v.put(&mut self.generate_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalInstanceTaskNode {
@@ -6112,13 +6618,25 @@ pub struct ExternalTaskItem {
 }
 impl FromJson for ExternalTaskItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalTaskItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("status", &mut out.status);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalTaskItem {
+    const NAME: &'static str = "ExternalTaskItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "status" => v.put(&mut self.status),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `data` of `ListExternalTaskResponseBody`.
@@ -6144,16 +6662,28 @@ pub struct ExternalTaskList {
 }
 impl FromJson for ExternalTaskList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalTaskList")?;
-        let mut out = Self::default();
-        o.set("instance_id", &mut out.instance_id);
-        o.set("approval_id", &mut out.approval_id);
-        o.set("approval_code", &mut out.approval_code);
-        o.set("status", &mut out.status);
-        o.set("update_time", &mut out.update_time);
-        o.set("tasks", &mut out.tasks);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalTaskList {
+    const NAME: &'static str = "ExternalTaskList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "instance_id" => v.put(&mut self.instance_id),
+            "approval_id" => v.put(&mut self.approval_id),
+            "approval_code" => v.put(&mut self.approval_code),
+            "status" => v.put(&mut self.status),
+            "update_time" => v.put(&mut self.update_time),
+            "tasks" => v.put(&mut self.tasks),
+            _ => v.skip(),
+        }
     }
 }
 /// The `privilege_field` of `ApprovalNode`.
@@ -6196,14 +6726,26 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "File")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("file_size", &mut out.file_size);
-        o.set("title", &mut out.title);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for File {
+    const NAME: &'static str = "File";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "file_size" => v.put(&mut self.file_size),
+            "title" => v.put(&mut self.title),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.task.forward` (转交审批任务).
@@ -6270,17 +6812,29 @@ pub struct GetApprovalResponseBody {
 }
 impl FromJson for GetApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetApprovalResponseBody")?;
-        let mut out = Self::default();
-        o.set("approval_name", &mut out.approval_name);
-        o.set("status", &mut out.status);
-        o.set("form", &mut out.form);
-        o.set("node_list", &mut out.node_list);
-        o.set("viewers", &mut out.viewers);
-        o.set("approval_admin_ids", &mut out.approval_admin_ids);
-        o.set("form_widget_relation", &mut out.form_widget_relation);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetApprovalResponseBody {
+    const NAME: &'static str = "GetApprovalResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_name" => v.put(&mut self.approval_name),
+            "status" => v.put(&mut self.status),
+            "form" => v.put(&mut self.form),
+            "node_list" => v.put(&mut self.node_list),
+            "viewers" => v.put(&mut self.viewers),
+            "approval_admin_ids" => v.put(&mut self.approval_admin_ids),
+            "form_widget_relation" => v.put(&mut self.form_widget_relation),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.external_approval.get` (View third-party approval definition) answers with.
@@ -6312,19 +6866,31 @@ pub struct GetExternalApprovalResponseBody {
 }
 impl FromJson for GetExternalApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetExternalApprovalResponseBody")?;
-        let mut out = Self::default();
-        o.set("approval_name", &mut out.approval_name);
-        o.set("approval_code", &mut out.approval_code);
-        o.set("group_code", &mut out.group_code);
-        o.set("group_name", &mut out.group_name);
-        o.set("description", &mut out.description);
-        o.set("external", &mut out.external);
-        o.set("viewers", &mut out.viewers);
-        o.set("i18n_resources", &mut out.i18n_resources);
-        o.set("managers", &mut out.managers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetExternalApprovalResponseBody {
+    const NAME: &'static str = "GetExternalApprovalResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_name" => v.put(&mut self.approval_name),
+            "approval_code" => v.put(&mut self.approval_code),
+            "group_code" => v.put(&mut self.group_code),
+            "group_name" => v.put(&mut self.group_name),
+            "description" => v.put(&mut self.description),
+            "external" => v.put(&mut self.external),
+            "viewers" => v.put(&mut self.viewers),
+            "i18n_resources" => v.put(&mut self.i18n_resources),
+            "managers" => v.put(&mut self.managers),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.instance.get` (Obtain details of an approval instance) answers with.
@@ -6374,28 +6940,40 @@ pub struct GetInstanceResponseBody {
 }
 impl FromJson for GetInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("approval_name", &mut out.approval_name);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("serial_number", &mut out.serial_number);
-        o.set("department_id", &mut out.department_id);
-        o.set("status", &mut out.status);
-        o.set("uuid", &mut out.uuid);
-        o.set("form", &mut out.form);
-        o.set("task_list", &mut out.task_list);
-        o.set("comment_list", &mut out.comment_list);
-        o.set("timeline", &mut out.timeline);
-        o.set("modified_instance_code", &mut out.modified_instance_code);
-        o.set("reverted_instance_code", &mut out.reverted_instance_code);
-        o.set("approval_code", &mut out.approval_code);
-        o.set("reverted", &mut out.reverted);
-        o.set("instance_code", &mut out.instance_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetInstanceResponseBody {
+    const NAME: &'static str = "GetInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_name" => v.put(&mut self.approval_name),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "serial_number" => v.put(&mut self.serial_number),
+            "department_id" => v.put(&mut self.department_id),
+            "status" => v.put(&mut self.status),
+            "uuid" => v.put(&mut self.uuid),
+            "form" => v.put(&mut self.form),
+            "task_list" => v.put(&mut self.task_list),
+            "comment_list" => v.put(&mut self.comment_list),
+            "timeline" => v.put(&mut self.timeline),
+            "modified_instance_code" => v.put(&mut self.modified_instance_code),
+            "reverted_instance_code" => v.put(&mut self.reverted_instance_code),
+            "approval_code" => v.put(&mut self.approval_code),
+            "reverted" => v.put(&mut self.reverted),
+            "instance_code" => v.put(&mut self.instance_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_resources` of `ApprovalCreate`.
@@ -6418,13 +6996,25 @@ pub struct I18nResource {
 }
 impl FromJson for I18nResource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nResource")?;
-        let mut out = Self::default();
-        o.set("locale", &mut out.locale);
-        o.set("texts", &mut out.texts);
-        o.set("is_default", &mut out.is_default);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nResource {
+    const NAME: &'static str = "I18nResource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "locale" => v.put(&mut self.locale),
+            "texts" => v.put(&mut self.texts),
+            "is_default" => v.put(&mut self.is_default),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nResource {
@@ -6460,12 +7050,24 @@ pub struct I18nResourceText {
 }
 impl FromJson for I18nResourceText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nResourceText")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nResourceText {
+    const NAME: &'static str = "I18nResourceText";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nResourceText {
@@ -6504,14 +7106,26 @@ pub struct InitiatedInstanceResponseBody {
 }
 impl FromJson for InitiatedInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InitiatedInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("instances", &mut out.instances);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("count", &mut out.count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InitiatedInstanceResponseBody {
+    const NAME: &'static str = "InitiatedInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "instances" => v.put(&mut self.instances),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "count" => v.put(&mut self.count),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.instance.cancel` (Revoke approval instances).
@@ -6619,13 +7233,25 @@ pub struct InstanceCcUser {
 }
 impl FromJson for InstanceCcUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceCcUser")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("cc_id", &mut out.cc_id);
-        o.set("open_id", &mut out.open_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceCcUser {
+    const NAME: &'static str = "InstanceCcUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "cc_id" => v.put(&mut self.cc_id),
+            "open_id" => v.put(&mut self.open_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `comment_list` of `GetInstanceResponseBody`.
@@ -6651,16 +7277,28 @@ pub struct InstanceComment {
 }
 impl FromJson for InstanceComment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceComment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("comment", &mut out.comment);
-        o.set("create_time", &mut out.create_time);
-        o.set("files", &mut out.files);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceComment {
+    const NAME: &'static str = "InstanceComment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "comment" => v.put(&mut self.comment),
+            "create_time" => v.put(&mut self.create_time),
+            "files" => v.put(&mut self.files),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.instance.create` (Create an approval instance).
@@ -6875,16 +7513,28 @@ pub struct InstanceSearchApproval {
 }
 impl FromJson for InstanceSearchApproval {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceSearchApproval")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.set("is_external", &mut out.is_external);
-        o.set("external", &mut out.external);
-        o.set("approval_id", &mut out.approval_id);
-        o.set("icon", &mut out.icon);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceSearchApproval {
+    const NAME: &'static str = "InstanceSearchApproval";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            "is_external" => v.put(&mut self.is_external),
+            "external" => v.put(&mut self.external),
+            "approval_id" => v.put(&mut self.approval_id),
+            "icon" => v.put(&mut self.icon),
+            _ => v.skip(),
+        }
     }
 }
 /// The `external` of `InstanceSearchApproval`.
@@ -6900,11 +7550,23 @@ pub struct InstanceSearchApprovalExternal {
 }
 impl FromJson for InstanceSearchApprovalExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceSearchApprovalExternal")?;
-        let mut out = Self::default();
-        o.set("batch_cc_read", &mut out.batch_cc_read);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceSearchApprovalExternal {
+    const NAME: &'static str = "InstanceSearchApprovalExternal";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "batch_cc_read" => v.put(&mut self.batch_cc_read),
+            _ => v.skip(),
+        }
     }
 }
 /// The `group` of `CcSearchItem`.
@@ -6922,12 +7584,24 @@ pub struct InstanceSearchGroup {
 }
 impl FromJson for InstanceSearchGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceSearchGroup")?;
-        let mut out = Self::default();
-        o.set("external_id", &mut out.external_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceSearchGroup {
+    const NAME: &'static str = "InstanceSearchGroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_id" => v.put(&mut self.external_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `instance_list` of `QueryInstanceResponseBody`.
@@ -6947,13 +7621,25 @@ pub struct InstanceSearchItem {
 }
 impl FromJson for InstanceSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceSearchItem")?;
-        let mut out = Self::default();
-        o.set("approval", &mut out.approval);
-        o.set("group", &mut out.group);
-        o.set("instance", &mut out.instance);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceSearchItem {
+    const NAME: &'static str = "InstanceSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval" => v.put(&mut self.approval),
+            "group" => v.put(&mut self.group),
+            "instance" => v.put(&mut self.instance),
+            _ => v.skip(),
+        }
     }
 }
 /// The `link` of `CcSearchNode`.
@@ -6971,12 +7657,24 @@ pub struct InstanceSearchLink {
 }
 impl FromJson for InstanceSearchLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceSearchLink")?;
-        let mut out = Self::default();
-        o.set("pc_link", &mut out.pc_link);
-        o.set("mobile_link", &mut out.mobile_link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceSearchLink {
+    const NAME: &'static str = "InstanceSearchLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc_link" => v.put(&mut self.pc_link),
+            "mobile_link" => v.put(&mut self.mobile_link),
+            _ => v.skip(),
+        }
     }
 }
 /// The `instance` of `CcSearchItem`.
@@ -7010,20 +7708,32 @@ pub struct InstanceSearchNode {
 }
 impl FromJson for InstanceSearchNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceSearchNode")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("external_id", &mut out.external_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("status", &mut out.status);
-        o.set("title", &mut out.title);
-        o.set("extra", &mut out.extra);
-        o.set("serial_id", &mut out.serial_id);
-        o.set("link", &mut out.link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceSearchNode {
+    const NAME: &'static str = "InstanceSearchNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "external_id" => v.put(&mut self.external_id),
+            "user_id" => v.put(&mut self.user_id),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "status" => v.put(&mut self.status),
+            "title" => v.put(&mut self.title),
+            "extra" => v.put(&mut self.extra),
+            "serial_id" => v.put(&mut self.serial_id),
+            "link" => v.put(&mut self.link),
+            _ => v.skip(),
+        }
     }
 }
 /// The `task_list` of `GetInstanceResponseBody`.
@@ -7057,20 +7767,32 @@ pub struct InstanceTask {
 }
 impl FromJson for InstanceTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceTask")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("status", &mut out.status);
-        o.set("node_id", &mut out.node_id);
-        o.set("node_name", &mut out.node_name);
-        o.set("custom_node_id", &mut out.custom_node_id);
-        o.set("type", &mut out.r#type);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceTask {
+    const NAME: &'static str = "InstanceTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "status" => v.put(&mut self.status),
+            "node_id" => v.put(&mut self.node_id),
+            "node_name" => v.put(&mut self.node_name),
+            "custom_node_id" => v.put(&mut self.custom_node_id),
+            "type" => v.put(&mut self.r#type),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `timeline` of `GetInstanceResponseBody`.
@@ -7108,22 +7830,34 @@ pub struct InstanceTimeline {
 }
 impl FromJson for InstanceTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceTimeline")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("create_time", &mut out.create_time);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id_list", &mut out.user_id_list);
-        o.set("open_id_list", &mut out.open_id_list);
-        o.set("task_id", &mut out.task_id);
-        o.set("comment", &mut out.comment);
-        o.set("cc_user_list", &mut out.cc_user_list);
-        o.set("ext", &mut out.ext);
-        o.set("node_key", &mut out.node_key);
-        o.set("files", &mut out.files);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceTimeline {
+    const NAME: &'static str = "InstanceTimeline";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "create_time" => v.put(&mut self.create_time),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "user_id_list" => v.put(&mut self.user_id_list),
+            "open_id_list" => v.put(&mut self.open_id_list),
+            "task_id" => v.put(&mut self.task_id),
+            "comment" => v.put(&mut self.comment),
+            "cc_user_list" => v.put(&mut self.cc_user_list),
+            "ext" => v.put(&mut self.ext),
+            "node_key" => v.put(&mut self.node_key),
+            "files" => v.put(&mut self.files),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.district.list` (查询地理库信息) answers with.
@@ -7145,14 +7879,26 @@ pub struct ListDistrictResponseBody {
 }
 impl FromJson for ListDistrictResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDistrictResponseBody")?;
-        let mut out = Self::default();
-        o.set("version", &mut out.version);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDistrictResponseBody {
+    const NAME: &'static str = "ListDistrictResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "version" => v.put(&mut self.version),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.external_task.list` (Status of third-party approval tasks).
@@ -7204,13 +7950,25 @@ pub struct ListExternalTaskResponseBody {
 }
 impl FromJson for ListExternalTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListExternalTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListExternalTaskResponseBody {
+    const NAME: &'static str = "ListExternalTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.instance_comment.list` (Receive comments) answers with.
@@ -7226,11 +7984,23 @@ pub struct ListInstanceCommentResponseBody {
 }
 impl FromJson for ListInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListInstanceCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("comments", &mut out.comments);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInstanceCommentResponseBody {
+    const NAME: &'static str = "ListInstanceCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "comments" => v.put(&mut self.comments),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.instance.list` (Obtain IDs of multiple approval instances) answers with.
@@ -7250,13 +8020,25 @@ pub struct ListInstanceResponseBody {
 }
 impl FromJson for ListInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("instance_code_list", &mut out.instance_code_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInstanceResponseBody {
+    const NAME: &'static str = "ListInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "instance_code_list" => v.put(&mut self.instance_code_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.task.list` (获取审批任务列表) answers with.
@@ -7278,14 +8060,26 @@ pub struct ListTaskResponseBody {
 }
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("tasks", &mut out.tasks);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("count", &mut out.count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTaskResponseBody {
+    const NAME: &'static str = "ListTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tasks" => v.put(&mut self.tasks),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "count" => v.put(&mut self.count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `node_auto_approval_list` of `InstanceCreate`.
@@ -7347,12 +8141,24 @@ pub struct Pair {
 }
 impl FromJson for Pair {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Pair")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Pair {
+    const NAME: &'static str = "Pair";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.task.pass` (同意审批任务).
@@ -7446,11 +8252,23 @@ pub struct PreviewInstanceResponseBody {
 }
 impl FromJson for PreviewInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreviewInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("preview_nodes", &mut out.preview_nodes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreviewInstanceResponseBody {
+    const NAME: &'static str = "PreviewInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "preview_nodes" => v.put(&mut self.preview_nodes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `preview_nodes` of `PreviewInstanceResponseBody`.
@@ -7484,20 +8302,32 @@ pub struct PreviewNode {
 }
 impl FromJson for PreviewNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreviewNode")?;
-        let mut out = Self::default();
-        o.set("node_id", &mut out.node_id);
-        o.set("node_name", &mut out.node_name);
-        o.set("node_type", &mut out.node_type);
-        o.set("comments", &mut out.comments);
-        o.set("custom_node_id", &mut out.custom_node_id);
-        o.set("user_id_list", &mut out.user_id_list);
-        o.set("end_cc_id_list", &mut out.end_cc_id_list);
-        o.set("is_empty_logic", &mut out.is_empty_logic);
-        o.set("is_approver_type_free", &mut out.is_approver_type_free);
-        o.set("has_cc_type_free", &mut out.has_cc_type_free);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreviewNode {
+    const NAME: &'static str = "PreviewNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "node_id" => v.put(&mut self.node_id),
+            "node_name" => v.put(&mut self.node_name),
+            "node_type" => v.put(&mut self.node_type),
+            "comments" => v.put(&mut self.comments),
+            "custom_node_id" => v.put(&mut self.custom_node_id),
+            "user_id_list" => v.put(&mut self.user_id_list),
+            "end_cc_id_list" => v.put(&mut self.end_cc_id_list),
+            "is_empty_logic" => v.put(&mut self.is_empty_logic),
+            "is_approver_type_free" => v.put(&mut self.is_approver_type_free),
+            "has_cc_type_free" => v.put(&mut self.has_cc_type_free),
+            _ => v.skip(),
+        }
     }
 }
 /// The `process_record` of `CreateExternalInstanceResponseBody`.
@@ -7517,13 +8347,25 @@ pub struct ProcessRecord {
 }
 impl FromJson for ProcessRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessRecord")?;
-        let mut out = Self::default();
-        o.set("instance", &mut out.instance);
-        o.set("task", &mut out.task);
-        o.set("cc", &mut out.cc);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessRecord {
+    const NAME: &'static str = "ProcessRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "instance" => v.put(&mut self.instance),
+            "task" => v.put(&mut self.task),
+            "cc" => v.put(&mut self.cc),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.instance.query` (List of instances) answers with.
@@ -7545,14 +8387,26 @@ pub struct QueryInstanceResponseBody {
 }
 impl FromJson for QueryInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("count", &mut out.count);
-        o.set("instance_list", &mut out.instance_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryInstanceResponseBody {
+    const NAME: &'static str = "QueryInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "count" => v.put(&mut self.count),
+            "instance_list" => v.put(&mut self.instance_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.task.query` (Query the user's task list) answers with.
@@ -7574,14 +8428,26 @@ pub struct QueryTaskResponseBody {
 }
 impl FromJson for QueryTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("tasks", &mut out.tasks);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("count", &mut out.count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryTaskResponseBody {
+    const NAME: &'static str = "QueryTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tasks" => v.put(&mut self.tasks),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "count" => v.put(&mut self.count),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.instance.recall` (撤回审批实例).
@@ -7686,12 +8552,24 @@ pub struct RemoveInstanceCommentResponseBody {
 }
 impl FromJson for RemoveInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RemoveInstanceCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("instance_id", &mut out.instance_id);
-        o.set("external_id", &mut out.external_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RemoveInstanceCommentResponseBody {
+    const NAME: &'static str = "RemoveInstanceCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "instance_id" => v.put(&mut self.instance_id),
+            "external_id" => v.put(&mut self.external_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.task.rollback` (退回审批任务).
@@ -7749,14 +8627,26 @@ pub struct SearchCcInstanceResponseBody {
 }
 impl FromJson for SearchCcInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchCcInstanceResponseBody")?;
-        let mut out = Self::default();
-        o.set("count", &mut out.count);
-        o.set("cc_list", &mut out.cc_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchCcInstanceResponseBody {
+    const NAME: &'static str = "SearchCcInstanceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "count" => v.put(&mut self.count),
+            "cc_list" => v.put(&mut self.cc_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.district.search` (搜索地理库信息).
@@ -7799,14 +8689,26 @@ pub struct SearchDistrictResponseBody {
 }
 impl FromJson for SearchDistrictResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchDistrictResponseBody")?;
-        let mut out = Self::default();
-        o.set("version", &mut out.version);
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchDistrictResponseBody {
+    const NAME: &'static str = "SearchDistrictResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "version" => v.put(&mut self.version),
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `approval.v4.task.search` (Query list of tasks) answers with.
@@ -7828,14 +8730,26 @@ pub struct SearchTaskResponseBody {
 }
 impl FromJson for SearchTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("count", &mut out.count);
-        o.set("task_list", &mut out.task_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchTaskResponseBody {
+    const NAME: &'static str = "SearchTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "count" => v.put(&mut self.count),
+            "task_list" => v.put(&mut self.task_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.instance.specified_rollback` (Return approval task).
@@ -7948,28 +8862,40 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Task")?;
-        let mut out = Self::default();
-        o.set("topic", &mut out.topic);
-        o.set("user_id", &mut out.user_id);
-        o.set("title", &mut out.title);
-        o.set("urls", &mut out.urls);
-        o.set("process_external_id", &mut out.process_external_id);
-        o.set("task_external_id", &mut out.task_external_id);
-        o.set("status", &mut out.status);
-        o.set("process_status", &mut out.process_status);
-        o.set("definition_code", &mut out.definition_code);
-        o.set("initiators", &mut out.initiators);
-        o.set("initiator_names", &mut out.initiator_names);
-        o.set("task_id", &mut out.task_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("process_code", &mut out.process_code);
-        o.set("definition_group_id", &mut out.definition_group_id);
-        o.set("definition_group_name", &mut out.definition_group_name);
-        o.set("definition_id", &mut out.definition_id);
-        o.set("definition_name", &mut out.definition_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Task {
+    const NAME: &'static str = "Task";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "topic" => v.put(&mut self.topic),
+            "user_id" => v.put(&mut self.user_id),
+            "title" => v.put(&mut self.title),
+            "urls" => v.put(&mut self.urls),
+            "process_external_id" => v.put(&mut self.process_external_id),
+            "task_external_id" => v.put(&mut self.task_external_id),
+            "status" => v.put(&mut self.status),
+            "process_status" => v.put(&mut self.process_status),
+            "definition_code" => v.put(&mut self.definition_code),
+            "initiators" => v.put(&mut self.initiators),
+            "initiator_names" => v.put(&mut self.initiator_names),
+            "task_id" => v.put(&mut self.task_id),
+            "process_id" => v.put(&mut self.process_id),
+            "process_code" => v.put(&mut self.process_code),
+            "definition_group_id" => v.put(&mut self.definition_group_id),
+            "definition_group_name" => v.put(&mut self.definition_group_name),
+            "definition_id" => v.put(&mut self.definition_id),
+            "definition_name" => v.put(&mut self.definition_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.task.approve` (Agree to approval task).
@@ -8204,14 +9130,26 @@ pub struct TaskSearchItem {
 }
 impl FromJson for TaskSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskSearchItem")?;
-        let mut out = Self::default();
-        o.set("approval", &mut out.approval);
-        o.set("group", &mut out.group);
-        o.set("instance", &mut out.instance);
-        o.set("task", &mut out.task);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskSearchItem {
+    const NAME: &'static str = "TaskSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval" => v.put(&mut self.approval),
+            "group" => v.put(&mut self.group),
+            "instance" => v.put(&mut self.instance),
+            "task" => v.put(&mut self.task),
+            _ => v.skip(),
+        }
     }
 }
 /// The `task` of `TaskSearchItem`.
@@ -8245,20 +9183,32 @@ pub struct TaskSearchNode {
 }
 impl FromJson for TaskSearchNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskSearchNode")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("status", &mut out.status);
-        o.set("title", &mut out.title);
-        o.set("extra", &mut out.extra);
-        o.set("link", &mut out.link);
-        o.set("task_id", &mut out.task_id);
-        o.set("update_time", &mut out.update_time);
-        o.set("task_external_id", &mut out.task_external_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskSearchNode {
+    const NAME: &'static str = "TaskSearchNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "status" => v.put(&mut self.status),
+            "title" => v.put(&mut self.title),
+            "extra" => v.put(&mut self.extra),
+            "link" => v.put(&mut self.link),
+            "task_id" => v.put(&mut self.task_id),
+            "update_time" => v.put(&mut self.update_time),
+            "task_external_id" => v.put(&mut self.task_external_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `approval.v4.task.transfer` (Transfer the approval task).
@@ -8334,13 +9284,25 @@ pub struct TaskUrls {
 }
 impl FromJson for TaskUrls {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskUrls")?;
-        let mut out = Self::default();
-        o.set("helpdesk", &mut out.helpdesk);
-        o.set("mobile", &mut out.mobile);
-        o.set("pc", &mut out.pc);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskUrls {
+    const NAME: &'static str = "TaskUrls";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "helpdesk" => v.put(&mut self.helpdesk),
+            "mobile" => v.put(&mut self.mobile),
+            "pc" => v.put(&mut self.pc),
+            _ => v.skip(),
+        }
     }
 }
 /// The `trusteeship_cache_config` of `ExternalInstance`.
@@ -8364,13 +9326,25 @@ pub struct TrusteeshipInstanceCacheConfig {
 }
 impl FromJson for TrusteeshipInstanceCacheConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TrusteeshipInstanceCacheConfig")?;
-        let mut out = Self::default();
-        o.set("form_policy", &mut out.form_policy);
-        o.set("form_vary_with_locale", &mut out.form_vary_with_locale);
-        o.set("form_version", &mut out.form_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TrusteeshipInstanceCacheConfig {
+    const NAME: &'static str = "TrusteeshipInstanceCacheConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "form_policy" => v.put(&mut self.form_policy),
+            "form_vary_with_locale" => v.put(&mut self.form_vary_with_locale),
+            "form_version" => v.put(&mut self.form_version),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TrusteeshipInstanceCacheConfig {
@@ -8403,15 +9377,27 @@ pub struct TrusteeshipUrls {
 }
 impl FromJson for TrusteeshipUrls {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TrusteeshipUrls")?;
-        let mut out = Self::default();
-        o.set("form_detail_url", &mut out.form_detail_url);
-        o.set("action_definition_url", &mut out.action_definition_url);
-        o.set("approval_node_url", &mut out.approval_node_url);
-        o.set("action_callback_url", &mut out.action_callback_url);
-        o.set("pull_business_data_url", &mut out.pull_business_data_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TrusteeshipUrls {
+    const NAME: &'static str = "TrusteeshipUrls";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "form_detail_url" => v.put(&mut self.form_detail_url),
+            "action_definition_url" => v.put(&mut self.action_definition_url),
+            "approval_node_url" => v.put(&mut self.approval_node_url),
+            "action_callback_url" => v.put(&mut self.action_callback_url),
+            "pull_business_data_url" => v.put(&mut self.pull_business_data_url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TrusteeshipUrls {
@@ -8444,14 +9430,26 @@ pub struct UatCurrentNode {
 }
 impl FromJson for UatCurrentNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UatCurrentNode")?;
-        let mut out = Self::default();
-        o.set("node_id", &mut out.node_id);
-        o.set("node_name", &mut out.node_name);
-        o.set("type", &mut out.r#type);
-        o.set("approvers", &mut out.approvers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UatCurrentNode {
+    const NAME: &'static str = "UatCurrentNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "node_id" => v.put(&mut self.node_id),
+            "node_name" => v.put(&mut self.node_name),
+            "type" => v.put(&mut self.r#type),
+            "approvers" => v.put(&mut self.approvers),
+            _ => v.skip(),
+        }
     }
 }
 /// The `instances` of `InitiatedInstanceResponseBody`.
@@ -8487,21 +9485,33 @@ pub struct UatInstance {
 }
 impl FromJson for UatInstance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UatInstance")?;
-        let mut out = Self::default();
-        o.set("instance_status", &mut out.instance_status);
-        o.set("definition_code", &mut out.definition_code);
-        o.set("initiator", &mut out.initiator);
-        o.set("initiator_name", &mut out.initiator_name);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("definition_group_id", &mut out.definition_group_id);
-        o.set("definition_group_name", &mut out.definition_group_name);
-        o.set("definition_name", &mut out.definition_name);
-        o.set("summaries", &mut out.summaries);
-        o.set("instance_external_id", &mut out.instance_external_id);
-        o.set("link", &mut out.link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UatInstance {
+    const NAME: &'static str = "UatInstance";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "instance_status" => v.put(&mut self.instance_status),
+            "definition_code" => v.put(&mut self.definition_code),
+            "initiator" => v.put(&mut self.initiator),
+            "initiator_name" => v.put(&mut self.initiator_name),
+            "instance_code" => v.put(&mut self.instance_code),
+            "definition_group_id" => v.put(&mut self.definition_group_id),
+            "definition_group_name" => v.put(&mut self.definition_group_name),
+            "definition_name" => v.put(&mut self.definition_name),
+            "summaries" => v.put(&mut self.summaries),
+            "instance_external_id" => v.put(&mut self.instance_external_id),
+            "link" => v.put(&mut self.link),
+            _ => v.skip(),
+        }
     }
 }
 /// The `comments` of `DetailInstanceResponseBody`.
@@ -8525,15 +9535,27 @@ pub struct UatInstanceComment {
 }
 impl FromJson for UatInstanceComment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UatInstanceComment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_id", &mut out.user_id);
-        o.set("comment", &mut out.comment);
-        o.set("create_time", &mut out.create_time);
-        o.set("files", &mut out.files);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UatInstanceComment {
+    const NAME: &'static str = "UatInstanceComment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_id" => v.put(&mut self.user_id),
+            "comment" => v.put(&mut self.comment),
+            "create_time" => v.put(&mut self.create_time),
+            "files" => v.put(&mut self.files),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tasks` of `DetailInstanceResponseBody`.
@@ -8563,18 +9585,30 @@ pub struct UatInstanceTask {
 }
 impl FromJson for UatInstanceTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UatInstanceTask")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_id", &mut out.user_id);
-        o.set("status", &mut out.status);
-        o.set("node_id", &mut out.node_id);
-        o.set("node_name", &mut out.node_name);
-        o.set("type", &mut out.r#type);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UatInstanceTask {
+    const NAME: &'static str = "UatInstanceTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_id" => v.put(&mut self.user_id),
+            "status" => v.put(&mut self.status),
+            "node_id" => v.put(&mut self.node_id),
+            "node_name" => v.put(&mut self.node_name),
+            "type" => v.put(&mut self.r#type),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operation_records` of `DetailInstanceResponseBody`.
@@ -8604,18 +9638,30 @@ pub struct UatInstanceTimeline {
 }
 impl FromJson for UatInstanceTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UatInstanceTimeline")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("create_time", &mut out.create_time);
-        o.set("user_id", &mut out.user_id);
-        o.set("cc_user_ids", &mut out.cc_user_ids);
-        o.set("task_id", &mut out.task_id);
-        o.set("comment", &mut out.comment);
-        o.set("node_id", &mut out.node_id);
-        o.set("files", &mut out.files);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UatInstanceTimeline {
+    const NAME: &'static str = "UatInstanceTimeline";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "create_time" => v.put(&mut self.create_time),
+            "user_id" => v.put(&mut self.user_id),
+            "cc_user_ids" => v.put(&mut self.cc_user_ids),
+            "task_id" => v.put(&mut self.task_id),
+            "comment" => v.put(&mut self.comment),
+            "node_id" => v.put(&mut self.node_id),
+            "files" => v.put(&mut self.files),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tasks` of `ListTaskResponseBody`.
@@ -8665,28 +9711,40 @@ pub struct UatTask {
 }
 impl FromJson for UatTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UatTask")?;
-        let mut out = Self::default();
-        o.set("topic", &mut out.topic);
-        o.set("user_id", &mut out.user_id);
-        o.set("title", &mut out.title);
-        o.set("status", &mut out.status);
-        o.set("instance_status", &mut out.instance_status);
-        o.set("definition_code", &mut out.definition_code);
-        o.set("initiator", &mut out.initiator);
-        o.set("initiator_name", &mut out.initiator_name);
-        o.set("task_id", &mut out.task_id);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("definition_group_id", &mut out.definition_group_id);
-        o.set("definition_group_name", &mut out.definition_group_name);
-        o.set("definition_name", &mut out.definition_name);
-        o.set("summaries", &mut out.summaries);
-        o.set("instance_external_id", &mut out.instance_external_id);
-        o.set("task_external_id", &mut out.task_external_id);
-        o.set("support_api_operate", &mut out.support_api_operate);
-        o.set("link", &mut out.link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UatTask {
+    const NAME: &'static str = "UatTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "topic" => v.put(&mut self.topic),
+            "user_id" => v.put(&mut self.user_id),
+            "title" => v.put(&mut self.title),
+            "status" => v.put(&mut self.status),
+            "instance_status" => v.put(&mut self.instance_status),
+            "definition_code" => v.put(&mut self.definition_code),
+            "initiator" => v.put(&mut self.initiator),
+            "initiator_name" => v.put(&mut self.initiator_name),
+            "task_id" => v.put(&mut self.task_id),
+            "instance_code" => v.put(&mut self.instance_code),
+            "definition_group_id" => v.put(&mut self.definition_group_id),
+            "definition_group_name" => v.put(&mut self.definition_group_name),
+            "definition_name" => v.put(&mut self.definition_name),
+            "summaries" => v.put(&mut self.summaries),
+            "instance_external_id" => v.put(&mut self.instance_external_id),
+            "task_external_id" => v.put(&mut self.task_external_id),
+            "support_api_operate" => v.put(&mut self.support_api_operate),
+            "link" => v.put(&mut self.link),
+            _ => v.skip(),
+        }
     }
 }
 /// The `approvers` of `UatCurrentNode`.
@@ -8704,12 +9762,24 @@ pub struct UatTaskUser {
 }
 impl FromJson for UatTaskUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UatTaskUser")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UatTaskUser {
+    const NAME: &'static str = "UatTaskUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `node_approver_user_id_list` of `InstanceCreate`.

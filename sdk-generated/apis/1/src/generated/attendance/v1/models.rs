@@ -81,6 +81,9 @@ impl FromJson for ApprovalType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ApprovalType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -155,6 +158,9 @@ impl json::Absent for CheckDateType {
 impl FromJson for CheckDateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CheckDateType {
@@ -246,6 +252,9 @@ impl json::Absent for CheckInResult {
 impl FromJson for CheckInResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CheckInResult {
@@ -346,6 +355,9 @@ impl FromJson for CheckInResultSupplement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CheckInResultSupplement {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -436,6 +448,9 @@ impl json::Absent for CheckOutResult {
 impl FromJson for CheckOutResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CheckOutResult {
@@ -535,6 +550,9 @@ impl json::Absent for CheckOutResultSupplement {
 impl FromJson for CheckOutResultSupplement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CheckOutResultSupplement {
@@ -639,6 +657,9 @@ impl FromJson for CheckResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CheckResult {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -713,6 +734,9 @@ impl json::Absent for CreateEmployeeType {
 impl FromJson for CreateEmployeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CreateEmployeeType {
@@ -789,6 +813,9 @@ impl FromJson for DefaultLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DefaultLocale {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -855,6 +882,9 @@ impl json::Absent for DeptType {
 impl FromJson for DeptType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DeptType {
@@ -926,6 +956,9 @@ impl json::Absent for EmployeeType {
 impl FromJson for EmployeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for EmployeeType {
@@ -1002,6 +1035,9 @@ impl FromJson for Locale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Locale {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1077,6 +1113,9 @@ impl FromJson for QueryEmployeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for QueryEmployeeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1147,6 +1186,9 @@ impl json::Absent for StatsType {
 impl FromJson for StatsType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for StatsType {
@@ -1227,6 +1269,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1260,20 +1305,33 @@ pub struct AntiCheatConfig {
 }
 impl FromJson for AntiCheatConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AntiCheatConfig")?;
-        let mut out = Self::default();
-        o.set(
-            "intercept_suspected_cheat_punch",
-            &mut out.intercept_suspected_cheat_punch,
-        );
-        o.set("check_cheat_software_punch", &mut out.check_cheat_software_punch);
-        o.set("check_buddy_punch", &mut out.check_buddy_punch);
-        o.set("check_simulate_wifi_punch", &mut out.check_simulate_wifi_punch);
-        o.set("check_change_device_punch", &mut out.check_change_device_punch);
-        o.set("allow_change_device_num", &mut out.allow_change_device_num);
-        o.set("suspected_cheat_handle_method", &mut out.suspected_cheat_handle_method);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AntiCheatConfig {
+    const NAME: &'static str = "AntiCheatConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "intercept_suspected_cheat_punch" => {
+                v.put(&mut self.intercept_suspected_cheat_punch)
+            }
+            "check_cheat_software_punch" => v.put(&mut self.check_cheat_software_punch),
+            "check_buddy_punch" => v.put(&mut self.check_buddy_punch),
+            "check_simulate_wifi_punch" => v.put(&mut self.check_simulate_wifi_punch),
+            "check_change_device_punch" => v.put(&mut self.check_change_device_punch),
+            "allow_change_device_num" => v.put(&mut self.allow_change_device_num),
+            "suspected_cheat_handle_method" => {
+                v.put(&mut self.suspected_cheat_handle_method)
+            }
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AntiCheatConfig {
@@ -1312,13 +1370,25 @@ pub struct ApprovalInfo {
 }
 impl FromJson for ApprovalInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApprovalInfo")?;
-        let mut out = Self::default();
-        o.set("approval_id", &mut out.approval_id);
-        o.set("approval_type", &mut out.approval_type);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApprovalInfo {
+    const NAME: &'static str = "ApprovalInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_id" => v.put(&mut self.approval_id),
+            "approval_type" => v.put(&mut self.approval_type),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `archive_report_fields` of `UserStatsFieldsQueryArchiveRuleResponseBody`.
@@ -1338,13 +1408,25 @@ pub struct ArchiveField {
 }
 impl FromJson for ArchiveField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ArchiveField")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("title", &mut out.title);
-        o.set("upper_titles", &mut out.upper_titles);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ArchiveField {
+    const NAME: &'static str = "ArchiveField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "title" => v.put(&mut self.title),
+            "upper_titles" => v.put(&mut self.upper_titles),
+            _ => v.skip(),
+        }
     }
 }
 /// The `field_datas` of `ArchiveReportData`.
@@ -1435,14 +1517,26 @@ pub struct ArchiveReportMeta {
 }
 impl FromJson for ArchiveReportMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ArchiveReportMeta")?;
-        let mut out = Self::default();
-        o.set("report_id", &mut out.report_id);
-        o.set("report_name", &mut out.report_name);
-        o.set("archive_rule_id", &mut out.archive_rule_id);
-        o.set("archive_rule_name", &mut out.archive_rule_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ArchiveReportMeta {
+    const NAME: &'static str = "ArchiveReportMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "report_id" => v.put(&mut self.report_id),
+            "report_name" => v.put(&mut self.report_name),
+            "archive_rule_id" => v.put(&mut self.archive_rule_id),
+            "archive_rule_name" => v.put(&mut self.archive_rule_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_daily_shift.batch_create_temp` (Create or modify temporary schedule).
@@ -1488,14 +1582,23 @@ pub struct BatchCreateTempUserDailyShiftResponseBody {
 }
 impl FromJson for BatchCreateTempUserDailyShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchCreateTempUserDailyShiftResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("user_tmp_daily_shifts", &mut out.user_tmp_daily_shifts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreateTempUserDailyShiftResponseBody {
+    const NAME: &'static str = "BatchCreateTempUserDailyShiftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_tmp_daily_shifts" => v.put(&mut self.user_tmp_daily_shifts),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_daily_shift.batch_create` (Create or modify schedule).
@@ -1562,11 +1665,23 @@ pub struct BatchCreateUserFlowResponseBody {
 }
 impl FromJson for BatchCreateUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchCreateUserFlowResponseBody")?;
-        let mut out = Self::default();
-        o.set("flow_records", &mut out.flow_records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreateUserFlowResponseBody {
+    const NAME: &'static str = "BatchCreateUserFlowResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "flow_records" => v.put(&mut self.flow_records),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_flow.batch_del` (delete attendance record).
@@ -1602,12 +1717,24 @@ pub struct BatchDelUserFlowResponseBody {
 }
 impl FromJson for BatchDelUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchDelUserFlowResponseBody")?;
-        let mut out = Self::default();
-        o.set("success_record_ids", &mut out.success_record_ids);
-        o.set("fail_record_ids", &mut out.fail_record_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDelUserFlowResponseBody {
+    const NAME: &'static str = "BatchDelUserFlowResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "success_record_ids" => v.put(&mut self.success_record_ids),
+            "fail_record_ids" => v.put(&mut self.fail_record_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `child_fields` of `Field`.
@@ -1627,13 +1754,25 @@ pub struct ChildField {
 }
 impl FromJson for ChildField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChildField")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("title", &mut out.title);
-        o.set("time_unit", &mut out.time_unit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChildField {
+    const NAME: &'static str = "ChildField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "title" => v.put(&mut self.title),
+            "time_unit" => v.put(&mut self.time_unit),
+            _ => v.skip(),
+        }
     }
 }
 /// The `child_items` of `Item`.
@@ -1661,17 +1800,29 @@ pub struct ChildItem {
 }
 impl FromJson for ChildItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChildItem")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("value", &mut out.value);
-        o.set("title", &mut out.title);
-        o.set("column_type", &mut out.column_type);
-        o.set("read_only", &mut out.read_only);
-        o.set("min_value", &mut out.min_value);
-        o.set("max_value", &mut out.max_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChildItem {
+    const NAME: &'static str = "ChildItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "value" => v.put(&mut self.value),
+            "title" => v.put(&mut self.title),
+            "column_type" => v.put(&mut self.column_type),
+            "read_only" => v.put(&mut self.read_only),
+            "min_value" => v.put(&mut self.min_value),
+            "max_value" => v.put(&mut self.max_value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChildItem {
@@ -1709,11 +1860,25 @@ pub struct ClockInAbnormalSettings {
 }
 impl FromJson for ClockInAbnormalSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ClockInAbnormalSettings")?;
-        let mut out = Self::default();
-        o.set("ignore_until_latest_clockout", &mut out.ignore_until_latest_clockout);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ClockInAbnormalSettings {
+    const NAME: &'static str = "ClockInAbnormalSettings";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ignore_until_latest_clockout" => {
+                v.put(&mut self.ignore_until_latest_clockout)
+            }
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ClockInAbnormalSettings {
@@ -1763,11 +1928,23 @@ pub struct CreateGroupResponseBody {
 }
 impl FromJson for CreateGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("group", &mut out.group);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateGroupResponseBody {
+    const NAME: &'static str = "CreateGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group" => v.put(&mut self.group),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `attendance.v1.shift.create` (Create Attendance Shift) answers with.
@@ -1783,11 +1960,23 @@ pub struct CreateShiftResponseBody {
 }
 impl FromJson for CreateShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateShiftResponseBody")?;
-        let mut out = Self::default();
-        o.set("shift", &mut out.shift);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateShiftResponseBody {
+    const NAME: &'static str = "CreateShiftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "shift" => v.put(&mut self.shift),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_approval.create` (Add approval result).
@@ -1803,11 +1992,23 @@ pub struct CreateUserApprovalRequestBody {
 }
 impl FromJson for CreateUserApprovalRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateUserApprovalRequestBody")?;
-        let mut out = Self::default();
-        o.set("user_approval", &mut out.user_approval);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateUserApprovalRequestBody {
+    const NAME: &'static str = "CreateUserApprovalRequestBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_approval" => v.put(&mut self.user_approval),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CreateUserApprovalRequestBody {
@@ -1836,11 +2037,23 @@ pub struct CreateUserTaskRemedyResponseBody {
 }
 impl FromJson for CreateUserTaskRemedyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateUserTaskRemedyResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_remedy", &mut out.user_remedy);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateUserTaskRemedyResponseBody {
+    const NAME: &'static str = "CreateUserTaskRemedyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_remedy" => v.put(&mut self.user_remedy),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.archive_rule.del_report` (Delete archived report row data).
@@ -1899,13 +2112,25 @@ pub struct Field {
 }
 impl FromJson for Field {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Field")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("title", &mut out.title);
-        o.set("child_fields", &mut out.child_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Field {
+    const NAME: &'static str = "Field";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "title" => v.put(&mut self.title),
+            "child_fields" => v.put(&mut self.child_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `file` of `UploadFileResponseBody`.
@@ -1921,11 +2146,23 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "File")?;
-        let mut out = Self::default();
-        o.set("file_id", &mut out.file_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for File {
+    const NAME: &'static str = "File";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_id" => v.put(&mut self.file_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `flexible_rule` of `GetShiftResponseBody`.
@@ -1943,12 +2180,24 @@ pub struct FlexibleRule {
 }
 impl FromJson for FlexibleRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FlexibleRule")?;
-        let mut out = Self::default();
-        o.set("flexible_early_minutes", &mut out.flexible_early_minutes);
-        o.set("flexible_late_minutes", &mut out.flexible_late_minutes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FlexibleRule {
+    const NAME: &'static str = "FlexibleRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "flexible_early_minutes" => v.put(&mut self.flexible_early_minutes),
+            "flexible_late_minutes" => v.put(&mut self.flexible_late_minutes),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FlexibleRule {
@@ -1974,12 +2223,24 @@ pub struct FreeClockSetting {
 }
 impl FromJson for FreeClockSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FreeClockSetting")?;
-        let mut out = Self::default();
-        o.set("clock_mode", &mut out.clock_mode);
-        o.set("clock_internal_hhmm", &mut out.clock_internal_hhmm);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FreeClockSetting {
+    const NAME: &'static str = "FreeClockSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "clock_mode" => v.put(&mut self.clock_mode),
+            "clock_internal_hhmm" => v.put(&mut self.clock_internal_hhmm),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FreeClockSetting {
@@ -2015,17 +2276,29 @@ pub struct FreePunchCfg {
 }
 impl FromJson for FreePunchCfg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FreePunchCfg")?;
-        let mut out = Self::default();
-        o.set("free_start_time", &mut out.free_start_time);
-        o.set("free_end_time", &mut out.free_end_time);
-        o.set("punch_day", &mut out.punch_day);
-        o.set("work_day_no_punch_as_lack", &mut out.work_day_no_punch_as_lack);
-        o.set("work_hours_demand", &mut out.work_hours_demand);
-        o.set("work_hours", &mut out.work_hours);
-        o.set("free_clock_setting", &mut out.free_clock_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FreePunchCfg {
+    const NAME: &'static str = "FreePunchCfg";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "free_start_time" => v.put(&mut self.free_start_time),
+            "free_end_time" => v.put(&mut self.free_end_time),
+            "punch_day" => v.put(&mut self.punch_day),
+            "work_day_no_punch_as_lack" => v.put(&mut self.work_day_no_punch_as_lack),
+            "work_hours_demand" => v.put(&mut self.work_hours_demand),
+            "work_hours" => v.put(&mut self.work_hours),
+            "free_clock_setting" => v.put(&mut self.free_clock_setting),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FreePunchCfg {
@@ -2205,82 +2478,98 @@ pub struct GetGroupResponseBody {
 }
 impl FromJson for GetGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.set("group_name", &mut out.group_name);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("bind_dept_ids", &mut out.bind_dept_ids);
-        o.set("except_dept_ids", &mut out.except_dept_ids);
-        o.set("bind_user_ids", &mut out.bind_user_ids);
-        o.set("except_user_ids", &mut out.except_user_ids);
-        o.set("group_leader_ids", &mut out.group_leader_ids);
-        o.set("sub_group_leader_ids", &mut out.sub_group_leader_ids);
-        o.set("allow_out_punch", &mut out.allow_out_punch);
-        o.set("out_punch_need_approval", &mut out.out_punch_need_approval);
-        o.set("out_punch_need_post_approval", &mut out.out_punch_need_post_approval);
-        o.set("out_punch_need_remark", &mut out.out_punch_need_remark);
-        o.set("out_punch_need_photo", &mut out.out_punch_need_photo);
-        o.set("out_punch_allowed_hide_addr", &mut out.out_punch_allowed_hide_addr);
-        o.set("out_punch_allowed_adjust_addr", &mut out.out_punch_allowed_adjust_addr);
-        o.set("adjust_range", &mut out.adjust_range);
-        o.set("allow_pc_punch", &mut out.allow_pc_punch);
-        o.set("allow_remedy", &mut out.allow_remedy);
-        o.set("remedy_limit", &mut out.remedy_limit);
-        o.set("remedy_limit_count", &mut out.remedy_limit_count);
-        o.set("remedy_date_limit", &mut out.remedy_date_limit);
-        o.set("remedy_date_num", &mut out.remedy_date_num);
-        o.set("allow_remedy_type_lack", &mut out.allow_remedy_type_lack);
-        o.set("allow_remedy_type_late", &mut out.allow_remedy_type_late);
-        o.set("allow_remedy_type_early", &mut out.allow_remedy_type_early);
-        o.set("allow_remedy_type_normal", &mut out.allow_remedy_type_normal);
-        o.set("show_cumulative_time", &mut out.show_cumulative_time);
-        o.set("show_over_time", &mut out.show_over_time);
-        o.set("hide_staff_punch_time", &mut out.hide_staff_punch_time);
-        o.set("hide_clock_in_rule", &mut out.hide_clock_in_rule);
-        o.set("face_punch", &mut out.face_punch);
-        o.set("face_punch_cfg", &mut out.face_punch_cfg);
-        o.set("face_live_need_action", &mut out.face_live_need_action);
-        o.set("face_downgrade", &mut out.face_downgrade);
-        o.set("replace_basic_pic", &mut out.replace_basic_pic);
-        o.set("anti_cheat_punch_config", &mut out.anti_cheat_punch_config);
-        o.set("machines", &mut out.machines);
-        o.set("gps_range", &mut out.gps_range);
-        o.set("locations", &mut out.locations);
-        o.set("group_type", &mut out.group_type);
-        o.set("punch_day_shift_ids", &mut out.punch_day_shift_ids);
-        o.set("free_punch_cfg", &mut out.free_punch_cfg);
-        o.set("calendar_id", &mut out.calendar_id);
-        o.set("need_punch_special_days", &mut out.need_punch_special_days);
-        o.set("no_need_punch_special_days", &mut out.no_need_punch_special_days);
-        o.set("work_day_no_punch_as_lack", &mut out.work_day_no_punch_as_lack);
-        o.set("remedy_period_type", &mut out.remedy_period_type);
-        o.set("remedy_period_custom_date", &mut out.remedy_period_custom_date);
-        o.set("punch_type", &mut out.punch_type);
-        o.set("effect_time", &mut out.effect_time);
-        o.set("fixshift_effect_time", &mut out.fixshift_effect_time);
-        o.set("member_effect_time", &mut out.member_effect_time);
-        o.set("rest_clock_in_need_approval", &mut out.rest_clock_in_need_approval);
-        o.set("clock_in_need_photo", &mut out.clock_in_need_photo);
-        o.set("member_status_change", &mut out.member_status_change);
-        o.set("leave_need_punch", &mut out.leave_need_punch);
-        o.set("leave_need_punch_cfg", &mut out.leave_need_punch_cfg);
-        o.set("go_out_need_punch", &mut out.go_out_need_punch);
-        o.set("go_out_need_punch_cfg", &mut out.go_out_need_punch_cfg);
-        o.set("travel_need_punch", &mut out.travel_need_punch);
-        o.set("travel_need_punch_cfg", &mut out.travel_need_punch_cfg);
-        o.set("need_punch_members", &mut out.need_punch_members);
-        o.set("no_need_punch_members", &mut out.no_need_punch_members);
-        o.set("save_auto_changes", &mut out.save_auto_changes);
-        o.set("org_change_auto_adjust", &mut out.org_change_auto_adjust);
-        o.set("bind_default_dept_ids", &mut out.bind_default_dept_ids);
-        o.set("bind_default_user_ids", &mut out.bind_default_user_ids);
-        o.set("overtime_clock_cfg", &mut out.overtime_clock_cfg);
-        o.set("new_calendar_id", &mut out.new_calendar_id);
-        o.set("allow_apply_punch", &mut out.allow_apply_punch);
-        o.set("clock_in_abnormal_settings", &mut out.clock_in_abnormal_settings);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetGroupResponseBody {
+    const NAME: &'static str = "GetGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            "group_name" => v.put(&mut self.group_name),
+            "time_zone" => v.put(&mut self.time_zone),
+            "bind_dept_ids" => v.put(&mut self.bind_dept_ids),
+            "except_dept_ids" => v.put(&mut self.except_dept_ids),
+            "bind_user_ids" => v.put(&mut self.bind_user_ids),
+            "except_user_ids" => v.put(&mut self.except_user_ids),
+            "group_leader_ids" => v.put(&mut self.group_leader_ids),
+            "sub_group_leader_ids" => v.put(&mut self.sub_group_leader_ids),
+            "allow_out_punch" => v.put(&mut self.allow_out_punch),
+            "out_punch_need_approval" => v.put(&mut self.out_punch_need_approval),
+            "out_punch_need_post_approval" => {
+                v.put(&mut self.out_punch_need_post_approval)
+            }
+            "out_punch_need_remark" => v.put(&mut self.out_punch_need_remark),
+            "out_punch_need_photo" => v.put(&mut self.out_punch_need_photo),
+            "out_punch_allowed_hide_addr" => v.put(&mut self.out_punch_allowed_hide_addr),
+            "out_punch_allowed_adjust_addr" => {
+                v.put(&mut self.out_punch_allowed_adjust_addr)
+            }
+            "adjust_range" => v.put(&mut self.adjust_range),
+            "allow_pc_punch" => v.put(&mut self.allow_pc_punch),
+            "allow_remedy" => v.put(&mut self.allow_remedy),
+            "remedy_limit" => v.put(&mut self.remedy_limit),
+            "remedy_limit_count" => v.put(&mut self.remedy_limit_count),
+            "remedy_date_limit" => v.put(&mut self.remedy_date_limit),
+            "remedy_date_num" => v.put(&mut self.remedy_date_num),
+            "allow_remedy_type_lack" => v.put(&mut self.allow_remedy_type_lack),
+            "allow_remedy_type_late" => v.put(&mut self.allow_remedy_type_late),
+            "allow_remedy_type_early" => v.put(&mut self.allow_remedy_type_early),
+            "allow_remedy_type_normal" => v.put(&mut self.allow_remedy_type_normal),
+            "show_cumulative_time" => v.put(&mut self.show_cumulative_time),
+            "show_over_time" => v.put(&mut self.show_over_time),
+            "hide_staff_punch_time" => v.put(&mut self.hide_staff_punch_time),
+            "hide_clock_in_rule" => v.put(&mut self.hide_clock_in_rule),
+            "face_punch" => v.put(&mut self.face_punch),
+            "face_punch_cfg" => v.put(&mut self.face_punch_cfg),
+            "face_live_need_action" => v.put(&mut self.face_live_need_action),
+            "face_downgrade" => v.put(&mut self.face_downgrade),
+            "replace_basic_pic" => v.put(&mut self.replace_basic_pic),
+            "anti_cheat_punch_config" => v.put(&mut self.anti_cheat_punch_config),
+            "machines" => v.put(&mut self.machines),
+            "gps_range" => v.put(&mut self.gps_range),
+            "locations" => v.put(&mut self.locations),
+            "group_type" => v.put(&mut self.group_type),
+            "punch_day_shift_ids" => v.put(&mut self.punch_day_shift_ids),
+            "free_punch_cfg" => v.put(&mut self.free_punch_cfg),
+            "calendar_id" => v.put(&mut self.calendar_id),
+            "need_punch_special_days" => v.put(&mut self.need_punch_special_days),
+            "no_need_punch_special_days" => v.put(&mut self.no_need_punch_special_days),
+            "work_day_no_punch_as_lack" => v.put(&mut self.work_day_no_punch_as_lack),
+            "remedy_period_type" => v.put(&mut self.remedy_period_type),
+            "remedy_period_custom_date" => v.put(&mut self.remedy_period_custom_date),
+            "punch_type" => v.put(&mut self.punch_type),
+            "effect_time" => v.put(&mut self.effect_time),
+            "fixshift_effect_time" => v.put(&mut self.fixshift_effect_time),
+            "member_effect_time" => v.put(&mut self.member_effect_time),
+            "rest_clock_in_need_approval" => v.put(&mut self.rest_clock_in_need_approval),
+            "clock_in_need_photo" => v.put(&mut self.clock_in_need_photo),
+            "member_status_change" => v.put(&mut self.member_status_change),
+            "leave_need_punch" => v.put(&mut self.leave_need_punch),
+            "leave_need_punch_cfg" => v.put(&mut self.leave_need_punch_cfg),
+            "go_out_need_punch" => v.put(&mut self.go_out_need_punch),
+            "go_out_need_punch_cfg" => v.put(&mut self.go_out_need_punch_cfg),
+            "travel_need_punch" => v.put(&mut self.travel_need_punch),
+            "travel_need_punch_cfg" => v.put(&mut self.travel_need_punch_cfg),
+            "need_punch_members" => v.put(&mut self.need_punch_members),
+            "no_need_punch_members" => v.put(&mut self.no_need_punch_members),
+            "save_auto_changes" => v.put(&mut self.save_auto_changes),
+            "org_change_auto_adjust" => v.put(&mut self.org_change_auto_adjust),
+            "bind_default_dept_ids" => v.put(&mut self.bind_default_dept_ids),
+            "bind_default_user_ids" => v.put(&mut self.bind_default_user_ids),
+            "overtime_clock_cfg" => v.put(&mut self.overtime_clock_cfg),
+            "new_calendar_id" => v.put(&mut self.new_calendar_id),
+            "allow_apply_punch" => v.put(&mut self.allow_apply_punch),
+            "clock_in_abnormal_settings" => v.put(&mut self.clock_in_abnormal_settings),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.leave_employ_expire_record.get` (Get grant record by expiration time).
@@ -2341,11 +2630,23 @@ pub struct GetLeaveEmployExpireRecordResponseBody {
 }
 impl FromJson for GetLeaveEmployExpireRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetLeaveEmployExpireRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("records", &mut out.records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetLeaveEmployExpireRecordResponseBody {
+    const NAME: &'static str = "GetLeaveEmployExpireRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "records" => v.put(&mut self.records),
+            _ => v.skip(),
+        }
     }
 }
 /// The `group` of `CreateGroupRequestBody`.
@@ -2532,83 +2833,99 @@ pub struct Group {
 }
 impl FromJson for Group {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Group")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.set("group_name", &mut out.group_name);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("bind_dept_ids", &mut out.bind_dept_ids);
-        o.set("except_dept_ids", &mut out.except_dept_ids);
-        o.set("bind_user_ids", &mut out.bind_user_ids);
-        o.set("except_user_ids", &mut out.except_user_ids);
-        o.set("group_leader_ids", &mut out.group_leader_ids);
-        o.set("sub_group_leader_ids", &mut out.sub_group_leader_ids);
-        o.set("allow_out_punch", &mut out.allow_out_punch);
-        o.set("out_punch_need_approval", &mut out.out_punch_need_approval);
-        o.set("out_punch_need_post_approval", &mut out.out_punch_need_post_approval);
-        o.set("out_punch_need_remark", &mut out.out_punch_need_remark);
-        o.set("out_punch_need_photo", &mut out.out_punch_need_photo);
-        o.set("out_punch_allowed_hide_addr", &mut out.out_punch_allowed_hide_addr);
-        o.set("out_punch_allowed_adjust_addr", &mut out.out_punch_allowed_adjust_addr);
-        o.set("adjust_range", &mut out.adjust_range);
-        o.set("allow_pc_punch", &mut out.allow_pc_punch);
-        o.set("allow_remedy", &mut out.allow_remedy);
-        o.set("remedy_limit", &mut out.remedy_limit);
-        o.set("remedy_limit_count", &mut out.remedy_limit_count);
-        o.set("remedy_date_limit", &mut out.remedy_date_limit);
-        o.set("remedy_date_num", &mut out.remedy_date_num);
-        o.set("allow_remedy_type_lack", &mut out.allow_remedy_type_lack);
-        o.set("allow_remedy_type_late", &mut out.allow_remedy_type_late);
-        o.set("allow_remedy_type_early", &mut out.allow_remedy_type_early);
-        o.set("allow_remedy_type_normal", &mut out.allow_remedy_type_normal);
-        o.set("show_cumulative_time", &mut out.show_cumulative_time);
-        o.set("show_over_time", &mut out.show_over_time);
-        o.set("hide_staff_punch_time", &mut out.hide_staff_punch_time);
-        o.set("hide_clock_in_rule", &mut out.hide_clock_in_rule);
-        o.set("face_punch", &mut out.face_punch);
-        o.set("face_punch_cfg", &mut out.face_punch_cfg);
-        o.set("face_live_need_action", &mut out.face_live_need_action);
-        o.set("face_downgrade", &mut out.face_downgrade);
-        o.set("replace_basic_pic", &mut out.replace_basic_pic);
-        o.set("anti_cheat_punch_config", &mut out.anti_cheat_punch_config);
-        o.set("machines", &mut out.machines);
-        o.set("gps_range", &mut out.gps_range);
-        o.set("locations", &mut out.locations);
-        o.set("group_type", &mut out.group_type);
-        o.set("punch_day_shift_ids", &mut out.punch_day_shift_ids);
-        o.set("free_punch_cfg", &mut out.free_punch_cfg);
-        o.set("calendar_id", &mut out.calendar_id);
-        o.set("need_punch_special_days", &mut out.need_punch_special_days);
-        o.set("no_need_punch_special_days", &mut out.no_need_punch_special_days);
-        o.set("work_day_no_punch_as_lack", &mut out.work_day_no_punch_as_lack);
-        o.set("effect_now", &mut out.effect_now);
-        o.set("remedy_period_type", &mut out.remedy_period_type);
-        o.set("remedy_period_custom_date", &mut out.remedy_period_custom_date);
-        o.set("punch_type", &mut out.punch_type);
-        o.set("effect_time", &mut out.effect_time);
-        o.set("fixshift_effect_time", &mut out.fixshift_effect_time);
-        o.set("member_effect_time", &mut out.member_effect_time);
-        o.set("rest_clock_in_need_approval", &mut out.rest_clock_in_need_approval);
-        o.set("clock_in_need_photo", &mut out.clock_in_need_photo);
-        o.set("member_status_change", &mut out.member_status_change);
-        o.set("leave_need_punch", &mut out.leave_need_punch);
-        o.set("leave_need_punch_cfg", &mut out.leave_need_punch_cfg);
-        o.set("go_out_need_punch", &mut out.go_out_need_punch);
-        o.set("go_out_need_punch_cfg", &mut out.go_out_need_punch_cfg);
-        o.set("travel_need_punch", &mut out.travel_need_punch);
-        o.set("travel_need_punch_cfg", &mut out.travel_need_punch_cfg);
-        o.set("need_punch_members", &mut out.need_punch_members);
-        o.set("no_need_punch_members", &mut out.no_need_punch_members);
-        o.set("save_auto_changes", &mut out.save_auto_changes);
-        o.set("org_change_auto_adjust", &mut out.org_change_auto_adjust);
-        o.set("bind_default_dept_ids", &mut out.bind_default_dept_ids);
-        o.set("bind_default_user_ids", &mut out.bind_default_user_ids);
-        o.set("overtime_clock_cfg", &mut out.overtime_clock_cfg);
-        o.set("new_calendar_id", &mut out.new_calendar_id);
-        o.set("allow_apply_punch", &mut out.allow_apply_punch);
-        o.set("clock_in_abnormal_settings", &mut out.clock_in_abnormal_settings);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Group {
+    const NAME: &'static str = "Group";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            "group_name" => v.put(&mut self.group_name),
+            "time_zone" => v.put(&mut self.time_zone),
+            "bind_dept_ids" => v.put(&mut self.bind_dept_ids),
+            "except_dept_ids" => v.put(&mut self.except_dept_ids),
+            "bind_user_ids" => v.put(&mut self.bind_user_ids),
+            "except_user_ids" => v.put(&mut self.except_user_ids),
+            "group_leader_ids" => v.put(&mut self.group_leader_ids),
+            "sub_group_leader_ids" => v.put(&mut self.sub_group_leader_ids),
+            "allow_out_punch" => v.put(&mut self.allow_out_punch),
+            "out_punch_need_approval" => v.put(&mut self.out_punch_need_approval),
+            "out_punch_need_post_approval" => {
+                v.put(&mut self.out_punch_need_post_approval)
+            }
+            "out_punch_need_remark" => v.put(&mut self.out_punch_need_remark),
+            "out_punch_need_photo" => v.put(&mut self.out_punch_need_photo),
+            "out_punch_allowed_hide_addr" => v.put(&mut self.out_punch_allowed_hide_addr),
+            "out_punch_allowed_adjust_addr" => {
+                v.put(&mut self.out_punch_allowed_adjust_addr)
+            }
+            "adjust_range" => v.put(&mut self.adjust_range),
+            "allow_pc_punch" => v.put(&mut self.allow_pc_punch),
+            "allow_remedy" => v.put(&mut self.allow_remedy),
+            "remedy_limit" => v.put(&mut self.remedy_limit),
+            "remedy_limit_count" => v.put(&mut self.remedy_limit_count),
+            "remedy_date_limit" => v.put(&mut self.remedy_date_limit),
+            "remedy_date_num" => v.put(&mut self.remedy_date_num),
+            "allow_remedy_type_lack" => v.put(&mut self.allow_remedy_type_lack),
+            "allow_remedy_type_late" => v.put(&mut self.allow_remedy_type_late),
+            "allow_remedy_type_early" => v.put(&mut self.allow_remedy_type_early),
+            "allow_remedy_type_normal" => v.put(&mut self.allow_remedy_type_normal),
+            "show_cumulative_time" => v.put(&mut self.show_cumulative_time),
+            "show_over_time" => v.put(&mut self.show_over_time),
+            "hide_staff_punch_time" => v.put(&mut self.hide_staff_punch_time),
+            "hide_clock_in_rule" => v.put(&mut self.hide_clock_in_rule),
+            "face_punch" => v.put(&mut self.face_punch),
+            "face_punch_cfg" => v.put(&mut self.face_punch_cfg),
+            "face_live_need_action" => v.put(&mut self.face_live_need_action),
+            "face_downgrade" => v.put(&mut self.face_downgrade),
+            "replace_basic_pic" => v.put(&mut self.replace_basic_pic),
+            "anti_cheat_punch_config" => v.put(&mut self.anti_cheat_punch_config),
+            "machines" => v.put(&mut self.machines),
+            "gps_range" => v.put(&mut self.gps_range),
+            "locations" => v.put(&mut self.locations),
+            "group_type" => v.put(&mut self.group_type),
+            "punch_day_shift_ids" => v.put(&mut self.punch_day_shift_ids),
+            "free_punch_cfg" => v.put(&mut self.free_punch_cfg),
+            "calendar_id" => v.put(&mut self.calendar_id),
+            "need_punch_special_days" => v.put(&mut self.need_punch_special_days),
+            "no_need_punch_special_days" => v.put(&mut self.no_need_punch_special_days),
+            "work_day_no_punch_as_lack" => v.put(&mut self.work_day_no_punch_as_lack),
+            "effect_now" => v.put(&mut self.effect_now),
+            "remedy_period_type" => v.put(&mut self.remedy_period_type),
+            "remedy_period_custom_date" => v.put(&mut self.remedy_period_custom_date),
+            "punch_type" => v.put(&mut self.punch_type),
+            "effect_time" => v.put(&mut self.effect_time),
+            "fixshift_effect_time" => v.put(&mut self.fixshift_effect_time),
+            "member_effect_time" => v.put(&mut self.member_effect_time),
+            "rest_clock_in_need_approval" => v.put(&mut self.rest_clock_in_need_approval),
+            "clock_in_need_photo" => v.put(&mut self.clock_in_need_photo),
+            "member_status_change" => v.put(&mut self.member_status_change),
+            "leave_need_punch" => v.put(&mut self.leave_need_punch),
+            "leave_need_punch_cfg" => v.put(&mut self.leave_need_punch_cfg),
+            "go_out_need_punch" => v.put(&mut self.go_out_need_punch),
+            "go_out_need_punch_cfg" => v.put(&mut self.go_out_need_punch_cfg),
+            "travel_need_punch" => v.put(&mut self.travel_need_punch),
+            "travel_need_punch_cfg" => v.put(&mut self.travel_need_punch_cfg),
+            "need_punch_members" => v.put(&mut self.need_punch_members),
+            "no_need_punch_members" => v.put(&mut self.no_need_punch_members),
+            "save_auto_changes" => v.put(&mut self.save_auto_changes),
+            "org_change_auto_adjust" => v.put(&mut self.org_change_auto_adjust),
+            "bind_default_dept_ids" => v.put(&mut self.bind_default_dept_ids),
+            "bind_default_user_ids" => v.put(&mut self.bind_default_user_ids),
+            "overtime_clock_cfg" => v.put(&mut self.overtime_clock_cfg),
+            "new_calendar_id" => v.put(&mut self.new_calendar_id),
+            "allow_apply_punch" => v.put(&mut self.allow_apply_punch),
+            "clock_in_abnormal_settings" => v.put(&mut self.clock_in_abnormal_settings),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Group {
@@ -2738,12 +3055,24 @@ pub struct GroupMeta {
 }
 impl FromJson for GroupMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GroupMeta")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.set("group_name", &mut out.group_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GroupMeta {
+    const NAME: &'static str = "GroupMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            "group_name" => v.put(&mut self.group_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `report_name` of `ArchiveReportMeta`.
@@ -2763,13 +3092,25 @@ pub struct I18nMap {
 }
 impl FromJson for I18nMap {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nMap")?;
-        let mut out = Self::default();
-        o.set("zh", &mut out.zh);
-        o.set("en", &mut out.en);
-        o.set("ja", &mut out.ja);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nMap {
+    const NAME: &'static str = "I18nMap";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh" => v.put(&mut self.zh),
+            "en" => v.put(&mut self.en),
+            "ja" => v.put(&mut self.ja),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_names` of `UserLeave`.
@@ -2789,13 +3130,25 @@ pub struct I18nNames {
 }
 impl FromJson for I18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nNames")?;
-        let mut out = Self::default();
-        o.set("ch", &mut out.ch);
-        o.set("en", &mut out.en);
-        o.set("ja", &mut out.ja);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nNames {
+    const NAME: &'static str = "I18nNames";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ch" => v.put(&mut self.ch),
+            "en" => v.put(&mut self.en),
+            "ja" => v.put(&mut self.ja),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nNames {
@@ -2824,13 +3177,25 @@ pub struct Item {
 }
 impl FromJson for Item {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Item")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("title", &mut out.title);
-        o.set("child_items", &mut out.child_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Item {
+    const NAME: &'static str = "Item";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "title" => v.put(&mut self.title),
+            "child_items" => v.put(&mut self.child_items),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Item {
@@ -2866,12 +3231,24 @@ pub struct LangText {
 }
 impl FromJson for LangText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LangText")?;
-        let mut out = Self::default();
-        o.set("lang", &mut out.lang);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LangText {
+    const NAME: &'static str = "LangText";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "lang" => v.put(&mut self.lang),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for LangText {
@@ -2906,12 +3283,24 @@ pub struct LateOffLateOnRule {
 }
 impl FromJson for LateOffLateOnRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LateOffLateOnRule")?;
-        let mut out = Self::default();
-        o.set("late_off_minutes", &mut out.late_off_minutes);
-        o.set("late_on_minutes", &mut out.late_on_minutes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LateOffLateOnRule {
+    const NAME: &'static str = "LateOffLateOnRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "late_off_minutes" => v.put(&mut self.late_off_minutes),
+            "late_on_minutes" => v.put(&mut self.late_on_minutes),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for LateOffLateOnRule {
@@ -2941,12 +3330,24 @@ pub struct LateOffLateOnSetting {
 }
 impl FromJson for LateOffLateOnSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LateOffLateOnSetting")?;
-        let mut out = Self::default();
-        o.set("late_off_base_on_time_type", &mut out.late_off_base_on_time_type);
-        o.set("late_on_base_on_time_type", &mut out.late_on_base_on_time_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LateOffLateOnSetting {
+    const NAME: &'static str = "LateOffLateOnSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "late_off_base_on_time_type" => v.put(&mut self.late_off_base_on_time_type),
+            "late_on_base_on_time_type" => v.put(&mut self.late_on_base_on_time_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for LateOffLateOnSetting {
@@ -2996,24 +3397,36 @@ pub struct LeaveAccrualRecord {
 }
 impl FromJson for LeaveAccrualRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveAccrualRecord")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("leave_type_id", &mut out.leave_type_id);
-        o.set("granting_quantity", &mut out.granting_quantity);
-        o.set("granting_unit", &mut out.granting_unit);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("granted_by", &mut out.granted_by);
-        o.set("reason", &mut out.reason);
-        o.set("created_at", &mut out.created_at);
-        o.set("created_by", &mut out.created_by);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("section_type", &mut out.section_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveAccrualRecord {
+    const NAME: &'static str = "LeaveAccrualRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "leave_type_id" => v.put(&mut self.leave_type_id),
+            "granting_quantity" => v.put(&mut self.granting_quantity),
+            "granting_unit" => v.put(&mut self.granting_unit),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "granted_by" => v.put(&mut self.granted_by),
+            "reason" => v.put(&mut self.reason),
+            "created_at" => v.put(&mut self.created_at),
+            "created_by" => v.put(&mut self.created_by),
+            "updated_at" => v.put(&mut self.updated_at),
+            "updated_by" => v.put(&mut self.updated_by),
+            "section_type" => v.put(&mut self.section_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `records` of `GetLeaveEmployExpireRecordResponseBody`.
@@ -3053,23 +3466,35 @@ pub struct LeaveEmployExpireRecord {
 }
 impl FromJson for LeaveEmployExpireRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveEmployExpireRecord")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("leave_type_id", &mut out.leave_type_id);
-        o.set("granting_quantity", &mut out.granting_quantity);
-        o.set("left_granting_quantity", &mut out.left_granting_quantity);
-        o.set("granting_unit", &mut out.granting_unit);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("reason", &mut out.reason);
-        o.set("is_update_by_external", &mut out.is_update_by_external);
-        o.set("accrual_source", &mut out.accrual_source);
-        o.set("leave_sub_type_id", &mut out.leave_sub_type_id);
-        o.set("section_type", &mut out.section_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveEmployExpireRecord {
+    const NAME: &'static str = "LeaveEmployExpireRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "leave_type_id" => v.put(&mut self.leave_type_id),
+            "granting_quantity" => v.put(&mut self.granting_quantity),
+            "left_granting_quantity" => v.put(&mut self.left_granting_quantity),
+            "granting_unit" => v.put(&mut self.granting_unit),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "reason" => v.put(&mut self.reason),
+            "is_update_by_external" => v.put(&mut self.is_update_by_external),
+            "accrual_source" => v.put(&mut self.accrual_source),
+            "leave_sub_type_id" => v.put(&mut self.leave_sub_type_id),
+            "section_type" => v.put(&mut self.section_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leave_need_punch_cfg` of `GetGroupResponseBody`.
@@ -3093,15 +3518,27 @@ pub struct LeaveNeedPunchCfg {
 }
 impl FromJson for LeaveNeedPunchCfg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveNeedPunchCfg")?;
-        let mut out = Self::default();
-        o.set("late_minutes_as_late", &mut out.late_minutes_as_late);
-        o.set("late_minutes_as_lack", &mut out.late_minutes_as_lack);
-        o.set("early_minutes_as_early", &mut out.early_minutes_as_early);
-        o.set("early_minutes_as_lack", &mut out.early_minutes_as_lack);
-        o.set("not_during_shift", &mut out.not_during_shift);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveNeedPunchCfg {
+    const NAME: &'static str = "LeaveNeedPunchCfg";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "late_minutes_as_late" => v.put(&mut self.late_minutes_as_late),
+            "late_minutes_as_lack" => v.put(&mut self.late_minutes_as_lack),
+            "early_minutes_as_early" => v.put(&mut self.early_minutes_as_early),
+            "early_minutes_as_lack" => v.put(&mut self.early_minutes_as_lack),
+            "not_during_shift" => v.put(&mut self.not_during_shift),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for LeaveNeedPunchCfg {
@@ -3132,13 +3569,25 @@ pub struct ListArchiveRuleResponseBody {
 }
 impl FromJson for ListArchiveRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListArchiveRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListArchiveRuleResponseBody {
+    const NAME: &'static str = "ListArchiveRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `attendance.v1.group.list` (Query all attendance groups) answers with.
@@ -3158,13 +3607,25 @@ pub struct ListGroupResponseBody {
 }
 impl FromJson for ListGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("group_list", &mut out.group_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListGroupResponseBody {
+    const NAME: &'static str = "ListGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_list" => v.put(&mut self.group_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `attendance.v1.shift.list` (Query all shifts) answers with.
@@ -3184,13 +3645,25 @@ pub struct ListShiftResponseBody {
 }
 impl FromJson for ListShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListShiftResponseBody")?;
-        let mut out = Self::default();
-        o.set("shift_list", &mut out.shift_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListShiftResponseBody {
+    const NAME: &'static str = "ListShiftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "shift_list" => v.put(&mut self.shift_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `attendance.v1.group.list_user` (Query all members in the attendance group) answers with.
@@ -3210,13 +3683,25 @@ pub struct ListUserGroupResponseBody {
 }
 impl FromJson for ListUserGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("users", &mut out.users);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserGroupResponseBody {
+    const NAME: &'static str = "ListUserGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "users" => v.put(&mut self.users),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `locations` of `GetGroupResponseBody`.
@@ -3259,22 +3744,34 @@ pub struct Location {
 }
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Location")?;
-        let mut out = Self::default();
-        o.set("location_id", &mut out.location_id);
-        o.set("location_name", &mut out.location_name);
-        o.set("location_type", &mut out.location_type);
-        o.set("latitude", &mut out.latitude);
-        o.set("longitude", &mut out.longitude);
-        o.set("ssid", &mut out.ssid);
-        o.set("bssid", &mut out.bssid);
-        o.set("map_type", &mut out.map_type);
-        o.set("address", &mut out.address);
-        o.set("ip", &mut out.ip);
-        o.set("feature", &mut out.feature);
-        o.set("gps_range", &mut out.gps_range);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Location {
+    const NAME: &'static str = "Location";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "location_id" => v.put(&mut self.location_id),
+            "location_name" => v.put(&mut self.location_name),
+            "location_type" => v.put(&mut self.location_type),
+            "latitude" => v.put(&mut self.latitude),
+            "longitude" => v.put(&mut self.longitude),
+            "ssid" => v.put(&mut self.ssid),
+            "bssid" => v.put(&mut self.bssid),
+            "map_type" => v.put(&mut self.map_type),
+            "address" => v.put(&mut self.address),
+            "ip" => v.put(&mut self.ip),
+            "feature" => v.put(&mut self.feature),
+            "gps_range" => v.put(&mut self.gps_range),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Location {
@@ -3316,12 +3813,24 @@ pub struct Machine {
 }
 impl FromJson for Machine {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Machine")?;
-        let mut out = Self::default();
-        o.set("machine_sn", &mut out.machine_sn);
-        o.set("machine_name", &mut out.machine_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Machine {
+    const NAME: &'static str = "Machine";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "machine_sn" => v.put(&mut self.machine_sn),
+            "machine_name" => v.put(&mut self.machine_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Machine {
@@ -3360,14 +3869,32 @@ pub struct MemberStatusChange {
 }
 impl FromJson for MemberStatusChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MemberStatusChange")?;
-        let mut out = Self::default();
-        o.set("onboarding_on_no_need_punch", &mut out.onboarding_on_no_need_punch);
-        o.set("onboarding_off_no_need_punch", &mut out.onboarding_off_no_need_punch);
-        o.set("offboarding_on_no_need_punch", &mut out.offboarding_on_no_need_punch);
-        o.set("offboarding_off_no_need_punch", &mut out.offboarding_off_no_need_punch);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MemberStatusChange {
+    const NAME: &'static str = "MemberStatusChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "onboarding_on_no_need_punch" => v.put(&mut self.onboarding_on_no_need_punch),
+            "onboarding_off_no_need_punch" => {
+                v.put(&mut self.onboarding_off_no_need_punch)
+            }
+            "offboarding_on_no_need_punch" => {
+                v.put(&mut self.offboarding_on_no_need_punch)
+            }
+            "offboarding_off_no_need_punch" => {
+                v.put(&mut self.offboarding_off_no_need_punch)
+            }
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MemberStatusChange {
@@ -3396,11 +3923,23 @@ pub struct ModifyUserSettingRequestBody {
 }
 impl FromJson for ModifyUserSettingRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ModifyUserSettingRequestBody")?;
-        let mut out = Self::default();
-        o.set("user_setting", &mut out.user_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ModifyUserSettingRequestBody {
+    const NAME: &'static str = "ModifyUserSettingRequestBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_setting" => v.put(&mut self.user_setting),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ModifyUserSettingRequestBody {
@@ -3431,15 +3970,26 @@ pub struct OvertimeClockCfg {
 }
 impl FromJson for OvertimeClockCfg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OvertimeClockCfg")?;
-        let mut out = Self::default();
-        o.set("allow_punch_approval", &mut out.allow_punch_approval);
-        o.set(
-            "need_clock_over_time_start_and_end",
-            &mut out.need_clock_over_time_start_and_end,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OvertimeClockCfg {
+    const NAME: &'static str = "OvertimeClockCfg";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "allow_punch_approval" => v.put(&mut self.allow_punch_approval),
+            "need_clock_over_time_start_and_end" => {
+                v.put(&mut self.need_clock_over_time_start_and_end)
+            }
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OvertimeClockCfg {
@@ -3468,12 +4018,24 @@ pub struct OvertimeRule {
 }
 impl FromJson for OvertimeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OvertimeRule")?;
-        let mut out = Self::default();
-        o.set("on_overtime", &mut out.on_overtime);
-        o.set("off_overtime", &mut out.off_overtime);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OvertimeRule {
+    const NAME: &'static str = "OvertimeRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "on_overtime" => v.put(&mut self.on_overtime),
+            "off_overtime" => v.put(&mut self.off_overtime),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OvertimeRule {
@@ -3560,11 +4122,23 @@ pub struct PatchLeaveAccrualRecordResponseBody {
 }
 impl FromJson for PatchLeaveAccrualRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchLeaveAccrualRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("record", &mut out.record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchLeaveAccrualRecordResponseBody {
+    const NAME: &'static str = "PatchLeaveAccrualRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "record" => v.put(&mut self.record),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.approval_info.process` (Notify approval status update).
@@ -3622,11 +4196,23 @@ pub struct ProcessApprovalInfoResponseBody {
 }
 impl FromJson for ProcessApprovalInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessApprovalInfoResponseBody")?;
-        let mut out = Self::default();
-        o.set("approval_info", &mut out.approval_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessApprovalInfoResponseBody {
+    const NAME: &'static str = "ProcessApprovalInfoResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_info" => v.put(&mut self.approval_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `need_punch_members` of `GetGroupResponseBody`.
@@ -3647,12 +4233,24 @@ pub struct PunchMember {
 }
 impl FromJson for PunchMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PunchMember")?;
-        let mut out = Self::default();
-        o.set("rule_scope_type", &mut out.rule_scope_type);
-        o.set("scope_group_list", &mut out.scope_group_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PunchMember {
+    const NAME: &'static str = "PunchMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rule_scope_type" => v.put(&mut self.rule_scope_type),
+            "scope_group_list" => v.put(&mut self.scope_group_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PunchMember {
@@ -3678,12 +4276,24 @@ pub struct PunchSpecialDateShift {
 }
 impl FromJson for PunchSpecialDateShift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PunchSpecialDateShift")?;
-        let mut out = Self::default();
-        o.set("punch_day", &mut out.punch_day);
-        o.set("shift_id", &mut out.shift_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PunchSpecialDateShift {
+    const NAME: &'static str = "PunchSpecialDateShift";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "punch_day" => v.put(&mut self.punch_day),
+            "shift_id" => v.put(&mut self.shift_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PunchSpecialDateShift {
@@ -3733,21 +4343,35 @@ pub struct PunchTimeRule {
 }
 impl FromJson for PunchTimeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PunchTimeRule")?;
-        let mut out = Self::default();
-        o.set("on_time", &mut out.on_time);
-        o.set("off_time", &mut out.off_time);
-        o.set("late_minutes_as_late", &mut out.late_minutes_as_late);
-        o.set("late_minutes_as_lack", &mut out.late_minutes_as_lack);
-        o.set("on_advance_minutes", &mut out.on_advance_minutes);
-        o.set("early_minutes_as_early", &mut out.early_minutes_as_early);
-        o.set("early_minutes_as_lack", &mut out.early_minutes_as_lack);
-        o.set("off_delay_minutes", &mut out.off_delay_minutes);
-        o.set("late_minutes_as_serious_late", &mut out.late_minutes_as_serious_late);
-        o.set("no_need_on", &mut out.no_need_on);
-        o.set("no_need_off", &mut out.no_need_off);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PunchTimeRule {
+    const NAME: &'static str = "PunchTimeRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "on_time" => v.put(&mut self.on_time),
+            "off_time" => v.put(&mut self.off_time),
+            "late_minutes_as_late" => v.put(&mut self.late_minutes_as_late),
+            "late_minutes_as_lack" => v.put(&mut self.late_minutes_as_lack),
+            "on_advance_minutes" => v.put(&mut self.on_advance_minutes),
+            "early_minutes_as_early" => v.put(&mut self.early_minutes_as_early),
+            "early_minutes_as_lack" => v.put(&mut self.early_minutes_as_lack),
+            "off_delay_minutes" => v.put(&mut self.off_delay_minutes),
+            "late_minutes_as_serious_late" => {
+                v.put(&mut self.late_minutes_as_serious_late)
+            }
+            "no_need_on" => v.put(&mut self.no_need_on),
+            "no_need_off" => v.put(&mut self.no_need_off),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PunchTimeRule {
@@ -3791,12 +4415,24 @@ pub struct PunchTimeSimpleRule {
 }
 impl FromJson for PunchTimeSimpleRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PunchTimeSimpleRule")?;
-        let mut out = Self::default();
-        o.set("on_time", &mut out.on_time);
-        o.set("off_time", &mut out.off_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PunchTimeSimpleRule {
+    const NAME: &'static str = "PunchTimeSimpleRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "on_time" => v.put(&mut self.on_time),
+            "off_time" => v.put(&mut self.off_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PunchTimeSimpleRule {
@@ -3856,14 +4492,23 @@ pub struct QueryUserAllowedRemedysUserTaskRemedyResponseBody {
 }
 impl FromJson for QueryUserAllowedRemedysUserTaskRemedyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "QueryUserAllowedRemedysUserTaskRemedyResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("user_allowed_remedys", &mut out.user_allowed_remedys);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserAllowedRemedysUserTaskRemedyResponseBody {
+    const NAME: &'static str = "QueryUserAllowedRemedysUserTaskRemedyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_allowed_remedys" => v.put(&mut self.user_allowed_remedys),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_approval.query` (Get approval data).
@@ -3925,11 +4570,23 @@ pub struct QueryUserApprovalResponseBody {
 }
 impl FromJson for QueryUserApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserApprovalResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_approvals", &mut out.user_approvals);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserApprovalResponseBody {
+    const NAME: &'static str = "QueryUserApprovalResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_approvals" => v.put(&mut self.user_approvals),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_daily_shift.query` (Query schedule information).
@@ -3969,11 +4626,23 @@ pub struct QueryUserDailyShiftResponseBody {
 }
 impl FromJson for QueryUserDailyShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserDailyShiftResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_daily_shifts", &mut out.user_daily_shifts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserDailyShiftResponseBody {
+    const NAME: &'static str = "QueryUserDailyShiftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_daily_shifts" => v.put(&mut self.user_daily_shifts),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_flow.query` (Batch query attendance record).
@@ -4022,11 +4691,23 @@ pub struct QueryUserFlowResponseBody {
 }
 impl FromJson for QueryUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserFlowResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_flow_results", &mut out.user_flow_results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserFlowResponseBody {
+    const NAME: &'static str = "QueryUserFlowResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_flow_results" => v.put(&mut self.user_flow_results),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_setting.query` (Query user face recognition information in batches).
@@ -4060,11 +4741,23 @@ pub struct QueryUserSettingResponseBody {
 }
 impl FromJson for QueryUserSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserSettingResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_settings", &mut out.user_settings);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserSettingResponseBody {
+    const NAME: &'static str = "QueryUserSettingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_settings" => v.put(&mut self.user_settings),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_stats_data.query` (Query statistical data).
@@ -4140,12 +4833,24 @@ pub struct QueryUserStatsDataResponseBody {
 }
 impl FromJson for QueryUserStatsDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserStatsDataResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_datas", &mut out.user_datas);
-        o.set("invalid_user_list", &mut out.invalid_user_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserStatsDataResponseBody {
+    const NAME: &'static str = "QueryUserStatsDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_datas" => v.put(&mut self.user_datas),
+            "invalid_user_list" => v.put(&mut self.invalid_user_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_stats_field.query` (Query statistics headers).
@@ -4202,11 +4907,23 @@ pub struct QueryUserStatsFieldResponseBody {
 }
 impl FromJson for QueryUserStatsFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserStatsFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_stats_field", &mut out.user_stats_field);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserStatsFieldResponseBody {
+    const NAME: &'static str = "QueryUserStatsFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_stats_field" => v.put(&mut self.user_stats_field),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_stats_view.query` (Query statistics settings).
@@ -4261,11 +4978,23 @@ pub struct QueryUserStatsViewResponseBody {
 }
 impl FromJson for QueryUserStatsViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserStatsViewResponseBody")?;
-        let mut out = Self::default();
-        o.set("view", &mut out.view);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserStatsViewResponseBody {
+    const NAME: &'static str = "QueryUserStatsViewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "view" => v.put(&mut self.view),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_task_remedy.query` (Obtain correction record).
@@ -4328,11 +5057,23 @@ pub struct QueryUserTaskRemedyResponseBody {
 }
 impl FromJson for QueryUserTaskRemedyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserTaskRemedyResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_remedys", &mut out.user_remedys);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserTaskRemedyResponseBody {
+    const NAME: &'static str = "QueryUserTaskRemedyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_remedys" => v.put(&mut self.user_remedys),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_task.query` (Obtain attendance result).
@@ -4379,13 +5120,25 @@ pub struct QueryUserTaskResponseBody {
 }
 impl FromJson for QueryUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_task_results", &mut out.user_task_results);
-        o.set("invalid_user_ids", &mut out.invalid_user_ids);
-        o.set("unauthorized_user_ids", &mut out.unauthorized_user_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserTaskResponseBody {
+    const NAME: &'static str = "QueryUserTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_task_results" => v.put(&mut self.user_task_results),
+            "invalid_user_ids" => v.put(&mut self.invalid_user_ids),
+            "unauthorized_user_ids" => v.put(&mut self.unauthorized_user_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `departure` of `UserTrip`.
@@ -4403,12 +5156,24 @@ pub struct RegionPlace {
 }
 impl FromJson for RegionPlace {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RegionPlace")?;
-        let mut out = Self::default();
-        o.set("region_level", &mut out.region_level);
-        o.set("region_id", &mut out.region_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RegionPlace {
+    const NAME: &'static str = "RegionPlace";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "region_level" => v.put(&mut self.region_level),
+            "region_id" => v.put(&mut self.region_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RegionPlace {
@@ -4434,12 +5199,24 @@ pub struct RestRule {
 }
 impl FromJson for RestRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RestRule")?;
-        let mut out = Self::default();
-        o.set("rest_begin_time", &mut out.rest_begin_time);
-        o.set("rest_end_time", &mut out.rest_end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RestRule {
+    const NAME: &'static str = "RestRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rest_begin_time" => v.put(&mut self.rest_begin_time),
+            "rest_end_time" => v.put(&mut self.rest_end_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RestRule {
@@ -4474,12 +5251,24 @@ pub struct RestTimeFlexibleConfig {
 }
 impl FromJson for RestTimeFlexibleConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RestTimeFlexibleConfig")?;
-        let mut out = Self::default();
-        o.set("need_flexible", &mut out.need_flexible);
-        o.set("late_mins", &mut out.late_mins);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RestTimeFlexibleConfig {
+    const NAME: &'static str = "RestTimeFlexibleConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "need_flexible" => v.put(&mut self.need_flexible),
+            "late_mins" => v.put(&mut self.late_mins),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RestTimeFlexibleConfig {
@@ -4531,16 +5320,28 @@ pub struct ScopeGroup {
 }
 impl FromJson for ScopeGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ScopeGroup")?;
-        let mut out = Self::default();
-        o.set("scope_value_type", &mut out.scope_value_type);
-        o.set("operation_type", &mut out.operation_type);
-        o.set("right", &mut out.right);
-        o.set("member_ids", &mut out.member_ids);
-        o.set("custom_field_id", &mut out.custom_field_id);
-        o.set("custom_field_obj_type", &mut out.custom_field_obj_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ScopeGroup {
+    const NAME: &'static str = "ScopeGroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "scope_value_type" => v.put(&mut self.scope_value_type),
+            "operation_type" => v.put(&mut self.operation_type),
+            "right" => v.put(&mut self.right),
+            "member_ids" => v.put(&mut self.member_ids),
+            "custom_field_id" => v.put(&mut self.custom_field_id),
+            "custom_field_obj_type" => v.put(&mut self.custom_field_obj_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ScopeGroup {
@@ -4570,12 +5371,24 @@ pub struct ScopeValue {
 }
 impl FromJson for ScopeValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ScopeValue")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ScopeValue {
+    const NAME: &'static str = "ScopeValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ScopeValue {
@@ -4626,11 +5439,23 @@ pub struct SearchGroupResponseBody {
 }
 impl FromJson for SearchGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("group_list", &mut out.group_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchGroupResponseBody {
+    const NAME: &'static str = "SearchGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_list" => v.put(&mut self.group_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.shift.create` (Create Attendance Shift).
@@ -4684,30 +5509,46 @@ pub struct Shift {
 }
 impl FromJson for Shift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Shift")?;
-        let mut out = Self::default();
-        o.set("shift_id", &mut out.shift_id);
-        o.set("shift_name", &mut out.shift_name);
-        o.set("punch_times", &mut out.punch_times);
-        o.set("sub_shift_leader_ids", &mut out.sub_shift_leader_ids);
-        o.set("is_flexible", &mut out.is_flexible);
-        o.set("flexible_minutes", &mut out.flexible_minutes);
-        o.set("flexible_rule", &mut out.flexible_rule);
-        o.set("no_need_off", &mut out.no_need_off);
-        o.set("punch_time_rule", &mut out.punch_time_rule);
-        o.set("late_off_late_on_rule", &mut out.late_off_late_on_rule);
-        o.set("rest_time_rule", &mut out.rest_time_rule);
-        o.set("overtime_rule", &mut out.overtime_rule);
-        o.set("day_type", &mut out.day_type);
-        o.set("overtime_rest_time_rule", &mut out.overtime_rest_time_rule);
-        o.set("late_minutes_as_serious_late", &mut out.late_minutes_as_serious_late);
-        o.set("shift_middle_time_rule", &mut out.shift_middle_time_rule);
-        o.set("shift_attendance_time_config", &mut out.shift_attendance_time_config);
-        o.set("late_off_late_on_setting", &mut out.late_off_late_on_setting);
-        o.set("id", &mut out.id);
-        o.set("rest_time_flexible_configs", &mut out.rest_time_flexible_configs);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Shift {
+    const NAME: &'static str = "Shift";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "shift_id" => v.put(&mut self.shift_id),
+            "shift_name" => v.put(&mut self.shift_name),
+            "punch_times" => v.put(&mut self.punch_times),
+            "sub_shift_leader_ids" => v.put(&mut self.sub_shift_leader_ids),
+            "is_flexible" => v.put(&mut self.is_flexible),
+            "flexible_minutes" => v.put(&mut self.flexible_minutes),
+            "flexible_rule" => v.put(&mut self.flexible_rule),
+            "no_need_off" => v.put(&mut self.no_need_off),
+            "punch_time_rule" => v.put(&mut self.punch_time_rule),
+            "late_off_late_on_rule" => v.put(&mut self.late_off_late_on_rule),
+            "rest_time_rule" => v.put(&mut self.rest_time_rule),
+            "overtime_rule" => v.put(&mut self.overtime_rule),
+            "day_type" => v.put(&mut self.day_type),
+            "overtime_rest_time_rule" => v.put(&mut self.overtime_rest_time_rule),
+            "late_minutes_as_serious_late" => {
+                v.put(&mut self.late_minutes_as_serious_late)
+            }
+            "shift_middle_time_rule" => v.put(&mut self.shift_middle_time_rule),
+            "shift_attendance_time_config" => {
+                v.put(&mut self.shift_attendance_time_config)
+            }
+            "late_off_late_on_setting" => v.put(&mut self.late_off_late_on_setting),
+            "id" => v.put(&mut self.id),
+            "rest_time_flexible_configs" => v.put(&mut self.rest_time_flexible_configs),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Shift {
@@ -4777,13 +5618,25 @@ pub struct ShiftAttendanceTimeConfig {
 }
 impl FromJson for ShiftAttendanceTimeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ShiftAttendanceTimeConfig")?;
-        let mut out = Self::default();
-        o.set("attendance_time", &mut out.attendance_time);
-        o.set("on_attendance_time", &mut out.on_attendance_time);
-        o.set("off_attendance_time", &mut out.off_attendance_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ShiftAttendanceTimeConfig {
+    const NAME: &'static str = "ShiftAttendanceTimeConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "attendance_time" => v.put(&mut self.attendance_time),
+            "on_attendance_time" => v.put(&mut self.on_attendance_time),
+            "off_attendance_time" => v.put(&mut self.off_attendance_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ShiftAttendanceTimeConfig {
@@ -4814,12 +5667,24 @@ pub struct ShiftMiddleTimeRule {
 }
 impl FromJson for ShiftMiddleTimeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ShiftMiddleTimeRule")?;
-        let mut out = Self::default();
-        o.set("middle_time_type", &mut out.middle_time_type);
-        o.set("fixed_middle_time", &mut out.fixed_middle_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ShiftMiddleTimeRule {
+    const NAME: &'static str = "ShiftMiddleTimeRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "middle_time_type" => v.put(&mut self.middle_time_type),
+            "fixed_middle_time" => v.put(&mut self.fixed_middle_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ShiftMiddleTimeRule {
@@ -4863,21 +5728,33 @@ pub struct TaskResult {
 }
 impl FromJson for TaskResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskResult")?;
-        let mut out = Self::default();
-        o.set("check_in_record_id", &mut out.check_in_record_id);
-        o.set("check_in_record", &mut out.check_in_record);
-        o.set("check_out_record_id", &mut out.check_out_record_id);
-        o.set("check_out_record", &mut out.check_out_record);
-        o.set("check_in_result", &mut out.check_in_result);
-        o.set("check_out_result", &mut out.check_out_result);
-        o.set("check_in_result_supplement", &mut out.check_in_result_supplement);
-        o.set("check_out_result_supplement", &mut out.check_out_result_supplement);
-        o.set("check_in_shift_time", &mut out.check_in_shift_time);
-        o.set("check_out_shift_time", &mut out.check_out_shift_time);
-        o.set("task_shift_type", &mut out.task_shift_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskResult {
+    const NAME: &'static str = "TaskResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "check_in_record_id" => v.put(&mut self.check_in_record_id),
+            "check_in_record" => v.put(&mut self.check_in_record),
+            "check_out_record_id" => v.put(&mut self.check_out_record_id),
+            "check_out_record" => v.put(&mut self.check_out_record),
+            "check_in_result" => v.put(&mut self.check_in_result),
+            "check_out_result" => v.put(&mut self.check_out_result),
+            "check_in_result_supplement" => v.put(&mut self.check_in_result_supplement),
+            "check_out_result_supplement" => v.put(&mut self.check_out_result_supplement),
+            "check_in_shift_time" => v.put(&mut self.check_in_shift_time),
+            "check_out_shift_time" => v.put(&mut self.check_out_shift_time),
+            "task_shift_type" => v.put(&mut self.task_shift_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `time_ranges` of `TimeRangeList`.
@@ -4895,12 +5772,24 @@ pub struct TimeRange {
 }
 impl FromJson for TimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TimeRange")?;
-        let mut out = Self::default();
-        o.set("start_time_stamp", &mut out.start_time_stamp);
-        o.set("end_time_stamp", &mut out.end_time_stamp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TimeRange {
+    const NAME: &'static str = "TimeRange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_time_stamp" => v.put(&mut self.start_time_stamp),
+            "end_time_stamp" => v.put(&mut self.end_time_stamp),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TimeRange {
@@ -4926,12 +5815,24 @@ pub struct TimeRangeList {
 }
 impl FromJson for TimeRangeList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TimeRangeList")?;
-        let mut out = Self::default();
-        o.set("day", &mut out.day);
-        o.set("time_ranges", &mut out.time_ranges);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TimeRangeList {
+    const NAME: &'static str = "TimeRangeList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "day" => v.put(&mut self.day),
+            "time_ranges" => v.put(&mut self.time_ranges),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TimeRangeList {
@@ -4995,11 +5896,23 @@ pub struct UploadFileResponseBody {
 }
 impl FromJson for UploadFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("file", &mut out.file);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadFileResponseBody {
+    const NAME: &'static str = "UploadFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file" => v.put(&mut self.file),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.archive_rule.upload_report` (Write archived report results).
@@ -5062,12 +5975,24 @@ pub struct UploadReportArchiveRuleResponseBody {
 }
 impl FromJson for UploadReportArchiveRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadReportArchiveRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("invalid_code", &mut out.invalid_code);
-        o.set("invalid_member_id", &mut out.invalid_member_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadReportArchiveRuleResponseBody {
+    const NAME: &'static str = "UploadReportArchiveRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "invalid_code" => v.put(&mut self.invalid_code),
+            "invalid_member_id" => v.put(&mut self.invalid_member_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_allowed_remedys` of `QueryUserAllowedRemedysUserTaskRemedyResponseBody`.
@@ -5099,19 +6024,31 @@ pub struct UserAllowedRemedy {
 }
 impl FromJson for UserAllowedRemedy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserAllowedRemedy")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("remedy_date", &mut out.remedy_date);
-        o.set("is_free_punch", &mut out.is_free_punch);
-        o.set("punch_no", &mut out.punch_no);
-        o.set("work_type", &mut out.work_type);
-        o.set("punch_status", &mut out.punch_status);
-        o.set("normal_punch_time", &mut out.normal_punch_time);
-        o.set("remedy_start_time", &mut out.remedy_start_time);
-        o.set("remedy_end_time", &mut out.remedy_end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserAllowedRemedy {
+    const NAME: &'static str = "UserAllowedRemedy";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "remedy_date" => v.put(&mut self.remedy_date),
+            "is_free_punch" => v.put(&mut self.is_free_punch),
+            "punch_no" => v.put(&mut self.punch_no),
+            "work_type" => v.put(&mut self.work_type),
+            "punch_status" => v.put(&mut self.punch_status),
+            "normal_punch_time" => v.put(&mut self.normal_punch_time),
+            "remedy_start_time" => v.put(&mut self.remedy_start_time),
+            "remedy_end_time" => v.put(&mut self.remedy_end_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_approval` of `CreateUserApprovalRequestBody`.
@@ -5139,17 +6076,29 @@ pub struct UserApproval {
 }
 impl FromJson for UserApproval {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserApproval")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("date", &mut out.date);
-        o.set("outs", &mut out.outs);
-        o.set("leaves", &mut out.leaves);
-        o.set("overtime_works", &mut out.overtime_works);
-        o.set("trips", &mut out.trips);
-        o.set("time_zone", &mut out.time_zone);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserApproval {
+    const NAME: &'static str = "UserApproval";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "date" => v.put(&mut self.date),
+            "outs" => v.put(&mut self.outs),
+            "leaves" => v.put(&mut self.leaves),
+            "overtime_works" => v.put(&mut self.overtime_works),
+            "trips" => v.put(&mut self.trips),
+            "time_zone" => v.put(&mut self.time_zone),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserApproval {
@@ -5201,12 +6150,24 @@ pub struct UserBase {
 }
 impl FromJson for UserBase {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserBase")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("department_ids", &mut out.department_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserBase {
+    const NAME: &'static str = "UserBase";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "department_ids" => v.put(&mut self.department_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_daily_shifts` of `BatchCreateUserDailyShiftRequestBody`.
@@ -5232,16 +6193,28 @@ pub struct UserDailyShift {
 }
 impl FromJson for UserDailyShift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserDailyShift")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.set("shift_id", &mut out.shift_id);
-        o.set("month", &mut out.month);
-        o.set("user_id", &mut out.user_id);
-        o.set("day_no", &mut out.day_no);
-        o.set("is_clear_schedule", &mut out.is_clear_schedule);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserDailyShift {
+    const NAME: &'static str = "UserDailyShift";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            "shift_id" => v.put(&mut self.shift_id),
+            "month" => v.put(&mut self.month),
+            "user_id" => v.put(&mut self.user_id),
+            "day_no" => v.put(&mut self.day_no),
+            "is_clear_schedule" => v.put(&mut self.is_clear_schedule),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserDailyShift {
@@ -5335,29 +6308,41 @@ pub struct UserFlow {
 }
 impl FromJson for UserFlow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserFlow")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("location_name", &mut out.location_name);
-        o.set("check_time", &mut out.check_time);
-        o.set("comment", &mut out.comment);
-        o.set("record_id", &mut out.record_id);
-        o.set("longitude", &mut out.longitude);
-        o.set("latitude", &mut out.latitude);
-        o.set("ssid", &mut out.ssid);
-        o.set("bssid", &mut out.bssid);
-        o.set("is_field", &mut out.is_field);
-        o.set("is_wifi", &mut out.is_wifi);
-        o.set("type", &mut out.r#type);
-        o.set("photo_urls", &mut out.photo_urls);
-        o.set("device_id", &mut out.device_id);
-        o.set("check_result", &mut out.check_result);
-        o.set("external_id", &mut out.external_id);
-        o.set("idempotent_id", &mut out.idempotent_id);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserFlow {
+    const NAME: &'static str = "UserFlow";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "creator_id" => v.put(&mut self.creator_id),
+            "location_name" => v.put(&mut self.location_name),
+            "check_time" => v.put(&mut self.check_time),
+            "comment" => v.put(&mut self.comment),
+            "record_id" => v.put(&mut self.record_id),
+            "longitude" => v.put(&mut self.longitude),
+            "latitude" => v.put(&mut self.latitude),
+            "ssid" => v.put(&mut self.ssid),
+            "bssid" => v.put(&mut self.bssid),
+            "is_field" => v.put(&mut self.is_field),
+            "is_wifi" => v.put(&mut self.is_wifi),
+            "type" => v.put(&mut self.r#type),
+            "photo_urls" => v.put(&mut self.photo_urls),
+            "device_id" => v.put(&mut self.device_id),
+            "check_result" => v.put(&mut self.check_result),
+            "external_id" => v.put(&mut self.external_id),
+            "idempotent_id" => v.put(&mut self.idempotent_id),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserFlow {
@@ -5448,23 +6433,35 @@ pub struct UserLeave {
 }
 impl FromJson for UserLeave {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserLeave")?;
-        let mut out = Self::default();
-        o.set("approval_id", &mut out.approval_id);
-        o.set("uniq_id", &mut out.uniq_id);
-        o.set("unit", &mut out.unit);
-        o.set("interval", &mut out.interval);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("default_locale", &mut out.default_locale);
-        o.set("reason", &mut out.reason);
-        o.set("approve_pass_time", &mut out.approve_pass_time);
-        o.set("approve_apply_time", &mut out.approve_apply_time);
-        o.set("idempotent_id", &mut out.idempotent_id);
-        o.set("leave_detail_range_objs", &mut out.leave_detail_range_objs);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserLeave {
+    const NAME: &'static str = "UserLeave";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_id" => v.put(&mut self.approval_id),
+            "uniq_id" => v.put(&mut self.uniq_id),
+            "unit" => v.put(&mut self.unit),
+            "interval" => v.put(&mut self.interval),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "default_locale" => v.put(&mut self.default_locale),
+            "reason" => v.put(&mut self.reason),
+            "approve_pass_time" => v.put(&mut self.approve_pass_time),
+            "approve_apply_time" => v.put(&mut self.approve_apply_time),
+            "idempotent_id" => v.put(&mut self.idempotent_id),
+            "leave_detail_range_objs" => v.put(&mut self.leave_detail_range_objs),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserLeave {
@@ -5547,25 +6544,37 @@ pub struct UserOut {
 }
 impl FromJson for UserOut {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserOut")?;
-        let mut out = Self::default();
-        o.set("approval_id", &mut out.approval_id);
-        o.set("uniq_id", &mut out.uniq_id);
-        o.set("unit", &mut out.unit);
-        o.set("interval", &mut out.interval);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("default_locale", &mut out.default_locale);
-        o.set("reason", &mut out.reason);
-        o.set("approve_pass_time", &mut out.approve_pass_time);
-        o.set("approve_apply_time", &mut out.approve_apply_time);
-        o.set("idempotent_id", &mut out.idempotent_id);
-        o.set("correct_process_id", &mut out.correct_process_id);
-        o.set("cancel_process_id", &mut out.cancel_process_id);
-        o.set("process_id", &mut out.process_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserOut {
+    const NAME: &'static str = "UserOut";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_id" => v.put(&mut self.approval_id),
+            "uniq_id" => v.put(&mut self.uniq_id),
+            "unit" => v.put(&mut self.unit),
+            "interval" => v.put(&mut self.interval),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "default_locale" => v.put(&mut self.default_locale),
+            "reason" => v.put(&mut self.reason),
+            "approve_pass_time" => v.put(&mut self.approve_pass_time),
+            "approve_apply_time" => v.put(&mut self.approve_apply_time),
+            "idempotent_id" => v.put(&mut self.idempotent_id),
+            "correct_process_id" => v.put(&mut self.correct_process_id),
+            "cancel_process_id" => v.put(&mut self.cancel_process_id),
+            "process_id" => v.put(&mut self.process_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserOut {
@@ -5653,22 +6662,34 @@ pub struct UserOvertimeWork {
 }
 impl FromJson for UserOvertimeWork {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserOvertimeWork")?;
-        let mut out = Self::default();
-        o.set("approval_id", &mut out.approval_id);
-        o.set("duration", &mut out.duration);
-        o.set("unit", &mut out.unit);
-        o.set("category", &mut out.category);
-        o.set("type", &mut out.r#type);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("reason", &mut out.reason);
-        o.set("idempotent_id", &mut out.idempotent_id);
-        o.set("correct_process_id", &mut out.correct_process_id);
-        o.set("cancel_process_id", &mut out.cancel_process_id);
-        o.set("process_id", &mut out.process_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserOvertimeWork {
+    const NAME: &'static str = "UserOvertimeWork";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_id" => v.put(&mut self.approval_id),
+            "duration" => v.put(&mut self.duration),
+            "unit" => v.put(&mut self.unit),
+            "category" => v.put(&mut self.category),
+            "type" => v.put(&mut self.r#type),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "reason" => v.put(&mut self.reason),
+            "idempotent_id" => v.put(&mut self.idempotent_id),
+            "correct_process_id" => v.put(&mut self.correct_process_id),
+            "cancel_process_id" => v.put(&mut self.cancel_process_id),
+            "process_id" => v.put(&mut self.process_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserOvertimeWork {
@@ -5715,13 +6736,25 @@ pub struct UserSetting {
 }
 impl FromJson for UserSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserSetting")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("face_key", &mut out.face_key);
-        o.set("face_key_update_time", &mut out.face_key_update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserSetting {
+    const NAME: &'static str = "UserSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "face_key" => v.put(&mut self.face_key),
+            "face_key_update_time" => v.put(&mut self.face_key_update_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserSetting {
@@ -5759,13 +6792,25 @@ pub struct UserStatsData {
 }
 impl FromJson for UserStatsData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatsData")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("user_id", &mut out.user_id);
-        o.set("datas", &mut out.datas);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatsData {
+    const NAME: &'static str = "UserStatsData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "user_id" => v.put(&mut self.user_id),
+            "datas" => v.put(&mut self.datas),
+            _ => v.skip(),
+        }
     }
 }
 /// The `datas` of `UserStatsData`.
@@ -5789,15 +6834,27 @@ pub struct UserStatsDataCell {
 }
 impl FromJson for UserStatsDataCell {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatsDataCell")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("value", &mut out.value);
-        o.set("features", &mut out.features);
-        o.set("title", &mut out.title);
-        o.set("duration_num", &mut out.duration_num);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatsDataCell {
+    const NAME: &'static str = "UserStatsDataCell";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "value" => v.put(&mut self.value),
+            "features" => v.put(&mut self.features),
+            "title" => v.put(&mut self.title),
+            "duration_num" => v.put(&mut self.duration_num),
+            _ => v.skip(),
+        }
     }
 }
 /// The `duration_num` of `UserStatsDataCell`.
@@ -5821,15 +6878,27 @@ pub struct UserStatsDataDuration {
 }
 impl FromJson for UserStatsDataDuration {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatsDataDuration")?;
-        let mut out = Self::default();
-        o.set("day", &mut out.day);
-        o.set("half_day", &mut out.half_day);
-        o.set("hour", &mut out.hour);
-        o.set("half_hour", &mut out.half_hour);
-        o.set("minute", &mut out.minute);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatsDataDuration {
+    const NAME: &'static str = "UserStatsDataDuration";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "day" => v.put(&mut self.day),
+            "half_day" => v.put(&mut self.half_day),
+            "hour" => v.put(&mut self.hour),
+            "half_hour" => v.put(&mut self.half_hour),
+            "minute" => v.put(&mut self.minute),
+            _ => v.skip(),
+        }
     }
 }
 /// The `features` of `UserStatsDataCell`.
@@ -5847,12 +6916,24 @@ pub struct UserStatsDataFeature {
 }
 impl FromJson for UserStatsDataFeature {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatsDataFeature")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatsDataFeature {
+    const NAME: &'static str = "UserStatsDataFeature";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_stats_field` of `QueryUserStatsFieldResponseBody`.
@@ -5872,13 +6953,25 @@ pub struct UserStatsField {
 }
 impl FromJson for UserStatsField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatsField")?;
-        let mut out = Self::default();
-        o.set("stats_type", &mut out.stats_type);
-        o.set("user_id", &mut out.user_id);
-        o.set("fields", &mut out.fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatsField {
+    const NAME: &'static str = "UserStatsField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "stats_type" => v.put(&mut self.stats_type),
+            "user_id" => v.put(&mut self.user_id),
+            "fields" => v.put(&mut self.fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.archive_rule.user_stats_fields_query` (Query archived report header).
@@ -5936,14 +7029,23 @@ pub struct UserStatsFieldsQueryArchiveRuleResponseBody {
 }
 impl FromJson for UserStatsFieldsQueryArchiveRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "UserStatsFieldsQueryArchiveRuleResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("archive_report_fields", &mut out.archive_report_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatsFieldsQueryArchiveRuleResponseBody {
+    const NAME: &'static str = "UserStatsFieldsQueryArchiveRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "archive_report_fields" => v.put(&mut self.archive_report_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `view` of `QueryUserStatsViewResponseBody`.
@@ -5967,14 +7069,26 @@ pub struct UserStatsView {
 }
 impl FromJson for UserStatsView {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatsView")?;
-        let mut out = Self::default();
-        o.set("view_id", &mut out.view_id);
-        o.set("stats_type", &mut out.stats_type);
-        o.set("user_id", &mut out.user_id);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatsView {
+    const NAME: &'static str = "UserStatsView";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "view_id" => v.put(&mut self.view_id),
+            "stats_type" => v.put(&mut self.stats_type),
+            "user_id" => v.put(&mut self.user_id),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserStatsView {
@@ -6027,17 +7141,29 @@ pub struct UserTask {
 }
 impl FromJson for UserTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserTask")?;
-        let mut out = Self::default();
-        o.set("result_id", &mut out.result_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("employee_name", &mut out.employee_name);
-        o.set("day", &mut out.day);
-        o.set("group_id", &mut out.group_id);
-        o.set("shift_id", &mut out.shift_id);
-        o.set("records", &mut out.records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserTask {
+    const NAME: &'static str = "UserTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result_id" => v.put(&mut self.result_id),
+            "user_id" => v.put(&mut self.user_id),
+            "employee_name" => v.put(&mut self.employee_name),
+            "day" => v.put(&mut self.day),
+            "group_id" => v.put(&mut self.group_id),
+            "shift_id" => v.put(&mut self.shift_id),
+            "records" => v.put(&mut self.records),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `attendance.v1.user_task_remedy.create` (Notify correction approval initiation).
@@ -6075,22 +7201,34 @@ pub struct UserTaskRemedy {
 }
 impl FromJson for UserTaskRemedy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserTaskRemedy")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("remedy_date", &mut out.remedy_date);
-        o.set("punch_no", &mut out.punch_no);
-        o.set("work_type", &mut out.work_type);
-        o.set("approval_id", &mut out.approval_id);
-        o.set("remedy_time", &mut out.remedy_time);
-        o.set("status", &mut out.status);
-        o.set("reason", &mut out.reason);
-        o.set("time", &mut out.time);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserTaskRemedy {
+    const NAME: &'static str = "UserTaskRemedy";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "remedy_date" => v.put(&mut self.remedy_date),
+            "punch_no" => v.put(&mut self.punch_no),
+            "work_type" => v.put(&mut self.work_type),
+            "approval_id" => v.put(&mut self.approval_id),
+            "remedy_time" => v.put(&mut self.remedy_time),
+            "status" => v.put(&mut self.status),
+            "reason" => v.put(&mut self.reason),
+            "time" => v.put(&mut self.time),
+            "time_zone" => v.put(&mut self.time_zone),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserTaskRemedy {
@@ -6144,15 +7282,27 @@ pub struct UserTmpDailyShift {
 }
 impl FromJson for UserTmpDailyShift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserTmpDailyShift")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("date", &mut out.date);
-        o.set("shift_name", &mut out.shift_name);
-        o.set("punch_time_simple_rules", &mut out.punch_time_simple_rules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserTmpDailyShift {
+    const NAME: &'static str = "UserTmpDailyShift";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            "user_id" => v.put(&mut self.user_id),
+            "date" => v.put(&mut self.date),
+            "shift_name" => v.put(&mut self.shift_name),
+            "punch_time_simple_rules" => v.put(&mut self.punch_time_simple_rules),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserTmpDailyShift {
@@ -6225,25 +7375,37 @@ pub struct UserTrip {
 }
 impl FromJson for UserTrip {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserTrip")?;
-        let mut out = Self::default();
-        o.set("approval_id", &mut out.approval_id);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("reason", &mut out.reason);
-        o.set("approve_pass_time", &mut out.approve_pass_time);
-        o.set("approve_apply_time", &mut out.approve_apply_time);
-        o.set("idempotent_id", &mut out.idempotent_id);
-        o.set("correct_process_id", &mut out.correct_process_id);
-        o.set("cancel_process_id", &mut out.cancel_process_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("departure", &mut out.departure);
-        o.set("destinations", &mut out.destinations);
-        o.set("transportation", &mut out.transportation);
-        o.set("trip_type", &mut out.trip_type);
-        o.set("remarks", &mut out.remarks);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserTrip {
+    const NAME: &'static str = "UserTrip";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_id" => v.put(&mut self.approval_id),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "reason" => v.put(&mut self.reason),
+            "approve_pass_time" => v.put(&mut self.approve_pass_time),
+            "approve_apply_time" => v.put(&mut self.approve_apply_time),
+            "idempotent_id" => v.put(&mut self.idempotent_id),
+            "correct_process_id" => v.put(&mut self.correct_process_id),
+            "cancel_process_id" => v.put(&mut self.cancel_process_id),
+            "process_id" => v.put(&mut self.process_id),
+            "departure" => v.put(&mut self.departure),
+            "destinations" => v.put(&mut self.destinations),
+            "transportation" => v.put(&mut self.transportation),
+            "trip_type" => v.put(&mut self.trip_type),
+            "remarks" => v.put(&mut self.remarks),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserTrip {

@@ -55,12 +55,24 @@ pub struct CreateAppAccessTokenResponseBody {
 }
 impl FromJson for CreateAppAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAppAccessTokenResponseBody")?;
-        let mut out = Self::default();
-        o.set("app_access_token", &mut out.app_access_token);
-        o.set("expire", &mut out.expire);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAppAccessTokenResponseBody {
+    const NAME: &'static str = "CreateAppAccessTokenResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_access_token" => v.put(&mut self.app_access_token),
+            "expire" => v.put(&mut self.expire),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `auth.v3.tenant_access_token.create` (商店应用获取 tenant_access_token).
@@ -108,12 +120,24 @@ pub struct CreateTenantAccessTokenResponseBody {
 }
 impl FromJson for CreateTenantAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateTenantAccessTokenResponseBody")?;
-        let mut out = Self::default();
-        o.set("tenant_access_token", &mut out.tenant_access_token);
-        o.set("expire", &mut out.expire);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateTenantAccessTokenResponseBody {
+    const NAME: &'static str = "CreateTenantAccessTokenResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant_access_token" => v.put(&mut self.tenant_access_token),
+            "expire" => v.put(&mut self.expire),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `auth.v3.app_access_token.internal` (自建应用获取 app_access_token) answers with.
@@ -131,12 +155,24 @@ pub struct InternalAppAccessTokenResponseBody {
 }
 impl FromJson for InternalAppAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InternalAppAccessTokenResponseBody")?;
-        let mut out = Self::default();
-        o.set("app_access_token", &mut out.app_access_token);
-        o.set("expire", &mut out.expire);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InternalAppAccessTokenResponseBody {
+    const NAME: &'static str = "InternalAppAccessTokenResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_access_token" => v.put(&mut self.app_access_token),
+            "expire" => v.put(&mut self.expire),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `auth.v3.app_ticket.resend` (重新获取 app_ticket).

@@ -83,29 +83,41 @@ pub struct CreateAccessTokenResponseBody {
 }
 impl FromJson for CreateAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAccessTokenResponseBody")?;
-        let mut out = Self::default();
-        o.set("access_token", &mut out.access_token);
-        o.set("token_type", &mut out.token_type);
-        o.set("expires_in", &mut out.expires_in);
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("avatar_thumb", &mut out.avatar_thumb);
-        o.set("avatar_middle", &mut out.avatar_middle);
-        o.set("avatar_big", &mut out.avatar_big);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.set("email", &mut out.email);
-        o.set("enterprise_email", &mut out.enterprise_email);
-        o.set("user_id", &mut out.user_id);
-        o.set("mobile", &mut out.mobile);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("refresh_expires_in", &mut out.refresh_expires_in);
-        o.set("refresh_token", &mut out.refresh_token);
-        o.set("sid", &mut out.sid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAccessTokenResponseBody {
+    const NAME: &'static str = "CreateAccessTokenResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "access_token" => v.put(&mut self.access_token),
+            "token_type" => v.put(&mut self.token_type),
+            "expires_in" => v.put(&mut self.expires_in),
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "avatar_thumb" => v.put(&mut self.avatar_thumb),
+            "avatar_middle" => v.put(&mut self.avatar_middle),
+            "avatar_big" => v.put(&mut self.avatar_big),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            "email" => v.put(&mut self.email),
+            "enterprise_email" => v.put(&mut self.enterprise_email),
+            "user_id" => v.put(&mut self.user_id),
+            "mobile" => v.put(&mut self.mobile),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "refresh_expires_in" => v.put(&mut self.refresh_expires_in),
+            "refresh_token" => v.put(&mut self.refresh_token),
+            "sid" => v.put(&mut self.sid),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `authen.v1.oidc_access_token.create` (获取 user_access_token) answers with.
@@ -131,16 +143,28 @@ pub struct CreateOidcAccessTokenResponseBody {
 }
 impl FromJson for CreateOidcAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateOidcAccessTokenResponseBody")?;
-        let mut out = Self::default();
-        o.set("access_token", &mut out.access_token);
-        o.set("refresh_token", &mut out.refresh_token);
-        o.set("token_type", &mut out.token_type);
-        o.set("expires_in", &mut out.expires_in);
-        o.set("refresh_expires_in", &mut out.refresh_expires_in);
-        o.set("scope", &mut out.scope);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateOidcAccessTokenResponseBody {
+    const NAME: &'static str = "CreateOidcAccessTokenResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "access_token" => v.put(&mut self.access_token),
+            "refresh_token" => v.put(&mut self.refresh_token),
+            "token_type" => v.put(&mut self.token_type),
+            "expires_in" => v.put(&mut self.expires_in),
+            "refresh_expires_in" => v.put(&mut self.refresh_expires_in),
+            "scope" => v.put(&mut self.scope),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `authen.v1.refresh_access_token.create` (刷新 user_access_token（v1 版本）).
@@ -212,24 +236,36 @@ pub struct GetUserInfoResponseBody {
 }
 impl FromJson for GetUserInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserInfoResponseBody")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("avatar_thumb", &mut out.avatar_thumb);
-        o.set("avatar_middle", &mut out.avatar_middle);
-        o.set("avatar_big", &mut out.avatar_big);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.set("email", &mut out.email);
-        o.set("enterprise_email", &mut out.enterprise_email);
-        o.set("user_id", &mut out.user_id);
-        o.set("mobile", &mut out.mobile);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("employee_no", &mut out.employee_no);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserInfoResponseBody {
+    const NAME: &'static str = "GetUserInfoResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "avatar_thumb" => v.put(&mut self.avatar_thumb),
+            "avatar_middle" => v.put(&mut self.avatar_middle),
+            "avatar_big" => v.put(&mut self.avatar_big),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            "email" => v.put(&mut self.email),
+            "enterprise_email" => v.put(&mut self.enterprise_email),
+            "user_id" => v.put(&mut self.user_id),
+            "mobile" => v.put(&mut self.mobile),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "employee_no" => v.put(&mut self.employee_no),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `authen.v1.oidc_access_token.create` (获取 user_access_token).

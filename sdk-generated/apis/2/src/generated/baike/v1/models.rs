@@ -73,6 +73,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -92,11 +95,23 @@ pub struct Abbreviation {
 }
 impl FromJson for Abbreviation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Abbreviation")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Abbreviation {
+    const NAME: &'static str = "Abbreviation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Abbreviation {
@@ -119,11 +134,23 @@ pub struct BaikeImage {
 }
 impl FromJson for BaikeImage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BaikeImage")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BaikeImage {
+    const NAME: &'static str = "BaikeImage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BaikeImage {
@@ -156,13 +183,25 @@ pub struct Classification {
 }
 impl FromJson for Classification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Classification")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("father_id", &mut out.father_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Classification {
+    const NAME: &'static str = "Classification";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "father_id" => v.put(&mut self.father_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Classification {
@@ -214,11 +253,23 @@ pub struct CreateDraftResponseBody {
 }
 impl FromJson for CreateDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateDraftResponseBody")?;
-        let mut out = Self::default();
-        o.set("draft", &mut out.draft);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateDraftResponseBody {
+    const NAME: &'static str = "CreateDraftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "draft" => v.put(&mut self.draft),
+            _ => v.skip(),
+        }
     }
 }
 /// The `display_status` of `Term`.
@@ -236,12 +287,24 @@ pub struct DisplayStatus {
 }
 impl FromJson for DisplayStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DisplayStatus")?;
-        let mut out = Self::default();
-        o.set("allow_highlight", &mut out.allow_highlight);
-        o.set("allow_search", &mut out.allow_search);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DisplayStatus {
+    const NAME: &'static str = "DisplayStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "allow_highlight" => v.put(&mut self.allow_highlight),
+            "allow_search" => v.put(&mut self.allow_search),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DisplayStatus {
@@ -267,12 +330,24 @@ pub struct Draft {
 }
 impl FromJson for Draft {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Draft")?;
-        let mut out = Self::default();
-        o.set("draft_id", &mut out.draft_id);
-        o.set("entity", &mut out.entity);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Draft {
+    const NAME: &'static str = "Draft";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "draft_id" => v.put(&mut self.draft_id),
+            "entity" => v.put(&mut self.entity),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `baike.v1.draft.create` (Create draft).
@@ -314,24 +389,36 @@ pub struct Entity {
 }
 impl FromJson for Entity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Entity")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("main_keys", &mut out.main_keys);
-        o.set("full_names", &mut out.full_names);
-        o.set("aliases", &mut out.aliases);
-        o.set("description", &mut out.description);
-        o.set("creator", &mut out.creator);
-        o.set("create_time", &mut out.create_time);
-        o.set("updater", &mut out.updater);
-        o.set("update_time", &mut out.update_time);
-        o.set("related_meta", &mut out.related_meta);
-        o.set("statistics", &mut out.statistics);
-        o.set("outer_info", &mut out.outer_info);
-        o.set("rich_text", &mut out.rich_text);
-        o.set("source", &mut out.source);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Entity {
+    const NAME: &'static str = "Entity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "main_keys" => v.put(&mut self.main_keys),
+            "full_names" => v.put(&mut self.full_names),
+            "aliases" => v.put(&mut self.aliases),
+            "description" => v.put(&mut self.description),
+            "creator" => v.put(&mut self.creator),
+            "create_time" => v.put(&mut self.create_time),
+            "updater" => v.put(&mut self.updater),
+            "update_time" => v.put(&mut self.update_time),
+            "related_meta" => v.put(&mut self.related_meta),
+            "statistics" => v.put(&mut self.statistics),
+            "outer_info" => v.put(&mut self.outer_info),
+            "rich_text" => v.put(&mut self.rich_text),
+            "source" => v.put(&mut self.source),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Entity {
@@ -387,12 +474,24 @@ pub struct EntityWord {
 }
 impl FromJson for EntityWord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EntityWord")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("aliases", &mut out.aliases);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EntityWord {
+    const NAME: &'static str = "EntityWord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "aliases" => v.put(&mut self.aliases),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `baike.v1.entity.extract` (Extract lingo entity words).
@@ -426,11 +525,23 @@ pub struct ExtractEntityResponseBody {
 }
 impl FromJson for ExtractEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExtractEntityResponseBody")?;
-        let mut out = Self::default();
-        o.set("entity_word", &mut out.entity_word);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExtractEntityResponseBody {
+    const NAME: &'static str = "ExtractEntityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entity_word" => v.put(&mut self.entity_word),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `baike.v1.file.upload` (上传图片).
@@ -472,11 +583,23 @@ pub struct GetEntityResponseBody {
 }
 impl FromJson for GetEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetEntityResponseBody")?;
-        let mut out = Self::default();
-        o.set("entity", &mut out.entity);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetEntityResponseBody {
+    const NAME: &'static str = "GetEntityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entity" => v.put(&mut self.entity),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `baike.v1.entity.highlight` (Highlight entity).
@@ -516,11 +639,23 @@ pub struct HighlightEntityResponseBody {
 }
 impl FromJson for HighlightEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "HighlightEntityResponseBody")?;
-        let mut out = Self::default();
-        o.set("phrases", &mut out.phrases);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for HighlightEntityResponseBody {
+    const NAME: &'static str = "HighlightEntityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "phrases" => v.put(&mut self.phrases),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `baike.v1.classification.list` (Classification list) answers with.
@@ -538,12 +673,24 @@ pub struct ListClassificationResponseBody {
 }
 impl FromJson for ListClassificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListClassificationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListClassificationResponseBody {
+    const NAME: &'static str = "ListClassificationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `baike.v1.entity.list` (Get entities) answers with.
@@ -561,12 +708,24 @@ pub struct ListEntityResponseBody {
 }
 impl FromJson for ListEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListEntityResponseBody")?;
-        let mut out = Self::default();
-        o.set("entities", &mut out.entities);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListEntityResponseBody {
+    const NAME: &'static str = "ListEntityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entities" => v.put(&mut self.entities),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `baike.v1.entity.match` (Match entity).
@@ -606,11 +765,23 @@ pub struct MatchEntityResponseBody {
 }
 impl FromJson for MatchEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MatchEntityResponseBody")?;
-        let mut out = Self::default();
-        o.set("results", &mut out.results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MatchEntityResponseBody {
+    const NAME: &'static str = "MatchEntityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "results" => v.put(&mut self.results),
+            _ => v.skip(),
+        }
     }
 }
 /// The `results` of `MatchEntityResponseBody`.
@@ -628,12 +799,24 @@ pub struct MatchInfo {
 }
 impl FromJson for MatchInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MatchInfo")?;
-        let mut out = Self::default();
-        o.set("entity_id", &mut out.entity_id);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MatchInfo {
+    const NAME: &'static str = "MatchInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entity_id" => v.put(&mut self.entity_id),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `outer_info` of `Entity`.
@@ -651,12 +834,24 @@ pub struct OuterInfo {
 }
 impl FromJson for OuterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OuterInfo")?;
-        let mut out = Self::default();
-        o.set("provider", &mut out.provider);
-        o.set("outer_id", &mut out.outer_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OuterInfo {
+    const NAME: &'static str = "OuterInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "provider" => v.put(&mut self.provider),
+            "outer_id" => v.put(&mut self.outer_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OuterInfo {
@@ -693,13 +888,25 @@ pub struct Phrase {
 }
 impl FromJson for Phrase {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Phrase")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("entity_ids", &mut out.entity_ids);
-        o.set("span", &mut out.span);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Phrase {
+    const NAME: &'static str = "Phrase";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "entity_ids" => v.put(&mut self.entity_ids),
+            "span" => v.put(&mut self.span),
+            _ => v.skip(),
+        }
     }
 }
 /// The `users` of `RelatedMeta`.
@@ -719,13 +926,25 @@ pub struct Referer {
 }
 impl FromJson for Referer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Referer")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("title", &mut out.title);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Referer {
+    const NAME: &'static str = "Referer";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "title" => v.put(&mut self.title),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Referer {
@@ -771,18 +990,30 @@ pub struct RelatedMeta {
 }
 impl FromJson for RelatedMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RelatedMeta")?;
-        let mut out = Self::default();
-        o.set("users", &mut out.users);
-        o.set("chats", &mut out.chats);
-        o.set("docs", &mut out.docs);
-        o.set("oncalls", &mut out.oncalls);
-        o.set("links", &mut out.links);
-        o.set("abbreviations", &mut out.abbreviations);
-        o.set("classifications", &mut out.classifications);
-        o.set("images", &mut out.images);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RelatedMeta {
+    const NAME: &'static str = "RelatedMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "users" => v.put(&mut self.users),
+            "chats" => v.put(&mut self.chats),
+            "docs" => v.put(&mut self.docs),
+            "oncalls" => v.put(&mut self.oncalls),
+            "links" => v.put(&mut self.links),
+            "abbreviations" => v.put(&mut self.abbreviations),
+            "classifications" => v.put(&mut self.classifications),
+            "images" => v.put(&mut self.images),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RelatedMeta {
@@ -865,12 +1096,24 @@ pub struct Span {
 }
 impl FromJson for Span {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Span")?;
-        let mut out = Self::default();
-        o.set("start", &mut out.start);
-        o.set("end", &mut out.end);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Span {
+    const NAME: &'static str = "Span";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start" => v.put(&mut self.start),
+            "end" => v.put(&mut self.end),
+            _ => v.skip(),
+        }
     }
 }
 /// The `statistics` of `Entity`.
@@ -888,12 +1131,24 @@ pub struct Statistics {
 }
 impl FromJson for Statistics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Statistics")?;
-        let mut out = Self::default();
-        o.set("like_count", &mut out.like_count);
-        o.set("dislike_count", &mut out.dislike_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Statistics {
+    const NAME: &'static str = "Statistics";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "like_count" => v.put(&mut self.like_count),
+            "dislike_count" => v.put(&mut self.dislike_count),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Statistics {
@@ -919,12 +1174,24 @@ pub struct Term {
 }
 impl FromJson for Term {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Term")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("display_status", &mut out.display_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Term {
+    const NAME: &'static str = "Term";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "display_status" => v.put(&mut self.display_status),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Term {
@@ -954,11 +1221,23 @@ pub struct UploadFileResponseBody {
 }
 impl FromJson for UploadFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadFileResponseBody {
+    const NAME: &'static str = "UploadFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `baike.v1.entity.create` (Create an exemption entry) answers with.

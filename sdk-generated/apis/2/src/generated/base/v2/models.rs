@@ -65,6 +65,9 @@ impl FromJson for BlockType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for BlockType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -135,6 +138,9 @@ impl json::Absent for Conjunction {
 impl FromJson for Conjunction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Conjunction {
@@ -223,6 +229,9 @@ impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Operator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -248,13 +257,25 @@ pub struct BlockRole {
 }
 impl FromJson for BlockRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BlockRole")?;
-        let mut out = Self::default();
-        o.set("block_id", &mut out.block_id);
-        o.set("block_perm", &mut out.block_perm);
-        o.set("block_type", &mut out.block_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BlockRole {
+    const NAME: &'static str = "BlockRole";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_id" => v.put(&mut self.block_id),
+            "block_perm" => v.put(&mut self.block_perm),
+            "block_type" => v.put(&mut self.block_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BlockRole {
@@ -289,13 +310,25 @@ pub struct ConditionGroup {
 }
 impl FromJson for ConditionGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ConditionGroup")?;
-        let mut out = Self::default();
-        o.set("condition_type", &mut out.condition_type);
-        o.set("conditions", &mut out.conditions);
-        o.set("conjunction", &mut out.conjunction);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ConditionGroup {
+    const NAME: &'static str = "ConditionGroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "condition_type" => v.put(&mut self.condition_type),
+            "conditions" => v.put(&mut self.conditions),
+            "conjunction" => v.put(&mut self.conjunction),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ConditionGroup {
@@ -326,11 +359,23 @@ pub struct CreateAppRoleResponseBody {
 }
 impl FromJson for CreateAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAppRoleResponseBody")?;
-        let mut out = Self::default();
-        o.set("role", &mut out.role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAppRoleResponseBody {
+    const NAME: &'static str = "CreateAppRoleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role" => v.put(&mut self.role),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `base.v2.app_role.list` (List roles) answers with.
@@ -352,14 +397,26 @@ pub struct ListAppRoleResponseBody {
 }
 impl FromJson for ListAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppRoleResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppRoleResponseBody {
+    const NAME: &'static str = "ListAppRoleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The `other_rec_rule` of `TableRole`.
@@ -381,13 +438,25 @@ pub struct OtherRecRule {
 }
 impl FromJson for OtherRecRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OtherRecRule")?;
-        let mut out = Self::default();
-        o.set("conditions", &mut out.conditions);
-        o.set("conjunction", &mut out.conjunction);
-        o.set("perm", &mut out.perm);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OtherRecRule {
+    const NAME: &'static str = "OtherRecRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "conditions" => v.put(&mut self.conditions),
+            "conjunction" => v.put(&mut self.conjunction),
+            "perm" => v.put(&mut self.perm),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OtherRecRule {
@@ -432,16 +501,28 @@ pub struct RecRule {
 }
 impl FromJson for RecRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecRule")?;
-        let mut out = Self::default();
-        o.set("conditions", &mut out.conditions);
-        o.set("conjunction", &mut out.conjunction);
-        o.set("perm", &mut out.perm);
-        o.set("other_perm", &mut out.other_perm);
-        o.set("condition_groups", &mut out.condition_groups);
-        o.set("display_rec_rule_version", &mut out.display_rec_rule_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecRule {
+    const NAME: &'static str = "RecRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "conditions" => v.put(&mut self.conditions),
+            "conjunction" => v.put(&mut self.conjunction),
+            "perm" => v.put(&mut self.perm),
+            "other_perm" => v.put(&mut self.other_perm),
+            "condition_groups" => v.put(&mut self.condition_groups),
+            "display_rec_rule_version" => v.put(&mut self.display_rec_rule_version),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RecRule {
@@ -490,14 +571,26 @@ pub struct RecRuleCondition {
 }
 impl FromJson for RecRuleCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecRuleCondition")?;
-        let mut out = Self::default();
-        o.set("field_name", &mut out.field_name);
-        o.set("operator", &mut out.operator);
-        o.set("value", &mut out.value);
-        o.set("field_type", &mut out.field_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecRuleCondition {
+    const NAME: &'static str = "RecRuleCondition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_name" => v.put(&mut self.field_name),
+            "operator" => v.put(&mut self.operator),
+            "value" => v.put(&mut self.value),
+            "field_type" => v.put(&mut self.field_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RecRuleCondition {
@@ -539,15 +632,27 @@ pub struct Role {
 }
 impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Role")?;
-        let mut out = Self::default();
-        o.set("role_name", &mut out.role_name);
-        o.set("table_roles", &mut out.table_roles);
-        o.set("role_id", &mut out.role_id);
-        o.set("block_roles", &mut out.block_roles);
-        o.set("base_rule", &mut out.base_rule);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Role {
+    const NAME: &'static str = "Role";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role_name" => v.put(&mut self.role_name),
+            "table_roles" => v.put(&mut self.table_roles),
+            "role_id" => v.put(&mut self.role_id),
+            "block_roles" => v.put(&mut self.block_roles),
+            "base_rule" => v.put(&mut self.base_rule),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Role {
@@ -625,21 +730,33 @@ pub struct TableRole {
 }
 impl FromJson for TableRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TableRole")?;
-        let mut out = Self::default();
-        o.set("table_perm", &mut out.table_perm);
-        o.set("table_name", &mut out.table_name);
-        o.set("table_id", &mut out.table_id);
-        o.set("rec_rule", &mut out.rec_rule);
-        o.set("other_rec_rule", &mut out.other_rec_rule);
-        o.set("field_perm", &mut out.field_perm);
-        o.set("allow_add_record", &mut out.allow_add_record);
-        o.set("allow_delete_record", &mut out.allow_delete_record);
-        o.set("view_perm", &mut out.view_perm);
-        o.set("view_rules", &mut out.view_rules);
-        o.set("field_action_rules", &mut out.field_action_rules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TableRole {
+    const NAME: &'static str = "TableRole";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "table_perm" => v.put(&mut self.table_perm),
+            "table_name" => v.put(&mut self.table_name),
+            "table_id" => v.put(&mut self.table_id),
+            "rec_rule" => v.put(&mut self.rec_rule),
+            "other_rec_rule" => v.put(&mut self.other_rec_rule),
+            "field_perm" => v.put(&mut self.field_perm),
+            "allow_add_record" => v.put(&mut self.allow_add_record),
+            "allow_delete_record" => v.put(&mut self.allow_delete_record),
+            "view_perm" => v.put(&mut self.view_perm),
+            "view_rules" => v.put(&mut self.view_rules),
+            "field_action_rules" => v.put(&mut self.field_action_rules),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TableRole {

@@ -69,6 +69,9 @@ impl FromJson for AdvanceVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AdvanceVersion {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -143,6 +146,9 @@ impl json::Absent for AppFieldPropertyAutoSerialOptionsType {
 impl FromJson for AppFieldPropertyAutoSerialOptionsType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for AppFieldPropertyAutoSerialOptionsType {
@@ -230,6 +236,9 @@ impl json::Absent for AppRoleMemberIdType {
 impl FromJson for AppRoleMemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for AppRoleMemberIdType {
@@ -336,6 +345,9 @@ impl FromJson for AppTableFieldPropertyFilterInfoConditionOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AppTableFieldPropertyFilterInfoConditionOperator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -418,6 +430,9 @@ impl json::Absent for AppTableFieldPropertyTypeUiType {
 impl FromJson for AppTableFieldPropertyTypeUiType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for AppTableFieldPropertyTypeUiType {
@@ -586,6 +601,9 @@ impl FromJson for AppTableFieldUiType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AppTableFieldUiType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -691,6 +709,9 @@ impl FromJson for AppTableViewPropertyFilterInfoConditionOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AppTableViewPropertyFilterInfoConditionOperator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -757,6 +778,9 @@ impl json::Absent for BlockType {
 impl FromJson for BlockType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for BlockType {
@@ -869,6 +893,9 @@ impl FromJson for ConditionOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ConditionOperator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -939,6 +966,9 @@ impl json::Absent for Conjunction {
 impl FromJson for Conjunction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Conjunction {
@@ -1011,6 +1041,9 @@ impl FromJson for DisplayMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DisplayMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1077,6 +1110,9 @@ impl json::Absent for FieldGroupChildType {
 impl FromJson for FieldGroupChildType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FieldGroupChildType {
@@ -1148,6 +1184,9 @@ impl json::Absent for InputType {
 impl FromJson for InputType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for InputType {
@@ -1236,6 +1275,9 @@ impl FromJson for MemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MemberIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1310,6 +1352,9 @@ impl json::Absent for MemberType {
 impl FromJson for MemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for MemberType {
@@ -1398,6 +1443,9 @@ impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Operator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1468,6 +1516,9 @@ impl json::Absent for SegmentType {
 impl FromJson for SegmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SegmentType {
@@ -1544,6 +1595,9 @@ impl FromJson for ShareScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ShareScopeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1619,6 +1673,9 @@ impl FromJson for SharedLimit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SharedLimit {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1690,6 +1747,9 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1760,6 +1820,9 @@ impl json::Absent for Type {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Type {
@@ -1920,6 +1983,9 @@ impl FromJson for UiType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UiType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1994,6 +2060,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -2078,6 +2147,9 @@ impl FromJson for ViewType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ViewType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2099,12 +2171,24 @@ pub struct AllowedEditModes {
 }
 impl FromJson for AllowedEditModes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AllowedEditModes")?;
-        let mut out = Self::default();
-        o.set("manual", &mut out.manual);
-        o.set("scan", &mut out.scan);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AllowedEditModes {
+    const NAME: &'static str = "AllowedEditModes";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "manual" => v.put(&mut self.manual),
+            "scan" => v.put(&mut self.scan),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AllowedEditModes {
@@ -2140,17 +2224,29 @@ pub struct App {
 }
 impl FromJson for App {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "App")?;
-        let mut out = Self::default();
-        o.set("app_token", &mut out.app_token);
-        o.set("name", &mut out.name);
-        o.set("revision", &mut out.revision);
-        o.set("folder_token", &mut out.folder_token);
-        o.set("url", &mut out.url);
-        o.set("default_table_id", &mut out.default_table_id);
-        o.set("time_zone", &mut out.time_zone);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for App {
+    const NAME: &'static str = "App";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_token" => v.put(&mut self.app_token),
+            "name" => v.put(&mut self.name),
+            "revision" => v.put(&mut self.revision),
+            "folder_token" => v.put(&mut self.folder_token),
+            "url" => v.put(&mut self.url),
+            "default_table_id" => v.put(&mut self.default_table_id),
+            "time_zone" => v.put(&mut self.time_zone),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dashboards` of `ListAppDashboardResponseBody`.
@@ -2170,13 +2266,25 @@ pub struct AppDashboard {
 }
 impl FromJson for AppDashboard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppDashboard")?;
-        let mut out = Self::default();
-        o.set("block_id", &mut out.block_id);
-        o.set("name", &mut out.name);
-        o.set("share_config", &mut out.share_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppDashboard {
+    const NAME: &'static str = "AppDashboard";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_id" => v.put(&mut self.block_id),
+            "name" => v.put(&mut self.name),
+            "share_config" => v.put(&mut self.share_config),
+            _ => v.skip(),
+        }
     }
 }
 /// The `auto_serial` of `AppTableFieldProperty`.
@@ -2196,12 +2304,24 @@ pub struct AppFieldPropertyAutoSerial {
 }
 impl FromJson for AppFieldPropertyAutoSerial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppFieldPropertyAutoSerial")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("options", &mut out.options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppFieldPropertyAutoSerial {
+    const NAME: &'static str = "AppFieldPropertyAutoSerial";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "options" => v.put(&mut self.options),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppFieldPropertyAutoSerial {
@@ -2239,12 +2359,24 @@ pub struct AppFieldPropertyAutoSerialOptions {
 }
 impl FromJson for AppFieldPropertyAutoSerialOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppFieldPropertyAutoSerialOptions")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppFieldPropertyAutoSerialOptions {
+    const NAME: &'static str = "AppFieldPropertyAutoSerialOptions";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppFieldPropertyAutoSerialOptions {
@@ -2279,11 +2411,23 @@ pub struct AppFieldPropertyLocation {
 }
 impl FromJson for AppFieldPropertyLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppFieldPropertyLocation")?;
-        let mut out = Self::default();
-        o.set("input_type", &mut out.input_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppFieldPropertyLocation {
+    const NAME: &'static str = "AppFieldPropertyLocation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "input_type" => v.put(&mut self.input_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppFieldPropertyLocation {
@@ -2316,13 +2460,25 @@ pub struct AppRichDescriptionSegment {
 }
 impl FromJson for AppRichDescriptionSegment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRichDescriptionSegment")?;
-        let mut out = Self::default();
-        o.set("segment_type", &mut out.segment_type);
-        o.set("text", &mut out.text);
-        o.set("link", &mut out.link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRichDescriptionSegment {
+    const NAME: &'static str = "AppRichDescriptionSegment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "segment_type" => v.put(&mut self.segment_type),
+            "text" => v.put(&mut self.text),
+            "link" => v.put(&mut self.link),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppRichDescriptionSegment {
@@ -2362,14 +2518,26 @@ pub struct AppRole {
 }
 impl FromJson for AppRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRole")?;
-        let mut out = Self::default();
-        o.set("role_name", &mut out.role_name);
-        o.set("role_id", &mut out.role_id);
-        o.set("table_roles", &mut out.table_roles);
-        o.set("block_roles", &mut out.block_roles);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRole {
+    const NAME: &'static str = "AppRole";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role_name" => v.put(&mut self.role_name),
+            "role_id" => v.put(&mut self.role_id),
+            "table_roles" => v.put(&mut self.table_roles),
+            "block_roles" => v.put(&mut self.block_roles),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppRole {
@@ -2413,13 +2581,25 @@ pub struct AppRoleBlockRole {
 }
 impl FromJson for AppRoleBlockRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRoleBlockRole")?;
-        let mut out = Self::default();
-        o.set("block_id", &mut out.block_id);
-        o.set("block_type", &mut out.block_type);
-        o.set("block_perm", &mut out.block_perm);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRoleBlockRole {
+    const NAME: &'static str = "AppRoleBlockRole";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_id" => v.put(&mut self.block_id),
+            "block_type" => v.put(&mut self.block_type),
+            "block_perm" => v.put(&mut self.block_perm),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppRoleBlockRole {
@@ -2468,20 +2648,32 @@ pub struct AppRoleMember {
 }
 impl FromJson for AppRoleMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRoleMember")?;
-        let mut out = Self::default();
-        o.set("member_id", &mut out.member_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("open_department_id", &mut out.open_department_id);
-        o.set("member_name", &mut out.member_name);
-        o.set("member_en_name", &mut out.member_en_name);
-        o.set("member_type", &mut out.member_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRoleMember {
+    const NAME: &'static str = "AppRoleMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_id" => v.put(&mut self.member_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            "user_id" => v.put(&mut self.user_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "department_id" => v.put(&mut self.department_id),
+            "open_department_id" => v.put(&mut self.open_department_id),
+            "member_name" => v.put(&mut self.member_name),
+            "member_en_name" => v.put(&mut self.member_en_name),
+            "member_type" => v.put(&mut self.member_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppRoleMember {
@@ -2572,17 +2764,29 @@ pub struct AppRoleTableRole {
 }
 impl FromJson for AppRoleTableRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRoleTableRole")?;
-        let mut out = Self::default();
-        o.set("table_perm", &mut out.table_perm);
-        o.set("table_name", &mut out.table_name);
-        o.set("table_id", &mut out.table_id);
-        o.set("rec_rule", &mut out.rec_rule);
-        o.set("field_perm", &mut out.field_perm);
-        o.set("allow_add_record", &mut out.allow_add_record);
-        o.set("allow_delete_record", &mut out.allow_delete_record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRoleTableRole {
+    const NAME: &'static str = "AppRoleTableRole";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "table_perm" => v.put(&mut self.table_perm),
+            "table_name" => v.put(&mut self.table_name),
+            "table_id" => v.put(&mut self.table_id),
+            "rec_rule" => v.put(&mut self.rec_rule),
+            "field_perm" => v.put(&mut self.field_perm),
+            "allow_add_record" => v.put(&mut self.allow_add_record),
+            "allow_delete_record" => v.put(&mut self.allow_delete_record),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppRoleTableRole {
@@ -2625,13 +2829,25 @@ pub struct AppRoleTableRoleRecRule {
 }
 impl FromJson for AppRoleTableRoleRecRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRoleTableRoleRecRule")?;
-        let mut out = Self::default();
-        o.set("conditions", &mut out.conditions);
-        o.set("conjunction", &mut out.conjunction);
-        o.set("other_perm", &mut out.other_perm);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRoleTableRoleRecRule {
+    const NAME: &'static str = "AppRoleTableRoleRecRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "conditions" => v.put(&mut self.conditions),
+            "conjunction" => v.put(&mut self.conjunction),
+            "other_perm" => v.put(&mut self.other_perm),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppRoleTableRoleRecRule {
@@ -2674,14 +2890,26 @@ pub struct AppRoleTableRoleRecRuleCondition {
 }
 impl FromJson for AppRoleTableRoleRecRuleCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppRoleTableRoleRecRuleCondition")?;
-        let mut out = Self::default();
-        o.set("field_name", &mut out.field_name);
-        o.set("operator", &mut out.operator);
-        o.set("value", &mut out.value);
-        o.set("field_type", &mut out.field_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppRoleTableRoleRecRuleCondition {
+    const NAME: &'static str = "AppRoleTableRoleRecRuleCondition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_name" => v.put(&mut self.field_name),
+            "operator" => v.put(&mut self.operator),
+            "value" => v.put(&mut self.value),
+            "field_type" => v.put(&mut self.field_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppRoleTableRoleRecRuleCondition {
@@ -2717,13 +2945,25 @@ pub struct AppTable {
 }
 impl FromJson for AppTable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTable")?;
-        let mut out = Self::default();
-        o.set("table_id", &mut out.table_id);
-        o.set("revision", &mut out.revision);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTable {
+    const NAME: &'static str = "AppTable";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "table_id" => v.put(&mut self.table_id),
+            "revision" => v.put(&mut self.revision),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `fields` of `ReqTable`.
@@ -2884,18 +3124,30 @@ pub struct AppTableField {
 }
 impl FromJson for AppTableField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableField")?;
-        let mut out = Self::default();
-        o.set("field_name", &mut out.field_name);
-        o.set("type", &mut out.r#type);
-        o.set("property", &mut out.property);
-        o.set("description", &mut out.description);
-        o.set("is_primary", &mut out.is_primary);
-        o.set("field_id", &mut out.field_id);
-        o.set("ui_type", &mut out.ui_type);
-        o.set("is_hidden", &mut out.is_hidden);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableField {
+    const NAME: &'static str = "AppTableField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_name" => v.put(&mut self.field_name),
+            "type" => v.put(&mut self.r#type),
+            "property" => v.put(&mut self.property),
+            "description" => v.put(&mut self.description),
+            "is_primary" => v.put(&mut self.is_primary),
+            "field_id" => v.put(&mut self.field_id),
+            "ui_type" => v.put(&mut self.ui_type),
+            "is_hidden" => v.put(&mut self.is_hidden),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableField {
@@ -2936,12 +3188,24 @@ pub struct AppTableFieldDescription {
 }
 impl FromJson for AppTableFieldDescription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFieldDescription")?;
-        let mut out = Self::default();
-        o.set("disable_sync", &mut out.disable_sync);
-        o.set("text", &mut out.text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFieldDescription {
+    const NAME: &'static str = "AppTableFieldDescription";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "disable_sync" => v.put(&mut self.disable_sync),
+            "text" => v.put(&mut self.text),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableFieldDescription {
@@ -2979,18 +3243,30 @@ pub struct AppTableFieldForList {
 }
 impl FromJson for AppTableFieldForList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFieldForList")?;
-        let mut out = Self::default();
-        o.set("field_name", &mut out.field_name);
-        o.set("type", &mut out.r#type);
-        o.set("property", &mut out.property);
-        o.set("description", &mut out.description);
-        o.set("is_primary", &mut out.is_primary);
-        o.set("field_id", &mut out.field_id);
-        o.set("ui_type", &mut out.ui_type);
-        o.set("is_hidden", &mut out.is_hidden);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFieldForList {
+    const NAME: &'static str = "AppTableFieldForList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_name" => v.put(&mut self.field_name),
+            "type" => v.put(&mut self.r#type),
+            "property" => v.put(&mut self.property),
+            "description" => v.put(&mut self.description),
+            "is_primary" => v.put(&mut self.is_primary),
+            "field_id" => v.put(&mut self.field_id),
+            "ui_type" => v.put(&mut self.ui_type),
+            "is_hidden" => v.put(&mut self.is_hidden),
+            _ => v.skip(),
+        }
     }
 }
 /// The `property` of `AppTableCreateHeader`.
@@ -3042,29 +3318,41 @@ pub struct AppTableFieldProperty {
 }
 impl FromJson for AppTableFieldProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFieldProperty")?;
-        let mut out = Self::default();
-        o.set("options", &mut out.options);
-        o.set("formatter", &mut out.formatter);
-        o.set("date_formatter", &mut out.date_formatter);
-        o.set("auto_fill", &mut out.auto_fill);
-        o.set("multiple", &mut out.multiple);
-        o.set("table_id", &mut out.table_id);
-        o.set("table_name", &mut out.table_name);
-        o.set("back_field_name", &mut out.back_field_name);
-        o.set("auto_serial", &mut out.auto_serial);
-        o.set("location", &mut out.location);
-        o.set("formula_expression", &mut out.formula_expression);
-        o.set("allowed_edit_modes", &mut out.allowed_edit_modes);
-        o.set("min", &mut out.min);
-        o.set("max", &mut out.max);
-        o.set("range_customize", &mut out.range_customize);
-        o.set("currency_code", &mut out.currency_code);
-        o.set("rating", &mut out.rating);
-        o.set("type", &mut out.r#type);
-        o.set("filter_info", &mut out.filter_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFieldProperty {
+    const NAME: &'static str = "AppTableFieldProperty";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "options" => v.put(&mut self.options),
+            "formatter" => v.put(&mut self.formatter),
+            "date_formatter" => v.put(&mut self.date_formatter),
+            "auto_fill" => v.put(&mut self.auto_fill),
+            "multiple" => v.put(&mut self.multiple),
+            "table_id" => v.put(&mut self.table_id),
+            "table_name" => v.put(&mut self.table_name),
+            "back_field_name" => v.put(&mut self.back_field_name),
+            "auto_serial" => v.put(&mut self.auto_serial),
+            "location" => v.put(&mut self.location),
+            "formula_expression" => v.put(&mut self.formula_expression),
+            "allowed_edit_modes" => v.put(&mut self.allowed_edit_modes),
+            "min" => v.put(&mut self.min),
+            "max" => v.put(&mut self.max),
+            "range_customize" => v.put(&mut self.range_customize),
+            "currency_code" => v.put(&mut self.currency_code),
+            "rating" => v.put(&mut self.rating),
+            "type" => v.put(&mut self.r#type),
+            "filter_info" => v.put(&mut self.filter_info),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableFieldProperty {
@@ -3119,12 +3407,24 @@ pub struct AppTableFieldPropertyFilterInfo {
 }
 impl FromJson for AppTableFieldPropertyFilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFieldPropertyFilterInfo")?;
-        let mut out = Self::default();
-        o.set("conjunction", &mut out.conjunction);
-        o.set("conditions", &mut out.conditions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFieldPropertyFilterInfo {
+    const NAME: &'static str = "AppTableFieldPropertyFilterInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "conjunction" => v.put(&mut self.conjunction),
+            "conditions" => v.put(&mut self.conditions),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableFieldPropertyFilterInfo {
@@ -3165,15 +3465,27 @@ pub struct AppTableFieldPropertyFilterInfoCondition {
 }
 impl FromJson for AppTableFieldPropertyFilterInfoCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFieldPropertyFilterInfoCondition")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("operator", &mut out.operator);
-        o.set("value", &mut out.value);
-        o.set("condition_id", &mut out.condition_id);
-        o.set("field_type", &mut out.field_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFieldPropertyFilterInfoCondition {
+    const NAME: &'static str = "AppTableFieldPropertyFilterInfoCondition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "operator" => v.put(&mut self.operator),
+            "value" => v.put(&mut self.value),
+            "condition_id" => v.put(&mut self.condition_id),
+            "field_type" => v.put(&mut self.field_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableFieldPropertyFilterInfoCondition {
@@ -3211,12 +3523,24 @@ pub struct AppTableFieldPropertyLookupFilter {
 }
 impl FromJson for AppTableFieldPropertyLookupFilter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFieldPropertyLookupFilter")?;
-        let mut out = Self::default();
-        o.set("target_table", &mut out.target_table);
-        o.set("filter_info", &mut out.filter_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFieldPropertyLookupFilter {
+    const NAME: &'static str = "AppTableFieldPropertyLookupFilter";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "target_table" => v.put(&mut self.target_table),
+            "filter_info" => v.put(&mut self.filter_info),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableFieldPropertyLookupFilter {
@@ -3250,13 +3574,25 @@ pub struct AppTableFieldPropertyOption {
 }
 impl FromJson for AppTableFieldPropertyOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFieldPropertyOption")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("id", &mut out.id);
-        o.set("color", &mut out.color);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFieldPropertyOption {
+    const NAME: &'static str = "AppTableFieldPropertyOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "id" => v.put(&mut self.id),
+            "color" => v.put(&mut self.color),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableFieldPropertyOption {
@@ -3310,13 +3646,25 @@ pub struct AppTableFieldPropertyType {
 }
 impl FromJson for AppTableFieldPropertyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFieldPropertyType")?;
-        let mut out = Self::default();
-        o.set("data_type", &mut out.data_type);
-        o.set("ui_property", &mut out.ui_property);
-        o.set("ui_type", &mut out.ui_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFieldPropertyType {
+    const NAME: &'static str = "AppTableFieldPropertyType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data_type" => v.put(&mut self.data_type),
+            "ui_property" => v.put(&mut self.ui_property),
+            "ui_type" => v.put(&mut self.ui_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableFieldPropertyType {
@@ -3353,17 +3701,29 @@ pub struct AppTableFieldPropertyTypeUiProperty {
 }
 impl FromJson for AppTableFieldPropertyTypeUiProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFieldPropertyTypeUiProperty")?;
-        let mut out = Self::default();
-        o.set("currency_code", &mut out.currency_code);
-        o.set("formatter", &mut out.formatter);
-        o.set("range_customize", &mut out.range_customize);
-        o.set("min", &mut out.min);
-        o.set("max", &mut out.max);
-        o.set("date_formatter", &mut out.date_formatter);
-        o.set("rating", &mut out.rating);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFieldPropertyTypeUiProperty {
+    const NAME: &'static str = "AppTableFieldPropertyTypeUiProperty";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "currency_code" => v.put(&mut self.currency_code),
+            "formatter" => v.put(&mut self.formatter),
+            "range_customize" => v.put(&mut self.range_customize),
+            "min" => v.put(&mut self.min),
+            "max" => v.put(&mut self.max),
+            "date_formatter" => v.put(&mut self.date_formatter),
+            "rating" => v.put(&mut self.rating),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableFieldPropertyTypeUiProperty {
@@ -3405,16 +3765,28 @@ pub struct AppTableForm {
 }
 impl FromJson for AppTableForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableForm")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("shared", &mut out.shared);
-        o.set("shared_url", &mut out.shared_url);
-        o.set("shared_limit", &mut out.shared_limit);
-        o.set("submit_limit_once", &mut out.submit_limit_once);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableForm {
+    const NAME: &'static str = "AppTableForm";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "shared" => v.put(&mut self.shared),
+            "shared_url" => v.put(&mut self.shared_url),
+            "shared_limit" => v.put(&mut self.shared_limit),
+            "submit_limit_once" => v.put(&mut self.submit_limit_once),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableForm {
@@ -3452,16 +3824,28 @@ pub struct AppTableFormPatchedField {
 }
 impl FromJson for AppTableFormPatchedField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableFormPatchedField")?;
-        let mut out = Self::default();
-        o.set("pre_field_id", &mut out.pre_field_id);
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.set("required", &mut out.required);
-        o.set("visible", &mut out.visible);
-        o.set("rich_description", &mut out.rich_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableFormPatchedField {
+    const NAME: &'static str = "AppTableFormPatchedField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pre_field_id" => v.put(&mut self.pre_field_id),
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            "required" => v.put(&mut self.required),
+            "visible" => v.put(&mut self.visible),
+            "rich_description" => v.put(&mut self.rich_description),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableFormPatchedField {
@@ -3509,18 +3893,30 @@ pub struct AppTableRecord {
 }
 impl FromJson for AppTableRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableRecord")?;
-        let mut out = Self::default();
-        o.set("fields", &mut out.fields);
-        o.set("record_id", &mut out.record_id);
-        o.set("created_by", &mut out.created_by);
-        o.set("created_time", &mut out.created_time);
-        o.set("last_modified_by", &mut out.last_modified_by);
-        o.set("last_modified_time", &mut out.last_modified_time);
-        o.set("shared_url", &mut out.shared_url);
-        o.set("record_url", &mut out.record_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableRecord {
+    const NAME: &'static str = "AppTableRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "fields" => v.put(&mut self.fields),
+            "record_id" => v.put(&mut self.record_id),
+            "created_by" => v.put(&mut self.created_by),
+            "created_time" => v.put(&mut self.created_time),
+            "last_modified_by" => v.put(&mut self.last_modified_by),
+            "last_modified_time" => v.put(&mut self.last_modified_time),
+            "shared_url" => v.put(&mut self.shared_url),
+            "record_url" => v.put(&mut self.record_url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableRecord {
@@ -3556,14 +3952,26 @@ pub struct AppTableView {
 }
 impl FromJson for AppTableView {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableView")?;
-        let mut out = Self::default();
-        o.set("view_id", &mut out.view_id);
-        o.set("view_name", &mut out.view_name);
-        o.set("view_type", &mut out.view_type);
-        o.set("property", &mut out.property);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableView {
+    const NAME: &'static str = "AppTableView";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "view_id" => v.put(&mut self.view_id),
+            "view_name" => v.put(&mut self.view_name),
+            "view_type" => v.put(&mut self.view_type),
+            "property" => v.put(&mut self.property),
+            _ => v.skip(),
+        }
     }
 }
 /// The `property` of `AppTableView`.
@@ -3583,13 +3991,25 @@ pub struct AppTableViewProperty {
 }
 impl FromJson for AppTableViewProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableViewProperty")?;
-        let mut out = Self::default();
-        o.set("filter_info", &mut out.filter_info);
-        o.set("hidden_fields", &mut out.hidden_fields);
-        o.set("hierarchy_config", &mut out.hierarchy_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableViewProperty {
+    const NAME: &'static str = "AppTableViewProperty";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "filter_info" => v.put(&mut self.filter_info),
+            "hidden_fields" => v.put(&mut self.hidden_fields),
+            "hierarchy_config" => v.put(&mut self.hierarchy_config),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableViewProperty {
@@ -3626,13 +4046,25 @@ pub struct AppTableViewPropertyFilterInfo {
 }
 impl FromJson for AppTableViewPropertyFilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableViewPropertyFilterInfo")?;
-        let mut out = Self::default();
-        o.set("conjunction", &mut out.conjunction);
-        o.set("conditions", &mut out.conditions);
-        o.set("condition_omitted", &mut out.condition_omitted);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableViewPropertyFilterInfo {
+    const NAME: &'static str = "AppTableViewPropertyFilterInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "conjunction" => v.put(&mut self.conjunction),
+            "conditions" => v.put(&mut self.conditions),
+            "condition_omitted" => v.put(&mut self.condition_omitted),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableViewPropertyFilterInfo {
@@ -3684,15 +4116,27 @@ pub struct AppTableViewPropertyFilterInfoCondition {
 }
 impl FromJson for AppTableViewPropertyFilterInfoCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableViewPropertyFilterInfoCondition")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("operator", &mut out.operator);
-        o.set("value", &mut out.value);
-        o.set("condition_id", &mut out.condition_id);
-        o.set("field_type", &mut out.field_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableViewPropertyFilterInfoCondition {
+    const NAME: &'static str = "AppTableViewPropertyFilterInfoCondition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "operator" => v.put(&mut self.operator),
+            "value" => v.put(&mut self.value),
+            "condition_id" => v.put(&mut self.condition_id),
+            "field_type" => v.put(&mut self.field_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableViewPropertyFilterInfoCondition {
@@ -3728,11 +4172,23 @@ pub struct AppTableViewPropertyHierarchyConfig {
 }
 impl FromJson for AppTableViewPropertyHierarchyConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableViewPropertyHierarchyConfig")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableViewPropertyHierarchyConfig {
+    const NAME: &'static str = "AppTableViewPropertyHierarchyConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AppTableViewPropertyHierarchyConfig {
@@ -3797,11 +4253,23 @@ pub struct BatchCreateAppTableRecordResponseBody {
 }
 impl FromJson for BatchCreateAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchCreateAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("records", &mut out.records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreateAppTableRecordResponseBody {
+    const NAME: &'static str = "BatchCreateAppTableRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "records" => v.put(&mut self.records),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `bitable.v1.app_table.batch_create` (Batch create table).
@@ -3859,11 +4327,23 @@ pub struct BatchDeleteAppTableRecordResponseBody {
 }
 impl FromJson for BatchDeleteAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchDeleteAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("records", &mut out.records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDeleteAppTableRecordResponseBody {
+    const NAME: &'static str = "BatchDeleteAppTableRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "records" => v.put(&mut self.records),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `bitable.v1.app_table.batch_delete` (Batch delete table).
@@ -3879,11 +4359,23 @@ pub struct BatchDeleteAppTableRequestBody {
 }
 impl FromJson for BatchDeleteAppTableRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchDeleteAppTableRequestBody")?;
-        let mut out = Self::default();
-        o.set("table_ids", &mut out.table_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDeleteAppTableRequestBody {
+    const NAME: &'static str = "BatchDeleteAppTableRequestBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "table_ids" => v.put(&mut self.table_ids),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BatchDeleteAppTableRequestBody {
@@ -3937,13 +4429,25 @@ pub struct BatchGetAppTableRecordResponseBody {
 }
 impl FromJson for BatchGetAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("records", &mut out.records);
-        o.set("forbidden_record_ids", &mut out.forbidden_record_ids);
-        o.set("absent_record_ids", &mut out.absent_record_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetAppTableRecordResponseBody {
+    const NAME: &'static str = "BatchGetAppTableRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "records" => v.put(&mut self.records),
+            "forbidden_record_ids" => v.put(&mut self.forbidden_record_ids),
+            "absent_record_ids" => v.put(&mut self.absent_record_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `workflows` of `ListAppBlockWorkflowResponseBody`.
@@ -3963,13 +4467,25 @@ pub struct BlockWorkflow {
 }
 impl FromJson for BlockWorkflow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BlockWorkflow")?;
-        let mut out = Self::default();
-        o.set("workflow_id", &mut out.workflow_id);
-        o.set("title", &mut out.title);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BlockWorkflow {
+    const NAME: &'static str = "BlockWorkflow";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "workflow_id" => v.put(&mut self.workflow_id),
+            "title" => v.put(&mut self.title),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `children` of `FilterInfo`.
@@ -4086,12 +4602,24 @@ pub struct CopyAppDashboardResponseBody {
 }
 impl FromJson for CopyAppDashboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CopyAppDashboardResponseBody")?;
-        let mut out = Self::default();
-        o.set("block_id", &mut out.block_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CopyAppDashboardResponseBody {
+    const NAME: &'static str = "CopyAppDashboardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_id" => v.put(&mut self.block_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `bitable.v1.app.copy` (Copy App).
@@ -4136,11 +4664,23 @@ pub struct CopyAppResponseBody {
 }
 impl FromJson for CopyAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CopyAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("app", &mut out.app);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CopyAppResponseBody {
+    const NAME: &'static str = "CopyAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app" => v.put(&mut self.app),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_role.create` (Create role) answers with.
@@ -4156,11 +4696,23 @@ pub struct CreateAppRoleResponseBody {
 }
 impl FromJson for CreateAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAppRoleResponseBody")?;
-        let mut out = Self::default();
-        o.set("role", &mut out.role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAppRoleResponseBody {
+    const NAME: &'static str = "CreateAppRoleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role" => v.put(&mut self.role),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `bitable.v1.app_table_field_group.create` (创建字段编组).
@@ -4200,11 +4752,23 @@ pub struct CreateAppTableFieldGroupResponseBody {
 }
 impl FromJson for CreateAppTableFieldGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAppTableFieldGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("field_groups", &mut out.field_groups);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAppTableFieldGroupResponseBody {
+    const NAME: &'static str = "CreateAppTableFieldGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_groups" => v.put(&mut self.field_groups),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_field.create` (Create field) answers with.
@@ -4220,11 +4784,23 @@ pub struct CreateAppTableFieldResponseBody {
 }
 impl FromJson for CreateAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAppTableFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("field", &mut out.field);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAppTableFieldResponseBody {
+    const NAME: &'static str = "CreateAppTableFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field" => v.put(&mut self.field),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `bitable.v1.app_table.create` (Create table).
@@ -4268,13 +4844,25 @@ pub struct CreateAppTableResponseBody {
 }
 impl FromJson for CreateAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAppTableResponseBody")?;
-        let mut out = Self::default();
-        o.set("table_id", &mut out.table_id);
-        o.set("default_view_id", &mut out.default_view_id);
-        o.set("field_id_list", &mut out.field_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAppTableResponseBody {
+    const NAME: &'static str = "CreateAppTableResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "table_id" => v.put(&mut self.table_id),
+            "default_view_id" => v.put(&mut self.default_view_id),
+            "field_id_list" => v.put(&mut self.field_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `share_config` of `AppDashboard`.
@@ -4300,16 +4888,28 @@ pub struct DashboardShareConfig {
 }
 impl FromJson for DashboardShareConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DashboardShareConfig")?;
-        let mut out = Self::default();
-        o.set("share_flag", &mut out.share_flag);
-        o.set("share_scope_type", &mut out.share_scope_type);
-        o.set("share_token", &mut out.share_token);
-        o.set("share_link", &mut out.share_link);
-        o.set("show_source", &mut out.show_source);
-        o.set("source_link", &mut out.source_link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DashboardShareConfig {
+    const NAME: &'static str = "DashboardShareConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "share_flag" => v.put(&mut self.share_flag),
+            "share_scope_type" => v.put(&mut self.share_scope_type),
+            "share_token" => v.put(&mut self.share_token),
+            "share_link" => v.put(&mut self.share_link),
+            "show_source" => v.put(&mut self.show_source),
+            "source_link" => v.put(&mut self.source_link),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_field.delete` (Delete field) answers with.
@@ -4327,12 +4927,24 @@ pub struct DeleteAppTableFieldResponseBody {
 }
 impl FromJson for DeleteAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteAppTableFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("deleted", &mut out.deleted);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteAppTableFieldResponseBody {
+    const NAME: &'static str = "DeleteAppTableFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "deleted" => v.put(&mut self.deleted),
+            _ => v.skip(),
+        }
     }
 }
 /// The `records` of `BatchDeleteAppTableRecordResponseBody`.
@@ -4350,12 +4962,24 @@ pub struct DeleteRecord {
 }
 impl FromJson for DeleteRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteRecord")?;
-        let mut out = Self::default();
-        o.set("deleted", &mut out.deleted);
-        o.set("record_id", &mut out.record_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteRecord {
+    const NAME: &'static str = "DeleteRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "deleted" => v.put(&mut self.deleted),
+            "record_id" => v.put(&mut self.record_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `app` of `GetAppResponseBody`.
@@ -4383,17 +5007,29 @@ pub struct DisplayApp {
 }
 impl FromJson for DisplayApp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DisplayApp")?;
-        let mut out = Self::default();
-        o.set("app_token", &mut out.app_token);
-        o.set("name", &mut out.name);
-        o.set("revision", &mut out.revision);
-        o.set("is_advanced", &mut out.is_advanced);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("formula_type", &mut out.formula_type);
-        o.set("advance_version", &mut out.advance_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DisplayApp {
+    const NAME: &'static str = "DisplayApp";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_token" => v.put(&mut self.app_token),
+            "name" => v.put(&mut self.name),
+            "revision" => v.put(&mut self.revision),
+            "is_advanced" => v.put(&mut self.is_advanced),
+            "time_zone" => v.put(&mut self.time_zone),
+            "formula_type" => v.put(&mut self.formula_type),
+            "advance_version" => v.put(&mut self.advance_version),
+            _ => v.skip(),
+        }
     }
 }
 /// The `app` of `UpdateAppResponseBody`.
@@ -4415,14 +5051,26 @@ pub struct DisplayAppV2 {
 }
 impl FromJson for DisplayAppV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DisplayAppV2")?;
-        let mut out = Self::default();
-        o.set("app_token", &mut out.app_token);
-        o.set("name", &mut out.name);
-        o.set("is_advanced", &mut out.is_advanced);
-        o.set("time_zone", &mut out.time_zone);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DisplayAppV2 {
+    const NAME: &'static str = "DisplayAppV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_token" => v.put(&mut self.app_token),
+            "name" => v.put(&mut self.name),
+            "is_advanced" => v.put(&mut self.is_advanced),
+            "time_zone" => v.put(&mut self.time_zone),
+            _ => v.skip(),
+        }
     }
 }
 /// The `workflows` of `ListAppWorkflowResponseBody`.
@@ -4442,13 +5090,25 @@ pub struct DisplayWorkflow {
 }
 impl FromJson for DisplayWorkflow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DisplayWorkflow")?;
-        let mut out = Self::default();
-        o.set("workflow_id", &mut out.workflow_id);
-        o.set("status", &mut out.status);
-        o.set("title", &mut out.title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DisplayWorkflow {
+    const NAME: &'static str = "DisplayWorkflow";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "workflow_id" => v.put(&mut self.workflow_id),
+            "status" => v.put(&mut self.status),
+            "title" => v.put(&mut self.title),
+            _ => v.skip(),
+        }
     }
 }
 /// The `field_groups` of `CreateAppTableFieldGroupRequestBody`.
@@ -4578,16 +5238,28 @@ pub struct FormField {
 }
 impl FromJson for FormField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormField")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.set("required", &mut out.required);
-        o.set("visible", &mut out.visible);
-        o.set("rich_description", &mut out.rich_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormField {
+    const NAME: &'static str = "FormField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            "required" => v.put(&mut self.required),
+            "visible" => v.put(&mut self.visible),
+            "rich_description" => v.put(&mut self.rich_description),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app.get` (Get App Info) answers with.
@@ -4603,11 +5275,23 @@ pub struct GetAppResponseBody {
 }
 impl FromJson for GetAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("app", &mut out.app);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAppResponseBody {
+    const NAME: &'static str = "GetAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app" => v.put(&mut self.app),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_form.get` (List form) answers with.
@@ -4623,11 +5307,23 @@ pub struct GetAppTableFormResponseBody {
 }
 impl FromJson for GetAppTableFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAppTableFormResponseBody")?;
-        let mut out = Self::default();
-        o.set("form", &mut out.form);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAppTableFormResponseBody {
+    const NAME: &'static str = "GetAppTableFormResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "form" => v.put(&mut self.form),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_record.get` (Get records) answers with.
@@ -4643,11 +5339,23 @@ pub struct GetAppTableRecordResponseBody {
 }
 impl FromJson for GetAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("record", &mut out.record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAppTableRecordResponseBody {
+    const NAME: &'static str = "GetAppTableRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "record" => v.put(&mut self.record),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_view.get` (Get View) answers with.
@@ -4663,11 +5371,23 @@ pub struct GetAppTableViewResponseBody {
 }
 impl FromJson for GetAppTableViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAppTableViewResponseBody")?;
-        let mut out = Self::default();
-        o.set("view", &mut out.view);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAppTableViewResponseBody {
+    const NAME: &'static str = "GetAppTableViewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "view" => v.put(&mut self.view),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_block_workflow.list` (列出工作流) answers with.
@@ -4683,11 +5403,23 @@ pub struct ListAppBlockWorkflowResponseBody {
 }
 impl FromJson for ListAppBlockWorkflowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppBlockWorkflowResponseBody")?;
-        let mut out = Self::default();
-        o.set("workflows", &mut out.workflows);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppBlockWorkflowResponseBody {
+    const NAME: &'static str = "ListAppBlockWorkflowResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "workflows" => v.put(&mut self.workflows),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_dashboard.list` (List dashboards) answers with.
@@ -4709,14 +5441,26 @@ pub struct ListAppDashboardResponseBody {
 }
 impl FromJson for ListAppDashboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppDashboardResponseBody")?;
-        let mut out = Self::default();
-        o.set("dashboards", &mut out.dashboards);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppDashboardResponseBody {
+    const NAME: &'static str = "ListAppDashboardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "dashboards" => v.put(&mut self.dashboards),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_role_member.list` (List members) answers with.
@@ -4738,14 +5482,26 @@ pub struct ListAppRoleMemberResponseBody {
 }
 impl FromJson for ListAppRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppRoleMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppRoleMemberResponseBody {
+    const NAME: &'static str = "ListAppRoleMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_role.list` (List roles) answers with.
@@ -4767,14 +5523,26 @@ pub struct ListAppRoleResponseBody {
 }
 impl FromJson for ListAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppRoleResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppRoleResponseBody {
+    const NAME: &'static str = "ListAppRoleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_field.list` (List fields) answers with.
@@ -4796,14 +5564,26 @@ pub struct ListAppTableFieldResponseBody {
 }
 impl FromJson for ListAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppTableFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("total", &mut out.total);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppTableFieldResponseBody {
+    const NAME: &'static str = "ListAppTableFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "total" => v.put(&mut self.total),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_form_field.list` (List form fields) answers with.
@@ -4825,14 +5605,26 @@ pub struct ListAppTableFormFieldResponseBody {
 }
 impl FromJson for ListAppTableFormFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppTableFormFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppTableFormFieldResponseBody {
+    const NAME: &'static str = "ListAppTableFormFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_record.list` (List records) answers with.
@@ -4854,14 +5646,26 @@ pub struct ListAppTableRecordResponseBody {
 }
 impl FromJson for ListAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("total", &mut out.total);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppTableRecordResponseBody {
+    const NAME: &'static str = "ListAppTableRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "total" => v.put(&mut self.total),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table.list` (List all tables) answers with.
@@ -4883,14 +5687,26 @@ pub struct ListAppTableResponseBody {
 }
 impl FromJson for ListAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppTableResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("total", &mut out.total);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppTableResponseBody {
+    const NAME: &'static str = "ListAppTableResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "total" => v.put(&mut self.total),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_view.list` (List Views) answers with.
@@ -4912,14 +5728,26 @@ pub struct ListAppTableViewResponseBody {
 }
 impl FromJson for ListAppTableViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppTableViewResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppTableViewResponseBody {
+    const NAME: &'static str = "ListAppTableViewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_workflow.list` (List automations) answers with.
@@ -4935,11 +5763,23 @@ pub struct ListAppWorkflowResponseBody {
 }
 impl FromJson for ListAppWorkflowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppWorkflowResponseBody")?;
-        let mut out = Self::default();
-        o.set("workflows", &mut out.workflows);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppWorkflowResponseBody {
+    const NAME: &'static str = "ListAppWorkflowResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "workflows" => v.put(&mut self.workflows),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table_form_field.patch` (Patch form fields) answers with.
@@ -4955,11 +5795,23 @@ pub struct PatchAppTableFormFieldResponseBody {
 }
 impl FromJson for PatchAppTableFormFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchAppTableFormFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("fields", &mut out.fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchAppTableFormFieldResponseBody {
+    const NAME: &'static str = "PatchAppTableFormFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "fields" => v.put(&mut self.fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `bitable.v1.app_table.patch` (Update data table).
@@ -4975,11 +5827,23 @@ pub struct PatchAppTableRequestBody {
 }
 impl FromJson for PatchAppTableRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchAppTableRequestBody")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchAppTableRequestBody {
+    const NAME: &'static str = "PatchAppTableRequestBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PatchAppTableRequestBody {
@@ -5037,15 +5901,27 @@ pub struct Person {
 }
 impl FromJson for Person {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Person")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.set("email", &mut out.email);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Person {
+    const NAME: &'static str = "Person";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            "email" => v.put(&mut self.email),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Person {
@@ -5072,11 +5948,23 @@ pub struct Rating {
 }
 impl FromJson for Rating {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Rating")?;
-        let mut out = Self::default();
-        o.set("symbol", &mut out.symbol);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Rating {
+    const NAME: &'static str = "Rating";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "symbol" => v.put(&mut self.symbol),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Rating {
@@ -5235,14 +6123,26 @@ pub struct SearchAppTableRecordResponseBody {
 }
 impl FromJson for SearchAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchAppTableRecordResponseBody {
+    const NAME: &'static str = "SearchAppTableRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sort` of `SearchAppTableRecordRequestBody`.
@@ -5300,11 +6200,23 @@ pub struct UpdateAppResponseBody {
 }
 impl FromJson for UpdateAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UpdateAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("app", &mut out.app);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UpdateAppResponseBody {
+    const NAME: &'static str = "UpdateAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app" => v.put(&mut self.app),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `bitable.v1.app_workflow.update` (update workflow).
@@ -5374,11 +6286,23 @@ pub struct UpgradeAppTableFormResponseBody {
 }
 impl FromJson for UpgradeAppTableFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UpgradeAppTableFormResponseBody")?;
-        let mut out = Self::default();
-        o.set("form", &mut out.form);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UpgradeAppTableFormResponseBody {
+    const NAME: &'static str = "UpgradeAppTableFormResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "form" => v.put(&mut self.form),
+            _ => v.skip(),
+        }
     }
 }
 /// The `form` of `UpgradeAppTableFormResponseBody`.
@@ -5394,11 +6318,23 @@ pub struct UpgradedForm {
 }
 impl FromJson for UpgradedForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UpgradedForm")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UpgradedForm {
+    const NAME: &'static str = "UpgradedForm";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `bitable.v1.app_table.batch_create` (Batch create table) answers with.

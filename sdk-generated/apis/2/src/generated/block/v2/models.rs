@@ -86,11 +86,23 @@ pub struct CreateEntityResponseBody {
 }
 impl FromJson for CreateEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateEntityResponseBody")?;
-        let mut out = Self::default();
-        o.set("entity", &mut out.entity);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateEntityResponseBody {
+    const NAME: &'static str = "CreateEntityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entity" => v.put(&mut self.entity),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `block.v2.entity.update` (更新BlockEntity).
@@ -130,23 +142,35 @@ pub struct Entity {
 }
 impl FromJson for Entity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Entity")?;
-        let mut out = Self::default();
-        o.set("block_id", &mut out.block_id);
-        o.set("title", &mut out.title);
-        o.set("block_type_id", &mut out.block_type_id);
-        o.set("source_data", &mut out.source_data);
-        o.set("source_meta", &mut out.source_meta);
-        o.set("version", &mut out.version);
-        o.set("source_link", &mut out.source_link);
-        o.set("summary", &mut out.summary);
-        o.set("preview", &mut out.preview);
-        o.set("i18n_summay", &mut out.i18n_summay);
-        o.set("i18n_preview", &mut out.i18n_preview);
-        o.set("owner", &mut out.owner);
-        o.set("extra", &mut out.extra);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Entity {
+    const NAME: &'static str = "Entity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_id" => v.put(&mut self.block_id),
+            "title" => v.put(&mut self.title),
+            "block_type_id" => v.put(&mut self.block_type_id),
+            "source_data" => v.put(&mut self.source_data),
+            "source_meta" => v.put(&mut self.source_meta),
+            "version" => v.put(&mut self.version),
+            "source_link" => v.put(&mut self.source_link),
+            "summary" => v.put(&mut self.summary),
+            "preview" => v.put(&mut self.preview),
+            "i18n_summay" => v.put(&mut self.i18n_summay),
+            "i18n_preview" => v.put(&mut self.i18n_preview),
+            "owner" => v.put(&mut self.owner),
+            "extra" => v.put(&mut self.extra),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Entity {

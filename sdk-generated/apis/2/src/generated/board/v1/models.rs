@@ -121,6 +121,9 @@ impl FromJson for ArrowStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ArrowStyle {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -199,6 +202,9 @@ impl json::Absent for BorderStyle {
 impl FromJson for BorderStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for BorderStyle {
@@ -279,6 +285,9 @@ impl FromJson for BorderWidth {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for BorderWidth {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -350,6 +359,9 @@ impl FromJson for FillGradientType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FillGradientType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -420,6 +432,9 @@ impl json::Absent for FontWeight {
 impl FromJson for FontWeight {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FontWeight {
@@ -495,6 +510,9 @@ impl json::Absent for HorizontalAlign {
 impl FromJson for HorizontalAlign {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for HorizontalAlign {
@@ -587,6 +605,9 @@ impl FromJson for Layout {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Layout {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -666,6 +687,9 @@ impl FromJson for LayoutPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for LayoutPosition {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -740,6 +764,9 @@ impl json::Absent for LineStyle {
 impl FromJson for LineStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for LineStyle {
@@ -816,6 +843,9 @@ impl FromJson for MindMapNodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MindMapNodeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -891,6 +921,9 @@ impl FromJson for MindMapRootType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MindMapRootType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -961,6 +994,9 @@ impl json::Absent for PaintType {
 impl FromJson for PaintType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PaintType {
@@ -1040,6 +1076,9 @@ impl json::Absent for Shape {
 impl FromJson for Shape {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Shape {
@@ -1123,6 +1162,9 @@ impl json::Absent for SnapTo {
 impl FromJson for SnapTo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SnapTo {
@@ -1210,6 +1252,9 @@ impl json::Absent for Theme {
 impl FromJson for Theme {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Theme {
@@ -1582,6 +1627,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1657,6 +1705,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1731,6 +1782,9 @@ impl json::Absent for VerticalAlign {
 impl FromJson for VerticalAlign {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for VerticalAlign {
@@ -1859,6 +1913,9 @@ impl FromJson for WhiteboardNodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for WhiteboardNodeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1896,11 +1953,23 @@ pub struct BatchDeleteWhiteboardNodeResponseBody {
 }
 impl FromJson for BatchDeleteWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchDeleteWhiteboardNodeResponseBody")?;
-        let mut out = Self::default();
-        o.set("client_token", &mut out.client_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDeleteWhiteboardNodeResponseBody {
+    const NAME: &'static str = "BatchDeleteWhiteboardNodeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "client_token" => v.put(&mut self.client_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `border_radius` of `Style`.
@@ -1922,14 +1991,26 @@ pub struct BorderRadius {
 }
 impl FromJson for BorderRadius {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BorderRadius")?;
-        let mut out = Self::default();
-        o.set("top_left", &mut out.top_left);
-        o.set("top_right", &mut out.top_right);
-        o.set("bottom_right", &mut out.bottom_right);
-        o.set("bottom_left", &mut out.bottom_left);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BorderRadius {
+    const NAME: &'static str = "BorderRadius";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "top_left" => v.put(&mut self.top_left),
+            "top_right" => v.put(&mut self.top_right),
+            "bottom_right" => v.put(&mut self.bottom_right),
+            "bottom_left" => v.put(&mut self.bottom_left),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BorderRadius {
@@ -1963,15 +2044,27 @@ pub struct CompositeShape {
 }
 impl FromJson for CompositeShape {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeShape")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("pie", &mut out.pie);
-        o.set("circular_ring", &mut out.circular_ring);
-        o.set("trapezoid", &mut out.trapezoid);
-        o.set("cube", &mut out.cube);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeShape {
+    const NAME: &'static str = "CompositeShape";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "pie" => v.put(&mut self.pie),
+            "circular_ring" => v.put(&mut self.circular_ring),
+            "trapezoid" => v.put(&mut self.trapezoid),
+            "cube" => v.put(&mut self.cube),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CompositeShape {
@@ -2024,21 +2117,33 @@ pub struct Connector {
 }
 impl FromJson for Connector {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Connector")?;
-        let mut out = Self::default();
-        o.set("start_object", &mut out.start_object);
-        o.set("end_object", &mut out.end_object);
-        o.set("start", &mut out.start);
-        o.set("end", &mut out.end);
-        o.set("captions", &mut out.captions);
-        o.set("shape", &mut out.shape);
-        o.set("turning_points", &mut out.turning_points);
-        o.set("caption_auto_direction", &mut out.caption_auto_direction);
-        o.set("caption_position", &mut out.caption_position);
-        o.set("specified_coordinate", &mut out.specified_coordinate);
-        o.set("caption_position_type", &mut out.caption_position_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Connector {
+    const NAME: &'static str = "Connector";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_object" => v.put(&mut self.start_object),
+            "end_object" => v.put(&mut self.end_object),
+            "start" => v.put(&mut self.start),
+            "end" => v.put(&mut self.end),
+            "captions" => v.put(&mut self.captions),
+            "shape" => v.put(&mut self.shape),
+            "turning_points" => v.put(&mut self.turning_points),
+            "caption_auto_direction" => v.put(&mut self.caption_auto_direction),
+            "caption_position" => v.put(&mut self.caption_position),
+            "specified_coordinate" => v.put(&mut self.specified_coordinate),
+            "caption_position_type" => v.put(&mut self.caption_position_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Connector {
@@ -2081,13 +2186,25 @@ pub struct ConnectorAttachedObject {
 }
 impl FromJson for ConnectorAttachedObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ConnectorAttachedObject")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("snap_to", &mut out.snap_to);
-        o.set("position", &mut out.position);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ConnectorAttachedObject {
+    const NAME: &'static str = "ConnectorAttachedObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "snap_to" => v.put(&mut self.snap_to),
+            "position" => v.put(&mut self.position),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ConnectorAttachedObject {
@@ -2112,11 +2229,23 @@ pub struct ConnectorCaption {
 }
 impl FromJson for ConnectorCaption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ConnectorCaption")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ConnectorCaption {
+    const NAME: &'static str = "ConnectorCaption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ConnectorCaption {
@@ -2149,13 +2278,25 @@ pub struct ConnectorInfo {
 }
 impl FromJson for ConnectorInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ConnectorInfo")?;
-        let mut out = Self::default();
-        o.set("attached_object", &mut out.attached_object);
-        o.set("position", &mut out.position);
-        o.set("arrow_style", &mut out.arrow_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ConnectorInfo {
+    const NAME: &'static str = "ConnectorInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "attached_object" => v.put(&mut self.attached_object),
+            "position" => v.put(&mut self.position),
+            "arrow_style" => v.put(&mut self.arrow_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ConnectorInfo {
@@ -2224,12 +2365,24 @@ pub struct CreatePlantumlWhiteboardNodeResponseBody {
 }
 impl FromJson for CreatePlantumlWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreatePlantumlWhiteboardNodeResponseBody")?;
-        let mut out = Self::default();
-        o.set("node_id", &mut out.node_id);
-        o.set("extra", &mut out.extra);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreatePlantumlWhiteboardNodeResponseBody {
+    const NAME: &'static str = "CreatePlantumlWhiteboardNodeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "node_id" => v.put(&mut self.node_id),
+            "extra" => v.put(&mut self.extra),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `board.v1.whiteboard_node.create` (创建画板节点).
@@ -2276,13 +2429,25 @@ pub struct CreateWhiteboardNodeResponseBody {
 }
 impl FromJson for CreateWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateWhiteboardNodeResponseBody")?;
-        let mut out = Self::default();
-        o.set("ids", &mut out.ids);
-        o.set("client_token", &mut out.client_token);
-        o.set("previous_revision", &mut out.previous_revision);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateWhiteboardNodeResponseBody {
+    const NAME: &'static str = "CreateWhiteboardNodeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ids" => v.put(&mut self.ids),
+            "client_token" => v.put(&mut self.client_token),
+            "previous_revision" => v.put(&mut self.previous_revision),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cube` of `CompositeShape`.
@@ -2298,11 +2463,23 @@ pub struct Cube {
 }
 impl FromJson for Cube {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Cube")?;
-        let mut out = Self::default();
-        o.set("control_point", &mut out.control_point);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Cube {
+    const NAME: &'static str = "Cube";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "control_point" => v.put(&mut self.control_point),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Cube {
@@ -2329,13 +2506,25 @@ pub struct FillGradient {
 }
 impl FromJson for FillGradient {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FillGradient")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("handle_positions", &mut out.handle_positions);
-        o.set("stops", &mut out.stops);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FillGradient {
+    const NAME: &'static str = "FillGradient";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "handle_positions" => v.put(&mut self.handle_positions),
+            "stops" => v.put(&mut self.stops),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FillGradient {
@@ -2362,12 +2551,24 @@ pub struct GradientStop {
 }
 impl FromJson for GradientStop {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GradientStop")?;
-        let mut out = Self::default();
-        o.set("position", &mut out.position);
-        o.set("color", &mut out.color);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GradientStop {
+    const NAME: &'static str = "GradientStop";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position" => v.put(&mut self.position),
+            "color" => v.put(&mut self.color),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for GradientStop {
@@ -2391,11 +2592,23 @@ pub struct Image {
 }
 impl FromJson for Image {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Image")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Image {
+    const NAME: &'static str = "Image";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Image {
@@ -2426,12 +2639,24 @@ pub struct Lifeline {
 }
 impl FromJson for Lifeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Lifeline")?;
-        let mut out = Self::default();
-        o.set("size", &mut out.size);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Lifeline {
+    const NAME: &'static str = "Lifeline";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "size" => v.put(&mut self.size),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Lifeline {
@@ -2455,11 +2680,23 @@ pub struct ListWhiteboardNodeResponseBody {
 }
 impl FromJson for ListWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListWhiteboardNodeResponseBody")?;
-        let mut out = Self::default();
-        o.set("nodes", &mut out.nodes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListWhiteboardNodeResponseBody {
+    const NAME: &'static str = "ListWhiteboardNodeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "nodes" => v.put(&mut self.nodes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `mind_map` of `WhiteboardNode`.
@@ -2475,11 +2712,23 @@ pub struct MindMap {
 }
 impl FromJson for MindMap {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MindMap")?;
-        let mut out = Self::default();
-        o.set("parent_id", &mut out.parent_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MindMap {
+    const NAME: &'static str = "MindMap";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "parent_id" => v.put(&mut self.parent_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MindMap {
@@ -2512,16 +2761,28 @@ pub struct MindMapNode {
 }
 impl FromJson for MindMapNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MindMapNode")?;
-        let mut out = Self::default();
-        o.set("parent_id", &mut out.parent_id);
-        o.set("type", &mut out.r#type);
-        o.set("z_index", &mut out.z_index);
-        o.set("layout_position", &mut out.layout_position);
-        o.set("children", &mut out.children);
-        o.set("collapsed", &mut out.collapsed);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MindMapNode {
+    const NAME: &'static str = "MindMapNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "parent_id" => v.put(&mut self.parent_id),
+            "type" => v.put(&mut self.r#type),
+            "z_index" => v.put(&mut self.z_index),
+            "layout_position" => v.put(&mut self.layout_position),
+            "children" => v.put(&mut self.children),
+            "collapsed" => v.put(&mut self.collapsed),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MindMapNode {
@@ -2567,17 +2828,29 @@ pub struct MindMapRoot {
 }
 impl FromJson for MindMapRoot {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MindMapRoot")?;
-        let mut out = Self::default();
-        o.set("layout", &mut out.layout);
-        o.set("type", &mut out.r#type);
-        o.set("line_style", &mut out.line_style);
-        o.set("up_children", &mut out.up_children);
-        o.set("down_children", &mut out.down_children);
-        o.set("left_children", &mut out.left_children);
-        o.set("right_children", &mut out.right_children);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MindMapRoot {
+    const NAME: &'static str = "MindMapRoot";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "layout" => v.put(&mut self.layout),
+            "type" => v.put(&mut self.r#type),
+            "line_style" => v.put(&mut self.line_style),
+            "up_children" => v.put(&mut self.up_children),
+            "down_children" => v.put(&mut self.down_children),
+            "left_children" => v.put(&mut self.left_children),
+            "right_children" => v.put(&mut self.right_children),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MindMapRoot {
@@ -2612,14 +2885,26 @@ pub struct Paint {
 }
 impl FromJson for Paint {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Paint")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("lines", &mut out.lines);
-        o.set("width", &mut out.width);
-        o.set("color", &mut out.color);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Paint {
+    const NAME: &'static str = "Paint";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "lines" => v.put(&mut self.lines),
+            "width" => v.put(&mut self.width),
+            "color" => v.put(&mut self.color),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Paint {
@@ -2651,14 +2936,26 @@ pub struct Pie {
 }
 impl FromJson for Pie {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Pie")?;
-        let mut out = Self::default();
-        o.set("start_radial_line_angle", &mut out.start_radial_line_angle);
-        o.set("central_angle", &mut out.central_angle);
-        o.set("radius", &mut out.radius);
-        o.set("sector_ratio", &mut out.sector_ratio);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Pie {
+    const NAME: &'static str = "Pie";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_radial_line_angle" => v.put(&mut self.start_radial_line_angle),
+            "central_angle" => v.put(&mut self.central_angle),
+            "radius" => v.put(&mut self.radius),
+            "sector_ratio" => v.put(&mut self.sector_ratio),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Pie {
@@ -2686,12 +2983,24 @@ pub struct Point {
 }
 impl FromJson for Point {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Point")?;
-        let mut out = Self::default();
-        o.set("x", &mut out.x);
-        o.set("y", &mut out.y);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Point {
+    const NAME: &'static str = "Point";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "x" => v.put(&mut self.x),
+            "y" => v.put(&mut self.y),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Point {
@@ -2715,11 +3024,23 @@ pub struct RichText {
 }
 impl FromJson for RichText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RichText")?;
-        let mut out = Self::default();
-        o.set("paragraphs", &mut out.paragraphs);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RichText {
+    const NAME: &'static str = "RichText";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "paragraphs" => v.put(&mut self.paragraphs),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RichText {
@@ -2756,15 +3077,27 @@ pub struct RichTextElement {
 }
 impl FromJson for RichTextElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RichTextElement")?;
-        let mut out = Self::default();
-        o.set("element_type", &mut out.element_type);
-        o.set("text_element", &mut out.text_element);
-        o.set("link_element", &mut out.link_element);
-        o.set("mention_user_element", &mut out.mention_user_element);
-        o.set("mention_doc_element", &mut out.mention_doc_element);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RichTextElement {
+    const NAME: &'static str = "RichTextElement";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "element_type" => v.put(&mut self.element_type),
+            "text_element" => v.put(&mut self.text_element),
+            "link_element" => v.put(&mut self.link_element),
+            "mention_user_element" => v.put(&mut self.mention_user_element),
+            "mention_doc_element" => v.put(&mut self.mention_doc_element),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RichTextElement {
@@ -2813,13 +3146,25 @@ pub struct RichTextElementLink {
 }
 impl FromJson for RichTextElementLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RichTextElementLink")?;
-        let mut out = Self::default();
-        o.set("herf", &mut out.herf);
-        o.set("text", &mut out.text);
-        o.set("text_style", &mut out.text_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RichTextElementLink {
+    const NAME: &'static str = "RichTextElementLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "herf" => v.put(&mut self.herf),
+            "text" => v.put(&mut self.text),
+            "text_style" => v.put(&mut self.text_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RichTextElementLink {
@@ -2852,12 +3197,24 @@ pub struct RichTextElementMentionDoc {
 }
 impl FromJson for RichTextElementMentionDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RichTextElementMentionDoc")?;
-        let mut out = Self::default();
-        o.set("doc_url", &mut out.doc_url);
-        o.set("text_style", &mut out.text_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RichTextElementMentionDoc {
+    const NAME: &'static str = "RichTextElementMentionDoc";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "doc_url" => v.put(&mut self.doc_url),
+            "text_style" => v.put(&mut self.text_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RichTextElementMentionDoc {
@@ -2889,12 +3246,24 @@ pub struct RichTextElementMentionUser {
 }
 impl FromJson for RichTextElementMentionUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RichTextElementMentionUser")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("text_style", &mut out.text_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RichTextElementMentionUser {
+    const NAME: &'static str = "RichTextElementMentionUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "text_style" => v.put(&mut self.text_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RichTextElementMentionUser {
@@ -2926,12 +3295,24 @@ pub struct RichTextElementText {
 }
 impl FromJson for RichTextElementText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RichTextElementText")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.set("text_style", &mut out.text_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RichTextElementText {
+    const NAME: &'static str = "RichTextElementText";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            "text_style" => v.put(&mut self.text_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RichTextElementText {
@@ -2973,17 +3354,29 @@ pub struct RichTextElementTextStyle {
 }
 impl FromJson for RichTextElementTextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RichTextElementTextStyle")?;
-        let mut out = Self::default();
-        o.set("font_weight", &mut out.font_weight);
-        o.set("font_size", &mut out.font_size);
-        o.set("text_color", &mut out.text_color);
-        o.set("text_background_color", &mut out.text_background_color);
-        o.set("line_through", &mut out.line_through);
-        o.set("underline", &mut out.underline);
-        o.set("italic", &mut out.italic);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RichTextElementTextStyle {
+    const NAME: &'static str = "RichTextElementTextStyle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "font_weight" => v.put(&mut self.font_weight),
+            "font_size" => v.put(&mut self.font_size),
+            "text_color" => v.put(&mut self.text_color),
+            "text_background_color" => v.put(&mut self.text_background_color),
+            "line_through" => v.put(&mut self.line_through),
+            "underline" => v.put(&mut self.underline),
+            "italic" => v.put(&mut self.italic),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RichTextElementTextStyle {
@@ -3020,15 +3413,27 @@ pub struct RichTextParagraph {
 }
 impl FromJson for RichTextParagraph {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RichTextParagraph")?;
-        let mut out = Self::default();
-        o.set("paragraph_type", &mut out.paragraph_type);
-        o.set("elements", &mut out.elements);
-        o.set("indent", &mut out.indent);
-        o.set("list_begin_index", &mut out.list_begin_index);
-        o.set("quote", &mut out.quote);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RichTextParagraph {
+    const NAME: &'static str = "RichTextParagraph";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "paragraph_type" => v.put(&mut self.paragraph_type),
+            "elements" => v.put(&mut self.elements),
+            "indent" => v.put(&mut self.indent),
+            "list_begin_index" => v.put(&mut self.list_begin_index),
+            "quote" => v.put(&mut self.quote),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RichTextParagraph {
@@ -3061,11 +3466,23 @@ pub struct Section {
 }
 impl FromJson for Section {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Section")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Section {
+    const NAME: &'static str = "Section";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Section {
@@ -3096,15 +3513,27 @@ pub struct Shadow {
 }
 impl FromJson for Shadow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Shadow")?;
-        let mut out = Self::default();
-        o.set("color", &mut out.color);
-        o.set("blur", &mut out.blur);
-        o.set("offset_x", &mut out.offset_x);
-        o.set("offset_y", &mut out.offset_y);
-        o.set("opacity", &mut out.opacity);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Shadow {
+    const NAME: &'static str = "Shadow";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "color" => v.put(&mut self.color),
+            "blur" => v.put(&mut self.blur),
+            "offset_x" => v.put(&mut self.offset_x),
+            "offset_y" => v.put(&mut self.offset_y),
+            "opacity" => v.put(&mut self.opacity),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Shadow {
@@ -3133,12 +3562,24 @@ pub struct StickyNote {
 }
 impl FromJson for StickyNote {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StickyNote")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("show_author_info", &mut out.show_author_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StickyNote {
+    const NAME: &'static str = "StickyNote";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "show_author_info" => v.put(&mut self.show_author_info),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for StickyNote {
@@ -3194,27 +3635,39 @@ pub struct Style {
 }
 impl FromJson for Style {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Style")?;
-        let mut out = Self::default();
-        o.set("fill_color", &mut out.fill_color);
-        o.set("fill_opacity", &mut out.fill_opacity);
-        o.set("border_style", &mut out.border_style);
-        o.set("border_width", &mut out.border_width);
-        o.set("border_opacity", &mut out.border_opacity);
-        o.set("h_flip", &mut out.h_flip);
-        o.set("v_flip", &mut out.v_flip);
-        o.set("border_color", &mut out.border_color);
-        o.set("theme_fill_color_code", &mut out.theme_fill_color_code);
-        o.set("theme_border_color_code", &mut out.theme_border_color_code);
-        o.set("fill_color_type", &mut out.fill_color_type);
-        o.set("border_color_type", &mut out.border_color_type);
-        o.set("border_dasharrays", &mut out.border_dasharrays);
-        o.set("border_radius", &mut out.border_radius);
-        o.set("shadow", &mut out.shadow);
-        o.set("inner_shadow", &mut out.inner_shadow);
-        o.set("fill_gradient", &mut out.fill_gradient);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Style {
+    const NAME: &'static str = "Style";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "fill_color" => v.put(&mut self.fill_color),
+            "fill_opacity" => v.put(&mut self.fill_opacity),
+            "border_style" => v.put(&mut self.border_style),
+            "border_width" => v.put(&mut self.border_width),
+            "border_opacity" => v.put(&mut self.border_opacity),
+            "h_flip" => v.put(&mut self.h_flip),
+            "v_flip" => v.put(&mut self.v_flip),
+            "border_color" => v.put(&mut self.border_color),
+            "theme_fill_color_code" => v.put(&mut self.theme_fill_color_code),
+            "theme_border_color_code" => v.put(&mut self.theme_border_color_code),
+            "fill_color_type" => v.put(&mut self.fill_color_type),
+            "border_color_type" => v.put(&mut self.border_color_type),
+            "border_dasharrays" => v.put(&mut self.border_dasharrays),
+            "border_radius" => v.put(&mut self.border_radius),
+            "shadow" => v.put(&mut self.shadow),
+            "inner_shadow" => v.put(&mut self.inner_shadow),
+            "fill_gradient" => v.put(&mut self.fill_gradient),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Style {
@@ -3257,13 +3710,25 @@ pub struct Svg {
 }
 impl FromJson for Svg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Svg")?;
-        let mut out = Self::default();
-        o.set("svg_code", &mut out.svg_code);
-        o.set("key", &mut out.key);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Svg {
+    const NAME: &'static str = "Svg";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "svg_code" => v.put(&mut self.svg_code),
+            "key" => v.put(&mut self.key),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Svg {
@@ -3292,13 +3757,25 @@ pub struct Syntax {
 }
 impl FromJson for Syntax {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Syntax")?;
-        let mut out = Self::default();
-        o.set("syntax_type", &mut out.syntax_type);
-        o.set("code", &mut out.code);
-        o.set("style_type", &mut out.style_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Syntax {
+    const NAME: &'static str = "Syntax";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "syntax_type" => v.put(&mut self.syntax_type),
+            "code" => v.put(&mut self.code),
+            "style_type" => v.put(&mut self.style_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Syntax {
@@ -3327,13 +3804,25 @@ pub struct Table {
 }
 impl FromJson for Table {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Table")?;
-        let mut out = Self::default();
-        o.set("meta", &mut out.meta);
-        o.set("title", &mut out.title);
-        o.set("cells", &mut out.cells);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Table {
+    const NAME: &'static str = "Table";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meta" => v.put(&mut self.meta),
+            "title" => v.put(&mut self.title),
+            "cells" => v.put(&mut self.cells),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Table {
@@ -3377,16 +3866,28 @@ pub struct TableCell {
 }
 impl FromJson for TableCell {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TableCell")?;
-        let mut out = Self::default();
-        o.set("row_index", &mut out.row_index);
-        o.set("col_index", &mut out.col_index);
-        o.set("merge_info", &mut out.merge_info);
-        o.set("children", &mut out.children);
-        o.set("text", &mut out.text);
-        o.set("style", &mut out.style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TableCell {
+    const NAME: &'static str = "TableCell";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "row_index" => v.put(&mut self.row_index),
+            "col_index" => v.put(&mut self.col_index),
+            "merge_info" => v.put(&mut self.merge_info),
+            "children" => v.put(&mut self.children),
+            "text" => v.put(&mut self.text),
+            "style" => v.put(&mut self.style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TableCell {
@@ -3422,12 +3923,24 @@ pub struct TableCellMergeInfo {
 }
 impl FromJson for TableCellMergeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TableCellMergeInfo")?;
-        let mut out = Self::default();
-        o.set("row_span", &mut out.row_span);
-        o.set("col_span", &mut out.col_span);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TableCellMergeInfo {
+    const NAME: &'static str = "TableCellMergeInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "row_span" => v.put(&mut self.row_span),
+            "col_span" => v.put(&mut self.col_span),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TableCellMergeInfo {
@@ -3461,16 +3974,28 @@ pub struct TableMeta {
 }
 impl FromJson for TableMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TableMeta")?;
-        let mut out = Self::default();
-        o.set("row_num", &mut out.row_num);
-        o.set("col_num", &mut out.col_num);
-        o.set("row_sizes", &mut out.row_sizes);
-        o.set("col_sizes", &mut out.col_sizes);
-        o.set("style", &mut out.style);
-        o.set("text", &mut out.text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TableMeta {
+    const NAME: &'static str = "TableMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "row_num" => v.put(&mut self.row_num),
+            "col_num" => v.put(&mut self.col_num),
+            "row_sizes" => v.put(&mut self.row_sizes),
+            "col_sizes" => v.put(&mut self.col_sizes),
+            "style" => v.put(&mut self.style),
+            "text" => v.put(&mut self.text),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TableMeta {
@@ -3534,29 +4059,40 @@ pub struct Text {
 }
 impl FromJson for Text {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Text")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.set("font_weight", &mut out.font_weight);
-        o.set("font_size", &mut out.font_size);
-        o.set("horizontal_align", &mut out.horizontal_align);
-        o.set("vertical_align", &mut out.vertical_align);
-        o.set("text_color", &mut out.text_color);
-        o.set("text_background_color", &mut out.text_background_color);
-        o.set("line_through", &mut out.line_through);
-        o.set("underline", &mut out.underline);
-        o.set("italic", &mut out.italic);
-        o.set("angle", &mut out.angle);
-        o.set("theme_text_color_code", &mut out.theme_text_color_code);
-        o.set(
-            "theme_text_background_color_code",
-            &mut out.theme_text_background_color_code,
-        );
-        o.set("rich_text", &mut out.rich_text);
-        o.set("text_color_type", &mut out.text_color_type);
-        o.set("text_background_color_type", &mut out.text_background_color_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Text {
+    const NAME: &'static str = "Text";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            "font_weight" => v.put(&mut self.font_weight),
+            "font_size" => v.put(&mut self.font_size),
+            "horizontal_align" => v.put(&mut self.horizontal_align),
+            "vertical_align" => v.put(&mut self.vertical_align),
+            "text_color" => v.put(&mut self.text_color),
+            "text_background_color" => v.put(&mut self.text_background_color),
+            "line_through" => v.put(&mut self.line_through),
+            "underline" => v.put(&mut self.underline),
+            "italic" => v.put(&mut self.italic),
+            "angle" => v.put(&mut self.angle),
+            "theme_text_color_code" => v.put(&mut self.theme_text_color_code),
+            "theme_text_background_color_code" => {
+                v.put(&mut self.theme_text_background_color_code)
+            }
+            "rich_text" => v.put(&mut self.rich_text),
+            "text_color_type" => v.put(&mut self.text_color_type),
+            "text_background_color_type" => v.put(&mut self.text_background_color_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Text {
@@ -3603,11 +4139,23 @@ pub struct ThemeWhiteboardResponseBody {
 }
 impl FromJson for ThemeWhiteboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ThemeWhiteboardResponseBody")?;
-        let mut out = Self::default();
-        o.set("theme", &mut out.theme);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ThemeWhiteboardResponseBody {
+    const NAME: &'static str = "ThemeWhiteboardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "theme" => v.put(&mut self.theme),
+            _ => v.skip(),
+        }
     }
 }
 /// The `trapezoid` of `CompositeShape`.
@@ -3623,11 +4171,23 @@ pub struct Trapezoid {
 }
 impl FromJson for Trapezoid {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Trapezoid")?;
-        let mut out = Self::default();
-        o.set("top_length", &mut out.top_length);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Trapezoid {
+    const NAME: &'static str = "Trapezoid";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "top_length" => v.put(&mut self.top_length),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Trapezoid {
@@ -3718,36 +4278,48 @@ pub struct WhiteboardNode {
 }
 impl FromJson for WhiteboardNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WhiteboardNode")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("type", &mut out.r#type);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("children", &mut out.children);
-        o.set("x", &mut out.x);
-        o.set("y", &mut out.y);
-        o.set("angle", &mut out.angle);
-        o.set("height", &mut out.height);
-        o.set("text", &mut out.text);
-        o.set("style", &mut out.style);
-        o.set("image", &mut out.image);
-        o.set("composite_shape", &mut out.composite_shape);
-        o.set("connector", &mut out.connector);
-        o.set("width", &mut out.width);
-        o.set("section", &mut out.section);
-        o.set("table", &mut out.table);
-        o.set("locked", &mut out.locked);
-        o.set("z_index", &mut out.z_index);
-        o.set("lifeline", &mut out.lifeline);
-        o.set("paint", &mut out.paint);
-        o.set("svg", &mut out.svg);
-        o.set("sticky_note", &mut out.sticky_note);
-        o.set("mind_map_node", &mut out.mind_map_node);
-        o.set("mind_map_root", &mut out.mind_map_root);
-        o.set("mind_map", &mut out.mind_map);
-        o.set("syntax", &mut out.syntax);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WhiteboardNode {
+    const NAME: &'static str = "WhiteboardNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "type" => v.put(&mut self.r#type),
+            "parent_id" => v.put(&mut self.parent_id),
+            "children" => v.put(&mut self.children),
+            "x" => v.put(&mut self.x),
+            "y" => v.put(&mut self.y),
+            "angle" => v.put(&mut self.angle),
+            "height" => v.put(&mut self.height),
+            "text" => v.put(&mut self.text),
+            "style" => v.put(&mut self.style),
+            "image" => v.put(&mut self.image),
+            "composite_shape" => v.put(&mut self.composite_shape),
+            "connector" => v.put(&mut self.connector),
+            "width" => v.put(&mut self.width),
+            "section" => v.put(&mut self.section),
+            "table" => v.put(&mut self.table),
+            "locked" => v.put(&mut self.locked),
+            "z_index" => v.put(&mut self.z_index),
+            "lifeline" => v.put(&mut self.lifeline),
+            "paint" => v.put(&mut self.paint),
+            "svg" => v.put(&mut self.svg),
+            "sticky_note" => v.put(&mut self.sticky_note),
+            "mind_map_node" => v.put(&mut self.mind_map_node),
+            "mind_map_root" => v.put(&mut self.mind_map_root),
+            "mind_map" => v.put(&mut self.mind_map),
+            "syntax" => v.put(&mut self.syntax),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WhiteboardNode {

@@ -73,6 +73,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -117,13 +120,25 @@ pub struct BotSearchItem {
 }
 impl FromJson for BotSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BotSearchItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("display_info", &mut out.display_info);
-        o.set("meta_data", &mut out.meta_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BotSearchItem {
+    const NAME: &'static str = "BotSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "display_info" => v.put(&mut self.display_info),
+            "meta_data" => v.put(&mut self.meta_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meta_data` of `BotSearchItem`.
@@ -145,14 +160,26 @@ pub struct BotSearchMeta {
 }
 impl FromJson for BotSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BotSearchMeta")?;
-        let mut out = Self::default();
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("enable_join_group", &mut out.enable_join_group);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("is_agent", &mut out.is_agent);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BotSearchMeta {
+    const NAME: &'static str = "BotSearchMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "enable_join_group" => v.put(&mut self.enable_join_group),
+            "chat_id" => v.put(&mut self.chat_id),
+            "is_agent" => v.put(&mut self.is_agent),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `bot.v4.bot.search` (搜索机器人).
@@ -195,13 +222,25 @@ pub struct SearchBotResponseBody {
 }
 impl FromJson for SearchBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBotResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("notice", &mut out.notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBotResponseBody {
+    const NAME: &'static str = "SearchBotResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "notice" => v.put(&mut self.notice),
+            _ => v.skip(),
+        }
     }
 }

@@ -104,6 +104,9 @@ impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Role {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -171,6 +174,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -192,12 +198,24 @@ pub struct AclScopeEvent {
 }
 impl FromJson for AclScopeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AclScopeEvent")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AclScopeEvent {
+    const NAME: &'static str = "AclScopeEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2CalendarCalendarAclCreatedV4`.
@@ -223,16 +241,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `rsvp_infos` of `P2CalendarCalendarEventChangedV4Data`.
@@ -250,12 +280,24 @@ pub struct OpenEventRsvpInfo {
 }
 impl FromJson for OpenEventRsvpInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpenEventRsvpInfo")?;
-        let mut out = Self::default();
-        o.set("from_user_id", &mut out.from_user_id);
-        o.set("rsvp_status", &mut out.rsvp_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenEventRsvpInfo {
+    const NAME: &'static str = "OpenEventRsvpInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "from_user_id" => v.put(&mut self.from_user_id),
+            "rsvp_status" => v.put(&mut self.rsvp_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `calendar.calendar.acl.created_v4` event.
@@ -275,13 +317,25 @@ pub struct P2CalendarCalendarAclCreatedV4 {
 }
 impl FromJson for P2CalendarCalendarAclCreatedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CalendarCalendarAclCreatedV4")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CalendarCalendarAclCreatedV4 {
+    const NAME: &'static str = "P2CalendarCalendarAclCreatedV4";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `calendar.calendar.acl.created_v4` event.
@@ -303,14 +357,26 @@ pub struct P2CalendarCalendarAclCreatedV4Data {
 }
 impl FromJson for P2CalendarCalendarAclCreatedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CalendarCalendarAclCreatedV4Data")?;
-        let mut out = Self::default();
-        o.set("acl_id", &mut out.acl_id);
-        o.set("role", &mut out.role);
-        o.set("scope", &mut out.scope);
-        o.set("user_id_list", &mut out.user_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CalendarCalendarAclCreatedV4Data {
+    const NAME: &'static str = "P2CalendarCalendarAclCreatedV4Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "acl_id" => v.put(&mut self.acl_id),
+            "role" => v.put(&mut self.role),
+            "scope" => v.put(&mut self.scope),
+            "user_id_list" => v.put(&mut self.user_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `calendar.calendar.changed_v4` event.
@@ -330,13 +396,25 @@ pub struct P2CalendarCalendarChangedV4 {
 }
 impl FromJson for P2CalendarCalendarChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CalendarCalendarChangedV4")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CalendarCalendarChangedV4 {
+    const NAME: &'static str = "P2CalendarCalendarChangedV4";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `calendar.calendar.changed_v4` event.
@@ -352,11 +430,23 @@ pub struct P2CalendarCalendarChangedV4Data {
 }
 impl FromJson for P2CalendarCalendarChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CalendarCalendarChangedV4Data")?;
-        let mut out = Self::default();
-        o.set("user_id_list", &mut out.user_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CalendarCalendarChangedV4Data {
+    const NAME: &'static str = "P2CalendarCalendarChangedV4Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id_list" => v.put(&mut self.user_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `calendar.calendar.event.changed_v4` event.
@@ -376,13 +466,25 @@ pub struct P2CalendarCalendarEventChangedV4 {
 }
 impl FromJson for P2CalendarCalendarEventChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CalendarCalendarEventChangedV4")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CalendarCalendarEventChangedV4 {
+    const NAME: &'static str = "P2CalendarCalendarEventChangedV4";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `calendar.calendar.event.changed_v4` event.
@@ -406,15 +508,27 @@ pub struct P2CalendarCalendarEventChangedV4Data {
 }
 impl FromJson for P2CalendarCalendarEventChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CalendarCalendarEventChangedV4Data")?;
-        let mut out = Self::default();
-        o.set("calendar_id", &mut out.calendar_id);
-        o.set("user_id_list", &mut out.user_id_list);
-        o.set("calendar_event_id", &mut out.calendar_event_id);
-        o.set("change_type", &mut out.change_type);
-        o.set("rsvp_infos", &mut out.rsvp_infos);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CalendarCalendarEventChangedV4Data {
+    const NAME: &'static str = "P2CalendarCalendarEventChangedV4Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendar_id" => v.put(&mut self.calendar_id),
+            "user_id_list" => v.put(&mut self.user_id_list),
+            "calendar_event_id" => v.put(&mut self.calendar_event_id),
+            "change_type" => v.put(&mut self.change_type),
+            "rsvp_infos" => v.put(&mut self.rsvp_infos),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_id` of `AclScopeEvent`.
@@ -434,13 +548,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `calendar.calendar.acl.deleted_v4` event.

@@ -77,6 +77,9 @@ impl FromJson for AttendeeAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AttendeeAbility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -156,6 +159,9 @@ impl FromJson for CalendarEventAttendeeIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CalendarEventAttendeeIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -234,6 +240,9 @@ impl json::Absent for CalendarEventAttendeeType {
 impl FromJson for CalendarEventAttendeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CalendarEventAttendeeType {
@@ -322,6 +331,9 @@ impl FromJson for CalendarType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CalendarType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -407,6 +419,9 @@ impl FromJson for CreateExchangeBindingResponseBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateExchangeBindingResponseBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -477,6 +492,9 @@ impl json::Absent for FreeBusyStatus {
 impl FromJson for FreeBusyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FreeBusyStatus {
@@ -565,6 +583,9 @@ impl FromJson for GetCalendarResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetCalendarResponseBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -648,6 +669,9 @@ impl FromJson for GetExchangeBindingResponseBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetExchangeBindingResponseBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -722,6 +746,9 @@ impl json::Absent for IconType {
 impl FromJson for IconType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for IconType {
@@ -798,6 +825,9 @@ impl FromJson for JoinMeetingPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for JoinMeetingPermission {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -868,6 +898,9 @@ impl json::Absent for NeedNotification {
 impl FromJson for NeedNotification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for NeedNotification {
@@ -943,6 +976,9 @@ impl json::Absent for Permissions {
 impl FromJson for Permissions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Permissions {
@@ -1020,6 +1056,9 @@ impl json::Absent for ReplyCalendarEventRequestBodyRsvpStatus {
 impl FromJson for ReplyCalendarEventRequestBodyRsvpStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ReplyCalendarEventRequestBodyRsvpStatus {
@@ -1104,6 +1143,9 @@ impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Role {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1186,6 +1228,9 @@ impl json::Absent for RsvpStatus {
 impl FromJson for RsvpStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RsvpStatus {
@@ -1270,6 +1315,9 @@ impl FromJson for SelfRsvpStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SelfRsvpStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1344,6 +1392,9 @@ impl json::Absent for Status {
 impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Status {
@@ -1420,6 +1471,9 @@ impl FromJson for TimeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TimeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1486,6 +1540,9 @@ impl json::Absent for Type {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Type {
@@ -1566,6 +1623,9 @@ impl FromJson for UiStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UiStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1640,6 +1700,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -1728,6 +1791,9 @@ impl FromJson for VcType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for VcType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1803,6 +1869,9 @@ impl FromJson for Visibility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Visibility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1827,12 +1896,24 @@ pub struct AclScope {
 }
 impl FromJson for AclScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AclScope")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AclScope {
+    const NAME: &'static str = "AclScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AclScope {
@@ -1874,14 +1955,26 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Attachment")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("file_size", &mut out.file_size);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Attachment {
+    const NAME: &'static str = "Attachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "file_size" => v.put(&mut self.file_size),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Attachment {
@@ -1915,15 +2008,27 @@ pub struct AttendeeChatMember {
 }
 impl FromJson for AttendeeChatMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AttendeeChatMember")?;
-        let mut out = Self::default();
-        o.set("rsvp_status", &mut out.rsvp_status);
-        o.set("is_optional", &mut out.is_optional);
-        o.set("display_name", &mut out.display_name);
-        o.set("is_organizer", &mut out.is_organizer);
-        o.set("is_external", &mut out.is_external);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AttendeeChatMember {
+    const NAME: &'static str = "AttendeeChatMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rsvp_status" => v.put(&mut self.rsvp_status),
+            "is_optional" => v.put(&mut self.is_optional),
+            "display_name" => v.put(&mut self.display_name),
+            "is_organizer" => v.put(&mut self.is_organizer),
+            "is_external" => v.put(&mut self.is_external),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AttendeeChatMember {
@@ -2032,11 +2137,23 @@ pub struct BatchFreebusyResponseBody {
 }
 impl FromJson for BatchFreebusyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchFreebusyResponseBody")?;
-        let mut out = Self::default();
-        o.set("freebusy_lists", &mut out.freebusy_lists);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchFreebusyResponseBody {
+    const NAME: &'static str = "BatchFreebusyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "freebusy_lists" => v.put(&mut self.freebusy_lists),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `calendar.v4.calendar.create` (Create a shared calendar).
@@ -2088,20 +2205,32 @@ pub struct Calendar {
 }
 impl FromJson for Calendar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Calendar")?;
-        let mut out = Self::default();
-        o.set("calendar_id", &mut out.calendar_id);
-        o.set("summary", &mut out.summary);
-        o.set("description", &mut out.description);
-        o.set("permissions", &mut out.permissions);
-        o.set("color", &mut out.color);
-        o.set("type", &mut out.r#type);
-        o.set("summary_alias", &mut out.summary_alias);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("is_third_party", &mut out.is_third_party);
-        o.set("role", &mut out.role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Calendar {
+    const NAME: &'static str = "Calendar";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendar_id" => v.put(&mut self.calendar_id),
+            "summary" => v.put(&mut self.summary),
+            "description" => v.put(&mut self.description),
+            "permissions" => v.put(&mut self.permissions),
+            "color" => v.put(&mut self.color),
+            "type" => v.put(&mut self.r#type),
+            "summary_alias" => v.put(&mut self.summary_alias),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "is_third_party" => v.put(&mut self.is_third_party),
+            "role" => v.put(&mut self.role),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Calendar {
@@ -2148,13 +2277,25 @@ pub struct CalendarAcl {
 }
 impl FromJson for CalendarAcl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CalendarAcl")?;
-        let mut out = Self::default();
-        o.set("acl_id", &mut out.acl_id);
-        o.set("role", &mut out.role);
-        o.set("scope", &mut out.scope);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CalendarAcl {
+    const NAME: &'static str = "CalendarAcl";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "acl_id" => v.put(&mut self.acl_id),
+            "role" => v.put(&mut self.role),
+            "scope" => v.put(&mut self.scope),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CalendarAcl {
@@ -2195,13 +2336,25 @@ pub struct CalendarAttendeeResourceCustomization {
 }
 impl FromJson for CalendarAttendeeResourceCustomization {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CalendarAttendeeResourceCustomization")?;
-        let mut out = Self::default();
-        o.set("index_key", &mut out.index_key);
-        o.set("input_content", &mut out.input_content);
-        o.set("options", &mut out.options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CalendarAttendeeResourceCustomization {
+    const NAME: &'static str = "CalendarAttendeeResourceCustomization";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "index_key" => v.put(&mut self.index_key),
+            "input_content" => v.put(&mut self.input_content),
+            "options" => v.put(&mut self.options),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CalendarAttendeeResourceCustomization {
@@ -2316,39 +2469,51 @@ pub struct CalendarEvent {
 }
 impl FromJson for CalendarEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CalendarEvent")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("organizer_calendar_id", &mut out.organizer_calendar_id);
-        o.set("summary", &mut out.summary);
-        o.set("description", &mut out.description);
-        o.set("need_notification", &mut out.need_notification);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("vchat", &mut out.vchat);
-        o.set("visibility", &mut out.visibility);
-        o.set("attendee_ability", &mut out.attendee_ability);
-        o.set("free_busy_status", &mut out.free_busy_status);
-        o.set("location", &mut out.location);
-        o.set("color", &mut out.color);
-        o.set("reminders", &mut out.reminders);
-        o.set("recurrence", &mut out.recurrence);
-        o.set("status", &mut out.status);
-        o.set("is_exception", &mut out.is_exception);
-        o.set("recurring_event_id", &mut out.recurring_event_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("schemas", &mut out.schemas);
-        o.set("event_organizer", &mut out.event_organizer);
-        o.set("app_link", &mut out.app_link);
-        o.set("attendees", &mut out.attendees);
-        o.set("has_more_attendee", &mut out.has_more_attendee);
-        o.set("attachments", &mut out.attachments);
-        o.set("event_check_in", &mut out.event_check_in);
-        o.set("source", &mut out.source);
-        o.set("self_rsvp_status", &mut out.self_rsvp_status);
-        o.set("description_rich", &mut out.description_rich);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CalendarEvent {
+    const NAME: &'static str = "CalendarEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "organizer_calendar_id" => v.put(&mut self.organizer_calendar_id),
+            "summary" => v.put(&mut self.summary),
+            "description" => v.put(&mut self.description),
+            "need_notification" => v.put(&mut self.need_notification),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "vchat" => v.put(&mut self.vchat),
+            "visibility" => v.put(&mut self.visibility),
+            "attendee_ability" => v.put(&mut self.attendee_ability),
+            "free_busy_status" => v.put(&mut self.free_busy_status),
+            "location" => v.put(&mut self.location),
+            "color" => v.put(&mut self.color),
+            "reminders" => v.put(&mut self.reminders),
+            "recurrence" => v.put(&mut self.recurrence),
+            "status" => v.put(&mut self.status),
+            "is_exception" => v.put(&mut self.is_exception),
+            "recurring_event_id" => v.put(&mut self.recurring_event_id),
+            "create_time" => v.put(&mut self.create_time),
+            "schemas" => v.put(&mut self.schemas),
+            "event_organizer" => v.put(&mut self.event_organizer),
+            "app_link" => v.put(&mut self.app_link),
+            "attendees" => v.put(&mut self.attendees),
+            "has_more_attendee" => v.put(&mut self.has_more_attendee),
+            "attachments" => v.put(&mut self.attachments),
+            "event_check_in" => v.put(&mut self.event_check_in),
+            "source" => v.put(&mut self.source),
+            "self_rsvp_status" => v.put(&mut self.self_rsvp_status),
+            "description_rich" => v.put(&mut self.description_rich),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CalendarEvent {
@@ -2461,25 +2626,37 @@ pub struct CalendarEventAttendee {
 }
 impl FromJson for CalendarEventAttendee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CalendarEventAttendee")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("attendee_id", &mut out.attendee_id);
-        o.set("rsvp_status", &mut out.rsvp_status);
-        o.set("is_optional", &mut out.is_optional);
-        o.set("is_organizer", &mut out.is_organizer);
-        o.set("is_external", &mut out.is_external);
-        o.set("display_name", &mut out.display_name);
-        o.set("chat_members", &mut out.chat_members);
-        o.set("user_id", &mut out.user_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("room_id", &mut out.room_id);
-        o.set("third_party_email", &mut out.third_party_email);
-        o.set("operate_id", &mut out.operate_id);
-        o.set("resource_customization", &mut out.resource_customization);
-        o.set("approval_reason", &mut out.approval_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CalendarEventAttendee {
+    const NAME: &'static str = "CalendarEventAttendee";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "attendee_id" => v.put(&mut self.attendee_id),
+            "rsvp_status" => v.put(&mut self.rsvp_status),
+            "is_optional" => v.put(&mut self.is_optional),
+            "is_organizer" => v.put(&mut self.is_organizer),
+            "is_external" => v.put(&mut self.is_external),
+            "display_name" => v.put(&mut self.display_name),
+            "chat_members" => v.put(&mut self.chat_members),
+            "user_id" => v.put(&mut self.user_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "room_id" => v.put(&mut self.room_id),
+            "third_party_email" => v.put(&mut self.third_party_email),
+            "operate_id" => v.put(&mut self.operate_id),
+            "resource_customization" => v.put(&mut self.resource_customization),
+            "approval_reason" => v.put(&mut self.approval_reason),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CalendarEventAttendee {
@@ -2535,16 +2712,28 @@ pub struct CalendarEventAttendeeChatMember {
 }
 impl FromJson for CalendarEventAttendeeChatMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CalendarEventAttendeeChatMember")?;
-        let mut out = Self::default();
-        o.set("rsvp_status", &mut out.rsvp_status);
-        o.set("is_optional", &mut out.is_optional);
-        o.set("display_name", &mut out.display_name);
-        o.set("open_id", &mut out.open_id);
-        o.set("is_organizer", &mut out.is_organizer);
-        o.set("is_external", &mut out.is_external);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CalendarEventAttendeeChatMember {
+    const NAME: &'static str = "CalendarEventAttendeeChatMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rsvp_status" => v.put(&mut self.rsvp_status),
+            "is_optional" => v.put(&mut self.is_optional),
+            "display_name" => v.put(&mut self.display_name),
+            "open_id" => v.put(&mut self.open_id),
+            "is_organizer" => v.put(&mut self.is_organizer),
+            "is_external" => v.put(&mut self.is_external),
+            _ => v.skip(),
+        }
     }
 }
 /// The `delete_ids` of `BatchDeleteCalendarEventAttendeeRequestBody`.
@@ -2604,12 +2793,24 @@ pub struct CheckInTime {
 }
 impl FromJson for CheckInTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CheckInTime")?;
-        let mut out = Self::default();
-        o.set("time_type", &mut out.time_type);
-        o.set("duration", &mut out.duration);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CheckInTime {
+    const NAME: &'static str = "CheckInTime";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "time_type" => v.put(&mut self.time_type),
+            "duration" => v.put(&mut self.duration),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CheckInTime {
@@ -2697,11 +2898,23 @@ pub struct CreateCalendarEventAttendeeResponseBody {
 }
 impl FromJson for CreateCalendarEventAttendeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateCalendarEventAttendeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("attendees", &mut out.attendees);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateCalendarEventAttendeeResponseBody {
+    const NAME: &'static str = "CreateCalendarEventAttendeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "attendees" => v.put(&mut self.attendees),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar_event_meeting_chat.create` (Create meeting chat) answers with.
@@ -2719,15 +2932,24 @@ pub struct CreateCalendarEventMeetingChatResponseBody {
 }
 impl FromJson for CreateCalendarEventMeetingChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateCalendarEventMeetingChatResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("meeting_chat_id", &mut out.meeting_chat_id);
-        o.set("applink", &mut out.applink);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateCalendarEventMeetingChatResponseBody {
+    const NAME: &'static str = "CreateCalendarEventMeetingChatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_chat_id" => v.put(&mut self.meeting_chat_id),
+            "applink" => v.put(&mut self.applink),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar_event_meeting_minute.create` (Create meeting minute) answers with.
@@ -2743,14 +2965,23 @@ pub struct CreateCalendarEventMeetingMinuteResponseBody {
 }
 impl FromJson for CreateCalendarEventMeetingMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateCalendarEventMeetingMinuteResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("doc_url", &mut out.doc_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateCalendarEventMeetingMinuteResponseBody {
+    const NAME: &'static str = "CreateCalendarEventMeetingMinuteResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "doc_url" => v.put(&mut self.doc_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.exchange_binding.create` (Bind Exchange account to Feishu account) answers with.
@@ -2774,15 +3005,27 @@ pub struct CreateExchangeBindingResponseBody {
 }
 impl FromJson for CreateExchangeBindingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateExchangeBindingResponseBody")?;
-        let mut out = Self::default();
-        o.set("admin_account", &mut out.admin_account);
-        o.set("exchange_account", &mut out.exchange_account);
-        o.set("user_id", &mut out.user_id);
-        o.set("status", &mut out.status);
-        o.set("exchange_binding_id", &mut out.exchange_binding_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateExchangeBindingResponseBody {
+    const NAME: &'static str = "CreateExchangeBindingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "admin_account" => v.put(&mut self.admin_account),
+            "exchange_account" => v.put(&mut self.exchange_account),
+            "user_id" => v.put(&mut self.user_id),
+            "status" => v.put(&mut self.status),
+            "exchange_binding_id" => v.put(&mut self.exchange_binding_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.timeoff_event.create` (Create Timeoff Event) answers with.
@@ -2810,17 +3053,29 @@ pub struct CreateTimeoffEventResponseBody {
 }
 impl FromJson for CreateTimeoffEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateTimeoffEventResponseBody")?;
-        let mut out = Self::default();
-        o.set("timeoff_event_id", &mut out.timeoff_event_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("timezone", &mut out.timezone);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateTimeoffEventResponseBody {
+    const NAME: &'static str = "CreateTimeoffEventResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "timeoff_event_id" => v.put(&mut self.timeoff_event_id),
+            "user_id" => v.put(&mut self.user_id),
+            "timezone" => v.put(&mut self.timezone),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `options` of `CalendarAttendeeResourceCustomization`.
@@ -2838,12 +3093,24 @@ pub struct CustomizationOption {
 }
 impl FromJson for CustomizationOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomizationOption")?;
-        let mut out = Self::default();
-        o.set("option_key", &mut out.option_key);
-        o.set("others_content", &mut out.others_content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomizationOption {
+    const NAME: &'static str = "CustomizationOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "option_key" => v.put(&mut self.option_key),
+            "others_content" => v.put(&mut self.others_content),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CustomizationOption {
@@ -2877,14 +3144,26 @@ pub struct EventCheckIn {
 }
 impl FromJson for EventCheckIn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventCheckIn")?;
-        let mut out = Self::default();
-        o.set("enable_check_in", &mut out.enable_check_in);
-        o.set("check_in_start_time", &mut out.check_in_start_time);
-        o.set("check_in_end_time", &mut out.check_in_end_time);
-        o.set("need_notify_attendees", &mut out.need_notify_attendees);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventCheckIn {
+    const NAME: &'static str = "EventCheckIn";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enable_check_in" => v.put(&mut self.enable_check_in),
+            "check_in_start_time" => v.put(&mut self.check_in_start_time),
+            "check_in_end_time" => v.put(&mut self.check_in_end_time),
+            "need_notify_attendees" => v.put(&mut self.need_notify_attendees),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EventCheckIn {
@@ -2925,14 +3204,26 @@ pub struct EventLocation {
 }
 impl FromJson for EventLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventLocation")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("address", &mut out.address);
-        o.set("latitude", &mut out.latitude);
-        o.set("longitude", &mut out.longitude);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventLocation {
+    const NAME: &'static str = "EventLocation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "address" => v.put(&mut self.address),
+            "latitude" => v.put(&mut self.latitude),
+            "longitude" => v.put(&mut self.longitude),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EventLocation {
@@ -2960,12 +3251,24 @@ pub struct EventOrganizer {
 }
 impl FromJson for EventOrganizer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventOrganizer")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("display_name", &mut out.display_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventOrganizer {
+    const NAME: &'static str = "EventOrganizer";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "display_name" => v.put(&mut self.display_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EventOrganizer {
@@ -3061,13 +3364,25 @@ pub struct Freebusy {
 }
 impl FromJson for Freebusy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Freebusy")?;
-        let mut out = Self::default();
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("rsvp_status", &mut out.rsvp_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Freebusy {
+    const NAME: &'static str = "Freebusy";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "rsvp_status" => v.put(&mut self.rsvp_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `calendar.v4.setting.generate_caldav_conf` (Generate CalDAV configuration).
@@ -3107,14 +3422,26 @@ pub struct GenerateCaldavConfSettingResponseBody {
 }
 impl FromJson for GenerateCaldavConfSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GenerateCaldavConfSettingResponseBody")?;
-        let mut out = Self::default();
-        o.set("password", &mut out.password);
-        o.set("user_name", &mut out.user_name);
-        o.set("server_address", &mut out.server_address);
-        o.set("device_name", &mut out.device_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GenerateCaldavConfSettingResponseBody {
+    const NAME: &'static str = "GenerateCaldavConfSettingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "password" => v.put(&mut self.password),
+            "user_name" => v.put(&mut self.user_name),
+            "server_address" => v.put(&mut self.server_address),
+            "device_name" => v.put(&mut self.device_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar_event.get` (Get Event) answers with.
@@ -3130,11 +3457,23 @@ pub struct GetCalendarEventResponseBody {
 }
 impl FromJson for GetCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCalendarEventResponseBody")?;
-        let mut out = Self::default();
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCalendarEventResponseBody {
+    const NAME: &'static str = "GetCalendarEventResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar.get` (Query calendar information) answers with.
@@ -3168,20 +3507,32 @@ pub struct GetCalendarResponseBody {
 }
 impl FromJson for GetCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCalendarResponseBody")?;
-        let mut out = Self::default();
-        o.set("calendar_id", &mut out.calendar_id);
-        o.set("summary", &mut out.summary);
-        o.set("description", &mut out.description);
-        o.set("permissions", &mut out.permissions);
-        o.set("color", &mut out.color);
-        o.set("type", &mut out.r#type);
-        o.set("summary_alias", &mut out.summary_alias);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("is_third_party", &mut out.is_third_party);
-        o.set("role", &mut out.role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCalendarResponseBody {
+    const NAME: &'static str = "GetCalendarResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendar_id" => v.put(&mut self.calendar_id),
+            "summary" => v.put(&mut self.summary),
+            "description" => v.put(&mut self.description),
+            "permissions" => v.put(&mut self.permissions),
+            "color" => v.put(&mut self.color),
+            "type" => v.put(&mut self.r#type),
+            "summary_alias" => v.put(&mut self.summary_alias),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "is_third_party" => v.put(&mut self.is_third_party),
+            "role" => v.put(&mut self.role),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.exchange_binding.get` (Query the binding status of the Exchange account) answers with.
@@ -3205,15 +3556,27 @@ pub struct GetExchangeBindingResponseBody {
 }
 impl FromJson for GetExchangeBindingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetExchangeBindingResponseBody")?;
-        let mut out = Self::default();
-        o.set("admin_account", &mut out.admin_account);
-        o.set("exchange_account", &mut out.exchange_account);
-        o.set("user_id", &mut out.user_id);
-        o.set("status", &mut out.status);
-        o.set("exchange_binding_id", &mut out.exchange_binding_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetExchangeBindingResponseBody {
+    const NAME: &'static str = "GetExchangeBindingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "admin_account" => v.put(&mut self.admin_account),
+            "exchange_account" => v.put(&mut self.exchange_account),
+            "user_id" => v.put(&mut self.user_id),
+            "status" => v.put(&mut self.status),
+            "exchange_binding_id" => v.put(&mut self.exchange_binding_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting_descriptions` of `ThirdPartyMeetingSettings`.
@@ -3231,12 +3594,24 @@ pub struct I18nMeetingDescription {
 }
 impl FromJson for I18nMeetingDescription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nMeetingDescription")?;
-        let mut out = Self::default();
-        o.set("lang", &mut out.lang);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nMeetingDescription {
+    const NAME: &'static str = "I18nMeetingDescription";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "lang" => v.put(&mut self.lang),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nMeetingDescription {
@@ -3298,30 +3673,42 @@ pub struct Instance {
 }
 impl FromJson for Instance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Instance")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("summary", &mut out.summary);
-        o.set("description", &mut out.description);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("status", &mut out.status);
-        o.set("is_exception", &mut out.is_exception);
-        o.set("app_link", &mut out.app_link);
-        o.set("organizer_calendar_id", &mut out.organizer_calendar_id);
-        o.set("vchat", &mut out.vchat);
-        o.set("visibility", &mut out.visibility);
-        o.set("attendee_ability", &mut out.attendee_ability);
-        o.set("free_busy_status", &mut out.free_busy_status);
-        o.set("location", &mut out.location);
-        o.set("color", &mut out.color);
-        o.set("recurring_event_id", &mut out.recurring_event_id);
-        o.set("event_organizer", &mut out.event_organizer);
-        o.set("attendees", &mut out.attendees);
-        o.set("self_rsvp_status", &mut out.self_rsvp_status);
-        o.set("description_rich", &mut out.description_rich);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Instance {
+    const NAME: &'static str = "Instance";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "summary" => v.put(&mut self.summary),
+            "description" => v.put(&mut self.description),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "status" => v.put(&mut self.status),
+            "is_exception" => v.put(&mut self.is_exception),
+            "app_link" => v.put(&mut self.app_link),
+            "organizer_calendar_id" => v.put(&mut self.organizer_calendar_id),
+            "vchat" => v.put(&mut self.vchat),
+            "visibility" => v.put(&mut self.visibility),
+            "attendee_ability" => v.put(&mut self.attendee_ability),
+            "free_busy_status" => v.put(&mut self.free_busy_status),
+            "location" => v.put(&mut self.location),
+            "color" => v.put(&mut self.color),
+            "recurring_event_id" => v.put(&mut self.recurring_event_id),
+            "event_organizer" => v.put(&mut self.event_organizer),
+            "attendees" => v.put(&mut self.attendees),
+            "self_rsvp_status" => v.put(&mut self.self_rsvp_status),
+            "description_rich" => v.put(&mut self.description_rich),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar_event.instance_view` (Query event view) answers with.
@@ -3337,11 +3724,23 @@ pub struct InstanceViewCalendarEventResponseBody {
 }
 impl FromJson for InstanceViewCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstanceViewCalendarEventResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstanceViewCalendarEventResponseBody {
+    const NAME: &'static str = "InstanceViewCalendarEventResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar_event.instances` (Get Event instances) answers with.
@@ -3361,13 +3760,25 @@ pub struct InstancesCalendarEventResponseBody {
 }
 impl FromJson for InstancesCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InstancesCalendarEventResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InstancesCalendarEventResponseBody {
+    const NAME: &'static str = "InstancesCalendarEventResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar_acl.list` (Obtain the ACL) answers with.
@@ -3387,13 +3798,25 @@ pub struct ListCalendarAclResponseBody {
 }
 impl FromJson for ListCalendarAclResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCalendarAclResponseBody")?;
-        let mut out = Self::default();
-        o.set("acls", &mut out.acls);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCalendarAclResponseBody {
+    const NAME: &'static str = "ListCalendarAclResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "acls" => v.put(&mut self.acls),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar_event_attendee_chat_member.list` (Obtain the list of members of group invitees of an event) answers with.
@@ -3413,16 +3836,25 @@ pub struct ListCalendarEventAttendeeChatMemberResponseBody {
 }
 impl FromJson for ListCalendarEventAttendeeChatMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ListCalendarEventAttendeeChatMemberResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCalendarEventAttendeeChatMemberResponseBody {
+    const NAME: &'static str = "ListCalendarEventAttendeeChatMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar_event_attendee.list` (Obtain event invitee list) answers with.
@@ -3442,13 +3874,25 @@ pub struct ListCalendarEventAttendeeResponseBody {
 }
 impl FromJson for ListCalendarEventAttendeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCalendarEventAttendeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCalendarEventAttendeeResponseBody {
+    const NAME: &'static str = "ListCalendarEventAttendeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar_event.list` (Get Event List) answers with.
@@ -3470,14 +3914,26 @@ pub struct ListCalendarEventResponseBody {
 }
 impl FromJson for ListCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCalendarEventResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("sync_token", &mut out.sync_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCalendarEventResponseBody {
+    const NAME: &'static str = "ListCalendarEventResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "sync_token" => v.put(&mut self.sync_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar.list` (Query the calendar list) answers with.
@@ -3499,14 +3955,26 @@ pub struct ListCalendarResponseBody {
 }
 impl FromJson for ListCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCalendarResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("sync_token", &mut out.sync_token);
-        o.set("calendar_list", &mut out.calendar_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCalendarResponseBody {
+    const NAME: &'static str = "ListCalendarResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "sync_token" => v.put(&mut self.sync_token),
+            "calendar_list" => v.put(&mut self.calendar_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `calendar.v4.freebusy.list` (Query availability of the primary calendar).
@@ -3579,11 +4047,23 @@ pub struct ListFreebusyResponseBody {
 }
 impl FromJson for ListFreebusyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListFreebusyResponseBody")?;
-        let mut out = Self::default();
-        o.set("freebusy_list", &mut out.freebusy_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListFreebusyResponseBody {
+    const NAME: &'static str = "ListFreebusyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "freebusy_list" => v.put(&mut self.freebusy_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting_settings` of `Vchat`.
@@ -3638,17 +4118,29 @@ pub struct MeetingSettings {
 }
 impl FromJson for MeetingSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingSettings")?;
-        let mut out = Self::default();
-        o.set("owner_id", &mut out.owner_id);
-        o.set("join_meeting_permission", &mut out.join_meeting_permission);
-        o.set("password", &mut out.password);
-        o.set("assign_hosts", &mut out.assign_hosts);
-        o.set("auto_record", &mut out.auto_record);
-        o.set("open_lobby", &mut out.open_lobby);
-        o.set("allow_attendees_start", &mut out.allow_attendees_start);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingSettings {
+    const NAME: &'static str = "MeetingSettings";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "owner_id" => v.put(&mut self.owner_id),
+            "join_meeting_permission" => v.put(&mut self.join_meeting_permission),
+            "password" => v.put(&mut self.password),
+            "assign_hosts" => v.put(&mut self.assign_hosts),
+            "auto_record" => v.put(&mut self.auto_record),
+            "open_lobby" => v.put(&mut self.open_lobby),
+            "allow_attendees_start" => v.put(&mut self.allow_attendees_start),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MeetingSettings {
@@ -3695,11 +4187,23 @@ pub struct MgetCalendarResponseBody {
 }
 impl FromJson for MgetCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MgetCalendarResponseBody")?;
-        let mut out = Self::default();
-        o.set("calendars", &mut out.calendars);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MgetCalendarResponseBody {
+    const NAME: &'static str = "MgetCalendarResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendars" => v.put(&mut self.calendars),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar.patch` (Update calendar information) answers with.
@@ -3715,11 +4219,23 @@ pub struct PatchCalendarResponseBody {
 }
 impl FromJson for PatchCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchCalendarResponseBody")?;
-        let mut out = Self::default();
-        o.set("calendar", &mut out.calendar);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchCalendarResponseBody {
+    const NAME: &'static str = "PatchCalendarResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendar" => v.put(&mut self.calendar),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `calendar.v4.calendar.primary` (Query primary calendar information) answers with.
@@ -3735,11 +4251,23 @@ pub struct PrimaryCalendarResponseBody {
 }
 impl FromJson for PrimaryCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PrimaryCalendarResponseBody")?;
-        let mut out = Self::default();
-        o.set("calendars", &mut out.calendars);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PrimaryCalendarResponseBody {
+    const NAME: &'static str = "PrimaryCalendarResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendars" => v.put(&mut self.calendars),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `calendar.v4.calendar.primarys` (批量获取主日历信息).
@@ -3773,11 +4301,23 @@ pub struct Reminder {
 }
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Reminder")?;
-        let mut out = Self::default();
-        o.set("minutes", &mut out.minutes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Reminder {
+    const NAME: &'static str = "Reminder";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "minutes" => v.put(&mut self.minutes),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Reminder {
@@ -3837,13 +4377,25 @@ pub struct Schema {
 }
 impl FromJson for Schema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Schema")?;
-        let mut out = Self::default();
-        o.set("ui_name", &mut out.ui_name);
-        o.set("ui_status", &mut out.ui_status);
-        o.set("app_link", &mut out.app_link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Schema {
+    const NAME: &'static str = "Schema";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ui_name" => v.put(&mut self.ui_name),
+            "ui_status" => v.put(&mut self.ui_status),
+            "app_link" => v.put(&mut self.app_link),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Schema {
@@ -3899,12 +4451,24 @@ pub struct SearchCalendarEventResponseBody {
 }
 impl FromJson for SearchCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchCalendarEventResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchCalendarEventResponseBody {
+    const NAME: &'static str = "SearchCalendarEventResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `calendar.v4.calendar.search` (Search Calendar).
@@ -3946,12 +4510,24 @@ pub struct SearchCalendarResponseBody {
 }
 impl FromJson for SearchCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchCalendarResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchCalendarResponseBody {
+    const NAME: &'static str = "SearchCalendarResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `third_party_meeting_settings` of `Vchat`.
@@ -3975,15 +4551,27 @@ pub struct ThirdPartyMeetingSettings {
 }
 impl FromJson for ThirdPartyMeetingSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ThirdPartyMeetingSettings")?;
-        let mut out = Self::default();
-        o.set("meeting_type", &mut out.meeting_type);
-        o.set("meeting_id", &mut out.meeting_id);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("password", &mut out.password);
-        o.set("meeting_descriptions", &mut out.meeting_descriptions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ThirdPartyMeetingSettings {
+    const NAME: &'static str = "ThirdPartyMeetingSettings";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_type" => v.put(&mut self.meeting_type),
+            "meeting_id" => v.put(&mut self.meeting_id),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "password" => v.put(&mut self.password),
+            "meeting_descriptions" => v.put(&mut self.meeting_descriptions),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ThirdPartyMeetingSettings {
@@ -4022,14 +4610,26 @@ pub struct TimeInfo {
 }
 impl FromJson for TimeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TimeInfo")?;
-        let mut out = Self::default();
-        o.set("date", &mut out.date);
-        o.set("date_time", &mut out.date_time);
-        o.set("timestamp", &mut out.timestamp);
-        o.set("timezone", &mut out.timezone);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TimeInfo {
+    const NAME: &'static str = "TimeInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "date" => v.put(&mut self.date),
+            "date_time" => v.put(&mut self.date_time),
+            "timestamp" => v.put(&mut self.timestamp),
+            "timezone" => v.put(&mut self.timezone),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TimeInfo {
@@ -4116,12 +4716,24 @@ pub struct UserCalendar {
 }
 impl FromJson for UserCalendar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserCalendar")?;
-        let mut out = Self::default();
-        o.set("calendar", &mut out.calendar);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserCalendar {
+    const NAME: &'static str = "UserCalendar";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendar" => v.put(&mut self.calendar),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `freebusy_lists` of `BatchFreebusyResponseBody`.
@@ -4139,12 +4751,24 @@ pub struct UserFreebusy {
 }
 impl FromJson for UserFreebusy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserFreebusy")?;
-        let mut out = Self::default();
-        o.set("freebusy_items", &mut out.freebusy_items);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserFreebusy {
+    const NAME: &'static str = "UserFreebusy";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "freebusy_items" => v.put(&mut self.freebusy_items),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `vc_info` of `Vchat`.
@@ -4162,12 +4786,24 @@ pub struct VcInfo {
 }
 impl FromJson for VcInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "VcInfo")?;
-        let mut out = Self::default();
-        o.set("unique_id", &mut out.unique_id);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for VcInfo {
+    const NAME: &'static str = "VcInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unique_id" => v.put(&mut self.unique_id),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for VcInfo {
@@ -4228,18 +4864,32 @@ pub struct Vchat {
 }
 impl FromJson for Vchat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Vchat")?;
-        let mut out = Self::default();
-        o.set("vc_type", &mut out.vc_type);
-        o.set("icon_type", &mut out.icon_type);
-        o.set("description", &mut out.description);
-        o.set("meeting_url", &mut out.meeting_url);
-        o.set("live_link", &mut out.live_link);
-        o.set("vc_info", &mut out.vc_info);
-        o.set("meeting_settings", &mut out.meeting_settings);
-        o.set("third_party_meeting_settings", &mut out.third_party_meeting_settings);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Vchat {
+    const NAME: &'static str = "Vchat";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "vc_type" => v.put(&mut self.vc_type),
+            "icon_type" => v.put(&mut self.icon_type),
+            "description" => v.put(&mut self.description),
+            "meeting_url" => v.put(&mut self.meeting_url),
+            "live_link" => v.put(&mut self.live_link),
+            "vc_info" => v.put(&mut self.vc_info),
+            "meeting_settings" => v.put(&mut self.meeting_settings),
+            "third_party_meeting_settings" => {
+                v.put(&mut self.third_party_meeting_settings)
+            }
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Vchat {

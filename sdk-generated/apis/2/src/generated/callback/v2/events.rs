@@ -46,19 +46,31 @@ pub struct CallBackAction {
 }
 impl FromJson for CallBackAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CallBackAction")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("tag", &mut out.tag);
-        o.set("option", &mut out.option);
-        o.set("timezone", &mut out.timezone);
-        o.set("name", &mut out.name);
-        o.set("form_value", &mut out.form_value);
-        o.set("input_value", &mut out.input_value);
-        o.set("options", &mut out.options);
-        o.set("checked", &mut out.checked);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CallBackAction {
+    const NAME: &'static str = "CallBackAction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "tag" => v.put(&mut self.tag),
+            "option" => v.put(&mut self.option),
+            "timezone" => v.put(&mut self.timezone),
+            "name" => v.put(&mut self.name),
+            "form_value" => v.put(&mut self.form_value),
+            "input_value" => v.put(&mut self.input_value),
+            "options" => v.put(&mut self.options),
+            "checked" => v.put(&mut self.checked),
+            _ => v.skip(),
+        }
     }
 }
 /// The `card` of `P2CardActionTriggerResponse`.
@@ -101,14 +113,26 @@ pub struct CallBackContext {
 }
 impl FromJson for CallBackContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CallBackContext")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("preview_token", &mut out.preview_token);
-        o.set("open_message_id", &mut out.open_message_id);
-        o.set("open_chat_id", &mut out.open_chat_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CallBackContext {
+    const NAME: &'static str = "CallBackContext";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "preview_token" => v.put(&mut self.preview_token),
+            "open_message_id" => v.put(&mut self.open_message_id),
+            "open_chat_id" => v.put(&mut self.open_chat_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `P2CardActionTriggerData`.
@@ -130,14 +154,26 @@ pub struct CallBackOperator {
 }
 impl FromJson for CallBackOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CallBackOperator")?;
-        let mut out = Self::default();
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CallBackOperator {
+    const NAME: &'static str = "CallBackOperator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `toast` of `P2CardActionTriggerResponse`.
@@ -187,16 +223,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `card.action.trigger` event.
@@ -216,13 +264,25 @@ pub struct P2CardActionTrigger {
 }
 impl FromJson for P2CardActionTrigger {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CardActionTrigger")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CardActionTrigger {
+    const NAME: &'static str = "P2CardActionTrigger";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `card.action.trigger` event.
@@ -248,16 +308,28 @@ pub struct P2CardActionTriggerData {
 }
 impl FromJson for P2CardActionTriggerData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CardActionTriggerData")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("token", &mut out.token);
-        o.set("action", &mut out.action);
-        o.set("host", &mut out.host);
-        o.set("delivery_type", &mut out.delivery_type);
-        o.set("context", &mut out.context);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CardActionTriggerData {
+    const NAME: &'static str = "P2CardActionTriggerData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "token" => v.put(&mut self.token),
+            "action" => v.put(&mut self.action),
+            "host" => v.put(&mut self.host),
+            "delivery_type" => v.put(&mut self.delivery_type),
+            "context" => v.put(&mut self.context),
+            _ => v.skip(),
+        }
     }
 }
 /// The answer to the `card.action.trigger` callback.
@@ -298,13 +370,25 @@ pub struct P2URLPreviewGet {
 }
 impl FromJson for P2URLPreviewGet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2URLPreviewGet")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2URLPreviewGet {
+    const NAME: &'static str = "P2URLPreviewGet";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `url.preview.get` event.
@@ -324,13 +408,25 @@ pub struct P2URLPreviewGetData {
 }
 impl FromJson for P2URLPreviewGetData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2URLPreviewGetData")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("host", &mut out.host);
-        o.set("context", &mut out.context);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2URLPreviewGetData {
+    const NAME: &'static str = "P2URLPreviewGetData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "host" => v.put(&mut self.host),
+            "context" => v.put(&mut self.context),
+            _ => v.skip(),
+        }
     }
 }
 /// The answer to the `url.preview.get` callback.

@@ -73,6 +73,9 @@ impl FromJson for CreateCardElementRequestBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateCardElementRequestBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -139,6 +142,9 @@ impl json::Absent for Type {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Type {
@@ -339,11 +345,23 @@ pub struct CreateCardResponseBody {
 }
 impl FromJson for CreateCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateCardResponseBody")?;
-        let mut out = Self::default();
-        o.set("card_id", &mut out.card_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateCardResponseBody {
+    const NAME: &'static str = "CreateCardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "card_id" => v.put(&mut self.card_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `cardkit.v1.card_element.delete` (Delete element).
@@ -406,11 +424,23 @@ pub struct IdConvertCardResponseBody {
 }
 impl FromJson for IdConvertCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IdConvertCardResponseBody")?;
-        let mut out = Self::default();
-        o.set("card_id", &mut out.card_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IdConvertCardResponseBody {
+    const NAME: &'static str = "IdConvertCardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "card_id" => v.put(&mut self.card_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `cardkit.v1.card_element.patch` (Patch Update Element).

@@ -79,6 +79,9 @@ impl FromJson for OperateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OperateType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -108,16 +111,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `compensation.archive.changed_v1` event.
@@ -137,13 +152,25 @@ pub struct P2CompensationArchiveChangedV1 {
 }
 impl FromJson for P2CompensationArchiveChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CompensationArchiveChangedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CompensationArchiveChangedV1 {
+    const NAME: &'static str = "P2CompensationArchiveChangedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `compensation.archive.changed_v1` event.
@@ -167,14 +194,26 @@ pub struct P2CompensationArchiveChangedV1Data {
 }
 impl FromJson for P2CompensationArchiveChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CompensationArchiveChangedV1Data")?;
-        let mut out = Self::default();
-        o.set("operate_type", &mut out.operate_type);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("before_tid", &mut out.before_tid);
-        o.set("after_tid", &mut out.after_tid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CompensationArchiveChangedV1Data {
+    const NAME: &'static str = "P2CompensationArchiveChangedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operate_type" => v.put(&mut self.operate_type),
+            "employment_id" => v.put(&mut self.employment_id),
+            "effective_date" => v.put(&mut self.effective_date),
+            "before_tid" => v.put(&mut self.before_tid),
+            "after_tid" => v.put(&mut self.after_tid),
+            _ => v.skip(),
+        }
     }
 }

@@ -69,6 +69,9 @@ impl FromJson for AccountType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AccountType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -143,6 +146,9 @@ impl json::Absent for AdjustmentType {
 impl FromJson for AdjustmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for AdjustmentType {
@@ -219,6 +225,9 @@ impl FromJson for BindingPeriodOffboardingType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for BindingPeriodOffboardingType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -294,6 +303,9 @@ impl FromJson for InsuranceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for InsuranceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -364,6 +376,9 @@ impl json::Absent for InsuranceType {
 impl FromJson for InsuranceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for InsuranceType {
@@ -464,6 +479,9 @@ impl FromJson for IssuancePeriod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for IssuancePeriod {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -535,6 +553,9 @@ impl FromJson for IssuanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for IssuanceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -605,6 +626,9 @@ impl json::Absent for IssuanceStatuses {
 impl FromJson for IssuanceStatuses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for IssuanceStatuses {
@@ -685,6 +709,9 @@ impl FromJson for IssuanceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for IssuanceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -759,6 +786,9 @@ impl json::Absent for IssuanceWay {
 impl FromJson for IssuanceWay {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for IssuanceWay {
@@ -839,6 +869,9 @@ impl FromJson for IssuanceWays {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for IssuanceWays {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -913,6 +946,9 @@ impl json::Absent for ItemType {
 impl FromJson for ItemType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ItemType {
@@ -1013,6 +1049,9 @@ impl FromJson for PayOffFrequencyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PayOffFrequencyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1088,6 +1127,9 @@ impl FromJson for PaymentFrequency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PaymentFrequency {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1162,6 +1204,9 @@ impl json::Absent for PaymentRoundingRule {
 impl FromJson for PaymentRoundingRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PaymentRoundingRule {
@@ -1250,6 +1295,9 @@ impl FromJson for ProbationDiscountType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ProbationDiscountType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1320,6 +1368,9 @@ impl json::Absent for RecordType {
 impl FromJson for RecordType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RecordType {
@@ -1400,6 +1451,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1475,6 +1529,9 @@ impl FromJson for ValueType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ValueType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1496,12 +1553,24 @@ pub struct AdjustmentLogic {
 }
 impl FromJson for AdjustmentLogic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AdjustmentLogic")?;
-        let mut out = Self::default();
-        o.set("fixed", &mut out.fixed);
-        o.set("formula", &mut out.formula);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AdjustmentLogic {
+    const NAME: &'static str = "AdjustmentLogic";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "fixed" => v.put(&mut self.fixed),
+            "formula" => v.put(&mut self.formula),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryArchiveResponseBody`.
@@ -1545,25 +1614,37 @@ pub struct ArchiveDetail {
 }
 impl FromJson for ArchiveDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ArchiveDetail")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("id", &mut out.id);
-        o.set("tid", &mut out.tid);
-        o.set("plan_id", &mut out.plan_id);
-        o.set("plan_tid", &mut out.plan_tid);
-        o.set("currency_id", &mut out.currency_id);
-        o.set("change_reason_id", &mut out.change_reason_id);
-        o.set("change_description", &mut out.change_description);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("salary_level_id", &mut out.salary_level_id);
-        o.set("created_time", &mut out.created_time);
-        o.set("updated_time", &mut out.updated_time);
-        o.set("archive_items", &mut out.archive_items);
-        o.set("archive_indicators", &mut out.archive_indicators);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ArchiveDetail {
+    const NAME: &'static str = "ArchiveDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "id" => v.put(&mut self.id),
+            "tid" => v.put(&mut self.tid),
+            "plan_id" => v.put(&mut self.plan_id),
+            "plan_tid" => v.put(&mut self.plan_tid),
+            "currency_id" => v.put(&mut self.currency_id),
+            "change_reason_id" => v.put(&mut self.change_reason_id),
+            "change_description" => v.put(&mut self.change_description),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "salary_level_id" => v.put(&mut self.salary_level_id),
+            "created_time" => v.put(&mut self.created_time),
+            "updated_time" => v.put(&mut self.updated_time),
+            "archive_items" => v.put(&mut self.archive_items),
+            "archive_indicators" => v.put(&mut self.archive_indicators),
+            _ => v.skip(),
+        }
     }
 }
 /// The `archive_indicators` of `ArchiveDetail`.
@@ -1583,13 +1664,25 @@ pub struct ArchiveIndicator {
 }
 impl FromJson for ArchiveIndicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ArchiveIndicator")?;
-        let mut out = Self::default();
-        o.set("indicator_id", &mut out.indicator_id);
-        o.set("indicator_result", &mut out.indicator_result);
-        o.set("indicator_result_regular", &mut out.indicator_result_regular);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ArchiveIndicator {
+    const NAME: &'static str = "ArchiveIndicator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "indicator_id" => v.put(&mut self.indicator_id),
+            "indicator_result" => v.put(&mut self.indicator_result),
+            "indicator_result_regular" => v.put(&mut self.indicator_result_regular),
+            _ => v.skip(),
+        }
     }
 }
 /// The `archive_items` of `ArchiveDetail`.
@@ -1609,13 +1702,25 @@ pub struct ArchiveItem {
 }
 impl FromJson for ArchiveItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ArchiveItem")?;
-        let mut out = Self::default();
-        o.set("item_id", &mut out.item_id);
-        o.set("item_result", &mut out.item_result);
-        o.set("item_result_regular", &mut out.item_result_regular);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ArchiveItem {
+    const NAME: &'static str = "ArchiveItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "item_id" => v.put(&mut self.item_id),
+            "item_result" => v.put(&mut self.item_result),
+            "item_result_regular" => v.put(&mut self.item_result_regular),
+            _ => v.skip(),
+        }
     }
 }
 /// The `item_value_lists` of `CreateArchiveRequestBody`.
@@ -1688,11 +1793,23 @@ pub struct BatchCreateLumpSumPaymentResponseBody {
 }
 impl FromJson for BatchCreateLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchCreateLumpSumPaymentResponseBody")?;
-        let mut out = Self::default();
-        o.set("operate_results", &mut out.operate_results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreateLumpSumPaymentResponseBody {
+    const NAME: &'static str = "BatchCreateLumpSumPaymentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operate_results" => v.put(&mut self.operate_results),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.recurring_payment.batch_create` (批量创建经常性支付记录).
@@ -1732,11 +1849,23 @@ pub struct BatchCreateRecurringPaymentResponseBody {
 }
 impl FromJson for BatchCreateRecurringPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchCreateRecurringPaymentResponseBody")?;
-        let mut out = Self::default();
-        o.set("operate_results", &mut out.operate_results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreateRecurringPaymentResponseBody {
+    const NAME: &'static str = "BatchCreateRecurringPaymentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operate_results" => v.put(&mut self.operate_results),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.lump_sum_payment.batch_remove` (批量删除一次性支付记录).
@@ -1852,16 +1981,28 @@ pub struct ChangeReason {
 }
 impl FromJson for ChangeReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChangeReason")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("note", &mut out.note);
-        o.set("active_status", &mut out.active_status);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("i18n_notes", &mut out.i18n_notes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChangeReason {
+    const NAME: &'static str = "ChangeReason";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "note" => v.put(&mut self.note),
+            "active_status" => v.put(&mut self.active_status),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "i18n_notes" => v.put(&mut self.i18n_notes),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.archive.create` (创建薪资档案).
@@ -1954,12 +2095,24 @@ pub struct CreateArchiveResponseBody {
 }
 impl FromJson for CreateArchiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateArchiveResponseBody")?;
-        let mut out = Self::default();
-        o.set("unique_id", &mut out.unique_id);
-        o.set("archive_tid", &mut out.archive_tid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateArchiveResponseBody {
+    const NAME: &'static str = "CreateArchiveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unique_id" => v.put(&mut self.unique_id),
+            "archive_tid" => v.put(&mut self.archive_tid),
+            _ => v.skip(),
+        }
     }
 }
 /// The `formula` of `AdjustmentLogic`.
@@ -1977,12 +2130,24 @@ pub struct Formula {
 }
 impl FromJson for Formula {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Formula")?;
-        let mut out = Self::default();
-        o.set("expr", &mut out.expr);
-        o.set("formula_params", &mut out.formula_params);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Formula {
+    const NAME: &'static str = "Formula";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "expr" => v.put(&mut self.expr),
+            "formula_params" => v.put(&mut self.formula_params),
+            _ => v.skip(),
+        }
     }
 }
 /// The `formula_params` of `Formula`.
@@ -2000,12 +2165,24 @@ pub struct FormulaParam {
 }
 impl FromJson for FormulaParam {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormulaParam")?;
-        let mut out = Self::default();
-        o.set("ref_type", &mut out.ref_type);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormulaParam {
+    const NAME: &'static str = "FormulaParam";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ref_type" => v.put(&mut self.ref_type),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `issuance_detail_text` of `LumpSumPayment`.
@@ -2023,12 +2200,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_names` of `ChangeReason`.
@@ -2046,12 +2235,24 @@ pub struct I18nContent {
 }
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nContent")?;
-        let mut out = Self::default();
-        o.set("locale", &mut out.locale);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nContent {
+    const NAME: &'static str = "I18nContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "locale" => v.put(&mut self.locale),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListIndicatorResponseBody`.
@@ -2075,15 +2276,27 @@ pub struct Indicator {
 }
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Indicator")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("value_type", &mut out.value_type);
-        o.set("active_status", &mut out.active_status);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Indicator {
+    const NAME: &'static str = "Indicator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "value_type" => v.put(&mut self.value_type),
+            "active_status" => v.put(&mut self.active_status),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListItemResponseBody`.
@@ -2119,21 +2332,33 @@ pub struct Item {
 }
 impl FromJson for Item {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Item")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("category_id", &mut out.category_id);
-        o.set("value_type", &mut out.value_type);
-        o.set("pay_off_frequency_type", &mut out.pay_off_frequency_type);
-        o.set("decimal_places", &mut out.decimal_places);
-        o.set("active_status", &mut out.active_status);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("i18n_descriptions", &mut out.i18n_descriptions);
-        o.set("item_type", &mut out.item_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Item {
+    const NAME: &'static str = "Item";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "category_id" => v.put(&mut self.category_id),
+            "value_type" => v.put(&mut self.value_type),
+            "pay_off_frequency_type" => v.put(&mut self.pay_off_frequency_type),
+            "decimal_places" => v.put(&mut self.decimal_places),
+            "active_status" => v.put(&mut self.active_status),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "i18n_descriptions" => v.put(&mut self.i18n_descriptions),
+            "item_type" => v.put(&mut self.item_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListItemCategoryResponseBody`.
@@ -2153,13 +2378,25 @@ pub struct ItemCategory {
 }
 impl FromJson for ItemCategory {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ItemCategory")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ItemCategory {
+    const NAME: &'static str = "ItemCategory";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `compensation.v1.change_reason.list` (Batch query reason for compensation setting and adjustment) answers with.
@@ -2179,13 +2416,25 @@ pub struct ListChangeReasonResponseBody {
 }
 impl FromJson for ListChangeReasonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListChangeReasonResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListChangeReasonResponseBody {
+    const NAME: &'static str = "ListChangeReasonResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `compensation.v1.indicator.list` (Batch query compensation metric) answers with.
@@ -2205,13 +2454,25 @@ pub struct ListIndicatorResponseBody {
 }
 impl FromJson for ListIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListIndicatorResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListIndicatorResponseBody {
+    const NAME: &'static str = "ListIndicatorResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `compensation.v1.item_category.list` (Batch query compensation component type) answers with.
@@ -2231,13 +2492,25 @@ pub struct ListItemCategoryResponseBody {
 }
 impl FromJson for ListItemCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListItemCategoryResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListItemCategoryResponseBody {
+    const NAME: &'static str = "ListItemCategoryResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `compensation.v1.item.list` (Batch query compensation component) answers with.
@@ -2257,13 +2530,25 @@ pub struct ListItemResponseBody {
 }
 impl FromJson for ListItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListItemResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListItemResponseBody {
+    const NAME: &'static str = "ListItemResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `compensation.v1.plan.list` (Batch query compensation plan) answers with.
@@ -2283,13 +2568,25 @@ pub struct ListPlanResponseBody {
 }
 impl FromJson for ListPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPlanResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPlanResponseBody {
+    const NAME: &'static str = "ListPlanResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `compensation.v1.social_insurance.list` (获取险种配置列表) answers with.
@@ -2305,11 +2602,23 @@ pub struct ListSocialInsuranceResponseBody {
 }
 impl FromJson for ListSocialInsuranceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSocialInsuranceResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSocialInsuranceResponseBody {
+    const NAME: &'static str = "ListSocialInsuranceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `compensation.v1.social_plan.list` (根据生效日期分页查询参保方案) answers with.
@@ -2329,13 +2638,25 @@ pub struct ListSocialPlanResponseBody {
 }
 impl FromJson for ListSocialPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSocialPlanResponseBody")?;
-        let mut out = Self::default();
-        o.set("plans", &mut out.plans);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSocialPlanResponseBody {
+    const NAME: &'static str = "ListSocialPlanResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "plans" => v.put(&mut self.plans),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `records` of `QueryLumpSumPaymentResponseBody`.
@@ -2389,33 +2710,44 @@ pub struct LumpSumPayment {
 }
 impl FromJson for LumpSumPayment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LumpSumPayment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("unique_id", &mut out.unique_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("total_amount", &mut out.total_amount);
-        o.set("binding_period", &mut out.binding_period);
-        o.set("currency_id", &mut out.currency_id);
-        o.set("issuance_frequency", &mut out.issuance_frequency);
-        o.set("item_id", &mut out.item_id);
-        o.set("remark", &mut out.remark);
-        o.set("issuance_detail_text", &mut out.issuance_detail_text);
-        o.set("apply_source", &mut out.apply_source);
-        o.set("return_amount_before_tax", &mut out.return_amount_before_tax);
-        o.set("return_amount_after_tax", &mut out.return_amount_after_tax);
-        o.set(
-            "binding_period_offboarding_type",
-            &mut out.binding_period_offboarding_type,
-        );
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("reference_period_start_date", &mut out.reference_period_start_date);
-        o.set("reference_period_end_date", &mut out.reference_period_end_date);
-        o.set("details", &mut out.details);
-        o.set("binding_period_decimal", &mut out.binding_period_decimal);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LumpSumPayment {
+    const NAME: &'static str = "LumpSumPayment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "unique_id" => v.put(&mut self.unique_id),
+            "user_id" => v.put(&mut self.user_id),
+            "total_amount" => v.put(&mut self.total_amount),
+            "binding_period" => v.put(&mut self.binding_period),
+            "currency_id" => v.put(&mut self.currency_id),
+            "issuance_frequency" => v.put(&mut self.issuance_frequency),
+            "item_id" => v.put(&mut self.item_id),
+            "remark" => v.put(&mut self.remark),
+            "issuance_detail_text" => v.put(&mut self.issuance_detail_text),
+            "apply_source" => v.put(&mut self.apply_source),
+            "return_amount_before_tax" => v.put(&mut self.return_amount_before_tax),
+            "return_amount_after_tax" => v.put(&mut self.return_amount_after_tax),
+            "binding_period_offboarding_type" => {
+                v.put(&mut self.binding_period_offboarding_type)
+            }
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "reference_period_start_date" => v.put(&mut self.reference_period_start_date),
+            "reference_period_end_date" => v.put(&mut self.reference_period_end_date),
+            "details" => v.put(&mut self.details),
+            "binding_period_decimal" => v.put(&mut self.binding_period_decimal),
+            _ => v.skip(),
+        }
     }
 }
 /// The `details` of `LumpSumPayment`.
@@ -2461,35 +2793,44 @@ pub struct LumpSumPaymentDetail {
 }
 impl FromJson for LumpSumPaymentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LumpSumPaymentDetail")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("record_id", &mut out.record_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("issuance_amount", &mut out.issuance_amount);
-        o.set("issuance_status", &mut out.issuance_status);
-        o.set("issuance_way", &mut out.issuance_way);
-        o.set("issuance_time", &mut out.issuance_time);
-        o.set("currency_id", &mut out.currency_id);
-        o.set("belong_time", &mut out.belong_time);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("issuance_country_region_id", &mut out.issuance_country_region_id);
-        o.set("issuance_pay_group_id", &mut out.issuance_pay_group_id);
-        o.set(
-            "detail_reference_period_start_date",
-            &mut out.detail_reference_period_start_date,
-        );
-        o.set(
-            "detail_reference_period_end_date",
-            &mut out.detail_reference_period_end_date,
-        );
-        o.set(
-            "is_not_issued_due_to_offboarding",
-            &mut out.is_not_issued_due_to_offboarding,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LumpSumPaymentDetail {
+    const NAME: &'static str = "LumpSumPaymentDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "record_id" => v.put(&mut self.record_id),
+            "user_id" => v.put(&mut self.user_id),
+            "issuance_amount" => v.put(&mut self.issuance_amount),
+            "issuance_status" => v.put(&mut self.issuance_status),
+            "issuance_way" => v.put(&mut self.issuance_way),
+            "issuance_time" => v.put(&mut self.issuance_time),
+            "currency_id" => v.put(&mut self.currency_id),
+            "belong_time" => v.put(&mut self.belong_time),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "issuance_country_region_id" => v.put(&mut self.issuance_country_region_id),
+            "issuance_pay_group_id" => v.put(&mut self.issuance_pay_group_id),
+            "detail_reference_period_start_date" => {
+                v.put(&mut self.detail_reference_period_start_date)
+            }
+            "detail_reference_period_end_date" => {
+                v.put(&mut self.detail_reference_period_end_date)
+            }
+            "is_not_issued_due_to_offboarding" => {
+                v.put(&mut self.is_not_issued_due_to_offboarding)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `details` of `LumpSumPaymentForCreate`.
@@ -2639,12 +2980,24 @@ pub struct LumpSumPaymentDetailOperateResult {
 }
 impl FromJson for LumpSumPaymentDetailOperateResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LumpSumPaymentDetailOperateResult")?;
-        let mut out = Self::default();
-        o.set("detail_id", &mut out.detail_id);
-        o.set("issuance_index", &mut out.issuance_index);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LumpSumPaymentDetailOperateResult {
+    const NAME: &'static str = "LumpSumPaymentDetailOperateResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "detail_id" => v.put(&mut self.detail_id),
+            "issuance_index" => v.put(&mut self.issuance_index),
+            _ => v.skip(),
+        }
     }
 }
 /// The `records` of `BatchCreateLumpSumPaymentRequestBody`.
@@ -2797,15 +3150,27 @@ pub struct LumpSumPaymentOperateResult {
 }
 impl FromJson for LumpSumPaymentOperateResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LumpSumPaymentOperateResult")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("unique_id", &mut out.unique_id);
-        o.set("code", &mut out.code);
-        o.set("message", &mut out.message);
-        o.set("detail_results", &mut out.detail_results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LumpSumPaymentOperateResult {
+    const NAME: &'static str = "LumpSumPaymentOperateResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "unique_id" => v.put(&mut self.unique_id),
+            "code" => v.put(&mut self.code),
+            "message" => v.put(&mut self.message),
+            "detail_results" => v.put(&mut self.detail_results),
+            _ => v.skip(),
+        }
     }
 }
 /// The `plan_conditions` of `PlanScope`.
@@ -2825,13 +3190,25 @@ pub struct PlanCondition {
 }
 impl FromJson for PlanCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PlanCondition")?;
-        let mut out = Self::default();
-        o.set("left_type", &mut out.left_type);
-        o.set("operator", &mut out.operator);
-        o.set("right_value", &mut out.right_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PlanCondition {
+    const NAME: &'static str = "PlanCondition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "left_type" => v.put(&mut self.left_type),
+            "operator" => v.put(&mut self.operator),
+            "right_value" => v.put(&mut self.right_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListPlanResponseBody`.
@@ -2869,22 +3246,34 @@ pub struct PlanDetail {
 }
 impl FromJson for PlanDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PlanDetail")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("tid", &mut out.tid);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("plan_scope", &mut out.plan_scope);
-        o.set("currency_id", &mut out.currency_id);
-        o.set("probation_salary_status", &mut out.probation_salary_status);
-        o.set("plan_items", &mut out.plan_items);
-        o.set("plan_indicators", &mut out.plan_indicators);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("i18n_descriptions", &mut out.i18n_descriptions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PlanDetail {
+    const NAME: &'static str = "PlanDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "tid" => v.put(&mut self.tid),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "effective_date" => v.put(&mut self.effective_date),
+            "plan_scope" => v.put(&mut self.plan_scope),
+            "currency_id" => v.put(&mut self.currency_id),
+            "probation_salary_status" => v.put(&mut self.probation_salary_status),
+            "plan_items" => v.put(&mut self.plan_items),
+            "plan_indicators" => v.put(&mut self.plan_indicators),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "i18n_descriptions" => v.put(&mut self.i18n_descriptions),
+            _ => v.skip(),
+        }
     }
 }
 /// The `plan_indicators` of `PlanDetail`.
@@ -2902,12 +3291,24 @@ pub struct PlanIndicator {
 }
 impl FromJson for PlanIndicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PlanIndicator")?;
-        let mut out = Self::default();
-        o.set("indicator_id", &mut out.indicator_id);
-        o.set("plan_indicator_logic", &mut out.plan_indicator_logic);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PlanIndicator {
+    const NAME: &'static str = "PlanIndicator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "indicator_id" => v.put(&mut self.indicator_id),
+            "plan_indicator_logic" => v.put(&mut self.plan_indicator_logic),
+            _ => v.skip(),
+        }
     }
 }
 /// The `plan_items` of `PlanDetail`.
@@ -2931,15 +3332,29 @@ pub struct PlanItem {
 }
 impl FromJson for PlanItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PlanItem")?;
-        let mut out = Self::default();
-        o.set("adjustment_type", &mut out.adjustment_type);
-        o.set("item_id", &mut out.item_id);
-        o.set("plan_item_logic", &mut out.plan_item_logic);
-        o.set("probation_discount_type", &mut out.probation_discount_type);
-        o.set("probation_discount_percentum", &mut out.probation_discount_percentum);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PlanItem {
+    const NAME: &'static str = "PlanItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "adjustment_type" => v.put(&mut self.adjustment_type),
+            "item_id" => v.put(&mut self.item_id),
+            "plan_item_logic" => v.put(&mut self.plan_item_logic),
+            "probation_discount_type" => v.put(&mut self.probation_discount_type),
+            "probation_discount_percentum" => {
+                v.put(&mut self.probation_discount_percentum)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `plan_scope` of `PlanDetail`.
@@ -2957,12 +3372,24 @@ pub struct PlanScope {
 }
 impl FromJson for PlanScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PlanScope")?;
-        let mut out = Self::default();
-        o.set("is_all", &mut out.is_all);
-        o.set("plan_conditions", &mut out.plan_conditions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PlanScope {
+    const NAME: &'static str = "PlanScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_all" => v.put(&mut self.is_all),
+            "plan_conditions" => v.put(&mut self.plan_conditions),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.archive.query` (Batch query compensation profile).
@@ -3009,13 +3436,25 @@ pub struct QueryArchiveResponseBody {
 }
 impl FromJson for QueryArchiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryArchiveResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryArchiveResponseBody {
+    const NAME: &'static str = "QueryArchiveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.lump_sum_payment.query_detail` (查询一次性授予明细).
@@ -3122,13 +3561,25 @@ pub struct QueryDetailLumpSumPaymentResponseBody {
 }
 impl FromJson for QueryDetailLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryDetailLumpSumPaymentResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("records", &mut out.records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryDetailLumpSumPaymentResponseBody {
+    const NAME: &'static str = "QueryDetailLumpSumPaymentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "records" => v.put(&mut self.records),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.lump_sum_payment.query` (查询一次性支付授予记录).
@@ -3220,13 +3671,25 @@ pub struct QueryLumpSumPaymentResponseBody {
 }
 impl FromJson for QueryLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryLumpSumPaymentResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("records", &mut out.records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryLumpSumPaymentResponseBody {
+    const NAME: &'static str = "QueryLumpSumPaymentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "records" => v.put(&mut self.records),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.recurring_payment.query` (查询经常性支付记录).
@@ -3330,13 +3793,25 @@ pub struct QueryRecurringPaymentResponseBody {
 }
 impl FromJson for QueryRecurringPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecurringPaymentResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("records", &mut out.records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecurringPaymentResponseBody {
+    const NAME: &'static str = "QueryRecurringPaymentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "records" => v.put(&mut self.records),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.social_archive_adjust_record.query` (批量获取社保增减员记录).
@@ -3379,14 +3854,23 @@ pub struct QuerySocialArchiveAdjustRecordResponseBody {
 }
 impl FromJson for QuerySocialArchiveAdjustRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "QuerySocialArchiveAdjustRecordResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("records", &mut out.records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySocialArchiveAdjustRecordResponseBody {
+    const NAME: &'static str = "QuerySocialArchiveAdjustRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "records" => v.put(&mut self.records),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.social_archive.query` (批量获取员工参保档案).
@@ -3429,11 +3913,23 @@ pub struct QuerySocialArchiveResponseBody {
 }
 impl FromJson for QuerySocialArchiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QuerySocialArchiveResponseBody")?;
-        let mut out = Self::default();
-        o.set("archives", &mut out.archives);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySocialArchiveResponseBody {
+    const NAME: &'static str = "QuerySocialArchiveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "archives" => v.put(&mut self.archives),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `compensation.v1.social_plan.query` (根据方案ID和生效日期批量查询参保方案;).
@@ -3476,11 +3972,23 @@ pub struct QuerySocialPlanResponseBody {
 }
 impl FromJson for QuerySocialPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QuerySocialPlanResponseBody")?;
-        let mut out = Self::default();
-        o.set("plans", &mut out.plans);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySocialPlanResponseBody {
+    const NAME: &'static str = "QuerySocialPlanResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "plans" => v.put(&mut self.plans),
+            _ => v.skip(),
+        }
     }
 }
 /// The `records` of `QueryRecurringPaymentResponseBody`.
@@ -3518,22 +4026,34 @@ pub struct RecurringPayment {
 }
 impl FromJson for RecurringPayment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecurringPayment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("unique_id", &mut out.unique_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("item_id", &mut out.item_id);
-        o.set("issuance_type", &mut out.issuance_type);
-        o.set("each_amount", &mut out.each_amount);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("issuance_period", &mut out.issuance_period);
-        o.set("currency_id", &mut out.currency_id);
-        o.set("remark", &mut out.remark);
-        o.set("issuance_country_region_id", &mut out.issuance_country_region_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecurringPayment {
+    const NAME: &'static str = "RecurringPayment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "unique_id" => v.put(&mut self.unique_id),
+            "user_id" => v.put(&mut self.user_id),
+            "item_id" => v.put(&mut self.item_id),
+            "issuance_type" => v.put(&mut self.issuance_type),
+            "each_amount" => v.put(&mut self.each_amount),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "issuance_period" => v.put(&mut self.issuance_period),
+            "currency_id" => v.put(&mut self.currency_id),
+            "remark" => v.put(&mut self.remark),
+            "issuance_country_region_id" => v.put(&mut self.issuance_country_region_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `records` of `BatchCreateRecurringPaymentRequestBody`.
@@ -3693,14 +4213,26 @@ pub struct RecurringPaymentOperateResult {
 }
 impl FromJson for RecurringPaymentOperateResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecurringPaymentOperateResult")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("unique_id", &mut out.unique_id);
-        o.set("code", &mut out.code);
-        o.set("message", &mut out.message);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecurringPaymentOperateResult {
+    const NAME: &'static str = "RecurringPaymentOperateResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "unique_id" => v.put(&mut self.unique_id),
+            "code" => v.put(&mut self.code),
+            "message" => v.put(&mut self.message),
+            _ => v.skip(),
+        }
     }
 }
 /// The `archives` of `QuerySocialArchiveResponseBody`.
@@ -3718,12 +4250,24 @@ pub struct SocialArchive {
 }
 impl FromJson for SocialArchive {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SocialArchive")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("details", &mut out.details);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SocialArchive {
+    const NAME: &'static str = "SocialArchive";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "details" => v.put(&mut self.details),
+            _ => v.skip(),
+        }
     }
 }
 /// The `records` of `QuerySocialArchiveAdjustRecordResponseBody`.
@@ -3745,14 +4289,26 @@ pub struct SocialArchiveAdjustRecord {
 }
 impl FromJson for SocialArchiveAdjustRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SocialArchiveAdjustRecord")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("record_type", &mut out.record_type);
-        o.set("details", &mut out.details);
-        o.set("record_id", &mut out.record_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SocialArchiveAdjustRecord {
+    const NAME: &'static str = "SocialArchiveAdjustRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "record_type" => v.put(&mut self.record_type),
+            "details" => v.put(&mut self.details),
+            "record_id" => v.put(&mut self.record_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `details` of `SocialArchive`.
@@ -3794,24 +4350,36 @@ pub struct SocialArchiveDetail {
 }
 impl FromJson for SocialArchiveDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SocialArchiveDetail")?;
-        let mut out = Self::default();
-        o.set("description", &mut out.description);
-        o.set("insurance_type", &mut out.insurance_type);
-        o.set("insurance_status", &mut out.insurance_status);
-        o.set("id", &mut out.id);
-        o.set("tid", &mut out.tid);
-        o.set("plan_id", &mut out.plan_id);
-        o.set("plan_tid", &mut out.plan_tid);
-        o.set("location_id", &mut out.location_id);
-        o.set("company_id", &mut out.company_id);
-        o.set("account_type", &mut out.account_type);
-        o.set("insurance_account", &mut out.insurance_account);
-        o.set("base_salary", &mut out.base_salary);
-        o.set("insurance_details", &mut out.insurance_details);
-        o.set("effective_date", &mut out.effective_date);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SocialArchiveDetail {
+    const NAME: &'static str = "SocialArchiveDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "description" => v.put(&mut self.description),
+            "insurance_type" => v.put(&mut self.insurance_type),
+            "insurance_status" => v.put(&mut self.insurance_status),
+            "id" => v.put(&mut self.id),
+            "tid" => v.put(&mut self.tid),
+            "plan_id" => v.put(&mut self.plan_id),
+            "plan_tid" => v.put(&mut self.plan_tid),
+            "location_id" => v.put(&mut self.location_id),
+            "company_id" => v.put(&mut self.company_id),
+            "account_type" => v.put(&mut self.account_type),
+            "insurance_account" => v.put(&mut self.insurance_account),
+            "base_salary" => v.put(&mut self.base_salary),
+            "insurance_details" => v.put(&mut self.insurance_details),
+            "effective_date" => v.put(&mut self.effective_date),
+            _ => v.skip(),
+        }
     }
 }
 /// The `insurance_details` of `SocialArchiveDetail`.
@@ -3841,18 +4409,30 @@ pub struct SocialArchiveItem {
 }
 impl FromJson for SocialArchiveItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SocialArchiveItem")?;
-        let mut out = Self::default();
-        o.set("insurance_id", &mut out.insurance_id);
-        o.set("insurance_name", &mut out.insurance_name);
-        o.set("company_deduction", &mut out.company_deduction);
-        o.set("company_setting", &mut out.company_setting);
-        o.set("personal_deduction", &mut out.personal_deduction);
-        o.set("personal_setting", &mut out.personal_setting);
-        o.set("payment_frequency", &mut out.payment_frequency);
-        o.set("payment_months", &mut out.payment_months);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SocialArchiveItem {
+    const NAME: &'static str = "SocialArchiveItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "insurance_id" => v.put(&mut self.insurance_id),
+            "insurance_name" => v.put(&mut self.insurance_name),
+            "company_deduction" => v.put(&mut self.company_deduction),
+            "company_setting" => v.put(&mut self.company_setting),
+            "personal_deduction" => v.put(&mut self.personal_deduction),
+            "personal_setting" => v.put(&mut self.personal_setting),
+            "payment_frequency" => v.put(&mut self.payment_frequency),
+            "payment_months" => v.put(&mut self.payment_months),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListSocialInsuranceResponseBody`.
@@ -3876,15 +4456,27 @@ pub struct SocialInsurance {
 }
 impl FromJson for SocialInsurance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SocialInsurance")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("insurance_type", &mut out.insurance_type);
-        o.set("active", &mut out.active);
-        o.set("is_system", &mut out.is_system);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SocialInsurance {
+    const NAME: &'static str = "SocialInsurance";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "insurance_type" => v.put(&mut self.insurance_type),
+            "active" => v.put(&mut self.active),
+            "is_system" => v.put(&mut self.is_system),
+            _ => v.skip(),
+        }
     }
 }
 /// The `plans` of `ListSocialPlanResponseBody`.
@@ -3916,19 +4508,31 @@ pub struct SocialPlan {
 }
 impl FromJson for SocialPlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SocialPlan")?;
-        let mut out = Self::default();
-        o.set("plan_id", &mut out.plan_id);
-        o.set("plan_tid", &mut out.plan_tid);
-        o.set("name", &mut out.name);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("active", &mut out.active);
-        o.set("insurance_type", &mut out.insurance_type);
-        o.set("scope", &mut out.scope);
-        o.set("item_detail", &mut out.item_detail);
-        o.set("remark", &mut out.remark);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SocialPlan {
+    const NAME: &'static str = "SocialPlan";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "plan_id" => v.put(&mut self.plan_id),
+            "plan_tid" => v.put(&mut self.plan_tid),
+            "name" => v.put(&mut self.name),
+            "effective_date" => v.put(&mut self.effective_date),
+            "active" => v.put(&mut self.active),
+            "insurance_type" => v.put(&mut self.insurance_type),
+            "scope" => v.put(&mut self.scope),
+            "item_detail" => v.put(&mut self.item_detail),
+            "remark" => v.put(&mut self.remark),
+            _ => v.skip(),
+        }
     }
 }
 /// The `item_detail` of `SocialPlan`.
@@ -3954,16 +4558,28 @@ pub struct SocialPlanItemDetail {
 }
 impl FromJson for SocialPlanItemDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SocialPlanItemDetail")?;
-        let mut out = Self::default();
-        o.set("item_id", &mut out.item_id);
-        o.set("item_name", &mut out.item_name);
-        o.set("item_setting_of_person", &mut out.item_setting_of_person);
-        o.set("item_setting_of_company", &mut out.item_setting_of_company);
-        o.set("payment_frequency", &mut out.payment_frequency);
-        o.set("payment_months", &mut out.payment_months);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SocialPlanItemDetail {
+    const NAME: &'static str = "SocialPlanItemDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "item_id" => v.put(&mut self.item_id),
+            "item_name" => v.put(&mut self.item_name),
+            "item_setting_of_person" => v.put(&mut self.item_setting_of_person),
+            "item_setting_of_company" => v.put(&mut self.item_setting_of_company),
+            "payment_frequency" => v.put(&mut self.payment_frequency),
+            "payment_months" => v.put(&mut self.payment_months),
+            _ => v.skip(),
+        }
     }
 }
 /// The `company_setting` of `SocialArchiveItem`.
@@ -3989,16 +4605,28 @@ pub struct SocialPlanItemSetting {
 }
 impl FromJson for SocialPlanItemSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SocialPlanItemSetting")?;
-        let mut out = Self::default();
-        o.set("lower_limit", &mut out.lower_limit);
-        o.set("upper_limit", &mut out.upper_limit);
-        o.set("payment_ratio", &mut out.payment_ratio);
-        o.set("payment_rounding_rule", &mut out.payment_rounding_rule);
-        o.set("payment_decimals", &mut out.payment_decimals);
-        o.set("fixed_payment", &mut out.fixed_payment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SocialPlanItemSetting {
+    const NAME: &'static str = "SocialPlanItemSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "lower_limit" => v.put(&mut self.lower_limit),
+            "upper_limit" => v.put(&mut self.upper_limit),
+            "payment_ratio" => v.put(&mut self.payment_ratio),
+            "payment_rounding_rule" => v.put(&mut self.payment_rounding_rule),
+            "payment_decimals" => v.put(&mut self.payment_decimals),
+            "fixed_payment" => v.put(&mut self.fixed_payment),
+            _ => v.skip(),
+        }
     }
 }
 /// The `scope` of `SocialPlan`.
@@ -4016,12 +4644,24 @@ pub struct SocialPlanScope {
 }
 impl FromJson for SocialPlanScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SocialPlanScope")?;
-        let mut out = Self::default();
-        o.set("is_all", &mut out.is_all);
-        o.set("rules", &mut out.rules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SocialPlanScope {
+    const NAME: &'static str = "SocialPlanScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_all" => v.put(&mut self.is_all),
+            "rules" => v.put(&mut self.rules),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `compensation.v1.lump_sum_payment.batch_remove` (批量删除一次性支付记录) answers with.

@@ -141,6 +141,9 @@ impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Language {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -166,14 +169,26 @@ pub struct AvatarInfo {
 }
 impl FromJson for AvatarInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AvatarInfo")?;
-        let mut out = Self::default();
-        o.set("avatar_72", &mut out.avatar_72);
-        o.set("avatar_240", &mut out.avatar_240);
-        o.set("avatar_640", &mut out.avatar_640);
-        o.set("avatar_origin", &mut out.avatar_origin);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AvatarInfo {
+    const NAME: &'static str = "AvatarInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "avatar_72" => v.put(&mut self.avatar_72),
+            "avatar_240" => v.put(&mut self.avatar_240),
+            "avatar_640" => v.put(&mut self.avatar_640),
+            "avatar_origin" => v.put(&mut self.avatar_origin),
+            _ => v.skip(),
+        }
     }
 }
 /// The `object` of `P2ContactCustomAttrEventUpdatedV3Data`.
@@ -191,12 +206,24 @@ pub struct CustomAttrEvent {
 }
 impl FromJson for CustomAttrEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomAttrEvent")?;
-        let mut out = Self::default();
-        o.set("contact_field_key", &mut out.contact_field_key);
-        o.set("allow_open_query", &mut out.allow_open_query);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomAttrEvent {
+    const NAME: &'static str = "CustomAttrEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contact_field_key" => v.put(&mut self.contact_field_key),
+            "allow_open_query" => v.put(&mut self.allow_open_query),
+            _ => v.skip(),
+        }
     }
 }
 /// The `generic_user` of `UserCustomAttrValue`.
@@ -214,12 +241,24 @@ pub struct CustomAttrGenericUser {
 }
 impl FromJson for CustomAttrGenericUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomAttrGenericUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomAttrGenericUser {
+    const NAME: &'static str = "CustomAttrGenericUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `departments` of `Scope`.
@@ -265,26 +304,38 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Department")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("parent_department_id", &mut out.parent_department_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("open_department_id", &mut out.open_department_id);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("order", &mut out.order);
-        o.set("unit_ids", &mut out.unit_ids);
-        o.set("member_count", &mut out.member_count);
-        o.set("status", &mut out.status);
-        o.set("create_group_chat", &mut out.create_group_chat);
-        o.set("leaders", &mut out.leaders);
-        o.set("group_chat_employee_types", &mut out.group_chat_employee_types);
-        o.set("department_hrbps", &mut out.department_hrbps);
-        o.set("primary_member_count", &mut out.primary_member_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Department {
+    const NAME: &'static str = "Department";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "parent_department_id" => v.put(&mut self.parent_department_id),
+            "department_id" => v.put(&mut self.department_id),
+            "open_department_id" => v.put(&mut self.open_department_id),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "order" => v.put(&mut self.order),
+            "unit_ids" => v.put(&mut self.unit_ids),
+            "member_count" => v.put(&mut self.member_count),
+            "status" => v.put(&mut self.status),
+            "create_group_chat" => v.put(&mut self.create_group_chat),
+            "leaders" => v.put(&mut self.leaders),
+            "group_chat_employee_types" => v.put(&mut self.group_chat_employee_types),
+            "department_hrbps" => v.put(&mut self.department_hrbps),
+            "primary_member_count" => v.put(&mut self.primary_member_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department_path` of `User`.
@@ -304,13 +355,25 @@ pub struct DepartmentDetail {
 }
 impl FromJson for DepartmentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentDetail")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("department_name", &mut out.department_name);
-        o.set("department_path", &mut out.department_path);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentDetail {
+    const NAME: &'static str = "DepartmentDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "department_name" => v.put(&mut self.department_name),
+            "department_path" => v.put(&mut self.department_path),
+            _ => v.skip(),
+        }
     }
 }
 /// The `object` of `P2ContactDepartmentCreatedV3Data`.
@@ -346,21 +409,33 @@ pub struct DepartmentEvent {
 }
 impl FromJson for DepartmentEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentEvent")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("parent_department_id", &mut out.parent_department_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("open_department_id", &mut out.open_department_id);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("order", &mut out.order);
-        o.set("unit_ids", &mut out.unit_ids);
-        o.set("status", &mut out.status);
-        o.set("leaders", &mut out.leaders);
-        o.set("department_hrbps", &mut out.department_hrbps);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentEvent {
+    const NAME: &'static str = "DepartmentEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "parent_department_id" => v.put(&mut self.parent_department_id),
+            "department_id" => v.put(&mut self.department_id),
+            "open_department_id" => v.put(&mut self.open_department_id),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "order" => v.put(&mut self.order),
+            "unit_ids" => v.put(&mut self.unit_ids),
+            "status" => v.put(&mut self.status),
+            "leaders" => v.put(&mut self.leaders),
+            "department_hrbps" => v.put(&mut self.department_hrbps),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leaders` of `Department`.
@@ -378,12 +453,24 @@ pub struct DepartmentLeader {
 }
 impl FromJson for DepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentLeader")?;
-        let mut out = Self::default();
-        o.set("leader_type", &mut out.leader_type);
-        o.set("leader_id", &mut out.leader_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentLeader {
+    const NAME: &'static str = "DepartmentLeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leader_type" => v.put(&mut self.leader_type),
+            "leader_id" => v.put(&mut self.leader_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department_path` of `DepartmentDetail`.
@@ -401,12 +488,24 @@ pub struct DepartmentPath {
 }
 impl FromJson for DepartmentPath {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentPath")?;
-        let mut out = Self::default();
-        o.set("department_ids", &mut out.department_ids);
-        o.set("department_path_name", &mut out.department_path_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentPath {
+    const NAME: &'static str = "DepartmentPath";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_ids" => v.put(&mut self.department_ids),
+            "department_path_name" => v.put(&mut self.department_path_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department_name` of `DepartmentDetail`.
@@ -424,12 +523,24 @@ pub struct DepartmentPathName {
 }
 impl FromJson for DepartmentPathName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentPathName")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentPathName {
+    const NAME: &'static str = "DepartmentPathName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `status` of `Department`.
@@ -445,11 +556,23 @@ pub struct DepartmentStatus {
 }
 impl FromJson for DepartmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentStatus")?;
-        let mut out = Self::default();
-        o.set("is_deleted", &mut out.is_deleted);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentStatus {
+    const NAME: &'static str = "DepartmentStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_deleted" => v.put(&mut self.is_deleted),
+            _ => v.skip(),
+        }
     }
 }
 /// The `old_enum` of `P2ContactEmployeeTypeEnumActivedV3Data`.
@@ -475,16 +598,28 @@ pub struct EmployeeTypeEnum {
 }
 impl FromJson for EmployeeTypeEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeTypeEnum")?;
-        let mut out = Self::default();
-        o.set("enum_id", &mut out.enum_id);
-        o.set("enum_value", &mut out.enum_value);
-        o.set("content", &mut out.content);
-        o.set("enum_type", &mut out.enum_type);
-        o.set("enum_status", &mut out.enum_status);
-        o.set("i18n_content", &mut out.i18n_content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeTypeEnum {
+    const NAME: &'static str = "EmployeeTypeEnum";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enum_id" => v.put(&mut self.enum_id),
+            "enum_value" => v.put(&mut self.enum_value),
+            "content" => v.put(&mut self.content),
+            "enum_type" => v.put(&mut self.enum_type),
+            "enum_status" => v.put(&mut self.enum_status),
+            "i18n_content" => v.put(&mut self.i18n_content),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2ContactCustomAttrEventUpdatedV3`.
@@ -510,16 +645,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_content` of `EmployeeTypeEnum`.
@@ -537,12 +684,24 @@ pub struct I18nContent {
 }
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nContent")?;
-        let mut out = Self::default();
-        o.set("locale", &mut out.locale);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nContent {
+    const NAME: &'static str = "I18nContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "locale" => v.put(&mut self.locale),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `notification_option` of `User`.
@@ -560,12 +719,24 @@ pub struct NotificationOption {
 }
 impl FromJson for NotificationOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NotificationOption")?;
-        let mut out = Self::default();
-        o.set("channels", &mut out.channels);
-        o.set("language", &mut out.language);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NotificationOption {
+    const NAME: &'static str = "NotificationOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "channels" => v.put(&mut self.channels),
+            "language" => v.put(&mut self.language),
+            _ => v.skip(),
+        }
     }
 }
 /// The `old_object` of `P2ContactDepartmentDeletedV3Data`.
@@ -583,12 +754,24 @@ pub struct OldDepartmentObject {
 }
 impl FromJson for OldDepartmentObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OldDepartmentObject")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("open_department_id", &mut out.open_department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OldDepartmentObject {
+    const NAME: &'static str = "OldDepartmentObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "open_department_id" => v.put(&mut self.open_department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `old_object` of `P2ContactUserDeletedV3Data`.
@@ -606,12 +789,24 @@ pub struct OldUserObject {
 }
 impl FromJson for OldUserObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OldUserObject")?;
-        let mut out = Self::default();
-        o.set("department_ids", &mut out.department_ids);
-        o.set("open_id", &mut out.open_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OldUserObject {
+    const NAME: &'static str = "OldUserObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_ids" => v.put(&mut self.department_ids),
+            "open_id" => v.put(&mut self.open_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.custom_attr_event.updated_v3` event.
@@ -631,13 +826,25 @@ pub struct P2ContactCustomAttrEventUpdatedV3 {
 }
 impl FromJson for P2ContactCustomAttrEventUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactCustomAttrEventUpdatedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactCustomAttrEventUpdatedV3 {
+    const NAME: &'static str = "P2ContactCustomAttrEventUpdatedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.custom_attr_event.updated_v3` event.
@@ -655,12 +862,24 @@ pub struct P2ContactCustomAttrEventUpdatedV3Data {
 }
 impl FromJson for P2ContactCustomAttrEventUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactCustomAttrEventUpdatedV3Data")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.set("old_object", &mut out.old_object);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactCustomAttrEventUpdatedV3Data {
+    const NAME: &'static str = "P2ContactCustomAttrEventUpdatedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            "old_object" => v.put(&mut self.old_object),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.department.created_v3` event.
@@ -680,13 +899,25 @@ pub struct P2ContactDepartmentCreatedV3 {
 }
 impl FromJson for P2ContactDepartmentCreatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactDepartmentCreatedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactDepartmentCreatedV3 {
+    const NAME: &'static str = "P2ContactDepartmentCreatedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.department.created_v3` event.
@@ -702,11 +933,23 @@ pub struct P2ContactDepartmentCreatedV3Data {
 }
 impl FromJson for P2ContactDepartmentCreatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactDepartmentCreatedV3Data")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactDepartmentCreatedV3Data {
+    const NAME: &'static str = "P2ContactDepartmentCreatedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.department.deleted_v3` event.
@@ -726,13 +969,25 @@ pub struct P2ContactDepartmentDeletedV3 {
 }
 impl FromJson for P2ContactDepartmentDeletedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactDepartmentDeletedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactDepartmentDeletedV3 {
+    const NAME: &'static str = "P2ContactDepartmentDeletedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.department.deleted_v3` event.
@@ -750,12 +1005,24 @@ pub struct P2ContactDepartmentDeletedV3Data {
 }
 impl FromJson for P2ContactDepartmentDeletedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactDepartmentDeletedV3Data")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.set("old_object", &mut out.old_object);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactDepartmentDeletedV3Data {
+    const NAME: &'static str = "P2ContactDepartmentDeletedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            "old_object" => v.put(&mut self.old_object),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.department.updated_v3` event.
@@ -775,13 +1042,25 @@ pub struct P2ContactDepartmentUpdatedV3 {
 }
 impl FromJson for P2ContactDepartmentUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactDepartmentUpdatedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactDepartmentUpdatedV3 {
+    const NAME: &'static str = "P2ContactDepartmentUpdatedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.department.updated_v3` event.
@@ -799,12 +1078,24 @@ pub struct P2ContactDepartmentUpdatedV3Data {
 }
 impl FromJson for P2ContactDepartmentUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactDepartmentUpdatedV3Data")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.set("old_object", &mut out.old_object);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactDepartmentUpdatedV3Data {
+    const NAME: &'static str = "P2ContactDepartmentUpdatedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            "old_object" => v.put(&mut self.old_object),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.employee_type_enum.actived_v3` event.
@@ -824,13 +1115,25 @@ pub struct P2ContactEmployeeTypeEnumActivedV3 {
 }
 impl FromJson for P2ContactEmployeeTypeEnumActivedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumActivedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactEmployeeTypeEnumActivedV3 {
+    const NAME: &'static str = "P2ContactEmployeeTypeEnumActivedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.employee_type_enum.actived_v3` event.
@@ -848,12 +1151,24 @@ pub struct P2ContactEmployeeTypeEnumActivedV3Data {
 }
 impl FromJson for P2ContactEmployeeTypeEnumActivedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumActivedV3Data")?;
-        let mut out = Self::default();
-        o.set("old_enum", &mut out.old_enum);
-        o.set("new_enum", &mut out.new_enum);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactEmployeeTypeEnumActivedV3Data {
+    const NAME: &'static str = "P2ContactEmployeeTypeEnumActivedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "old_enum" => v.put(&mut self.old_enum),
+            "new_enum" => v.put(&mut self.new_enum),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.employee_type_enum.created_v3` event.
@@ -873,13 +1188,25 @@ pub struct P2ContactEmployeeTypeEnumCreatedV3 {
 }
 impl FromJson for P2ContactEmployeeTypeEnumCreatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumCreatedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactEmployeeTypeEnumCreatedV3 {
+    const NAME: &'static str = "P2ContactEmployeeTypeEnumCreatedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.employee_type_enum.created_v3` event.
@@ -895,11 +1222,23 @@ pub struct P2ContactEmployeeTypeEnumCreatedV3Data {
 }
 impl FromJson for P2ContactEmployeeTypeEnumCreatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumCreatedV3Data")?;
-        let mut out = Self::default();
-        o.set("new_enum", &mut out.new_enum);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactEmployeeTypeEnumCreatedV3Data {
+    const NAME: &'static str = "P2ContactEmployeeTypeEnumCreatedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "new_enum" => v.put(&mut self.new_enum),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.employee_type_enum.deleted_v3` event.
@@ -919,13 +1258,25 @@ pub struct P2ContactEmployeeTypeEnumDeletedV3 {
 }
 impl FromJson for P2ContactEmployeeTypeEnumDeletedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumDeletedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactEmployeeTypeEnumDeletedV3 {
+    const NAME: &'static str = "P2ContactEmployeeTypeEnumDeletedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.employee_type_enum.deleted_v3` event.
@@ -941,11 +1292,23 @@ pub struct P2ContactEmployeeTypeEnumDeletedV3Data {
 }
 impl FromJson for P2ContactEmployeeTypeEnumDeletedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumDeletedV3Data")?;
-        let mut out = Self::default();
-        o.set("old_enum", &mut out.old_enum);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactEmployeeTypeEnumDeletedV3Data {
+    const NAME: &'static str = "P2ContactEmployeeTypeEnumDeletedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "old_enum" => v.put(&mut self.old_enum),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.scope.updated_v3` event.
@@ -965,13 +1328,25 @@ pub struct P2ContactScopeUpdatedV3 {
 }
 impl FromJson for P2ContactScopeUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactScopeUpdatedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactScopeUpdatedV3 {
+    const NAME: &'static str = "P2ContactScopeUpdatedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.scope.updated_v3` event.
@@ -989,12 +1364,24 @@ pub struct P2ContactScopeUpdatedV3Data {
 }
 impl FromJson for P2ContactScopeUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactScopeUpdatedV3Data")?;
-        let mut out = Self::default();
-        o.set("added", &mut out.added);
-        o.set("removed", &mut out.removed);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactScopeUpdatedV3Data {
+    const NAME: &'static str = "P2ContactScopeUpdatedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "added" => v.put(&mut self.added),
+            "removed" => v.put(&mut self.removed),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.user.created_v3` event.
@@ -1014,13 +1401,25 @@ pub struct P2ContactUserCreatedV3 {
 }
 impl FromJson for P2ContactUserCreatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactUserCreatedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactUserCreatedV3 {
+    const NAME: &'static str = "P2ContactUserCreatedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.user.created_v3` event.
@@ -1036,11 +1435,23 @@ pub struct P2ContactUserCreatedV3Data {
 }
 impl FromJson for P2ContactUserCreatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactUserCreatedV3Data")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactUserCreatedV3Data {
+    const NAME: &'static str = "P2ContactUserCreatedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.user.deleted_v3` event.
@@ -1060,13 +1471,25 @@ pub struct P2ContactUserDeletedV3 {
 }
 impl FromJson for P2ContactUserDeletedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactUserDeletedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactUserDeletedV3 {
+    const NAME: &'static str = "P2ContactUserDeletedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.user.deleted_v3` event.
@@ -1084,12 +1507,24 @@ pub struct P2ContactUserDeletedV3Data {
 }
 impl FromJson for P2ContactUserDeletedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactUserDeletedV3Data")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.set("old_object", &mut out.old_object);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactUserDeletedV3Data {
+    const NAME: &'static str = "P2ContactUserDeletedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            "old_object" => v.put(&mut self.old_object),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `contact.user.updated_v3` event.
@@ -1109,13 +1544,25 @@ pub struct P2ContactUserUpdatedV3 {
 }
 impl FromJson for P2ContactUserUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactUserUpdatedV3")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactUserUpdatedV3 {
+    const NAME: &'static str = "P2ContactUserUpdatedV3";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `contact.user.updated_v3` event.
@@ -1133,12 +1580,24 @@ pub struct P2ContactUserUpdatedV3Data {
 }
 impl FromJson for P2ContactUserUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ContactUserUpdatedV3Data")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.set("old_object", &mut out.old_object);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ContactUserUpdatedV3Data {
+    const NAME: &'static str = "P2ContactUserUpdatedV3Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            "old_object" => v.put(&mut self.old_object),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_name` of `UserAssignInfo`.
@@ -1158,13 +1617,25 @@ pub struct ProductI18nName {
 }
 impl FromJson for ProductI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProductI18nName")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProductI18nName {
+    const NAME: &'static str = "ProductI18nName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The `added` of `P2ContactScopeUpdatedV3Data`.
@@ -1184,13 +1655,25 @@ pub struct Scope {
 }
 impl FromJson for Scope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Scope")?;
-        let mut out = Self::default();
-        o.set("departments", &mut out.departments);
-        o.set("users", &mut out.users);
-        o.set("user_groups", &mut out.user_groups);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Scope {
+    const NAME: &'static str = "Scope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "departments" => v.put(&mut self.departments),
+            "users" => v.put(&mut self.users),
+            "user_groups" => v.put(&mut self.user_groups),
+            _ => v.skip(),
+        }
     }
 }
 /// The `users` of `Scope`.
@@ -1284,50 +1767,62 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "User")?;
-        let mut out = Self::default();
-        o.set("union_id", &mut out.union_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.set("nickname", &mut out.nickname);
-        o.set("email", &mut out.email);
-        o.set("mobile", &mut out.mobile);
-        o.set("mobile_visible", &mut out.mobile_visible);
-        o.set("gender", &mut out.gender);
-        o.set("avatar_key", &mut out.avatar_key);
-        o.set("avatar", &mut out.avatar);
-        o.set("status", &mut out.status);
-        o.set("department_ids", &mut out.department_ids);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("city", &mut out.city);
-        o.set("country", &mut out.country);
-        o.set("work_station", &mut out.work_station);
-        o.set("join_time", &mut out.join_time);
-        o.set("is_tenant_manager", &mut out.is_tenant_manager);
-        o.set("employee_no", &mut out.employee_no);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("positions", &mut out.positions);
-        o.set("orders", &mut out.orders);
-        o.set("custom_attrs", &mut out.custom_attrs);
-        o.set("enterprise_email", &mut out.enterprise_email);
-        o.set("idp_type", &mut out.idp_type);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("description", &mut out.description);
-        o.set("job_title", &mut out.job_title);
-        o.set("need_send_notification", &mut out.need_send_notification);
-        o.set("notification_option", &mut out.notification_option);
-        o.set("is_frozen", &mut out.is_frozen);
-        o.set("geo", &mut out.geo);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("subscription_ids", &mut out.subscription_ids);
-        o.set("assign_info", &mut out.assign_info);
-        o.set("department_path", &mut out.department_path);
-        o.set("dotted_line_leader_user_ids", &mut out.dotted_line_leader_user_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for User {
+    const NAME: &'static str = "User";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "union_id" => v.put(&mut self.union_id),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            "nickname" => v.put(&mut self.nickname),
+            "email" => v.put(&mut self.email),
+            "mobile" => v.put(&mut self.mobile),
+            "mobile_visible" => v.put(&mut self.mobile_visible),
+            "gender" => v.put(&mut self.gender),
+            "avatar_key" => v.put(&mut self.avatar_key),
+            "avatar" => v.put(&mut self.avatar),
+            "status" => v.put(&mut self.status),
+            "department_ids" => v.put(&mut self.department_ids),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "city" => v.put(&mut self.city),
+            "country" => v.put(&mut self.country),
+            "work_station" => v.put(&mut self.work_station),
+            "join_time" => v.put(&mut self.join_time),
+            "is_tenant_manager" => v.put(&mut self.is_tenant_manager),
+            "employee_no" => v.put(&mut self.employee_no),
+            "employee_type" => v.put(&mut self.employee_type),
+            "positions" => v.put(&mut self.positions),
+            "orders" => v.put(&mut self.orders),
+            "custom_attrs" => v.put(&mut self.custom_attrs),
+            "enterprise_email" => v.put(&mut self.enterprise_email),
+            "idp_type" => v.put(&mut self.idp_type),
+            "time_zone" => v.put(&mut self.time_zone),
+            "description" => v.put(&mut self.description),
+            "job_title" => v.put(&mut self.job_title),
+            "need_send_notification" => v.put(&mut self.need_send_notification),
+            "notification_option" => v.put(&mut self.notification_option),
+            "is_frozen" => v.put(&mut self.is_frozen),
+            "geo" => v.put(&mut self.geo),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "subscription_ids" => v.put(&mut self.subscription_ids),
+            "assign_info" => v.put(&mut self.assign_info),
+            "department_path" => v.put(&mut self.department_path),
+            "dotted_line_leader_user_ids" => v.put(&mut self.dotted_line_leader_user_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `assign_info` of `User`.
@@ -1353,16 +1848,28 @@ pub struct UserAssignInfo {
 }
 impl FromJson for UserAssignInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserAssignInfo")?;
-        let mut out = Self::default();
-        o.set("subscription_id", &mut out.subscription_id);
-        o.set("license_plan_key", &mut out.license_plan_key);
-        o.set("product_name", &mut out.product_name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserAssignInfo {
+    const NAME: &'static str = "UserAssignInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subscription_id" => v.put(&mut self.subscription_id),
+            "license_plan_key" => v.put(&mut self.license_plan_key),
+            "product_name" => v.put(&mut self.product_name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_attrs` of `User`.
@@ -1382,13 +1889,25 @@ pub struct UserCustomAttr {
 }
 impl FromJson for UserCustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserCustomAttr")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("id", &mut out.id);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserCustomAttr {
+    const NAME: &'static str = "UserCustomAttr";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "id" => v.put(&mut self.id),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `value` of `UserCustomAttr`.
@@ -1418,18 +1937,30 @@ pub struct UserCustomAttrValue {
 }
 impl FromJson for UserCustomAttrValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserCustomAttrValue")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.set("url", &mut out.url);
-        o.set("pc_url", &mut out.pc_url);
-        o.set("option_id", &mut out.option_id);
-        o.set("option_value", &mut out.option_value);
-        o.set("name", &mut out.name);
-        o.set("picture_url", &mut out.picture_url);
-        o.set("generic_user", &mut out.generic_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserCustomAttrValue {
+    const NAME: &'static str = "UserCustomAttrValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            "url" => v.put(&mut self.url),
+            "pc_url" => v.put(&mut self.pc_url),
+            "option_id" => v.put(&mut self.option_id),
+            "option_value" => v.put(&mut self.option_value),
+            "name" => v.put(&mut self.name),
+            "picture_url" => v.put(&mut self.picture_url),
+            "generic_user" => v.put(&mut self.generic_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `object` of `P2ContactUserCreatedV3Data`.
@@ -1503,40 +2034,52 @@ pub struct UserEvent {
 }
 impl FromJson for UserEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserEvent")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.set("nickname", &mut out.nickname);
-        o.set("email", &mut out.email);
-        o.set("enterprise_email", &mut out.enterprise_email);
-        o.set("job_title", &mut out.job_title);
-        o.set("mobile", &mut out.mobile);
-        o.set("mobile_visible", &mut out.mobile_visible);
-        o.set("gender", &mut out.gender);
-        o.set("avatar", &mut out.avatar);
-        o.set("status", &mut out.status);
-        o.set("department_ids", &mut out.department_ids);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("city", &mut out.city);
-        o.set("country", &mut out.country);
-        o.set("work_station", &mut out.work_station);
-        o.set("join_time", &mut out.join_time);
-        o.set("is_tenant_manager", &mut out.is_tenant_manager);
-        o.set("employee_no", &mut out.employee_no);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("positions", &mut out.positions);
-        o.set("orders", &mut out.orders);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("custom_attrs", &mut out.custom_attrs);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("dotted_line_leader_user_ids", &mut out.dotted_line_leader_user_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserEvent {
+    const NAME: &'static str = "UserEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            "nickname" => v.put(&mut self.nickname),
+            "email" => v.put(&mut self.email),
+            "enterprise_email" => v.put(&mut self.enterprise_email),
+            "job_title" => v.put(&mut self.job_title),
+            "mobile" => v.put(&mut self.mobile),
+            "mobile_visible" => v.put(&mut self.mobile_visible),
+            "gender" => v.put(&mut self.gender),
+            "avatar" => v.put(&mut self.avatar),
+            "status" => v.put(&mut self.status),
+            "department_ids" => v.put(&mut self.department_ids),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "city" => v.put(&mut self.city),
+            "country" => v.put(&mut self.country),
+            "work_station" => v.put(&mut self.work_station),
+            "join_time" => v.put(&mut self.join_time),
+            "is_tenant_manager" => v.put(&mut self.is_tenant_manager),
+            "employee_no" => v.put(&mut self.employee_no),
+            "employee_type" => v.put(&mut self.employee_type),
+            "positions" => v.put(&mut self.positions),
+            "orders" => v.put(&mut self.orders),
+            "time_zone" => v.put(&mut self.time_zone),
+            "custom_attrs" => v.put(&mut self.custom_attrs),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "dotted_line_leader_user_ids" => v.put(&mut self.dotted_line_leader_user_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_groups` of `Scope`.
@@ -1560,15 +2103,27 @@ pub struct UserGroup {
 }
 impl FromJson for UserGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserGroup")?;
-        let mut out = Self::default();
-        o.set("user_group_id", &mut out.user_group_id);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("member_count", &mut out.member_count);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserGroup {
+    const NAME: &'static str = "UserGroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_group_id" => v.put(&mut self.user_group_id),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "member_count" => v.put(&mut self.member_count),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department_hrbps` of `DepartmentEvent`.
@@ -1588,13 +2143,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `orders` of `User`.
@@ -1616,14 +2183,26 @@ pub struct UserOrder {
 }
 impl FromJson for UserOrder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserOrder")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("user_order", &mut out.user_order);
-        o.set("department_order", &mut out.department_order);
-        o.set("is_primary_dept", &mut out.is_primary_dept);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserOrder {
+    const NAME: &'static str = "UserOrder";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "user_order" => v.put(&mut self.user_order),
+            "department_order" => v.put(&mut self.department_order),
+            "is_primary_dept" => v.put(&mut self.is_primary_dept),
+            _ => v.skip(),
+        }
     }
 }
 /// The `positions` of `User`.
@@ -1649,16 +2228,28 @@ pub struct UserPosition {
 }
 impl FromJson for UserPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserPosition")?;
-        let mut out = Self::default();
-        o.set("position_code", &mut out.position_code);
-        o.set("position_name", &mut out.position_name);
-        o.set("department_id", &mut out.department_id);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("leader_position_code", &mut out.leader_position_code);
-        o.set("is_major", &mut out.is_major);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserPosition {
+    const NAME: &'static str = "UserPosition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_code" => v.put(&mut self.position_code),
+            "position_name" => v.put(&mut self.position_name),
+            "department_id" => v.put(&mut self.department_id),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "leader_position_code" => v.put(&mut self.leader_position_code),
+            "is_major" => v.put(&mut self.is_major),
+            _ => v.skip(),
+        }
     }
 }
 /// The `status` of `User`.
@@ -1682,15 +2273,27 @@ pub struct UserStatus {
 }
 impl FromJson for UserStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatus")?;
-        let mut out = Self::default();
-        o.set("is_frozen", &mut out.is_frozen);
-        o.set("is_resigned", &mut out.is_resigned);
-        o.set("is_activated", &mut out.is_activated);
-        o.set("is_exited", &mut out.is_exited);
-        o.set("is_unjoin", &mut out.is_unjoin);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatus {
+    const NAME: &'static str = "UserStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_frozen" => v.put(&mut self.is_frozen),
+            "is_resigned" => v.put(&mut self.is_resigned),
+            "is_activated" => v.put(&mut self.is_activated),
+            "is_exited" => v.put(&mut self.is_exited),
+            "is_unjoin" => v.put(&mut self.is_unjoin),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_name` of `Department`.

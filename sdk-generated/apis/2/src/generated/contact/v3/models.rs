@@ -69,6 +69,9 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -139,6 +142,9 @@ impl json::Absent for DepartmentLevel {
 impl FromJson for DepartmentLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DepartmentLevel {
@@ -219,6 +225,9 @@ impl FromJson for GroupStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GroupStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -293,6 +302,9 @@ impl json::Absent for Language {
 impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Language {
@@ -369,6 +381,9 @@ impl FromJson for MemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MemberIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -435,6 +450,9 @@ impl json::Absent for MemberType {
 impl FromJson for MemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for MemberType {
@@ -506,6 +524,9 @@ impl json::Absent for OptionType {
 impl FromJson for OptionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for OptionType {
@@ -582,6 +603,9 @@ impl FromJson for ProcessingType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ProcessingType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -656,6 +680,9 @@ impl json::Absent for ScopeType {
 impl FromJson for ScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ScopeType {
@@ -736,6 +763,9 @@ impl FromJson for SimplelistMemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SimplelistMemberIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -806,6 +836,9 @@ impl json::Absent for SimplelistMemberType {
 impl FromJson for SimplelistMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SimplelistMemberType {
@@ -881,6 +914,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -961,6 +997,9 @@ impl FromJson for VisibleScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for VisibleScopeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1029,14 +1068,26 @@ pub struct AvatarInfo {
 }
 impl FromJson for AvatarInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AvatarInfo")?;
-        let mut out = Self::default();
-        o.set("avatar_72", &mut out.avatar_72);
-        o.set("avatar_240", &mut out.avatar_240);
-        o.set("avatar_640", &mut out.avatar_640);
-        o.set("avatar_origin", &mut out.avatar_origin);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AvatarInfo {
+    const NAME: &'static str = "AvatarInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "avatar_72" => v.put(&mut self.avatar_72),
+            "avatar_240" => v.put(&mut self.avatar_240),
+            "avatar_640" => v.put(&mut self.avatar_640),
+            "avatar_origin" => v.put(&mut self.avatar_origin),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AvatarInfo {
@@ -1080,11 +1131,23 @@ pub struct BasicBatchUserResponseBody {
 }
 impl FromJson for BasicBatchUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BasicBatchUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("users", &mut out.users);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BasicBatchUserResponseBody {
+    const NAME: &'static str = "BasicBatchUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "users" => v.put(&mut self.users),
+            _ => v.skip(),
+        }
     }
 }
 /// The `users` of `BasicBatchUserResponseBody`.
@@ -1104,13 +1167,25 @@ pub struct BasicUser {
 }
 impl FromJson for BasicUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BasicUser")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BasicUser {
+    const NAME: &'static str = "BasicUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.group_member.batch_add` (Batch add user group members).
@@ -1150,11 +1225,23 @@ pub struct BatchAddGroupMemberResponseBody {
 }
 impl FromJson for BatchAddGroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchAddGroupMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("results", &mut out.results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchAddGroupMemberResponseBody {
+    const NAME: &'static str = "BatchAddGroupMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "results" => v.put(&mut self.results),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.functional_role_member.batch_create` (Batch create role members).
@@ -1206,14 +1293,23 @@ pub struct BatchDeleteFunctionalRoleMemberResponseBody {
 }
 impl FromJson for BatchDeleteFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchDeleteFunctionalRoleMemberResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDeleteFunctionalRoleMemberResponseBody {
+    const NAME: &'static str = "BatchDeleteFunctionalRoleMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.department.batch` (Obtain bulk department information) answers with.
@@ -1229,11 +1325,23 @@ pub struct BatchDepartmentResponseBody {
 }
 impl FromJson for BatchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDepartmentResponseBody {
+    const NAME: &'static str = "BatchDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.user.batch_get_id` (Obtain user ID via email or mobile number).
@@ -1287,11 +1395,23 @@ pub struct BatchGetIdUserResponseBody {
 }
 impl FromJson for BatchGetIdUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetIdUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_list", &mut out.user_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetIdUserResponseBody {
+    const NAME: &'static str = "BatchGetIdUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_list" => v.put(&mut self.user_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.group_member.batch_remove` (Batch remove user group members).
@@ -1331,11 +1451,23 @@ pub struct BatchUserResponseBody {
 }
 impl FromJson for BatchUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchUserResponseBody {
+    const NAME: &'static str = "BatchUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.unit.bind_department` (Associate a department with a unit).
@@ -1386,11 +1518,23 @@ pub struct CreateEmployeeTypeEnumResponseBody {
 }
 impl FromJson for CreateEmployeeTypeEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateEmployeeTypeEnumResponseBody")?;
-        let mut out = Self::default();
-        o.set("employee_type_enum", &mut out.employee_type_enum);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateEmployeeTypeEnumResponseBody {
+    const NAME: &'static str = "CreateEmployeeTypeEnumResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employee_type_enum" => v.put(&mut self.employee_type_enum),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.functional_role.create` (Create role).
@@ -1430,11 +1574,23 @@ pub struct CreateFunctionalRoleResponseBody {
 }
 impl FromJson for CreateFunctionalRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateFunctionalRoleResponseBody")?;
-        let mut out = Self::default();
-        o.set("role_id", &mut out.role_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateFunctionalRoleResponseBody {
+    const NAME: &'static str = "CreateFunctionalRoleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role_id" => v.put(&mut self.role_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.group.create` (Create a user group) answers with.
@@ -1450,11 +1606,23 @@ pub struct CreateGroupResponseBody {
 }
 impl FromJson for CreateGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateGroupResponseBody {
+    const NAME: &'static str = "CreateGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.unit.create` (Create a unit).
@@ -1509,11 +1677,23 @@ pub struct CreateUnitResponseBody {
 }
 impl FromJson for CreateUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateUnitResponseBody")?;
-        let mut out = Self::default();
-        o.set("unit_id", &mut out.unit_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateUnitResponseBody {
+    const NAME: &'static str = "CreateUnitResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unit_id" => v.put(&mut self.unit_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListCustomAttrResponseBody`.
@@ -1535,14 +1715,26 @@ pub struct CustomAttr {
 }
 impl FromJson for CustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomAttr")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("type", &mut out.r#type);
-        o.set("options", &mut out.options);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomAttr {
+    const NAME: &'static str = "CustomAttr";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "type" => v.put(&mut self.r#type),
+            "options" => v.put(&mut self.options),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `generic_user` of `UserCustomAttrValue`.
@@ -1567,12 +1759,24 @@ pub struct CustomAttrGenericUser {
 }
 impl FromJson for CustomAttrGenericUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomAttrGenericUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomAttrGenericUser {
+    const NAME: &'static str = "CustomAttrGenericUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CustomAttrGenericUser {
@@ -1606,13 +1810,25 @@ pub struct CustomAttrOption {
 }
 impl FromJson for CustomAttrOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomAttrOption")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("value", &mut out.value);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomAttrOption {
+    const NAME: &'static str = "CustomAttrOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "value" => v.put(&mut self.value),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `options` of `CustomAttr`.
@@ -1632,13 +1848,25 @@ pub struct CustomAttrOptions {
 }
 impl FromJson for CustomAttrOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomAttrOptions")?;
-        let mut out = Self::default();
-        o.set("default_option_id", &mut out.default_option_id);
-        o.set("option_type", &mut out.option_type);
-        o.set("options", &mut out.options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomAttrOptions {
+    const NAME: &'static str = "CustomAttrOptions";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "default_option_id" => v.put(&mut self.default_option_id),
+            "option_type" => v.put(&mut self.option_type),
+            "options" => v.put(&mut self.options),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.user.delete` (Delete a user).
@@ -1821,26 +2049,38 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Department")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("parent_department_id", &mut out.parent_department_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("open_department_id", &mut out.open_department_id);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("order", &mut out.order);
-        o.set("unit_ids", &mut out.unit_ids);
-        o.set("member_count", &mut out.member_count);
-        o.set("status", &mut out.status);
-        o.set("create_group_chat", &mut out.create_group_chat);
-        o.set("leaders", &mut out.leaders);
-        o.set("group_chat_employee_types", &mut out.group_chat_employee_types);
-        o.set("department_hrbps", &mut out.department_hrbps);
-        o.set("primary_member_count", &mut out.primary_member_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Department {
+    const NAME: &'static str = "Department";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "parent_department_id" => v.put(&mut self.parent_department_id),
+            "department_id" => v.put(&mut self.department_id),
+            "open_department_id" => v.put(&mut self.open_department_id),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "order" => v.put(&mut self.order),
+            "unit_ids" => v.put(&mut self.unit_ids),
+            "member_count" => v.put(&mut self.member_count),
+            "status" => v.put(&mut self.status),
+            "create_group_chat" => v.put(&mut self.create_group_chat),
+            "leaders" => v.put(&mut self.leaders),
+            "group_chat_employee_types" => v.put(&mut self.group_chat_employee_types),
+            "department_hrbps" => v.put(&mut self.department_hrbps),
+            "primary_member_count" => v.put(&mut self.primary_member_count),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Department {
@@ -1882,13 +2122,25 @@ pub struct DepartmentDetail {
 }
 impl FromJson for DepartmentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentDetail")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("department_name", &mut out.department_name);
-        o.set("department_path", &mut out.department_path);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentDetail {
+    const NAME: &'static str = "DepartmentDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "department_name" => v.put(&mut self.department_name),
+            "department_path" => v.put(&mut self.department_path),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DepartmentDetail {
@@ -1915,12 +2167,24 @@ pub struct DepartmentLeader {
 }
 impl FromJson for DepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentLeader")?;
-        let mut out = Self::default();
-        o.set("leader_type", &mut out.leader_type);
-        o.set("leader_id", &mut out.leader_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentLeader {
+    const NAME: &'static str = "DepartmentLeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leader_type" => v.put(&mut self.leader_type),
+            "leader_id" => v.put(&mut self.leader_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DepartmentLeader {
@@ -1946,12 +2210,24 @@ pub struct DepartmentPath {
 }
 impl FromJson for DepartmentPath {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentPath")?;
-        let mut out = Self::default();
-        o.set("department_ids", &mut out.department_ids);
-        o.set("department_path_name", &mut out.department_path_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentPath {
+    const NAME: &'static str = "DepartmentPath";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_ids" => v.put(&mut self.department_ids),
+            "department_path_name" => v.put(&mut self.department_path_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DepartmentPath {
@@ -1977,12 +2253,24 @@ pub struct DepartmentPathName {
 }
 impl FromJson for DepartmentPathName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentPathName")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentPathName {
+    const NAME: &'static str = "DepartmentPathName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DepartmentPathName {
@@ -2006,11 +2294,23 @@ pub struct DepartmentStatus {
 }
 impl FromJson for DepartmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentStatus")?;
-        let mut out = Self::default();
-        o.set("is_deleted", &mut out.is_deleted);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentStatus {
+    const NAME: &'static str = "DepartmentStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_deleted" => v.put(&mut self.is_deleted),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DepartmentStatus {
@@ -2039,14 +2339,26 @@ pub struct DynamicGroupExpression {
 }
 impl FromJson for DynamicGroupExpression {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DynamicGroupExpression")?;
-        let mut out = Self::default();
-        o.set("field", &mut out.field);
-        o.set("operator", &mut out.operator);
-        o.set("value", &mut out.value);
-        o.set("values", &mut out.values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DynamicGroupExpression {
+    const NAME: &'static str = "DynamicGroupExpression";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field" => v.put(&mut self.field),
+            "operator" => v.put(&mut self.operator),
+            "value" => v.put(&mut self.value),
+            "values" => v.put(&mut self.values),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DynamicGroupExpression {
@@ -2078,14 +2390,26 @@ pub struct DynamicGroupRule {
 }
 impl FromJson for DynamicGroupRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DynamicGroupRule")?;
-        let mut out = Self::default();
-        o.set("department_level", &mut out.department_level);
-        o.set("expressions", &mut out.expressions);
-        o.set("joiner_rule", &mut out.joiner_rule);
-        o.set("group_status", &mut out.group_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DynamicGroupRule {
+    const NAME: &'static str = "DynamicGroupRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_level" => v.put(&mut self.department_level),
+            "expressions" => v.put(&mut self.expressions),
+            "joiner_rule" => v.put(&mut self.joiner_rule),
+            "group_status" => v.put(&mut self.group_status),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DynamicGroupRule {
@@ -2127,16 +2451,28 @@ pub struct EmployeeTypeEnum {
 }
 impl FromJson for EmployeeTypeEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeTypeEnum")?;
-        let mut out = Self::default();
-        o.set("enum_id", &mut out.enum_id);
-        o.set("enum_value", &mut out.enum_value);
-        o.set("content", &mut out.content);
-        o.set("enum_type", &mut out.enum_type);
-        o.set("enum_status", &mut out.enum_status);
-        o.set("i18n_content", &mut out.i18n_content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeTypeEnum {
+    const NAME: &'static str = "EmployeeTypeEnum";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enum_id" => v.put(&mut self.enum_id),
+            "enum_value" => v.put(&mut self.enum_value),
+            "content" => v.put(&mut self.content),
+            "enum_type" => v.put(&mut self.enum_type),
+            "enum_status" => v.put(&mut self.enum_status),
+            "i18n_content" => v.put(&mut self.i18n_content),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EmployeeTypeEnum {
@@ -2174,13 +2510,25 @@ pub struct FunctionalRoleMember {
 }
 impl FromJson for FunctionalRoleMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FunctionalRoleMember")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("scope_type", &mut out.scope_type);
-        o.set("department_ids", &mut out.department_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FunctionalRoleMember {
+    const NAME: &'static str = "FunctionalRoleMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "scope_type" => v.put(&mut self.scope_type),
+            "department_ids" => v.put(&mut self.department_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `results` of `BatchCreateFunctionalRoleMemberResponseBody`.
@@ -2198,12 +2546,24 @@ pub struct FunctionalRoleMemberResult {
 }
 impl FromJson for FunctionalRoleMemberResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FunctionalRoleMemberResult")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("reason", &mut out.reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FunctionalRoleMemberResult {
+    const NAME: &'static str = "FunctionalRoleMemberResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "reason" => v.put(&mut self.reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.department.get` (Obtain single department information) answers with.
@@ -2219,11 +2579,23 @@ pub struct GetDepartmentResponseBody {
 }
 impl FromJson for GetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("department", &mut out.department);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDepartmentResponseBody {
+    const NAME: &'static str = "GetDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department" => v.put(&mut self.department),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.functional_role_member.get` (The administrative scope of a member under a query role) answers with.
@@ -2239,11 +2611,23 @@ pub struct GetFunctionalRoleMemberResponseBody {
 }
 impl FromJson for GetFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetFunctionalRoleMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("member", &mut out.member);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetFunctionalRoleMemberResponseBody {
+    const NAME: &'static str = "GetFunctionalRoleMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member" => v.put(&mut self.member),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.group.get` (Query a user group) answers with.
@@ -2259,11 +2643,23 @@ pub struct GetGroupResponseBody {
 }
 impl FromJson for GetGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("group", &mut out.group);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetGroupResponseBody {
+    const NAME: &'static str = "GetGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group" => v.put(&mut self.group),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.job_family.get` (Query a job family) answers with.
@@ -2279,11 +2675,23 @@ pub struct GetJobFamilyResponseBody {
 }
 impl FromJson for GetJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_family", &mut out.job_family);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobFamilyResponseBody {
+    const NAME: &'static str = "GetJobFamilyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_family" => v.put(&mut self.job_family),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.job_level.get` (Query a job level) answers with.
@@ -2299,11 +2707,23 @@ pub struct GetJobLevelResponseBody {
 }
 impl FromJson for GetJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_level", &mut out.job_level);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobLevelResponseBody {
+    const NAME: &'static str = "GetJobLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_level" => v.put(&mut self.job_level),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.job_title.get` (Query a job title) answers with.
@@ -2319,11 +2739,23 @@ pub struct GetJobTitleResponseBody {
 }
 impl FromJson for GetJobTitleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobTitleResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_title", &mut out.job_title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobTitleResponseBody {
+    const NAME: &'static str = "GetJobTitleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_title" => v.put(&mut self.job_title),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.unit.get` (Obtain unit information) answers with.
@@ -2339,11 +2771,23 @@ pub struct GetUnitResponseBody {
 }
 impl FromJson for GetUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUnitResponseBody")?;
-        let mut out = Self::default();
-        o.set("unit", &mut out.unit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUnitResponseBody {
+    const NAME: &'static str = "GetUnitResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unit" => v.put(&mut self.unit),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.user.get` (Obtain single user's information) answers with.
@@ -2359,11 +2803,23 @@ pub struct GetUserResponseBody {
 }
 impl FromJson for GetUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("user", &mut out.user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserResponseBody {
+    const NAME: &'static str = "GetUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user" => v.put(&mut self.user),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.work_city.get` (Query a work city) answers with.
@@ -2379,11 +2835,23 @@ pub struct GetWorkCityResponseBody {
 }
 impl FromJson for GetWorkCityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetWorkCityResponseBody")?;
-        let mut out = Self::default();
-        o.set("work_city", &mut out.work_city);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetWorkCityResponseBody {
+    const NAME: &'static str = "GetWorkCityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "work_city" => v.put(&mut self.work_city),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.group.create` (Create a user group).
@@ -2424,20 +2892,32 @@ pub struct Group {
 }
 impl FromJson for Group {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Group")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("member_user_count", &mut out.member_user_count);
-        o.set("member_department_count", &mut out.member_department_count);
-        o.set("type", &mut out.r#type);
-        o.set("dynamic_group_rule", &mut out.dynamic_group_rule);
-        o.set("visible_scope", &mut out.visible_scope);
-        o.set("department_scope_list", &mut out.department_scope_list);
-        o.set("group_id", &mut out.group_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Group {
+    const NAME: &'static str = "Group";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "member_user_count" => v.put(&mut self.member_user_count),
+            "member_department_count" => v.put(&mut self.member_department_count),
+            "type" => v.put(&mut self.r#type),
+            "dynamic_group_rule" => v.put(&mut self.dynamic_group_rule),
+            "visible_scope" => v.put(&mut self.visible_scope),
+            "department_scope_list" => v.put(&mut self.department_scope_list),
+            "group_id" => v.put(&mut self.group_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Group {
@@ -2481,14 +2961,26 @@ pub struct GroupVisibleScope {
 }
 impl FromJson for GroupVisibleScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GroupVisibleScope")?;
-        let mut out = Self::default();
-        o.set("visible_scope_type", &mut out.visible_scope_type);
-        o.set("visible_users", &mut out.visible_users);
-        o.set("visible_departments", &mut out.visible_departments);
-        o.set("scene_types", &mut out.scene_types);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GroupVisibleScope {
+    const NAME: &'static str = "GroupVisibleScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "visible_scope_type" => v.put(&mut self.visible_scope_type),
+            "visible_users" => v.put(&mut self.visible_users),
+            "visible_departments" => v.put(&mut self.visible_departments),
+            "scene_types" => v.put(&mut self.scene_types),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for GroupVisibleScope {
@@ -2519,12 +3011,24 @@ pub struct I18nContent {
 }
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nContent")?;
-        let mut out = Self::default();
-        o.set("locale", &mut out.locale);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nContent {
+    const NAME: &'static str = "I18nContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "locale" => v.put(&mut self.locale),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nContent {
@@ -2552,13 +3056,25 @@ pub struct I18nName {
 }
 impl FromJson for I18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nName")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nName {
+    const NAME: &'static str = "I18nName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nName {
@@ -2601,17 +3117,29 @@ pub struct JobFamily {
 }
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobFamily")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("parent_job_family_id", &mut out.parent_job_family_id);
-        o.set("status", &mut out.status);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("i18n_description", &mut out.i18n_description);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobFamily {
+    const NAME: &'static str = "JobFamily";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "parent_job_family_id" => v.put(&mut self.parent_job_family_id),
+            "status" => v.put(&mut self.status),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "i18n_description" => v.put(&mut self.i18n_description),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JobFamily {
@@ -2664,17 +3192,29 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobLevel")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("order", &mut out.order);
-        o.set("status", &mut out.status);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("i18n_description", &mut out.i18n_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobLevel {
+    const NAME: &'static str = "JobLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "order" => v.put(&mut self.order),
+            "status" => v.put(&mut self.status),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "i18n_description" => v.put(&mut self.i18n_description),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JobLevel {
@@ -2709,14 +3249,26 @@ pub struct JobTitle {
 }
 impl FromJson for JobTitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobTitle")?;
-        let mut out = Self::default();
-        o.set("job_title_id", &mut out.job_title_id);
-        o.set("name", &mut out.name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobTitle {
+    const NAME: &'static str = "JobTitle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_title_id" => v.put(&mut self.job_title_id),
+            "name" => v.put(&mut self.name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.custom_attr.list` (Obtain custom user fields) answers with.
@@ -2736,13 +3288,25 @@ pub struct ListCustomAttrResponseBody {
 }
 impl FromJson for ListCustomAttrResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCustomAttrResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCustomAttrResponseBody {
+    const NAME: &'static str = "ListCustomAttrResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.department.list` (Get Department Information List) answers with.
@@ -2762,13 +3326,25 @@ pub struct ListDepartmentResponseBody {
 }
 impl FromJson for ListDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDepartmentResponseBody {
+    const NAME: &'static str = "ListDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.unit.list_department` (List of departments bound to the unit) answers with.
@@ -2788,13 +3364,25 @@ pub struct ListDepartmentUnitResponseBody {
 }
 impl FromJson for ListDepartmentUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDepartmentUnitResponseBody")?;
-        let mut out = Self::default();
-        o.set("departmentlist", &mut out.departmentlist);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDepartmentUnitResponseBody {
+    const NAME: &'static str = "ListDepartmentUnitResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "departmentlist" => v.put(&mut self.departmentlist),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.employee_type_enum.list` (Query the workforce type) answers with.
@@ -2814,13 +3402,25 @@ pub struct ListEmployeeTypeEnumResponseBody {
 }
 impl FromJson for ListEmployeeTypeEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListEmployeeTypeEnumResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListEmployeeTypeEnumResponseBody {
+    const NAME: &'static str = "ListEmployeeTypeEnumResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.functional_role_member.list` (Query all member information under the role) answers with.
@@ -2840,13 +3440,25 @@ pub struct ListFunctionalRoleMemberResponseBody {
 }
 impl FromJson for ListFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListFunctionalRoleMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("members", &mut out.members);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListFunctionalRoleMemberResponseBody {
+    const NAME: &'static str = "ListFunctionalRoleMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "members" => v.put(&mut self.members),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.job_family.list` (Query the list of job family) answers with.
@@ -2866,13 +3478,25 @@ pub struct ListJobFamilyResponseBody {
 }
 impl FromJson for ListJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobFamilyResponseBody {
+    const NAME: &'static str = "ListJobFamilyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.job_level.list` (Query the list of job level) answers with.
@@ -2892,13 +3516,25 @@ pub struct ListJobLevelResponseBody {
 }
 impl FromJson for ListJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobLevelResponseBody {
+    const NAME: &'static str = "ListJobLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.job_title.list` (Query the list of job titles) answers with.
@@ -2918,13 +3554,25 @@ pub struct ListJobTitleResponseBody {
 }
 impl FromJson for ListJobTitleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobTitleResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobTitleResponseBody {
+    const NAME: &'static str = "ListJobTitleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.scope.list` (Obtain the contacts permission scope) answers with.
@@ -2948,15 +3596,27 @@ pub struct ListScopeResponseBody {
 }
 impl FromJson for ListScopeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListScopeResponseBody")?;
-        let mut out = Self::default();
-        o.set("department_ids", &mut out.department_ids);
-        o.set("user_ids", &mut out.user_ids);
-        o.set("group_ids", &mut out.group_ids);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListScopeResponseBody {
+    const NAME: &'static str = "ListScopeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_ids" => v.put(&mut self.department_ids),
+            "user_ids" => v.put(&mut self.user_ids),
+            "group_ids" => v.put(&mut self.group_ids),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.unit.list` (List units) answers with.
@@ -2976,13 +3636,25 @@ pub struct ListUnitResponseBody {
 }
 impl FromJson for ListUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUnitResponseBody")?;
-        let mut out = Self::default();
-        o.set("unitlist", &mut out.unitlist);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUnitResponseBody {
+    const NAME: &'static str = "ListUnitResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unitlist" => v.put(&mut self.unitlist),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.user.list` (Get User List) answers with.
@@ -3002,13 +3674,25 @@ pub struct ListUserResponseBody {
 }
 impl FromJson for ListUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserResponseBody {
+    const NAME: &'static str = "ListUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.work_city.list` (Query the list of work cities) answers with.
@@ -3028,13 +3712,25 @@ pub struct ListWorkCityResponseBody {
 }
 impl FromJson for ListWorkCityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListWorkCityResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListWorkCityResponseBody {
+    const NAME: &'static str = "ListWorkCityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.group.member_belong` (Query the user group list to which the user belongs) answers with.
@@ -3054,13 +3750,25 @@ pub struct MemberBelongGroupResponseBody {
 }
 impl FromJson for MemberBelongGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MemberBelongGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("group_list", &mut out.group_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MemberBelongGroupResponseBody {
+    const NAME: &'static str = "MemberBelongGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_list" => v.put(&mut self.group_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `results` of `BatchAddGroupMemberResponseBody`.
@@ -3078,12 +3786,24 @@ pub struct MemberResult {
 }
 impl FromJson for MemberResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MemberResult")?;
-        let mut out = Self::default();
-        o.set("member_id", &mut out.member_id);
-        o.set("code", &mut out.code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MemberResult {
+    const NAME: &'static str = "MemberResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_id" => v.put(&mut self.member_id),
+            "code" => v.put(&mut self.code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `members` of `BatchAddGroupMemberRequestBody`.
@@ -3109,13 +3829,25 @@ pub struct Memberlist {
 }
 impl FromJson for Memberlist {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Memberlist")?;
-        let mut out = Self::default();
-        o.set("member_id", &mut out.member_id);
-        o.set("member_type", &mut out.member_type);
-        o.set("member_id_type", &mut out.member_id_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Memberlist {
+    const NAME: &'static str = "Memberlist";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_id" => v.put(&mut self.member_id),
+            "member_type" => v.put(&mut self.member_type),
+            "member_id_type" => v.put(&mut self.member_id_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Memberlist {
@@ -3151,12 +3883,24 @@ pub struct NotificationOption {
 }
 impl FromJson for NotificationOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NotificationOption")?;
-        let mut out = Self::default();
-        o.set("channels", &mut out.channels);
-        o.set("language", &mut out.language);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NotificationOption {
+    const NAME: &'static str = "NotificationOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "channels" => v.put(&mut self.channels),
+            "language" => v.put(&mut self.language),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NotificationOption {
@@ -3328,11 +4072,23 @@ pub struct ScopesFunctionalRoleMemberResponseBody {
 }
 impl FromJson for ScopesFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ScopesFunctionalRoleMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("results", &mut out.results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ScopesFunctionalRoleMemberResponseBody {
+    const NAME: &'static str = "ScopesFunctionalRoleMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "results" => v.put(&mut self.results),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.department.search` (Search for departments).
@@ -3376,13 +4132,25 @@ pub struct SearchDepartmentResponseBody {
 }
 impl FromJson for SearchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchDepartmentResponseBody {
+    const NAME: &'static str = "SearchDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.group_member.simplelist` (List user group member) answers with.
@@ -3402,13 +4170,25 @@ pub struct SimplelistGroupMemberResponseBody {
 }
 impl FromJson for SimplelistGroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SimplelistGroupMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("memberlist", &mut out.memberlist);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SimplelistGroupMemberResponseBody {
+    const NAME: &'static str = "SimplelistGroupMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "memberlist" => v.put(&mut self.memberlist),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.group.simplelist` (Query the list of user groups) answers with.
@@ -3428,13 +4208,25 @@ pub struct SimplelistGroupResponseBody {
 }
 impl FromJson for SimplelistGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SimplelistGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("grouplist", &mut out.grouplist);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SimplelistGroupResponseBody {
+    const NAME: &'static str = "SimplelistGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "grouplist" => v.put(&mut self.grouplist),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.department.unbind_department_chat` (Change department group to common group).
@@ -3480,13 +4272,25 @@ pub struct Unit {
 }
 impl FromJson for Unit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Unit")?;
-        let mut out = Self::default();
-        o.set("unit_id", &mut out.unit_id);
-        o.set("name", &mut out.name);
-        o.set("unit_type", &mut out.unit_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Unit {
+    const NAME: &'static str = "Unit";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unit_id" => v.put(&mut self.unit_id),
+            "name" => v.put(&mut self.name),
+            "unit_type" => v.put(&mut self.unit_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `departmentlist` of `ListDepartmentUnitResponseBody`.
@@ -3504,12 +4308,24 @@ pub struct UnitDepartment {
 }
 impl FromJson for UnitDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UnitDepartment")?;
-        let mut out = Self::default();
-        o.set("unit_id", &mut out.unit_id);
-        o.set("department_id", &mut out.department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UnitDepartment {
+    const NAME: &'static str = "UnitDepartment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unit_id" => v.put(&mut self.unit_id),
+            "department_id" => v.put(&mut self.department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `contact.v3.department.update_department_id` (Update DepartmentID).
@@ -3729,50 +4545,62 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "User")?;
-        let mut out = Self::default();
-        o.set("union_id", &mut out.union_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.set("nickname", &mut out.nickname);
-        o.set("email", &mut out.email);
-        o.set("mobile", &mut out.mobile);
-        o.set("mobile_visible", &mut out.mobile_visible);
-        o.set("gender", &mut out.gender);
-        o.set("avatar_key", &mut out.avatar_key);
-        o.set("avatar", &mut out.avatar);
-        o.set("status", &mut out.status);
-        o.set("department_ids", &mut out.department_ids);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("city", &mut out.city);
-        o.set("country", &mut out.country);
-        o.set("work_station", &mut out.work_station);
-        o.set("join_time", &mut out.join_time);
-        o.set("is_tenant_manager", &mut out.is_tenant_manager);
-        o.set("employee_no", &mut out.employee_no);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("positions", &mut out.positions);
-        o.set("orders", &mut out.orders);
-        o.set("custom_attrs", &mut out.custom_attrs);
-        o.set("enterprise_email", &mut out.enterprise_email);
-        o.set("idp_type", &mut out.idp_type);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("description", &mut out.description);
-        o.set("job_title", &mut out.job_title);
-        o.set("need_send_notification", &mut out.need_send_notification);
-        o.set("notification_option", &mut out.notification_option);
-        o.set("is_frozen", &mut out.is_frozen);
-        o.set("geo", &mut out.geo);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("subscription_ids", &mut out.subscription_ids);
-        o.set("assign_info", &mut out.assign_info);
-        o.set("department_path", &mut out.department_path);
-        o.set("dotted_line_leader_user_ids", &mut out.dotted_line_leader_user_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for User {
+    const NAME: &'static str = "User";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "union_id" => v.put(&mut self.union_id),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            "nickname" => v.put(&mut self.nickname),
+            "email" => v.put(&mut self.email),
+            "mobile" => v.put(&mut self.mobile),
+            "mobile_visible" => v.put(&mut self.mobile_visible),
+            "gender" => v.put(&mut self.gender),
+            "avatar_key" => v.put(&mut self.avatar_key),
+            "avatar" => v.put(&mut self.avatar),
+            "status" => v.put(&mut self.status),
+            "department_ids" => v.put(&mut self.department_ids),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "city" => v.put(&mut self.city),
+            "country" => v.put(&mut self.country),
+            "work_station" => v.put(&mut self.work_station),
+            "join_time" => v.put(&mut self.join_time),
+            "is_tenant_manager" => v.put(&mut self.is_tenant_manager),
+            "employee_no" => v.put(&mut self.employee_no),
+            "employee_type" => v.put(&mut self.employee_type),
+            "positions" => v.put(&mut self.positions),
+            "orders" => v.put(&mut self.orders),
+            "custom_attrs" => v.put(&mut self.custom_attrs),
+            "enterprise_email" => v.put(&mut self.enterprise_email),
+            "idp_type" => v.put(&mut self.idp_type),
+            "time_zone" => v.put(&mut self.time_zone),
+            "description" => v.put(&mut self.description),
+            "job_title" => v.put(&mut self.job_title),
+            "need_send_notification" => v.put(&mut self.need_send_notification),
+            "notification_option" => v.put(&mut self.notification_option),
+            "is_frozen" => v.put(&mut self.is_frozen),
+            "geo" => v.put(&mut self.geo),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "subscription_ids" => v.put(&mut self.subscription_ids),
+            "assign_info" => v.put(&mut self.assign_info),
+            "department_path" => v.put(&mut self.department_path),
+            "dotted_line_leader_user_ids" => v.put(&mut self.dotted_line_leader_user_ids),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for User {
@@ -3850,16 +4678,28 @@ pub struct UserAssignInfo {
 }
 impl FromJson for UserAssignInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserAssignInfo")?;
-        let mut out = Self::default();
-        o.set("subscription_id", &mut out.subscription_id);
-        o.set("license_plan_key", &mut out.license_plan_key);
-        o.set("product_name", &mut out.product_name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserAssignInfo {
+    const NAME: &'static str = "UserAssignInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subscription_id" => v.put(&mut self.subscription_id),
+            "license_plan_key" => v.put(&mut self.license_plan_key),
+            "product_name" => v.put(&mut self.product_name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserAssignInfo {
@@ -3893,14 +4733,26 @@ pub struct UserContactInfo {
 }
 impl FromJson for UserContactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserContactInfo")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("mobile", &mut out.mobile);
-        o.set("email", &mut out.email);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserContactInfo {
+    const NAME: &'static str = "UserContactInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "mobile" => v.put(&mut self.mobile),
+            "email" => v.put(&mut self.email),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_attrs` of `User`.
@@ -3927,13 +4779,25 @@ pub struct UserCustomAttr {
 }
 impl FromJson for UserCustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserCustomAttr")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("id", &mut out.id);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserCustomAttr {
+    const NAME: &'static str = "UserCustomAttr";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "id" => v.put(&mut self.id),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserCustomAttr {
@@ -3983,18 +4847,30 @@ pub struct UserCustomAttrValue {
 }
 impl FromJson for UserCustomAttrValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserCustomAttrValue")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.set("url", &mut out.url);
-        o.set("pc_url", &mut out.pc_url);
-        o.set("option_id", &mut out.option_id);
-        o.set("option_value", &mut out.option_value);
-        o.set("name", &mut out.name);
-        o.set("picture_url", &mut out.picture_url);
-        o.set("generic_user", &mut out.generic_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserCustomAttrValue {
+    const NAME: &'static str = "UserCustomAttrValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            "url" => v.put(&mut self.url),
+            "pc_url" => v.put(&mut self.pc_url),
+            "option_id" => v.put(&mut self.option_id),
+            "option_value" => v.put(&mut self.option_value),
+            "name" => v.put(&mut self.name),
+            "picture_url" => v.put(&mut self.picture_url),
+            "generic_user" => v.put(&mut self.generic_user),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserCustomAttrValue {
@@ -4085,14 +4961,26 @@ pub struct UserOrder {
 }
 impl FromJson for UserOrder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserOrder")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("user_order", &mut out.user_order);
-        o.set("department_order", &mut out.department_order);
-        o.set("is_primary_dept", &mut out.is_primary_dept);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserOrder {
+    const NAME: &'static str = "UserOrder";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "user_order" => v.put(&mut self.user_order),
+            "department_order" => v.put(&mut self.department_order),
+            "is_primary_dept" => v.put(&mut self.is_primary_dept),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserOrder {
@@ -4128,16 +5016,28 @@ pub struct UserPosition {
 }
 impl FromJson for UserPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserPosition")?;
-        let mut out = Self::default();
-        o.set("position_code", &mut out.position_code);
-        o.set("position_name", &mut out.position_name);
-        o.set("department_id", &mut out.department_id);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("leader_position_code", &mut out.leader_position_code);
-        o.set("is_major", &mut out.is_major);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserPosition {
+    const NAME: &'static str = "UserPosition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_code" => v.put(&mut self.position_code),
+            "position_name" => v.put(&mut self.position_name),
+            "department_id" => v.put(&mut self.department_id),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "leader_position_code" => v.put(&mut self.leader_position_code),
+            "is_major" => v.put(&mut self.is_major),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserPosition {
@@ -4173,15 +5073,27 @@ pub struct UserStatus {
 }
 impl FromJson for UserStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatus")?;
-        let mut out = Self::default();
-        o.set("is_frozen", &mut out.is_frozen);
-        o.set("is_resigned", &mut out.is_resigned);
-        o.set("is_activated", &mut out.is_activated);
-        o.set("is_exited", &mut out.is_exited);
-        o.set("is_unjoin", &mut out.is_unjoin);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatus {
+    const NAME: &'static str = "UserStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_frozen" => v.put(&mut self.is_frozen),
+            "is_resigned" => v.put(&mut self.is_resigned),
+            "is_activated" => v.put(&mut self.is_activated),
+            "is_exited" => v.put(&mut self.is_exited),
+            "is_unjoin" => v.put(&mut self.is_unjoin),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserStatus {
@@ -4214,14 +5126,26 @@ pub struct WorkCity {
 }
 impl FromJson for WorkCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkCity")?;
-        let mut out = Self::default();
-        o.set("work_city_id", &mut out.work_city_id);
-        o.set("name", &mut out.name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkCity {
+    const NAME: &'static str = "WorkCity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "work_city_id" => v.put(&mut self.work_city_id),
+            "name" => v.put(&mut self.name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `contact.v3.functional_role_member.batch_create` (Batch create role members) answers with.

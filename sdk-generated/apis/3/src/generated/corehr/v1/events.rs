@@ -170,16 +170,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `management_scope_list` of `P2CorehrOrgRoleAuthorizationUpdatedV1Data`.
@@ -197,12 +209,24 @@ pub struct ManagementScope {
 }
 impl FromJson for ManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ManagementScope")?;
-        let mut out = Self::default();
-        o.set("management_dimension", &mut out.management_dimension);
-        o.set("obj_id", &mut out.obj_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ManagementScope {
+    const NAME: &'static str = "ManagementScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "management_dimension" => v.put(&mut self.management_dimension),
+            "obj_id" => v.put(&mut self.obj_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.common_data.id.user_mapping_changed_v1` event.
@@ -222,13 +246,25 @@ pub struct P2CorehrCommonDataIdUserMappingChangedV1 {
 }
 impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCommonDataIdUserMappingChangedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCommonDataIdUserMappingChangedV1 {
+    const NAME: &'static str = "P2CorehrCommonDataIdUserMappingChangedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.common_data.id.user_mapping_changed_v1` event.
@@ -252,18 +288,27 @@ pub struct P2CorehrCommonDataIdUserMappingChangedV1Data {
 }
 impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2CorehrCommonDataIdUserMappingChangedV1Data",
-        )?;
-        let mut out = Self::default();
-        o.set("change_type", &mut out.change_type);
-        o.set("id_transform_type", &mut out.id_transform_type);
-        o.set("corehr_id", &mut out.corehr_id);
-        o.set("people_admin_id", &mut out.people_admin_id);
-        o.set("feishu_id", &mut out.feishu_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCommonDataIdUserMappingChangedV1Data {
+    const NAME: &'static str = "P2CorehrCommonDataIdUserMappingChangedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "change_type" => v.put(&mut self.change_type),
+            "id_transform_type" => v.put(&mut self.id_transform_type),
+            "corehr_id" => v.put(&mut self.corehr_id),
+            "people_admin_id" => v.put(&mut self.people_admin_id),
+            "feishu_id" => v.put(&mut self.feishu_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.common_data.meta_data.updated_v1` event.
@@ -283,13 +328,25 @@ pub struct P2CorehrCommonDataMetaDataUpdatedV1 {
 }
 impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCommonDataMetaDataUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCommonDataMetaDataUpdatedV1 {
+    const NAME: &'static str = "P2CorehrCommonDataMetaDataUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.common_data.meta_data.updated_v1` event.
@@ -311,14 +368,26 @@ pub struct P2CorehrCommonDataMetaDataUpdatedV1Data {
 }
 impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCommonDataMetaDataUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("api_name", &mut out.api_name);
-        o.set("field_changes", &mut out.field_changes);
-        o.set("metadata_type", &mut out.metadata_type);
-        o.set("enum_value_changes", &mut out.enum_value_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCommonDataMetaDataUpdatedV1Data {
+    const NAME: &'static str = "P2CorehrCommonDataMetaDataUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "api_name" => v.put(&mut self.api_name),
+            "field_changes" => v.put(&mut self.field_changes),
+            "metadata_type" => v.put(&mut self.metadata_type),
+            "enum_value_changes" => v.put(&mut self.enum_value_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.contract.created_v1` event.
@@ -338,13 +407,25 @@ pub struct P2CorehrContractCreatedV1 {
 }
 impl FromJson for P2CorehrContractCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrContractCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrContractCreatedV1 {
+    const NAME: &'static str = "P2CorehrContractCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.contract.created_v1` event.
@@ -360,11 +441,23 @@ pub struct P2CorehrContractCreatedV1Data {
 }
 impl FromJson for P2CorehrContractCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrContractCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("contract_id", &mut out.contract_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrContractCreatedV1Data {
+    const NAME: &'static str = "P2CorehrContractCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contract_id" => v.put(&mut self.contract_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.department.created_v1` event.
@@ -384,13 +477,25 @@ pub struct P2CorehrDepartmentCreatedV1 {
 }
 impl FromJson for P2CorehrDepartmentCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentCreatedV1 {
+    const NAME: &'static str = "P2CorehrDepartmentCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.department.created_v1` event.
@@ -406,11 +511,23 @@ pub struct P2CorehrDepartmentCreatedV1Data {
 }
 impl FromJson for P2CorehrDepartmentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentCreatedV1Data {
+    const NAME: &'static str = "P2CorehrDepartmentCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.department.deleted_v1` event.
@@ -430,13 +547,25 @@ pub struct P2CorehrDepartmentDeletedV1 {
 }
 impl FromJson for P2CorehrDepartmentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentDeletedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentDeletedV1 {
+    const NAME: &'static str = "P2CorehrDepartmentDeletedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.department.deleted_v1` event.
@@ -454,12 +583,24 @@ pub struct P2CorehrDepartmentDeletedV1Data {
 }
 impl FromJson for P2CorehrDepartmentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentDeletedV1Data")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("code", &mut out.code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentDeletedV1Data {
+    const NAME: &'static str = "P2CorehrDepartmentDeletedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "code" => v.put(&mut self.code),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.department.updated_v1` event.
@@ -479,13 +620,25 @@ pub struct P2CorehrDepartmentUpdatedV1 {
 }
 impl FromJson for P2CorehrDepartmentUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentUpdatedV1 {
+    const NAME: &'static str = "P2CorehrDepartmentUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.department.updated_v1` event.
@@ -503,12 +656,24 @@ pub struct P2CorehrDepartmentUpdatedV1Data {
 }
 impl FromJson for P2CorehrDepartmentUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentUpdatedV1Data {
+    const NAME: &'static str = "P2CorehrDepartmentUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.employment.created_v1` event.
@@ -528,13 +693,25 @@ pub struct P2CorehrEmploymentCreatedV1 {
 }
 impl FromJson for P2CorehrEmploymentCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrEmploymentCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrEmploymentCreatedV1 {
+    const NAME: &'static str = "P2CorehrEmploymentCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.employment.created_v1` event.
@@ -552,12 +729,24 @@ pub struct P2CorehrEmploymentCreatedV1Data {
 }
 impl FromJson for P2CorehrEmploymentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrEmploymentCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrEmploymentCreatedV1Data {
+    const NAME: &'static str = "P2CorehrEmploymentCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.employment.resigned_v1` event.
@@ -577,13 +766,25 @@ pub struct P2CorehrEmploymentResignedV1 {
 }
 impl FromJson for P2CorehrEmploymentResignedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrEmploymentResignedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrEmploymentResignedV1 {
+    const NAME: &'static str = "P2CorehrEmploymentResignedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.employment.resigned_v1` event.
@@ -599,11 +800,23 @@ pub struct P2CorehrEmploymentResignedV1Data {
 }
 impl FromJson for P2CorehrEmploymentResignedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrEmploymentResignedV1Data")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrEmploymentResignedV1Data {
+    const NAME: &'static str = "P2CorehrEmploymentResignedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.employment.updated_v1` event.
@@ -623,13 +836,25 @@ pub struct P2CorehrEmploymentUpdatedV1 {
 }
 impl FromJson for P2CorehrEmploymentUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrEmploymentUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrEmploymentUpdatedV1 {
+    const NAME: &'static str = "P2CorehrEmploymentUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.employment.updated_v1` event.
@@ -649,13 +874,25 @@ pub struct P2CorehrEmploymentUpdatedV1Data {
 }
 impl FromJson for P2CorehrEmploymentUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrEmploymentUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrEmploymentUpdatedV1Data {
+    const NAME: &'static str = "P2CorehrEmploymentUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_change.updated_v1` event.
@@ -675,13 +912,25 @@ pub struct P2CorehrJobChangeUpdatedV1 {
 }
 impl FromJson for P2CorehrJobChangeUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobChangeUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobChangeUpdatedV1 {
+    const NAME: &'static str = "P2CorehrJobChangeUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_change.updated_v1` event.
@@ -715,26 +964,36 @@ pub struct P2CorehrJobChangeUpdatedV1Data {
 }
 impl FromJson for P2CorehrJobChangeUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobChangeUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.set("job_change_id", &mut out.job_change_id);
-        o.set("transfer_mode", &mut out.transfer_mode);
-        o.set(
-            "transfer_type_unique_identifier",
-            &mut out.transfer_type_unique_identifier,
-        );
-        o.set(
-            "transfer_reason_unique_identifier",
-            &mut out.transfer_reason_unique_identifier,
-        );
-        o.set("process_id", &mut out.process_id);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("status", &mut out.status);
-        o.set("transfer_key", &mut out.transfer_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobChangeUpdatedV1Data {
+    const NAME: &'static str = "P2CorehrJobChangeUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            "job_change_id" => v.put(&mut self.job_change_id),
+            "transfer_mode" => v.put(&mut self.transfer_mode),
+            "transfer_type_unique_identifier" => {
+                v.put(&mut self.transfer_type_unique_identifier)
+            }
+            "transfer_reason_unique_identifier" => {
+                v.put(&mut self.transfer_reason_unique_identifier)
+            }
+            "process_id" => v.put(&mut self.process_id),
+            "effective_date" => v.put(&mut self.effective_date),
+            "status" => v.put(&mut self.status),
+            "transfer_key" => v.put(&mut self.transfer_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job.created_v1` event.
@@ -754,13 +1013,25 @@ pub struct P2CorehrJobCreatedV1 {
 }
 impl FromJson for P2CorehrJobCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobCreatedV1 {
+    const NAME: &'static str = "P2CorehrJobCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job.created_v1` event.
@@ -776,11 +1047,23 @@ pub struct P2CorehrJobCreatedV1Data {
 }
 impl FromJson for P2CorehrJobCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("job_id", &mut out.job_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobCreatedV1Data {
+    const NAME: &'static str = "P2CorehrJobCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_id" => v.put(&mut self.job_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_data.changed_v1` event.
@@ -800,13 +1083,25 @@ pub struct P2CorehrJobDataChangedV1 {
 }
 impl FromJson for P2CorehrJobDataChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobDataChangedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobDataChangedV1 {
+    const NAME: &'static str = "P2CorehrJobDataChangedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_data.changed_v1` event.
@@ -828,14 +1123,26 @@ pub struct P2CorehrJobDataChangedV1Data {
 }
 impl FromJson for P2CorehrJobDataChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobDataChangedV1Data")?;
-        let mut out = Self::default();
-        o.set("job_data_id", &mut out.job_data_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.set("job_change_id", &mut out.job_change_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobDataChangedV1Data {
+    const NAME: &'static str = "P2CorehrJobDataChangedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_data_id" => v.put(&mut self.job_data_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            "job_change_id" => v.put(&mut self.job_change_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_data.created_v1` event.
@@ -855,13 +1162,25 @@ pub struct P2CorehrJobDataCreatedV1 {
 }
 impl FromJson for P2CorehrJobDataCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobDataCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobDataCreatedV1 {
+    const NAME: &'static str = "P2CorehrJobDataCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_data.created_v1` event.
@@ -877,11 +1196,23 @@ pub struct P2CorehrJobDataCreatedV1Data {
 }
 impl FromJson for P2CorehrJobDataCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobDataCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("job_data_id", &mut out.job_data_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobDataCreatedV1Data {
+    const NAME: &'static str = "P2CorehrJobDataCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_data_id" => v.put(&mut self.job_data_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_data.employed_v1` event.
@@ -901,13 +1232,25 @@ pub struct P2CorehrJobDataEmployedV1 {
 }
 impl FromJson for P2CorehrJobDataEmployedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobDataEmployedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobDataEmployedV1 {
+    const NAME: &'static str = "P2CorehrJobDataEmployedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_data.employed_v1` event.
@@ -927,13 +1270,25 @@ pub struct P2CorehrJobDataEmployedV1Data {
 }
 impl FromJson for P2CorehrJobDataEmployedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobDataEmployedV1Data")?;
-        let mut out = Self::default();
-        o.set("job_data_id", &mut out.job_data_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobDataEmployedV1Data {
+    const NAME: &'static str = "P2CorehrJobDataEmployedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_data_id" => v.put(&mut self.job_data_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.offboarding.updated_v1` event.
@@ -953,13 +1308,25 @@ pub struct P2CorehrOffboardingUpdatedV1 {
 }
 impl FromJson for P2CorehrOffboardingUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrOffboardingUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOffboardingUpdatedV1 {
+    const NAME: &'static str = "P2CorehrOffboardingUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.offboarding.updated_v1` event.
@@ -983,15 +1350,27 @@ pub struct P2CorehrOffboardingUpdatedV1Data {
 }
 impl FromJson for P2CorehrOffboardingUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrOffboardingUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.set("offboarding_id", &mut out.offboarding_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOffboardingUpdatedV1Data {
+    const NAME: &'static str = "P2CorehrOffboardingUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            "offboarding_id" => v.put(&mut self.offboarding_id),
+            "process_id" => v.put(&mut self.process_id),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.org_role_authorization.updated_v1` event.
@@ -1011,13 +1390,25 @@ pub struct P2CorehrOrgRoleAuthorizationUpdatedV1 {
 }
 impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrOrgRoleAuthorizationUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOrgRoleAuthorizationUpdatedV1 {
+    const NAME: &'static str = "P2CorehrOrgRoleAuthorizationUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.org_role_authorization.updated_v1` event.
@@ -1037,16 +1428,25 @@ pub struct P2CorehrOrgRoleAuthorizationUpdatedV1Data {
 }
 impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2CorehrOrgRoleAuthorizationUpdatedV1Data",
-        )?;
-        let mut out = Self::default();
-        o.set("role_id", &mut out.role_id);
-        o.set("management_scope_list", &mut out.management_scope_list);
-        o.set("employment_id_list", &mut out.employment_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOrgRoleAuthorizationUpdatedV1Data {
+    const NAME: &'static str = "P2CorehrOrgRoleAuthorizationUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role_id" => v.put(&mut self.role_id),
+            "management_scope_list" => v.put(&mut self.management_scope_list),
+            "employment_id_list" => v.put(&mut self.employment_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.person.created_v1` event.
@@ -1066,13 +1466,25 @@ pub struct P2CorehrPersonCreatedV1 {
 }
 impl FromJson for P2CorehrPersonCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPersonCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPersonCreatedV1 {
+    const NAME: &'static str = "P2CorehrPersonCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.person.created_v1` event.
@@ -1088,11 +1500,23 @@ pub struct P2CorehrPersonCreatedV1Data {
 }
 impl FromJson for P2CorehrPersonCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPersonCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("person_id", &mut out.person_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPersonCreatedV1Data {
+    const NAME: &'static str = "P2CorehrPersonCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "person_id" => v.put(&mut self.person_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.person.updated_v1` event.
@@ -1112,13 +1536,25 @@ pub struct P2CorehrPersonUpdatedV1 {
 }
 impl FromJson for P2CorehrPersonUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPersonUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPersonUpdatedV1 {
+    const NAME: &'static str = "P2CorehrPersonUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.person.updated_v1` event.
@@ -1136,12 +1572,24 @@ pub struct P2CorehrPersonUpdatedV1Data {
 }
 impl FromJson for P2CorehrPersonUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPersonUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("person_id", &mut out.person_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPersonUpdatedV1Data {
+    const NAME: &'static str = "P2CorehrPersonUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "person_id" => v.put(&mut self.person_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.pre_hire.updated_v1` event.
@@ -1161,13 +1609,25 @@ pub struct P2CorehrPreHireUpdatedV1 {
 }
 impl FromJson for P2CorehrPreHireUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPreHireUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPreHireUpdatedV1 {
+    const NAME: &'static str = "P2CorehrPreHireUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.pre_hire.updated_v1` event.
@@ -1185,12 +1645,24 @@ pub struct P2CorehrPreHireUpdatedV1Data {
 }
 impl FromJson for P2CorehrPreHireUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPreHireUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("pre_hire_id", &mut out.pre_hire_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPreHireUpdatedV1Data {
+    const NAME: &'static str = "P2CorehrPreHireUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pre_hire_id" => v.put(&mut self.pre_hire_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `feishu_id` of `P2CorehrCommonDataIdUserMappingChangedV1Data`.
@@ -1210,13 +1682,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.contract.deleted_v1` event.

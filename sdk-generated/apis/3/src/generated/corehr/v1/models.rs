@@ -73,6 +73,9 @@ impl FromJson for ApiName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ApiName {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -156,6 +159,9 @@ impl FromJson for CreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -230,6 +236,9 @@ impl json::Absent for DateType {
 impl FromJson for DateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DateType {
@@ -306,6 +315,9 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -376,6 +388,9 @@ impl json::Absent for FeishuDepartmentIdType {
 impl FromJson for FeishuDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FeishuDepartmentIdType {
@@ -452,6 +467,9 @@ impl FromJson for FeishuUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FeishuUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -518,6 +536,9 @@ impl json::Absent for GetUserIdType {
 impl FromJson for GetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetUserIdType {
@@ -602,6 +623,9 @@ impl FromJson for IdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for IdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -677,6 +701,9 @@ impl FromJson for RecruitmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for RecruitmentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -747,6 +774,9 @@ impl json::Absent for ReferenceObjectApiName {
 impl FromJson for ReferenceObjectApiName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ReferenceObjectApiName {
@@ -835,6 +865,9 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -922,6 +955,9 @@ impl FromJson for Statuses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Statuses {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1001,6 +1037,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1058,15 +1097,24 @@ pub struct AddEnumOptionCommonDataMetaDataResponseBody {
 }
 impl FromJson for AddEnumOptionCommonDataMetaDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "AddEnumOptionCommonDataMetaDataResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("enum_field_api_name", &mut out.enum_field_api_name);
-        o.set("enum_field_options", &mut out.enum_field_options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AddEnumOptionCommonDataMetaDataResponseBody {
+    const NAME: &'static str = "AddEnumOptionCommonDataMetaDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enum_field_api_name" => v.put(&mut self.enum_field_api_name),
+            "enum_field_options" => v.put(&mut self.enum_field_options),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.authorization.add_role_assign` (Authorized roles managed by organizational structure.).
@@ -1103,11 +1151,23 @@ pub struct AddRoleAssignAuthorizationResponseBody {
 }
 impl FromJson for AddRoleAssignAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AddRoleAssignAuthorizationResponseBody")?;
-        let mut out = Self::default();
-        o.set("assign_id", &mut out.assign_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AddRoleAssignAuthorizationResponseBody {
+    const NAME: &'static str = "AddRoleAssignAuthorizationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "assign_id" => v.put(&mut self.assign_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `registered_office_address_info` of `Company`.
@@ -1186,42 +1246,54 @@ pub struct Address {
 }
 impl FromJson for Address {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Address")?;
-        let mut out = Self::default();
-        o.set("full_address_local_script", &mut out.full_address_local_script);
-        o.set("full_address_western_script", &mut out.full_address_western_script);
-        o.set("id", &mut out.id);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("region_id", &mut out.region_id);
-        o.set("city_id", &mut out.city_id);
-        o.set("distinct_id", &mut out.distinct_id);
-        o.set("city_id_v2", &mut out.city_id_v2);
-        o.set("district_id_v2", &mut out.district_id_v2);
-        o.set("address_line1", &mut out.address_line1);
-        o.set("address_line2", &mut out.address_line2);
-        o.set("address_line3", &mut out.address_line3);
-        o.set("address_line4", &mut out.address_line4);
-        o.set("address_line5", &mut out.address_line5);
-        o.set("address_line6", &mut out.address_line6);
-        o.set("address_line7", &mut out.address_line7);
-        o.set("address_line8", &mut out.address_line8);
-        o.set("address_line9", &mut out.address_line9);
-        o.set("local_address_line1", &mut out.local_address_line1);
-        o.set("local_address_line2", &mut out.local_address_line2);
-        o.set("local_address_line3", &mut out.local_address_line3);
-        o.set("local_address_line4", &mut out.local_address_line4);
-        o.set("local_address_line5", &mut out.local_address_line5);
-        o.set("local_address_line6", &mut out.local_address_line6);
-        o.set("local_address_line7", &mut out.local_address_line7);
-        o.set("local_address_line8", &mut out.local_address_line8);
-        o.set("local_address_line9", &mut out.local_address_line9);
-        o.set("postal_code", &mut out.postal_code);
-        o.set("address_type_list", &mut out.address_type_list);
-        o.set("is_primary", &mut out.is_primary);
-        o.set("is_public", &mut out.is_public);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Address {
+    const NAME: &'static str = "Address";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "full_address_local_script" => v.put(&mut self.full_address_local_script),
+            "full_address_western_script" => v.put(&mut self.full_address_western_script),
+            "id" => v.put(&mut self.id),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "region_id" => v.put(&mut self.region_id),
+            "city_id" => v.put(&mut self.city_id),
+            "distinct_id" => v.put(&mut self.distinct_id),
+            "city_id_v2" => v.put(&mut self.city_id_v2),
+            "district_id_v2" => v.put(&mut self.district_id_v2),
+            "address_line1" => v.put(&mut self.address_line1),
+            "address_line2" => v.put(&mut self.address_line2),
+            "address_line3" => v.put(&mut self.address_line3),
+            "address_line4" => v.put(&mut self.address_line4),
+            "address_line5" => v.put(&mut self.address_line5),
+            "address_line6" => v.put(&mut self.address_line6),
+            "address_line7" => v.put(&mut self.address_line7),
+            "address_line8" => v.put(&mut self.address_line8),
+            "address_line9" => v.put(&mut self.address_line9),
+            "local_address_line1" => v.put(&mut self.local_address_line1),
+            "local_address_line2" => v.put(&mut self.local_address_line2),
+            "local_address_line3" => v.put(&mut self.local_address_line3),
+            "local_address_line4" => v.put(&mut self.local_address_line4),
+            "local_address_line5" => v.put(&mut self.local_address_line5),
+            "local_address_line6" => v.put(&mut self.local_address_line6),
+            "local_address_line7" => v.put(&mut self.local_address_line7),
+            "local_address_line8" => v.put(&mut self.local_address_line8),
+            "local_address_line9" => v.put(&mut self.local_address_line9),
+            "postal_code" => v.put(&mut self.postal_code),
+            "address_type_list" => v.put(&mut self.address_type_list),
+            "is_primary" => v.put(&mut self.is_primary),
+            "is_public" => v.put(&mut self.is_public),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Address {
@@ -1295,15 +1367,27 @@ pub struct ApplicationInfo {
 }
 impl FromJson for ApplicationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationInfo")?;
-        let mut out = Self::default();
-        o.set("apply_initiator_id", &mut out.apply_initiator_id);
-        o.set("apply_initiating_time", &mut out.apply_initiating_time);
-        o.set("apply_finish_time", &mut out.apply_finish_time);
-        o.set("process_id", &mut out.process_id);
-        o.set("apply_initiator", &mut out.apply_initiator);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationInfo {
+    const NAME: &'static str = "ApplicationInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "apply_initiator_id" => v.put(&mut self.apply_initiator_id),
+            "apply_initiating_time" => v.put(&mut self.apply_initiating_time),
+            "apply_finish_time" => v.put(&mut self.apply_finish_time),
+            "process_id" => v.put(&mut self.process_id),
+            "apply_initiator" => v.put(&mut self.apply_initiator),
+            _ => v.skip(),
+        }
     }
 }
 /// The `attachment_field_setting` of `CommonSchemaConfig`.
@@ -1321,12 +1405,24 @@ pub struct AttachmentFieldSetting {
 }
 impl FromJson for AttachmentFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AttachmentFieldSetting")?;
-        let mut out = Self::default();
-        o.set("is_multiple", &mut out.is_multiple);
-        o.set("file_type", &mut out.file_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AttachmentFieldSetting {
+    const NAME: &'static str = "AttachmentFieldSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_multiple" => v.put(&mut self.is_multiple),
+            "file_type" => v.put(&mut self.file_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `bank_account_list` of `Person`.
@@ -1370,25 +1466,37 @@ pub struct BankAccount {
 }
 impl FromJson for BankAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BankAccount")?;
-        let mut out = Self::default();
-        o.set("bank_name", &mut out.bank_name);
-        o.set("bank_account_number", &mut out.bank_account_number);
-        o.set("account_holder", &mut out.account_holder);
-        o.set("bank", &mut out.bank);
-        o.set("bank_identification_code", &mut out.bank_identification_code);
-        o.set("branch_name", &mut out.branch_name);
-        o.set("bank_id", &mut out.bank_id);
-        o.set("branch_id", &mut out.branch_id);
-        o.set("bank_id_v2", &mut out.bank_id_v2);
-        o.set("branch_id_v2", &mut out.branch_id_v2);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("bank_account_usage", &mut out.bank_account_usage);
-        o.set("bank_account_type", &mut out.bank_account_type);
-        o.set("currency_id", &mut out.currency_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BankAccount {
+    const NAME: &'static str = "BankAccount";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bank_name" => v.put(&mut self.bank_name),
+            "bank_account_number" => v.put(&mut self.bank_account_number),
+            "account_holder" => v.put(&mut self.account_holder),
+            "bank" => v.put(&mut self.bank),
+            "bank_identification_code" => v.put(&mut self.bank_identification_code),
+            "branch_name" => v.put(&mut self.branch_name),
+            "bank_id" => v.put(&mut self.bank_id),
+            "branch_id" => v.put(&mut self.branch_id),
+            "bank_id_v2" => v.put(&mut self.bank_id_v2),
+            "branch_id_v2" => v.put(&mut self.branch_id_v2),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "bank_account_usage" => v.put(&mut self.bank_account_usage),
+            "bank_account_type" => v.put(&mut self.bank_account_type),
+            "currency_id" => v.put(&mut self.currency_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BankAccount {
@@ -1481,11 +1589,23 @@ pub struct CalculatedFieldSetting {
 }
 impl FromJson for CalculatedFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CalculatedFieldSetting")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CalculatedFieldSetting {
+    const NAME: &'static str = "CalculatedFieldSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.leave.calendar_by_scope` (query calendar by scope) answers with.
@@ -1501,11 +1621,23 @@ pub struct CalendarByScopeLeaveResponseBody {
 }
 impl FromJson for CalendarByScopeLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CalendarByScopeLeaveResponseBody")?;
-        let mut out = Self::default();
-        o.set("calendar_wk_id", &mut out.calendar_wk_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CalendarByScopeLeaveResponseBody {
+    const NAME: &'static str = "CalendarByScopeLeaveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendar_wk_id" => v.put(&mut self.calendar_wk_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.leave.work_calendar_date` (Get work calendar date).
@@ -1578,18 +1710,30 @@ pub struct CommonSchemaConfig {
 }
 impl FromJson for CommonSchemaConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommonSchemaConfig")?;
-        let mut out = Self::default();
-        o.set("text_field_setting", &mut out.text_field_setting);
-        o.set("number_field_setting", &mut out.number_field_setting);
-        o.set("enum_field_setting", &mut out.enum_field_setting);
-        o.set("lookup_field_setting", &mut out.lookup_field_setting);
-        o.set("date_time_field_setting", &mut out.date_time_field_setting);
-        o.set("attachment_field_setting", &mut out.attachment_field_setting);
-        o.set("image_field_setting", &mut out.image_field_setting);
-        o.set("calculated_field_setting", &mut out.calculated_field_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommonSchemaConfig {
+    const NAME: &'static str = "CommonSchemaConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text_field_setting" => v.put(&mut self.text_field_setting),
+            "number_field_setting" => v.put(&mut self.number_field_setting),
+            "enum_field_setting" => v.put(&mut self.enum_field_setting),
+            "lookup_field_setting" => v.put(&mut self.lookup_field_setting),
+            "date_time_field_setting" => v.put(&mut self.date_time_field_setting),
+            "attachment_field_setting" => v.put(&mut self.attachment_field_setting),
+            "image_field_setting" => v.put(&mut self.image_field_setting),
+            "calculated_field_setting" => v.put(&mut self.calculated_field_setting),
+            _ => v.skip(),
+        }
     }
 }
 /// The `enum_field_option_list` of `EnumFieldSetting`.
@@ -1611,14 +1755,26 @@ pub struct CommonSchemaOption {
 }
 impl FromJson for CommonSchemaOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommonSchemaOption")?;
-        let mut out = Self::default();
-        o.set("api_name", &mut out.api_name);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("is_open", &mut out.is_open);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommonSchemaOption {
+    const NAME: &'static str = "CommonSchemaOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "api_name" => v.put(&mut self.api_name),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "is_open" => v.put(&mut self.is_open),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.company.create` (Create company).
@@ -1670,29 +1826,43 @@ pub struct Company {
 }
 impl FromJson for Company {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Company")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("hiberarchy_common", &mut out.hiberarchy_common);
-        o.set("type", &mut out.r#type);
-        o.set("industry_list", &mut out.industry_list);
-        o.set("legal_representative", &mut out.legal_representative);
-        o.set("post_code", &mut out.post_code);
-        o.set("tax_payer_id", &mut out.tax_payer_id);
-        o.set("confidential", &mut out.confidential);
-        o.set("sub_type_list", &mut out.sub_type_list);
-        o.set("branch_company", &mut out.branch_company);
-        o.set("primary_manager", &mut out.primary_manager);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("currency", &mut out.currency);
-        o.set("phone", &mut out.phone);
-        o.set("fax", &mut out.fax);
-        o.set("registered_office_address", &mut out.registered_office_address);
-        o.set("office_address", &mut out.office_address);
-        o.set("registered_office_address_info", &mut out.registered_office_address_info);
-        o.set("office_address_info", &mut out.office_address_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Company {
+    const NAME: &'static str = "Company";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "hiberarchy_common" => v.put(&mut self.hiberarchy_common),
+            "type" => v.put(&mut self.r#type),
+            "industry_list" => v.put(&mut self.industry_list),
+            "legal_representative" => v.put(&mut self.legal_representative),
+            "post_code" => v.put(&mut self.post_code),
+            "tax_payer_id" => v.put(&mut self.tax_payer_id),
+            "confidential" => v.put(&mut self.confidential),
+            "sub_type_list" => v.put(&mut self.sub_type_list),
+            "branch_company" => v.put(&mut self.branch_company),
+            "primary_manager" => v.put(&mut self.primary_manager),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "currency" => v.put(&mut self.currency),
+            "phone" => v.put(&mut self.phone),
+            "fax" => v.put(&mut self.fax),
+            "registered_office_address" => v.put(&mut self.registered_office_address),
+            "office_address" => v.put(&mut self.office_address),
+            "registered_office_address_info" => {
+                v.put(&mut self.registered_office_address_info)
+            }
+            "office_address_info" => v.put(&mut self.office_address_info),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Company {
@@ -1820,25 +1990,37 @@ pub struct Contract {
 }
 impl FromJson for Contract {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Contract")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("contract_type", &mut out.contract_type);
-        o.set("first_party_company_id", &mut out.first_party_company_id);
-        o.set("person_id", &mut out.person_id);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("duration_type", &mut out.duration_type);
-        o.set("contract_end_date", &mut out.contract_end_date);
-        o.set("contract_number", &mut out.contract_number);
-        o.set("signing_type", &mut out.signing_type);
-        o.set("contract_status", &mut out.contract_status);
-        o.set("renewal_status", &mut out.renewal_status);
-        o.set("signing_times", &mut out.signing_times);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Contract {
+    const NAME: &'static str = "Contract";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "employment_id" => v.put(&mut self.employment_id),
+            "contract_type" => v.put(&mut self.contract_type),
+            "first_party_company_id" => v.put(&mut self.first_party_company_id),
+            "person_id" => v.put(&mut self.person_id),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "duration_type" => v.put(&mut self.duration_type),
+            "contract_end_date" => v.put(&mut self.contract_end_date),
+            "contract_number" => v.put(&mut self.contract_number),
+            "signing_type" => v.put(&mut self.signing_type),
+            "contract_status" => v.put(&mut self.contract_status),
+            "renewal_status" => v.put(&mut self.renewal_status),
+            "signing_times" => v.put(&mut self.signing_times),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Contract {
@@ -1914,11 +2096,23 @@ pub struct ConvertCommonDataIdResponseBody {
 }
 impl FromJson for ConvertCommonDataIdResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ConvertCommonDataIdResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ConvertCommonDataIdResponseBody {
+    const NAME: &'static str = "ConvertCommonDataIdResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `country_region` of `GetCountryRegionResponseBody`.
@@ -1940,14 +2134,26 @@ pub struct CountryRegion {
 }
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CountryRegion")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("alpha_3_code", &mut out.alpha_3_code);
-        o.set("alpha_2_code", &mut out.alpha_2_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CountryRegion {
+    const NAME: &'static str = "CountryRegion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "alpha_3_code" => v.put(&mut self.alpha_3_code),
+            "alpha_2_code" => v.put(&mut self.alpha_2_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `band_width` of `CpstGradeStandardValue`.
@@ -1965,12 +2171,24 @@ pub struct CpstBandWidth {
 }
 impl FromJson for CpstBandWidth {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CpstBandWidth")?;
-        let mut out = Self::default();
-        o.set("upper_limit", &mut out.upper_limit);
-        o.set("lower_limit", &mut out.lower_limit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CpstBandWidth {
+    const NAME: &'static str = "CpstBandWidth";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "upper_limit" => v.put(&mut self.upper_limit),
+            "lower_limit" => v.put(&mut self.lower_limit),
+            _ => v.skip(),
+        }
     }
 }
 /// The `currency` of `CpstGrade`.
@@ -1990,13 +2208,25 @@ pub struct CpstCurrency {
 }
 impl FromJson for CpstCurrency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CpstCurrency")?;
-        let mut out = Self::default();
-        o.set("currency_id", &mut out.currency_id);
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CpstCurrency {
+    const NAME: &'static str = "CpstCurrency";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "currency_id" => v.put(&mut self.currency_id),
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `grade` of `MatchCompensationStandardResponseBody`.
@@ -2020,15 +2250,27 @@ pub struct CpstGrade {
 }
 impl FromJson for CpstGrade {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CpstGrade")?;
-        let mut out = Self::default();
-        o.set("grade_id", &mut out.grade_id);
-        o.set("grade_tid", &mut out.grade_tid);
-        o.set("grade_standard_value", &mut out.grade_standard_value);
-        o.set("currency", &mut out.currency);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CpstGrade {
+    const NAME: &'static str = "CpstGrade";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "grade_id" => v.put(&mut self.grade_id),
+            "grade_tid" => v.put(&mut self.grade_tid),
+            "grade_standard_value" => v.put(&mut self.grade_standard_value),
+            "currency" => v.put(&mut self.currency),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `grade_standard_value` of `CpstGrade`.
@@ -2050,14 +2292,26 @@ pub struct CpstGradeStandardValue {
 }
 impl FromJson for CpstGradeStandardValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CpstGradeStandardValue")?;
-        let mut out = Self::default();
-        o.set("reference_object", &mut out.reference_object);
-        o.set("standard_type", &mut out.standard_type);
-        o.set("band_width", &mut out.band_width);
-        o.set("standard_value", &mut out.standard_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CpstGradeStandardValue {
+    const NAME: &'static str = "CpstGradeStandardValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reference_object" => v.put(&mut self.reference_object),
+            "standard_type" => v.put(&mut self.standard_type),
+            "band_width" => v.put(&mut self.band_width),
+            "standard_value" => v.put(&mut self.standard_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `standard_type` of `CpstGradeStandardValue`.
@@ -2073,11 +2327,23 @@ pub struct CpstStandardType {
 }
 impl FromJson for CpstStandardType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CpstStandardType")?;
-        let mut out = Self::default();
-        o.set("api_name", &mut out.api_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CpstStandardType {
+    const NAME: &'static str = "CpstStandardType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "api_name" => v.put(&mut self.api_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.department.create` (Create department) answers with.
@@ -2093,11 +2359,23 @@ pub struct CreateDepartmentResponseBody {
 }
 impl FromJson for CreateDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("department", &mut out.department);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateDepartmentResponseBody {
+    const NAME: &'static str = "CreateDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department" => v.put(&mut self.department),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.employment.create` (Create employment information) answers with.
@@ -2113,11 +2391,23 @@ pub struct CreateEmploymentResponseBody {
 }
 impl FromJson for CreateEmploymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateEmploymentResponseBody")?;
-        let mut out = Self::default();
-        o.set("employment", &mut out.employment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateEmploymentResponseBody {
+    const NAME: &'static str = "CreateEmploymentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment" => v.put(&mut self.employment),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.job_change.create` (Initiate employee changes).
@@ -2208,25 +2498,35 @@ pub struct CreateJobChangeResponseBody {
 }
 impl FromJson for CreateJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateJobChangeResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_change_id", &mut out.job_change_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("status", &mut out.status);
-        o.set(
-            "transfer_type_unique_identifier",
-            &mut out.transfer_type_unique_identifier,
-        );
-        o.set(
-            "transfer_reason_unique_identifier",
-            &mut out.transfer_reason_unique_identifier,
-        );
-        o.set("process_id", &mut out.process_id);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("created_time", &mut out.created_time);
-        o.set("transfer_info", &mut out.transfer_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateJobChangeResponseBody {
+    const NAME: &'static str = "CreateJobChangeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_change_id" => v.put(&mut self.job_change_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "status" => v.put(&mut self.status),
+            "transfer_type_unique_identifier" => {
+                v.put(&mut self.transfer_type_unique_identifier)
+            }
+            "transfer_reason_unique_identifier" => {
+                v.put(&mut self.transfer_reason_unique_identifier)
+            }
+            "process_id" => v.put(&mut self.process_id),
+            "effective_date" => v.put(&mut self.effective_date),
+            "created_time" => v.put(&mut self.created_time),
+            "transfer_info" => v.put(&mut self.transfer_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.leave_granting_record.create` (Create vacation grant records).
@@ -2302,11 +2602,23 @@ pub struct CreateLeaveGrantingRecordResponseBody {
 }
 impl FromJson for CreateLeaveGrantingRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateLeaveGrantingRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("leave_granting_record", &mut out.leave_granting_record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateLeaveGrantingRecordResponseBody {
+    const NAME: &'static str = "CreateLeaveGrantingRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leave_granting_record" => v.put(&mut self.leave_granting_record),
+            _ => v.skip(),
+        }
     }
 }
 /// The `currency` of `Company`.
@@ -2332,16 +2644,28 @@ pub struct Currency {
 }
 impl FromJson for Currency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Currency")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("currency_name", &mut out.currency_name);
-        o.set("numeric_code", &mut out.numeric_code);
-        o.set("currency_alpha_3_code", &mut out.currency_alpha_3_code);
-        o.set("country_region_id_list", &mut out.country_region_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Currency {
+    const NAME: &'static str = "Currency";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "currency_name" => v.put(&mut self.currency_name),
+            "numeric_code" => v.put(&mut self.numeric_code),
+            "currency_alpha_3_code" => v.put(&mut self.currency_alpha_3_code),
+            "country_region_id_list" => v.put(&mut self.country_region_id_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Currency {
@@ -2395,21 +2719,33 @@ pub struct CustomField {
 }
 impl FromJson for CustomField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomField")?;
-        let mut out = Self::default();
-        o.set("custom_api_name", &mut out.custom_api_name);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("is_open", &mut out.is_open);
-        o.set("is_required", &mut out.is_required);
-        o.set("is_unique", &mut out.is_unique);
-        o.set("object_api_name", &mut out.object_api_name);
-        o.set("type", &mut out.r#type);
-        o.set("common_schema_config", &mut out.common_schema_config);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomField {
+    const NAME: &'static str = "CustomField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_api_name" => v.put(&mut self.custom_api_name),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "is_open" => v.put(&mut self.is_open),
+            "is_required" => v.put(&mut self.is_required),
+            "is_unique" => v.put(&mut self.is_unique),
+            "object_api_name" => v.put(&mut self.object_api_name),
+            "type" => v.put(&mut self.r#type),
+            "common_schema_config" => v.put(&mut self.common_schema_config),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_fields` of `OffboardingInfo`.
@@ -2431,14 +2767,26 @@ pub struct CustomFieldData {
 }
 impl FromJson for CustomFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomFieldData")?;
-        let mut out = Self::default();
-        o.set("custom_api_name", &mut out.custom_api_name);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomFieldData {
+    const NAME: &'static str = "CustomFieldData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_api_name" => v.put(&mut self.custom_api_name),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CustomFieldData {
@@ -2473,11 +2821,23 @@ pub struct DateTimeFieldSetting {
 }
 impl FromJson for DateTimeFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DateTimeFieldSetting")?;
-        let mut out = Self::default();
-        o.set("date_time_type", &mut out.date_time_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DateTimeFieldSetting {
+    const NAME: &'static str = "DateTimeFieldSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "date_time_type" => v.put(&mut self.date_time_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.department.patch` (Update department).
@@ -2512,20 +2872,32 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Department")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("sub_type", &mut out.sub_type);
-        o.set("manager", &mut out.manager);
-        o.set("is_confidential", &mut out.is_confidential);
-        o.set("hiberarchy_common", &mut out.hiberarchy_common);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("staffing_model", &mut out.staffing_model);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Department {
+    const NAME: &'static str = "Department";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "sub_type" => v.put(&mut self.sub_type),
+            "manager" => v.put(&mut self.manager),
+            "is_confidential" => v.put(&mut self.is_confidential),
+            "hiberarchy_common" => v.put(&mut self.hiberarchy_common),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "staffing_model" => v.put(&mut self.staffing_model),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Department {
@@ -2601,21 +2973,33 @@ pub struct DepartmentCreate {
 }
 impl FromJson for DepartmentCreate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentCreate")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("sub_type", &mut out.sub_type);
-        o.set("manager", &mut out.manager);
-        o.set("is_confidential", &mut out.is_confidential);
-        o.set("hiberarchy_common", &mut out.hiberarchy_common);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("staffing_model", &mut out.staffing_model);
-        o.set("is_prefer_manual_encoding", &mut out.is_prefer_manual_encoding);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentCreate {
+    const NAME: &'static str = "DepartmentCreate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "sub_type" => v.put(&mut self.sub_type),
+            "manager" => v.put(&mut self.manager),
+            "is_confidential" => v.put(&mut self.is_confidential),
+            "hiberarchy_common" => v.put(&mut self.hiberarchy_common),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "staffing_model" => v.put(&mut self.staffing_model),
+            "is_prefer_manual_encoding" => v.put(&mut self.is_prefer_manual_encoding),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DepartmentCreate {
@@ -2698,33 +3082,43 @@ pub struct Dependent {
 }
 impl FromJson for Dependent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Dependent")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("relationship", &mut out.relationship);
-        o.set("gender", &mut out.gender);
-        o.set("date_of_birth", &mut out.date_of_birth);
-        o.set("nationality_id", &mut out.nationality_id);
-        o.set("nationality_id_v2", &mut out.nationality_id_v2);
-        o.set("national_id_list", &mut out.national_id_list);
-        o.set("spouses_working_status", &mut out.spouses_working_status);
-        o.set(
-            "is_this_person_covered_by_health_insurance",
-            &mut out.is_this_person_covered_by_health_insurance,
-        );
-        o.set(
-            "is_this_person_allowed_for_tax_deduction",
-            &mut out.is_this_person_allowed_for_tax_deduction,
-        );
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("dependent_name", &mut out.dependent_name);
-        o.set("employer", &mut out.employer);
-        o.set("job", &mut out.job);
-        o.set("phone", &mut out.phone);
-        o.set("address", &mut out.address);
-        o.set("birth_certificate_of_child", &mut out.birth_certificate_of_child);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Dependent {
+    const NAME: &'static str = "Dependent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "relationship" => v.put(&mut self.relationship),
+            "gender" => v.put(&mut self.gender),
+            "date_of_birth" => v.put(&mut self.date_of_birth),
+            "nationality_id" => v.put(&mut self.nationality_id),
+            "nationality_id_v2" => v.put(&mut self.nationality_id_v2),
+            "national_id_list" => v.put(&mut self.national_id_list),
+            "spouses_working_status" => v.put(&mut self.spouses_working_status),
+            "is_this_person_covered_by_health_insurance" => {
+                v.put(&mut self.is_this_person_covered_by_health_insurance)
+            }
+            "is_this_person_allowed_for_tax_deduction" => {
+                v.put(&mut self.is_this_person_allowed_for_tax_deduction)
+            }
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "dependent_name" => v.put(&mut self.dependent_name),
+            "employer" => v.put(&mut self.employer),
+            "job" => v.put(&mut self.job),
+            "phone" => v.put(&mut self.phone),
+            "address" => v.put(&mut self.address),
+            "birth_certificate_of_child" => v.put(&mut self.birth_certificate_of_child),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Dependent {
@@ -2855,21 +3249,33 @@ pub struct Education {
 }
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Education")?;
-        let mut out = Self::default();
-        o.set("school", &mut out.school);
-        o.set("level_of_education", &mut out.level_of_education);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("field_of_study", &mut out.field_of_study);
-        o.set("degree", &mut out.degree);
-        o.set("school_name", &mut out.school_name);
-        o.set("field_of_study_name", &mut out.field_of_study_name);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("expected_end_date", &mut out.expected_end_date);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Education {
+    const NAME: &'static str = "Education";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "school" => v.put(&mut self.school),
+            "level_of_education" => v.put(&mut self.level_of_education),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "field_of_study" => v.put(&mut self.field_of_study),
+            "degree" => v.put(&mut self.degree),
+            "school_name" => v.put(&mut self.school_name),
+            "field_of_study_name" => v.put(&mut self.field_of_study_name),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "expected_end_date" => v.put(&mut self.expected_end_date),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Education {
@@ -2934,15 +3340,27 @@ pub struct Email {
 }
 impl FromJson for Email {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Email")?;
-        let mut out = Self::default();
-        o.set("email", &mut out.email);
-        o.set("is_primary", &mut out.is_primary);
-        o.set("is_public", &mut out.is_public);
-        o.set("email_usage", &mut out.email_usage);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Email {
+    const NAME: &'static str = "Email";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "email" => v.put(&mut self.email),
+            "is_primary" => v.put(&mut self.is_primary),
+            "is_public" => v.put(&mut self.is_public),
+            "email_usage" => v.put(&mut self.email_usage),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Email {
@@ -2989,15 +3407,27 @@ pub struct EmergencyContact {
 }
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmergencyContact")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("relationship", &mut out.relationship);
-        o.set("phone_ist", &mut out.phone_ist);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("legal_name", &mut out.legal_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmergencyContact {
+    const NAME: &'static str = "EmergencyContact";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "relationship" => v.put(&mut self.relationship),
+            "phone_ist" => v.put(&mut self.phone_ist),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "legal_name" => v.put(&mut self.legal_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EmergencyContact {
@@ -3049,16 +3479,28 @@ pub struct EmployeeType {
 }
 impl FromJson for EmployeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeType")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("default_employee_type", &mut out.default_employee_type);
-        o.set("active", &mut out.active);
-        o.set("code", &mut out.code);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeType {
+    const NAME: &'static str = "EmployeeType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "default_employee_type" => v.put(&mut self.default_employee_type),
+            "active" => v.put(&mut self.active),
+            "code" => v.put(&mut self.code),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EmployeeType {
@@ -3169,50 +3611,61 @@ pub struct Employment {
 }
 impl FromJson for Employment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Employment")?;
-        let mut out = Self::default();
-        o.set("prehire_id", &mut out.prehire_id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("tenure", &mut out.tenure);
-        o.set("department_id", &mut out.department_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("work_location_id", &mut out.work_location_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("company_id", &mut out.company_id);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("id", &mut out.id);
-        o.set("seniority_date", &mut out.seniority_date);
-        o.set("employee_number", &mut out.employee_number);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("recruitment_type", &mut out.recruitment_type);
-        o.set("employment_type", &mut out.employment_type);
-        o.set("person_id", &mut out.person_id);
-        o.set("probation_period", &mut out.probation_period);
-        o.set("on_probation", &mut out.on_probation);
-        o.set("probation_end_date", &mut out.probation_end_date);
-        o.set(
-            "whether_to_pay_social_security_elsewhere",
-            &mut out.whether_to_pay_social_security_elsewhere,
-        );
-        o.set("whether_returnee", &mut out.whether_returnee);
-        o.set("primary_employment", &mut out.primary_employment);
-        o.set("condition_worker", &mut out.condition_worker);
-        o.set("employment_status", &mut out.employment_status);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("work_email_list", &mut out.work_email_list);
-        o.set("email_address", &mut out.email_address);
-        o.set("reason_for_offboarding", &mut out.reason_for_offboarding);
-        o.set("cost_center_list", &mut out.cost_center_list);
-        o.set("ats_application_id", &mut out.ats_application_id);
-        o.set("rehire", &mut out.rehire);
-        o.set("rehire_employment_id", &mut out.rehire_employment_id);
-        o.set("service_company", &mut out.service_company);
-        o.set("compensation_type", &mut out.compensation_type);
-        o.set("work_shift", &mut out.work_shift);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Employment {
+    const NAME: &'static str = "Employment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "prehire_id" => v.put(&mut self.prehire_id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "tenure" => v.put(&mut self.tenure),
+            "department_id" => v.put(&mut self.department_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "work_location_id" => v.put(&mut self.work_location_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "job_id" => v.put(&mut self.job_id),
+            "company_id" => v.put(&mut self.company_id),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "id" => v.put(&mut self.id),
+            "seniority_date" => v.put(&mut self.seniority_date),
+            "employee_number" => v.put(&mut self.employee_number),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "recruitment_type" => v.put(&mut self.recruitment_type),
+            "employment_type" => v.put(&mut self.employment_type),
+            "person_id" => v.put(&mut self.person_id),
+            "probation_period" => v.put(&mut self.probation_period),
+            "on_probation" => v.put(&mut self.on_probation),
+            "probation_end_date" => v.put(&mut self.probation_end_date),
+            "whether_to_pay_social_security_elsewhere" => {
+                v.put(&mut self.whether_to_pay_social_security_elsewhere)
+            }
+            "whether_returnee" => v.put(&mut self.whether_returnee),
+            "primary_employment" => v.put(&mut self.primary_employment),
+            "condition_worker" => v.put(&mut self.condition_worker),
+            "employment_status" => v.put(&mut self.employment_status),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "work_email_list" => v.put(&mut self.work_email_list),
+            "email_address" => v.put(&mut self.email_address),
+            "reason_for_offboarding" => v.put(&mut self.reason_for_offboarding),
+            "cost_center_list" => v.put(&mut self.cost_center_list),
+            "ats_application_id" => v.put(&mut self.ats_application_id),
+            "rehire" => v.put(&mut self.rehire),
+            "rehire_employment_id" => v.put(&mut self.rehire_employment_id),
+            "service_company" => v.put(&mut self.service_company),
+            "compensation_type" => v.put(&mut self.compensation_type),
+            "work_shift" => v.put(&mut self.work_shift),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Employment {
@@ -3373,40 +3826,52 @@ pub struct EmploymentCreate {
 }
 impl FromJson for EmploymentCreate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmploymentCreate")?;
-        let mut out = Self::default();
-        o.set("prehire_id", &mut out.prehire_id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("tenure", &mut out.tenure);
-        o.set("department_id", &mut out.department_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("work_location_id", &mut out.work_location_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("company_id", &mut out.company_id);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("id", &mut out.id);
-        o.set("seniority_date", &mut out.seniority_date);
-        o.set("employee_number", &mut out.employee_number);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("employment_type", &mut out.employment_type);
-        o.set("person_id", &mut out.person_id);
-        o.set("probation_period", &mut out.probation_period);
-        o.set("on_probation", &mut out.on_probation);
-        o.set("probation_end_date", &mut out.probation_end_date);
-        o.set("primary_employment", &mut out.primary_employment);
-        o.set("employment_status", &mut out.employment_status);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("work_email_list", &mut out.work_email_list);
-        o.set("email_address", &mut out.email_address);
-        o.set("reason_for_offboarding", &mut out.reason_for_offboarding);
-        o.set("cost_center_list", &mut out.cost_center_list);
-        o.set("ats_application_id", &mut out.ats_application_id);
-        o.set("rehire", &mut out.rehire);
-        o.set("rehire_employment_id", &mut out.rehire_employment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmploymentCreate {
+    const NAME: &'static str = "EmploymentCreate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "prehire_id" => v.put(&mut self.prehire_id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "tenure" => v.put(&mut self.tenure),
+            "department_id" => v.put(&mut self.department_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "work_location_id" => v.put(&mut self.work_location_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "job_id" => v.put(&mut self.job_id),
+            "company_id" => v.put(&mut self.company_id),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "id" => v.put(&mut self.id),
+            "seniority_date" => v.put(&mut self.seniority_date),
+            "employee_number" => v.put(&mut self.employee_number),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "employment_type" => v.put(&mut self.employment_type),
+            "person_id" => v.put(&mut self.person_id),
+            "probation_period" => v.put(&mut self.probation_period),
+            "on_probation" => v.put(&mut self.on_probation),
+            "probation_end_date" => v.put(&mut self.probation_end_date),
+            "primary_employment" => v.put(&mut self.primary_employment),
+            "employment_status" => v.put(&mut self.employment_status),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "work_email_list" => v.put(&mut self.work_email_list),
+            "email_address" => v.put(&mut self.email_address),
+            "reason_for_offboarding" => v.put(&mut self.reason_for_offboarding),
+            "cost_center_list" => v.put(&mut self.cost_center_list),
+            "ats_application_id" => v.put(&mut self.ats_application_id),
+            "rehire" => v.put(&mut self.rehire),
+            "rehire_employment_id" => v.put(&mut self.rehire_employment_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EmploymentCreate {
@@ -3497,14 +3962,26 @@ pub struct EmploymentLeaveBalance {
 }
 impl FromJson for EmploymentLeaveBalance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmploymentLeaveBalance")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("employment_name", &mut out.employment_name);
-        o.set("as_of_date", &mut out.as_of_date);
-        o.set("leave_balance_list", &mut out.leave_balance_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmploymentLeaveBalance {
+    const NAME: &'static str = "EmploymentLeaveBalance";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "employment_name" => v.put(&mut self.employment_name),
+            "as_of_date" => v.put(&mut self.as_of_date),
+            "leave_balance_list" => v.put(&mut self.leave_balance_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `address_type_list` of `Address`.
@@ -3522,12 +3999,24 @@ pub struct Enum {
 }
 impl FromJson for Enum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Enum")?;
-        let mut out = Self::default();
-        o.set("enum_name", &mut out.enum_name);
-        o.set("display", &mut out.display);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Enum {
+    const NAME: &'static str = "Enum";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enum_name" => v.put(&mut self.enum_name),
+            "display" => v.put(&mut self.display),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Enum {
@@ -3564,13 +4053,25 @@ pub struct EnumFieldOption {
 }
 impl FromJson for EnumFieldOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EnumFieldOption")?;
-        let mut out = Self::default();
-        o.set("option_api_name", &mut out.option_api_name);
-        o.set("active", &mut out.active);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EnumFieldOption {
+    const NAME: &'static str = "EnumFieldOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "option_api_name" => v.put(&mut self.option_api_name),
+            "active" => v.put(&mut self.active),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EnumFieldOption {
@@ -3603,12 +4104,24 @@ pub struct EnumFieldSetting {
 }
 impl FromJson for EnumFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EnumFieldSetting")?;
-        let mut out = Self::default();
-        o.set("enum_field_option_list", &mut out.enum_field_option_list);
-        o.set("is_multiple", &mut out.is_multiple);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EnumFieldSetting {
+    const NAME: &'static str = "EnumFieldSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enum_field_option_list" => v.put(&mut self.enum_field_option_list),
+            "is_multiple" => v.put(&mut self.is_multiple),
+            _ => v.skip(),
+        }
     }
 }
 /// The `birth_certificate_of_child` of `Dependent`.
@@ -3624,11 +4137,23 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "File")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for File {
+    const NAME: &'static str = "File";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for File {
@@ -3657,14 +4182,26 @@ pub struct FilterCondition {
 }
 impl FromJson for FilterCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FilterCondition")?;
-        let mut out = Self::default();
-        o.set("left", &mut out.left);
-        o.set("right", &mut out.right);
-        o.set("operator", &mut out.operator);
-        o.set("right_value_type", &mut out.right_value_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FilterCondition {
+    const NAME: &'static str = "FilterCondition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "left" => v.put(&mut self.left),
+            "right" => v.put(&mut self.right),
+            "operator" => v.put(&mut self.operator),
+            "right_value_type" => v.put(&mut self.right_value_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `expression` of `PermissionSecurityGroup`.
@@ -3684,13 +4221,25 @@ pub struct FilterExpression {
 }
 impl FromJson for FilterExpression {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FilterExpression")?;
-        let mut out = Self::default();
-        o.set("conditions", &mut out.conditions);
-        o.set("expression", &mut out.expression);
-        o.set("logic_expression", &mut out.logic_expression);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FilterExpression {
+    const NAME: &'static str = "FilterExpression";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "conditions" => v.put(&mut self.conditions),
+            "expression" => v.put(&mut self.expression),
+            "logic_expression" => v.put(&mut self.logic_expression),
+            _ => v.skip(),
+        }
     }
 }
 /// The `left` of `FilterCondition`.
@@ -3712,14 +4261,26 @@ pub struct FilterRuleValue {
 }
 impl FromJson for FilterRuleValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FilterRuleValue")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("value", &mut out.value);
-        o.set("lookup_value", &mut out.lookup_value);
-        o.set("lookup_type", &mut out.lookup_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FilterRuleValue {
+    const NAME: &'static str = "FilterRuleValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "value" => v.put(&mut self.value),
+            "lookup_value" => v.put(&mut self.lookup_value),
+            "lookup_type" => v.put(&mut self.lookup_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `field_variable_values` of `GetProcessFormVariableDataResponseBody`.
@@ -3739,13 +4300,25 @@ pub struct FormFieldVariable {
 }
 impl FromJson for FormFieldVariable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariable")?;
-        let mut out = Self::default();
-        o.set("variable_api_name", &mut out.variable_api_name);
-        o.set("variable_name", &mut out.variable_name);
-        o.set("variable_value", &mut out.variable_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariable {
+    const NAME: &'static str = "FormFieldVariable";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "variable_api_name" => v.put(&mut self.variable_api_name),
+            "variable_name" => v.put(&mut self.variable_name),
+            "variable_value" => v.put(&mut self.variable_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `bool_value` of `FormFieldVariableListObject`.
@@ -3761,11 +4334,23 @@ pub struct FormFieldVariableBoolValue {
 }
 impl FromJson for FormFieldVariableBoolValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableBoolValue")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableBoolValue {
+    const NAME: &'static str = "FormFieldVariableBoolValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `date_value` of `FormFieldVariableListObject`.
@@ -3781,11 +4366,23 @@ pub struct FormFieldVariableDateValue {
 }
 impl FromJson for FormFieldVariableDateValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableDateValue")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableDateValue {
+    const NAME: &'static str = "FormFieldVariableDateValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `date_time_value` of `FormFieldVariableListObject`.
@@ -3803,12 +4400,24 @@ pub struct FormFieldVariableDatetimeValue {
 }
 impl FromJson for FormFieldVariableDatetimeValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableDatetimeValue")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("zone", &mut out.zone);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableDatetimeValue {
+    const NAME: &'static str = "FormFieldVariableDatetimeValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "zone" => v.put(&mut self.zone),
+            _ => v.skip(),
+        }
     }
 }
 /// The `employment_value` of `FormFieldVariableListObject`.
@@ -3826,12 +4435,24 @@ pub struct FormFieldVariableEmploymentValue {
 }
 impl FromJson for FormFieldVariableEmploymentValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableEmploymentValue")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableEmploymentValue {
+    const NAME: &'static str = "FormFieldVariableEmploymentValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `enum_value` of `FormFieldVariableListObject`.
@@ -3851,13 +4472,25 @@ pub struct FormFieldVariableEnumValue {
 }
 impl FromJson for FormFieldVariableEnumValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableEnumValue")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("name", &mut out.name);
-        o.set("desc", &mut out.desc);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableEnumValue {
+    const NAME: &'static str = "FormFieldVariableEnumValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "name" => v.put(&mut self.name),
+            "desc" => v.put(&mut self.desc),
+            _ => v.skip(),
+        }
     }
 }
 /// The `file_value` of `FormFieldVariableListObject`.
@@ -3881,15 +4514,27 @@ pub struct FormFieldVariableFileValue {
 }
 impl FromJson for FormFieldVariableFileValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableFileValue")?;
-        let mut out = Self::default();
-        o.set("source_type", &mut out.source_type);
-        o.set("file_id", &mut out.file_id);
-        o.set("file_name", &mut out.file_name);
-        o.set("length", &mut out.length);
-        o.set("mime_type", &mut out.mime_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableFileValue {
+    const NAME: &'static str = "FormFieldVariableFileValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "source_type" => v.put(&mut self.source_type),
+            "file_id" => v.put(&mut self.file_id),
+            "file_name" => v.put(&mut self.file_name),
+            "length" => v.put(&mut self.length),
+            "mime_type" => v.put(&mut self.mime_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_value` of `FormFieldVariableListObject`.
@@ -3905,11 +4550,23 @@ pub struct FormFieldVariableI18nValue {
 }
 impl FromJson for FormFieldVariableI18nValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableI18nValue")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableI18nValue {
+    const NAME: &'static str = "FormFieldVariableI18nValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `values` of `FormFieldVariableListValue`.
@@ -3949,23 +4606,35 @@ pub struct FormFieldVariableListObject {
 }
 impl FromJson for FormFieldVariableListObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableListObject")?;
-        let mut out = Self::default();
-        o.set("text_value", &mut out.text_value);
-        o.set("number_value", &mut out.number_value);
-        o.set("date_value", &mut out.date_value);
-        o.set("employment_value", &mut out.employment_value);
-        o.set("date_time_value", &mut out.date_time_value);
-        o.set("enum_value", &mut out.enum_value);
-        o.set("null_value", &mut out.null_value);
-        o.set("bool_value", &mut out.bool_value);
-        o.set("department_value", &mut out.department_value);
-        o.set("file_value", &mut out.file_value);
-        o.set("i18n_value", &mut out.i18n_value);
-        o.set("object_value", &mut out.object_value);
-        o.set("record_value", &mut out.record_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableListObject {
+    const NAME: &'static str = "FormFieldVariableListObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text_value" => v.put(&mut self.text_value),
+            "number_value" => v.put(&mut self.number_value),
+            "date_value" => v.put(&mut self.date_value),
+            "employment_value" => v.put(&mut self.employment_value),
+            "date_time_value" => v.put(&mut self.date_time_value),
+            "enum_value" => v.put(&mut self.enum_value),
+            "null_value" => v.put(&mut self.null_value),
+            "bool_value" => v.put(&mut self.bool_value),
+            "department_value" => v.put(&mut self.department_value),
+            "file_value" => v.put(&mut self.file_value),
+            "i18n_value" => v.put(&mut self.i18n_value),
+            "object_value" => v.put(&mut self.object_value),
+            "record_value" => v.put(&mut self.record_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `list_value` of `FormVariableValueInfo`.
@@ -3981,11 +4650,23 @@ pub struct FormFieldVariableListValue {
 }
 impl FromJson for FormFieldVariableListValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableListValue")?;
-        let mut out = Self::default();
-        o.set("values", &mut out.values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableListValue {
+    const NAME: &'static str = "FormFieldVariableListValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "values" => v.put(&mut self.values),
+            _ => v.skip(),
+        }
     }
 }
 /// The `null_value` of `FormFieldVariableListObject`.
@@ -3998,8 +4679,21 @@ impl FromJson for FormFieldVariableListValue {
 pub struct FormFieldVariableNullValue {}
 impl FromJson for FormFieldVariableNullValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "FormFieldVariableNullValue")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableNullValue {
+    const NAME: &'static str = "FormFieldVariableNullValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 /// The `object_value` of `FormFieldVariableListObject`.
@@ -4017,12 +4711,24 @@ pub struct FormFieldVariableObjectValue {
 }
 impl FromJson for FormFieldVariableObjectValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableObjectValue")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("wk_api_name", &mut out.wk_api_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableObjectValue {
+    const NAME: &'static str = "FormFieldVariableObjectValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "wk_api_name" => v.put(&mut self.wk_api_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `record_value` of `FormFieldVariableListObject`.
@@ -4038,11 +4744,23 @@ pub struct FormFieldVariableRecordValue {
 }
 impl FromJson for FormFieldVariableRecordValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableRecordValue")?;
-        let mut out = Self::default();
-        o.set("values", &mut out.values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableRecordValue {
+    const NAME: &'static str = "FormFieldVariableRecordValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "values" => v.put(&mut self.values),
+            _ => v.skip(),
+        }
     }
 }
 /// The `values` of `FormFieldVariableRecordValue`.
@@ -4058,11 +4776,23 @@ pub struct FormFieldVariableRecordValueExample {
 }
 impl FromJson for FormFieldVariableRecordValueExample {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableRecordValueExample")?;
-        let mut out = Self::default();
-        o.set("country_region", &mut out.country_region);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableRecordValueExample {
+    const NAME: &'static str = "FormFieldVariableRecordValueExample";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "country_region" => v.put(&mut self.country_region),
+            _ => v.skip(),
+        }
     }
 }
 /// The `text_value` of `FormFieldVariableListObject`.
@@ -4078,11 +4808,23 @@ pub struct FormFieldVariableTextValue {
 }
 impl FromJson for FormFieldVariableTextValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormFieldVariableTextValue")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormFieldVariableTextValue {
+    const NAME: &'static str = "FormFieldVariableTextValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `variable_value` of `FormFieldVariable`.
@@ -4124,24 +4866,36 @@ pub struct FormVariableValueInfo {
 }
 impl FromJson for FormVariableValueInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormVariableValueInfo")?;
-        let mut out = Self::default();
-        o.set("text_value", &mut out.text_value);
-        o.set("number_value", &mut out.number_value);
-        o.set("date_value", &mut out.date_value);
-        o.set("employment_value", &mut out.employment_value);
-        o.set("date_time_value", &mut out.date_time_value);
-        o.set("enum_value", &mut out.enum_value);
-        o.set("null_value", &mut out.null_value);
-        o.set("bool_value", &mut out.bool_value);
-        o.set("department_value", &mut out.department_value);
-        o.set("file_value", &mut out.file_value);
-        o.set("i18n_value", &mut out.i18n_value);
-        o.set("object_value", &mut out.object_value);
-        o.set("list_value", &mut out.list_value);
-        o.set("record_value", &mut out.record_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormVariableValueInfo {
+    const NAME: &'static str = "FormVariableValueInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text_value" => v.put(&mut self.text_value),
+            "number_value" => v.put(&mut self.number_value),
+            "date_value" => v.put(&mut self.date_value),
+            "employment_value" => v.put(&mut self.employment_value),
+            "date_time_value" => v.put(&mut self.date_time_value),
+            "enum_value" => v.put(&mut self.enum_value),
+            "null_value" => v.put(&mut self.null_value),
+            "bool_value" => v.put(&mut self.bool_value),
+            "department_value" => v.put(&mut self.department_value),
+            "file_value" => v.put(&mut self.file_value),
+            "i18n_value" => v.put(&mut self.i18n_value),
+            "object_value" => v.put(&mut self.object_value),
+            "list_value" => v.put(&mut self.list_value),
+            "record_value" => v.put(&mut self.record_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `country_region` of `FormFieldVariableRecordValueExample`.
@@ -4157,11 +4911,23 @@ pub struct FormVariableValueInfoExample {
 }
 impl FromJson for FormVariableValueInfoExample {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormVariableValueInfoExample")?;
-        let mut out = Self::default();
-        o.set("object_value", &mut out.object_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormVariableValueInfoExample {
+    const NAME: &'static str = "FormVariableValueInfoExample";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_value" => v.put(&mut self.object_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.authorization.get_by_param` (Query individual user authorization) answers with.
@@ -4177,11 +4943,23 @@ pub struct GetByParamAuthorizationResponseBody {
 }
 impl FromJson for GetByParamAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetByParamAuthorizationResponseBody")?;
-        let mut out = Self::default();
-        o.set("role_authorization", &mut out.role_authorization);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetByParamAuthorizationResponseBody {
+    const NAME: &'static str = "GetByParamAuthorizationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role_authorization" => v.put(&mut self.role_authorization),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.custom_field.get_by_param` (Get field details) answers with.
@@ -4197,11 +4975,23 @@ pub struct GetByParamCustomFieldResponseBody {
 }
 impl FromJson for GetByParamCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetByParamCustomFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetByParamCustomFieldResponseBody {
+    const NAME: &'static str = "GetByParamCustomFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.company.get` (Query a single company) answers with.
@@ -4217,11 +5007,23 @@ pub struct GetCompanyResponseBody {
 }
 impl FromJson for GetCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCompanyResponseBody")?;
-        let mut out = Self::default();
-        o.set("company", &mut out.company);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCompanyResponseBody {
+    const NAME: &'static str = "GetCompanyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company" => v.put(&mut self.company),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.contract.get` (Query a single contract) answers with.
@@ -4237,11 +5039,23 @@ pub struct GetContractResponseBody {
 }
 impl FromJson for GetContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetContractResponseBody")?;
-        let mut out = Self::default();
-        o.set("contract", &mut out.contract);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetContractResponseBody {
+    const NAME: &'static str = "GetContractResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contract" => v.put(&mut self.contract),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.country_region.get` (Search a single country/region information) answers with.
@@ -4257,11 +5071,23 @@ pub struct GetCountryRegionResponseBody {
 }
 impl FromJson for GetCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCountryRegionResponseBody")?;
-        let mut out = Self::default();
-        o.set("country_region", &mut out.country_region);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCountryRegionResponseBody {
+    const NAME: &'static str = "GetCountryRegionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "country_region" => v.put(&mut self.country_region),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.currency.get` (Query single currency information) answers with.
@@ -4277,11 +5103,23 @@ pub struct GetCurrencyResponseBody {
 }
 impl FromJson for GetCurrencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCurrencyResponseBody")?;
-        let mut out = Self::default();
-        o.set("currency", &mut out.currency);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCurrencyResponseBody {
+    const NAME: &'static str = "GetCurrencyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "currency" => v.put(&mut self.currency),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.department.get` (Get department information) answers with.
@@ -4297,11 +5135,23 @@ pub struct GetDepartmentResponseBody {
 }
 impl FromJson for GetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("department", &mut out.department);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDepartmentResponseBody {
+    const NAME: &'static str = "GetDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department" => v.put(&mut self.department),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.employee_type.get` (Query an individual employee type) answers with.
@@ -4317,11 +5167,23 @@ pub struct GetEmployeeTypeResponseBody {
 }
 impl FromJson for GetEmployeeTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetEmployeeTypeResponseBody")?;
-        let mut out = Self::default();
-        o.set("employee_type", &mut out.employee_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetEmployeeTypeResponseBody {
+    const NAME: &'static str = "GetEmployeeTypeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employee_type" => v.put(&mut self.employee_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.job_data.get` (Get job information) answers with.
@@ -4337,11 +5199,23 @@ pub struct GetJobDataResponseBody {
 }
 impl FromJson for GetJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobDataResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_data", &mut out.job_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobDataResponseBody {
+    const NAME: &'static str = "GetJobDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_data" => v.put(&mut self.job_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.job_family.get` (Query a single job sequence) answers with.
@@ -4357,11 +5231,23 @@ pub struct GetJobFamilyResponseBody {
 }
 impl FromJson for GetJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_family", &mut out.job_family);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobFamilyResponseBody {
+    const NAME: &'static str = "GetJobFamilyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_family" => v.put(&mut self.job_family),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.job_level.get` (Get single job level) answers with.
@@ -4377,11 +5263,23 @@ pub struct GetJobLevelResponseBody {
 }
 impl FromJson for GetJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_level", &mut out.job_level);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobLevelResponseBody {
+    const NAME: &'static str = "GetJobLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_level" => v.put(&mut self.job_level),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.job.get` (Get job profile) answers with.
@@ -4397,11 +5295,23 @@ pub struct GetJobResponseBody {
 }
 impl FromJson for GetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("job", &mut out.job);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobResponseBody {
+    const NAME: &'static str = "GetJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job" => v.put(&mut self.job),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.location.get` (Get location information) answers with.
@@ -4417,11 +5327,23 @@ pub struct GetLocationResponseBody {
 }
 impl FromJson for GetLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetLocationResponseBody")?;
-        let mut out = Self::default();
-        o.set("location", &mut out.location);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetLocationResponseBody {
+    const NAME: &'static str = "GetLocationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "location" => v.put(&mut self.location),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.national_id_type.get` (Get national ID type) answers with.
@@ -4437,11 +5359,23 @@ pub struct GetNationalIdTypeResponseBody {
 }
 impl FromJson for GetNationalIdTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetNationalIdTypeResponseBody")?;
-        let mut out = Self::default();
-        o.set("national_id_type", &mut out.national_id_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetNationalIdTypeResponseBody {
+    const NAME: &'static str = "GetNationalIdTypeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "national_id_type" => v.put(&mut self.national_id_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.person.get` (Get personal information) answers with.
@@ -4457,11 +5391,23 @@ pub struct GetPersonResponseBody {
 }
 impl FromJson for GetPersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetPersonResponseBody")?;
-        let mut out = Self::default();
-        o.set("person", &mut out.person);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetPersonResponseBody {
+    const NAME: &'static str = "GetPersonResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "person" => v.put(&mut self.person),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.pre_hire.get` (Query individual candidates) answers with.
@@ -4477,11 +5423,23 @@ pub struct GetPreHireResponseBody {
 }
 impl FromJson for GetPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetPreHireResponseBody")?;
-        let mut out = Self::default();
-        o.set("pre_hire", &mut out.pre_hire);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetPreHireResponseBody {
+    const NAME: &'static str = "GetPreHireResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pre_hire" => v.put(&mut self.pre_hire),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.process_form_variable_data.get` (Get process form data) answers with.
@@ -4497,11 +5455,23 @@ pub struct GetProcessFormVariableDataResponseBody {
 }
 impl FromJson for GetProcessFormVariableDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetProcessFormVariableDataResponseBody")?;
-        let mut out = Self::default();
-        o.set("field_variable_values", &mut out.field_variable_values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetProcessFormVariableDataResponseBody {
+    const NAME: &'static str = "GetProcessFormVariableDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_variable_values" => v.put(&mut self.field_variable_values),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.subdivision.get` (Query a single province/administrative region information) answers with.
@@ -4517,11 +5487,23 @@ pub struct GetSubdivisionResponseBody {
 }
 impl FromJson for GetSubdivisionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSubdivisionResponseBody")?;
-        let mut out = Self::default();
-        o.set("subdivision", &mut out.subdivision);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSubdivisionResponseBody {
+    const NAME: &'static str = "GetSubdivisionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subdivision" => v.put(&mut self.subdivision),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.subregion.get` (Query single city/region information) answers with.
@@ -4537,11 +5519,23 @@ pub struct GetSubregionResponseBody {
 }
 impl FromJson for GetSubregionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSubregionResponseBody")?;
-        let mut out = Self::default();
-        o.set("subregion", &mut out.subregion);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSubregionResponseBody {
+    const NAME: &'static str = "GetSubregionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subregion" => v.put(&mut self.subregion),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.working_hours_type.get` (Query individual working hours type) answers with.
@@ -4557,11 +5551,23 @@ pub struct GetWorkingHoursTypeResponseBody {
 }
 impl FromJson for GetWorkingHoursTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetWorkingHoursTypeResponseBody")?;
-        let mut out = Self::default();
-        o.set("working_hours_type", &mut out.working_hours_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetWorkingHoursTypeResponseBody {
+    const NAME: &'static str = "GetWorkingHoursTypeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "working_hours_type" => v.put(&mut self.working_hours_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `hiberarchy_common` of `Company`.
@@ -4603,21 +5609,33 @@ pub struct HiberarchyCommon {
 }
 impl FromJson for HiberarchyCommon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "HiberarchyCommon")?;
-        let mut out = Self::default();
-        o.set("parent_id", &mut out.parent_id);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("active", &mut out.active);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("code", &mut out.code);
-        o.set("description", &mut out.description);
-        o.set("tree_order", &mut out.tree_order);
-        o.set("list_order", &mut out.list_order);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for HiberarchyCommon {
+    const NAME: &'static str = "HiberarchyCommon";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "parent_id" => v.put(&mut self.parent_id),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "active" => v.put(&mut self.active),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "code" => v.put(&mut self.code),
+            "description" => v.put(&mut self.description),
+            "tree_order" => v.put(&mut self.tree_order),
+            "list_order" => v.put(&mut self.list_order),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for HiberarchyCommon {
@@ -4669,13 +5687,25 @@ pub struct Hrbp {
 }
 impl FromJson for Hrbp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Hrbp")?;
-        let mut out = Self::default();
-        o.set("employment_id_list", &mut out.employment_id_list);
-        o.set("department_id", &mut out.department_id);
-        o.set("work_location_id", &mut out.work_location_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Hrbp {
+    const NAME: &'static str = "Hrbp";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id_list" => v.put(&mut self.employment_id_list),
+            "department_id" => v.put(&mut self.department_id),
+            "work_location_id" => v.put(&mut self.work_location_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `legal_representative` of `Company`.
@@ -4693,12 +5723,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("lang", &mut out.lang);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "lang" => v.put(&mut self.lang),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18n {
@@ -4733,12 +5775,24 @@ pub struct IdInfo {
 }
 impl FromJson for IdInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IdInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("target_id", &mut out.target_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IdInfo {
+    const NAME: &'static str = "IdInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "target_id" => v.put(&mut self.target_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `image_field_setting` of `CommonSchemaConfig`.
@@ -4756,12 +5810,24 @@ pub struct ImageFieldSetting {
 }
 impl FromJson for ImageFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ImageFieldSetting")?;
-        let mut out = Self::default();
-        o.set("image_type", &mut out.image_type);
-        o.set("display_style", &mut out.display_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ImageFieldSetting {
+    const NAME: &'static str = "ImageFieldSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "image_type" => v.put(&mut self.image_type),
+            "display_style" => v.put(&mut self.display_style),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.job.create` (Create job profile).
@@ -4810,24 +5876,36 @@ pub struct Job {
 }
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Job")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("active", &mut out.active);
-        o.set("job_title", &mut out.job_title);
-        o.set("pathway_id", &mut out.pathway_id);
-        o.set("job_family_id_list", &mut out.job_family_id_list);
-        o.set("job_level_id_list", &mut out.job_level_id_list);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("is_prefer_manual_encoding", &mut out.is_prefer_manual_encoding);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Job {
+    const NAME: &'static str = "Job";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "active" => v.put(&mut self.active),
+            "job_title" => v.put(&mut self.job_title),
+            "pathway_id" => v.put(&mut self.pathway_id),
+            "job_family_id_list" => v.put(&mut self.job_family_id_list),
+            "job_level_id_list" => v.put(&mut self.job_level_id_list),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "is_prefer_manual_encoding" => v.put(&mut self.is_prefer_manual_encoding),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Job {
@@ -4946,44 +6024,56 @@ pub struct JobData {
 }
 impl FromJson for JobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobData")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("version_id", &mut out.version_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("work_location_id", &mut out.work_location_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("probation_start_date", &mut out.probation_start_date);
-        o.set("probation_end_date", &mut out.probation_end_date);
-        o.set("primary_job_data", &mut out.primary_job_data);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("assignment_start_reason", &mut out.assignment_start_reason);
-        o.set("probation_expected_end_date", &mut out.probation_expected_end_date);
-        o.set("probation_outcome", &mut out.probation_outcome);
-        o.set("weekly_working_hours", &mut out.weekly_working_hours);
-        o.set("direct_manager_id", &mut out.direct_manager_id);
-        o.set("dotted_line_manager_id_list", &mut out.dotted_line_manager_id_list);
-        o.set("second_direct_manager_id", &mut out.second_direct_manager_id);
-        o.set("cost_center_rate", &mut out.cost_center_rate);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
-        o.set("work_shift", &mut out.work_shift);
-        o.set("compensation_type", &mut out.compensation_type);
-        o.set("service_company", &mut out.service_company);
-        o.set("employee_subtype_id", &mut out.employee_subtype_id);
-        o.set("position_id", &mut out.position_id);
-        o.set("pathway_id", &mut out.pathway_id);
-        o.set("job_data_reason", &mut out.job_data_reason);
-        o.set("work_calendar_id", &mut out.work_calendar_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobData {
+    const NAME: &'static str = "JobData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "version_id" => v.put(&mut self.version_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "work_location_id" => v.put(&mut self.work_location_id),
+            "department_id" => v.put(&mut self.department_id),
+            "job_id" => v.put(&mut self.job_id),
+            "probation_start_date" => v.put(&mut self.probation_start_date),
+            "probation_end_date" => v.put(&mut self.probation_end_date),
+            "primary_job_data" => v.put(&mut self.primary_job_data),
+            "employment_id" => v.put(&mut self.employment_id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "assignment_start_reason" => v.put(&mut self.assignment_start_reason),
+            "probation_expected_end_date" => v.put(&mut self.probation_expected_end_date),
+            "probation_outcome" => v.put(&mut self.probation_outcome),
+            "weekly_working_hours" => v.put(&mut self.weekly_working_hours),
+            "direct_manager_id" => v.put(&mut self.direct_manager_id),
+            "dotted_line_manager_id_list" => v.put(&mut self.dotted_line_manager_id_list),
+            "second_direct_manager_id" => v.put(&mut self.second_direct_manager_id),
+            "cost_center_rate" => v.put(&mut self.cost_center_rate),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "weekly_working_hours_v2" => v.put(&mut self.weekly_working_hours_v2),
+            "work_shift" => v.put(&mut self.work_shift),
+            "compensation_type" => v.put(&mut self.compensation_type),
+            "service_company" => v.put(&mut self.service_company),
+            "employee_subtype_id" => v.put(&mut self.employee_subtype_id),
+            "position_id" => v.put(&mut self.position_id),
+            "pathway_id" => v.put(&mut self.pathway_id),
+            "job_data_reason" => v.put(&mut self.job_data_reason),
+            "work_calendar_id" => v.put(&mut self.work_calendar_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JobData {
@@ -5070,13 +6160,25 @@ pub struct JobDataCostCenter {
 }
 impl FromJson for JobDataCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobDataCostCenter")?;
-        let mut out = Self::default();
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("rate", &mut out.rate);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobDataCostCenter {
+    const NAME: &'static str = "JobDataCostCenter";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "rate" => v.put(&mut self.rate),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JobDataCostCenter {
@@ -5132,21 +6234,33 @@ pub struct JobFamily {
 }
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobFamily")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("active", &mut out.active);
-        o.set("selectable", &mut out.selectable);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("pathway_ids", &mut out.pathway_ids);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("code", &mut out.code);
-        o.set("description", &mut out.description);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobFamily {
+    const NAME: &'static str = "JobFamily";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "active" => v.put(&mut self.active),
+            "selectable" => v.put(&mut self.selectable),
+            "parent_id" => v.put(&mut self.parent_id),
+            "pathway_ids" => v.put(&mut self.pathway_ids),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "code" => v.put(&mut self.code),
+            "description" => v.put(&mut self.description),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JobFamily {
@@ -5209,20 +6323,32 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobLevel")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("level_order", &mut out.level_order);
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("active", &mut out.active);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("job_grade", &mut out.job_grade);
-        o.set("pathway_ids", &mut out.pathway_ids);
-        o.set("view_order", &mut out.view_order);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobLevel {
+    const NAME: &'static str = "JobLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "level_order" => v.put(&mut self.level_order),
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "active" => v.put(&mut self.active),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "job_grade" => v.put(&mut self.job_grade),
+            "pathway_ids" => v.put(&mut self.pathway_ids),
+            "view_order" => v.put(&mut self.view_order),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JobLevel {
@@ -5296,29 +6422,42 @@ pub struct LeaveBalance {
 }
 impl FromJson for LeaveBalance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveBalance")?;
-        let mut out = Self::default();
-        o.set("leave_type_id", &mut out.leave_type_id);
-        o.set("leave_type_name", &mut out.leave_type_name);
-        o.set("historical_cycles_left", &mut out.historical_cycles_left);
-        o.set("this_cycle_total", &mut out.this_cycle_total);
-        o.set("this_cycle_taken", &mut out.this_cycle_taken);
-        o.set("leave_balance", &mut out.leave_balance);
-        o.set("leave_duration_unit", &mut out.leave_duration_unit);
-        o.set("history_cycle_accrual", &mut out.history_cycle_accrual);
-        o.set("balance_in_current_cycle", &mut out.balance_in_current_cycle);
-        o.set("taken", &mut out.taken);
-        o.set("taken_history_cycle", &mut out.taken_history_cycle);
-        o.set("offboarding_balance", &mut out.offboarding_balance);
-        o.set("taken_current_date", &mut out.taken_current_date);
-        o.set("offboarding_granted", &mut out.offboarding_granted);
-        o.set(
-            "leave_balance_excluding_under_approval",
-            &mut out.leave_balance_excluding_under_approval,
-        );
-        o.set("leave_quantity_under_approval", &mut out.leave_quantity_under_approval);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveBalance {
+    const NAME: &'static str = "LeaveBalance";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leave_type_id" => v.put(&mut self.leave_type_id),
+            "leave_type_name" => v.put(&mut self.leave_type_name),
+            "historical_cycles_left" => v.put(&mut self.historical_cycles_left),
+            "this_cycle_total" => v.put(&mut self.this_cycle_total),
+            "this_cycle_taken" => v.put(&mut self.this_cycle_taken),
+            "leave_balance" => v.put(&mut self.leave_balance),
+            "leave_duration_unit" => v.put(&mut self.leave_duration_unit),
+            "history_cycle_accrual" => v.put(&mut self.history_cycle_accrual),
+            "balance_in_current_cycle" => v.put(&mut self.balance_in_current_cycle),
+            "taken" => v.put(&mut self.taken),
+            "taken_history_cycle" => v.put(&mut self.taken_history_cycle),
+            "offboarding_balance" => v.put(&mut self.offboarding_balance),
+            "taken_current_date" => v.put(&mut self.taken_current_date),
+            "offboarding_granted" => v.put(&mut self.offboarding_granted),
+            "leave_balance_excluding_under_approval" => {
+                v.put(&mut self.leave_balance_excluding_under_approval)
+            }
+            "leave_quantity_under_approval" => {
+                v.put(&mut self.leave_quantity_under_approval)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.leave.leave_balances` (Batch check employee vacation balance) answers with.
@@ -5338,13 +6477,27 @@ pub struct LeaveBalancesLeaveResponseBody {
 }
 impl FromJson for LeaveBalancesLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveBalancesLeaveResponseBody")?;
-        let mut out = Self::default();
-        o.set("employment_leave_balance_list", &mut out.employment_leave_balance_list);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveBalancesLeaveResponseBody {
+    const NAME: &'static str = "LeaveBalancesLeaveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_leave_balance_list" => {
+                v.put(&mut self.employment_leave_balance_list)
+            }
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `workday_extend_infos` of `LeaveRequest`.
@@ -5362,12 +6515,24 @@ pub struct LeaveExtendItem {
 }
 impl FromJson for LeaveExtendItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveExtendItem")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveExtendItem {
+    const NAME: &'static str = "LeaveExtendItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leave_granting_record` of `CreateLeaveGrantingRecordResponseBody`.
@@ -5409,24 +6574,36 @@ pub struct LeaveGrantingRecord {
 }
 impl FromJson for LeaveGrantingRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveGrantingRecord")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("leave_type_id", &mut out.leave_type_id);
-        o.set("granting_quantity", &mut out.granting_quantity);
-        o.set("granting_unit", &mut out.granting_unit);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("granted_by", &mut out.granted_by);
-        o.set("reason", &mut out.reason);
-        o.set("created_at", &mut out.created_at);
-        o.set("created_by", &mut out.created_by);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("section_type", &mut out.section_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveGrantingRecord {
+    const NAME: &'static str = "LeaveGrantingRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "leave_type_id" => v.put(&mut self.leave_type_id),
+            "granting_quantity" => v.put(&mut self.granting_quantity),
+            "granting_unit" => v.put(&mut self.granting_unit),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "granted_by" => v.put(&mut self.granted_by),
+            "reason" => v.put(&mut self.reason),
+            "created_at" => v.put(&mut self.created_at),
+            "created_by" => v.put(&mut self.created_by),
+            "updated_at" => v.put(&mut self.updated_at),
+            "updated_by" => v.put(&mut self.updated_by),
+            "section_type" => v.put(&mut self.section_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leave_correct_process_info` of `LeaveRequest`.
@@ -5446,13 +6623,25 @@ pub struct LeaveProcessInfo {
 }
 impl FromJson for LeaveProcessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveProcessInfo")?;
-        let mut out = Self::default();
-        o.set("process_id", &mut out.process_id);
-        o.set("process_status", &mut out.process_status);
-        o.set("process_apply_time", &mut out.process_apply_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveProcessInfo {
+    const NAME: &'static str = "LeaveProcessInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process_id" => v.put(&mut self.process_id),
+            "process_status" => v.put(&mut self.process_status),
+            "process_apply_time" => v.put(&mut self.process_apply_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leave_request_list` of `LeaveRequestHistoryLeaveResponseBody`.
@@ -5528,41 +6717,53 @@ pub struct LeaveRequest {
 }
 impl FromJson for LeaveRequest {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveRequest")?;
-        let mut out = Self::default();
-        o.set("leave_request_id", &mut out.leave_request_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("employment_name", &mut out.employment_name);
-        o.set("leave_type_id", &mut out.leave_type_id);
-        o.set("leave_type_name", &mut out.leave_type_name);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("leave_duration", &mut out.leave_duration);
-        o.set("leave_duration_unit", &mut out.leave_duration_unit);
-        o.set("leave_request_status", &mut out.leave_request_status);
-        o.set("grant_source", &mut out.grant_source);
-        o.set("return_time", &mut out.return_time);
-        o.set("submitted_at", &mut out.submitted_at);
-        o.set("submitted_by", &mut out.submitted_by);
-        o.set("notes", &mut out.notes);
-        o.set("approval_date", &mut out.approval_date);
-        o.set("is_deducted", &mut out.is_deducted);
-        o.set("details", &mut out.details);
-        o.set("leave_type_code", &mut out.leave_type_code);
-        o.set("actual_end_date", &mut out.actual_end_date);
-        o.set("estimated_end_date", &mut out.estimated_end_date);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("data_source", &mut out.data_source);
-        o.set("leave_process_id", &mut out.leave_process_id);
-        o.set("leave_correct_process_id", &mut out.leave_correct_process_id);
-        o.set("leave_cancel_process_id", &mut out.leave_cancel_process_id);
-        o.set("leave_return_process_id", &mut out.leave_return_process_id);
-        o.set("wd_paid_type", &mut out.wd_paid_type);
-        o.set("leave_correct_process_info", &mut out.leave_correct_process_info);
-        o.set("workday_extend_infos", &mut out.workday_extend_infos);
-        o.set("leave_tag_conf", &mut out.leave_tag_conf);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveRequest {
+    const NAME: &'static str = "LeaveRequest";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leave_request_id" => v.put(&mut self.leave_request_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "employment_name" => v.put(&mut self.employment_name),
+            "leave_type_id" => v.put(&mut self.leave_type_id),
+            "leave_type_name" => v.put(&mut self.leave_type_name),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "leave_duration" => v.put(&mut self.leave_duration),
+            "leave_duration_unit" => v.put(&mut self.leave_duration_unit),
+            "leave_request_status" => v.put(&mut self.leave_request_status),
+            "grant_source" => v.put(&mut self.grant_source),
+            "return_time" => v.put(&mut self.return_time),
+            "submitted_at" => v.put(&mut self.submitted_at),
+            "submitted_by" => v.put(&mut self.submitted_by),
+            "notes" => v.put(&mut self.notes),
+            "approval_date" => v.put(&mut self.approval_date),
+            "is_deducted" => v.put(&mut self.is_deducted),
+            "details" => v.put(&mut self.details),
+            "leave_type_code" => v.put(&mut self.leave_type_code),
+            "actual_end_date" => v.put(&mut self.actual_end_date),
+            "estimated_end_date" => v.put(&mut self.estimated_end_date),
+            "time_zone" => v.put(&mut self.time_zone),
+            "data_source" => v.put(&mut self.data_source),
+            "leave_process_id" => v.put(&mut self.leave_process_id),
+            "leave_correct_process_id" => v.put(&mut self.leave_correct_process_id),
+            "leave_cancel_process_id" => v.put(&mut self.leave_cancel_process_id),
+            "leave_return_process_id" => v.put(&mut self.leave_return_process_id),
+            "wd_paid_type" => v.put(&mut self.wd_paid_type),
+            "leave_correct_process_info" => v.put(&mut self.leave_correct_process_info),
+            "workday_extend_infos" => v.put(&mut self.workday_extend_infos),
+            "leave_tag_conf" => v.put(&mut self.leave_tag_conf),
+            _ => v.skip(),
+        }
     }
 }
 /// The `details` of `LeaveRequest`.
@@ -5586,15 +6787,27 @@ pub struct LeaveRequestDetail {
 }
 impl FromJson for LeaveRequestDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveRequestDetail")?;
-        let mut out = Self::default();
-        o.set("leave_request_id", &mut out.leave_request_id);
-        o.set("leave_date", &mut out.leave_date);
-        o.set("leave_duration", &mut out.leave_duration);
-        o.set("leave_duration_unit", &mut out.leave_duration_unit);
-        o.set("paid_type", &mut out.paid_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveRequestDetail {
+    const NAME: &'static str = "LeaveRequestDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leave_request_id" => v.put(&mut self.leave_request_id),
+            "leave_date" => v.put(&mut self.leave_date),
+            "leave_duration" => v.put(&mut self.leave_duration),
+            "leave_duration_unit" => v.put(&mut self.leave_duration_unit),
+            "paid_type" => v.put(&mut self.paid_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.leave.leave_request_history` (Batch query employee leave records) answers with.
@@ -5614,13 +6827,25 @@ pub struct LeaveRequestHistoryLeaveResponseBody {
 }
 impl FromJson for LeaveRequestHistoryLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveRequestHistoryLeaveResponseBody")?;
-        let mut out = Self::default();
-        o.set("leave_request_list", &mut out.leave_request_list);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveRequestHistoryLeaveResponseBody {
+    const NAME: &'static str = "LeaveRequestHistoryLeaveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leave_request_list" => v.put(&mut self.leave_request_list),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leave_subtype_list` of `LeaveType`.
@@ -5638,12 +6863,24 @@ pub struct LeaveSubtype {
 }
 impl FromJson for LeaveSubtype {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveSubtype")?;
-        let mut out = Self::default();
-        o.set("leave_type_id", &mut out.leave_type_id);
-        o.set("leave_type_name", &mut out.leave_type_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveSubtype {
+    const NAME: &'static str = "LeaveSubtype";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leave_type_id" => v.put(&mut self.leave_type_id),
+            "leave_type_name" => v.put(&mut self.leave_type_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leave_tag_conf` of `LeaveRequest`.
@@ -5659,11 +6896,23 @@ pub struct LeaveTagConf {
 }
 impl FromJson for LeaveTagConf {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveTagConf")?;
-        let mut out = Self::default();
-        o.set("tags", &mut out.tags);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveTagConf {
+    const NAME: &'static str = "LeaveTagConf";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tags" => v.put(&mut self.tags),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leave_type_list` of `LeaveTypesLeaveResponseBody`.
@@ -5693,18 +6942,30 @@ pub struct LeaveType {
 }
 impl FromJson for LeaveType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveType")?;
-        let mut out = Self::default();
-        o.set("leave_type_id", &mut out.leave_type_id);
-        o.set("leave_type_name", &mut out.leave_type_name);
-        o.set("status", &mut out.status);
-        o.set("leave_subtype_list", &mut out.leave_subtype_list);
-        o.set("created_at", &mut out.created_at);
-        o.set("created_by", &mut out.created_by);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("updated_by", &mut out.updated_by);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveType {
+    const NAME: &'static str = "LeaveType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leave_type_id" => v.put(&mut self.leave_type_id),
+            "leave_type_name" => v.put(&mut self.leave_type_name),
+            "status" => v.put(&mut self.status),
+            "leave_subtype_list" => v.put(&mut self.leave_subtype_list),
+            "created_at" => v.put(&mut self.created_at),
+            "created_by" => v.put(&mut self.created_by),
+            "updated_at" => v.put(&mut self.updated_at),
+            "updated_by" => v.put(&mut self.updated_by),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.leave.leave_types` (Get a list of vacation types) answers with.
@@ -5724,13 +6985,25 @@ pub struct LeaveTypesLeaveResponseBody {
 }
 impl FromJson for LeaveTypesLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveTypesLeaveResponseBody")?;
-        let mut out = Self::default();
-        o.set("leave_type_list", &mut out.leave_type_list);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveTypesLeaveResponseBody {
+    const NAME: &'static str = "LeaveTypesLeaveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leave_type_list" => v.put(&mut self.leave_type_list),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.company.list` (Get company list) answers with.
@@ -5750,13 +7023,25 @@ pub struct ListCompanyResponseBody {
 }
 impl FromJson for ListCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCompanyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCompanyResponseBody {
+    const NAME: &'static str = "ListCompanyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.contract.list` (Get contract list) answers with.
@@ -5776,13 +7061,25 @@ pub struct ListContractResponseBody {
 }
 impl FromJson for ListContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListContractResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListContractResponseBody {
+    const NAME: &'static str = "ListContractResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.country_region.list` (Query country/region information in batches) answers with.
@@ -5802,13 +7099,25 @@ pub struct ListCountryRegionResponseBody {
 }
 impl FromJson for ListCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCountryRegionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCountryRegionResponseBody {
+    const NAME: &'static str = "ListCountryRegionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.currency.list` (Query currency information in batches) answers with.
@@ -5828,13 +7137,25 @@ pub struct ListCurrencyResponseBody {
 }
 impl FromJson for ListCurrencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCurrencyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCurrencyResponseBody {
+    const NAME: &'static str = "ListCurrencyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.department.list` (Get department list) answers with.
@@ -5854,13 +7175,25 @@ pub struct ListDepartmentResponseBody {
 }
 impl FromJson for ListDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDepartmentResponseBody {
+    const NAME: &'static str = "ListDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.employee_type.list` (Batch query for employee types) answers with.
@@ -5880,13 +7213,25 @@ pub struct ListEmployeeTypeResponseBody {
 }
 impl FromJson for ListEmployeeTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListEmployeeTypeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListEmployeeTypeResponseBody {
+    const NAME: &'static str = "ListEmployeeTypeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.job_data.list` (Get the list of job information) answers with.
@@ -5906,13 +7251,25 @@ pub struct ListJobDataResponseBody {
 }
 impl FromJson for ListJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobDataResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobDataResponseBody {
+    const NAME: &'static str = "ListJobDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.job_family.list` (Get the list of job sequence) answers with.
@@ -5932,13 +7289,25 @@ pub struct ListJobFamilyResponseBody {
 }
 impl FromJson for ListJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobFamilyResponseBody {
+    const NAME: &'static str = "ListJobFamilyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.job_level.list` (Get the list of job level) answers with.
@@ -5958,13 +7327,25 @@ pub struct ListJobLevelResponseBody {
 }
 impl FromJson for ListJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobLevelResponseBody {
+    const NAME: &'static str = "ListJobLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.job.list` (Get the list of job profile) answers with.
@@ -5984,13 +7365,25 @@ pub struct ListJobResponseBody {
 }
 impl FromJson for ListJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobResponseBody {
+    const NAME: &'static str = "ListJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.location.list` (Get location list) answers with.
@@ -6010,13 +7403,25 @@ pub struct ListLocationResponseBody {
 }
 impl FromJson for ListLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListLocationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListLocationResponseBody {
+    const NAME: &'static str = "ListLocationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.national_id_type.list` (Get the list of national ID type) answers with.
@@ -6036,13 +7441,25 @@ pub struct ListNationalIdTypeResponseBody {
 }
 impl FromJson for ListNationalIdTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListNationalIdTypeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListNationalIdTypeResponseBody {
+    const NAME: &'static str = "ListNationalIdTypeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.custom_field.list_object_api_name` (Get a list of Feishu personnel objects) answers with.
@@ -6062,13 +7479,25 @@ pub struct ListObjectApiNameCustomFieldResponseBody {
 }
 impl FromJson for ListObjectApiNameCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListObjectApiNameCustomFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListObjectApiNameCustomFieldResponseBody {
+    const NAME: &'static str = "ListObjectApiNameCustomFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.pre_hire.list` (Batch query for candidates) answers with.
@@ -6088,13 +7517,25 @@ pub struct ListPreHireResponseBody {
 }
 impl FromJson for ListPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPreHireResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPreHireResponseBody {
+    const NAME: &'static str = "ListPreHireResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.security_group.list` (Get a list of roles in batches) answers with.
@@ -6114,13 +7555,25 @@ pub struct ListSecurityGroupResponseBody {
 }
 impl FromJson for ListSecurityGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSecurityGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSecurityGroupResponseBody {
+    const NAME: &'static str = "ListSecurityGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.subdivision.list` (Query province/administrative region information in batches) answers with.
@@ -6140,13 +7593,25 @@ pub struct ListSubdivisionResponseBody {
 }
 impl FromJson for ListSubdivisionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSubdivisionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSubdivisionResponseBody {
+    const NAME: &'static str = "ListSubdivisionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.subregion.list` (Query city/region information in batches) answers with.
@@ -6166,13 +7631,25 @@ pub struct ListSubregionResponseBody {
 }
 impl FromJson for ListSubregionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSubregionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSubregionResponseBody {
+    const NAME: &'static str = "ListSubregionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.working_hours_type.list` (Get the list of working hours) answers with.
@@ -6192,13 +7669,25 @@ pub struct ListWorkingHoursTypeResponseBody {
 }
 impl FromJson for ListWorkingHoursTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListWorkingHoursTypeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListWorkingHoursTypeResponseBody {
+    const NAME: &'static str = "ListWorkingHoursTypeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.location.create` (Create location).
@@ -6241,22 +7730,34 @@ pub struct Location {
 }
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Location")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("hiberarchy_common", &mut out.hiberarchy_common);
-        o.set("location_usage_list", &mut out.location_usage_list);
-        o.set("address", &mut out.address);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("locale", &mut out.locale);
-        o.set("time_zone_id", &mut out.time_zone_id);
-        o.set("display_language_id", &mut out.display_language_id);
-        o.set("is_prefer_manual_encoding", &mut out.is_prefer_manual_encoding);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Location {
+    const NAME: &'static str = "Location";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "hiberarchy_common" => v.put(&mut self.hiberarchy_common),
+            "location_usage_list" => v.put(&mut self.location_usage_list),
+            "address" => v.put(&mut self.address),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "locale" => v.put(&mut self.locale),
+            "time_zone_id" => v.put(&mut self.time_zone_id),
+            "display_language_id" => v.put(&mut self.display_language_id),
+            "is_prefer_manual_encoding" => v.put(&mut self.is_prefer_manual_encoding),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Location {
@@ -6313,12 +7814,24 @@ pub struct LookupFieldSetting {
 }
 impl FromJson for LookupFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LookupFieldSetting")?;
-        let mut out = Self::default();
-        o.set("lookup_obj_api_name", &mut out.lookup_obj_api_name);
-        o.set("is_multiple", &mut out.is_multiple);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LookupFieldSetting {
+    const NAME: &'static str = "LookupFieldSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "lookup_obj_api_name" => v.put(&mut self.lookup_obj_api_name),
+            "is_multiple" => v.put(&mut self.is_multiple),
+            _ => v.skip(),
+        }
     }
 }
 /// The `management_scope_list` of `RoleAuthorization`.
@@ -6336,12 +7849,24 @@ pub struct ManagementScope {
 }
 impl FromJson for ManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ManagementScope")?;
-        let mut out = Self::default();
-        o.set("management_dimension", &mut out.management_dimension);
-        o.set("obj_id", &mut out.obj_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ManagementScope {
+    const NAME: &'static str = "ManagementScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "management_dimension" => v.put(&mut self.management_dimension),
+            "obj_id" => v.put(&mut self.obj_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ManagementScope {
@@ -6378,13 +7903,25 @@ pub struct MatchCompensationStandardResponseBody {
 }
 impl FromJson for MatchCompensationStandardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MatchCompensationStandardResponseBody")?;
-        let mut out = Self::default();
-        o.set("standard_id", &mut out.standard_id);
-        o.set("grade", &mut out.grade);
-        o.set("effective_time", &mut out.effective_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MatchCompensationStandardResponseBody {
+    const NAME: &'static str = "MatchCompensationStandardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "standard_id" => v.put(&mut self.standard_id),
+            "grade" => v.put(&mut self.grade),
+            "effective_time" => v.put(&mut self.effective_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `CommonSchemaOption`.
@@ -6402,12 +7939,24 @@ pub struct Name {
 }
 impl FromJson for Name {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Name")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Name {
+    const NAME: &'static str = "Name";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Name {
@@ -6443,17 +7992,29 @@ pub struct NationalId {
 }
 impl FromJson for NationalId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NationalId")?;
-        let mut out = Self::default();
-        o.set("national_id_type_id", &mut out.national_id_type_id);
-        o.set("national_id_number", &mut out.national_id_number);
-        o.set("issue_date", &mut out.issue_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("issued_by", &mut out.issued_by);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NationalId {
+    const NAME: &'static str = "NationalId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "national_id_type_id" => v.put(&mut self.national_id_type_id),
+            "national_id_number" => v.put(&mut self.national_id_number),
+            "issue_date" => v.put(&mut self.issue_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "issued_by" => v.put(&mut self.issued_by),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NationalId {
@@ -6513,19 +8074,31 @@ pub struct NationalIdType {
 }
 impl FromJson for NationalIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NationalIdType")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("name", &mut out.name);
-        o.set("active", &mut out.active);
-        o.set("validation_rule", &mut out.validation_rule);
-        o.set("validation_rule_description", &mut out.validation_rule_description);
-        o.set("code", &mut out.code);
-        o.set("identification_type", &mut out.identification_type);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NationalIdType {
+    const NAME: &'static str = "NationalIdType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "name" => v.put(&mut self.name),
+            "active" => v.put(&mut self.active),
+            "validation_rule" => v.put(&mut self.validation_rule),
+            "validation_rule_description" => v.put(&mut self.validation_rule_description),
+            "code" => v.put(&mut self.code),
+            "identification_type" => v.put(&mut self.identification_type),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NationalIdType {
@@ -6580,14 +8153,26 @@ pub struct NumberFieldSetting {
 }
 impl FromJson for NumberFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NumberFieldSetting")?;
-        let mut out = Self::default();
-        o.set("number_field_type", &mut out.number_field_type);
-        o.set("decimal_places", &mut out.decimal_places);
-        o.set("round_type", &mut out.round_type);
-        o.set("decimal_total_places", &mut out.decimal_total_places);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NumberFieldSetting {
+    const NAME: &'static str = "NumberFieldSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "number_field_type" => v.put(&mut self.number_field_type),
+            "decimal_places" => v.put(&mut self.decimal_places),
+            "round_type" => v.put(&mut self.round_type),
+            "decimal_total_places" => v.put(&mut self.decimal_total_places),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListObjectApiNameCustomFieldResponseBody`.
@@ -6611,15 +8196,27 @@ pub struct Object {
 }
 impl FromJson for Object {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Object")?;
-        let mut out = Self::default();
-        o.set("object_api_name", &mut out.object_api_name);
-        o.set("name", &mut out.name);
-        o.set("is_open", &mut out.is_open);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Object {
+    const NAME: &'static str = "Object";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_api_name" => v.put(&mut self.object_api_name),
+            "name" => v.put(&mut self.name),
+            "is_open" => v.put(&mut self.is_open),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_fields` of `Address`.
@@ -6637,12 +8234,24 @@ pub struct ObjectFieldData {
 }
 impl FromJson for ObjectFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectFieldData")?;
-        let mut out = Self::default();
-        o.set("field_name", &mut out.field_name);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectFieldData {
+    const NAME: &'static str = "ObjectFieldData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_name" => v.put(&mut self.field_name),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ObjectFieldData {
@@ -6685,16 +8294,28 @@ pub struct Offboarding {
 }
 impl FromJson for Offboarding {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Offboarding")?;
-        let mut out = Self::default();
-        o.set("initiating_type", &mut out.initiating_type);
-        o.set("status", &mut out.status);
-        o.set("application_info", &mut out.application_info);
-        o.set("offboarding_info", &mut out.offboarding_info);
-        o.set("offboarding_checklist", &mut out.offboarding_checklist);
-        o.set("offboarding_id", &mut out.offboarding_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Offboarding {
+    const NAME: &'static str = "Offboarding";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "initiating_type" => v.put(&mut self.initiating_type),
+            "status" => v.put(&mut self.status),
+            "application_info" => v.put(&mut self.application_info),
+            "offboarding_info" => v.put(&mut self.offboarding_info),
+            "offboarding_checklist" => v.put(&mut self.offboarding_checklist),
+            "offboarding_id" => v.put(&mut self.offboarding_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `offboarding_checklist` of `Offboarding`.
@@ -6716,14 +8337,26 @@ pub struct OffboardingChecklist {
 }
 impl FromJson for OffboardingChecklist {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OffboardingChecklist")?;
-        let mut out = Self::default();
-        o.set("checklist_status", &mut out.checklist_status);
-        o.set("checklist_start_time", &mut out.checklist_start_time);
-        o.set("checklist_finish_time", &mut out.checklist_finish_time);
-        o.set("checklist_process_id", &mut out.checklist_process_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OffboardingChecklist {
+    const NAME: &'static str = "OffboardingChecklist";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "checklist_status" => v.put(&mut self.checklist_status),
+            "checklist_start_time" => v.put(&mut self.checklist_start_time),
+            "checklist_finish_time" => v.put(&mut self.checklist_finish_time),
+            "checklist_process_id" => v.put(&mut self.checklist_process_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `offboarding_info` of `Offboarding`.
@@ -6791,40 +8424,57 @@ pub struct OffboardingInfo {
 }
 impl FromJson for OffboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OffboardingInfo")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("hrbp_id", &mut out.hrbp_id);
-        o.set("expected_offboarding_date", &mut out.expected_offboarding_date);
-        o.set("offboarding_date", &mut out.offboarding_date);
-        o.set("reason", &mut out.reason);
-        o.set("reason_explanation", &mut out.reason_explanation);
-        o.set("employee_reason", &mut out.employee_reason);
-        o.set("employee_reason_explanation", &mut out.employee_reason_explanation);
-        o.set("add_block_list", &mut out.add_block_list);
-        o.set("block_reason", &mut out.block_reason);
-        o.set("block_reason_explanation", &mut out.block_reason_explanation);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("retain_account", &mut out.retain_account);
-        o.set("social_insurance_end_date", &mut out.social_insurance_end_date);
-        o.set("provident_fund_end_date", &mut out.provident_fund_end_date);
-        o.set("enforce_noncompete_agreement", &mut out.enforce_noncompete_agreement);
-        o.set("noncompete_agreement_id", &mut out.noncompete_agreement_id);
-        o.set("noncompete_agreement_company", &mut out.noncompete_agreement_company);
-        o.set(
-            "noncompete_agreement_start_date",
-            &mut out.noncompete_agreement_start_date,
-        );
-        o.set("noncompete_agreement_end_date", &mut out.noncompete_agreement_end_date);
-        o.set("sign_type", &mut out.sign_type);
-        o.set("signature_file", &mut out.signature_file);
-        o.set("last_attendance_date", &mut out.last_attendance_date);
-        o.set("is_transfer_with_workforce", &mut out.is_transfer_with_workforce);
-        o.set("employment", &mut out.employment);
-        o.set("no_permission_fields", &mut out.no_permission_fields);
-        o.set("minor_reason", &mut out.minor_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OffboardingInfo {
+    const NAME: &'static str = "OffboardingInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "hrbp_id" => v.put(&mut self.hrbp_id),
+            "expected_offboarding_date" => v.put(&mut self.expected_offboarding_date),
+            "offboarding_date" => v.put(&mut self.offboarding_date),
+            "reason" => v.put(&mut self.reason),
+            "reason_explanation" => v.put(&mut self.reason_explanation),
+            "employee_reason" => v.put(&mut self.employee_reason),
+            "employee_reason_explanation" => v.put(&mut self.employee_reason_explanation),
+            "add_block_list" => v.put(&mut self.add_block_list),
+            "block_reason" => v.put(&mut self.block_reason),
+            "block_reason_explanation" => v.put(&mut self.block_reason_explanation),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "retain_account" => v.put(&mut self.retain_account),
+            "social_insurance_end_date" => v.put(&mut self.social_insurance_end_date),
+            "provident_fund_end_date" => v.put(&mut self.provident_fund_end_date),
+            "enforce_noncompete_agreement" => {
+                v.put(&mut self.enforce_noncompete_agreement)
+            }
+            "noncompete_agreement_id" => v.put(&mut self.noncompete_agreement_id),
+            "noncompete_agreement_company" => {
+                v.put(&mut self.noncompete_agreement_company)
+            }
+            "noncompete_agreement_start_date" => {
+                v.put(&mut self.noncompete_agreement_start_date)
+            }
+            "noncompete_agreement_end_date" => {
+                v.put(&mut self.noncompete_agreement_end_date)
+            }
+            "sign_type" => v.put(&mut self.sign_type),
+            "signature_file" => v.put(&mut self.signature_file),
+            "last_attendance_date" => v.put(&mut self.last_attendance_date),
+            "is_transfer_with_workforce" => v.put(&mut self.is_transfer_with_workforce),
+            "employment" => v.put(&mut self.employment),
+            "no_permission_fields" => v.put(&mut self.no_permission_fields),
+            "minor_reason" => v.put(&mut self.minor_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryOffboardingResponseBody`.
@@ -6850,22 +8500,32 @@ pub struct OffboardingReason {
 }
 impl FromJson for OffboardingReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OffboardingReason")?;
-        let mut out = Self::default();
-        o.set(
-            "offboarding_reason_unique_identifier",
-            &mut out.offboarding_reason_unique_identifier,
-        );
-        o.set("name", &mut out.name);
-        o.set("active", &mut out.active);
-        o.set(
-            "parent_offboarding_reason_unique_identifier",
-            &mut out.parent_offboarding_reason_unique_identifier,
-        );
-        o.set("created_time", &mut out.created_time);
-        o.set("updated_time", &mut out.updated_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OffboardingReason {
+    const NAME: &'static str = "OffboardingReason";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offboarding_reason_unique_identifier" => {
+                v.put(&mut self.offboarding_reason_unique_identifier)
+            }
+            "name" => v.put(&mut self.name),
+            "active" => v.put(&mut self.active),
+            "parent_offboarding_reason_unique_identifier" => {
+                v.put(&mut self.parent_offboarding_reason_unique_identifier)
+            }
+            "created_time" => v.put(&mut self.created_time),
+            "updated_time" => v.put(&mut self.updated_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `org_truncation` of `SecurityGroup`.
@@ -6885,13 +8545,25 @@ pub struct OrgTruncation {
 }
 impl FromJson for OrgTruncation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OrgTruncation")?;
-        let mut out = Self::default();
-        o.set("org_key", &mut out.org_key);
-        o.set("type", &mut out.r#type);
-        o.set("depth", &mut out.depth);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OrgTruncation {
+    const NAME: &'static str = "OrgTruncation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "org_key" => v.put(&mut self.org_key),
+            "type" => v.put(&mut self.r#type),
+            "depth" => v.put(&mut self.depth),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.employment.patch` (Update employment information) answers with.
@@ -6907,11 +8579,23 @@ pub struct PatchEmploymentResponseBody {
 }
 impl FromJson for PatchEmploymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchEmploymentResponseBody")?;
-        let mut out = Self::default();
-        o.set("employment", &mut out.employment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchEmploymentResponseBody {
+    const NAME: &'static str = "PatchEmploymentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment" => v.put(&mut self.employment),
+            _ => v.skip(),
+        }
     }
 }
 /// The `permission_detail_list` of `RoleAuthorization`.
@@ -6933,14 +8617,26 @@ pub struct PermissionDetail {
 }
 impl FromJson for PermissionDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PermissionDetail")?;
-        let mut out = Self::default();
-        o.set("role", &mut out.role);
-        o.set("assigned_organization_list", &mut out.assigned_organization_list);
-        o.set("grantor_rule_list", &mut out.grantor_rule_list);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PermissionDetail {
+    const NAME: &'static str = "PermissionDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role" => v.put(&mut self.role),
+            "assigned_organization_list" => v.put(&mut self.assigned_organization_list),
+            "grantor_rule_list" => v.put(&mut self.grantor_rule_list),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `grantor_rule_list` of `PermissionDetail`.
@@ -6960,13 +8656,25 @@ pub struct PermissionSecurityGroup {
 }
 impl FromJson for PermissionSecurityGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PermissionSecurityGroup")?;
-        let mut out = Self::default();
-        o.set("rule_dimension", &mut out.rule_dimension);
-        o.set("rule_type", &mut out.rule_type);
-        o.set("expression", &mut out.expression);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PermissionSecurityGroup {
+    const NAME: &'static str = "PermissionSecurityGroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rule_dimension" => v.put(&mut self.rule_dimension),
+            "rule_type" => v.put(&mut self.rule_type),
+            "expression" => v.put(&mut self.expression),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.person.create` (Create Personal Information).
@@ -7040,39 +8748,51 @@ pub struct Person {
 }
 impl FromJson for Person {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Person")?;
-        let mut out = Self::default();
-        o.set("phone_number", &mut out.phone_number);
-        o.set("legal_name", &mut out.legal_name);
-        o.set("preferred_name", &mut out.preferred_name);
-        o.set("id", &mut out.id);
-        o.set("name_list", &mut out.name_list);
-        o.set("gender", &mut out.gender);
-        o.set("date_of_birth", &mut out.date_of_birth);
-        o.set("nationality_id", &mut out.nationality_id);
-        o.set("nationality_id_v2", &mut out.nationality_id_v2);
-        o.set("race", &mut out.race);
-        o.set("marital_status", &mut out.marital_status);
-        o.set("phone_list", &mut out.phone_list);
-        o.set("address_list", &mut out.address_list);
-        o.set("email_list", &mut out.email_list);
-        o.set("work_experience_list", &mut out.work_experience_list);
-        o.set("education_list", &mut out.education_list);
-        o.set("bank_account_list", &mut out.bank_account_list);
-        o.set("national_id_list", &mut out.national_id_list);
-        o.set("dependent_list", &mut out.dependent_list);
-        o.set("emergency_contact_list", &mut out.emergency_contact_list);
-        o.set("date_entered_workforce", &mut out.date_entered_workforce);
-        o.set("profile_image_id", &mut out.profile_image_id);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("email_address", &mut out.email_address);
-        o.set("resident_tax_id_list", &mut out.resident_tax_id_list);
-        o.set("age", &mut out.age);
-        o.set("highest_level_of_education", &mut out.highest_level_of_education);
-        o.set("highest_degree_of_education", &mut out.highest_degree_of_education);
-        o.set("personal_profile", &mut out.personal_profile);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Person {
+    const NAME: &'static str = "Person";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "phone_number" => v.put(&mut self.phone_number),
+            "legal_name" => v.put(&mut self.legal_name),
+            "preferred_name" => v.put(&mut self.preferred_name),
+            "id" => v.put(&mut self.id),
+            "name_list" => v.put(&mut self.name_list),
+            "gender" => v.put(&mut self.gender),
+            "date_of_birth" => v.put(&mut self.date_of_birth),
+            "nationality_id" => v.put(&mut self.nationality_id),
+            "nationality_id_v2" => v.put(&mut self.nationality_id_v2),
+            "race" => v.put(&mut self.race),
+            "marital_status" => v.put(&mut self.marital_status),
+            "phone_list" => v.put(&mut self.phone_list),
+            "address_list" => v.put(&mut self.address_list),
+            "email_list" => v.put(&mut self.email_list),
+            "work_experience_list" => v.put(&mut self.work_experience_list),
+            "education_list" => v.put(&mut self.education_list),
+            "bank_account_list" => v.put(&mut self.bank_account_list),
+            "national_id_list" => v.put(&mut self.national_id_list),
+            "dependent_list" => v.put(&mut self.dependent_list),
+            "emergency_contact_list" => v.put(&mut self.emergency_contact_list),
+            "date_entered_workforce" => v.put(&mut self.date_entered_workforce),
+            "profile_image_id" => v.put(&mut self.profile_image_id),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "email_address" => v.put(&mut self.email_address),
+            "resident_tax_id_list" => v.put(&mut self.resident_tax_id_list),
+            "age" => v.put(&mut self.age),
+            "highest_level_of_education" => v.put(&mut self.highest_level_of_education),
+            "highest_degree_of_education" => v.put(&mut self.highest_degree_of_education),
+            "personal_profile" => v.put(&mut self.personal_profile),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Person {
@@ -7235,37 +8955,48 @@ pub struct PersonName {
 }
 impl FromJson for PersonName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PersonName")?;
-        let mut out = Self::default();
-        o.set("local_primary", &mut out.local_primary);
-        o.set("local_first_name", &mut out.local_first_name);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("name_type", &mut out.name_type);
-        o.set("local_first_name_2", &mut out.local_first_name_2);
-        o.set("local_primary_2", &mut out.local_primary_2);
-        o.set("additional_name_type", &mut out.additional_name_type);
-        o.set("first_name", &mut out.first_name);
-        o.set("full_name", &mut out.full_name);
-        o.set("hereditary", &mut out.hereditary);
-        o.set("custom_name", &mut out.custom_name);
-        o.set("custom_local_name", &mut out.custom_local_name);
-        o.set("middle_name", &mut out.middle_name);
-        o.set("name_primary", &mut out.name_primary);
-        o.set("secondary", &mut out.secondary);
-        o.set("social", &mut out.social);
-        o.set("tertiary", &mut out.tertiary);
-        o.set("title", &mut out.title);
-        o.set("local_middle_name", &mut out.local_middle_name);
-        o.set("local_secondary", &mut out.local_secondary);
-        o.set(
-            "display_name_local_and_western_script",
-            &mut out.display_name_local_and_western_script,
-        );
-        o.set("display_name_local_script", &mut out.display_name_local_script);
-        o.set("display_name_western_script", &mut out.display_name_western_script);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PersonName {
+    const NAME: &'static str = "PersonName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "local_primary" => v.put(&mut self.local_primary),
+            "local_first_name" => v.put(&mut self.local_first_name),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "name_type" => v.put(&mut self.name_type),
+            "local_first_name_2" => v.put(&mut self.local_first_name_2),
+            "local_primary_2" => v.put(&mut self.local_primary_2),
+            "additional_name_type" => v.put(&mut self.additional_name_type),
+            "first_name" => v.put(&mut self.first_name),
+            "full_name" => v.put(&mut self.full_name),
+            "hereditary" => v.put(&mut self.hereditary),
+            "custom_name" => v.put(&mut self.custom_name),
+            "custom_local_name" => v.put(&mut self.custom_local_name),
+            "middle_name" => v.put(&mut self.middle_name),
+            "name_primary" => v.put(&mut self.name_primary),
+            "secondary" => v.put(&mut self.secondary),
+            "social" => v.put(&mut self.social),
+            "tertiary" => v.put(&mut self.tertiary),
+            "title" => v.put(&mut self.title),
+            "local_middle_name" => v.put(&mut self.local_middle_name),
+            "local_secondary" => v.put(&mut self.local_secondary),
+            "display_name_local_and_western_script" => {
+                v.put(&mut self.display_name_local_and_western_script)
+            }
+            "display_name_local_script" => v.put(&mut self.display_name_local_script),
+            "display_name_western_script" => v.put(&mut self.display_name_western_script),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PersonName {
@@ -7342,13 +9073,25 @@ pub struct PersonalProfile {
 }
 impl FromJson for PersonalProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PersonalProfile")?;
-        let mut out = Self::default();
-        o.set("personal_profile_id", &mut out.personal_profile_id);
-        o.set("personal_profile_type", &mut out.personal_profile_type);
-        o.set("files", &mut out.files);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PersonalProfile {
+    const NAME: &'static str = "PersonalProfile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "personal_profile_id" => v.put(&mut self.personal_profile_id),
+            "personal_profile_type" => v.put(&mut self.personal_profile_type),
+            "files" => v.put(&mut self.files),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PersonalProfile {
@@ -7396,18 +9139,30 @@ pub struct Phone {
 }
 impl FromJson for Phone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Phone")?;
-        let mut out = Self::default();
-        o.set("international_area_code", &mut out.international_area_code);
-        o.set("phone_number", &mut out.phone_number);
-        o.set("formatted_phone_number", &mut out.formatted_phone_number);
-        o.set("device_type", &mut out.device_type);
-        o.set("phone_usage", &mut out.phone_usage);
-        o.set("is_primary", &mut out.is_primary);
-        o.set("is_public", &mut out.is_public);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Phone {
+    const NAME: &'static str = "Phone";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "international_area_code" => v.put(&mut self.international_area_code),
+            "phone_number" => v.put(&mut self.phone_number),
+            "formatted_phone_number" => v.put(&mut self.formatted_phone_number),
+            "device_type" => v.put(&mut self.device_type),
+            "phone_usage" => v.put(&mut self.phone_usage),
+            "is_primary" => v.put(&mut self.is_primary),
+            "is_public" => v.put(&mut self.is_public),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Phone {
@@ -7460,12 +9215,24 @@ pub struct PhoneNumberAndAreaCode {
 }
 impl FromJson for PhoneNumberAndAreaCode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PhoneNumberAndAreaCode")?;
-        let mut out = Self::default();
-        o.set("area_code", &mut out.area_code);
-        o.set("phone_number", &mut out.phone_number);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PhoneNumberAndAreaCode {
+    const NAME: &'static str = "PhoneNumberAndAreaCode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "area_code" => v.put(&mut self.area_code),
+            "phone_number" => v.put(&mut self.phone_number),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PhoneNumberAndAreaCode {
@@ -7516,20 +9283,32 @@ pub struct PreHire {
 }
 impl FromJson for PreHire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreHire")?;
-        let mut out = Self::default();
-        o.set("ats_application_id", &mut out.ats_application_id);
-        o.set("id", &mut out.id);
-        o.set("hire_date", &mut out.hire_date);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("worker_id", &mut out.worker_id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("person_id", &mut out.person_id);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("cost_center_rate", &mut out.cost_center_rate);
-        o.set("onboarding_status", &mut out.onboarding_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreHire {
+    const NAME: &'static str = "PreHire";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ats_application_id" => v.put(&mut self.ats_application_id),
+            "id" => v.put(&mut self.id),
+            "hire_date" => v.put(&mut self.hire_date),
+            "employee_type" => v.put(&mut self.employee_type),
+            "worker_id" => v.put(&mut self.worker_id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "person_id" => v.put(&mut self.person_id),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "cost_center_rate" => v.put(&mut self.cost_center_rate),
+            "onboarding_status" => v.put(&mut self.onboarding_status),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PreHire {
@@ -7595,22 +9374,34 @@ pub struct PreHireQuery {
 }
 impl FromJson for PreHireQuery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreHireQuery")?;
-        let mut out = Self::default();
-        o.set("ats_application_id", &mut out.ats_application_id);
-        o.set("id", &mut out.id);
-        o.set("hire_date", &mut out.hire_date);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("worker_id", &mut out.worker_id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("person_id", &mut out.person_id);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("onboarding_status", &mut out.onboarding_status);
-        o.set("cost_center_rate", &mut out.cost_center_rate);
-        o.set("work_email_list", &mut out.work_email_list);
-        o.set("department_id", &mut out.department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreHireQuery {
+    const NAME: &'static str = "PreHireQuery";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ats_application_id" => v.put(&mut self.ats_application_id),
+            "id" => v.put(&mut self.id),
+            "hire_date" => v.put(&mut self.hire_date),
+            "employee_type" => v.put(&mut self.employee_type),
+            "worker_id" => v.put(&mut self.worker_id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "person_id" => v.put(&mut self.person_id),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "onboarding_status" => v.put(&mut self.onboarding_status),
+            "cost_center_rate" => v.put(&mut self.cost_center_rate),
+            "work_email_list" => v.put(&mut self.work_email_list),
+            "department_id" => v.put(&mut self.department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.authorization.query` (Batch query user authorization) answers with.
@@ -7630,13 +9421,25 @@ pub struct QueryAuthorizationResponseBody {
 }
 impl FromJson for QueryAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryAuthorizationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryAuthorizationResponseBody {
+    const NAME: &'static str = "QueryAuthorizationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.custom_field.query` (Get a list of custom fields) answers with.
@@ -7652,11 +9455,23 @@ pub struct QueryCustomFieldResponseBody {
 }
 impl FromJson for QueryCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryCustomFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryCustomFieldResponseBody {
+    const NAME: &'static str = "QueryCustomFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.offboarding.query` (Query the list of reasons for employees offboarding).
@@ -7696,11 +9511,23 @@ pub struct QueryOffboardingResponseBody {
 }
 impl FromJson for QueryOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryOffboardingResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryOffboardingResponseBody {
+    const NAME: &'static str = "QueryOffboardingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.security_group.query` (Query HRBP/territory BP-Get HRBP/location BP by department or work location).
@@ -7746,11 +9573,23 @@ pub struct QuerySecurityGroupResponseBody {
 }
 impl FromJson for QuerySecurityGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QuerySecurityGroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("hrbp_list", &mut out.hrbp_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySecurityGroupResponseBody {
+    const NAME: &'static str = "QuerySecurityGroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "hrbp_list" => v.put(&mut self.hrbp_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.transfer_reason.query` (Get a list of reasons for the change) answers with.
@@ -7766,11 +9605,23 @@ pub struct QueryTransferReasonResponseBody {
 }
 impl FromJson for QueryTransferReasonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryTransferReasonResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryTransferReasonResponseBody {
+    const NAME: &'static str = "QueryTransferReasonResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v1.transfer_type.query` (Get a list of change types) answers with.
@@ -7786,11 +9637,23 @@ pub struct QueryTransferTypeResponseBody {
 }
 impl FromJson for QueryTransferTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryTransferTypeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryTransferTypeResponseBody {
+    const NAME: &'static str = "QueryTransferTypeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reference_object` of `CpstGradeStandardValue`.
@@ -7808,12 +9671,24 @@ pub struct ReferenceObject {
 }
 impl FromJson for ReferenceObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReferenceObject")?;
-        let mut out = Self::default();
-        o.set("api_name", &mut out.api_name);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReferenceObject {
+    const NAME: &'static str = "ReferenceObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "api_name" => v.put(&mut self.api_name),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `role_authorization` of `GetByParamAuthorizationResponseBody`.
@@ -7833,13 +9708,25 @@ pub struct RoleAuthorization {
 }
 impl FromJson for RoleAuthorization {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoleAuthorization")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("permission_detail_list", &mut out.permission_detail_list);
-        o.set("management_scope_list", &mut out.management_scope_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoleAuthorization {
+    const NAME: &'static str = "RoleAuthorization";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "permission_detail_list" => v.put(&mut self.permission_detail_list),
+            "management_scope_list" => v.put(&mut self.management_scope_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `rule_dimension` of `PermissionSecurityGroup`.
@@ -7857,12 +9744,24 @@ pub struct RuleDimension {
 }
 impl FromJson for RuleDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RuleDimension")?;
-        let mut out = Self::default();
-        o.set("entity_key", &mut out.entity_key);
-        o.set("entity_name", &mut out.entity_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RuleDimension {
+    const NAME: &'static str = "RuleDimension";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entity_key" => v.put(&mut self.entity_key),
+            "entity_name" => v.put(&mut self.entity_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.assigned_user.search` (List organization class role authorizations).
@@ -8003,15 +9902,27 @@ pub struct SearchOffboardingResponseBody {
 }
 impl FromJson for SearchOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchOffboardingResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("total", &mut out.total);
-        o.set("reject_export", &mut out.reject_export);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchOffboardingResponseBody {
+    const NAME: &'static str = "SearchOffboardingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "total" => v.put(&mut self.total),
+            "reject_export" => v.put(&mut self.reject_export),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListSecurityGroupResponseBody`.
@@ -8043,19 +9954,31 @@ pub struct SecurityGroup {
 }
 impl FromJson for SecurityGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SecurityGroup")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.set("active_status", &mut out.active_status);
-        o.set("description", &mut out.description);
-        o.set("group_type", &mut out.group_type);
-        o.set("created_by", &mut out.created_by);
-        o.set("update_time", &mut out.update_time);
-        o.set("org_truncation", &mut out.org_truncation);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SecurityGroup {
+    const NAME: &'static str = "SecurityGroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            "active_status" => v.put(&mut self.active_status),
+            "description" => v.put(&mut self.description),
+            "group_type" => v.put(&mut self.group_type),
+            "created_by" => v.put(&mut self.created_by),
+            "update_time" => v.put(&mut self.update_time),
+            "org_truncation" => v.put(&mut self.org_truncation),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sort_options` of `WkOption`.
@@ -8115,14 +10038,26 @@ pub struct Subdivision {
 }
 impl FromJson for Subdivision {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Subdivision")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("subdivision_type", &mut out.subdivision_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Subdivision {
+    const NAME: &'static str = "Subdivision";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "subdivision_type" => v.put(&mut self.subdivision_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.offboarding.submit` (Operation employee resignation).
@@ -8231,22 +10166,35 @@ pub struct SubmitOffboardingResponseBody {
 }
 impl FromJson for SubmitOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubmitOffboardingResponseBody")?;
-        let mut out = Self::default();
-        o.set("offboarding_id", &mut out.offboarding_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set(
-            "offboarding_reason_unique_identifier",
-            &mut out.offboarding_reason_unique_identifier,
-        );
-        o.set("offboarding_date", &mut out.offboarding_date);
-        o.set("offboarding_reason_explanation", &mut out.offboarding_reason_explanation);
-        o.set("add_block_list", &mut out.add_block_list);
-        o.set("block_reason", &mut out.block_reason);
-        o.set("block_reason_explanation", &mut out.block_reason_explanation);
-        o.set("created_time", &mut out.created_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubmitOffboardingResponseBody {
+    const NAME: &'static str = "SubmitOffboardingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offboarding_id" => v.put(&mut self.offboarding_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "offboarding_reason_unique_identifier" => {
+                v.put(&mut self.offboarding_reason_unique_identifier)
+            }
+            "offboarding_date" => v.put(&mut self.offboarding_date),
+            "offboarding_reason_explanation" => {
+                v.put(&mut self.offboarding_reason_explanation)
+            }
+            "add_block_list" => v.put(&mut self.add_block_list),
+            "block_reason" => v.put(&mut self.block_reason),
+            "block_reason_explanation" => v.put(&mut self.block_reason_explanation),
+            "created_time" => v.put(&mut self.created_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `subregion` of `GetSubregionResponseBody`.
@@ -8268,14 +10216,26 @@ pub struct Subregion {
 }
 impl FromJson for Subregion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Subregion")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("subdivision_id", &mut out.subdivision_id);
-        o.set("superior_subregion_id", &mut out.superior_subregion_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Subregion {
+    const NAME: &'static str = "Subregion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "subdivision_id" => v.put(&mut self.subdivision_id),
+            "superior_subregion_id" => v.put(&mut self.superior_subregion_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cost_center_rate` of `JobData`.
@@ -8293,12 +10253,24 @@ pub struct SupportCostCenterItem {
 }
 impl FromJson for SupportCostCenterItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SupportCostCenterItem")?;
-        let mut out = Self::default();
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("rate", &mut out.rate);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SupportCostCenterItem {
+    const NAME: &'static str = "SupportCostCenterItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "rate" => v.put(&mut self.rate),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SupportCostCenterItem {
@@ -8324,12 +10296,24 @@ pub struct Tag {
 }
 impl FromJson for Tag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Tag")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("values", &mut out.values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Tag {
+    const NAME: &'static str = "Tag";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "values" => v.put(&mut self.values),
+            _ => v.skip(),
+        }
     }
 }
 /// The `text_field_setting` of `CommonSchemaConfig`.
@@ -8351,14 +10335,26 @@ pub struct TextFieldSetting {
 }
 impl FromJson for TextFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TextFieldSetting")?;
-        let mut out = Self::default();
-        o.set("is_multilingual", &mut out.is_multilingual);
-        o.set("is_multiline", &mut out.is_multiline);
-        o.set("max_length", &mut out.max_length);
-        o.set("is_url_type", &mut out.is_url_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TextFieldSetting {
+    const NAME: &'static str = "TextFieldSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_multilingual" => v.put(&mut self.is_multilingual),
+            "is_multiline" => v.put(&mut self.is_multiline),
+            "max_length" => v.put(&mut self.max_length),
+            "is_url_type" => v.put(&mut self.is_url_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `original_employment_change` of `TransferInfo`.
@@ -8380,14 +10376,26 @@ pub struct TranferEmploymentInfo {
 }
 impl FromJson for TranferEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TranferEmploymentInfo")?;
-        let mut out = Self::default();
-        o.set("regular_employee_start_date", &mut out.regular_employee_start_date);
-        o.set("seniority_date", &mut out.seniority_date);
-        o.set("employee_number", &mut out.employee_number);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TranferEmploymentInfo {
+    const NAME: &'static str = "TranferEmploymentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "regular_employee_start_date" => v.put(&mut self.regular_employee_start_date),
+            "seniority_date" => v.put(&mut self.seniority_date),
+            "employee_number" => v.put(&mut self.employee_number),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TranferEmploymentInfo {
@@ -8537,70 +10545,86 @@ pub struct TransferInfo {
 }
 impl FromJson for TransferInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TransferInfo")?;
-        let mut out = Self::default();
-        o.set("remark", &mut out.remark);
-        o.set("offer_info", &mut out.offer_info);
-        o.set("target_dotted_manager_clean", &mut out.target_dotted_manager_clean);
-        o.set("probation_exist", &mut out.probation_exist);
-        o.set("original_department", &mut out.original_department);
-        o.set("target_department", &mut out.target_department);
-        o.set("original_work_location", &mut out.original_work_location);
-        o.set("target_work_location", &mut out.target_work_location);
-        o.set("original_direct_manager", &mut out.original_direct_manager);
-        o.set("target_direct_manager", &mut out.target_direct_manager);
-        o.set("original_dotted_manager", &mut out.original_dotted_manager);
-        o.set("target_dotted_manager", &mut out.target_dotted_manager);
-        o.set("original_job", &mut out.original_job);
-        o.set("target_job", &mut out.target_job);
-        o.set("original_job_family", &mut out.original_job_family);
-        o.set("target_job_family", &mut out.target_job_family);
-        o.set("original_job_level", &mut out.original_job_level);
-        o.set("target_job_level", &mut out.target_job_level);
-        o.set("original_workforce_type", &mut out.original_workforce_type);
-        o.set("target_workforce_type", &mut out.target_workforce_type);
-        o.set("original_employee_subtype", &mut out.original_employee_subtype);
-        o.set("target_employee_subtype", &mut out.target_employee_subtype);
-        o.set("original_company", &mut out.original_company);
-        o.set("target_company", &mut out.target_company);
-        o.set("original_contract_number", &mut out.original_contract_number);
-        o.set("target_contract_number", &mut out.target_contract_number);
-        o.set("original_contract_type", &mut out.original_contract_type);
-        o.set("target_contract_type", &mut out.target_contract_type);
-        o.set("original_duration_type", &mut out.original_duration_type);
-        o.set("target_duration_type", &mut out.target_duration_type);
-        o.set("original_signing_type", &mut out.original_signing_type);
-        o.set("target_signing_type", &mut out.target_signing_type);
-        o.set("original_contract_start_date", &mut out.original_contract_start_date);
-        o.set("target_contract_start_date", &mut out.target_contract_start_date);
-        o.set("original_contract_end_date", &mut out.original_contract_end_date);
-        o.set("target_contract_end_date", &mut out.target_contract_end_date);
-        o.set("original_working_hours_type", &mut out.original_working_hours_type);
-        o.set("target_working_hours_type", &mut out.target_working_hours_type);
-        o.set("original_working_calendar", &mut out.original_working_calendar);
-        o.set("target_working_calendar", &mut out.target_working_calendar);
-        o.set("original_probation_end_date", &mut out.original_probation_end_date);
-        o.set("target_probation_end_date", &mut out.target_probation_end_date);
-        o.set("original_weekly_working_hours", &mut out.original_weekly_working_hours);
-        o.set("target_weekly_working_hours", &mut out.target_weekly_working_hours);
-        o.set("original_work_shift", &mut out.original_work_shift);
-        o.set("target_work_shift", &mut out.target_work_shift);
-        o.set("original_cost_center_rate", &mut out.original_cost_center_rate);
-        o.set("target_cost_center_rate", &mut out.target_cost_center_rate);
-        o.set("original_employment_change", &mut out.original_employment_change);
-        o.set("target_employment_change", &mut out.target_employment_change);
-        o.set("original_job_grade", &mut out.original_job_grade);
-        o.set("target_job_grade", &mut out.target_job_grade);
-        o.set("original_compensation_type", &mut out.original_compensation_type);
-        o.set("target_compensation_type", &mut out.target_compensation_type);
-        o.set("original_service_company", &mut out.original_service_company);
-        o.set("target_service_company", &mut out.target_service_company);
-        o.set("original_position", &mut out.original_position);
-        o.set("target_position", &mut out.target_position);
-        o.set("original_pathway", &mut out.original_pathway);
-        o.set("target_pathway", &mut out.target_pathway);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TransferInfo {
+    const NAME: &'static str = "TransferInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "remark" => v.put(&mut self.remark),
+            "offer_info" => v.put(&mut self.offer_info),
+            "target_dotted_manager_clean" => v.put(&mut self.target_dotted_manager_clean),
+            "probation_exist" => v.put(&mut self.probation_exist),
+            "original_department" => v.put(&mut self.original_department),
+            "target_department" => v.put(&mut self.target_department),
+            "original_work_location" => v.put(&mut self.original_work_location),
+            "target_work_location" => v.put(&mut self.target_work_location),
+            "original_direct_manager" => v.put(&mut self.original_direct_manager),
+            "target_direct_manager" => v.put(&mut self.target_direct_manager),
+            "original_dotted_manager" => v.put(&mut self.original_dotted_manager),
+            "target_dotted_manager" => v.put(&mut self.target_dotted_manager),
+            "original_job" => v.put(&mut self.original_job),
+            "target_job" => v.put(&mut self.target_job),
+            "original_job_family" => v.put(&mut self.original_job_family),
+            "target_job_family" => v.put(&mut self.target_job_family),
+            "original_job_level" => v.put(&mut self.original_job_level),
+            "target_job_level" => v.put(&mut self.target_job_level),
+            "original_workforce_type" => v.put(&mut self.original_workforce_type),
+            "target_workforce_type" => v.put(&mut self.target_workforce_type),
+            "original_employee_subtype" => v.put(&mut self.original_employee_subtype),
+            "target_employee_subtype" => v.put(&mut self.target_employee_subtype),
+            "original_company" => v.put(&mut self.original_company),
+            "target_company" => v.put(&mut self.target_company),
+            "original_contract_number" => v.put(&mut self.original_contract_number),
+            "target_contract_number" => v.put(&mut self.target_contract_number),
+            "original_contract_type" => v.put(&mut self.original_contract_type),
+            "target_contract_type" => v.put(&mut self.target_contract_type),
+            "original_duration_type" => v.put(&mut self.original_duration_type),
+            "target_duration_type" => v.put(&mut self.target_duration_type),
+            "original_signing_type" => v.put(&mut self.original_signing_type),
+            "target_signing_type" => v.put(&mut self.target_signing_type),
+            "original_contract_start_date" => {
+                v.put(&mut self.original_contract_start_date)
+            }
+            "target_contract_start_date" => v.put(&mut self.target_contract_start_date),
+            "original_contract_end_date" => v.put(&mut self.original_contract_end_date),
+            "target_contract_end_date" => v.put(&mut self.target_contract_end_date),
+            "original_working_hours_type" => v.put(&mut self.original_working_hours_type),
+            "target_working_hours_type" => v.put(&mut self.target_working_hours_type),
+            "original_working_calendar" => v.put(&mut self.original_working_calendar),
+            "target_working_calendar" => v.put(&mut self.target_working_calendar),
+            "original_probation_end_date" => v.put(&mut self.original_probation_end_date),
+            "target_probation_end_date" => v.put(&mut self.target_probation_end_date),
+            "original_weekly_working_hours" => {
+                v.put(&mut self.original_weekly_working_hours)
+            }
+            "target_weekly_working_hours" => v.put(&mut self.target_weekly_working_hours),
+            "original_work_shift" => v.put(&mut self.original_work_shift),
+            "target_work_shift" => v.put(&mut self.target_work_shift),
+            "original_cost_center_rate" => v.put(&mut self.original_cost_center_rate),
+            "target_cost_center_rate" => v.put(&mut self.target_cost_center_rate),
+            "original_employment_change" => v.put(&mut self.original_employment_change),
+            "target_employment_change" => v.put(&mut self.target_employment_change),
+            "original_job_grade" => v.put(&mut self.original_job_grade),
+            "target_job_grade" => v.put(&mut self.target_job_grade),
+            "original_compensation_type" => v.put(&mut self.original_compensation_type),
+            "target_compensation_type" => v.put(&mut self.target_compensation_type),
+            "original_service_company" => v.put(&mut self.original_service_company),
+            "target_service_company" => v.put(&mut self.target_service_company),
+            "original_position" => v.put(&mut self.original_position),
+            "target_position" => v.put(&mut self.target_position),
+            "original_pathway" => v.put(&mut self.original_pathway),
+            "target_pathway" => v.put(&mut self.target_pathway),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TransferInfo {
@@ -8710,22 +10734,32 @@ pub struct TransferReason {
 }
 impl FromJson for TransferReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TransferReason")?;
-        let mut out = Self::default();
-        o.set(
-            "transfer_reason_unique_identifier",
-            &mut out.transfer_reason_unique_identifier,
-        );
-        o.set("name", &mut out.name);
-        o.set("active", &mut out.active);
-        o.set(
-            "parent_transfer_reason_unique_identifier",
-            &mut out.parent_transfer_reason_unique_identifier,
-        );
-        o.set("created_time", &mut out.created_time);
-        o.set("updated_time", &mut out.updated_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TransferReason {
+    const NAME: &'static str = "TransferReason";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "transfer_reason_unique_identifier" => {
+                v.put(&mut self.transfer_reason_unique_identifier)
+            }
+            "name" => v.put(&mut self.name),
+            "active" => v.put(&mut self.active),
+            "parent_transfer_reason_unique_identifier" => {
+                v.put(&mut self.parent_transfer_reason_unique_identifier)
+            }
+            "created_time" => v.put(&mut self.created_time),
+            "updated_time" => v.put(&mut self.updated_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryTransferTypeResponseBody`.
@@ -8753,20 +10787,31 @@ pub struct TransferType {
 }
 impl FromJson for TransferType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TransferType")?;
-        let mut out = Self::default();
-        o.set(
-            "transfer_type_unique_identifier",
-            &mut out.transfer_type_unique_identifier,
-        );
-        o.set("name", &mut out.name);
-        o.set("active", &mut out.active);
-        o.set("flow_id", &mut out.flow_id);
-        o.set("flow_name", &mut out.flow_name);
-        o.set("created_time", &mut out.created_time);
-        o.set("updated_time", &mut out.updated_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TransferType {
+    const NAME: &'static str = "TransferType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "transfer_type_unique_identifier" => {
+                v.put(&mut self.transfer_type_unique_identifier)
+            }
+            "name" => v.put(&mut self.name),
+            "active" => v.put(&mut self.active),
+            "flow_id" => v.put(&mut self.flow_id),
+            "flow_name" => v.put(&mut self.flow_name),
+            "created_time" => v.put(&mut self.created_time),
+            "updated_time" => v.put(&mut self.updated_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.person.upload` (上传文件).
@@ -8810,12 +10855,24 @@ pub struct ViewEmploymentInfo {
 }
 impl FromJson for ViewEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ViewEmploymentInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("names", &mut out.names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ViewEmploymentInfo {
+    const NAME: &'static str = "ViewEmploymentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "names" => v.put(&mut self.names),
+            _ => v.skip(),
+        }
     }
 }
 /// The `calendar_dates` of `WorkCalendarDateLeaveResponseBody`.
@@ -8837,14 +10894,26 @@ pub struct WkCalendarDate {
 }
 impl FromJson for WkCalendarDate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WkCalendarDate")?;
-        let mut out = Self::default();
-        o.set("calendar_id", &mut out.calendar_id);
-        o.set("date", &mut out.date);
-        o.set("date_type", &mut out.date_type);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WkCalendarDate {
+    const NAME: &'static str = "WkCalendarDate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendar_id" => v.put(&mut self.calendar_id),
+            "date" => v.put(&mut self.date),
+            "date_type" => v.put(&mut self.date_type),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `wk_option` of `WorkCalendarFilter`.
@@ -8887,11 +10956,23 @@ pub struct WorkCalendarDateLeaveResponseBody {
 }
 impl FromJson for WorkCalendarDateLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkCalendarDateLeaveResponseBody")?;
-        let mut out = Self::default();
-        o.set("calendar_dates", &mut out.calendar_dates);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkCalendarDateLeaveResponseBody {
+    const NAME: &'static str = "WorkCalendarDateLeaveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendar_dates" => v.put(&mut self.calendar_dates),
+            _ => v.skip(),
+        }
     }
 }
 /// The `work_calendars` of `WorkCalendarLeaveResponseBody`.
@@ -8911,13 +10992,25 @@ pub struct WorkCalendarDetail {
 }
 impl FromJson for WorkCalendarDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkCalendarDetail")?;
-        let mut out = Self::default();
-        o.set("calendar_id", &mut out.calendar_id);
-        o.set("calendar_name", &mut out.calendar_name);
-        o.set("enable", &mut out.enable);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkCalendarDetail {
+    const NAME: &'static str = "WorkCalendarDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calendar_id" => v.put(&mut self.calendar_id),
+            "calendar_name" => v.put(&mut self.calendar_name),
+            "enable" => v.put(&mut self.enable),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v1.leave.work_calendar` (Get work calendar).
@@ -8962,12 +11055,24 @@ pub struct WorkCalendarLeaveResponseBody {
 }
 impl FromJson for WorkCalendarLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkCalendarLeaveResponseBody")?;
-        let mut out = Self::default();
-        o.set("work_calendars", &mut out.work_calendars);
-        o.set("count", &mut out.count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkCalendarLeaveResponseBody {
+    const NAME: &'static str = "WorkCalendarLeaveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "work_calendars" => v.put(&mut self.work_calendars),
+            "count" => v.put(&mut self.count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `work_experience_list` of `Person`.
@@ -8995,17 +11100,29 @@ pub struct WorkExperience {
 }
 impl FromJson for WorkExperience {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkExperience")?;
-        let mut out = Self::default();
-        o.set("company_organization", &mut out.company_organization);
-        o.set("department", &mut out.department);
-        o.set("job", &mut out.job);
-        o.set("description", &mut out.description);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkExperience {
+    const NAME: &'static str = "WorkExperience";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company_organization" => v.put(&mut self.company_organization),
+            "department" => v.put(&mut self.department),
+            "job" => v.put(&mut self.job),
+            "description" => v.put(&mut self.description),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WorkExperience {
@@ -9067,17 +11184,29 @@ pub struct WorkingHoursType {
 }
 impl FromJson for WorkingHoursType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkingHoursType")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.set("country_region_id_list", &mut out.country_region_id_list);
-        o.set("default_for_job", &mut out.default_for_job);
-        o.set("active", &mut out.active);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkingHoursType {
+    const NAME: &'static str = "WorkingHoursType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            "country_region_id_list" => v.put(&mut self.country_region_id_list),
+            "default_for_job" => v.put(&mut self.default_for_job),
+            "active" => v.put(&mut self.active),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WorkingHoursType {

@@ -313,6 +313,9 @@ impl FromJson for AfterStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AfterStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -424,6 +427,9 @@ impl FromJson for OnboardingTaskChangeAfterStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OnboardingTaskChangeAfterStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -511,6 +517,9 @@ impl FromJson for ProbationStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ProbationStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -540,16 +549,28 @@ pub struct EmployeeDomainEventData {
 }
 impl FromJson for EmployeeDomainEventData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeDomainEventData")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("entity", &mut out.entity);
-        o.set("agg_entity", &mut out.agg_entity);
-        o.set("agg_entity_id", &mut out.agg_entity_id);
-        o.set("opt_type", &mut out.opt_type);
-        o.set("fields", &mut out.fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeDomainEventData {
+    const NAME: &'static str = "EmployeeDomainEventData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "entity" => v.put(&mut self.entity),
+            "agg_entity" => v.put(&mut self.agg_entity),
+            "agg_entity_id" => v.put(&mut self.agg_entity_id),
+            "opt_type" => v.put(&mut self.opt_type),
+            "fields" => v.put(&mut self.fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2CorehrApprovalGroupsUpdatedV2`.
@@ -575,16 +596,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `OnboardingFlow`.
@@ -602,12 +635,24 @@ pub struct I18nV2 {
 }
 impl FromJson for I18nV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nV2")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nV2 {
+    const NAME: &'static str = "I18nV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The `flow_info` of `P2CorehrPreHireOnboardingTaskChangedV2Data`.
@@ -625,12 +670,24 @@ pub struct OnboardingFlow {
 }
 impl FromJson for OnboardingFlow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OnboardingFlow")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OnboardingFlow {
+    const NAME: &'static str = "OnboardingFlow";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `onboarding_flow_change` of `P2CorehrPreHireOnboardingTaskChangedV2Data`.
@@ -646,11 +703,23 @@ pub struct OnboardingFlowChange {
 }
 impl FromJson for OnboardingFlowChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OnboardingFlowChange")?;
-        let mut out = Self::default();
-        o.set("after_status", &mut out.after_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OnboardingFlowChange {
+    const NAME: &'static str = "OnboardingFlowChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "after_status" => v.put(&mut self.after_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `onboarding_task_changes` of `P2CorehrPreHireOnboardingTaskChangedV2Data`.
@@ -668,12 +737,24 @@ pub struct OnboardingTaskChange {
 }
 impl FromJson for OnboardingTaskChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OnboardingTaskChange")?;
-        let mut out = Self::default();
-        o.set("after_status", &mut out.after_status);
-        o.set("task_code", &mut out.task_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OnboardingTaskChange {
+    const NAME: &'static str = "OnboardingTaskChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "after_status" => v.put(&mut self.after_status),
+            "task_code" => v.put(&mut self.task_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sub_events` of `P2CorehrCompanyUpdatedV2Data`.
@@ -701,17 +782,29 @@ pub struct OrganizationDomainEventData {
 }
 impl FromJson for OrganizationDomainEventData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OrganizationDomainEventData")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("entity", &mut out.entity);
-        o.set("agg_entity", &mut out.agg_entity);
-        o.set("agg_entity_id", &mut out.agg_entity_id);
-        o.set("agg_entity_field", &mut out.agg_entity_field);
-        o.set("opt_type", &mut out.opt_type);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OrganizationDomainEventData {
+    const NAME: &'static str = "OrganizationDomainEventData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "entity" => v.put(&mut self.entity),
+            "agg_entity" => v.put(&mut self.agg_entity),
+            "agg_entity_id" => v.put(&mut self.agg_entity_id),
+            "agg_entity_field" => v.put(&mut self.agg_entity_field),
+            "opt_type" => v.put(&mut self.opt_type),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.approval_groups.updated_v2` event.
@@ -731,13 +824,25 @@ pub struct P2CorehrApprovalGroupsUpdatedV2 {
 }
 impl FromJson for P2CorehrApprovalGroupsUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrApprovalGroupsUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrApprovalGroupsUpdatedV2 {
+    const NAME: &'static str = "P2CorehrApprovalGroupsUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.approval_groups.updated_v2` event.
@@ -771,20 +876,32 @@ pub struct P2CorehrApprovalGroupsUpdatedV2Data {
 }
 impl FromJson for P2CorehrApprovalGroupsUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrApprovalGroupsUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("approval_group_id", &mut out.approval_group_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("approval_group_status", &mut out.approval_group_status);
-        o.set("topic", &mut out.topic);
-        o.set("adjust_reason", &mut out.adjust_reason);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("created_by", &mut out.created_by);
-        o.set("draft_id", &mut out.draft_id);
-        o.set("draft_status", &mut out.draft_status);
-        o.set("approval_group_status_v2", &mut out.approval_group_status_v2);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrApprovalGroupsUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrApprovalGroupsUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_group_id" => v.put(&mut self.approval_group_id),
+            "process_id" => v.put(&mut self.process_id),
+            "approval_group_status" => v.put(&mut self.approval_group_status),
+            "topic" => v.put(&mut self.topic),
+            "adjust_reason" => v.put(&mut self.adjust_reason),
+            "effective_date" => v.put(&mut self.effective_date),
+            "created_by" => v.put(&mut self.created_by),
+            "draft_id" => v.put(&mut self.draft_id),
+            "draft_status" => v.put(&mut self.draft_status),
+            "approval_group_status_v2" => v.put(&mut self.approval_group_status_v2),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.company.created_v2` event.
@@ -804,13 +921,25 @@ pub struct P2CorehrCompanyCreatedV2 {
 }
 impl FromJson for P2CorehrCompanyCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCompanyCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCompanyCreatedV2 {
+    const NAME: &'static str = "P2CorehrCompanyCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.company.created_v2` event.
@@ -826,11 +955,23 @@ pub struct P2CorehrCompanyCreatedV2Data {
 }
 impl FromJson for P2CorehrCompanyCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCompanyCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("company_id", &mut out.company_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCompanyCreatedV2Data {
+    const NAME: &'static str = "P2CorehrCompanyCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company_id" => v.put(&mut self.company_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.company.updated_v2` event.
@@ -850,13 +991,25 @@ pub struct P2CorehrCompanyUpdatedV2 {
 }
 impl FromJson for P2CorehrCompanyUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCompanyUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCompanyUpdatedV2 {
+    const NAME: &'static str = "P2CorehrCompanyUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.company.updated_v2` event.
@@ -876,13 +1029,25 @@ pub struct P2CorehrCompanyUpdatedV2Data {
 }
 impl FromJson for P2CorehrCompanyUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCompanyUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("company_id", &mut out.company_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.set("sub_events", &mut out.sub_events);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCompanyUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrCompanyUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company_id" => v.put(&mut self.company_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            "sub_events" => v.put(&mut self.sub_events),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.cost_center.created_v2` event.
@@ -902,13 +1067,25 @@ pub struct P2CorehrCostCenterCreatedV2 {
 }
 impl FromJson for P2CorehrCostCenterCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCostCenterCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCostCenterCreatedV2 {
+    const NAME: &'static str = "P2CorehrCostCenterCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.cost_center.created_v2` event.
@@ -924,11 +1101,23 @@ pub struct P2CorehrCostCenterCreatedV2Data {
 }
 impl FromJson for P2CorehrCostCenterCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCostCenterCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCostCenterCreatedV2Data {
+    const NAME: &'static str = "P2CorehrCostCenterCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.cost_center.updated_v2` event.
@@ -948,13 +1137,25 @@ pub struct P2CorehrCostCenterUpdatedV2 {
 }
 impl FromJson for P2CorehrCostCenterUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCostCenterUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCostCenterUpdatedV2 {
+    const NAME: &'static str = "P2CorehrCostCenterUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.cost_center.updated_v2` event.
@@ -972,12 +1173,24 @@ pub struct P2CorehrCostCenterUpdatedV2Data {
 }
 impl FromJson for P2CorehrCostCenterUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCostCenterUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCostCenterUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrCostCenterUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.custom_org.created_v2` event.
@@ -997,13 +1210,25 @@ pub struct P2CorehrCustomOrgCreatedV2 {
 }
 impl FromJson for P2CorehrCustomOrgCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCustomOrgCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCustomOrgCreatedV2 {
+    const NAME: &'static str = "P2CorehrCustomOrgCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.custom_org.created_v2` event.
@@ -1021,12 +1246,24 @@ pub struct P2CorehrCustomOrgCreatedV2Data {
 }
 impl FromJson for P2CorehrCustomOrgCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCustomOrgCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("org_id", &mut out.org_id);
-        o.set("object_api_name", &mut out.object_api_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCustomOrgCreatedV2Data {
+    const NAME: &'static str = "P2CorehrCustomOrgCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "org_id" => v.put(&mut self.org_id),
+            "object_api_name" => v.put(&mut self.object_api_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.custom_org.updated_v2` event.
@@ -1046,13 +1283,25 @@ pub struct P2CorehrCustomOrgUpdatedV2 {
 }
 impl FromJson for P2CorehrCustomOrgUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCustomOrgUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCustomOrgUpdatedV2 {
+    const NAME: &'static str = "P2CorehrCustomOrgUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.custom_org.updated_v2` event.
@@ -1072,13 +1321,25 @@ pub struct P2CorehrCustomOrgUpdatedV2Data {
 }
 impl FromJson for P2CorehrCustomOrgUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrCustomOrgUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("org_id", &mut out.org_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.set("object_api_name", &mut out.object_api_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrCustomOrgUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrCustomOrgUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "org_id" => v.put(&mut self.org_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            "object_api_name" => v.put(&mut self.object_api_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.department.created_v2` event.
@@ -1098,13 +1359,25 @@ pub struct P2CorehrDepartmentCreatedV2 {
 }
 impl FromJson for P2CorehrDepartmentCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentCreatedV2 {
+    const NAME: &'static str = "P2CorehrDepartmentCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.department.created_v2` event.
@@ -1120,11 +1393,23 @@ pub struct P2CorehrDepartmentCreatedV2Data {
 }
 impl FromJson for P2CorehrDepartmentCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentCreatedV2Data {
+    const NAME: &'static str = "P2CorehrDepartmentCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.department.updated_v2` event.
@@ -1144,13 +1429,25 @@ pub struct P2CorehrDepartmentUpdatedV2 {
 }
 impl FromJson for P2CorehrDepartmentUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentUpdatedV2 {
+    const NAME: &'static str = "P2CorehrDepartmentUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.department.updated_v2` event.
@@ -1168,12 +1465,24 @@ pub struct P2CorehrDepartmentUpdatedV2Data {
 }
 impl FromJson for P2CorehrDepartmentUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrDepartmentUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrDepartmentUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrDepartmentUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.employee.domain_event_v2` event.
@@ -1193,13 +1502,25 @@ pub struct P2CorehrEmployeeDomainEventV2 {
 }
 impl FromJson for P2CorehrEmployeeDomainEventV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrEmployeeDomainEventV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrEmployeeDomainEventV2 {
+    const NAME: &'static str = "P2CorehrEmployeeDomainEventV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.employee.domain_event_v2` event.
@@ -1231,19 +1552,31 @@ pub struct P2CorehrEmployeeDomainEventV2Data {
 }
 impl FromJson for P2CorehrEmployeeDomainEventV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrEmployeeDomainEventV2Data")?;
-        let mut out = Self::default();
-        o.set("event_type", &mut out.event_type);
-        o.set("sub_event_type", &mut out.sub_event_type);
-        o.set("operator_user_id", &mut out.operator_user_id);
-        o.set("opt_scene", &mut out.opt_scene);
-        o.set("opt_desc", &mut out.opt_desc);
-        o.set("opt_time", &mut out.opt_time);
-        o.set("opt_id", &mut out.opt_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrEmployeeDomainEventV2Data {
+    const NAME: &'static str = "P2CorehrEmployeeDomainEventV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_type" => v.put(&mut self.event_type),
+            "sub_event_type" => v.put(&mut self.sub_event_type),
+            "operator_user_id" => v.put(&mut self.operator_user_id),
+            "opt_scene" => v.put(&mut self.opt_scene),
+            "opt_desc" => v.put(&mut self.opt_desc),
+            "opt_time" => v.put(&mut self.opt_time),
+            "opt_id" => v.put(&mut self.opt_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_change.status_updated_v2` event.
@@ -1263,13 +1596,25 @@ pub struct P2CorehrJobChangeStatusUpdatedV2 {
 }
 impl FromJson for P2CorehrJobChangeStatusUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobChangeStatusUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobChangeStatusUpdatedV2 {
+    const NAME: &'static str = "P2CorehrJobChangeStatusUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_change.status_updated_v2` event.
@@ -1307,28 +1652,40 @@ pub struct P2CorehrJobChangeStatusUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobChangeStatusUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobChangeStatusUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.set("job_change_id", &mut out.job_change_id);
-        o.set("transfer_mode", &mut out.transfer_mode);
-        o.set(
-            "transfer_type_unique_identifier",
-            &mut out.transfer_type_unique_identifier,
-        );
-        o.set(
-            "transfer_reason_unique_identifier",
-            &mut out.transfer_reason_unique_identifier,
-        );
-        o.set("process_id", &mut out.process_id);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("status", &mut out.status);
-        o.set("original_status", &mut out.original_status);
-        o.set("transfer_key", &mut out.transfer_key);
-        o.set("details_of_job_status_change", &mut out.details_of_job_status_change);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobChangeStatusUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrJobChangeStatusUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            "job_change_id" => v.put(&mut self.job_change_id),
+            "transfer_mode" => v.put(&mut self.transfer_mode),
+            "transfer_type_unique_identifier" => {
+                v.put(&mut self.transfer_type_unique_identifier)
+            }
+            "transfer_reason_unique_identifier" => {
+                v.put(&mut self.transfer_reason_unique_identifier)
+            }
+            "process_id" => v.put(&mut self.process_id),
+            "effective_date" => v.put(&mut self.effective_date),
+            "status" => v.put(&mut self.status),
+            "original_status" => v.put(&mut self.original_status),
+            "transfer_key" => v.put(&mut self.transfer_key),
+            "details_of_job_status_change" => {
+                v.put(&mut self.details_of_job_status_change)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_change.updated_v2` event.
@@ -1348,13 +1705,25 @@ pub struct P2CorehrJobChangeUpdatedV2 {
 }
 impl FromJson for P2CorehrJobChangeUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobChangeUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobChangeUpdatedV2 {
+    const NAME: &'static str = "P2CorehrJobChangeUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_change.updated_v2` event.
@@ -1394,23 +1763,35 @@ pub struct P2CorehrJobChangeUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobChangeUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobChangeUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("initiator", &mut out.initiator);
-        o.set("operator", &mut out.operator);
-        o.set("updated_time", &mut out.updated_time);
-        o.set("job_change_id", &mut out.job_change_id);
-        o.set("status", &mut out.status);
-        o.set("operate_reason", &mut out.operate_reason);
-        o.set("transfer_type", &mut out.transfer_type);
-        o.set("updated_fields", &mut out.updated_fields);
-        o.set("transform_type", &mut out.transform_type);
-        o.set("transform_reason", &mut out.transform_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobChangeUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrJobChangeUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "process_id" => v.put(&mut self.process_id),
+            "initiator" => v.put(&mut self.initiator),
+            "operator" => v.put(&mut self.operator),
+            "updated_time" => v.put(&mut self.updated_time),
+            "job_change_id" => v.put(&mut self.job_change_id),
+            "status" => v.put(&mut self.status),
+            "operate_reason" => v.put(&mut self.operate_reason),
+            "transfer_type" => v.put(&mut self.transfer_type),
+            "updated_fields" => v.put(&mut self.updated_fields),
+            "transform_type" => v.put(&mut self.transform_type),
+            "transform_reason" => v.put(&mut self.transform_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_family.created_v2` event.
@@ -1430,13 +1811,25 @@ pub struct P2CorehrJobFamilyCreatedV2 {
 }
 impl FromJson for P2CorehrJobFamilyCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobFamilyCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobFamilyCreatedV2 {
+    const NAME: &'static str = "P2CorehrJobFamilyCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_family.created_v2` event.
@@ -1452,11 +1845,23 @@ pub struct P2CorehrJobFamilyCreatedV2Data {
 }
 impl FromJson for P2CorehrJobFamilyCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobFamilyCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("job_family_id", &mut out.job_family_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobFamilyCreatedV2Data {
+    const NAME: &'static str = "P2CorehrJobFamilyCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_family_id" => v.put(&mut self.job_family_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_family.updated_v2` event.
@@ -1476,13 +1881,25 @@ pub struct P2CorehrJobFamilyUpdatedV2 {
 }
 impl FromJson for P2CorehrJobFamilyUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobFamilyUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobFamilyUpdatedV2 {
+    const NAME: &'static str = "P2CorehrJobFamilyUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_family.updated_v2` event.
@@ -1500,12 +1917,24 @@ pub struct P2CorehrJobFamilyUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobFamilyUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobFamilyUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobFamilyUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrJobFamilyUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_grade.created_v2` event.
@@ -1525,13 +1954,25 @@ pub struct P2CorehrJobGradeCreatedV2 {
 }
 impl FromJson for P2CorehrJobGradeCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobGradeCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobGradeCreatedV2 {
+    const NAME: &'static str = "P2CorehrJobGradeCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_grade.created_v2` event.
@@ -1547,11 +1988,23 @@ pub struct P2CorehrJobGradeCreatedV2Data {
 }
 impl FromJson for P2CorehrJobGradeCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobGradeCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobGradeCreatedV2Data {
+    const NAME: &'static str = "P2CorehrJobGradeCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_grade.updated_v2` event.
@@ -1571,13 +2024,25 @@ pub struct P2CorehrJobGradeUpdatedV2 {
 }
 impl FromJson for P2CorehrJobGradeUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobGradeUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobGradeUpdatedV2 {
+    const NAME: &'static str = "P2CorehrJobGradeUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_grade.updated_v2` event.
@@ -1595,12 +2060,24 @@ pub struct P2CorehrJobGradeUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobGradeUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobGradeUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobGradeUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrJobGradeUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_level.created_v2` event.
@@ -1620,13 +2097,25 @@ pub struct P2CorehrJobLevelCreatedV2 {
 }
 impl FromJson for P2CorehrJobLevelCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobLevelCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobLevelCreatedV2 {
+    const NAME: &'static str = "P2CorehrJobLevelCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_level.created_v2` event.
@@ -1642,11 +2131,23 @@ pub struct P2CorehrJobLevelCreatedV2Data {
 }
 impl FromJson for P2CorehrJobLevelCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobLevelCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("job_level_id", &mut out.job_level_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobLevelCreatedV2Data {
+    const NAME: &'static str = "P2CorehrJobLevelCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_level_id" => v.put(&mut self.job_level_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.job_level.updated_v2` event.
@@ -1666,13 +2167,25 @@ pub struct P2CorehrJobLevelUpdatedV2 {
 }
 impl FromJson for P2CorehrJobLevelUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobLevelUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobLevelUpdatedV2 {
+    const NAME: &'static str = "P2CorehrJobLevelUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.job_level.updated_v2` event.
@@ -1690,12 +2203,24 @@ pub struct P2CorehrJobLevelUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobLevelUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrJobLevelUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrJobLevelUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrJobLevelUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.location.created_v2` event.
@@ -1715,13 +2240,25 @@ pub struct P2CorehrLocationCreatedV2 {
 }
 impl FromJson for P2CorehrLocationCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrLocationCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrLocationCreatedV2 {
+    const NAME: &'static str = "P2CorehrLocationCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.location.created_v2` event.
@@ -1737,11 +2274,23 @@ pub struct P2CorehrLocationCreatedV2Data {
 }
 impl FromJson for P2CorehrLocationCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrLocationCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("location_id", &mut out.location_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrLocationCreatedV2Data {
+    const NAME: &'static str = "P2CorehrLocationCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "location_id" => v.put(&mut self.location_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.location.updated_v2` event.
@@ -1761,13 +2310,25 @@ pub struct P2CorehrLocationUpdatedV2 {
 }
 impl FromJson for P2CorehrLocationUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrLocationUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrLocationUpdatedV2 {
+    const NAME: &'static str = "P2CorehrLocationUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.location.updated_v2` event.
@@ -1787,13 +2348,25 @@ pub struct P2CorehrLocationUpdatedV2Data {
 }
 impl FromJson for P2CorehrLocationUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrLocationUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("location_id", &mut out.location_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.set("sub_events", &mut out.sub_events);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrLocationUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrLocationUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "location_id" => v.put(&mut self.location_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            "sub_events" => v.put(&mut self.sub_events),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.offboarding.checklist_updated_v2` event.
@@ -1813,13 +2386,25 @@ pub struct P2CorehrOffboardingChecklistUpdatedV2 {
 }
 impl FromJson for P2CorehrOffboardingChecklistUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrOffboardingChecklistUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOffboardingChecklistUpdatedV2 {
+    const NAME: &'static str = "P2CorehrOffboardingChecklistUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.offboarding.checklist_updated_v2` event.
@@ -1843,18 +2428,27 @@ pub struct P2CorehrOffboardingChecklistUpdatedV2Data {
 }
 impl FromJson for P2CorehrOffboardingChecklistUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2CorehrOffboardingChecklistUpdatedV2Data",
-        )?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.set("offboarding_id", &mut out.offboarding_id);
-        o.set("checklist_process_id", &mut out.checklist_process_id);
-        o.set("checklist_status", &mut out.checklist_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOffboardingChecklistUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrOffboardingChecklistUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            "offboarding_id" => v.put(&mut self.offboarding_id),
+            "checklist_process_id" => v.put(&mut self.checklist_process_id),
+            "checklist_status" => v.put(&mut self.checklist_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.offboarding.status_updated_v2` event.
@@ -1874,13 +2468,25 @@ pub struct P2CorehrOffboardingStatusUpdatedV2 {
 }
 impl FromJson for P2CorehrOffboardingStatusUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrOffboardingStatusUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOffboardingStatusUpdatedV2 {
+    const NAME: &'static str = "P2CorehrOffboardingStatusUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.offboarding.status_updated_v2` event.
@@ -1904,15 +2510,27 @@ pub struct P2CorehrOffboardingStatusUpdatedV2Data {
 }
 impl FromJson for P2CorehrOffboardingStatusUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrOffboardingStatusUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.set("offboarding_id", &mut out.offboarding_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOffboardingStatusUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrOffboardingStatusUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            "offboarding_id" => v.put(&mut self.offboarding_id),
+            "process_id" => v.put(&mut self.process_id),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.offboarding.updated_v2` event.
@@ -1932,13 +2550,25 @@ pub struct P2CorehrOffboardingUpdatedV2 {
 }
 impl FromJson for P2CorehrOffboardingUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrOffboardingUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOffboardingUpdatedV2 {
+    const NAME: &'static str = "P2CorehrOffboardingUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.offboarding.updated_v2` event.
@@ -1974,21 +2604,33 @@ pub struct P2CorehrOffboardingUpdatedV2Data {
 }
 impl FromJson for P2CorehrOffboardingUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrOffboardingUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("offboarding_info_id", &mut out.offboarding_info_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("checklist_process_id", &mut out.checklist_process_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("operator", &mut out.operator);
-        o.set("status", &mut out.status);
-        o.set("checklist_status", &mut out.checklist_status);
-        o.set("updated_time", &mut out.updated_time);
-        o.set("updated_fields", &mut out.updated_fields);
-        o.set("target_user_id", &mut out.target_user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrOffboardingUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrOffboardingUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "offboarding_info_id" => v.put(&mut self.offboarding_info_id),
+            "process_id" => v.put(&mut self.process_id),
+            "checklist_process_id" => v.put(&mut self.checklist_process_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "operator" => v.put(&mut self.operator),
+            "status" => v.put(&mut self.status),
+            "checklist_status" => v.put(&mut self.checklist_status),
+            "updated_time" => v.put(&mut self.updated_time),
+            "updated_fields" => v.put(&mut self.updated_fields),
+            "target_user_id" => v.put(&mut self.target_user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.pathway.created_v2` event.
@@ -2008,13 +2650,25 @@ pub struct P2CorehrPathwayCreatedV2 {
 }
 impl FromJson for P2CorehrPathwayCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPathwayCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPathwayCreatedV2 {
+    const NAME: &'static str = "P2CorehrPathwayCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.pathway.created_v2` event.
@@ -2030,11 +2684,23 @@ pub struct P2CorehrPathwayCreatedV2Data {
 }
 impl FromJson for P2CorehrPathwayCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPathwayCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("pathway_id", &mut out.pathway_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPathwayCreatedV2Data {
+    const NAME: &'static str = "P2CorehrPathwayCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pathway_id" => v.put(&mut self.pathway_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.pathway.updated_v2` event.
@@ -2054,13 +2720,25 @@ pub struct P2CorehrPathwayUpdatedV2 {
 }
 impl FromJson for P2CorehrPathwayUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPathwayUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPathwayUpdatedV2 {
+    const NAME: &'static str = "P2CorehrPathwayUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.pathway.updated_v2` event.
@@ -2078,12 +2756,24 @@ pub struct P2CorehrPathwayUpdatedV2Data {
 }
 impl FromJson for P2CorehrPathwayUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPathwayUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("pathway_id", &mut out.pathway_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPathwayUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrPathwayUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pathway_id" => v.put(&mut self.pathway_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.position.created_v2` event.
@@ -2103,13 +2793,25 @@ pub struct P2CorehrPositionCreatedV2 {
 }
 impl FromJson for P2CorehrPositionCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPositionCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPositionCreatedV2 {
+    const NAME: &'static str = "P2CorehrPositionCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.position.created_v2` event.
@@ -2125,11 +2827,23 @@ pub struct P2CorehrPositionCreatedV2Data {
 }
 impl FromJson for P2CorehrPositionCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPositionCreatedV2Data")?;
-        let mut out = Self::default();
-        o.set("position_id", &mut out.position_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPositionCreatedV2Data {
+    const NAME: &'static str = "P2CorehrPositionCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_id" => v.put(&mut self.position_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.position.updated_v2` event.
@@ -2149,13 +2863,25 @@ pub struct P2CorehrPositionUpdatedV2 {
 }
 impl FromJson for P2CorehrPositionUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPositionUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPositionUpdatedV2 {
+    const NAME: &'static str = "P2CorehrPositionUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.position.updated_v2` event.
@@ -2173,12 +2899,24 @@ pub struct P2CorehrPositionUpdatedV2Data {
 }
 impl FromJson for P2CorehrPositionUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPositionUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("position_id", &mut out.position_id);
-        o.set("field_changes", &mut out.field_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPositionUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrPositionUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_id" => v.put(&mut self.position_id),
+            "field_changes" => v.put(&mut self.field_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.pre_hire.onboarding_task_changed_v2` event.
@@ -2198,13 +2936,25 @@ pub struct P2CorehrPreHireOnboardingTaskChangedV2 {
 }
 impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrPreHireOnboardingTaskChangedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPreHireOnboardingTaskChangedV2 {
+    const NAME: &'static str = "P2CorehrPreHireOnboardingTaskChangedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.pre_hire.onboarding_task_changed_v2` event.
@@ -2230,19 +2980,28 @@ pub struct P2CorehrPreHireOnboardingTaskChangedV2Data {
 }
 impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2CorehrPreHireOnboardingTaskChangedV2Data",
-        )?;
-        let mut out = Self::default();
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("pre_hire_id", &mut out.pre_hire_id);
-        o.set("onboarding_task_changes", &mut out.onboarding_task_changes);
-        o.set("onboarding_flow_change", &mut out.onboarding_flow_change);
-        o.set("onboarding_flow_id", &mut out.onboarding_flow_id);
-        o.set("flow_info", &mut out.flow_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrPreHireOnboardingTaskChangedV2Data {
+    const NAME: &'static str = "P2CorehrPreHireOnboardingTaskChangedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "pre_hire_id" => v.put(&mut self.pre_hire_id),
+            "onboarding_task_changes" => v.put(&mut self.onboarding_task_changes),
+            "onboarding_flow_change" => v.put(&mut self.onboarding_flow_change),
+            "onboarding_flow_id" => v.put(&mut self.onboarding_flow_id),
+            "flow_info" => v.put(&mut self.flow_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.probation.updated_v2` event.
@@ -2262,13 +3021,25 @@ pub struct P2CorehrProbationUpdatedV2 {
 }
 impl FromJson for P2CorehrProbationUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProbationUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProbationUpdatedV2 {
+    const NAME: &'static str = "P2CorehrProbationUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.probation.updated_v2` event.
@@ -2288,13 +3059,25 @@ pub struct P2CorehrProbationUpdatedV2Data {
 }
 impl FromJson for P2CorehrProbationUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProbationUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("probation_status", &mut out.probation_status);
-        o.set("actual_probation_end_date", &mut out.actual_probation_end_date);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProbationUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrProbationUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "probation_status" => v.put(&mut self.probation_status),
+            "actual_probation_end_date" => v.put(&mut self.actual_probation_end_date),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.process.approver.updated_v2` event.
@@ -2314,13 +3097,25 @@ pub struct P2CorehrProcessApproverUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessApproverUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessApproverUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessApproverUpdatedV2 {
+    const NAME: &'static str = "P2CorehrProcessApproverUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.process.approver.updated_v2` event.
@@ -2352,19 +3147,31 @@ pub struct P2CorehrProcessApproverUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessApproverUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessApproverUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("process_id", &mut out.process_id);
-        o.set("approver_id", &mut out.approver_id);
-        o.set("type", &mut out.r#type);
-        o.set("status", &mut out.status);
-        o.set("biz_type", &mut out.biz_type);
-        o.set("flow_definition_id", &mut out.flow_definition_id);
-        o.set("node_definition_id", &mut out.node_definition_id);
-        o.set("node_id", &mut out.node_id);
-        o.set("node_id_str", &mut out.node_id_str);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessApproverUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrProcessApproverUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process_id" => v.put(&mut self.process_id),
+            "approver_id" => v.put(&mut self.approver_id),
+            "type" => v.put(&mut self.r#type),
+            "status" => v.put(&mut self.status),
+            "biz_type" => v.put(&mut self.biz_type),
+            "flow_definition_id" => v.put(&mut self.flow_definition_id),
+            "node_definition_id" => v.put(&mut self.node_definition_id),
+            "node_id" => v.put(&mut self.node_id),
+            "node_id_str" => v.put(&mut self.node_id_str),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.process.cc.updated_v2` event.
@@ -2384,13 +3191,25 @@ pub struct P2CorehrProcessCcUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessCcUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessCcUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessCcUpdatedV2 {
+    const NAME: &'static str = "P2CorehrProcessCcUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.process.cc.updated_v2` event.
@@ -2412,14 +3231,26 @@ pub struct P2CorehrProcessCcUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessCcUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessCcUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("process_id", &mut out.process_id);
-        o.set("approver_id", &mut out.approver_id);
-        o.set("status", &mut out.status);
-        o.set("biz_type", &mut out.biz_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessCcUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrProcessCcUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process_id" => v.put(&mut self.process_id),
+            "approver_id" => v.put(&mut self.approver_id),
+            "status" => v.put(&mut self.status),
+            "biz_type" => v.put(&mut self.biz_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.process_comment_info.updated_v2` event.
@@ -2439,13 +3270,25 @@ pub struct P2CorehrProcessCommentInfoUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessCommentInfoUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessCommentInfoUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessCommentInfoUpdatedV2 {
+    const NAME: &'static str = "P2CorehrProcessCommentInfoUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.process_comment_info.updated_v2` event.
@@ -2465,13 +3308,25 @@ pub struct P2CorehrProcessCommentInfoUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessCommentInfoUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessCommentInfoUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("process_id", &mut out.process_id);
-        o.set("comment_id", &mut out.comment_id);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessCommentInfoUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrProcessCommentInfoUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process_id" => v.put(&mut self.process_id),
+            "comment_id" => v.put(&mut self.comment_id),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.process.node.updated_v2` event.
@@ -2491,13 +3346,25 @@ pub struct P2CorehrProcessNodeUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessNodeUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessNodeUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessNodeUpdatedV2 {
+    const NAME: &'static str = "P2CorehrProcessNodeUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.process.node.updated_v2` event.
@@ -2525,17 +3392,29 @@ pub struct P2CorehrProcessNodeUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessNodeUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessNodeUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("flow_definition_id", &mut out.flow_definition_id);
-        o.set("node_definition_id", &mut out.node_definition_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("process_node_id", &mut out.process_node_id);
-        o.set("node_type", &mut out.node_type);
-        o.set("node_status", &mut out.node_status);
-        o.set("biz_type", &mut out.biz_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessNodeUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrProcessNodeUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "flow_definition_id" => v.put(&mut self.flow_definition_id),
+            "node_definition_id" => v.put(&mut self.node_definition_id),
+            "process_id" => v.put(&mut self.process_id),
+            "process_node_id" => v.put(&mut self.process_node_id),
+            "node_type" => v.put(&mut self.node_type),
+            "node_status" => v.put(&mut self.node_status),
+            "biz_type" => v.put(&mut self.biz_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.process.updated_v2` event.
@@ -2555,13 +3434,25 @@ pub struct P2CorehrProcessUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessUpdatedV2 {
+    const NAME: &'static str = "P2CorehrProcessUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.process.updated_v2` event.
@@ -2585,15 +3476,27 @@ pub struct P2CorehrProcessUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrProcessUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("process_id", &mut out.process_id);
-        o.set("status", &mut out.status);
-        o.set("biz_type", &mut out.biz_type);
-        o.set("flow_definition_id", &mut out.flow_definition_id);
-        o.set("properties", &mut out.properties);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrProcessUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrProcessUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process_id" => v.put(&mut self.process_id),
+            "status" => v.put(&mut self.status),
+            "biz_type" => v.put(&mut self.biz_type),
+            "flow_definition_id" => v.put(&mut self.flow_definition_id),
+            "properties" => v.put(&mut self.properties),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.signature_file.status_updated_v2` event.
@@ -2613,13 +3516,25 @@ pub struct P2CorehrSignatureFileStatusUpdatedV2 {
 }
 impl FromJson for P2CorehrSignatureFileStatusUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrSignatureFileStatusUpdatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrSignatureFileStatusUpdatedV2 {
+    const NAME: &'static str = "P2CorehrSignatureFileStatusUpdatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `corehr.signature_file.status_updated_v2` event.
@@ -2641,14 +3556,26 @@ pub struct P2CorehrSignatureFileStatusUpdatedV2Data {
 }
 impl FromJson for P2CorehrSignatureFileStatusUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2CorehrSignatureFileStatusUpdatedV2Data")?;
-        let mut out = Self::default();
-        o.set("signature_file_id", &mut out.signature_file_id);
-        o.set("before_status", &mut out.before_status);
-        o.set("after_status", &mut out.after_status);
-        o.set("biz_process_id", &mut out.biz_process_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2CorehrSignatureFileStatusUpdatedV2Data {
+    const NAME: &'static str = "P2CorehrSignatureFileStatusUpdatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "signature_file_id" => v.put(&mut self.signature_file_id),
+            "before_status" => v.put(&mut self.before_status),
+            "after_status" => v.put(&mut self.after_status),
+            "biz_process_id" => v.put(&mut self.biz_process_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `target_user_id` of `P2CorehrJobChangeStatusUpdatedV2Data`.
@@ -2668,13 +3595,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `corehr.company.deleted_v2` event.

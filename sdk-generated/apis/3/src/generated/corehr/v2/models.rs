@@ -85,6 +85,9 @@ impl FromJson for ApprovalGroupStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ApprovalGroupStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -155,6 +158,9 @@ impl json::Absent for AssessmentResult {
 impl FromJson for AssessmentResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for AssessmentResult {
@@ -234,6 +240,9 @@ impl json::Absent for AssessmentStatus {
 impl FromJson for AssessmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for AssessmentStatus {
@@ -318,6 +327,9 @@ impl FromJson for CreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -397,6 +409,9 @@ impl FromJson for DepartmentChangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DepartmentChangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -471,6 +486,9 @@ impl json::Absent for DepartmentIdType {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DepartmentIdType {
@@ -551,6 +569,9 @@ impl FromJson for DraftStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DraftStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -622,6 +643,9 @@ impl FromJson for EmploymentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for EmploymentStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -692,6 +716,9 @@ impl json::Absent for ExceptionStatuses {
 impl FromJson for ExceptionStatuses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ExceptionStatuses {
@@ -768,6 +795,9 @@ impl FromJson for ExtendedProbationPeriodUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ExtendedProbationPeriodUnit {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -838,6 +868,9 @@ impl json::Absent for FinalAssessmentResult {
 impl FromJson for FinalAssessmentResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FinalAssessmentResult {
@@ -913,6 +946,9 @@ impl json::Absent for ListUserIdType {
 impl FromJson for ListUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListUserIdType {
@@ -997,6 +1033,9 @@ impl FromJson for OnboardingStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OnboardingStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1067,6 +1106,9 @@ impl json::Absent for Operator {
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Operator {
@@ -1179,6 +1221,9 @@ impl FromJson for OrgType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OrgType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1253,6 +1298,9 @@ impl json::Absent for PaymentType {
 impl FromJson for PaymentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PaymentType {
@@ -1333,6 +1381,9 @@ impl FromJson for PositionChangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PositionChangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1407,6 +1458,9 @@ impl json::Absent for ProbationOutcome {
 impl FromJson for ProbationOutcome {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ProbationOutcome {
@@ -1495,6 +1549,9 @@ impl FromJson for ProbationStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ProbationStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1565,6 +1622,9 @@ impl json::Absent for RefKey {
 impl FromJson for RefKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RefKey {
@@ -1640,6 +1700,9 @@ impl json::Absent for Rehire {
 impl FromJson for Rehire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Rehire {
@@ -1724,6 +1787,9 @@ impl FromJson for RevokeUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for RevokeUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1794,6 +1860,9 @@ impl json::Absent for SeniorityAdjustmentType {
 impl FromJson for SeniorityAdjustmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SeniorityAdjustmentType {
@@ -1882,6 +1951,9 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1969,6 +2041,9 @@ impl FromJson for Statuses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Statuses {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2043,6 +2118,9 @@ impl json::Absent for SubmissionType {
 impl FromJson for SubmissionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SubmissionType {
@@ -2151,6 +2229,9 @@ impl FromJson for TaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2229,6 +2310,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -2521,48 +2605,60 @@ pub struct Address {
 }
 impl FromJson for Address {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Address")?;
-        let mut out = Self::default();
-        o.set("full_address_local_script", &mut out.full_address_local_script);
-        o.set("full_address_western_script", &mut out.full_address_western_script);
-        o.set("address_id", &mut out.address_id);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("region_id", &mut out.region_id);
-        o.set("city_id", &mut out.city_id);
-        o.set("distinct_id", &mut out.distinct_id);
-        o.set("city_id_v2", &mut out.city_id_v2);
-        o.set("district_id_v2", &mut out.district_id_v2);
-        o.set("address_line1", &mut out.address_line1);
-        o.set("address_line2", &mut out.address_line2);
-        o.set("address_line3", &mut out.address_line3);
-        o.set("address_line4", &mut out.address_line4);
-        o.set("address_line5", &mut out.address_line5);
-        o.set("address_line6", &mut out.address_line6);
-        o.set("address_line7", &mut out.address_line7);
-        o.set("address_line8", &mut out.address_line8);
-        o.set("address_line9", &mut out.address_line9);
-        o.set("local_address_line1", &mut out.local_address_line1);
-        o.set("local_address_line2", &mut out.local_address_line2);
-        o.set("local_address_line3", &mut out.local_address_line3);
-        o.set("local_address_line4", &mut out.local_address_line4);
-        o.set("local_address_line5", &mut out.local_address_line5);
-        o.set("local_address_line6", &mut out.local_address_line6);
-        o.set("local_address_line7", &mut out.local_address_line7);
-        o.set("local_address_line8", &mut out.local_address_line8);
-        o.set("local_address_line9", &mut out.local_address_line9);
-        o.set("postal_code", &mut out.postal_code);
-        o.set("address_type_list", &mut out.address_type_list);
-        o.set("is_primary", &mut out.is_primary);
-        o.set("is_public", &mut out.is_public);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("city_subdivision_1", &mut out.city_subdivision_1);
-        o.set("city_subdivision_2", &mut out.city_subdivision_2);
-        o.set("region_subdivision_1", &mut out.region_subdivision_1);
-        o.set("region_subdivision_2", &mut out.region_subdivision_2);
-        o.set("city_text", &mut out.city_text);
-        o.set("local_city_text", &mut out.local_city_text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Address {
+    const NAME: &'static str = "Address";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "full_address_local_script" => v.put(&mut self.full_address_local_script),
+            "full_address_western_script" => v.put(&mut self.full_address_western_script),
+            "address_id" => v.put(&mut self.address_id),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "region_id" => v.put(&mut self.region_id),
+            "city_id" => v.put(&mut self.city_id),
+            "distinct_id" => v.put(&mut self.distinct_id),
+            "city_id_v2" => v.put(&mut self.city_id_v2),
+            "district_id_v2" => v.put(&mut self.district_id_v2),
+            "address_line1" => v.put(&mut self.address_line1),
+            "address_line2" => v.put(&mut self.address_line2),
+            "address_line3" => v.put(&mut self.address_line3),
+            "address_line4" => v.put(&mut self.address_line4),
+            "address_line5" => v.put(&mut self.address_line5),
+            "address_line6" => v.put(&mut self.address_line6),
+            "address_line7" => v.put(&mut self.address_line7),
+            "address_line8" => v.put(&mut self.address_line8),
+            "address_line9" => v.put(&mut self.address_line9),
+            "local_address_line1" => v.put(&mut self.local_address_line1),
+            "local_address_line2" => v.put(&mut self.local_address_line2),
+            "local_address_line3" => v.put(&mut self.local_address_line3),
+            "local_address_line4" => v.put(&mut self.local_address_line4),
+            "local_address_line5" => v.put(&mut self.local_address_line5),
+            "local_address_line6" => v.put(&mut self.local_address_line6),
+            "local_address_line7" => v.put(&mut self.local_address_line7),
+            "local_address_line8" => v.put(&mut self.local_address_line8),
+            "local_address_line9" => v.put(&mut self.local_address_line9),
+            "postal_code" => v.put(&mut self.postal_code),
+            "address_type_list" => v.put(&mut self.address_type_list),
+            "is_primary" => v.put(&mut self.is_primary),
+            "is_public" => v.put(&mut self.is_public),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "city_subdivision_1" => v.put(&mut self.city_subdivision_1),
+            "city_subdivision_2" => v.put(&mut self.city_subdivision_2),
+            "region_subdivision_1" => v.put(&mut self.region_subdivision_1),
+            "region_subdivision_2" => v.put(&mut self.region_subdivision_2),
+            "city_text" => v.put(&mut self.city_text),
+            "local_city_text" => v.put(&mut self.local_city_text),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Address {
@@ -2768,23 +2864,35 @@ pub struct ApprovalGroup {
 }
 impl FromJson for ApprovalGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApprovalGroup")?;
-        let mut out = Self::default();
-        o.set("approval_group_id", &mut out.approval_group_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("approval_group_status", &mut out.approval_group_status);
-        o.set("approval_group_status_v2", &mut out.approval_group_status_v2);
-        o.set("topic", &mut out.topic);
-        o.set("adjust_reason", &mut out.adjust_reason);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("created_by", &mut out.created_by);
-        o.set("draft_id", &mut out.draft_id);
-        o.set("draft_status", &mut out.draft_status);
-        o.set("department_changes", &mut out.department_changes);
-        o.set("job_changes", &mut out.job_changes);
-        o.set("position_changes", &mut out.position_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApprovalGroup {
+    const NAME: &'static str = "ApprovalGroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_group_id" => v.put(&mut self.approval_group_id),
+            "process_id" => v.put(&mut self.process_id),
+            "approval_group_status" => v.put(&mut self.approval_group_status),
+            "approval_group_status_v2" => v.put(&mut self.approval_group_status_v2),
+            "topic" => v.put(&mut self.topic),
+            "adjust_reason" => v.put(&mut self.adjust_reason),
+            "effective_date" => v.put(&mut self.effective_date),
+            "created_by" => v.put(&mut self.created_by),
+            "draft_id" => v.put(&mut self.draft_id),
+            "draft_status" => v.put(&mut self.draft_status),
+            "department_changes" => v.put(&mut self.department_changes),
+            "job_changes" => v.put(&mut self.job_changes),
+            "position_changes" => v.put(&mut self.position_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `approver_list` of `ListApproverResponseBody`.
@@ -2804,13 +2912,25 @@ pub struct ApproverInfo {
 }
 impl FromJson for ApproverInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApproverInfo")?;
-        let mut out = Self::default();
-        o.set("approver_id", &mut out.approver_id);
-        o.set("process_id", &mut out.process_id);
-        o.set("approver_status", &mut out.approver_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApproverInfo {
+    const NAME: &'static str = "ApproverInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approver_id" => v.put(&mut self.approver_id),
+            "process_id" => v.put(&mut self.process_id),
+            "approver_status" => v.put(&mut self.approver_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `assessments` of `ProbationInfo`.
@@ -2840,18 +2960,30 @@ pub struct Assessment {
 }
 impl FromJson for Assessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Assessment")?;
-        let mut out = Self::default();
-        o.set("assessment_id", &mut out.assessment_id);
-        o.set("assessment_status", &mut out.assessment_status);
-        o.set("assessment_result", &mut out.assessment_result);
-        o.set("assessment_score", &mut out.assessment_score);
-        o.set("assessment_grade", &mut out.assessment_grade);
-        o.set("assessment_comment", &mut out.assessment_comment);
-        o.set("assessment_detail", &mut out.assessment_detail);
-        o.set("is_final_asssessment", &mut out.is_final_asssessment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Assessment {
+    const NAME: &'static str = "Assessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "assessment_id" => v.put(&mut self.assessment_id),
+            "assessment_status" => v.put(&mut self.assessment_status),
+            "assessment_result" => v.put(&mut self.assessment_result),
+            "assessment_score" => v.put(&mut self.assessment_score),
+            "assessment_grade" => v.put(&mut self.assessment_grade),
+            "assessment_comment" => v.put(&mut self.assessment_comment),
+            "assessment_detail" => v.put(&mut self.assessment_detail),
+            "is_final_asssessment" => v.put(&mut self.is_final_asssessment),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.probation_assessment.patch` (更新试用期考核信息).
@@ -2929,17 +3061,29 @@ pub struct Bank {
 }
 impl FromJson for Bank {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Bank")?;
-        let mut out = Self::default();
-        o.set("bank_id", &mut out.bank_id);
-        o.set("bank_name", &mut out.bank_name);
-        o.set("bank_code", &mut out.bank_code);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("status", &mut out.status);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Bank {
+    const NAME: &'static str = "Bank";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bank_id" => v.put(&mut self.bank_id),
+            "bank_name" => v.put(&mut self.bank_name),
+            "bank_code" => v.put(&mut self.bank_code),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "status" => v.put(&mut self.status),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `bank_account_list` of `PersonInfo`.
@@ -2993,30 +3137,42 @@ pub struct BankAccount {
 }
 impl FromJson for BankAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BankAccount")?;
-        let mut out = Self::default();
-        o.set("bank_name", &mut out.bank_name);
-        o.set("bank_account_number", &mut out.bank_account_number);
-        o.set("account_holder", &mut out.account_holder);
-        o.set("bank", &mut out.bank);
-        o.set("bank_identification_code", &mut out.bank_identification_code);
-        o.set("branch_name", &mut out.branch_name);
-        o.set("bank_id", &mut out.bank_id);
-        o.set("branch_id", &mut out.branch_id);
-        o.set("bank_id_v2", &mut out.bank_id_v2);
-        o.set("branch_id_v2", &mut out.branch_id_v2);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("bank_account_usage", &mut out.bank_account_usage);
-        o.set("bank_account_type", &mut out.bank_account_type);
-        o.set("payment_type", &mut out.payment_type);
-        o.set("payment_rate", &mut out.payment_rate);
-        o.set("payment_amount", &mut out.payment_amount);
-        o.set("priority", &mut out.priority);
-        o.set("currency_id", &mut out.currency_id);
-        o.set("iban", &mut out.iban);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BankAccount {
+    const NAME: &'static str = "BankAccount";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bank_name" => v.put(&mut self.bank_name),
+            "bank_account_number" => v.put(&mut self.bank_account_number),
+            "account_holder" => v.put(&mut self.account_holder),
+            "bank" => v.put(&mut self.bank),
+            "bank_identification_code" => v.put(&mut self.bank_identification_code),
+            "branch_name" => v.put(&mut self.branch_name),
+            "bank_id" => v.put(&mut self.bank_id),
+            "branch_id" => v.put(&mut self.branch_id),
+            "bank_id_v2" => v.put(&mut self.bank_id_v2),
+            "branch_id_v2" => v.put(&mut self.branch_id_v2),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "bank_account_usage" => v.put(&mut self.bank_account_usage),
+            "bank_account_type" => v.put(&mut self.bank_account_type),
+            "payment_type" => v.put(&mut self.payment_type),
+            "payment_rate" => v.put(&mut self.payment_rate),
+            "payment_amount" => v.put(&mut self.payment_amount),
+            "priority" => v.put(&mut self.priority),
+            "currency_id" => v.put(&mut self.currency_id),
+            "iban" => v.put(&mut self.iban),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BankAccount {
@@ -3159,21 +3315,33 @@ pub struct BankBranch {
 }
 impl FromJson for BankBranch {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BankBranch")?;
-        let mut out = Self::default();
-        o.set("bank_branch_id", &mut out.bank_branch_id);
-        o.set("bank_branch_name", &mut out.bank_branch_name);
-        o.set("bank_id", &mut out.bank_id);
-        o.set("code", &mut out.code);
-        o.set("swift_code", &mut out.swift_code);
-        o.set("status", &mut out.status);
-        o.set("bank_branch_code", &mut out.bank_branch_code);
-        o.set("register_place", &mut out.register_place);
-        o.set("bank_address", &mut out.bank_address);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BankBranch {
+    const NAME: &'static str = "BankBranch";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bank_branch_id" => v.put(&mut self.bank_branch_id),
+            "bank_branch_name" => v.put(&mut self.bank_branch_name),
+            "bank_id" => v.put(&mut self.bank_id),
+            "code" => v.put(&mut self.code),
+            "swift_code" => v.put(&mut self.swift_code),
+            "status" => v.put(&mut self.status),
+            "bank_branch_code" => v.put(&mut self.bank_branch_code),
+            "register_place" => v.put(&mut self.register_place),
+            "bank_address" => v.put(&mut self.bank_address),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department` of `Employee`.
@@ -3193,13 +3361,25 @@ pub struct BasicDepartment {
 }
 impl FromJson for BasicDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BasicDepartment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("id_v2", &mut out.id_v2);
-        o.set("department_name", &mut out.department_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BasicDepartment {
+    const NAME: &'static str = "BasicDepartment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "id_v2" => v.put(&mut self.id_v2),
+            "department_name" => v.put(&mut self.department_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `direct_manager` of `Employee`.
@@ -3223,15 +3403,27 @@ pub struct BasicEmployee {
 }
 impl FromJson for BasicEmployee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BasicEmployee")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("employment_id_v2", &mut out.employment_id_v2);
-        o.set("employee_number", &mut out.employee_number);
-        o.set("email_address", &mut out.email_address);
-        o.set("person_info", &mut out.person_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BasicEmployee {
+    const NAME: &'static str = "BasicEmployee";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "employment_id_v2" => v.put(&mut self.employment_id_v2),
+            "employee_number" => v.put(&mut self.employee_number),
+            "email_address" => v.put(&mut self.email_address),
+            "person_info" => v.put(&mut self.person_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `PrehireCreate`.
@@ -3693,12 +3885,24 @@ pub struct BasicJobData {
 }
 impl FromJson for BasicJobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BasicJobData")?;
-        let mut out = Self::default();
-        o.set("job_data_id", &mut out.job_data_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BasicJobData {
+    const NAME: &'static str = "BasicJobData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_data_id" => v.put(&mut self.job_data_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `person_info` of `BasicEmployee`.
@@ -3720,14 +3924,26 @@ pub struct BasicPersonInfo {
 }
 impl FromJson for BasicPersonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BasicPersonInfo")?;
-        let mut out = Self::default();
-        o.set("person_id", &mut out.person_id);
-        o.set("preferred_name", &mut out.preferred_name);
-        o.set("preferred_local_full_name", &mut out.preferred_local_full_name);
-        o.set("preferred_english_full_name", &mut out.preferred_english_full_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BasicPersonInfo {
+    const NAME: &'static str = "BasicPersonInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "person_id" => v.put(&mut self.person_id),
+            "preferred_name" => v.put(&mut self.preferred_name),
+            "preferred_local_full_name" => v.put(&mut self.preferred_local_full_name),
+            "preferred_english_full_name" => v.put(&mut self.preferred_english_full_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.employees_additional_job.batch` (Batch querying additional jobs).
@@ -3791,13 +4007,25 @@ pub struct BatchEmployeesAdditionalJobResponseBody {
 }
 impl FromJson for BatchEmployeesAdditionalJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchEmployeesAdditionalJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchEmployeesAdditionalJobResponseBody {
+    const NAME: &'static str = "BatchEmployeesAdditionalJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.company.batch_get` (Batch get company information by ID-Query company information in batches by ID).
@@ -3832,11 +4060,23 @@ pub struct BatchGetCompanyResponseBody {
 }
 impl FromJson for BatchGetCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetCompanyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetCompanyResponseBody {
+    const NAME: &'static str = "BatchGetCompanyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.department.batch_get` (Get department list).
@@ -3903,11 +4143,23 @@ pub struct BatchGetDepartmentResponseBody {
 }
 impl FromJson for BatchGetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetDepartmentResponseBody {
+    const NAME: &'static str = "BatchGetDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.employee.batch_get` (Batch access to employee information through employee ID-Batch access to employee information through employee ID).
@@ -3953,11 +4205,23 @@ pub struct BatchGetEmployeeResponseBody {
 }
 impl FromJson for BatchGetEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetEmployeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetEmployeeResponseBody {
+    const NAME: &'static str = "BatchGetEmployeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.employees_bp.batch_get` (Batch Get Employee BP/Location BP Information).
@@ -3996,12 +4260,24 @@ pub struct BatchGetEmployeesBpResponseBody {
 }
 impl FromJson for BatchGetEmployeesBpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetEmployeesBpResponseBody")?;
-        let mut out = Self::default();
-        o.set("employment_direct_bps", &mut out.employment_direct_bps);
-        o.set("employment_all_bps", &mut out.employment_all_bps);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetEmployeesBpResponseBody {
+    const NAME: &'static str = "BatchGetEmployeesBpResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_direct_bps" => v.put(&mut self.employment_direct_bps),
+            "employment_all_bps" => v.put(&mut self.employment_all_bps),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.employees_job_data.batch_get` (Batch Get Employee JobData).
@@ -4059,11 +4335,23 @@ pub struct BatchGetEmployeesJobDataResponseBody {
 }
 impl FromJson for BatchGetEmployeesJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetEmployeesJobDataResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetEmployeesJobDataResponseBody {
+    const NAME: &'static str = "BatchGetEmployeesJobDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.job_family.batch_get` (Get job family information in batches according to conditions).
@@ -4106,11 +4394,23 @@ pub struct BatchGetJobFamilyResponseBody {
 }
 impl FromJson for BatchGetJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetJobFamilyResponseBody {
+    const NAME: &'static str = "BatchGetJobFamilyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.job_level.batch_get` (Get job level information in batches according to conditions).
@@ -4153,11 +4453,23 @@ pub struct BatchGetJobLevelResponseBody {
 }
 impl FromJson for BatchGetJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetJobLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetJobLevelResponseBody {
+    const NAME: &'static str = "BatchGetJobLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.job.batch_get` (根据条件批量获取职务).
@@ -4197,11 +4509,23 @@ pub struct BatchGetJobResponseBody {
 }
 impl FromJson for BatchGetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetJobResponseBody {
+    const NAME: &'static str = "BatchGetJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.location.batch_get` (Batch get location information by ID-Batch get location information by location ID list).
@@ -4236,11 +4560,23 @@ pub struct BatchGetLocationResponseBody {
 }
 impl FromJson for BatchGetLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetLocationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetLocationResponseBody {
+    const NAME: &'static str = "BatchGetLocationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.pathway.batch_get` (获取通道信息).
@@ -4284,13 +4620,25 @@ pub struct BatchGetPathwayResponseBody {
 }
 impl FromJson for BatchGetPathwayResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetPathwayResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetPathwayResponseBody {
+    const NAME: &'static str = "BatchGetPathwayResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.cost_allocation.batch_query` (Query cost allocation).
@@ -4324,11 +4672,23 @@ pub struct BatchQueryCostAllocationResponseBody {
 }
 impl FromJson for BatchQueryCostAllocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchQueryCostAllocationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryCostAllocationResponseBody {
+    const NAME: &'static str = "BatchQueryCostAllocationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.default_cost_center.batch_query` (Batch query default cost center) answers with.
@@ -4344,11 +4704,23 @@ pub struct BatchQueryDefaultCostCenterResponseBody {
 }
 impl FromJson for BatchQueryDefaultCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchQueryDefaultCostCenterResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryDefaultCostCenterResponseBody {
+    const NAME: &'static str = "BatchQueryDefaultCostCenterResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.workforce_plan_detail.batch_v2` (Query workforce plan details (supports custom organization)).
@@ -4414,18 +4786,29 @@ pub struct BatchV2WorkforcePlanDetailResponseBody {
 }
 impl FromJson for BatchV2WorkforcePlanDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchV2WorkforcePlanDetailResponseBody")?;
-        let mut out = Self::default();
-        o.set("workforce_plan_id", &mut out.workforce_plan_id);
-        o.set(
-            "centralized_reporting_project_id",
-            &mut out.centralized_reporting_project_id,
-        );
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchV2WorkforcePlanDetailResponseBody {
+    const NAME: &'static str = "BatchV2WorkforcePlanDetailResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "workforce_plan_id" => v.put(&mut self.workforce_plan_id),
+            "centralized_reporting_project_id" => {
+                v.put(&mut self.centralized_reporting_project_id)
+            }
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.workforce_plan_detail.batch` (Query workforce plan details (not supports custom organization)).
@@ -4515,18 +4898,29 @@ pub struct BatchWorkforcePlanDetailResponseBody {
 }
 impl FromJson for BatchWorkforcePlanDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchWorkforcePlanDetailResponseBody")?;
-        let mut out = Self::default();
-        o.set("workforce_plan_id", &mut out.workforce_plan_id);
-        o.set(
-            "centralized_reporting_project_id",
-            &mut out.centralized_reporting_project_id,
-        );
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchWorkforcePlanDetailResponseBody {
+    const NAME: &'static str = "BatchWorkforcePlanDetailResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "workforce_plan_id" => v.put(&mut self.workforce_plan_id),
+            "centralized_reporting_project_id" => {
+                v.put(&mut self.centralized_reporting_project_id)
+            }
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListBpResponseBody`.
@@ -4544,12 +4938,24 @@ pub struct Bp {
 }
 impl FromJson for Bp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Bp")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("hrbp_id", &mut out.hrbp_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Bp {
+    const NAME: &'static str = "Bp";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "hrbp_id" => v.put(&mut self.hrbp_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_fields` of `PositionAdjustmentInfo`.
@@ -4567,12 +4973,24 @@ pub struct ChangeFieldPair {
 }
 impl FromJson for ChangeFieldPair {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChangeFieldPair")?;
-        let mut out = Self::default();
-        o.set("origin_value", &mut out.origin_value);
-        o.set("target_value", &mut out.target_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChangeFieldPair {
+    const NAME: &'static str = "ChangeFieldPair";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "origin_value" => v.put(&mut self.origin_value),
+            "target_value" => v.put(&mut self.target_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `citizenship_statuses` of `Dependent`.
@@ -4598,16 +5016,28 @@ pub struct CitizenshipStatus {
 }
 impl FromJson for CitizenshipStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CitizenshipStatus")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("active", &mut out.active);
-        o.set("name", &mut out.name);
-        o.set("citizenship_status", &mut out.citizenship_status);
-        o.set("view_order", &mut out.view_order);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CitizenshipStatus {
+    const NAME: &'static str = "CitizenshipStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "active" => v.put(&mut self.active),
+            "name" => v.put(&mut self.name),
+            "citizenship_status" => v.put(&mut self.citizenship_status),
+            "view_order" => v.put(&mut self.view_order),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CitizenshipStatus {
@@ -4654,16 +5084,30 @@ pub struct City {
 }
 impl FromJson for City {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "City")?;
-        let mut out = Self::default();
-        o.set("city_id", &mut out.city_id);
-        o.set("name", &mut out.name);
-        o.set("country_region_subdivision_id", &mut out.country_region_subdivision_id);
-        o.set("code", &mut out.code);
-        o.set("subregion_code", &mut out.subregion_code);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for City {
+    const NAME: &'static str = "City";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "city_id" => v.put(&mut self.city_id),
+            "name" => v.put(&mut self.name),
+            "country_region_subdivision_id" => {
+                v.put(&mut self.country_region_subdivision_id)
+            }
+            "code" => v.put(&mut self.code),
+            "subregion_code" => v.put(&mut self.subregion_code),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `approval_nodes` of `CreateJobChangeResponseBody`.
@@ -4691,17 +5135,29 @@ pub struct ColumnApprovalNode {
 }
 impl FromJson for ColumnApprovalNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ColumnApprovalNode")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("value", &mut out.value);
-        o.set("approval_type", &mut out.approval_type);
-        o.set("approvers", &mut out.approvers);
-        o.set("approval_status", &mut out.approval_status);
-        o.set("process_id", &mut out.process_id);
-        o.set("exception_status", &mut out.exception_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ColumnApprovalNode {
+    const NAME: &'static str = "ColumnApprovalNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "value" => v.put(&mut self.value),
+            "approval_type" => v.put(&mut self.approval_type),
+            "approvers" => v.put(&mut self.approvers),
+            "approval_status" => v.put(&mut self.approval_status),
+            "process_id" => v.put(&mut self.process_id),
+            "exception_status" => v.put(&mut self.exception_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchGetCompanyResponseBody`.
@@ -4753,29 +5209,43 @@ pub struct Company {
 }
 impl FromJson for Company {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Company")?;
-        let mut out = Self::default();
-        o.set("company_id", &mut out.company_id);
-        o.set("hiberarchy_common", &mut out.hiberarchy_common);
-        o.set("type", &mut out.r#type);
-        o.set("industry_list", &mut out.industry_list);
-        o.set("legal_representative", &mut out.legal_representative);
-        o.set("post_code", &mut out.post_code);
-        o.set("tax_payer_id", &mut out.tax_payer_id);
-        o.set("confidential", &mut out.confidential);
-        o.set("sub_type_list", &mut out.sub_type_list);
-        o.set("branch_company", &mut out.branch_company);
-        o.set("primary_manager", &mut out.primary_manager);
-        o.set("currency", &mut out.currency);
-        o.set("phone", &mut out.phone);
-        o.set("fax", &mut out.fax);
-        o.set("registered_office_address", &mut out.registered_office_address);
-        o.set("office_address", &mut out.office_address);
-        o.set("registered_office_address_info", &mut out.registered_office_address_info);
-        o.set("office_address_info", &mut out.office_address_info);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Company {
+    const NAME: &'static str = "Company";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company_id" => v.put(&mut self.company_id),
+            "hiberarchy_common" => v.put(&mut self.hiberarchy_common),
+            "type" => v.put(&mut self.r#type),
+            "industry_list" => v.put(&mut self.industry_list),
+            "legal_representative" => v.put(&mut self.legal_representative),
+            "post_code" => v.put(&mut self.post_code),
+            "tax_payer_id" => v.put(&mut self.tax_payer_id),
+            "confidential" => v.put(&mut self.confidential),
+            "sub_type_list" => v.put(&mut self.sub_type_list),
+            "branch_company" => v.put(&mut self.branch_company),
+            "primary_manager" => v.put(&mut self.primary_manager),
+            "currency" => v.put(&mut self.currency),
+            "phone" => v.put(&mut self.phone),
+            "fax" => v.put(&mut self.fax),
+            "registered_office_address" => v.put(&mut self.registered_office_address),
+            "office_address" => v.put(&mut self.office_address),
+            "registered_office_address_info" => {
+                v.put(&mut self.registered_office_address_info)
+            }
+            "office_address_info" => v.put(&mut self.office_address_info),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryMultiTimelineCompanyResponseBody`.
@@ -4823,27 +5293,41 @@ pub struct CompanyTimeline {
 }
 impl FromJson for CompanyTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompanyTimeline")?;
-        let mut out = Self::default();
-        o.set("company_version_data", &mut out.company_version_data);
-        o.set("type", &mut out.r#type);
-        o.set("industry_list", &mut out.industry_list);
-        o.set("legal_representative", &mut out.legal_representative);
-        o.set("post_code", &mut out.post_code);
-        o.set("tax_payer_id", &mut out.tax_payer_id);
-        o.set("confidential", &mut out.confidential);
-        o.set("sub_type_list", &mut out.sub_type_list);
-        o.set("branch_company", &mut out.branch_company);
-        o.set("primary_manager", &mut out.primary_manager);
-        o.set("currency", &mut out.currency);
-        o.set("phone", &mut out.phone);
-        o.set("fax", &mut out.fax);
-        o.set("registered_office_address", &mut out.registered_office_address);
-        o.set("office_address", &mut out.office_address);
-        o.set("registered_office_address_info", &mut out.registered_office_address_info);
-        o.set("office_address_info", &mut out.office_address_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompanyTimeline {
+    const NAME: &'static str = "CompanyTimeline";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company_version_data" => v.put(&mut self.company_version_data),
+            "type" => v.put(&mut self.r#type),
+            "industry_list" => v.put(&mut self.industry_list),
+            "legal_representative" => v.put(&mut self.legal_representative),
+            "post_code" => v.put(&mut self.post_code),
+            "tax_payer_id" => v.put(&mut self.tax_payer_id),
+            "confidential" => v.put(&mut self.confidential),
+            "sub_type_list" => v.put(&mut self.sub_type_list),
+            "branch_company" => v.put(&mut self.branch_company),
+            "primary_manager" => v.put(&mut self.primary_manager),
+            "currency" => v.put(&mut self.currency),
+            "phone" => v.put(&mut self.phone),
+            "fax" => v.put(&mut self.fax),
+            "registered_office_address" => v.put(&mut self.registered_office_address),
+            "office_address" => v.put(&mut self.office_address),
+            "registered_office_address_info" => {
+                v.put(&mut self.registered_office_address_info)
+            }
+            "office_address_info" => v.put(&mut self.office_address_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `company_version_data` of `CompanyTimeline`.
@@ -4875,19 +5359,31 @@ pub struct CompanyVersionData {
 }
 impl FromJson for CompanyVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompanyVersionData")?;
-        let mut out = Self::default();
-        o.set("company_id", &mut out.company_id);
-        o.set("company_version_id", &mut out.company_version_id);
-        o.set("company_names", &mut out.company_names);
-        o.set("parent_company_id", &mut out.parent_company_id);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("active", &mut out.active);
-        o.set("descriptions", &mut out.descriptions);
-        o.set("code", &mut out.code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompanyVersionData {
+    const NAME: &'static str = "CompanyVersionData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company_id" => v.put(&mut self.company_id),
+            "company_version_id" => v.put(&mut self.company_version_id),
+            "company_names" => v.put(&mut self.company_names),
+            "parent_company_id" => v.put(&mut self.parent_company_id),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "active" => v.put(&mut self.active),
+            "descriptions" => v.put(&mut self.descriptions),
+            "code" => v.put(&mut self.code),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.pre_hire.complete` (Hire employee) answers with.
@@ -4903,11 +5399,23 @@ pub struct CompletePreHireResponseBody {
 }
 impl FromJson for CompletePreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompletePreHireResponseBody")?;
-        let mut out = Self::default();
-        o.set("success", &mut out.success);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompletePreHireResponseBody {
+    const NAME: &'static str = "CompletePreHireResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "success" => v.put(&mut self.success),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchContractResponseBody`.
@@ -4951,25 +5459,37 @@ pub struct Contract {
 }
 impl FromJson for Contract {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Contract")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("contract_end_date", &mut out.contract_end_date);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("contract_type", &mut out.contract_type);
-        o.set("first_party_company_id", &mut out.first_party_company_id);
-        o.set("person_id", &mut out.person_id);
-        o.set("duration_type", &mut out.duration_type);
-        o.set("contract_number", &mut out.contract_number);
-        o.set("signing_type", &mut out.signing_type);
-        o.set("contract_status", &mut out.contract_status);
-        o.set("renewal_status", &mut out.renewal_status);
-        o.set("signing_times", &mut out.signing_times);
-        o.set("original_contract", &mut out.original_contract);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Contract {
+    const NAME: &'static str = "Contract";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "contract_end_date" => v.put(&mut self.contract_end_date),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "employment_id" => v.put(&mut self.employment_id),
+            "contract_type" => v.put(&mut self.contract_type),
+            "first_party_company_id" => v.put(&mut self.first_party_company_id),
+            "person_id" => v.put(&mut self.person_id),
+            "duration_type" => v.put(&mut self.duration_type),
+            "contract_number" => v.put(&mut self.contract_number),
+            "signing_type" => v.put(&mut self.signing_type),
+            "contract_status" => v.put(&mut self.contract_status),
+            "renewal_status" => v.put(&mut self.renewal_status),
+            "signing_times" => v.put(&mut self.signing_times),
+            "original_contract" => v.put(&mut self.original_contract),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cost_allocation` of `OfferInfo`.
@@ -4989,13 +5509,25 @@ pub struct CostAllocation {
 }
 impl FromJson for CostAllocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CostAllocation")?;
-        let mut out = Self::default();
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("cost_center_rates", &mut out.cost_center_rates);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CostAllocation {
+    const NAME: &'static str = "CostAllocation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "cost_center_rates" => v.put(&mut self.cost_center_rates),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CostAllocation {
@@ -5045,22 +5577,34 @@ pub struct CostCenter {
 }
 impl FromJson for CostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CostCenter")?;
-        let mut out = Self::default();
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("cost_center_version_id", &mut out.cost_center_version_id);
-        o.set("name", &mut out.name);
-        o.set("code", &mut out.code);
-        o.set("parent_cost_center_id", &mut out.parent_cost_center_id);
-        o.set("managers", &mut out.managers);
-        o.set("description", &mut out.description);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("active", &mut out.active);
-        o.set("operation_reason", &mut out.operation_reason);
-        o.set("is_prefer_manual_encoding", &mut out.is_prefer_manual_encoding);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CostCenter {
+    const NAME: &'static str = "CostCenter";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "cost_center_version_id" => v.put(&mut self.cost_center_version_id),
+            "name" => v.put(&mut self.name),
+            "code" => v.put(&mut self.code),
+            "parent_cost_center_id" => v.put(&mut self.parent_cost_center_id),
+            "managers" => v.put(&mut self.managers),
+            "description" => v.put(&mut self.description),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "active" => v.put(&mut self.active),
+            "operation_reason" => v.put(&mut self.operation_reason),
+            "is_prefer_manual_encoding" => v.put(&mut self.is_prefer_manual_encoding),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CostCenter {
@@ -5124,20 +5668,32 @@ pub struct CostCenterTimeline {
 }
 impl FromJson for CostCenterTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CostCenterTimeline")?;
-        let mut out = Self::default();
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("version_id", &mut out.version_id);
-        o.set("name", &mut out.name);
-        o.set("code", &mut out.code);
-        o.set("parent_cost_center_id", &mut out.parent_cost_center_id);
-        o.set("managers", &mut out.managers);
-        o.set("description", &mut out.description);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("active", &mut out.active);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CostCenterTimeline {
+    const NAME: &'static str = "CostCenterTimeline";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "version_id" => v.put(&mut self.version_id),
+            "name" => v.put(&mut self.name),
+            "code" => v.put(&mut self.code),
+            "parent_cost_center_id" => v.put(&mut self.parent_cost_center_id),
+            "managers" => v.put(&mut self.managers),
+            "description" => v.put(&mut self.description),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "active" => v.put(&mut self.active),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `TreeCostCenterResponseBody`.
@@ -5157,13 +5713,25 @@ pub struct CostCenterTree {
 }
 impl FromJson for CostCenterTree {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CostCenterTree")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("level", &mut out.level);
-        o.set("children", &mut out.children);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CostCenterTree {
+    const NAME: &'static str = "CostCenterTree";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "level" => v.put(&mut self.level),
+            "children" => v.put(&mut self.children),
+            _ => v.skip(),
+        }
     }
 }
 /// The `version` of `CreateCostCenterVersionResponseBody`.
@@ -5199,21 +5767,33 @@ pub struct CostCenterVersion {
 }
 impl FromJson for CostCenterVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CostCenterVersion")?;
-        let mut out = Self::default();
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("version_id", &mut out.version_id);
-        o.set("name", &mut out.name);
-        o.set("code", &mut out.code);
-        o.set("parent_cost_center_id", &mut out.parent_cost_center_id);
-        o.set("managers", &mut out.managers);
-        o.set("description", &mut out.description);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("active", &mut out.active);
-        o.set("operation_reason", &mut out.operation_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CostCenterVersion {
+    const NAME: &'static str = "CostCenterVersion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "version_id" => v.put(&mut self.version_id),
+            "name" => v.put(&mut self.name),
+            "code" => v.put(&mut self.code),
+            "parent_cost_center_id" => v.put(&mut self.parent_cost_center_id),
+            "managers" => v.put(&mut self.managers),
+            "description" => v.put(&mut self.description),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "active" => v.put(&mut self.active),
+            "operation_reason" => v.put(&mut self.operation_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchBasicInfoCountryRegionResponseBody`.
@@ -5241,17 +5821,29 @@ pub struct CountryRegion {
 }
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CountryRegion")?;
-        let mut out = Self::default();
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("name", &mut out.name);
-        o.set("full_name", &mut out.full_name);
-        o.set("alpha_2_code", &mut out.alpha_2_code);
-        o.set("alpha_3_code", &mut out.alpha_3_code);
-        o.set("global_code", &mut out.global_code);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CountryRegion {
+    const NAME: &'static str = "CountryRegion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "name" => v.put(&mut self.name),
+            "full_name" => v.put(&mut self.full_name),
+            "alpha_2_code" => v.put(&mut self.alpha_2_code),
+            "alpha_3_code" => v.put(&mut self.alpha_3_code),
+            "global_code" => v.put(&mut self.global_code),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchBasicInfoCountryRegionSubdivisionResponseBody`.
@@ -5277,16 +5869,30 @@ pub struct CountryRegionSubdivision {
 }
 impl FromJson for CountryRegionSubdivision {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CountryRegionSubdivision")?;
-        let mut out = Self::default();
-        o.set("country_region_subdivision_id", &mut out.country_region_subdivision_id);
-        o.set("name", &mut out.name);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("subdivision_type", &mut out.subdivision_type);
-        o.set("iso_code", &mut out.iso_code);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CountryRegionSubdivision {
+    const NAME: &'static str = "CountryRegionSubdivision";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "country_region_subdivision_id" => {
+                v.put(&mut self.country_region_subdivision_id)
+            }
+            "name" => v.put(&mut self.name),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "subdivision_type" => v.put(&mut self.subdivision_type),
+            "iso_code" => v.put(&mut self.iso_code),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.cost_center_version.create` (create version of cost center).
@@ -5359,11 +5965,23 @@ pub struct CreateCustomOrgResponseBody {
 }
 impl FromJson for CreateCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateCustomOrgResponseBody")?;
-        let mut out = Self::default();
-        o.set("org_id", &mut out.org_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateCustomOrgResponseBody {
+    const NAME: &'static str = "CreateCustomOrgResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "org_id" => v.put(&mut self.org_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_org_with_rates` of `JobDataCustomOrg`.
@@ -5456,15 +6074,24 @@ pub struct CreateEmpCustomOrgEmployeeCustomOrgResponseBody {
 }
 impl FromJson for CreateEmpCustomOrgEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateEmpCustomOrgEmployeeCustomOrgResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("job_data_custom_org_id", &mut out.job_data_custom_org_id);
-        o.set("version_id", &mut out.version_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateEmpCustomOrgEmployeeCustomOrgResponseBody {
+    const NAME: &'static str = "CreateEmpCustomOrgEmployeeCustomOrgResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_data_custom_org_id" => v.put(&mut self.job_data_custom_org_id),
+            "version_id" => v.put(&mut self.version_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.employee.create` (Add individual).
@@ -5526,13 +6153,25 @@ pub struct CreateEmployeeResponseBody {
 }
 impl FromJson for CreateEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateEmployeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("contract_id", &mut out.contract_id);
-        o.set("job_data_id", &mut out.job_data_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateEmployeeResponseBody {
+    const NAME: &'static str = "CreateEmployeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "contract_id" => v.put(&mut self.contract_id),
+            "job_data_id" => v.put(&mut self.job_data_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.job_change.create` (Job Change).
@@ -5649,32 +6288,44 @@ pub struct CreateJobChangeResponseBody {
 }
 impl FromJson for CreateJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateJobChangeResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_change_id", &mut out.job_change_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("status", &mut out.status);
-        o.set(
-            "transfer_type_unique_identifier",
-            &mut out.transfer_type_unique_identifier,
-        );
-        o.set(
-            "transfer_reason_unique_identifier",
-            &mut out.transfer_reason_unique_identifier,
-        );
-        o.set("process_id", &mut out.process_id);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("created_time", &mut out.created_time);
-        o.set("transfer_info", &mut out.transfer_info);
-        o.set("is_adjust_salary", &mut out.is_adjust_salary);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("details_of_job_status_change", &mut out.details_of_job_status_change);
-        o.set("employment_name", &mut out.employment_name);
-        o.set("exception_status", &mut out.exception_status);
-        o.set("no_permission_fields", &mut out.no_permission_fields);
-        o.set("approval_nodes", &mut out.approval_nodes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateJobChangeResponseBody {
+    const NAME: &'static str = "CreateJobChangeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_change_id" => v.put(&mut self.job_change_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "status" => v.put(&mut self.status),
+            "transfer_type_unique_identifier" => {
+                v.put(&mut self.transfer_type_unique_identifier)
+            }
+            "transfer_reason_unique_identifier" => {
+                v.put(&mut self.transfer_reason_unique_identifier)
+            }
+            "process_id" => v.put(&mut self.process_id),
+            "effective_date" => v.put(&mut self.effective_date),
+            "created_time" => v.put(&mut self.created_time),
+            "transfer_info" => v.put(&mut self.transfer_info),
+            "is_adjust_salary" => v.put(&mut self.is_adjust_salary),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "details_of_job_status_change" => {
+                v.put(&mut self.details_of_job_status_change)
+            }
+            "employment_name" => v.put(&mut self.employment_name),
+            "exception_status" => v.put(&mut self.exception_status),
+            "no_permission_fields" => v.put(&mut self.no_permission_fields),
+            "approval_nodes" => v.put(&mut self.approval_nodes),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.job_grade.create` (Create JobGrade) answers with.
@@ -5690,11 +6341,23 @@ pub struct CreateJobGradeResponseBody {
 }
 impl FromJson for CreateJobGradeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateJobGradeResponseBody")?;
-        let mut out = Self::default();
-        o.set("grade_id", &mut out.grade_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateJobGradeResponseBody {
+    const NAME: &'static str = "CreateJobGradeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "grade_id" => v.put(&mut self.grade_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.location_address.create` (Add Location Address) answers with.
@@ -5710,11 +6373,23 @@ pub struct CreateLocationAddressResponseBody {
 }
 impl FromJson for CreateLocationAddressResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateLocationAddressResponseBody")?;
-        let mut out = Self::default();
-        o.set("address_id", &mut out.address_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateLocationAddressResponseBody {
+    const NAME: &'static str = "CreateLocationAddressResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "address_id" => v.put(&mut self.address_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.pathway.create` (创建通道) answers with.
@@ -5730,11 +6405,23 @@ pub struct CreatePathwayResponseBody {
 }
 impl FromJson for CreatePathwayResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreatePathwayResponseBody")?;
-        let mut out = Self::default();
-        o.set("pathway_id", &mut out.pathway_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreatePathwayResponseBody {
+    const NAME: &'static str = "CreatePathwayResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pathway_id" => v.put(&mut self.pathway_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.position.create` (创建岗位信息) answers with.
@@ -5750,11 +6437,23 @@ pub struct CreatePositionResponseBody {
 }
 impl FromJson for CreatePositionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreatePositionResponseBody")?;
-        let mut out = Self::default();
-        o.set("position_id", &mut out.position_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreatePositionResponseBody {
+    const NAME: &'static str = "CreatePositionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_id" => v.put(&mut self.position_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.probation_assessment.create` (新增试用期考核信息).
@@ -5800,11 +6499,23 @@ pub struct CreateProbationAssessmentResponseBody {
 }
 impl FromJson for CreateProbationAssessmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateProbationAssessmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("assessment_ids", &mut out.assessment_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateProbationAssessmentResponseBody {
+    const NAME: &'static str = "CreateProbationAssessmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "assessment_ids" => v.put(&mut self.assessment_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.process_query_flow_data_template.create` (查询流程数据参数模板) answers with.
@@ -5822,15 +6533,24 @@ pub struct CreateProcessQueryFlowDataTemplateResponseBody {
 }
 impl FromJson for CreateProcessQueryFlowDataTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateProcessQueryFlowDataTemplateResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("field_values", &mut out.field_values);
-        o.set("error_info", &mut out.error_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateProcessQueryFlowDataTemplateResponseBody {
+    const NAME: &'static str = "CreateProcessQueryFlowDataTemplateResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_values" => v.put(&mut self.field_values),
+            "error_info" => v.put(&mut self.error_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.process_start.create` (发起流程) answers with.
@@ -5846,11 +6566,23 @@ pub struct CreateProcessStartResponseBody {
 }
 impl FromJson for CreateProcessStartResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateProcessStartResponseBody")?;
-        let mut out = Self::default();
-        o.set("process_id", &mut out.process_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateProcessStartResponseBody {
+    const NAME: &'static str = "CreateProcessStartResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process_id" => v.put(&mut self.process_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `transfer_info` of `CreateJobChangeRequestBody`.
@@ -6040,11 +6772,23 @@ pub struct CreateVersionCostAllocationResponseBody {
 }
 impl FromJson for CreateVersionCostAllocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateVersionCostAllocationResponseBody")?;
-        let mut out = Self::default();
-        o.set("cost_allocation_id", &mut out.cost_allocation_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateVersionCostAllocationResponseBody {
+    const NAME: &'static str = "CreateVersionCostAllocationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_allocation_id" => v.put(&mut self.cost_allocation_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.default_cost_center.create_version` (Create default cost center).
@@ -6092,15 +6836,24 @@ pub struct CreateVersionDefaultCostCenterResponseBody {
 }
 impl FromJson for CreateVersionDefaultCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateVersionDefaultCostCenterResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("wk_id", &mut out.wk_id);
-        o.set("wk_tid", &mut out.wk_tid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateVersionDefaultCostCenterResponseBody {
+    const NAME: &'static str = "CreateVersionDefaultCostCenterResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wk_id" => v.put(&mut self.wk_id),
+            "wk_tid" => v.put(&mut self.wk_tid),
+            _ => v.skip(),
+        }
     }
 }
 /// The `currency` of `Company`.
@@ -6126,16 +6879,28 @@ pub struct Currency {
 }
 impl FromJson for Currency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Currency")?;
-        let mut out = Self::default();
-        o.set("currency_id", &mut out.currency_id);
-        o.set("country_region_id_list", &mut out.country_region_id_list);
-        o.set("currency_name", &mut out.currency_name);
-        o.set("numeric_code", &mut out.numeric_code);
-        o.set("currency_alpha_3_code", &mut out.currency_alpha_3_code);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Currency {
+    const NAME: &'static str = "Currency";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "currency_id" => v.put(&mut self.currency_id),
+            "country_region_id_list" => v.put(&mut self.country_region_id_list),
+            "currency_name" => v.put(&mut self.currency_name),
+            "numeric_code" => v.put(&mut self.numeric_code),
+            "currency_alpha_3_code" => v.put(&mut self.currency_alpha_3_code),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_fields` of `Address`.
@@ -6157,14 +6922,26 @@ pub struct CustomFieldData {
 }
 impl FromJson for CustomFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomFieldData")?;
-        let mut out = Self::default();
-        o.set("custom_api_name", &mut out.custom_api_name);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomFieldData {
+    const NAME: &'static str = "CustomFieldData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_api_name" => v.put(&mut self.custom_api_name),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CustomFieldData {
@@ -6221,22 +6998,34 @@ pub struct CustomOrg {
 }
 impl FromJson for CustomOrg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomOrg")?;
-        let mut out = Self::default();
-        o.set("object_api_name", &mut out.object_api_name);
-        o.set("names", &mut out.names);
-        o.set("code", &mut out.code);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("manager_ids", &mut out.manager_ids);
-        o.set("description", &mut out.description);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("org_roles", &mut out.org_roles);
-        o.set("match_rule_groups", &mut out.match_rule_groups);
-        o.set("active", &mut out.active);
-        o.set("org_id", &mut out.org_id);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomOrg {
+    const NAME: &'static str = "CustomOrg";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_api_name" => v.put(&mut self.object_api_name),
+            "names" => v.put(&mut self.names),
+            "code" => v.put(&mut self.code),
+            "parent_id" => v.put(&mut self.parent_id),
+            "manager_ids" => v.put(&mut self.manager_ids),
+            "description" => v.put(&mut self.description),
+            "effective_time" => v.put(&mut self.effective_time),
+            "org_roles" => v.put(&mut self.org_roles),
+            "match_rule_groups" => v.put(&mut self.match_rule_groups),
+            "active" => v.put(&mut self.active),
+            "org_id" => v.put(&mut self.org_id),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.custom_org.create` (Create Custom Organization).
@@ -6338,13 +7127,25 @@ pub struct CustomOrgList {
 }
 impl FromJson for CustomOrgList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomOrgList")?;
-        let mut out = Self::default();
-        o.set("custom_org_name", &mut out.custom_org_name);
-        o.set("custom_org_id", &mut out.custom_org_id);
-        o.set("rate", &mut out.rate);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomOrgList {
+    const NAME: &'static str = "CustomOrgList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_org_name" => v.put(&mut self.custom_org_name),
+            "custom_org_id" => v.put(&mut self.custom_org_id),
+            "rate" => v.put(&mut self.rate),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.custom_org.patch` (Update Custom Organization Information).
@@ -6465,14 +7266,26 @@ pub struct DefaultCostCenter {
 }
 impl FromJson for DefaultCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DefaultCostCenter")?;
-        let mut out = Self::default();
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("is_herit", &mut out.is_herit);
-        o.set("inherit_source", &mut out.inherit_source);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DefaultCostCenter {
+    const NAME: &'static str = "DefaultCostCenter";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "is_herit" => v.put(&mut self.is_herit),
+            "inherit_source" => v.put(&mut self.inherit_source),
+            _ => v.skip(),
+        }
     }
 }
 /// The `default_cost_center` of `ProfileSettingEmploymentInfo`.
@@ -6554,11 +7367,23 @@ pub struct DelEmployeeCustomOrgResponseBody {
 }
 impl FromJson for DelEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DelEmployeeCustomOrgResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DelEmployeeCustomOrgResponseBody {
+    const NAME: &'static str = "DelEmployeeCustomOrgResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.position.del_position` (删除岗位).
@@ -6703,36 +7528,48 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Department")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("version_id", &mut out.version_id);
-        o.set("department_name", &mut out.department_name);
-        o.set("sub_type", &mut out.sub_type);
-        o.set("parent_department_id", &mut out.parent_department_id);
-        o.set("manager", &mut out.manager);
-        o.set("tree_order", &mut out.tree_order);
-        o.set("list_order", &mut out.list_order);
-        o.set("code", &mut out.code);
-        o.set("is_root", &mut out.is_root);
-        o.set("is_confidential", &mut out.is_confidential);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("active", &mut out.active);
-        o.set("description", &mut out.description);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("staffing_model", &mut out.staffing_model);
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("created_time", &mut out.created_time);
-        o.set("updated_time", &mut out.updated_time);
-        o.set("created_by", &mut out.created_by);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("record_created_time", &mut out.record_created_time);
-        o.set("record_updated_time", &mut out.record_updated_time);
-        o.set("record_created_by", &mut out.record_created_by);
-        o.set("record_updated_by", &mut out.record_updated_by);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Department {
+    const NAME: &'static str = "Department";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "version_id" => v.put(&mut self.version_id),
+            "department_name" => v.put(&mut self.department_name),
+            "sub_type" => v.put(&mut self.sub_type),
+            "parent_department_id" => v.put(&mut self.parent_department_id),
+            "manager" => v.put(&mut self.manager),
+            "tree_order" => v.put(&mut self.tree_order),
+            "list_order" => v.put(&mut self.list_order),
+            "code" => v.put(&mut self.code),
+            "is_root" => v.put(&mut self.is_root),
+            "is_confidential" => v.put(&mut self.is_confidential),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "active" => v.put(&mut self.active),
+            "description" => v.put(&mut self.description),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "staffing_model" => v.put(&mut self.staffing_model),
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "created_time" => v.put(&mut self.created_time),
+            "updated_time" => v.put(&mut self.updated_time),
+            "created_by" => v.put(&mut self.created_by),
+            "updated_by" => v.put(&mut self.updated_by),
+            "record_created_time" => v.put(&mut self.record_created_time),
+            "record_updated_time" => v.put(&mut self.record_updated_time),
+            "record_created_by" => v.put(&mut self.record_created_by),
+            "record_updated_by" => v.put(&mut self.record_updated_by),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department_changes` of `OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody`.
@@ -6758,16 +7595,28 @@ pub struct DepartmentChange {
 }
 impl FromJson for DepartmentChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentChange")?;
-        let mut out = Self::default();
-        o.set("department_change_id", &mut out.department_change_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("draft_department_id", &mut out.draft_department_id);
-        o.set("department_change_type", &mut out.department_change_type);
-        o.set("department_change_status", &mut out.department_change_status);
-        o.set("reorganization_info", &mut out.reorganization_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentChange {
+    const NAME: &'static str = "DepartmentChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_change_id" => v.put(&mut self.department_change_id),
+            "department_id" => v.put(&mut self.department_id),
+            "draft_department_id" => v.put(&mut self.draft_department_id),
+            "department_change_type" => v.put(&mut self.department_change_type),
+            "department_change_status" => v.put(&mut self.department_change_status),
+            "reorganization_info" => v.put(&mut self.reorganization_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.department.patch` (Update department V2-Update department V2 to increase data line authority).
@@ -6853,12 +7702,24 @@ pub struct DepartmentHrbp {
 }
 impl FromJson for DepartmentHrbp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentHrbp")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("hrbp_ids", &mut out.hrbp_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentHrbp {
+    const NAME: &'static str = "DepartmentHrbp";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "hrbp_ids" => v.put(&mut self.hrbp_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `parent_department_list` of `DepartmentParents`.
@@ -6882,15 +7743,27 @@ pub struct DepartmentParentInfo {
 }
 impl FromJson for DepartmentParentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentParentInfo")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("department_name", &mut out.department_name);
-        o.set("parent_department_id", &mut out.parent_department_id);
-        o.set("active", &mut out.active);
-        o.set("is_root", &mut out.is_root);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentParentInfo {
+    const NAME: &'static str = "DepartmentParentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "department_name" => v.put(&mut self.department_name),
+            "parent_department_id" => v.put(&mut self.parent_department_id),
+            "active" => v.put(&mut self.active),
+            "is_root" => v.put(&mut self.is_root),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ParentsDepartmentResponseBody`.
@@ -6908,12 +7781,24 @@ pub struct DepartmentParents {
 }
 impl FromJson for DepartmentParents {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentParents")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("parent_department_list", &mut out.parent_department_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentParents {
+    const NAME: &'static str = "DepartmentParents";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "parent_department_list" => v.put(&mut self.parent_department_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryMultiTimelineDepartmentResponseBody`.
@@ -6963,28 +7848,40 @@ pub struct DepartmentTimeline {
 }
 impl FromJson for DepartmentTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentTimeline")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("version_id", &mut out.version_id);
-        o.set("names", &mut out.names);
-        o.set("sub_type", &mut out.sub_type);
-        o.set("parent_department_id", &mut out.parent_department_id);
-        o.set("manager", &mut out.manager);
-        o.set("code", &mut out.code);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("active", &mut out.active);
-        o.set("descriptions", &mut out.descriptions);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("tree_order", &mut out.tree_order);
-        o.set("list_order", &mut out.list_order);
-        o.set("is_root", &mut out.is_root);
-        o.set("is_confidential", &mut out.is_confidential);
-        o.set("staffing_model", &mut out.staffing_model);
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentTimeline {
+    const NAME: &'static str = "DepartmentTimeline";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "version_id" => v.put(&mut self.version_id),
+            "names" => v.put(&mut self.names),
+            "sub_type" => v.put(&mut self.sub_type),
+            "parent_department_id" => v.put(&mut self.parent_department_id),
+            "manager" => v.put(&mut self.manager),
+            "code" => v.put(&mut self.code),
+            "effective_date" => v.put(&mut self.effective_date),
+            "active" => v.put(&mut self.active),
+            "descriptions" => v.put(&mut self.descriptions),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "tree_order" => v.put(&mut self.tree_order),
+            "list_order" => v.put(&mut self.list_order),
+            "is_root" => v.put(&mut self.is_root),
+            "is_confidential" => v.put(&mut self.is_confidential),
+            "staffing_model" => v.put(&mut self.staffing_model),
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dependent_list` of `PersonInfo`.
@@ -7046,40 +7943,50 @@ pub struct Dependent {
 }
 impl FromJson for Dependent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Dependent")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("relationship", &mut out.relationship);
-        o.set("gender", &mut out.gender);
-        o.set("date_of_birth", &mut out.date_of_birth);
-        o.set("nationality_id", &mut out.nationality_id);
-        o.set("nationality_id_v2", &mut out.nationality_id_v2);
-        o.set("national_id_list", &mut out.national_id_list);
-        o.set("spouses_working_status", &mut out.spouses_working_status);
-        o.set(
-            "is_this_person_covered_by_health_insurance",
-            &mut out.is_this_person_covered_by_health_insurance,
-        );
-        o.set(
-            "is_this_person_allowed_for_tax_deduction",
-            &mut out.is_this_person_allowed_for_tax_deduction,
-        );
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("dependent_name", &mut out.dependent_name);
-        o.set("employer", &mut out.employer);
-        o.set("job", &mut out.job);
-        o.set("phone", &mut out.phone);
-        o.set("address", &mut out.address);
-        o.set("birth_certificate_of_child", &mut out.birth_certificate_of_child);
-        o.set("reason", &mut out.reason);
-        o.set("modify_date", &mut out.modify_date);
-        o.set("visas", &mut out.visas);
-        o.set("passports", &mut out.passports);
-        o.set("citizenship_statuses", &mut out.citizenship_statuses);
-        o.set("emails", &mut out.emails);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Dependent {
+    const NAME: &'static str = "Dependent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "relationship" => v.put(&mut self.relationship),
+            "gender" => v.put(&mut self.gender),
+            "date_of_birth" => v.put(&mut self.date_of_birth),
+            "nationality_id" => v.put(&mut self.nationality_id),
+            "nationality_id_v2" => v.put(&mut self.nationality_id_v2),
+            "national_id_list" => v.put(&mut self.national_id_list),
+            "spouses_working_status" => v.put(&mut self.spouses_working_status),
+            "is_this_person_covered_by_health_insurance" => {
+                v.put(&mut self.is_this_person_covered_by_health_insurance)
+            }
+            "is_this_person_allowed_for_tax_deduction" => {
+                v.put(&mut self.is_this_person_allowed_for_tax_deduction)
+            }
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "dependent_name" => v.put(&mut self.dependent_name),
+            "employer" => v.put(&mut self.employer),
+            "job" => v.put(&mut self.job),
+            "phone" => v.put(&mut self.phone),
+            "address" => v.put(&mut self.address),
+            "birth_certificate_of_child" => v.put(&mut self.birth_certificate_of_child),
+            "reason" => v.put(&mut self.reason),
+            "modify_date" => v.put(&mut self.modify_date),
+            "visas" => v.put(&mut self.visas),
+            "passports" => v.put(&mut self.passports),
+            "citizenship_statuses" => v.put(&mut self.citizenship_statuses),
+            "emails" => v.put(&mut self.emails),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Dependent {
@@ -7413,12 +8320,24 @@ pub struct DimensionInfo {
 }
 impl FromJson for DimensionInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DimensionInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DimensionInfo {
+    const NAME: &'static str = "DimensionInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_info_datas` of `WorkforcePlanDetailV2`.
@@ -7436,12 +8355,24 @@ pub struct DimensionInfoData {
 }
 impl FromJson for DimensionInfoData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DimensionInfoData")?;
-        let mut out = Self::default();
-        o.set("dimension_key", &mut out.dimension_key);
-        o.set("dimension_info", &mut out.dimension_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DimensionInfoData {
+    const NAME: &'static str = "DimensionInfoData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "dimension_key" => v.put(&mut self.dimension_key),
+            "dimension_info" => v.put(&mut self.dimension_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchBasicInfoDistrictResponseBody`.
@@ -7465,15 +8396,27 @@ pub struct District {
 }
 impl FromJson for District {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "District")?;
-        let mut out = Self::default();
-        o.set("district_id", &mut out.district_id);
-        o.set("name", &mut out.name);
-        o.set("city_id", &mut out.city_id);
-        o.set("subregion_code", &mut out.subregion_code);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for District {
+    const NAME: &'static str = "District";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "district_id" => v.put(&mut self.district_id),
+            "name" => v.put(&mut self.name),
+            "city_id" => v.put(&mut self.city_id),
+            "subregion_code" => v.put(&mut self.subregion_code),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.employee_custom_org.edit_emp_custom_org` (更新人员自定义组织变更记录).
@@ -7549,14 +8492,23 @@ pub struct EditEmpCustomOrgEmployeeCustomOrgResponseBody {
 }
 impl FromJson for EditEmpCustomOrgEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "EditEmpCustomOrgEmployeeCustomOrgResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EditEmpCustomOrgEmployeeCustomOrgResponseBody {
+    const NAME: &'static str = "EditEmpCustomOrgEmployeeCustomOrgResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.offboarding.edit` (Edit offboarding info).
@@ -7608,11 +8560,23 @@ pub struct EditOffboardingResponseBody {
 }
 impl FromJson for EditOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EditOffboardingResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EditOffboardingResponseBody {
+    const NAME: &'static str = "EditOffboardingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.probation.edit` (编辑试用期).
@@ -7714,21 +8678,33 @@ pub struct Education {
 }
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Education")?;
-        let mut out = Self::default();
-        o.set("school", &mut out.school);
-        o.set("level_of_education", &mut out.level_of_education);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("field_of_study", &mut out.field_of_study);
-        o.set("degree", &mut out.degree);
-        o.set("school_name", &mut out.school_name);
-        o.set("field_of_study_name", &mut out.field_of_study_name);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("expected_end_date", &mut out.expected_end_date);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Education {
+    const NAME: &'static str = "Education";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "school" => v.put(&mut self.school),
+            "level_of_education" => v.put(&mut self.level_of_education),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "field_of_study" => v.put(&mut self.field_of_study),
+            "degree" => v.put(&mut self.degree),
+            "school_name" => v.put(&mut self.school_name),
+            "field_of_study_name" => v.put(&mut self.field_of_study_name),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "expected_end_date" => v.put(&mut self.expected_end_date),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Education {
@@ -7833,14 +8809,26 @@ pub struct Email {
 }
 impl FromJson for Email {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Email")?;
-        let mut out = Self::default();
-        o.set("email", &mut out.email);
-        o.set("is_primary", &mut out.is_primary);
-        o.set("is_public", &mut out.is_public);
-        o.set("email_usage", &mut out.email_usage);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Email {
+    const NAME: &'static str = "Email";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "email" => v.put(&mut self.email),
+            "is_primary" => v.put(&mut self.is_primary),
+            "is_public" => v.put(&mut self.is_public),
+            "email_usage" => v.put(&mut self.email_usage),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Email {
@@ -7931,20 +8919,32 @@ pub struct EmergencyContact {
 }
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmergencyContact")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("relationship", &mut out.relationship);
-        o.set("phone_ist", &mut out.phone_ist);
-        o.set("phone_list", &mut out.phone_list);
-        o.set("legal_name", &mut out.legal_name);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("address", &mut out.address);
-        o.set("email", &mut out.email);
-        o.set("is_primary", &mut out.is_primary);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmergencyContact {
+    const NAME: &'static str = "EmergencyContact";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "relationship" => v.put(&mut self.relationship),
+            "phone_ist" => v.put(&mut self.phone_ist),
+            "phone_list" => v.put(&mut self.phone_list),
+            "legal_name" => v.put(&mut self.legal_name),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "address" => v.put(&mut self.address),
+            "email" => v.put(&mut self.email),
+            "is_primary" => v.put(&mut self.is_primary),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EmergencyContact {
@@ -8065,17 +9065,29 @@ pub struct EmpCustomOrgList {
 }
 impl FromJson for EmpCustomOrgList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmpCustomOrgList")?;
-        let mut out = Self::default();
-        o.set("custom_org_list", &mut out.custom_org_list);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("start_reason", &mut out.start_reason);
-        o.set("job_data_custom_org_id", &mut out.job_data_custom_org_id);
-        o.set("version_id", &mut out.version_id);
-        o.set("object_api_name", &mut out.object_api_name);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmpCustomOrgList {
+    const NAME: &'static str = "EmpCustomOrgList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_org_list" => v.put(&mut self.custom_org_list),
+            "effective_time" => v.put(&mut self.effective_time),
+            "start_reason" => v.put(&mut self.start_reason),
+            "job_data_custom_org_id" => v.put(&mut self.job_data_custom_org_id),
+            "version_id" => v.put(&mut self.version_id),
+            "object_api_name" => v.put(&mut self.object_api_name),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchGetEmployeeResponseBody`.
@@ -8251,100 +9263,109 @@ pub struct Employee {
 }
 impl FromJson for Employee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Employee")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("employment_id_v2", &mut out.employment_id_v2);
-        o.set("ats_application_id", &mut out.ats_application_id);
-        o.set("prehire_id", &mut out.prehire_id);
-        o.set("employee_number", &mut out.employee_number);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("employee_subtype_id", &mut out.employee_subtype_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("department_id_v2", &mut out.department_id_v2);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_level", &mut out.job_level);
-        o.set("pathway_id", &mut out.pathway_id);
-        o.set("pathway", &mut out.pathway);
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("work_location_id", &mut out.work_location_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("job_family", &mut out.job_family);
-        o.set("position_id", &mut out.position_id);
-        o.set("position", &mut out.position);
-        o.set("job_id", &mut out.job_id);
-        o.set("job", &mut out.job);
-        o.set("company_id", &mut out.company_id);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("tenure", &mut out.tenure);
-        o.set("seniority_date", &mut out.seniority_date);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("primary_employment", &mut out.primary_employment);
-        o.set("probation_period", &mut out.probation_period);
-        o.set("on_probation", &mut out.on_probation);
-        o.set("probation_end_date", &mut out.probation_end_date);
-        o.set("direct_manager_id", &mut out.direct_manager_id);
-        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
-        o.set("direct_manager_id_v2", &mut out.direct_manager_id_v2);
-        o.set("dotted_line_manager_id_v2", &mut out.dotted_line_manager_id_v2);
-        o.set("employment_type", &mut out.employment_type);
-        o.set("employment_status", &mut out.employment_status);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("reason_for_offboarding", &mut out.reason_for_offboarding);
-        o.set("email_address", &mut out.email_address);
-        o.set("user_name", &mut out.user_name);
-        o.set("work_email_list", &mut out.work_email_list);
-        o.set("cost_center_list", &mut out.cost_center_list);
-        o.set("rehire", &mut out.rehire);
-        o.set("rehire_employment_id", &mut out.rehire_employment_id);
-        o.set("person_info", &mut out.person_info);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("noncompete_status", &mut out.noncompete_status);
-        o.set("past_offboarding", &mut out.past_offboarding);
-        o.set("regular_employee_start_date", &mut out.regular_employee_start_date);
-        o.set("external_id", &mut out.external_id);
-        o.set("times_employed", &mut out.times_employed);
-        o.set("recruitment_type", &mut out.recruitment_type);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("primary_contract_id", &mut out.primary_contract_id);
-        o.set("contract_start_date", &mut out.contract_start_date);
-        o.set("contract_end_date", &mut out.contract_end_date);
-        o.set("contract_expected_end_date", &mut out.contract_expected_end_date);
-        o.set("pay_group_id", &mut out.pay_group_id);
-        o.set("assignment_pay_group_id", &mut out.assignment_pay_group_id);
-        o.set("international_assignment", &mut out.international_assignment);
-        o.set("work_calendar_id", &mut out.work_calendar_id);
-        o.set("department", &mut out.department);
-        o.set("direct_manager", &mut out.direct_manager);
-        o.set("dotted_line_manager", &mut out.dotted_line_manager);
-        o.set("time_zone", &mut out.time_zone);
-        o.set(
-            "primary_international_assignment",
-            &mut out.primary_international_assignment,
-        );
-        o.set("service_company", &mut out.service_company);
-        o.set("compensation_type", &mut out.compensation_type);
-        o.set("work_shift", &mut out.work_shift);
-        o.set("talent_pool_id_list", &mut out.talent_pool_id_list);
-        o.set("custom_org", &mut out.custom_org);
-        o.set(
-            "seniority_adjust_information_list",
-            &mut out.seniority_adjust_information_list,
-        );
-        o.set("employment_direct_bps", &mut out.employment_direct_bps);
-        o.set("employment_all_bps", &mut out.employment_all_bps);
-        o.set("contract_type", &mut out.contract_type);
-        o.set("archive_cpst_plan_id", &mut out.archive_cpst_plan_id);
-        o.set("attendance_group_id", &mut out.attendance_group_id);
-        o.set(
-            "individuals_with_headcount_or_not",
-            &mut out.individuals_with_headcount_or_not,
-        );
-        o.set("is_direct_leader", &mut out.is_direct_leader);
-        o.set("is_dotted_leader", &mut out.is_dotted_leader);
-        o.set("company_talent_pool_ids", &mut out.company_talent_pool_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Employee {
+    const NAME: &'static str = "Employee";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "employment_id_v2" => v.put(&mut self.employment_id_v2),
+            "ats_application_id" => v.put(&mut self.ats_application_id),
+            "prehire_id" => v.put(&mut self.prehire_id),
+            "employee_number" => v.put(&mut self.employee_number),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "employee_subtype_id" => v.put(&mut self.employee_subtype_id),
+            "department_id" => v.put(&mut self.department_id),
+            "department_id_v2" => v.put(&mut self.department_id_v2),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_level" => v.put(&mut self.job_level),
+            "pathway_id" => v.put(&mut self.pathway_id),
+            "pathway" => v.put(&mut self.pathway),
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "work_location_id" => v.put(&mut self.work_location_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "job_family" => v.put(&mut self.job_family),
+            "position_id" => v.put(&mut self.position_id),
+            "position" => v.put(&mut self.position),
+            "job_id" => v.put(&mut self.job_id),
+            "job" => v.put(&mut self.job),
+            "company_id" => v.put(&mut self.company_id),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "tenure" => v.put(&mut self.tenure),
+            "seniority_date" => v.put(&mut self.seniority_date),
+            "effective_date" => v.put(&mut self.effective_date),
+            "primary_employment" => v.put(&mut self.primary_employment),
+            "probation_period" => v.put(&mut self.probation_period),
+            "on_probation" => v.put(&mut self.on_probation),
+            "probation_end_date" => v.put(&mut self.probation_end_date),
+            "direct_manager_id" => v.put(&mut self.direct_manager_id),
+            "dotted_line_manager_id" => v.put(&mut self.dotted_line_manager_id),
+            "direct_manager_id_v2" => v.put(&mut self.direct_manager_id_v2),
+            "dotted_line_manager_id_v2" => v.put(&mut self.dotted_line_manager_id_v2),
+            "employment_type" => v.put(&mut self.employment_type),
+            "employment_status" => v.put(&mut self.employment_status),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "reason_for_offboarding" => v.put(&mut self.reason_for_offboarding),
+            "email_address" => v.put(&mut self.email_address),
+            "user_name" => v.put(&mut self.user_name),
+            "work_email_list" => v.put(&mut self.work_email_list),
+            "cost_center_list" => v.put(&mut self.cost_center_list),
+            "rehire" => v.put(&mut self.rehire),
+            "rehire_employment_id" => v.put(&mut self.rehire_employment_id),
+            "person_info" => v.put(&mut self.person_info),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "noncompete_status" => v.put(&mut self.noncompete_status),
+            "past_offboarding" => v.put(&mut self.past_offboarding),
+            "regular_employee_start_date" => v.put(&mut self.regular_employee_start_date),
+            "external_id" => v.put(&mut self.external_id),
+            "times_employed" => v.put(&mut self.times_employed),
+            "recruitment_type" => v.put(&mut self.recruitment_type),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "primary_contract_id" => v.put(&mut self.primary_contract_id),
+            "contract_start_date" => v.put(&mut self.contract_start_date),
+            "contract_end_date" => v.put(&mut self.contract_end_date),
+            "contract_expected_end_date" => v.put(&mut self.contract_expected_end_date),
+            "pay_group_id" => v.put(&mut self.pay_group_id),
+            "assignment_pay_group_id" => v.put(&mut self.assignment_pay_group_id),
+            "international_assignment" => v.put(&mut self.international_assignment),
+            "work_calendar_id" => v.put(&mut self.work_calendar_id),
+            "department" => v.put(&mut self.department),
+            "direct_manager" => v.put(&mut self.direct_manager),
+            "dotted_line_manager" => v.put(&mut self.dotted_line_manager),
+            "time_zone" => v.put(&mut self.time_zone),
+            "primary_international_assignment" => {
+                v.put(&mut self.primary_international_assignment)
+            }
+            "service_company" => v.put(&mut self.service_company),
+            "compensation_type" => v.put(&mut self.compensation_type),
+            "work_shift" => v.put(&mut self.work_shift),
+            "talent_pool_id_list" => v.put(&mut self.talent_pool_id_list),
+            "custom_org" => v.put(&mut self.custom_org),
+            "seniority_adjust_information_list" => {
+                v.put(&mut self.seniority_adjust_information_list)
+            }
+            "employment_direct_bps" => v.put(&mut self.employment_direct_bps),
+            "employment_all_bps" => v.put(&mut self.employment_all_bps),
+            "contract_type" => v.put(&mut self.contract_type),
+            "archive_cpst_plan_id" => v.put(&mut self.archive_cpst_plan_id),
+            "attendance_group_id" => v.put(&mut self.attendance_group_id),
+            "individuals_with_headcount_or_not" => {
+                v.put(&mut self.individuals_with_headcount_or_not)
+            }
+            "is_direct_leader" => v.put(&mut self.is_direct_leader),
+            "is_dotted_leader" => v.put(&mut self.is_dotted_leader),
+            "company_talent_pool_ids" => v.put(&mut self.company_talent_pool_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchQueryCostAllocationResponseBody`.
@@ -8362,12 +9383,24 @@ pub struct EmployeeCostAllocation {
 }
 impl FromJson for EmployeeCostAllocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeCostAllocation")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("cost_allocations", &mut out.cost_allocations);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeCostAllocation {
+    const NAME: &'static str = "EmployeeCostAllocation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "cost_allocations" => v.put(&mut self.cost_allocations),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchQueryDefaultCostCenterResponseBody`.
@@ -8385,12 +9418,24 @@ pub struct EmployeeDefaultCostCenter {
 }
 impl FromJson for EmployeeDefaultCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeDefaultCostCenter")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("default_cost_centers", &mut out.default_cost_centers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeDefaultCostCenter {
+    const NAME: &'static str = "EmployeeDefaultCostCenter";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "default_cost_centers" => v.put(&mut self.default_cost_centers),
+            _ => v.skip(),
+        }
     }
 }
 /// The `approvers` of `ColumnApprovalNode`.
@@ -8414,15 +9459,27 @@ pub struct EmployeeInfo {
 }
 impl FromJson for EmployeeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("avatar", &mut out.avatar);
-        o.set("user_id", &mut out.user_id);
-        o.set("employee_number", &mut out.employee_number);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeInfo {
+    const NAME: &'static str = "EmployeeInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "avatar" => v.put(&mut self.avatar),
+            "user_id" => v.put(&mut self.user_id),
+            "employee_number" => v.put(&mut self.employee_number),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchGetEmployeesJobDataResponseBody`.
@@ -8440,12 +9497,24 @@ pub struct EmployeeJobData {
 }
 impl FromJson for EmployeeJobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeJobData")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("job_datas", &mut out.job_datas);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeJobData {
+    const NAME: &'static str = "EmployeeJobData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "job_datas" => v.put(&mut self.job_datas),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_family` of `Employee`.
@@ -8475,18 +9544,30 @@ pub struct EmployeeJobFamily {
 }
 impl FromJson for EmployeeJobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeJobFamily")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("active", &mut out.active);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("code", &mut out.code);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeJobFamily {
+    const NAME: &'static str = "EmployeeJobFamily";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "active" => v.put(&mut self.active),
+            "parent_id" => v.put(&mut self.parent_id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "code" => v.put(&mut self.code),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_level` of `Employee`.
@@ -8514,17 +9595,29 @@ pub struct EmployeeJobLevel {
 }
 impl FromJson for EmployeeJobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeJobLevel")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("level_order", &mut out.level_order);
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("active", &mut out.active);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeJobLevel {
+    const NAME: &'static str = "EmployeeJobLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "level_order" => v.put(&mut self.level_order),
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "active" => v.put(&mut self.active),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `pathway` of `Employee`.
@@ -8550,16 +9643,28 @@ pub struct EmployeePathway {
 }
 impl FromJson for EmployeePathway {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeePathway")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("active", &mut out.active);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeePathway {
+    const NAME: &'static str = "EmployeePathway";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "active" => v.put(&mut self.active),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchEmployeesAdditionalJobResponseBody`.
@@ -8613,30 +9718,42 @@ pub struct EmployeesAdditionalJob {
 }
 impl FromJson for EmployeesAdditionalJob {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeesAdditionalJob")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("work_location_id", &mut out.work_location_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("direct_manager_id", &mut out.direct_manager_id);
-        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
-        o.set("work_shift", &mut out.work_shift);
-        o.set("compensation_type", &mut out.compensation_type);
-        o.set("service_company", &mut out.service_company);
-        o.set("weekly_working_hours", &mut out.weekly_working_hours);
-        o.set("work_calendar_id", &mut out.work_calendar_id);
-        o.set("position_id", &mut out.position_id);
-        o.set("employee_subtype_id", &mut out.employee_subtype_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeesAdditionalJob {
+    const NAME: &'static str = "EmployeesAdditionalJob";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "work_location_id" => v.put(&mut self.work_location_id),
+            "department_id" => v.put(&mut self.department_id),
+            "job_id" => v.put(&mut self.job_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "direct_manager_id" => v.put(&mut self.direct_manager_id),
+            "dotted_line_manager_id" => v.put(&mut self.dotted_line_manager_id),
+            "work_shift" => v.put(&mut self.work_shift),
+            "compensation_type" => v.put(&mut self.compensation_type),
+            "service_company" => v.put(&mut self.service_company),
+            "weekly_working_hours" => v.put(&mut self.weekly_working_hours),
+            "work_calendar_id" => v.put(&mut self.work_calendar_id),
+            "position_id" => v.put(&mut self.position_id),
+            "employee_subtype_id" => v.put(&mut self.employee_subtype_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `start_date` of `BatchEmployeesAdditionalJobRequestBody`.
@@ -8820,45 +9937,56 @@ pub struct EmployeesInternationalAssignment {
 }
 impl FromJson for EmployeesInternationalAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeesInternationalAssignment")?;
-        let mut out = Self::default();
-        o.set("work_location_id", &mut out.work_location_id);
-        o.set("service_company", &mut out.service_company);
-        o.set("work_shift", &mut out.work_shift);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
-        o.set("department_id", &mut out.department_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("compensation_type", &mut out.compensation_type);
-        o.set("direct_manager_id", &mut out.direct_manager_id);
-        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
-        o.set("work_calendar_id", &mut out.work_calendar_id);
-        o.set("position_id", &mut out.position_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set(
-            "international_assignment_reason",
-            &mut out.international_assignment_reason,
-        );
-        o.set("description", &mut out.description);
-        o.set(
-            "international_assignment_expected_end_date",
-            &mut out.international_assignment_expected_end_date,
-        );
-        o.set(
-            "international_assignment_status",
-            &mut out.international_assignment_status,
-        );
-        o.set("international_assignment_type", &mut out.international_assignment_type);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeesInternationalAssignment {
+    const NAME: &'static str = "EmployeesInternationalAssignment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "work_location_id" => v.put(&mut self.work_location_id),
+            "service_company" => v.put(&mut self.service_company),
+            "work_shift" => v.put(&mut self.work_shift),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "weekly_working_hours_v2" => v.put(&mut self.weekly_working_hours_v2),
+            "department_id" => v.put(&mut self.department_id),
+            "job_id" => v.put(&mut self.job_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "compensation_type" => v.put(&mut self.compensation_type),
+            "direct_manager_id" => v.put(&mut self.direct_manager_id),
+            "dotted_line_manager_id" => v.put(&mut self.dotted_line_manager_id),
+            "work_calendar_id" => v.put(&mut self.work_calendar_id),
+            "position_id" => v.put(&mut self.position_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "international_assignment_reason" => {
+                v.put(&mut self.international_assignment_reason)
+            }
+            "description" => v.put(&mut self.description),
+            "international_assignment_expected_end_date" => {
+                v.put(&mut self.international_assignment_expected_end_date)
+            }
+            "international_assignment_status" => {
+                v.put(&mut self.international_assignment_status)
+            }
+            "international_assignment_type" => {
+                v.put(&mut self.international_assignment_type)
+            }
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.employees_international_assignment.create` (Create International Assignment).
@@ -9042,50 +10170,60 @@ pub struct EmployeesInternationalAssignmentResp {
 }
 impl FromJson for EmployeesInternationalAssignmentResp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeesInternationalAssignmentResp")?;
-        let mut out = Self::default();
-        o.set("work_location_id", &mut out.work_location_id);
-        o.set("service_company", &mut out.service_company);
-        o.set("work_shift", &mut out.work_shift);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
-        o.set("department_id", &mut out.department_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("compensation_type", &mut out.compensation_type);
-        o.set("direct_manager_id", &mut out.direct_manager_id);
-        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
-        o.set("work_calendar_id", &mut out.work_calendar_id);
-        o.set("position_id", &mut out.position_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set(
-            "international_assignment_reason",
-            &mut out.international_assignment_reason,
-        );
-        o.set("description", &mut out.description);
-        o.set(
-            "international_assignment_expected_end_date",
-            &mut out.international_assignment_expected_end_date,
-        );
-        o.set(
-            "international_assignment_status",
-            &mut out.international_assignment_status,
-        );
-        o.set("international_assignment_type", &mut out.international_assignment_type);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("id", &mut out.id);
-        o.set("accommodation", &mut out.accommodation);
-        o.set(
-            "international_assignment_allowance",
-            &mut out.international_assignment_allowance,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeesInternationalAssignmentResp {
+    const NAME: &'static str = "EmployeesInternationalAssignmentResp";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "work_location_id" => v.put(&mut self.work_location_id),
+            "service_company" => v.put(&mut self.service_company),
+            "work_shift" => v.put(&mut self.work_shift),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "weekly_working_hours_v2" => v.put(&mut self.weekly_working_hours_v2),
+            "department_id" => v.put(&mut self.department_id),
+            "job_id" => v.put(&mut self.job_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "compensation_type" => v.put(&mut self.compensation_type),
+            "direct_manager_id" => v.put(&mut self.direct_manager_id),
+            "dotted_line_manager_id" => v.put(&mut self.dotted_line_manager_id),
+            "work_calendar_id" => v.put(&mut self.work_calendar_id),
+            "position_id" => v.put(&mut self.position_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "international_assignment_reason" => {
+                v.put(&mut self.international_assignment_reason)
+            }
+            "description" => v.put(&mut self.description),
+            "international_assignment_expected_end_date" => {
+                v.put(&mut self.international_assignment_expected_end_date)
+            }
+            "international_assignment_status" => {
+                v.put(&mut self.international_assignment_status)
+            }
+            "international_assignment_type" => {
+                v.put(&mut self.international_assignment_type)
+            }
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "id" => v.put(&mut self.id),
+            "accommodation" => v.put(&mut self.accommodation),
+            "international_assignment_allowance" => {
+                v.put(&mut self.international_assignment_allowance)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `employment_direct_bps` of `BatchGetEmployeesBpResponseBody`.
@@ -9105,13 +10243,25 @@ pub struct EmploymentBp {
 }
 impl FromJson for EmploymentBp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmploymentBp")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("hrbp_ids", &mut out.hrbp_ids);
-        o.set("location_bp_ids", &mut out.location_bp_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmploymentBp {
+    const NAME: &'static str = "EmploymentBp";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "hrbp_ids" => v.put(&mut self.hrbp_ids),
+            "location_bp_ids" => v.put(&mut self.location_bp_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cost_allocation` of `CreateVersionCostAllocationRequestBody`.
@@ -9137,16 +10287,28 @@ pub struct EmploymentCostAllocation {
 }
 impl FromJson for EmploymentCostAllocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmploymentCostAllocation")?;
-        let mut out = Self::default();
-        o.set("wk_id", &mut out.wk_id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("job_data_cost_center_id", &mut out.job_data_cost_center_id);
-        o.set("job_data_id", &mut out.job_data_id);
-        o.set("reason", &mut out.reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmploymentCostAllocation {
+    const NAME: &'static str = "EmploymentCostAllocation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wk_id" => v.put(&mut self.wk_id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "job_data_cost_center_id" => v.put(&mut self.job_data_cost_center_id),
+            "job_data_id" => v.put(&mut self.job_data_id),
+            "reason" => v.put(&mut self.reason),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EmploymentCostAllocation {
@@ -9174,14 +10336,23 @@ pub struct EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody {
 }
 impl FromJson for EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("custom_org_list", &mut out.custom_org_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody {
+    const NAME: &'static str = "EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_org_list" => v.put(&mut self.custom_org_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `default_cost_center` of `CreateVersionDefaultCostCenterRequestBody`.
@@ -9213,19 +10384,31 @@ pub struct EmploymentDefaultCostCenter {
 }
 impl FromJson for EmploymentDefaultCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmploymentDefaultCostCenter")?;
-        let mut out = Self::default();
-        o.set("wk_id", &mut out.wk_id);
-        o.set("wk_tid", &mut out.wk_tid);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("job_data_id", &mut out.job_data_id);
-        o.set("is_inherit", &mut out.is_inherit);
-        o.set("inherit_source", &mut out.inherit_source);
-        o.set("reason", &mut out.reason);
-        o.set("wk_created_at", &mut out.wk_created_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmploymentDefaultCostCenter {
+    const NAME: &'static str = "EmploymentDefaultCostCenter";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wk_id" => v.put(&mut self.wk_id),
+            "wk_tid" => v.put(&mut self.wk_tid),
+            "effective_time" => v.put(&mut self.effective_time),
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "job_data_id" => v.put(&mut self.job_data_id),
+            "is_inherit" => v.put(&mut self.is_inherit),
+            "inherit_source" => v.put(&mut self.inherit_source),
+            "reason" => v.put(&mut self.reason),
+            "wk_created_at" => v.put(&mut self.wk_created_at),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EmploymentDefaultCostCenter {
@@ -9285,12 +10468,24 @@ pub struct Enum {
 }
 impl FromJson for Enum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Enum")?;
-        let mut out = Self::default();
-        o.set("enum_name", &mut out.enum_name);
-        o.set("display", &mut out.display);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Enum {
+    const NAME: &'static str = "Enum";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enum_name" => v.put(&mut self.enum_name),
+            "display" => v.put(&mut self.display),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Enum {
@@ -9333,16 +10528,28 @@ pub struct EnumField {
 }
 impl FromJson for EnumField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EnumField")?;
-        let mut out = Self::default();
-        o.set("api_name", &mut out.api_name);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("enum_api_name", &mut out.enum_api_name);
-        o.set("order", &mut out.order);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EnumField {
+    const NAME: &'static str = "EnumField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "api_name" => v.put(&mut self.api_name),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "enum_api_name" => v.put(&mut self.enum_api_name),
+            "order" => v.put(&mut self.order),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `enums` of `SearchEnumResponseBody`.
@@ -9360,12 +10567,24 @@ pub struct Enums {
 }
 impl FromJson for Enums {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Enums")?;
-        let mut out = Self::default();
-        o.set("enum_apiname", &mut out.enum_apiname);
-        o.set("enum_items", &mut out.enum_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Enums {
+    const NAME: &'static str = "Enums";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enum_apiname" => v.put(&mut self.enum_apiname),
+            "enum_items" => v.put(&mut self.enum_items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sub_values` of `FieldVariableValue`.
@@ -9383,12 +10602,24 @@ pub struct FieldVariableSubVlaue {
 }
 impl FromJson for FieldVariableSubVlaue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldVariableSubVlaue")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldVariableSubVlaue {
+    const NAME: &'static str = "FieldVariableSubVlaue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sub_values` of `ProcessFormVariableV2`.
@@ -9406,12 +10637,24 @@ pub struct FieldVariableSubVlaueForReview {
 }
 impl FromJson for FieldVariableSubVlaueForReview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldVariableSubVlaueForReview")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldVariableSubVlaueForReview {
+    const NAME: &'static str = "FieldVariableSubVlaueForReview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FieldVariableSubVlaueForReview {
@@ -9441,14 +10684,26 @@ pub struct FieldVariableValue {
 }
 impl FromJson for FieldVariableValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldVariableValue")?;
-        let mut out = Self::default();
-        o.set("variable_api_name", &mut out.variable_api_name);
-        o.set("variable_name", &mut out.variable_name);
-        o.set("variable_value", &mut out.variable_value);
-        o.set("sub_values", &mut out.sub_values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldVariableValue {
+    const NAME: &'static str = "FieldVariableValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "variable_api_name" => v.put(&mut self.variable_api_name),
+            "variable_name" => v.put(&mut self.variable_name),
+            "variable_value" => v.put(&mut self.variable_value),
+            "sub_values" => v.put(&mut self.sub_values),
+            _ => v.skip(),
+        }
     }
 }
 /// The `value` of `FieldVariableSubVlaue`.
@@ -9490,24 +10745,36 @@ pub struct FieldVariableValueTo {
 }
 impl FromJson for FieldVariableValueTo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldVariableValueTo")?;
-        let mut out = Self::default();
-        o.set("text_value", &mut out.text_value);
-        o.set("bool_value", &mut out.bool_value);
-        o.set("number_value", &mut out.number_value);
-        o.set("enum_value", &mut out.enum_value);
-        o.set("date_value", &mut out.date_value);
-        o.set("date_time_value", &mut out.date_time_value);
-        o.set("i18n_value", &mut out.i18n_value);
-        o.set("object_value", &mut out.object_value);
-        o.set("user_value", &mut out.user_value);
-        o.set("department_value", &mut out.department_value);
-        o.set("record_values", &mut out.record_values);
-        o.set("employment_value", &mut out.employment_value);
-        o.set("list_values", &mut out.list_values);
-        o.set("file_value", &mut out.file_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldVariableValueTo {
+    const NAME: &'static str = "FieldVariableValueTo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text_value" => v.put(&mut self.text_value),
+            "bool_value" => v.put(&mut self.bool_value),
+            "number_value" => v.put(&mut self.number_value),
+            "enum_value" => v.put(&mut self.enum_value),
+            "date_value" => v.put(&mut self.date_value),
+            "date_time_value" => v.put(&mut self.date_time_value),
+            "i18n_value" => v.put(&mut self.i18n_value),
+            "object_value" => v.put(&mut self.object_value),
+            "user_value" => v.put(&mut self.user_value),
+            "department_value" => v.put(&mut self.department_value),
+            "record_values" => v.put(&mut self.record_values),
+            "employment_value" => v.put(&mut self.employment_value),
+            "list_values" => v.put(&mut self.list_values),
+            "file_value" => v.put(&mut self.file_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `file_value` of `FieldVariableValueTo`.
@@ -9529,14 +10796,26 @@ pub struct FieldVariableValueToFile {
 }
 impl FromJson for FieldVariableValueToFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldVariableValueToFile")?;
-        let mut out = Self::default();
-        o.set("open_file_id", &mut out.open_file_id);
-        o.set("file_name", &mut out.file_name);
-        o.set("length", &mut out.length);
-        o.set("mime_type", &mut out.mime_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldVariableValueToFile {
+    const NAME: &'static str = "FieldVariableValueToFile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_file_id" => v.put(&mut self.open_file_id),
+            "file_name" => v.put(&mut self.file_name),
+            "length" => v.put(&mut self.length),
+            "mime_type" => v.put(&mut self.mime_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `file_value` of `FieldVariableValueToForReview`.
@@ -9556,13 +10835,25 @@ pub struct FieldVariableValueToFileForWrite {
 }
 impl FromJson for FieldVariableValueToFileForWrite {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldVariableValueToFileForWrite")?;
-        let mut out = Self::default();
-        o.set("open_file_id", &mut out.open_file_id);
-        o.set("file_name", &mut out.file_name);
-        o.set("length", &mut out.length);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldVariableValueToFileForWrite {
+    const NAME: &'static str = "FieldVariableValueToFileForWrite";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_file_id" => v.put(&mut self.open_file_id),
+            "file_name" => v.put(&mut self.file_name),
+            "length" => v.put(&mut self.length),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FieldVariableValueToFileForWrite {
@@ -9611,23 +10902,35 @@ pub struct FieldVariableValueToForReview {
 }
 impl FromJson for FieldVariableValueToForReview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldVariableValueToForReview")?;
-        let mut out = Self::default();
-        o.set("text_value", &mut out.text_value);
-        o.set("bool_value", &mut out.bool_value);
-        o.set("number_value", &mut out.number_value);
-        o.set("enum_value", &mut out.enum_value);
-        o.set("date_value", &mut out.date_value);
-        o.set("date_time_value", &mut out.date_time_value);
-        o.set("i18n_value", &mut out.i18n_value);
-        o.set("object_value", &mut out.object_value);
-        o.set("department_value", &mut out.department_value);
-        o.set("employment_value", &mut out.employment_value);
-        o.set("list_values", &mut out.list_values);
-        o.set("file_value", &mut out.file_value);
-        o.set("record_values", &mut out.record_values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldVariableValueToForReview {
+    const NAME: &'static str = "FieldVariableValueToForReview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text_value" => v.put(&mut self.text_value),
+            "bool_value" => v.put(&mut self.bool_value),
+            "number_value" => v.put(&mut self.number_value),
+            "enum_value" => v.put(&mut self.enum_value),
+            "date_value" => v.put(&mut self.date_value),
+            "date_time_value" => v.put(&mut self.date_time_value),
+            "i18n_value" => v.put(&mut self.i18n_value),
+            "object_value" => v.put(&mut self.object_value),
+            "department_value" => v.put(&mut self.department_value),
+            "employment_value" => v.put(&mut self.employment_value),
+            "list_values" => v.put(&mut self.list_values),
+            "file_value" => v.put(&mut self.file_value),
+            "record_values" => v.put(&mut self.record_values),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FieldVariableValueToForReview {
@@ -9664,12 +10967,24 @@ pub struct FieldVariableValueToObject {
 }
 impl FromJson for FieldVariableValueToObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldVariableValueToObject")?;
-        let mut out = Self::default();
-        o.set("wk_id", &mut out.wk_id);
-        o.set("wk_api_name", &mut out.wk_api_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldVariableValueToObject {
+    const NAME: &'static str = "FieldVariableValueToObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wk_id" => v.put(&mut self.wk_id),
+            "wk_api_name" => v.put(&mut self.wk_api_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FieldVariableValueToObject {
@@ -9697,13 +11012,25 @@ pub struct FieldVariableValueToRecord {
 }
 impl FromJson for FieldVariableValueToRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldVariableValueToRecord")?;
-        let mut out = Self::default();
-        o.set("variable_api_name", &mut out.variable_api_name);
-        o.set("sub_value_key", &mut out.sub_value_key);
-        o.set("record_id", &mut out.record_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldVariableValueToRecord {
+    const NAME: &'static str = "FieldVariableValueToRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "variable_api_name" => v.put(&mut self.variable_api_name),
+            "sub_value_key" => v.put(&mut self.sub_value_key),
+            "record_id" => v.put(&mut self.record_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FieldVariableValueToRecord {
@@ -9730,12 +11057,24 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "File")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for File {
+    const NAME: &'static str = "File";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for File {
@@ -9761,12 +11100,24 @@ pub struct FlowVariableDataProcessResponseBody {
 }
 impl FromJson for FlowVariableDataProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FlowVariableDataProcessResponseBody")?;
-        let mut out = Self::default();
-        o.set("field_variable_values", &mut out.field_variable_values);
-        o.set("process_id", &mut out.process_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FlowVariableDataProcessResponseBody {
+    const NAME: &'static str = "FlowVariableDataProcessResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_variable_values" => v.put(&mut self.field_variable_values),
+            "process_id" => v.put(&mut self.process_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.approval_groups.get` (Query organization adjustment records by process ID-Query organization adjustment records by process ID) answers with.
@@ -9782,11 +11133,23 @@ pub struct GetApprovalGroupsResponseBody {
 }
 impl FromJson for GetApprovalGroupsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetApprovalGroupsResponseBody")?;
-        let mut out = Self::default();
-        o.set("approval_group", &mut out.approval_group);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetApprovalGroupsResponseBody {
+    const NAME: &'static str = "GetApprovalGroupsResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_group" => v.put(&mut self.approval_group),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.bp.get_by_department` (Batch Get Department HRBP).
@@ -9826,11 +11189,23 @@ pub struct GetByDepartmentBpResponseBody {
 }
 impl FromJson for GetByDepartmentBpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetByDepartmentBpResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetByDepartmentBpResponseBody {
+    const NAME: &'static str = "GetByDepartmentBpResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.draft.get` (根据组织架构调整 ID 查询发起的流程信息) answers with.
@@ -9850,13 +11225,25 @@ pub struct GetDraftResponseBody {
 }
 impl FromJson for GetDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDraftResponseBody")?;
-        let mut out = Self::default();
-        o.set("draft_id", &mut out.draft_id);
-        o.set("draft_status", &mut out.draft_status);
-        o.set("process_infos", &mut out.process_infos);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDraftResponseBody {
+    const NAME: &'static str = "GetDraftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "draft_id" => v.put(&mut self.draft_id),
+            "draft_status" => v.put(&mut self.draft_status),
+            "process_infos" => v.put(&mut self.process_infos),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.job.get` (Get job profile (V2)) answers with.
@@ -9872,11 +11259,23 @@ pub struct GetJobResponseBody {
 }
 impl FromJson for GetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("job", &mut out.job);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobResponseBody {
+    const NAME: &'static str = "GetJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job" => v.put(&mut self.job),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.process.get` (Get process detail) answers with.
@@ -9934,35 +11333,46 @@ pub struct GetProcessResponseBody {
 }
 impl FromJson for GetProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetProcessResponseBody")?;
-        let mut out = Self::default();
-        o.set("process_id", &mut out.process_id);
-        o.set("status", &mut out.status);
-        o.set("flow_template_id", &mut out.flow_template_id);
-        o.set("flow_template_name", &mut out.flow_template_name);
-        o.set("flow_definition_id", &mut out.flow_definition_id);
-        o.set("flow_definition_name", &mut out.flow_definition_name);
-        o.set("initiator_id", &mut out.initiator_id);
-        o.set("initiator_name", &mut out.initiator_name);
-        o.set("create_time", &mut out.create_time);
-        o.set("complete_time", &mut out.complete_time);
-        o.set("start_links", &mut out.start_links);
-        o.set("abstracts", &mut out.abstracts);
-        o.set("todos", &mut out.todos);
-        o.set("cc_list", &mut out.cc_list);
-        o.set("done_list", &mut out.done_list);
-        o.set("properties", &mut out.properties);
-        o.set("system_todos", &mut out.system_todos);
-        o.set("system_done_list", &mut out.system_done_list);
-        o.set("comment_infos", &mut out.comment_infos);
-        o.set("original_process_id", &mut out.original_process_id);
-        o.set(
-            "is_last_completed_correct_process",
-            &mut out.is_last_completed_correct_process,
-        );
-        o.set("process_name", &mut out.process_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetProcessResponseBody {
+    const NAME: &'static str = "GetProcessResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process_id" => v.put(&mut self.process_id),
+            "status" => v.put(&mut self.status),
+            "flow_template_id" => v.put(&mut self.flow_template_id),
+            "flow_template_name" => v.put(&mut self.flow_template_name),
+            "flow_definition_id" => v.put(&mut self.flow_definition_id),
+            "flow_definition_name" => v.put(&mut self.flow_definition_name),
+            "initiator_id" => v.put(&mut self.initiator_id),
+            "initiator_name" => v.put(&mut self.initiator_name),
+            "create_time" => v.put(&mut self.create_time),
+            "complete_time" => v.put(&mut self.complete_time),
+            "start_links" => v.put(&mut self.start_links),
+            "abstracts" => v.put(&mut self.abstracts),
+            "todos" => v.put(&mut self.todos),
+            "cc_list" => v.put(&mut self.cc_list),
+            "done_list" => v.put(&mut self.done_list),
+            "properties" => v.put(&mut self.properties),
+            "system_todos" => v.put(&mut self.system_todos),
+            "system_done_list" => v.put(&mut self.system_done_list),
+            "comment_infos" => v.put(&mut self.comment_infos),
+            "original_process_id" => v.put(&mut self.original_process_id),
+            "is_last_completed_correct_process" => {
+                v.put(&mut self.is_last_completed_correct_process)
+            }
+            "process_name" => v.put(&mut self.process_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `hiberarchy_common` of `Company`.
@@ -10000,21 +11410,33 @@ pub struct HiberarchyCommon {
 }
 impl FromJson for HiberarchyCommon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "HiberarchyCommon")?;
-        let mut out = Self::default();
-        o.set("parent_id", &mut out.parent_id);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("active", &mut out.active);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("code", &mut out.code);
-        o.set("description", &mut out.description);
-        o.set("tree_order", &mut out.tree_order);
-        o.set("list_order", &mut out.list_order);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for HiberarchyCommon {
+    const NAME: &'static str = "HiberarchyCommon";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "parent_id" => v.put(&mut self.parent_id),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "active" => v.put(&mut self.active),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "code" => v.put(&mut self.code),
+            "description" => v.put(&mut self.description),
+            "tree_order" => v.put(&mut self.tree_order),
+            "list_order" => v.put(&mut self.list_order),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for HiberarchyCommon {
@@ -10064,12 +11486,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("lang", &mut out.lang);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "lang" => v.put(&mut self.lang),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18n {
@@ -10104,12 +11538,24 @@ pub struct I18nV2 {
 }
 impl FromJson for I18nV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nV2")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nV2 {
+    const NAME: &'static str = "I18nV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nV2 {
@@ -10153,24 +11599,37 @@ pub struct InternationalAssignment {
 }
 impl FromJson for InternationalAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InternationalAssignment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("assignment_city_id", &mut out.assignment_city_id);
-        o.set("assignment_company_id", &mut out.assignment_company_id);
-        o.set("assignment_country_id", &mut out.assignment_country_id);
-        o.set("assignment_reason", &mut out.assignment_reason);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("start_assignment_process_id", &mut out.start_assignment_process_id);
-        o.set("end_assignment_process_id", &mut out.end_assignment_process_id);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set(
-            "international_assignment_status",
-            &mut out.international_assignment_status,
-        );
-        o.set("international_assignment_type", &mut out.international_assignment_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InternationalAssignment {
+    const NAME: &'static str = "InternationalAssignment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "assignment_city_id" => v.put(&mut self.assignment_city_id),
+            "assignment_company_id" => v.put(&mut self.assignment_company_id),
+            "assignment_country_id" => v.put(&mut self.assignment_country_id),
+            "assignment_reason" => v.put(&mut self.assignment_reason),
+            "effective_time" => v.put(&mut self.effective_time),
+            "start_assignment_process_id" => v.put(&mut self.start_assignment_process_id),
+            "end_assignment_process_id" => v.put(&mut self.end_assignment_process_id),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "international_assignment_status" => {
+                v.put(&mut self.international_assignment_status)
+            }
+            "international_assignment_type" => {
+                v.put(&mut self.international_assignment_type)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchGetJobResponseBody`.
@@ -10218,27 +11677,39 @@ pub struct Job {
 }
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Job")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("active", &mut out.active);
-        o.set("job_title", &mut out.job_title);
-        o.set("pathway_id", &mut out.pathway_id);
-        o.set("job_family_id_list", &mut out.job_family_id_list);
-        o.set("job_level_id_list", &mut out.job_level_id_list);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("created_by", &mut out.created_by);
-        o.set("created_time", &mut out.created_time);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("updated_time", &mut out.updated_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Job {
+    const NAME: &'static str = "Job";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "active" => v.put(&mut self.active),
+            "job_title" => v.put(&mut self.job_title),
+            "pathway_id" => v.put(&mut self.pathway_id),
+            "job_family_id_list" => v.put(&mut self.job_family_id_list),
+            "job_level_id_list" => v.put(&mut self.job_level_id_list),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "created_by" => v.put(&mut self.created_by),
+            "created_time" => v.put(&mut self.created_time),
+            "updated_by" => v.put(&mut self.updated_by),
+            "updated_time" => v.put(&mut self.updated_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_changes` of `OpenQueryJobChangeListByIdsApprovalGroupsResponseBody`.
@@ -10286,33 +11757,45 @@ pub struct JobChange {
 }
 impl FromJson for JobChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobChange")?;
-        let mut out = Self::default();
-        o.set("job_change_id", &mut out.job_change_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("status", &mut out.status);
-        o.set(
-            "transfer_type_unique_identifier",
-            &mut out.transfer_type_unique_identifier,
-        );
-        o.set(
-            "transfer_reason_unique_identifier",
-            &mut out.transfer_reason_unique_identifier,
-        );
-        o.set("process_id", &mut out.process_id);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("created_time", &mut out.created_time);
-        o.set("updated_time", &mut out.updated_time);
-        o.set("transfer_info", &mut out.transfer_info);
-        o.set("is_adjust_salary", &mut out.is_adjust_salary);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("details_of_job_status_change", &mut out.details_of_job_status_change);
-        o.set("employment_name", &mut out.employment_name);
-        o.set("exception_status", &mut out.exception_status);
-        o.set("no_permission_fields", &mut out.no_permission_fields);
-        o.set("approval_nodes", &mut out.approval_nodes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobChange {
+    const NAME: &'static str = "JobChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_change_id" => v.put(&mut self.job_change_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "status" => v.put(&mut self.status),
+            "transfer_type_unique_identifier" => {
+                v.put(&mut self.transfer_type_unique_identifier)
+            }
+            "transfer_reason_unique_identifier" => {
+                v.put(&mut self.transfer_reason_unique_identifier)
+            }
+            "process_id" => v.put(&mut self.process_id),
+            "effective_date" => v.put(&mut self.effective_date),
+            "created_time" => v.put(&mut self.created_time),
+            "updated_time" => v.put(&mut self.updated_time),
+            "transfer_info" => v.put(&mut self.transfer_info),
+            "is_adjust_salary" => v.put(&mut self.is_adjust_salary),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "details_of_job_status_change" => {
+                v.put(&mut self.details_of_job_status_change)
+            }
+            "employment_name" => v.put(&mut self.employment_name),
+            "exception_status" => v.put(&mut self.exception_status),
+            "no_permission_fields" => v.put(&mut self.no_permission_fields),
+            "approval_nodes" => v.put(&mut self.approval_nodes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_datas` of `EmployeeJobData`.
@@ -10396,45 +11879,57 @@ pub struct JobData {
 }
 impl FromJson for JobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobData")?;
-        let mut out = Self::default();
-        o.set("job_data_id", &mut out.job_data_id);
-        o.set("version_id", &mut out.version_id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("work_location_id", &mut out.work_location_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("position_id", &mut out.position_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("probation_start_date", &mut out.probation_start_date);
-        o.set("probation_end_date", &mut out.probation_end_date);
-        o.set("primary_job_data", &mut out.primary_job_data);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("assignment_start_reason", &mut out.assignment_start_reason);
-        o.set("probation_expected_end_date", &mut out.probation_expected_end_date);
-        o.set("probation_outcome", &mut out.probation_outcome);
-        o.set("direct_manager", &mut out.direct_manager);
-        o.set("dotted_line_managers", &mut out.dotted_line_managers);
-        o.set("second_direct_manager", &mut out.second_direct_manager);
-        o.set("cost_center_rates", &mut out.cost_center_rates);
-        o.set("work_shift", &mut out.work_shift);
-        o.set("compensation_type", &mut out.compensation_type);
-        o.set("service_company", &mut out.service_company);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("created_at", &mut out.created_at);
-        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
-        o.set("weekly_working_hours", &mut out.weekly_working_hours);
-        o.set("employee_subtype_id", &mut out.employee_subtype_id);
-        o.set("job_data_reason", &mut out.job_data_reason);
-        o.set("pathway_id", &mut out.pathway_id);
-        o.set("work_calendar_id", &mut out.work_calendar_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobData {
+    const NAME: &'static str = "JobData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_data_id" => v.put(&mut self.job_data_id),
+            "version_id" => v.put(&mut self.version_id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "work_location_id" => v.put(&mut self.work_location_id),
+            "department_id" => v.put(&mut self.department_id),
+            "position_id" => v.put(&mut self.position_id),
+            "job_id" => v.put(&mut self.job_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "probation_start_date" => v.put(&mut self.probation_start_date),
+            "probation_end_date" => v.put(&mut self.probation_end_date),
+            "primary_job_data" => v.put(&mut self.primary_job_data),
+            "employment_id" => v.put(&mut self.employment_id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "assignment_start_reason" => v.put(&mut self.assignment_start_reason),
+            "probation_expected_end_date" => v.put(&mut self.probation_expected_end_date),
+            "probation_outcome" => v.put(&mut self.probation_outcome),
+            "direct_manager" => v.put(&mut self.direct_manager),
+            "dotted_line_managers" => v.put(&mut self.dotted_line_managers),
+            "second_direct_manager" => v.put(&mut self.second_direct_manager),
+            "cost_center_rates" => v.put(&mut self.cost_center_rates),
+            "work_shift" => v.put(&mut self.work_shift),
+            "compensation_type" => v.put(&mut self.compensation_type),
+            "service_company" => v.put(&mut self.service_company),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "created_at" => v.put(&mut self.created_at),
+            "weekly_working_hours_v2" => v.put(&mut self.weekly_working_hours_v2),
+            "weekly_working_hours" => v.put(&mut self.weekly_working_hours),
+            "employee_subtype_id" => v.put(&mut self.employee_subtype_id),
+            "job_data_reason" => v.put(&mut self.job_data_reason),
+            "pathway_id" => v.put(&mut self.pathway_id),
+            "work_calendar_id" => v.put(&mut self.work_calendar_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cost_center_rates` of `CostAllocation`.
@@ -10454,13 +11949,25 @@ pub struct JobDataCostCenter {
 }
 impl FromJson for JobDataCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobDataCostCenter")?;
-        let mut out = Self::default();
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("rate", &mut out.rate);
-        o.set("new_rate", &mut out.new_rate);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobDataCostCenter {
+    const NAME: &'static str = "JobDataCostCenter";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "rate" => v.put(&mut self.rate),
+            "new_rate" => v.put(&mut self.new_rate),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JobDataCostCenter {
@@ -10527,11 +12034,23 @@ pub struct JobDataId {
 }
 impl FromJson for JobDataId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobDataId")?;
-        let mut out = Self::default();
-        o.set("wk_id", &mut out.wk_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobDataId {
+    const NAME: &'static str = "JobDataId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wk_id" => v.put(&mut self.wk_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JobDataId {
@@ -10574,21 +12093,33 @@ pub struct JobFamily {
 }
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobFamily")?;
-        let mut out = Self::default();
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("name", &mut out.name);
-        o.set("active", &mut out.active);
-        o.set("selectable", &mut out.selectable);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("pathway_ids", &mut out.pathway_ids);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("code", &mut out.code);
-        o.set("description", &mut out.description);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobFamily {
+    const NAME: &'static str = "JobFamily";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "name" => v.put(&mut self.name),
+            "active" => v.put(&mut self.active),
+            "selectable" => v.put(&mut self.selectable),
+            "parent_id" => v.put(&mut self.parent_id),
+            "pathway_ids" => v.put(&mut self.pathway_ids),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "code" => v.put(&mut self.code),
+            "description" => v.put(&mut self.description),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryMultiTimelineJobFamilyResponseBody`.
@@ -10604,11 +12135,23 @@ pub struct JobFamilyTimeline {
 }
 impl FromJson for JobFamilyTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobFamilyTimeline")?;
-        let mut out = Self::default();
-        o.set("job_family_version_data", &mut out.job_family_version_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobFamilyTimeline {
+    const NAME: &'static str = "JobFamilyTimeline";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_family_version_data" => v.put(&mut self.job_family_version_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_family_version_data` of `JobFamilyTimeline`.
@@ -10644,21 +12187,33 @@ pub struct JobFamilyVersionData {
 }
 impl FromJson for JobFamilyVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobFamilyVersionData")?;
-        let mut out = Self::default();
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("job_family_version_id", &mut out.job_family_version_id);
-        o.set("job_family_names", &mut out.job_family_names);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("active", &mut out.active);
-        o.set("descriptions", &mut out.descriptions);
-        o.set("selectable", &mut out.selectable);
-        o.set("parent_job_family_id", &mut out.parent_job_family_id);
-        o.set("pathway_ids", &mut out.pathway_ids);
-        o.set("code", &mut out.code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobFamilyVersionData {
+    const NAME: &'static str = "JobFamilyVersionData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "job_family_version_id" => v.put(&mut self.job_family_version_id),
+            "job_family_names" => v.put(&mut self.job_family_names),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "active" => v.put(&mut self.active),
+            "descriptions" => v.put(&mut self.descriptions),
+            "selectable" => v.put(&mut self.selectable),
+            "parent_job_family_id" => v.put(&mut self.parent_job_family_id),
+            "pathway_ids" => v.put(&mut self.pathway_ids),
+            "code" => v.put(&mut self.code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryJobGradeResponseBody`.
@@ -10684,16 +12239,28 @@ pub struct JobGrade {
 }
 impl FromJson for JobGrade {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobGrade")?;
-        let mut out = Self::default();
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("grade_order", &mut out.grade_order);
-        o.set("code", &mut out.code);
-        o.set("names", &mut out.names);
-        o.set("descriptions", &mut out.descriptions);
-        o.set("active", &mut out.active);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobGrade {
+    const NAME: &'static str = "JobGrade";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "grade_order" => v.put(&mut self.grade_order),
+            "code" => v.put(&mut self.code),
+            "names" => v.put(&mut self.names),
+            "descriptions" => v.put(&mut self.descriptions),
+            "active" => v.put(&mut self.active),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.job_grade.create` (Create JobGrade).
@@ -10802,20 +12369,32 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobLevel")?;
-        let mut out = Self::default();
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("level_order", &mut out.level_order);
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("active", &mut out.active);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("job_grade", &mut out.job_grade);
-        o.set("pathway_ids", &mut out.pathway_ids);
-        o.set("view_order", &mut out.view_order);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobLevel {
+    const NAME: &'static str = "JobLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "level_order" => v.put(&mut self.level_order),
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "active" => v.put(&mut self.active),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "job_grade" => v.put(&mut self.job_grade),
+            "pathway_ids" => v.put(&mut self.pathway_ids),
+            "view_order" => v.put(&mut self.view_order),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryMultiTimelineJobResponseBody`.
@@ -10831,11 +12410,23 @@ pub struct JobTimeline {
 }
 impl FromJson for JobTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobTimeline")?;
-        let mut out = Self::default();
-        o.set("job_version_data", &mut out.job_version_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobTimeline {
+    const NAME: &'static str = "JobTimeline";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_version_data" => v.put(&mut self.job_version_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_version_data` of `JobTimeline`.
@@ -10875,23 +12466,35 @@ pub struct JobVersionData {
 }
 impl FromJson for JobVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobVersionData")?;
-        let mut out = Self::default();
-        o.set("job_id", &mut out.job_id);
-        o.set("job_version_id", &mut out.job_version_id);
-        o.set("job_names", &mut out.job_names);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("active", &mut out.active);
-        o.set("descriptions", &mut out.descriptions);
-        o.set("code", &mut out.code);
-        o.set("job_titles", &mut out.job_titles);
-        o.set("job_family_ids", &mut out.job_family_ids);
-        o.set("job_level_ids", &mut out.job_level_ids);
-        o.set("pathway_id", &mut out.pathway_id);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobVersionData {
+    const NAME: &'static str = "JobVersionData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_id" => v.put(&mut self.job_id),
+            "job_version_id" => v.put(&mut self.job_version_id),
+            "job_names" => v.put(&mut self.job_names),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "active" => v.put(&mut self.active),
+            "descriptions" => v.put(&mut self.descriptions),
+            "code" => v.put(&mut self.code),
+            "job_titles" => v.put(&mut self.job_titles),
+            "job_family_ids" => v.put(&mut self.job_family_ids),
+            "job_level_ids" => v.put(&mut self.job_level_ids),
+            "pathway_id" => v.put(&mut self.pathway_id),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchBasicInfoLanguageResponseBody`.
@@ -10913,14 +12516,26 @@ pub struct Language {
 }
 impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Language")?;
-        let mut out = Self::default();
-        o.set("language_id", &mut out.language_id);
-        o.set("name", &mut out.name);
-        o.set("ietf_language_tag", &mut out.ietf_language_tag);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Language {
+    const NAME: &'static str = "Language";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "language_id" => v.put(&mut self.language_id),
+            "name" => v.put(&mut self.name),
+            "ietf_language_tag" => v.put(&mut self.ietf_language_tag),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.approver.list` (Get specified employment process approver list) answers with.
@@ -10940,13 +12555,25 @@ pub struct ListApproverResponseBody {
 }
 impl FromJson for ListApproverResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListApproverResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("approver_list", &mut out.approver_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListApproverResponseBody {
+    const NAME: &'static str = "ListApproverResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "approver_list" => v.put(&mut self.approver_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.bp.list` (Get HRBP List) answers with.
@@ -10966,13 +12593,25 @@ pub struct ListBpResponseBody {
 }
 impl FromJson for ListBpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListBpResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListBpResponseBody {
+    const NAME: &'static str = "ListBpResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.signature_file.list_by_biz_id` (根据流程获取电子签文件信息) answers with.
@@ -10990,12 +12629,24 @@ pub struct ListByBizIdSignatureFileResponseBody {
 }
 impl FromJson for ListByBizIdSignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListByBizIdSignatureFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("signature_files", &mut out.signature_files);
-        o.set("batch_sign_url", &mut out.batch_sign_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListByBizIdSignatureFileResponseBody {
+    const NAME: &'static str = "ListByBizIdSignatureFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "signature_files" => v.put(&mut self.signature_files),
+            "batch_sign_url" => v.put(&mut self.batch_sign_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.signature_node.list_by_file_id` (获取文件签署节点信息) answers with.
@@ -11011,11 +12662,23 @@ pub struct ListByFileIdSignatureNodeResponseBody {
 }
 impl FromJson for ListByFileIdSignatureNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListByFileIdSignatureNodeResponseBody")?;
-        let mut out = Self::default();
-        o.set("signature_nodes", &mut out.signature_nodes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListByFileIdSignatureNodeResponseBody {
+    const NAME: &'static str = "ListByFileIdSignatureNodeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "signature_nodes" => v.put(&mut self.signature_nodes),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.employees_international_assignment.list` (Query International Assignment Information) answers with.
@@ -11037,17 +12700,26 @@ pub struct ListEmployeesInternationalAssignmentResponseBody {
 }
 impl FromJson for ListEmployeesInternationalAssignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ListEmployeesInternationalAssignmentResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("no_authority_ids", &mut out.no_authority_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListEmployeesInternationalAssignmentResponseBody {
+    const NAME: &'static str = "ListEmployeesInternationalAssignmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "no_authority_ids" => v.put(&mut self.no_authority_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.job.list` (Get the list of job profile) answers with.
@@ -11067,13 +12739,25 @@ pub struct ListJobResponseBody {
 }
 impl FromJson for ListJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobResponseBody {
+    const NAME: &'static str = "ListJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.process.list` (Query the list of process instance) answers with.
@@ -11093,13 +12777,25 @@ pub struct ListProcessResponseBody {
 }
 impl FromJson for ListProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListProcessResponseBody")?;
-        let mut out = Self::default();
-        o.set("process_ids", &mut out.process_ids);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListProcessResponseBody {
+    const NAME: &'static str = "ListProcessResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process_ids" => v.put(&mut self.process_ids),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.signature_file.list` (获取电子签文件列表) answers with.
@@ -11119,13 +12815,25 @@ pub struct ListSignatureFileResponseBody {
 }
 impl FromJson for ListSignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSignatureFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSignatureFileResponseBody {
+    const NAME: &'static str = "ListSignatureFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.signature_template_info_with_thumbnail.list` (获取电子签模板列表) answers with.
@@ -11145,16 +12853,25 @@ pub struct ListSignatureTemplateInfoWithThumbnailResponseBody {
 }
 impl FromJson for ListSignatureTemplateInfoWithThumbnailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ListSignatureTemplateInfoWithThumbnailResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("count", &mut out.count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSignatureTemplateInfoWithThumbnailResponseBody {
+    const NAME: &'static str = "ListSignatureTemplateInfoWithThumbnailResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "count" => v.put(&mut self.count),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.workforce_plan.list` (Query workforce plan) answers with.
@@ -11176,14 +12893,26 @@ pub struct ListWorkforcePlanResponseBody {
 }
 impl FromJson for ListWorkforcePlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListWorkforcePlanResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("total", &mut out.total);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListWorkforcePlanResponseBody {
+    const NAME: &'static str = "ListWorkforcePlanResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "total" => v.put(&mut self.total),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchGetLocationResponseBody`.
@@ -11219,21 +12948,33 @@ pub struct Location {
 }
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Location")?;
-        let mut out = Self::default();
-        o.set("location_id", &mut out.location_id);
-        o.set("hiberarchy_common", &mut out.hiberarchy_common);
-        o.set("location_usage_list", &mut out.location_usage_list);
-        o.set("address", &mut out.address);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("locale", &mut out.locale);
-        o.set("time_zone_id", &mut out.time_zone_id);
-        o.set("display_language_id", &mut out.display_language_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Location {
+    const NAME: &'static str = "Location";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "location_id" => v.put(&mut self.location_id),
+            "hiberarchy_common" => v.put(&mut self.hiberarchy_common),
+            "location_usage_list" => v.put(&mut self.location_usage_list),
+            "address" => v.put(&mut self.address),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "locale" => v.put(&mut self.locale),
+            "time_zone_id" => v.put(&mut self.time_zone_id),
+            "display_language_id" => v.put(&mut self.display_language_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.location_address.create` (Add Location Address).
@@ -11495,12 +13236,24 @@ pub struct LocationTimeline {
 }
 impl FromJson for LocationTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LocationTimeline")?;
-        let mut out = Self::default();
-        o.set("location_version_data", &mut out.location_version_data);
-        o.set("address", &mut out.address);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LocationTimeline {
+    const NAME: &'static str = "LocationTimeline";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "location_version_data" => v.put(&mut self.location_version_data),
+            "address" => v.put(&mut self.address),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.location.patch` (Update Location).
@@ -11627,24 +13380,36 @@ pub struct LocationVersionData {
 }
 impl FromJson for LocationVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LocationVersionData")?;
-        let mut out = Self::default();
-        o.set("location_id", &mut out.location_id);
-        o.set("location_version_id", &mut out.location_version_id);
-        o.set("location_names", &mut out.location_names);
-        o.set("parent_location_id", &mut out.parent_location_id);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("active", &mut out.active);
-        o.set("descriptions", &mut out.descriptions);
-        o.set("code", &mut out.code);
-        o.set("location_usages", &mut out.location_usages);
-        o.set("locale", &mut out.locale);
-        o.set("time_zone_id", &mut out.time_zone_id);
-        o.set("display_language_id", &mut out.display_language_id);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LocationVersionData {
+    const NAME: &'static str = "LocationVersionData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "location_id" => v.put(&mut self.location_id),
+            "location_version_id" => v.put(&mut self.location_version_id),
+            "location_names" => v.put(&mut self.location_names),
+            "parent_location_id" => v.put(&mut self.parent_location_id),
+            "effective_date" => v.put(&mut self.effective_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "active" => v.put(&mut self.active),
+            "descriptions" => v.put(&mut self.descriptions),
+            "code" => v.put(&mut self.code),
+            "location_usages" => v.put(&mut self.location_usages),
+            "locale" => v.put(&mut self.locale),
+            "time_zone_id" => v.put(&mut self.time_zone_id),
+            "display_language_id" => v.put(&mut self.display_language_id),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `original_work_location_name` of `TransferInfo`.
@@ -11662,12 +13427,24 @@ pub struct LookupName {
 }
 impl FromJson for LookupName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LookupName")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LookupName {
+    const NAME: &'static str = "LookupName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `match_rules` of `MatchRules`.
@@ -11709,14 +13486,26 @@ pub struct MatchRule {
 }
 impl FromJson for MatchRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MatchRule")?;
-        let mut out = Self::default();
-        o.set("left_value", &mut out.left_value);
-        o.set("operator", &mut out.operator);
-        o.set("right_values", &mut out.right_values);
-        o.set("ref_key", &mut out.ref_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MatchRule {
+    const NAME: &'static str = "MatchRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "left_value" => v.put(&mut self.left_value),
+            "operator" => v.put(&mut self.operator),
+            "right_values" => v.put(&mut self.right_values),
+            "ref_key" => v.put(&mut self.ref_key),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MatchRule {
@@ -11751,11 +13540,23 @@ pub struct MatchRules {
 }
 impl FromJson for MatchRules {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MatchRules")?;
-        let mut out = Self::default();
-        o.set("match_rules", &mut out.match_rules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MatchRules {
+    const NAME: &'static str = "MatchRules";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "match_rules" => v.put(&mut self.match_rules),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MatchRules {
@@ -11941,20 +13742,32 @@ pub struct NationalId {
 }
 impl FromJson for NationalId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NationalId")?;
-        let mut out = Self::default();
-        o.set("national_id_type_id", &mut out.national_id_type_id);
-        o.set("national_id_number", &mut out.national_id_number);
-        o.set("issue_date", &mut out.issue_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("issued_by", &mut out.issued_by);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("wk_id", &mut out.wk_id);
-        o.set("series", &mut out.series);
-        o.set("effective_for_a_long_time", &mut out.effective_for_a_long_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NationalId {
+    const NAME: &'static str = "NationalId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "national_id_type_id" => v.put(&mut self.national_id_type_id),
+            "national_id_number" => v.put(&mut self.national_id_number),
+            "issue_date" => v.put(&mut self.issue_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "issued_by" => v.put(&mut self.issued_by),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "wk_id" => v.put(&mut self.wk_id),
+            "series" => v.put(&mut self.series),
+            "effective_for_a_long_time" => v.put(&mut self.effective_for_a_long_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NationalId {
@@ -12073,17 +13886,29 @@ pub struct Nationality {
 }
 impl FromJson for Nationality {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Nationality")?;
-        let mut out = Self::default();
-        o.set("nationality_id", &mut out.nationality_id);
-        o.set("name", &mut out.name);
-        o.set("alpha_2_code", &mut out.alpha_2_code);
-        o.set("alpha_3_code", &mut out.alpha_3_code);
-        o.set("numeric_code", &mut out.numeric_code);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Nationality {
+    const NAME: &'static str = "Nationality";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "nationality_id" => v.put(&mut self.nationality_id),
+            "name" => v.put(&mut self.name),
+            "alpha_2_code" => v.put(&mut self.alpha_2_code),
+            "alpha_3_code" => v.put(&mut self.alpha_3_code),
+            "numeric_code" => v.put(&mut self.numeric_code),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Nationality {
@@ -12124,14 +13949,26 @@ pub struct NoticePeriodDetail {
 }
 impl FromJson for NoticePeriodDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NoticePeriodDetail")?;
-        let mut out = Self::default();
-        o.set("wk_id", &mut out.wk_id);
-        o.set("value", &mut out.value);
-        o.set("value_unit", &mut out.value_unit);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NoticePeriodDetail {
+    const NAME: &'static str = "NoticePeriodDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wk_id" => v.put(&mut self.wk_id),
+            "value" => v.put(&mut self.value),
+            "value_unit" => v.put(&mut self.value_unit),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NoticePeriodDetail {
@@ -12165,12 +14002,24 @@ pub struct ObjectFieldData {
 }
 impl FromJson for ObjectFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectFieldData")?;
-        let mut out = Self::default();
-        o.set("field_name", &mut out.field_name);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectFieldData {
+    const NAME: &'static str = "ObjectFieldData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_name" => v.put(&mut self.field_name),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ObjectFieldData {
@@ -12776,16 +14625,28 @@ pub struct OnboardingTask {
 }
 impl FromJson for OnboardingTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OnboardingTask")?;
-        let mut out = Self::default();
-        o.set("task_name", &mut out.task_name);
-        o.set("task_status", &mut out.task_status);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("task_code", &mut out.task_code);
-        o.set("current_operators", &mut out.current_operators);
-        o.set("rejection_reason", &mut out.rejection_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OnboardingTask {
+    const NAME: &'static str = "OnboardingTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_name" => v.put(&mut self.task_name),
+            "task_status" => v.put(&mut self.task_status),
+            "operator_id" => v.put(&mut self.operator_id),
+            "task_code" => v.put(&mut self.task_code),
+            "current_operators" => v.put(&mut self.current_operators),
+            "rejection_reason" => v.put(&mut self.rejection_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The `notice_period_change_record` of `TranferEmploymentInfo`.
@@ -12807,14 +14668,26 @@ pub struct OpenNoticePeriodChangeRecord {
 }
 impl FromJson for OpenNoticePeriodChangeRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpenNoticePeriodChangeRecord")?;
-        let mut out = Self::default();
-        o.set("probation_voluntary", &mut out.probation_voluntary);
-        o.set("probation_involuntary", &mut out.probation_involuntary);
-        o.set("positive_voluntary", &mut out.positive_voluntary);
-        o.set("positive_involuntary", &mut out.positive_involuntary);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenNoticePeriodChangeRecord {
+    const NAME: &'static str = "OpenNoticePeriodChangeRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "probation_voluntary" => v.put(&mut self.probation_voluntary),
+            "probation_involuntary" => v.put(&mut self.probation_involuntary),
+            "positive_voluntary" => v.put(&mut self.positive_voluntary),
+            "positive_involuntary" => v.put(&mut self.positive_involuntary),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OpenNoticePeriodChangeRecord {
@@ -12842,12 +14715,24 @@ pub struct OpenNoticePeriodDetail {
 }
 impl FromJson for OpenNoticePeriodDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpenNoticePeriodDetail")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("value_unit", &mut out.value_unit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenNoticePeriodDetail {
+    const NAME: &'static str = "OpenNoticePeriodDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "value_unit" => v.put(&mut self.value_unit),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OpenNoticePeriodDetail {
@@ -12895,14 +14780,24 @@ pub struct OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody {
 }
 impl FromJson for OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("department_changes", &mut out.department_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody {
+    const NAME: &'static str = "OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_changes" => v.put(&mut self.department_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.approval_groups.open_query_job_change_list_by_ids` (Batch query job change records).
@@ -12939,14 +14834,23 @@ pub struct OpenQueryJobChangeListByIdsApprovalGroupsResponseBody {
 }
 impl FromJson for OpenQueryJobChangeListByIdsApprovalGroupsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "OpenQueryJobChangeListByIdsApprovalGroupsResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("job_changes", &mut out.job_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenQueryJobChangeListByIdsApprovalGroupsResponseBody {
+    const NAME: &'static str = "OpenQueryJobChangeListByIdsApprovalGroupsResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_changes" => v.put(&mut self.job_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.approval_groups.open_query_position_change_list_by_ids` (批量查询岗位调整内容).
@@ -12983,14 +14887,23 @@ pub struct OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody {
 }
 impl FromJson for OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("position_changes", &mut out.position_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody {
+    const NAME: &'static str = "OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_changes" => v.put(&mut self.position_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `changes` of `OrganizationOpLog`.
@@ -13012,14 +14925,26 @@ pub struct OperationLogEntityField {
 }
 impl FromJson for OperationLogEntityField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OperationLogEntityField")?;
-        let mut out = Self::default();
-        o.set("field", &mut out.field);
-        o.set("before", &mut out.before);
-        o.set("after", &mut out.after);
-        o.set("ext", &mut out.ext);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OperationLogEntityField {
+    const NAME: &'static str = "OperationLogEntityField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field" => v.put(&mut self.field),
+            "before" => v.put(&mut self.before),
+            "after" => v.put(&mut self.after),
+            "ext" => v.put(&mut self.ext),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ext` of `OperationLogEntityField`.
@@ -13037,12 +14962,24 @@ pub struct OperationLogEntityFieldExt {
 }
 impl FromJson for OperationLogEntityFieldExt {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OperationLogEntityFieldExt")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("usage", &mut out.usage);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OperationLogEntityFieldExt {
+    const NAME: &'static str = "OperationLogEntityFieldExt";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "usage" => v.put(&mut self.usage),
+            _ => v.skip(),
+        }
     }
 }
 /// The `org_roles` of `CustomOrg`.
@@ -13064,14 +15001,26 @@ pub struct OrgRole {
 }
 impl FromJson for OrgRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OrgRole")?;
-        let mut out = Self::default();
-        o.set("api_name", &mut out.api_name);
-        o.set("security_group_id", &mut out.security_group_id);
-        o.set("employment_ids", &mut out.employment_ids);
-        o.set("inherit_employment_ids", &mut out.inherit_employment_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OrgRole {
+    const NAME: &'static str = "OrgRole";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "api_name" => v.put(&mut self.api_name),
+            "security_group_id" => v.put(&mut self.security_group_id),
+            "employment_ids" => v.put(&mut self.employment_ids),
+            "inherit_employment_ids" => v.put(&mut self.inherit_employment_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `org_roles` of `CustomOrgCreate`.
@@ -13127,18 +15076,30 @@ pub struct OrganizationOpLog {
 }
 impl FromJson for OrganizationOpLog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OrganizationOpLog")?;
-        let mut out = Self::default();
-        o.set("object_id", &mut out.object_id);
-        o.set("changes", &mut out.changes);
-        o.set("operator", &mut out.operator);
-        o.set("operation_type", &mut out.operation_type);
-        o.set("operation_time", &mut out.operation_time);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("operation_reason", &mut out.operation_reason);
-        o.set("change_reasons", &mut out.change_reasons);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OrganizationOpLog {
+    const NAME: &'static str = "OrganizationOpLog";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_id" => v.put(&mut self.object_id),
+            "changes" => v.put(&mut self.changes),
+            "operator" => v.put(&mut self.operator),
+            "operation_type" => v.put(&mut self.operation_type),
+            "operation_time" => v.put(&mut self.operation_time),
+            "effective_time" => v.put(&mut self.effective_time),
+            "operation_reason" => v.put(&mut self.operation_reason),
+            "change_reasons" => v.put(&mut self.change_reasons),
+            _ => v.skip(),
+        }
     }
 }
 /// The `original_department_id_paths` of `PositionAdjustmentInfo`.
@@ -13156,12 +15117,24 @@ pub struct OrgdraftDepartmentId {
 }
 impl FromJson for OrgdraftDepartmentId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OrgdraftDepartmentId")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("draft_department_id", &mut out.draft_department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OrgdraftDepartmentId {
+    const NAME: &'static str = "OrgdraftDepartmentId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "draft_department_id" => v.put(&mut self.draft_department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `origin_orgroles` of `OrgroleInfo`.
@@ -13179,12 +15152,24 @@ pub struct OrgdraftOrgroleAssignment {
 }
 impl FromJson for OrgdraftOrgroleAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OrgdraftOrgroleAssignment")?;
-        let mut out = Self::default();
-        o.set("grantee_id", &mut out.grantee_id);
-        o.set("management_scopes", &mut out.management_scopes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OrgdraftOrgroleAssignment {
+    const NAME: &'static str = "OrgdraftOrgroleAssignment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "grantee_id" => v.put(&mut self.grantee_id),
+            "management_scopes" => v.put(&mut self.management_scopes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `management_scopes` of `OrgdraftOrgroleAssignment`.
@@ -13204,13 +15189,25 @@ pub struct OrgroleAssignmentOrg {
 }
 impl FromJson for OrgroleAssignmentOrg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OrgroleAssignmentOrg")?;
-        let mut out = Self::default();
-        o.set("org_id", &mut out.org_id);
-        o.set("org_type", &mut out.org_type);
-        o.set("org_name", &mut out.org_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OrgroleAssignmentOrg {
+    const NAME: &'static str = "OrgroleAssignmentOrg";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "org_id" => v.put(&mut self.org_id),
+            "org_type" => v.put(&mut self.org_type),
+            "org_name" => v.put(&mut self.org_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `orgrole_infos` of `ReorganizationInfo`.
@@ -13230,13 +15227,25 @@ pub struct OrgroleInfo {
 }
 impl FromJson for OrgroleInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OrgroleInfo")?;
-        let mut out = Self::default();
-        o.set("role_id", &mut out.role_id);
-        o.set("origin_orgroles", &mut out.origin_orgroles);
-        o.set("target_orgroles", &mut out.target_orgroles);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OrgroleInfo {
+    const NAME: &'static str = "OrgroleInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role_id" => v.put(&mut self.role_id),
+            "origin_orgroles" => v.put(&mut self.origin_orgroles),
+            "target_orgroles" => v.put(&mut self.target_orgroles),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.department.parents` (Get Parent Department Information).
@@ -13273,12 +15282,24 @@ pub struct ParentsDepartmentResponseBody {
 }
 impl FromJson for ParentsDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ParentsDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("reject_export", &mut out.reject_export);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ParentsDepartmentResponseBody {
+    const NAME: &'static str = "ParentsDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "reject_export" => v.put(&mut self.reject_export),
+            _ => v.skip(),
+        }
     }
 }
 /// The `passports` of `Dependent`.
@@ -13306,17 +15327,29 @@ pub struct Passport {
 }
 impl FromJson for Passport {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Passport")?;
-        let mut out = Self::default();
-        o.set("wk_id", &mut out.wk_id);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("national_id_type_id", &mut out.national_id_type_id);
-        o.set("passport_number", &mut out.passport_number);
-        o.set("issued_date", &mut out.issued_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("issued_by", &mut out.issued_by);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Passport {
+    const NAME: &'static str = "Passport";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wk_id" => v.put(&mut self.wk_id),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "national_id_type_id" => v.put(&mut self.national_id_type_id),
+            "passport_number" => v.put(&mut self.passport_number),
+            "issued_date" => v.put(&mut self.issued_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "issued_by" => v.put(&mut self.issued_by),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Passport {
@@ -13394,11 +15427,23 @@ pub struct PatchCostCenterResponseBody {
 }
 impl FromJson for PatchCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchCostCenterResponseBody")?;
-        let mut out = Self::default();
-        o.set("cost_center", &mut out.cost_center);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchCostCenterResponseBody {
+    const NAME: &'static str = "PatchCostCenterResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center" => v.put(&mut self.cost_center),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.cost_center_version.patch` (update version of cost center).
@@ -13473,11 +15518,23 @@ pub struct PatchCostCenterVersionResponseBody {
 }
 impl FromJson for PatchCostCenterVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchCostCenterVersionResponseBody")?;
-        let mut out = Self::default();
-        o.set("version", &mut out.version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchCostCenterVersionResponseBody {
+    const NAME: &'static str = "PatchCostCenterVersionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "version" => v.put(&mut self.version),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.employees_additional_job.patch` (Update Additional Job) answers with.
@@ -13493,11 +15550,23 @@ pub struct PatchEmployeesAdditionalJobResponseBody {
 }
 impl FromJson for PatchEmployeesAdditionalJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchEmployeesAdditionalJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("additional_job", &mut out.additional_job);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchEmployeesAdditionalJobResponseBody {
+    const NAME: &'static str = "PatchEmployeesAdditionalJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "additional_job" => v.put(&mut self.additional_job),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.employees_international_assignment.patch` (Patch Employees Assignment) answers with.
@@ -13513,14 +15582,23 @@ pub struct PatchEmployeesInternationalAssignmentResponseBody {
 }
 impl FromJson for PatchEmployeesInternationalAssignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "PatchEmployeesInternationalAssignmentResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("international_assignment", &mut out.international_assignment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchEmployeesInternationalAssignmentResponseBody {
+    const NAME: &'static str = "PatchEmployeesInternationalAssignmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "international_assignment" => v.put(&mut self.international_assignment),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.person.patch` (update person information) answers with.
@@ -13536,11 +15614,23 @@ pub struct PatchPersonResponseBody {
 }
 impl FromJson for PatchPersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchPersonResponseBody")?;
-        let mut out = Self::default();
-        o.set("person", &mut out.person);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchPersonResponseBody {
+    const NAME: &'static str = "PatchPersonResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "person" => v.put(&mut self.person),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.pre_hire.patch` (update prehire (recommend)) answers with.
@@ -13556,11 +15646,23 @@ pub struct PatchPreHireResponseBody {
 }
 impl FromJson for PatchPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchPreHireResponseBody")?;
-        let mut out = Self::default();
-        o.set("pre_hire_id", &mut out.pre_hire_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchPreHireResponseBody {
+    const NAME: &'static str = "PatchPreHireResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pre_hire_id" => v.put(&mut self.pre_hire_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchGetPathwayResponseBody`.
@@ -13584,15 +15686,27 @@ pub struct Pathway {
 }
 impl FromJson for Pathway {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Pathway")?;
-        let mut out = Self::default();
-        o.set("pathway_id", &mut out.pathway_id);
-        o.set("code", &mut out.code);
-        o.set("names", &mut out.names);
-        o.set("descriptions", &mut out.descriptions);
-        o.set("active", &mut out.active);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Pathway {
+    const NAME: &'static str = "Pathway";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pathway_id" => v.put(&mut self.pathway_id),
+            "code" => v.put(&mut self.code),
+            "names" => v.put(&mut self.names),
+            "descriptions" => v.put(&mut self.descriptions),
+            "active" => v.put(&mut self.active),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.pathway.create` (创建通道).
@@ -13686,17 +15800,29 @@ pub struct PersonForCountry {
 }
 impl FromJson for PersonForCountry {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PersonForCountry")?;
-        let mut out = Self::default();
-        o.set("wk_id", &mut out.wk_id);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("gender", &mut out.gender);
-        o.set("religion", &mut out.religion);
-        o.set("marital_status", &mut out.marital_status);
-        o.set("ethnicity_race", &mut out.ethnicity_race);
-        o.set("marital_status_date", &mut out.marital_status_date);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PersonForCountry {
+    const NAME: &'static str = "PersonForCountry";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wk_id" => v.put(&mut self.wk_id),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "gender" => v.put(&mut self.gender),
+            "religion" => v.put(&mut self.religion),
+            "marital_status" => v.put(&mut self.marital_status),
+            "ethnicity_race" => v.put(&mut self.ethnicity_race),
+            "marital_status_date" => v.put(&mut self.marital_status_date),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PersonForCountry {
@@ -13925,81 +16051,93 @@ pub struct PersonInfo {
 }
 impl FromJson for PersonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PersonInfo")?;
-        let mut out = Self::default();
-        o.set("person_id", &mut out.person_id);
-        o.set("phone_number", &mut out.phone_number);
-        o.set("legal_name", &mut out.legal_name);
-        o.set("preferred_name", &mut out.preferred_name);
-        o.set("additional_name", &mut out.additional_name);
-        o.set("preferred_local_full_name", &mut out.preferred_local_full_name);
-        o.set("preferred_english_full_name", &mut out.preferred_english_full_name);
-        o.set("name_list", &mut out.name_list);
-        o.set("gender", &mut out.gender);
-        o.set("date_of_birth", &mut out.date_of_birth);
-        o.set("nationality_id", &mut out.nationality_id);
-        o.set("nationality_id_v2", &mut out.nationality_id_v2);
-        o.set("additional_nationalities", &mut out.additional_nationalities);
-        o.set("citizenship_status", &mut out.citizenship_status);
-        o.set("citizenship_status_list", &mut out.citizenship_status_list);
-        o.set("race", &mut out.race);
-        o.set("marital_status", &mut out.marital_status);
-        o.set("phone_list", &mut out.phone_list);
-        o.set("address_list", &mut out.address_list);
-        o.set("email_list", &mut out.email_list);
-        o.set("work_experience_list", &mut out.work_experience_list);
-        o.set("education_list", &mut out.education_list);
-        o.set("bank_account_list", &mut out.bank_account_list);
-        o.set("national_id_list", &mut out.national_id_list);
-        o.set("dependent_list", &mut out.dependent_list);
-        o.set("emergency_contact_list", &mut out.emergency_contact_list);
-        o.set("date_entered_workforce", &mut out.date_entered_workforce);
-        o.set("working_years", &mut out.working_years);
-        o.set("profile_image_id", &mut out.profile_image_id);
-        o.set("email_address", &mut out.email_address);
-        o.set("age", &mut out.age);
-        o.set("highest_level_of_education", &mut out.highest_level_of_education);
-        o.set("highest_degree_of_education", &mut out.highest_degree_of_education);
-        o.set("personal_profile", &mut out.personal_profile);
-        o.set("native_region", &mut out.native_region);
-        o.set("hukou_type", &mut out.hukou_type);
-        o.set("hukou_location", &mut out.hukou_location);
-        o.set("political_affiliations", &mut out.political_affiliations);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("national_id_number", &mut out.national_id_number);
-        o.set("family_address", &mut out.family_address);
-        o.set("person_info_chns", &mut out.person_info_chns);
-        o.set("born_country_region", &mut out.born_country_region);
-        o.set("is_disabled", &mut out.is_disabled);
-        o.set("disable_card_number", &mut out.disable_card_number);
-        o.set("is_martyr_family", &mut out.is_martyr_family);
-        o.set("martyr_card_number", &mut out.martyr_card_number);
-        o.set("is_old_alone", &mut out.is_old_alone);
-        o.set("resident_taxes", &mut out.resident_taxes);
-        o.set("first_entry_time", &mut out.first_entry_time);
-        o.set("leave_time", &mut out.leave_time);
-        o.set("religion", &mut out.religion);
-        o.set("working_years_v2", &mut out.working_years_v2);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("created_by", &mut out.created_by);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("bank_account_number", &mut out.bank_account_number);
-        o.set("passport_number", &mut out.passport_number);
-        o.set("former_employer", &mut out.former_employer);
-        o.set("legal_name_v2s", &mut out.legal_name_v2s);
-        o.set("national_id_v2s", &mut out.national_id_v2s);
-        o.set("visas", &mut out.visas);
-        o.set("passports", &mut out.passports);
-        o.set("person_for_countries", &mut out.person_for_countries);
-        o.set("preferred_name_v2", &mut out.preferred_name_v2);
-        o.set("mother_name", &mut out.mother_name);
-        o.set("city_of_birth", &mut out.city_of_birth);
-        o.set("region_of_birth", &mut out.region_of_birth);
-        o.set("tax_info_mys", &mut out.tax_info_mys);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PersonInfo {
+    const NAME: &'static str = "PersonInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "person_id" => v.put(&mut self.person_id),
+            "phone_number" => v.put(&mut self.phone_number),
+            "legal_name" => v.put(&mut self.legal_name),
+            "preferred_name" => v.put(&mut self.preferred_name),
+            "additional_name" => v.put(&mut self.additional_name),
+            "preferred_local_full_name" => v.put(&mut self.preferred_local_full_name),
+            "preferred_english_full_name" => v.put(&mut self.preferred_english_full_name),
+            "name_list" => v.put(&mut self.name_list),
+            "gender" => v.put(&mut self.gender),
+            "date_of_birth" => v.put(&mut self.date_of_birth),
+            "nationality_id" => v.put(&mut self.nationality_id),
+            "nationality_id_v2" => v.put(&mut self.nationality_id_v2),
+            "additional_nationalities" => v.put(&mut self.additional_nationalities),
+            "citizenship_status" => v.put(&mut self.citizenship_status),
+            "citizenship_status_list" => v.put(&mut self.citizenship_status_list),
+            "race" => v.put(&mut self.race),
+            "marital_status" => v.put(&mut self.marital_status),
+            "phone_list" => v.put(&mut self.phone_list),
+            "address_list" => v.put(&mut self.address_list),
+            "email_list" => v.put(&mut self.email_list),
+            "work_experience_list" => v.put(&mut self.work_experience_list),
+            "education_list" => v.put(&mut self.education_list),
+            "bank_account_list" => v.put(&mut self.bank_account_list),
+            "national_id_list" => v.put(&mut self.national_id_list),
+            "dependent_list" => v.put(&mut self.dependent_list),
+            "emergency_contact_list" => v.put(&mut self.emergency_contact_list),
+            "date_entered_workforce" => v.put(&mut self.date_entered_workforce),
+            "working_years" => v.put(&mut self.working_years),
+            "profile_image_id" => v.put(&mut self.profile_image_id),
+            "email_address" => v.put(&mut self.email_address),
+            "age" => v.put(&mut self.age),
+            "highest_level_of_education" => v.put(&mut self.highest_level_of_education),
+            "highest_degree_of_education" => v.put(&mut self.highest_degree_of_education),
+            "personal_profile" => v.put(&mut self.personal_profile),
+            "native_region" => v.put(&mut self.native_region),
+            "hukou_type" => v.put(&mut self.hukou_type),
+            "hukou_location" => v.put(&mut self.hukou_location),
+            "political_affiliations" => v.put(&mut self.political_affiliations),
+            "talent_id" => v.put(&mut self.talent_id),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "national_id_number" => v.put(&mut self.national_id_number),
+            "family_address" => v.put(&mut self.family_address),
+            "person_info_chns" => v.put(&mut self.person_info_chns),
+            "born_country_region" => v.put(&mut self.born_country_region),
+            "is_disabled" => v.put(&mut self.is_disabled),
+            "disable_card_number" => v.put(&mut self.disable_card_number),
+            "is_martyr_family" => v.put(&mut self.is_martyr_family),
+            "martyr_card_number" => v.put(&mut self.martyr_card_number),
+            "is_old_alone" => v.put(&mut self.is_old_alone),
+            "resident_taxes" => v.put(&mut self.resident_taxes),
+            "first_entry_time" => v.put(&mut self.first_entry_time),
+            "leave_time" => v.put(&mut self.leave_time),
+            "religion" => v.put(&mut self.religion),
+            "working_years_v2" => v.put(&mut self.working_years_v2),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "created_by" => v.put(&mut self.created_by),
+            "updated_by" => v.put(&mut self.updated_by),
+            "bank_account_number" => v.put(&mut self.bank_account_number),
+            "passport_number" => v.put(&mut self.passport_number),
+            "former_employer" => v.put(&mut self.former_employer),
+            "legal_name_v2s" => v.put(&mut self.legal_name_v2s),
+            "national_id_v2s" => v.put(&mut self.national_id_v2s),
+            "visas" => v.put(&mut self.visas),
+            "passports" => v.put(&mut self.passports),
+            "person_for_countries" => v.put(&mut self.person_for_countries),
+            "preferred_name_v2" => v.put(&mut self.preferred_name_v2),
+            "mother_name" => v.put(&mut self.mother_name),
+            "city_of_birth" => v.put(&mut self.city_of_birth),
+            "region_of_birth" => v.put(&mut self.region_of_birth),
+            "tax_info_mys" => v.put(&mut self.tax_info_mys),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PersonInfo {
@@ -14219,16 +16357,28 @@ pub struct PersonInfoChn {
 }
 impl FromJson for PersonInfoChn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PersonInfoChn")?;
-        let mut out = Self::default();
-        o.set("native_region", &mut out.native_region);
-        o.set("hukou_type", &mut out.hukou_type);
-        o.set("hukou_location", &mut out.hukou_location);
-        o.set("first_entry_time", &mut out.first_entry_time);
-        o.set("leave_time", &mut out.leave_time);
-        o.set("political_affiliations", &mut out.political_affiliations);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PersonInfoChn {
+    const NAME: &'static str = "PersonInfoChn";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "native_region" => v.put(&mut self.native_region),
+            "hukou_type" => v.put(&mut self.hukou_type),
+            "hukou_location" => v.put(&mut self.hukou_location),
+            "first_entry_time" => v.put(&mut self.first_entry_time),
+            "leave_time" => v.put(&mut self.leave_time),
+            "political_affiliations" => v.put(&mut self.political_affiliations),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PersonInfoChn {
@@ -14316,38 +16466,49 @@ pub struct PersonName {
 }
 impl FromJson for PersonName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PersonName")?;
-        let mut out = Self::default();
-        o.set("local_primary", &mut out.local_primary);
-        o.set("local_first_name", &mut out.local_first_name);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("name_type", &mut out.name_type);
-        o.set("local_first_name_2", &mut out.local_first_name_2);
-        o.set("local_primary_2", &mut out.local_primary_2);
-        o.set("additional_name", &mut out.additional_name);
-        o.set("additional_name_type", &mut out.additional_name_type);
-        o.set("first_name", &mut out.first_name);
-        o.set("full_name", &mut out.full_name);
-        o.set("hereditary", &mut out.hereditary);
-        o.set("custom_name", &mut out.custom_name);
-        o.set("custom_local_name", &mut out.custom_local_name);
-        o.set("middle_name", &mut out.middle_name);
-        o.set("name_primary", &mut out.name_primary);
-        o.set("secondary", &mut out.secondary);
-        o.set("tertiary", &mut out.tertiary);
-        o.set("social", &mut out.social);
-        o.set("title", &mut out.title);
-        o.set("local_middle_name", &mut out.local_middle_name);
-        o.set("local_secondary", &mut out.local_secondary);
-        o.set(
-            "display_name_local_and_western_script",
-            &mut out.display_name_local_and_western_script,
-        );
-        o.set("display_name_local_script", &mut out.display_name_local_script);
-        o.set("display_name_western_script", &mut out.display_name_western_script);
-        o.set("wk_id", &mut out.wk_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PersonName {
+    const NAME: &'static str = "PersonName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "local_primary" => v.put(&mut self.local_primary),
+            "local_first_name" => v.put(&mut self.local_first_name),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "name_type" => v.put(&mut self.name_type),
+            "local_first_name_2" => v.put(&mut self.local_first_name_2),
+            "local_primary_2" => v.put(&mut self.local_primary_2),
+            "additional_name" => v.put(&mut self.additional_name),
+            "additional_name_type" => v.put(&mut self.additional_name_type),
+            "first_name" => v.put(&mut self.first_name),
+            "full_name" => v.put(&mut self.full_name),
+            "hereditary" => v.put(&mut self.hereditary),
+            "custom_name" => v.put(&mut self.custom_name),
+            "custom_local_name" => v.put(&mut self.custom_local_name),
+            "middle_name" => v.put(&mut self.middle_name),
+            "name_primary" => v.put(&mut self.name_primary),
+            "secondary" => v.put(&mut self.secondary),
+            "tertiary" => v.put(&mut self.tertiary),
+            "social" => v.put(&mut self.social),
+            "title" => v.put(&mut self.title),
+            "local_middle_name" => v.put(&mut self.local_middle_name),
+            "local_secondary" => v.put(&mut self.local_secondary),
+            "display_name_local_and_western_script" => {
+                v.put(&mut self.display_name_local_and_western_script)
+            }
+            "display_name_local_script" => v.put(&mut self.display_name_local_script),
+            "display_name_western_script" => v.put(&mut self.display_name_western_script),
+            "wk_id" => v.put(&mut self.wk_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PersonName {
@@ -14422,13 +16583,25 @@ pub struct PersonalProfile {
 }
 impl FromJson for PersonalProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PersonalProfile")?;
-        let mut out = Self::default();
-        o.set("personal_profile_id", &mut out.personal_profile_id);
-        o.set("personal_profile_type", &mut out.personal_profile_type);
-        o.set("files", &mut out.files);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PersonalProfile {
+    const NAME: &'static str = "PersonalProfile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "personal_profile_id" => v.put(&mut self.personal_profile_id),
+            "personal_profile_type" => v.put(&mut self.personal_profile_type),
+            "files" => v.put(&mut self.files),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PersonalProfile {
@@ -14497,17 +16670,29 @@ pub struct Phone {
 }
 impl FromJson for Phone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Phone")?;
-        let mut out = Self::default();
-        o.set("international_area_code", &mut out.international_area_code);
-        o.set("phone_number", &mut out.phone_number);
-        o.set("formatted_phone_number", &mut out.formatted_phone_number);
-        o.set("device_type", &mut out.device_type);
-        o.set("phone_usage", &mut out.phone_usage);
-        o.set("is_primary", &mut out.is_primary);
-        o.set("is_public", &mut out.is_public);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Phone {
+    const NAME: &'static str = "Phone";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "international_area_code" => v.put(&mut self.international_area_code),
+            "phone_number" => v.put(&mut self.phone_number),
+            "formatted_phone_number" => v.put(&mut self.formatted_phone_number),
+            "device_type" => v.put(&mut self.device_type),
+            "phone_usage" => v.put(&mut self.phone_usage),
+            "is_primary" => v.put(&mut self.is_primary),
+            "is_public" => v.put(&mut self.is_public),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Phone {
@@ -14610,12 +16795,24 @@ pub struct PhoneNumberAndAreaCode {
 }
 impl FromJson for PhoneNumberAndAreaCode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PhoneNumberAndAreaCode")?;
-        let mut out = Self::default();
-        o.set("area_code", &mut out.area_code);
-        o.set("phone_number", &mut out.phone_number);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PhoneNumberAndAreaCode {
+    const NAME: &'static str = "PhoneNumberAndAreaCode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "area_code" => v.put(&mut self.area_code),
+            "phone_number" => v.put(&mut self.phone_number),
+            _ => v.skip(),
+        }
     }
 }
 /// The `position` of `Employee`.
@@ -14671,31 +16868,43 @@ pub struct Position {
 }
 impl FromJson for Position {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Position")?;
-        let mut out = Self::default();
-        o.set("position_id", &mut out.position_id);
-        o.set("code", &mut out.code);
-        o.set("names", &mut out.names);
-        o.set("descriptions", &mut out.descriptions);
-        o.set("active", &mut out.active);
-        o.set("job_family_id_list", &mut out.job_family_id_list);
-        o.set("cost_center_id", &mut out.cost_center_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("job_level_id_list", &mut out.job_level_id_list);
-        o.set("employee_type_id_list", &mut out.employee_type_id_list);
-        o.set("job_grade_id_list", &mut out.job_grade_id_list);
-        o.set("work_location_id_list", &mut out.work_location_id_list);
-        o.set("working_hours_type_id", &mut out.working_hours_type_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("direct_leader_id", &mut out.direct_leader_id);
-        o.set("dotted_line_leader_id", &mut out.dotted_line_leader_id);
-        o.set("is_key_position", &mut out.is_key_position);
-        o.set("effective_time", &mut out.effective_time);
-        o.set("expiration_time", &mut out.expiration_time);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("created_by", &mut out.created_by);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Position {
+    const NAME: &'static str = "Position";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_id" => v.put(&mut self.position_id),
+            "code" => v.put(&mut self.code),
+            "names" => v.put(&mut self.names),
+            "descriptions" => v.put(&mut self.descriptions),
+            "active" => v.put(&mut self.active),
+            "job_family_id_list" => v.put(&mut self.job_family_id_list),
+            "cost_center_id" => v.put(&mut self.cost_center_id),
+            "job_id" => v.put(&mut self.job_id),
+            "job_level_id_list" => v.put(&mut self.job_level_id_list),
+            "employee_type_id_list" => v.put(&mut self.employee_type_id_list),
+            "job_grade_id_list" => v.put(&mut self.job_grade_id_list),
+            "work_location_id_list" => v.put(&mut self.work_location_id_list),
+            "working_hours_type_id" => v.put(&mut self.working_hours_type_id),
+            "department_id" => v.put(&mut self.department_id),
+            "direct_leader_id" => v.put(&mut self.direct_leader_id),
+            "dotted_line_leader_id" => v.put(&mut self.dotted_line_leader_id),
+            "is_key_position" => v.put(&mut self.is_key_position),
+            "effective_time" => v.put(&mut self.effective_time),
+            "expiration_time" => v.put(&mut self.expiration_time),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "created_by" => v.put(&mut self.created_by),
+            _ => v.skip(),
+        }
     }
 }
 /// The `position_adjustment_info` of `PositionChange`.
@@ -14779,45 +16988,59 @@ pub struct PositionAdjustmentInfo {
 }
 impl FromJson for PositionAdjustmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PositionAdjustmentInfo")?;
-        let mut out = Self::default();
-        o.set("original_job_families", &mut out.original_job_families);
-        o.set("target_job_families", &mut out.target_job_families);
-        o.set("original_department", &mut out.original_department);
-        o.set("target_department", &mut out.target_department);
-        o.set("target_draft_department", &mut out.target_draft_department);
-        o.set("original_cost_center", &mut out.original_cost_center);
-        o.set("target_cost_center", &mut out.target_cost_center);
-        o.set("original_working_hours_type", &mut out.original_working_hours_type);
-        o.set("target_working_hours_type", &mut out.target_working_hours_type);
-        o.set("original_job", &mut out.original_job);
-        o.set("target_job", &mut out.target_job);
-        o.set("original_is_key_position", &mut out.original_is_key_position);
-        o.set("target_is_key_position", &mut out.target_is_key_position);
-        o.set("original_employee_types", &mut out.original_employee_types);
-        o.set("target_employee_types", &mut out.target_employee_types);
-        o.set("original_names", &mut out.original_names);
-        o.set("target_names", &mut out.target_names);
-        o.set("original_job_grades", &mut out.original_job_grades);
-        o.set("target_job_grades", &mut out.target_job_grades);
-        o.set("original_code", &mut out.original_code);
-        o.set("target_code", &mut out.target_code);
-        o.set("original_job_levels", &mut out.original_job_levels);
-        o.set("target_job_levels", &mut out.target_job_levels);
-        o.set("original_active", &mut out.original_active);
-        o.set("target_active", &mut out.target_active);
-        o.set("original_direct_leader", &mut out.original_direct_leader);
-        o.set("target_direct_leader", &mut out.target_direct_leader);
-        o.set("target_draft_direct_leader", &mut out.target_draft_direct_leader);
-        o.set("original_work_locations", &mut out.original_work_locations);
-        o.set("target_work_locations", &mut out.target_work_locations);
-        o.set("original_descriptions", &mut out.original_descriptions);
-        o.set("target_descriptions", &mut out.target_descriptions);
-        o.set("original_department_id_paths", &mut out.original_department_id_paths);
-        o.set("target_department_id_paths", &mut out.target_department_id_paths);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PositionAdjustmentInfo {
+    const NAME: &'static str = "PositionAdjustmentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "original_job_families" => v.put(&mut self.original_job_families),
+            "target_job_families" => v.put(&mut self.target_job_families),
+            "original_department" => v.put(&mut self.original_department),
+            "target_department" => v.put(&mut self.target_department),
+            "target_draft_department" => v.put(&mut self.target_draft_department),
+            "original_cost_center" => v.put(&mut self.original_cost_center),
+            "target_cost_center" => v.put(&mut self.target_cost_center),
+            "original_working_hours_type" => v.put(&mut self.original_working_hours_type),
+            "target_working_hours_type" => v.put(&mut self.target_working_hours_type),
+            "original_job" => v.put(&mut self.original_job),
+            "target_job" => v.put(&mut self.target_job),
+            "original_is_key_position" => v.put(&mut self.original_is_key_position),
+            "target_is_key_position" => v.put(&mut self.target_is_key_position),
+            "original_employee_types" => v.put(&mut self.original_employee_types),
+            "target_employee_types" => v.put(&mut self.target_employee_types),
+            "original_names" => v.put(&mut self.original_names),
+            "target_names" => v.put(&mut self.target_names),
+            "original_job_grades" => v.put(&mut self.original_job_grades),
+            "target_job_grades" => v.put(&mut self.target_job_grades),
+            "original_code" => v.put(&mut self.original_code),
+            "target_code" => v.put(&mut self.target_code),
+            "original_job_levels" => v.put(&mut self.original_job_levels),
+            "target_job_levels" => v.put(&mut self.target_job_levels),
+            "original_active" => v.put(&mut self.original_active),
+            "target_active" => v.put(&mut self.target_active),
+            "original_direct_leader" => v.put(&mut self.original_direct_leader),
+            "target_direct_leader" => v.put(&mut self.target_direct_leader),
+            "target_draft_direct_leader" => v.put(&mut self.target_draft_direct_leader),
+            "original_work_locations" => v.put(&mut self.original_work_locations),
+            "target_work_locations" => v.put(&mut self.target_work_locations),
+            "original_descriptions" => v.put(&mut self.original_descriptions),
+            "target_descriptions" => v.put(&mut self.target_descriptions),
+            "original_department_id_paths" => {
+                v.put(&mut self.original_department_id_paths)
+            }
+            "target_department_id_paths" => v.put(&mut self.target_department_id_paths),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `position_changes` of `OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody`.
@@ -14841,15 +17064,27 @@ pub struct PositionChange {
 }
 impl FromJson for PositionChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PositionChange")?;
-        let mut out = Self::default();
-        o.set("position_change_id", &mut out.position_change_id);
-        o.set("position_id", &mut out.position_id);
-        o.set("draft_position_id", &mut out.draft_position_id);
-        o.set("position_change_type", &mut out.position_change_type);
-        o.set("position_adjustment_info", &mut out.position_adjustment_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PositionChange {
+    const NAME: &'static str = "PositionChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_change_id" => v.put(&mut self.position_change_id),
+            "position_id" => v.put(&mut self.position_id),
+            "draft_position_id" => v.put(&mut self.draft_position_id),
+            "position_change_type" => v.put(&mut self.position_change_type),
+            "position_adjustment_info" => v.put(&mut self.position_adjustment_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.position.create` (创建岗位信息).
@@ -15048,17 +17283,29 @@ pub struct PreHire {
 }
 impl FromJson for PreHire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreHire")?;
-        let mut out = Self::default();
-        o.set("person_info", &mut out.person_info);
-        o.set("employment_info", &mut out.employment_info);
-        o.set("onboarding_info", &mut out.onboarding_info);
-        o.set("probation_info", &mut out.probation_info);
-        o.set("contract_info", &mut out.contract_info);
-        o.set("pre_hire_id", &mut out.pre_hire_id);
-        o.set("people_fields_json", &mut out.people_fields_json);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreHire {
+    const NAME: &'static str = "PreHire";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "person_info" => v.put(&mut self.person_info),
+            "employment_info" => v.put(&mut self.employment_info),
+            "onboarding_info" => v.put(&mut self.onboarding_info),
+            "probation_info" => v.put(&mut self.probation_info),
+            "contract_info" => v.put(&mut self.contract_info),
+            "pre_hire_id" => v.put(&mut self.pre_hire_id),
+            "people_fields_json" => v.put(&mut self.people_fields_json),
+            _ => v.skip(),
+        }
     }
 }
 /// The `abnormal_reason` of `PreHireEmploymentInfo`.
@@ -15074,11 +17321,23 @@ pub struct PreHireAbnormalReason {
 }
 impl FromJson for PreHireAbnormalReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreHireAbnormalReason")?;
-        let mut out = Self::default();
-        o.set("descriptions", &mut out.descriptions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreHireAbnormalReason {
+    const NAME: &'static str = "PreHireAbnormalReason";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "descriptions" => v.put(&mut self.descriptions),
+            _ => v.skip(),
+        }
     }
 }
 /// The `contract_info` of `PreHire`.
@@ -15104,16 +17363,28 @@ pub struct PreHireContractInfo {
 }
 impl FromJson for PreHireContractInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreHireContractInfo")?;
-        let mut out = Self::default();
-        o.set("contract_start_date", &mut out.contract_start_date);
-        o.set("contract_end_date", &mut out.contract_end_date);
-        o.set("contract_type", &mut out.contract_type);
-        o.set("duration_type", &mut out.duration_type);
-        o.set("signing_type", &mut out.signing_type);
-        o.set("contract_file_ids", &mut out.contract_file_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreHireContractInfo {
+    const NAME: &'static str = "PreHireContractInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contract_start_date" => v.put(&mut self.contract_start_date),
+            "contract_end_date" => v.put(&mut self.contract_end_date),
+            "contract_type" => v.put(&mut self.contract_type),
+            "duration_type" => v.put(&mut self.duration_type),
+            "signing_type" => v.put(&mut self.signing_type),
+            "contract_file_ids" => v.put(&mut self.contract_file_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `employment_info` of `PreHire`.
@@ -15267,115 +17538,119 @@ pub struct PreHireEmploymentInfo {
 }
 impl FromJson for PreHireEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreHireEmploymentInfo")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("cost_center_rates", &mut out.cost_center_rates);
-        o.set("office_location_id", &mut out.office_location_id);
-        o.set("work_location_id", &mut out.work_location_id);
-        o.set("work_station", &mut out.work_station);
-        o.set("worker_id", &mut out.worker_id);
-        o.set("compensation_type", &mut out.compensation_type);
-        o.set("direct_leader_id", &mut out.direct_leader_id);
-        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("job_title", &mut out.job_title);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("employee_subtype_id", &mut out.employee_subtype_id);
-        o.set("employment_type", &mut out.employment_type);
-        o.set("work_email", &mut out.work_email);
-        o.set("company_id", &mut out.company_id);
-        o.set("social_security_city_id", &mut out.social_security_city_id);
-        o.set("non_compete_covenant", &mut out.non_compete_covenant);
-        o.set("weekly_working_hours", &mut out.weekly_working_hours);
-        o.set("rehire", &mut out.rehire);
-        o.set("rehire_employment_id", &mut out.rehire_employment_id);
-        o.set("working_hours_type", &mut out.working_hours_type);
-        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
-        o.set("office_address", &mut out.office_address);
-        o.set("working_calendar_id", &mut out.working_calendar_id);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("suspected_rehiring", &mut out.suspected_rehiring);
-        o.set("condition_worker", &mut out.condition_worker);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("position_id", &mut out.position_id);
-        o.set("company_manual_updated", &mut out.company_manual_updated);
-        o.set("pay_group", &mut out.pay_group);
-        o.set(
-            "whether_the_information_is_abnormal",
-            &mut out.whether_the_information_is_abnormal,
-        );
-        o.set("abnormal_reason", &mut out.abnormal_reason);
-        o.set("has_offer_salary", &mut out.has_offer_salary);
-        o.set("recruitment_project_id", &mut out.recruitment_project_id);
-        o.set("work_shift", &mut out.work_shift);
-        o.set("created_at", &mut out.created_at);
-        o.set("created_by", &mut out.created_by);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("seniority_date", &mut out.seniority_date);
-        o.set("background_check_order_id", &mut out.background_check_order_id);
-        o.set("background_check_order_name", &mut out.background_check_order_name);
-        o.set(
-            "background_check_order_package_name",
-            &mut out.background_check_order_package_name,
-        );
-        o.set("background_check_order_result", &mut out.background_check_order_result);
-        o.set(
-            "background_check_order_supplier_name",
-            &mut out.background_check_order_supplier_name,
-        );
-        o.set(
-            "background_check_order_account_name",
-            &mut out.background_check_order_account_name,
-        );
-        o.set(
-            "background_check_order_start_time",
-            &mut out.background_check_order_start_time,
-        );
-        o.set(
-            "background_check_order_complete_time",
-            &mut out.background_check_order_complete_time,
-        );
-        o.set("background_check_order_status", &mut out.background_check_order_status);
-        o.set(
-            "seniority_adjust_information_list",
-            &mut out.seniority_adjust_information_list,
-        );
-        o.set(
-            "notice_period_positive_voluntary",
-            &mut out.notice_period_positive_voluntary,
-        );
-        o.set(
-            "notice_period_probation_involuntary",
-            &mut out.notice_period_probation_involuntary,
-        );
-        o.set(
-            "notice_period_positive_involuntary",
-            &mut out.notice_period_positive_involuntary,
-        );
-        o.set(
-            "notice_period_probation_voluntary",
-            &mut out.notice_period_probation_voluntary,
-        );
-        o.set(
-            "working_hours_type_manual_updated",
-            &mut out.working_hours_type_manual_updated,
-        );
-        o.set("is_over_due", &mut out.is_over_due);
-        o.set("task_completed", &mut out.task_completed);
-        o.set("expected_graduate_date", &mut out.expected_graduate_date);
-        o.set("service_company", &mut out.service_company);
-        o.set("pathway", &mut out.pathway);
-        o.set("default_cost_center", &mut out.default_cost_center);
-        o.set("cost_allocation", &mut out.cost_allocation);
-        o.set("reuse_feishu_account", &mut out.reuse_feishu_account);
-        o.set("reused_feishu_account_id", &mut out.reused_feishu_account_id);
-        o.set("work_country_id", &mut out.work_country_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreHireEmploymentInfo {
+    const NAME: &'static str = "PreHireEmploymentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "cost_center_rates" => v.put(&mut self.cost_center_rates),
+            "office_location_id" => v.put(&mut self.office_location_id),
+            "work_location_id" => v.put(&mut self.work_location_id),
+            "work_station" => v.put(&mut self.work_station),
+            "worker_id" => v.put(&mut self.worker_id),
+            "compensation_type" => v.put(&mut self.compensation_type),
+            "direct_leader_id" => v.put(&mut self.direct_leader_id),
+            "dotted_line_manager_id" => v.put(&mut self.dotted_line_manager_id),
+            "job_id" => v.put(&mut self.job_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "job_title" => v.put(&mut self.job_title),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "employee_subtype_id" => v.put(&mut self.employee_subtype_id),
+            "employment_type" => v.put(&mut self.employment_type),
+            "work_email" => v.put(&mut self.work_email),
+            "company_id" => v.put(&mut self.company_id),
+            "social_security_city_id" => v.put(&mut self.social_security_city_id),
+            "non_compete_covenant" => v.put(&mut self.non_compete_covenant),
+            "weekly_working_hours" => v.put(&mut self.weekly_working_hours),
+            "rehire" => v.put(&mut self.rehire),
+            "rehire_employment_id" => v.put(&mut self.rehire_employment_id),
+            "working_hours_type" => v.put(&mut self.working_hours_type),
+            "weekly_working_hours_v2" => v.put(&mut self.weekly_working_hours_v2),
+            "office_address" => v.put(&mut self.office_address),
+            "working_calendar_id" => v.put(&mut self.working_calendar_id),
+            "updated_at" => v.put(&mut self.updated_at),
+            "suspected_rehiring" => v.put(&mut self.suspected_rehiring),
+            "condition_worker" => v.put(&mut self.condition_worker),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "position_id" => v.put(&mut self.position_id),
+            "company_manual_updated" => v.put(&mut self.company_manual_updated),
+            "pay_group" => v.put(&mut self.pay_group),
+            "whether_the_information_is_abnormal" => {
+                v.put(&mut self.whether_the_information_is_abnormal)
+            }
+            "abnormal_reason" => v.put(&mut self.abnormal_reason),
+            "has_offer_salary" => v.put(&mut self.has_offer_salary),
+            "recruitment_project_id" => v.put(&mut self.recruitment_project_id),
+            "work_shift" => v.put(&mut self.work_shift),
+            "created_at" => v.put(&mut self.created_at),
+            "created_by" => v.put(&mut self.created_by),
+            "updated_by" => v.put(&mut self.updated_by),
+            "seniority_date" => v.put(&mut self.seniority_date),
+            "background_check_order_id" => v.put(&mut self.background_check_order_id),
+            "background_check_order_name" => v.put(&mut self.background_check_order_name),
+            "background_check_order_package_name" => {
+                v.put(&mut self.background_check_order_package_name)
+            }
+            "background_check_order_result" => {
+                v.put(&mut self.background_check_order_result)
+            }
+            "background_check_order_supplier_name" => {
+                v.put(&mut self.background_check_order_supplier_name)
+            }
+            "background_check_order_account_name" => {
+                v.put(&mut self.background_check_order_account_name)
+            }
+            "background_check_order_start_time" => {
+                v.put(&mut self.background_check_order_start_time)
+            }
+            "background_check_order_complete_time" => {
+                v.put(&mut self.background_check_order_complete_time)
+            }
+            "background_check_order_status" => {
+                v.put(&mut self.background_check_order_status)
+            }
+            "seniority_adjust_information_list" => {
+                v.put(&mut self.seniority_adjust_information_list)
+            }
+            "notice_period_positive_voluntary" => {
+                v.put(&mut self.notice_period_positive_voluntary)
+            }
+            "notice_period_probation_involuntary" => {
+                v.put(&mut self.notice_period_probation_involuntary)
+            }
+            "notice_period_positive_involuntary" => {
+                v.put(&mut self.notice_period_positive_involuntary)
+            }
+            "notice_period_probation_voluntary" => {
+                v.put(&mut self.notice_period_probation_voluntary)
+            }
+            "working_hours_type_manual_updated" => {
+                v.put(&mut self.working_hours_type_manual_updated)
+            }
+            "is_over_due" => v.put(&mut self.is_over_due),
+            "task_completed" => v.put(&mut self.task_completed),
+            "expected_graduate_date" => v.put(&mut self.expected_graduate_date),
+            "service_company" => v.put(&mut self.service_company),
+            "pathway" => v.put(&mut self.pathway),
+            "default_cost_center" => v.put(&mut self.default_cost_center),
+            "cost_allocation" => v.put(&mut self.cost_allocation),
+            "reuse_feishu_account" => v.put(&mut self.reuse_feishu_account),
+            "reused_feishu_account_id" => v.put(&mut self.reused_feishu_account_id),
+            "work_country_id" => v.put(&mut self.work_country_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `onboarding_info` of `PreHire`.
@@ -15423,27 +17698,39 @@ pub struct PreHireOnboardingInfo {
 }
 impl FromJson for PreHireOnboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreHireOnboardingInfo")?;
-        let mut out = Self::default();
-        o.set("offer_id", &mut out.offer_id);
-        o.set("offer_hr_id", &mut out.offer_hr_id);
-        o.set("offer_hr_id_v2", &mut out.offer_hr_id_v2);
-        o.set("entry_mode", &mut out.entry_mode);
-        o.set("onboarding_date", &mut out.onboarding_date);
-        o.set("ats_application_id", &mut out.ats_application_id);
-        o.set("recruitment_type", &mut out.recruitment_type);
-        o.set("onboarding_location_id", &mut out.onboarding_location_id);
-        o.set("company_sponsored_visa", &mut out.company_sponsored_visa);
-        o.set("onboarding_status", &mut out.onboarding_status);
-        o.set("onboarding_task_list", &mut out.onboarding_task_list);
-        o.set("onboarding_address", &mut out.onboarding_address);
-        o.set("flow_name", &mut out.flow_name);
-        o.set("flow_id", &mut out.flow_id);
-        o.set("check_in_time", &mut out.check_in_time);
-        o.set("check_in_method", &mut out.check_in_method);
-        o.set("withdrawn_reason", &mut out.withdrawn_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreHireOnboardingInfo {
+    const NAME: &'static str = "PreHireOnboardingInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_id" => v.put(&mut self.offer_id),
+            "offer_hr_id" => v.put(&mut self.offer_hr_id),
+            "offer_hr_id_v2" => v.put(&mut self.offer_hr_id_v2),
+            "entry_mode" => v.put(&mut self.entry_mode),
+            "onboarding_date" => v.put(&mut self.onboarding_date),
+            "ats_application_id" => v.put(&mut self.ats_application_id),
+            "recruitment_type" => v.put(&mut self.recruitment_type),
+            "onboarding_location_id" => v.put(&mut self.onboarding_location_id),
+            "company_sponsored_visa" => v.put(&mut self.company_sponsored_visa),
+            "onboarding_status" => v.put(&mut self.onboarding_status),
+            "onboarding_task_list" => v.put(&mut self.onboarding_task_list),
+            "onboarding_address" => v.put(&mut self.onboarding_address),
+            "flow_name" => v.put(&mut self.flow_name),
+            "flow_id" => v.put(&mut self.flow_id),
+            "check_in_time" => v.put(&mut self.check_in_time),
+            "check_in_method" => v.put(&mut self.check_in_method),
+            "withdrawn_reason" => v.put(&mut self.withdrawn_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The `pay_group` of `PreHireEmploymentInfo`.
@@ -15461,12 +17748,24 @@ pub struct PreHirePayGroupInfo {
 }
 impl FromJson for PreHirePayGroupInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreHirePayGroupInfo")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreHirePayGroupInfo {
+    const NAME: &'static str = "PreHirePayGroupInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `probation_info` of `PreHire`.
@@ -15486,13 +17785,25 @@ pub struct PreHireProbationInfo {
 }
 impl FromJson for PreHireProbationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreHireProbationInfo")?;
-        let mut out = Self::default();
-        o.set("probation_start_date", &mut out.probation_start_date);
-        o.set("probation_end_date", &mut out.probation_end_date);
-        o.set("probation_period", &mut out.probation_period);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreHireProbationInfo {
+    const NAME: &'static str = "PreHireProbationInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "probation_start_date" => v.put(&mut self.probation_start_date),
+            "probation_end_date" => v.put(&mut self.probation_end_date),
+            "probation_period" => v.put(&mut self.probation_period),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.pre_hire.create` (Create pending staff).
@@ -15650,19 +17961,30 @@ pub struct PrehireSeniorityAdjustInformationQuery {
 }
 impl FromJson for PrehireSeniorityAdjustInformationQuery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PrehireSeniorityAdjustInformationQuery")?;
-        let mut out = Self::default();
-        o.set("seniority_adjustment", &mut out.seniority_adjustment);
-        o.set("seniority_adjustment_type", &mut out.seniority_adjustment_type);
-        o.set(
-            "reasons_for_seniority_adjustment",
-            &mut out.reasons_for_seniority_adjustment,
-        );
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PrehireSeniorityAdjustInformationQuery {
+    const NAME: &'static str = "PrehireSeniorityAdjustInformationQuery";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "seniority_adjustment" => v.put(&mut self.seniority_adjustment),
+            "seniority_adjustment_type" => v.put(&mut self.seniority_adjustment_type),
+            "reasons_for_seniority_adjustment" => {
+                v.put(&mut self.reasons_for_seniority_adjustment)
+            }
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.pre_hire.patch` (update prehire (recommend)).
@@ -15765,41 +18087,53 @@ pub struct ProbationInfo {
 }
 impl FromJson for ProbationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProbationInfo")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("probation_id", &mut out.probation_id);
-        o.set("probation_start_date", &mut out.probation_start_date);
-        o.set("probation_expected_end_date", &mut out.probation_expected_end_date);
-        o.set("actual_probation_end_date", &mut out.actual_probation_end_date);
-        o.set("initiating_time", &mut out.initiating_time);
-        o.set("submission_type", &mut out.submission_type);
-        o.set("initiator_id", &mut out.initiator_id);
-        o.set("probation_status", &mut out.probation_status);
-        o.set("self_review", &mut out.self_review);
-        o.set("notes", &mut out.notes);
-        o.set("process_id", &mut out.process_id);
-        o.set("converted_via_bpm", &mut out.converted_via_bpm);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("final_assessment_status", &mut out.final_assessment_status);
-        o.set("final_assessment_result", &mut out.final_assessment_result);
-        o.set("final_assessment_score", &mut out.final_assessment_score);
-        o.set("final_assessment_grade", &mut out.final_assessment_grade);
-        o.set("final_assessment_comment", &mut out.final_assessment_comment);
-        o.set("final_assessment_detail", &mut out.final_assessment_detail);
-        o.set("assessments", &mut out.assessments);
-        o.set(
-            "probation_extend_expected_end_date",
-            &mut out.probation_extend_expected_end_date,
-        );
-        o.set(
-            "extended_probation_period_duration",
-            &mut out.extended_probation_period_duration,
-        );
-        o.set("extended_probation_period_unit", &mut out.extended_probation_period_unit);
-        o.set("probation_outcome", &mut out.probation_outcome);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProbationInfo {
+    const NAME: &'static str = "ProbationInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "probation_id" => v.put(&mut self.probation_id),
+            "probation_start_date" => v.put(&mut self.probation_start_date),
+            "probation_expected_end_date" => v.put(&mut self.probation_expected_end_date),
+            "actual_probation_end_date" => v.put(&mut self.actual_probation_end_date),
+            "initiating_time" => v.put(&mut self.initiating_time),
+            "submission_type" => v.put(&mut self.submission_type),
+            "initiator_id" => v.put(&mut self.initiator_id),
+            "probation_status" => v.put(&mut self.probation_status),
+            "self_review" => v.put(&mut self.self_review),
+            "notes" => v.put(&mut self.notes),
+            "process_id" => v.put(&mut self.process_id),
+            "converted_via_bpm" => v.put(&mut self.converted_via_bpm),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "final_assessment_status" => v.put(&mut self.final_assessment_status),
+            "final_assessment_result" => v.put(&mut self.final_assessment_result),
+            "final_assessment_score" => v.put(&mut self.final_assessment_score),
+            "final_assessment_grade" => v.put(&mut self.final_assessment_grade),
+            "final_assessment_comment" => v.put(&mut self.final_assessment_comment),
+            "final_assessment_detail" => v.put(&mut self.final_assessment_detail),
+            "assessments" => v.put(&mut self.assessments),
+            "probation_extend_expected_end_date" => {
+                v.put(&mut self.probation_extend_expected_end_date)
+            }
+            "extended_probation_period_duration" => {
+                v.put(&mut self.extended_probation_period_duration)
+            }
+            "extended_probation_period_unit" => {
+                v.put(&mut self.extended_probation_period_unit)
+            }
+            "probation_outcome" => v.put(&mut self.probation_outcome),
+            _ => v.skip(),
+        }
     }
 }
 /// The `probation_info` of `SubmitProbationResponseBody`.
@@ -15853,30 +18187,42 @@ pub struct ProbationInfoForSubmit {
 }
 impl FromJson for ProbationInfoForSubmit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProbationInfoForSubmit")?;
-        let mut out = Self::default();
-        o.set("employment_id", &mut out.employment_id);
-        o.set("probation_id", &mut out.probation_id);
-        o.set("probation_start_date", &mut out.probation_start_date);
-        o.set("probation_expected_end_date", &mut out.probation_expected_end_date);
-        o.set("actual_probation_end_date", &mut out.actual_probation_end_date);
-        o.set("initiating_time", &mut out.initiating_time);
-        o.set("submission_type", &mut out.submission_type);
-        o.set("initiator_id", &mut out.initiator_id);
-        o.set("probation_status", &mut out.probation_status);
-        o.set("self_review", &mut out.self_review);
-        o.set("notes", &mut out.notes);
-        o.set("process_id", &mut out.process_id);
-        o.set("converted_via_bpm", &mut out.converted_via_bpm);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("final_assessment_status", &mut out.final_assessment_status);
-        o.set("final_assessment_result", &mut out.final_assessment_result);
-        o.set("final_assessment_score", &mut out.final_assessment_score);
-        o.set("final_assessment_grade", &mut out.final_assessment_grade);
-        o.set("final_assessment_comment", &mut out.final_assessment_comment);
-        o.set("final_assessment_detail", &mut out.final_assessment_detail);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProbationInfoForSubmit {
+    const NAME: &'static str = "ProbationInfoForSubmit";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employment_id" => v.put(&mut self.employment_id),
+            "probation_id" => v.put(&mut self.probation_id),
+            "probation_start_date" => v.put(&mut self.probation_start_date),
+            "probation_expected_end_date" => v.put(&mut self.probation_expected_end_date),
+            "actual_probation_end_date" => v.put(&mut self.actual_probation_end_date),
+            "initiating_time" => v.put(&mut self.initiating_time),
+            "submission_type" => v.put(&mut self.submission_type),
+            "initiator_id" => v.put(&mut self.initiator_id),
+            "probation_status" => v.put(&mut self.probation_status),
+            "self_review" => v.put(&mut self.self_review),
+            "notes" => v.put(&mut self.notes),
+            "process_id" => v.put(&mut self.process_id),
+            "converted_via_bpm" => v.put(&mut self.converted_via_bpm),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "final_assessment_status" => v.put(&mut self.final_assessment_status),
+            "final_assessment_result" => v.put(&mut self.final_assessment_result),
+            "final_assessment_score" => v.put(&mut self.final_assessment_score),
+            "final_assessment_grade" => v.put(&mut self.final_assessment_grade),
+            "final_assessment_comment" => v.put(&mut self.final_assessment_comment),
+            "final_assessment_detail" => v.put(&mut self.final_assessment_detail),
+            _ => v.skip(),
+        }
     }
 }
 /// The `abstracts` of `GetProcessResponseBody`.
@@ -15894,12 +18240,24 @@ pub struct ProcessAbstractItem {
 }
 impl FromJson for ProcessAbstractItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessAbstractItem")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessAbstractItem {
+    const NAME: &'static str = "ProcessAbstractItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.process_approver.update` (Approve / Reject approver).
@@ -15959,17 +18317,29 @@ pub struct ProcessCcItem {
 }
 impl FromJson for ProcessCcItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessCcItem")?;
-        let mut out = Self::default();
-        o.set("approver_id", &mut out.approver_id);
-        o.set("links", &mut out.links);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("operator_name", &mut out.operator_name);
-        o.set("node_name", &mut out.node_name);
-        o.set("create_time", &mut out.create_time);
-        o.set("node_definition_id", &mut out.node_definition_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessCcItem {
+    const NAME: &'static str = "ProcessCcItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approver_id" => v.put(&mut self.approver_id),
+            "links" => v.put(&mut self.links),
+            "operator_id" => v.put(&mut self.operator_id),
+            "operator_name" => v.put(&mut self.operator_name),
+            "node_name" => v.put(&mut self.node_name),
+            "create_time" => v.put(&mut self.create_time),
+            "node_definition_id" => v.put(&mut self.node_definition_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `comment_infos` of `GetProcessResponseBody`.
@@ -15999,18 +18369,30 @@ pub struct ProcessCommentInfo {
 }
 impl FromJson for ProcessCommentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessCommentInfo")?;
-        let mut out = Self::default();
-        o.set("commentor_id", &mut out.commentor_id);
-        o.set("commentor_name", &mut out.commentor_name);
-        o.set("comment_time", &mut out.comment_time);
-        o.set("comment_msg", &mut out.comment_msg);
-        o.set("at_user_ids", &mut out.at_user_ids);
-        o.set("file_count", &mut out.file_count);
-        o.set("image_count", &mut out.image_count);
-        o.set("comment_id", &mut out.comment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessCommentInfo {
+    const NAME: &'static str = "ProcessCommentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "commentor_id" => v.put(&mut self.commentor_id),
+            "commentor_name" => v.put(&mut self.commentor_name),
+            "comment_time" => v.put(&mut self.comment_time),
+            "comment_msg" => v.put(&mut self.comment_msg),
+            "at_user_ids" => v.put(&mut self.at_user_ids),
+            "file_count" => v.put(&mut self.file_count),
+            "image_count" => v.put(&mut self.image_count),
+            "comment_id" => v.put(&mut self.comment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `done_list` of `GetProcessResponseBody`.
@@ -16046,21 +18428,33 @@ pub struct ProcessDoneItem {
 }
 impl FromJson for ProcessDoneItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessDoneItem")?;
-        let mut out = Self::default();
-        o.set("approver_id", &mut out.approver_id);
-        o.set("type", &mut out.r#type);
-        o.set("status", &mut out.status);
-        o.set("links", &mut out.links);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("operator_name", &mut out.operator_name);
-        o.set("node_name", &mut out.node_name);
-        o.set("create_time", &mut out.create_time);
-        o.set("complete_time", &mut out.complete_time);
-        o.set("node_definition_id", &mut out.node_definition_id);
-        o.set("approval_opinion", &mut out.approval_opinion);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessDoneItem {
+    const NAME: &'static str = "ProcessDoneItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approver_id" => v.put(&mut self.approver_id),
+            "type" => v.put(&mut self.r#type),
+            "status" => v.put(&mut self.status),
+            "links" => v.put(&mut self.links),
+            "operator_id" => v.put(&mut self.operator_id),
+            "operator_name" => v.put(&mut self.operator_name),
+            "node_name" => v.put(&mut self.node_name),
+            "create_time" => v.put(&mut self.create_time),
+            "complete_time" => v.put(&mut self.complete_time),
+            "node_definition_id" => v.put(&mut self.node_definition_id),
+            "approval_opinion" => v.put(&mut self.approval_opinion),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.process_extra.update` (Extra approver).
@@ -16124,13 +18518,25 @@ pub struct ProcessFormVariableV2 {
 }
 impl FromJson for ProcessFormVariableV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessFormVariableV2")?;
-        let mut out = Self::default();
-        o.set("variable_api_name", &mut out.variable_api_name);
-        o.set("variable_value", &mut out.variable_value);
-        o.set("sub_values", &mut out.sub_values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessFormVariableV2 {
+    const NAME: &'static str = "ProcessFormVariableV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "variable_api_name" => v.put(&mut self.variable_api_name),
+            "variable_value" => v.put(&mut self.variable_value),
+            "sub_values" => v.put(&mut self.sub_values),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ProcessFormVariableV2 {
@@ -16157,12 +18563,24 @@ pub struct ProcessInfo {
 }
 impl FromJson for ProcessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessInfo")?;
-        let mut out = Self::default();
-        o.set("process_id", &mut out.process_id);
-        o.set("approval_group_status", &mut out.approval_group_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessInfo {
+    const NAME: &'static str = "ProcessInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process_id" => v.put(&mut self.process_id),
+            "approval_group_status" => v.put(&mut self.approval_group_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `start_links` of `GetProcessResponseBody`.
@@ -16182,13 +18600,25 @@ pub struct ProcessLink {
 }
 impl FromJson for ProcessLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessLink")?;
-        let mut out = Self::default();
-        o.set("web_link", &mut out.web_link);
-        o.set("pc_link", &mut out.pc_link);
-        o.set("mobile_link", &mut out.mobile_link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessLink {
+    const NAME: &'static str = "ProcessLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "web_link" => v.put(&mut self.web_link),
+            "pc_link" => v.put(&mut self.pc_link),
+            "mobile_link" => v.put(&mut self.mobile_link),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.process_revoke.update` (Revoke process).
@@ -16246,20 +18676,32 @@ pub struct ProcessSystemDoneItem {
 }
 impl FromJson for ProcessSystemDoneItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessSystemDoneItem")?;
-        let mut out = Self::default();
-        o.set("approver_id", &mut out.approver_id);
-        o.set("type", &mut out.r#type);
-        o.set("status", &mut out.status);
-        o.set("links", &mut out.links);
-        o.set("operator_name", &mut out.operator_name);
-        o.set("node_name", &mut out.node_name);
-        o.set("create_time", &mut out.create_time);
-        o.set("complete_time", &mut out.complete_time);
-        o.set("node_definition_id", &mut out.node_definition_id);
-        o.set("approval_opinion", &mut out.approval_opinion);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessSystemDoneItem {
+    const NAME: &'static str = "ProcessSystemDoneItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approver_id" => v.put(&mut self.approver_id),
+            "type" => v.put(&mut self.r#type),
+            "status" => v.put(&mut self.status),
+            "links" => v.put(&mut self.links),
+            "operator_name" => v.put(&mut self.operator_name),
+            "node_name" => v.put(&mut self.node_name),
+            "create_time" => v.put(&mut self.create_time),
+            "complete_time" => v.put(&mut self.complete_time),
+            "node_definition_id" => v.put(&mut self.node_definition_id),
+            "approval_opinion" => v.put(&mut self.approval_opinion),
+            _ => v.skip(),
+        }
     }
 }
 /// The `system_todos` of `GetProcessResponseBody`.
@@ -16287,17 +18729,29 @@ pub struct ProcessSystemTodoItem {
 }
 impl FromJson for ProcessSystemTodoItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessSystemTodoItem")?;
-        let mut out = Self::default();
-        o.set("approver_id", &mut out.approver_id);
-        o.set("type", &mut out.r#type);
-        o.set("links", &mut out.links);
-        o.set("operator_name", &mut out.operator_name);
-        o.set("node_name", &mut out.node_name);
-        o.set("create_time", &mut out.create_time);
-        o.set("node_definition_id", &mut out.node_definition_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessSystemTodoItem {
+    const NAME: &'static str = "ProcessSystemTodoItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approver_id" => v.put(&mut self.approver_id),
+            "type" => v.put(&mut self.r#type),
+            "links" => v.put(&mut self.links),
+            "operator_name" => v.put(&mut self.operator_name),
+            "node_name" => v.put(&mut self.node_name),
+            "create_time" => v.put(&mut self.create_time),
+            "node_definition_id" => v.put(&mut self.node_definition_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `todos` of `GetProcessResponseBody`.
@@ -16327,18 +18781,30 @@ pub struct ProcessTodoItem {
 }
 impl FromJson for ProcessTodoItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProcessTodoItem")?;
-        let mut out = Self::default();
-        o.set("approver_id", &mut out.approver_id);
-        o.set("type", &mut out.r#type);
-        o.set("links", &mut out.links);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("operator_name", &mut out.operator_name);
-        o.set("node_name", &mut out.node_name);
-        o.set("create_time", &mut out.create_time);
-        o.set("node_definition_id", &mut out.node_definition_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProcessTodoItem {
+    const NAME: &'static str = "ProcessTodoItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approver_id" => v.put(&mut self.approver_id),
+            "type" => v.put(&mut self.r#type),
+            "links" => v.put(&mut self.links),
+            "operator_id" => v.put(&mut self.operator_id),
+            "operator_name" => v.put(&mut self.operator_name),
+            "node_name" => v.put(&mut self.node_name),
+            "create_time" => v.put(&mut self.create_time),
+            "node_definition_id" => v.put(&mut self.node_definition_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.process_transfer.update` (Transfer approver).
@@ -16590,12 +19056,24 @@ pub struct ProfileSettingCitizenshipStatus {
 }
 impl FromJson for ProfileSettingCitizenshipStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProfileSettingCitizenshipStatus")?;
-        let mut out = Self::default();
-        o.set("country_region", &mut out.country_region);
-        o.set("citizenship_status", &mut out.citizenship_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProfileSettingCitizenshipStatus {
+    const NAME: &'static str = "ProfileSettingCitizenshipStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "country_region" => v.put(&mut self.country_region),
+            "citizenship_status" => v.put(&mut self.citizenship_status),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ProfileSettingCitizenshipStatus {
@@ -17868,13 +20346,25 @@ pub struct QueryCustomOrgResponseBody {
 }
 impl FromJson for QueryCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryCustomOrgResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryCustomOrgResponseBody {
+    const NAME: &'static str = "QueryCustomOrgResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.employees_job_data.query` (Get Employee JobData List).
@@ -17941,13 +20431,25 @@ pub struct QueryEmployeesJobDataResponseBody {
 }
 impl FromJson for QueryEmployeesJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryEmployeesJobDataResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryEmployeesJobDataResponseBody {
+    const NAME: &'static str = "QueryEmployeesJobDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.job_grade.query` (Get the job grade).
@@ -17991,13 +20493,25 @@ pub struct QueryJobGradeResponseBody {
 }
 impl FromJson for QueryJobGradeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryJobGradeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryJobGradeResponseBody {
+    const NAME: &'static str = "QueryJobGradeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.company.query_multi_timeline` (查询指定时间范围公司版本).
@@ -18040,11 +20554,23 @@ pub struct QueryMultiTimelineCompanyResponseBody {
 }
 impl FromJson for QueryMultiTimelineCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMultiTimelineCompanyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMultiTimelineCompanyResponseBody {
+    const NAME: &'static str = "QueryMultiTimelineCompanyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.cost_center.query_multi_timeline` (批量查询成本中心版本信息).
@@ -18091,13 +20617,25 @@ pub struct QueryMultiTimelineCostCenterResponseBody {
 }
 impl FromJson for QueryMultiTimelineCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMultiTimelineCostCenterResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMultiTimelineCostCenterResponseBody {
+    const NAME: &'static str = "QueryMultiTimelineCostCenterResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.department.query_multi_timeline` (Batch query department version information).
@@ -18144,13 +20682,25 @@ pub struct QueryMultiTimelineDepartmentResponseBody {
 }
 impl FromJson for QueryMultiTimelineDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMultiTimelineDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMultiTimelineDepartmentResponseBody {
+    const NAME: &'static str = "QueryMultiTimelineDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.job_family.query_multi_timeline` (查询指定时间范围序列版本).
@@ -18193,11 +20743,23 @@ pub struct QueryMultiTimelineJobFamilyResponseBody {
 }
 impl FromJson for QueryMultiTimelineJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMultiTimelineJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMultiTimelineJobFamilyResponseBody {
+    const NAME: &'static str = "QueryMultiTimelineJobFamilyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.job.query_multi_timeline` (查询指定时间范围职务版本).
@@ -18240,11 +20802,23 @@ pub struct QueryMultiTimelineJobResponseBody {
 }
 impl FromJson for QueryMultiTimelineJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMultiTimelineJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMultiTimelineJobResponseBody {
+    const NAME: &'static str = "QueryMultiTimelineJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.location.query_multi_timeline` (查询指定时间范围地点版本).
@@ -18287,11 +20861,23 @@ pub struct QueryMultiTimelineLocationResponseBody {
 }
 impl FromJson for QueryMultiTimelineLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMultiTimelineLocationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMultiTimelineLocationResponseBody {
+    const NAME: &'static str = "QueryMultiTimelineLocationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.department.query_operation_logs` (query department operation logs).
@@ -18346,13 +20932,25 @@ pub struct QueryOperationLogsDepartmentResponseBody {
 }
 impl FromJson for QueryOperationLogsDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryOperationLogsDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("op_logs", &mut out.op_logs);
-        o.set("next_page_token", &mut out.next_page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryOperationLogsDepartmentResponseBody {
+    const NAME: &'static str = "QueryOperationLogsDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "op_logs" => v.put(&mut self.op_logs),
+            "next_page_token" => v.put(&mut self.next_page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.position.query` (查询岗位信息).
@@ -18405,13 +21003,25 @@ pub struct QueryPositionResponseBody {
 }
 impl FromJson for QueryPositionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryPositionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryPositionResponseBody {
+    const NAME: &'static str = "QueryPositionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.pre_hire.query` (query prehire).
@@ -18461,13 +21071,25 @@ pub struct QueryPreHireResponseBody {
 }
 impl FromJson for QueryPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryPreHireResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryPreHireResponseBody {
+    const NAME: &'static str = "QueryPreHireResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.process_query_flow_data_template.create` (查询流程数据参数模板).
@@ -18516,14 +21138,26 @@ pub struct QueryRecentChangeCompanyResponseBody {
 }
 impl FromJson for QueryRecentChangeCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangeCompanyResponseBody")?;
-        let mut out = Self::default();
-        o.set("company_ids", &mut out.company_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("deleted_company_ids", &mut out.deleted_company_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangeCompanyResponseBody {
+    const NAME: &'static str = "QueryRecentChangeCompanyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company_ids" => v.put(&mut self.company_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "deleted_company_ids" => v.put(&mut self.deleted_company_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.cost_center.query_recent_change` (query recent change cost center) answers with.
@@ -18545,14 +21179,26 @@ pub struct QueryRecentChangeCostCenterResponseBody {
 }
 impl FromJson for QueryRecentChangeCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangeCostCenterResponseBody")?;
-        let mut out = Self::default();
-        o.set("cost_center_ids", &mut out.cost_center_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("deleted_cost_center_ids", &mut out.deleted_cost_center_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangeCostCenterResponseBody {
+    const NAME: &'static str = "QueryRecentChangeCostCenterResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_center_ids" => v.put(&mut self.cost_center_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "deleted_cost_center_ids" => v.put(&mut self.deleted_cost_center_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.custom_org.query_recent_change` (查询当前生效信息发生变更的自定义组织) answers with.
@@ -18574,14 +21220,26 @@ pub struct QueryRecentChangeCustomOrgResponseBody {
 }
 impl FromJson for QueryRecentChangeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangeCustomOrgResponseBody")?;
-        let mut out = Self::default();
-        o.set("custom_org_ids", &mut out.custom_org_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("deleted_custom_org_ids", &mut out.deleted_custom_org_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangeCustomOrgResponseBody {
+    const NAME: &'static str = "QueryRecentChangeCustomOrgResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_org_ids" => v.put(&mut self.custom_org_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "deleted_custom_org_ids" => v.put(&mut self.deleted_custom_org_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.department.query_recent_change` (changed departments) answers with.
@@ -18603,14 +21261,26 @@ pub struct QueryRecentChangeDepartmentResponseBody {
 }
 impl FromJson for QueryRecentChangeDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangeDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("department_ids", &mut out.department_ids);
-        o.set("deleted_department_ids", &mut out.deleted_department_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangeDepartmentResponseBody {
+    const NAME: &'static str = "QueryRecentChangeDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_ids" => v.put(&mut self.department_ids),
+            "deleted_department_ids" => v.put(&mut self.deleted_department_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.job_family.query_recent_change` (查询当前生效信息发生变更的序列) answers with.
@@ -18632,14 +21302,26 @@ pub struct QueryRecentChangeJobFamilyResponseBody {
 }
 impl FromJson for QueryRecentChangeJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangeJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_family_ids", &mut out.job_family_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("deleted_job_family_ids", &mut out.deleted_job_family_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangeJobFamilyResponseBody {
+    const NAME: &'static str = "QueryRecentChangeJobFamilyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_family_ids" => v.put(&mut self.job_family_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "deleted_job_family_ids" => v.put(&mut self.deleted_job_family_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.job_grade.query_recent_change` (查询当前生效信息发生变更的职等) answers with.
@@ -18661,14 +21343,26 @@ pub struct QueryRecentChangeJobGradeResponseBody {
 }
 impl FromJson for QueryRecentChangeJobGradeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangeJobGradeResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_grade_ids", &mut out.job_grade_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("deleted_job_grade_ids", &mut out.deleted_job_grade_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangeJobGradeResponseBody {
+    const NAME: &'static str = "QueryRecentChangeJobGradeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_grade_ids" => v.put(&mut self.job_grade_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "deleted_job_grade_ids" => v.put(&mut self.deleted_job_grade_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.job_level.query_recent_change` (查询当前生效信息发生变更的职级) answers with.
@@ -18690,14 +21384,26 @@ pub struct QueryRecentChangeJobLevelResponseBody {
 }
 impl FromJson for QueryRecentChangeJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangeJobLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_level_ids", &mut out.job_level_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("deleted_job_level_ids", &mut out.deleted_job_level_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangeJobLevelResponseBody {
+    const NAME: &'static str = "QueryRecentChangeJobLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_level_ids" => v.put(&mut self.job_level_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "deleted_job_level_ids" => v.put(&mut self.deleted_job_level_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.job.query_recent_change` (query recent change job) answers with.
@@ -18719,14 +21425,26 @@ pub struct QueryRecentChangeJobResponseBody {
 }
 impl FromJson for QueryRecentChangeJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangeJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_ids", &mut out.job_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("deleted_job_ids", &mut out.deleted_job_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangeJobResponseBody {
+    const NAME: &'static str = "QueryRecentChangeJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_ids" => v.put(&mut self.job_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "deleted_job_ids" => v.put(&mut self.deleted_job_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.location.query_recent_change` (query recent change location) answers with.
@@ -18748,14 +21466,26 @@ pub struct QueryRecentChangeLocationResponseBody {
 }
 impl FromJson for QueryRecentChangeLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangeLocationResponseBody")?;
-        let mut out = Self::default();
-        o.set("location_ids", &mut out.location_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("deleted_location_ids", &mut out.deleted_location_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangeLocationResponseBody {
+    const NAME: &'static str = "QueryRecentChangeLocationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "location_ids" => v.put(&mut self.location_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "deleted_location_ids" => v.put(&mut self.deleted_location_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.position.query_recent_change` (查询指定时范围内当前版本信息发生变更的岗位) answers with.
@@ -18777,14 +21507,26 @@ pub struct QueryRecentChangePositionResponseBody {
 }
 impl FromJson for QueryRecentChangePositionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRecentChangePositionResponseBody")?;
-        let mut out = Self::default();
-        o.set("position_ids", &mut out.position_ids);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("deleted_position_ids", &mut out.deleted_position_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRecentChangePositionResponseBody {
+    const NAME: &'static str = "QueryRecentChangePositionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_ids" => v.put(&mut self.position_ids),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "deleted_position_ids" => v.put(&mut self.deleted_position_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.signature_file.query` (查询电子签文件详情).
@@ -18853,11 +21595,23 @@ pub struct QueryTimelineDepartmentResponseBody {
 }
 impl FromJson for QueryTimelineDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryTimelineDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryTimelineDepartmentResponseBody {
+    const NAME: &'static str = "QueryTimelineDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.employee_custom_org.querybyid` (查询单个人员自定义组织变更记录) answers with.
@@ -18875,12 +21629,24 @@ pub struct QuerybyidEmployeeCustomOrgResponseBody {
 }
 impl FromJson for QuerybyidEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QuerybyidEmployeeCustomOrgResponseBody")?;
-        let mut out = Self::default();
-        o.set("custom_org", &mut out.custom_org);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerybyidEmployeeCustomOrgResponseBody {
+    const NAME: &'static str = "QuerybyidEmployeeCustomOrgResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_org" => v.put(&mut self.custom_org),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reorganization_info` of `DepartmentChange`.
@@ -18944,38 +21710,53 @@ pub struct ReorganizationInfo {
 }
 impl FromJson for ReorganizationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReorganizationInfo")?;
-        let mut out = Self::default();
-        o.set("original_department_names", &mut out.original_department_names);
-        o.set("target_department_names", &mut out.target_department_names);
-        o.set("original_department_code", &mut out.original_department_code);
-        o.set("target_department_code", &mut out.target_department_code);
-        o.set("original_sub_type", &mut out.original_sub_type);
-        o.set("target_sub_type", &mut out.target_sub_type);
-        o.set("original_department_manager", &mut out.original_department_manager);
-        o.set("target_department_manager", &mut out.target_department_manager);
-        o.set("original_descriptions", &mut out.original_descriptions);
-        o.set("target_descriptions", &mut out.target_descriptions);
-        o.set("original_cost_center", &mut out.original_cost_center);
-        o.set("target_cost_center", &mut out.target_cost_center);
-        o.set("original_is_confidential", &mut out.original_is_confidential);
-        o.set("target_is_confidential", &mut out.target_is_confidential);
-        o.set("original_staffing_model", &mut out.original_staffing_model);
-        o.set("target_staffing_model", &mut out.target_staffing_model);
-        o.set("original_staffing_mode_option", &mut out.original_staffing_mode_option);
-        o.set("target_staffing_mode_option", &mut out.target_staffing_mode_option);
-        o.set("original_parent_department_id", &mut out.original_parent_department_id);
-        o.set("target_parent_department_id", &mut out.target_parent_department_id);
-        o.set(
-            "draft_target_parent_department_id",
-            &mut out.draft_target_parent_department_id,
-        );
-        o.set("original_department_id_path", &mut out.original_department_id_path);
-        o.set("target_department_id_path", &mut out.target_department_id_path);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("orgrole_infos", &mut out.orgrole_infos);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReorganizationInfo {
+    const NAME: &'static str = "ReorganizationInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "original_department_names" => v.put(&mut self.original_department_names),
+            "target_department_names" => v.put(&mut self.target_department_names),
+            "original_department_code" => v.put(&mut self.original_department_code),
+            "target_department_code" => v.put(&mut self.target_department_code),
+            "original_sub_type" => v.put(&mut self.original_sub_type),
+            "target_sub_type" => v.put(&mut self.target_sub_type),
+            "original_department_manager" => v.put(&mut self.original_department_manager),
+            "target_department_manager" => v.put(&mut self.target_department_manager),
+            "original_descriptions" => v.put(&mut self.original_descriptions),
+            "target_descriptions" => v.put(&mut self.target_descriptions),
+            "original_cost_center" => v.put(&mut self.original_cost_center),
+            "target_cost_center" => v.put(&mut self.target_cost_center),
+            "original_is_confidential" => v.put(&mut self.original_is_confidential),
+            "target_is_confidential" => v.put(&mut self.target_is_confidential),
+            "original_staffing_model" => v.put(&mut self.original_staffing_model),
+            "target_staffing_model" => v.put(&mut self.target_staffing_model),
+            "original_staffing_mode_option" => {
+                v.put(&mut self.original_staffing_mode_option)
+            }
+            "target_staffing_mode_option" => v.put(&mut self.target_staffing_mode_option),
+            "original_parent_department_id" => {
+                v.put(&mut self.original_parent_department_id)
+            }
+            "target_parent_department_id" => v.put(&mut self.target_parent_department_id),
+            "draft_target_parent_department_id" => {
+                v.put(&mut self.draft_target_parent_department_id)
+            }
+            "original_department_id_path" => v.put(&mut self.original_department_id_path),
+            "target_department_id_path" => v.put(&mut self.target_department_id_path),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "orgrole_infos" => v.put(&mut self.orgrole_infos),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.report_detail_row.batch_delete` (batch delete report detail row).
@@ -19036,14 +21817,26 @@ pub struct ResidentTax {
 }
 impl FromJson for ResidentTax {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ResidentTax")?;
-        let mut out = Self::default();
-        o.set("year_resident_tax", &mut out.year_resident_tax);
-        o.set("resident_status", &mut out.resident_status);
-        o.set("tax_country_region_id", &mut out.tax_country_region_id);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ResidentTax {
+    const NAME: &'static str = "ResidentTax";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "year_resident_tax" => v.put(&mut self.year_resident_tax),
+            "resident_status" => v.put(&mut self.resident_status),
+            "tax_country_region_id" => v.put(&mut self.tax_country_region_id),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ResidentTax {
@@ -19179,12 +21972,24 @@ pub struct RevokeJobChangeResponseBody {
 }
 impl FromJson for RevokeJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RevokeJobChangeResponseBody")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.set("message", &mut out.message);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RevokeJobChangeResponseBody {
+    const NAME: &'static str = "RevokeJobChangeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            "message" => v.put(&mut self.message),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.offboarding.revoke` (Revoke offboarding).
@@ -19270,13 +22075,25 @@ pub struct SearchBasicInfoBankBranchResponseBody {
 }
 impl FromJson for SearchBasicInfoBankBranchResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBasicInfoBankBranchResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoBankBranchResponseBody {
+    const NAME: &'static str = "SearchBasicInfoBankBranchResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.basic_info_bank.search` (Search bank information).
@@ -19326,13 +22143,25 @@ pub struct SearchBasicInfoBankResponseBody {
 }
 impl FromJson for SearchBasicInfoBankResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBasicInfoBankResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoBankResponseBody {
+    const NAME: &'static str = "SearchBasicInfoBankResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.basic_info_city.search` (Search city information).
@@ -19379,13 +22208,25 @@ pub struct SearchBasicInfoCityResponseBody {
 }
 impl FromJson for SearchBasicInfoCityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBasicInfoCityResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoCityResponseBody {
+    const NAME: &'static str = "SearchBasicInfoCityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.basic_info_country_region.search` (Search country/region information).
@@ -19426,13 +22267,25 @@ pub struct SearchBasicInfoCountryRegionResponseBody {
 }
 impl FromJson for SearchBasicInfoCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBasicInfoCountryRegionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoCountryRegionResponseBody {
+    const NAME: &'static str = "SearchBasicInfoCountryRegionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.basic_info_country_region_subdivision.search` (Search principal subdivision (province) information).
@@ -19479,16 +22332,25 @@ pub struct SearchBasicInfoCountryRegionSubdivisionResponseBody {
 }
 impl FromJson for SearchBasicInfoCountryRegionSubdivisionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "SearchBasicInfoCountryRegionSubdivisionResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoCountryRegionSubdivisionResponseBody {
+    const NAME: &'static str = "SearchBasicInfoCountryRegionSubdivisionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.basic_info_currency.search` (Search currency information).
@@ -19529,13 +22391,25 @@ pub struct SearchBasicInfoCurrencyResponseBody {
 }
 impl FromJson for SearchBasicInfoCurrencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBasicInfoCurrencyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoCurrencyResponseBody {
+    const NAME: &'static str = "SearchBasicInfoCurrencyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.basic_info_district.search` (Search area/county information).
@@ -19579,13 +22453,25 @@ pub struct SearchBasicInfoDistrictResponseBody {
 }
 impl FromJson for SearchBasicInfoDistrictResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBasicInfoDistrictResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoDistrictResponseBody {
+    const NAME: &'static str = "SearchBasicInfoDistrictResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.basic_info_language.search` (Query language information).
@@ -19626,13 +22512,25 @@ pub struct SearchBasicInfoLanguageResponseBody {
 }
 impl FromJson for SearchBasicInfoLanguageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBasicInfoLanguageResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoLanguageResponseBody {
+    const NAME: &'static str = "SearchBasicInfoLanguageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.basic_info_nationality.search` (Search nationality information).
@@ -19676,13 +22574,25 @@ pub struct SearchBasicInfoNationalityResponseBody {
 }
 impl FromJson for SearchBasicInfoNationalityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBasicInfoNationalityResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoNationalityResponseBody {
+    const NAME: &'static str = "SearchBasicInfoNationalityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.basic_info_time_zone.search` (Query time zone information).
@@ -19723,13 +22633,25 @@ pub struct SearchBasicInfoTimeZoneResponseBody {
 }
 impl FromJson for SearchBasicInfoTimeZoneResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchBasicInfoTimeZoneResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchBasicInfoTimeZoneResponseBody {
+    const NAME: &'static str = "SearchBasicInfoTimeZoneResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.contract.search` (Search Contract).
@@ -19770,13 +22692,25 @@ pub struct SearchContractResponseBody {
 }
 impl FromJson for SearchContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchContractResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchContractResponseBody {
+    const NAME: &'static str = "SearchContractResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.cost_center.search` (search cost center version).
@@ -19826,13 +22760,25 @@ pub struct SearchCostCenterResponseBody {
 }
 impl FromJson for SearchCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchCostCenterResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchCostCenterResponseBody {
+    const NAME: &'static str = "SearchCostCenterResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.department.search` (Search department information).
@@ -19933,15 +22879,27 @@ pub struct SearchDepartmentResponseBody {
 }
 impl FromJson for SearchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("reject_export", &mut out.reject_export);
-        o.set("total_count", &mut out.total_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchDepartmentResponseBody {
+    const NAME: &'static str = "SearchDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "reject_export" => v.put(&mut self.reject_export),
+            "total_count" => v.put(&mut self.total_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.employee.search` (search employee information).
@@ -20166,13 +23124,25 @@ pub struct SearchEmployeeResponseBody {
 }
 impl FromJson for SearchEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchEmployeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchEmployeeResponseBody {
+    const NAME: &'static str = "SearchEmployeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.enum.search` (Query enums).
@@ -20206,11 +23176,23 @@ pub struct SearchEnumResponseBody {
 }
 impl FromJson for SearchEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchEnumResponseBody")?;
-        let mut out = Self::default();
-        o.set("enums", &mut out.enums);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchEnumResponseBody {
+    const NAME: &'static str = "SearchEnumResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enums" => v.put(&mut self.enums),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.job_change.search` (Search job_change information).
@@ -20300,15 +23282,27 @@ pub struct SearchJobChangeResponseBody {
 }
 impl FromJson for SearchJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchJobChangeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("total", &mut out.total);
-        o.set("reject_export", &mut out.reject_export);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchJobChangeResponseBody {
+    const NAME: &'static str = "SearchJobChangeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "total" => v.put(&mut self.total),
+            "reject_export" => v.put(&mut self.reject_export),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.pre_hire.search` (Search Pre Hire).
@@ -20490,13 +23484,25 @@ pub struct SearchProbationResponseBody {
 }
 impl FromJson for SearchProbationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchProbationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchProbationResponseBody {
+    const NAME: &'static str = "SearchProbationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `corehr.v2.signature_template.search` (获取电子签模板内容) answers with.
@@ -20512,11 +23518,23 @@ pub struct SearchSignatureTemplateResponseBody {
 }
 impl FromJson for SearchSignatureTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchSignatureTemplateResponseBody")?;
-        let mut out = Self::default();
-        o.set("signature_templates", &mut out.signature_templates);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchSignatureTemplateResponseBody {
+    const NAME: &'static str = "SearchSignatureTemplateResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "signature_templates" => v.put(&mut self.signature_templates),
+            _ => v.skip(),
+        }
     }
 }
 /// The `seniority_adjust_information_list` of `Employee`.
@@ -20542,19 +23560,30 @@ pub struct SeniorityAdjustInformation {
 }
 impl FromJson for SeniorityAdjustInformation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SeniorityAdjustInformation")?;
-        let mut out = Self::default();
-        o.set("seniority_adjustment_type", &mut out.seniority_adjustment_type);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("seniority_adjustment", &mut out.seniority_adjustment);
-        o.set(
-            "reasons_for_seniority_adjustment",
-            &mut out.reasons_for_seniority_adjustment,
-        );
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SeniorityAdjustInformation {
+    const NAME: &'static str = "SeniorityAdjustInformation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "seniority_adjustment_type" => v.put(&mut self.seniority_adjustment_type),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "seniority_adjustment" => v.put(&mut self.seniority_adjustment),
+            "reasons_for_seniority_adjustment" => {
+                v.put(&mut self.reasons_for_seniority_adjustment)
+            }
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `seniority_adjust_informations` of `ProfileSettingEmploymentInfo`.
@@ -20619,12 +23648,24 @@ pub struct SignatureEnumInfoLabel {
 }
 impl FromJson for SignatureEnumInfoLabel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureEnumInfoLabel")?;
-        let mut out = Self::default();
-        o.set("zh", &mut out.zh);
-        o.set("en", &mut out.en);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureEnumInfoLabel {
+    const NAME: &'static str = "SignatureEnumInfoLabel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh" => v.put(&mut self.zh),
+            "en" => v.put(&mut self.en),
+            _ => v.skip(),
+        }
     }
 }
 /// The `signature_files` of `ListByBizIdSignatureFileResponseBody`.
@@ -20660,21 +23701,33 @@ pub struct SignatureFile {
 }
 impl FromJson for SignatureFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureFile")?;
-        let mut out = Self::default();
-        o.set("signature_file_id", &mut out.signature_file_id);
-        o.set("names", &mut out.names);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("employment_id", &mut out.employment_id);
-        o.set("pre_hire_id", &mut out.pre_hire_id);
-        o.set("signature_file_state", &mut out.signature_file_state);
-        o.set("contract_code", &mut out.contract_code);
-        o.set("effective_date", &mut out.effective_date);
-        o.set("template_id", &mut out.template_id);
-        o.set("sign_url", &mut out.sign_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureFile {
+    const NAME: &'static str = "SignatureFile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "signature_file_id" => v.put(&mut self.signature_file_id),
+            "names" => v.put(&mut self.names),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "employment_id" => v.put(&mut self.employment_id),
+            "pre_hire_id" => v.put(&mut self.pre_hire_id),
+            "signature_file_state" => v.put(&mut self.signature_file_state),
+            "contract_code" => v.put(&mut self.contract_code),
+            "effective_date" => v.put(&mut self.effective_date),
+            "template_id" => v.put(&mut self.template_id),
+            "sign_url" => v.put(&mut self.sign_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meta_infos` of `SignatureTemplateRegionInfo`.
@@ -20694,13 +23747,25 @@ pub struct SignatureMetaInfo {
 }
 impl FromJson for SignatureMetaInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureMetaInfo")?;
-        let mut out = Self::default();
-        o.set("api_name", &mut out.api_name);
-        o.set("wk_id", &mut out.wk_id);
-        o.set("label", &mut out.label);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureMetaInfo {
+    const NAME: &'static str = "SignatureMetaInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "api_name" => v.put(&mut self.api_name),
+            "wk_id" => v.put(&mut self.wk_id),
+            "label" => v.put(&mut self.label),
+            _ => v.skip(),
+        }
     }
 }
 /// The `signature_nodes` of `ListByFileIdSignatureNodeResponseBody`.
@@ -20728,17 +23793,29 @@ pub struct SignatureNode {
 }
 impl FromJson for SignatureNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureNode")?;
-        let mut out = Self::default();
-        o.set("user_infos", &mut out.user_infos);
-        o.set("state", &mut out.state);
-        o.set("finish_time", &mut out.finish_time);
-        o.set("updated_time", &mut out.updated_time);
-        o.set("is_ongoing", &mut out.is_ongoing);
-        o.set("role_label", &mut out.role_label);
-        o.set("sign_role", &mut out.sign_role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureNode {
+    const NAME: &'static str = "SignatureNode";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_infos" => v.put(&mut self.user_infos),
+            "state" => v.put(&mut self.state),
+            "finish_time" => v.put(&mut self.finish_time),
+            "updated_time" => v.put(&mut self.updated_time),
+            "is_ongoing" => v.put(&mut self.is_ongoing),
+            "role_label" => v.put(&mut self.role_label),
+            "sign_role" => v.put(&mut self.sign_role),
+            _ => v.skip(),
+        }
     }
 }
 /// The `signatory_labels` of `SignatureTemplateBriefInfo`.
@@ -20758,13 +23835,25 @@ pub struct SignatureSignatoryLabel {
 }
 impl FromJson for SignatureSignatoryLabel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureSignatoryLabel")?;
-        let mut out = Self::default();
-        o.set("template_signatory_type", &mut out.template_signatory_type);
-        o.set("label", &mut out.label);
-        o.set("apiname", &mut out.apiname);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureSignatoryLabel {
+    const NAME: &'static str = "SignatureSignatoryLabel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "template_signatory_type" => v.put(&mut self.template_signatory_type),
+            "label" => v.put(&mut self.label),
+            "apiname" => v.put(&mut self.apiname),
+            _ => v.skip(),
+        }
     }
 }
 /// The `signature_templates` of `SearchSignatureTemplateResponseBody`.
@@ -20784,13 +23873,25 @@ pub struct SignatureTemplate {
 }
 impl FromJson for SignatureTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplate")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("brief_info", &mut out.brief_info);
-        o.set("content_info", &mut out.content_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplate {
+    const NAME: &'static str = "SignatureTemplate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "brief_info" => v.put(&mut self.brief_info),
+            "content_info" => v.put(&mut self.content_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `brief_info` of `SignatureTemplate`.
@@ -20838,27 +23939,39 @@ pub struct SignatureTemplateBriefInfo {
 }
 impl FromJson for SignatureTemplateBriefInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateBriefInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("label", &mut out.label);
-        o.set("category", &mut out.category);
-        o.set("usage", &mut out.usage);
-        o.set("signatory_labels", &mut out.signatory_labels);
-        o.set("active", &mut out.active);
-        o.set("create_by", &mut out.create_by);
-        o.set("modify_by", &mut out.modify_by);
-        o.set("applicability", &mut out.applicability);
-        o.set("creation_method", &mut out.creation_method);
-        o.set("version", &mut out.version);
-        o.set("update_time", &mut out.update_time);
-        o.set("create_time", &mut out.create_time);
-        o.set("template_setting", &mut out.template_setting);
-        o.set("template_region_info", &mut out.template_region_info);
-        o.set("template_code", &mut out.template_code);
-        o.set("template_desc", &mut out.template_desc);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateBriefInfo {
+    const NAME: &'static str = "SignatureTemplateBriefInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "label" => v.put(&mut self.label),
+            "category" => v.put(&mut self.category),
+            "usage" => v.put(&mut self.usage),
+            "signatory_labels" => v.put(&mut self.signatory_labels),
+            "active" => v.put(&mut self.active),
+            "create_by" => v.put(&mut self.create_by),
+            "modify_by" => v.put(&mut self.modify_by),
+            "applicability" => v.put(&mut self.applicability),
+            "creation_method" => v.put(&mut self.creation_method),
+            "version" => v.put(&mut self.version),
+            "update_time" => v.put(&mut self.update_time),
+            "create_time" => v.put(&mut self.create_time),
+            "template_setting" => v.put(&mut self.template_setting),
+            "template_region_info" => v.put(&mut self.template_region_info),
+            "template_code" => v.put(&mut self.template_code),
+            "template_desc" => v.put(&mut self.template_desc),
+            _ => v.skip(),
+        }
     }
 }
 /// The `combination_info` of `SignatureTemplateField`.
@@ -20882,15 +23995,27 @@ pub struct SignatureTemplateCombinationFieldInfo {
 }
 impl FromJson for SignatureTemplateCombinationFieldInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateCombinationFieldInfo")?;
-        let mut out = Self::default();
-        o.set("total_apiname", &mut out.total_apiname);
-        o.set("apiname", &mut out.apiname);
-        o.set("title", &mut out.title);
-        o.set("contents", &mut out.contents);
-        o.set("source", &mut out.source);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateCombinationFieldInfo {
+    const NAME: &'static str = "SignatureTemplateCombinationFieldInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "total_apiname" => v.put(&mut self.total_apiname),
+            "apiname" => v.put(&mut self.apiname),
+            "title" => v.put(&mut self.title),
+            "contents" => v.put(&mut self.contents),
+            "source" => v.put(&mut self.source),
+            _ => v.skip(),
+        }
     }
 }
 /// The `combination_info_v2` of `SignatureTemplateField`.
@@ -20910,13 +24035,25 @@ pub struct SignatureTemplateCombinationFieldInfoV2 {
 }
 impl FromJson for SignatureTemplateCombinationFieldInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateCombinationFieldInfoV2")?;
-        let mut out = Self::default();
-        o.set("total_apiname", &mut out.total_apiname);
-        o.set("apiname", &mut out.apiname);
-        o.set("source", &mut out.source);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateCombinationFieldInfoV2 {
+    const NAME: &'static str = "SignatureTemplateCombinationFieldInfoV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "total_apiname" => v.put(&mut self.total_apiname),
+            "apiname" => v.put(&mut self.apiname),
+            "source" => v.put(&mut self.source),
+            _ => v.skip(),
+        }
     }
 }
 /// The `using_fields` of `SignatureTemplateContentInfo`.
@@ -20934,12 +24071,24 @@ pub struct SignatureTemplateCommonFieldInfo {
 }
 impl FromJson for SignatureTemplateCommonFieldInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateCommonFieldInfo")?;
-        let mut out = Self::default();
-        o.set("source", &mut out.source);
-        o.set("apiname", &mut out.apiname);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateCommonFieldInfo {
+    const NAME: &'static str = "SignatureTemplateCommonFieldInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "source" => v.put(&mut self.source),
+            "apiname" => v.put(&mut self.apiname),
+            _ => v.skip(),
+        }
     }
 }
 /// The `content_info` of `SignatureTemplate`.
@@ -20963,15 +24112,27 @@ pub struct SignatureTemplateContentInfo {
 }
 impl FromJson for SignatureTemplateContentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateContentInfo")?;
-        let mut out = Self::default();
-        o.set("contents", &mut out.contents);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("filter_fields", &mut out.filter_fields);
-        o.set("using_fields", &mut out.using_fields);
-        o.set("system_setting_fields", &mut out.system_setting_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateContentInfo {
+    const NAME: &'static str = "SignatureTemplateContentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contents" => v.put(&mut self.contents),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "filter_fields" => v.put(&mut self.filter_fields),
+            "using_fields" => v.put(&mut self.using_fields),
+            "system_setting_fields" => v.put(&mut self.system_setting_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `contents` of `SignatureTemplateContentInfo`.
@@ -20995,15 +24156,27 @@ pub struct SignatureTemplateContentItem {
 }
 impl FromJson for SignatureTemplateContentItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateContentItem")?;
-        let mut out = Self::default();
-        o.set("content_type", &mut out.content_type);
-        o.set("filter_apiname", &mut out.filter_apiname);
-        o.set("content", &mut out.content);
-        o.set("label", &mut out.label);
-        o.set("content_desc", &mut out.content_desc);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateContentItem {
+    const NAME: &'static str = "SignatureTemplateContentItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content_type" => v.put(&mut self.content_type),
+            "filter_apiname" => v.put(&mut self.filter_apiname),
+            "content" => v.put(&mut self.content),
+            "label" => v.put(&mut self.label),
+            "content_desc" => v.put(&mut self.content_desc),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_fields` of `SignatureTemplateContentInfo`.
@@ -21031,17 +24204,29 @@ pub struct SignatureTemplateCustomField {
 }
 impl FromJson for SignatureTemplateCustomField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateCustomField")?;
-        let mut out = Self::default();
-        o.set("label", &mut out.label);
-        o.set("apiname", &mut out.apiname);
-        o.set("custom_field_type", &mut out.custom_field_type);
-        o.set("used", &mut out.used);
-        o.set("is_required", &mut out.is_required);
-        o.set("custom_desc", &mut out.custom_desc);
-        o.set("common_info", &mut out.common_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateCustomField {
+    const NAME: &'static str = "SignatureTemplateCustomField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "label" => v.put(&mut self.label),
+            "apiname" => v.put(&mut self.apiname),
+            "custom_field_type" => v.put(&mut self.custom_field_type),
+            "used" => v.put(&mut self.used),
+            "is_required" => v.put(&mut self.is_required),
+            "custom_desc" => v.put(&mut self.custom_desc),
+            "common_info" => v.put(&mut self.common_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `system_setting_fields` of `SignatureTemplateContentInfo`.
@@ -21067,16 +24252,28 @@ pub struct SignatureTemplateField {
 }
 impl FromJson for SignatureTemplateField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateField")?;
-        let mut out = Self::default();
-        o.set("field_type", &mut out.field_type);
-        o.set("label", &mut out.label);
-        o.set("common_info", &mut out.common_info);
-        o.set("combination_info", &mut out.combination_info);
-        o.set("children", &mut out.children);
-        o.set("combination_info_v2", &mut out.combination_info_v2);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateField {
+    const NAME: &'static str = "SignatureTemplateField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_type" => v.put(&mut self.field_type),
+            "label" => v.put(&mut self.label),
+            "common_info" => v.put(&mut self.common_info),
+            "combination_info" => v.put(&mut self.combination_info),
+            "children" => v.put(&mut self.children),
+            "combination_info_v2" => v.put(&mut self.combination_info_v2),
+            _ => v.skip(),
+        }
     }
 }
 /// The `filter_fields` of `SignatureTemplateContentInfo`.
@@ -21104,17 +24301,29 @@ pub struct SignatureTemplateFilter {
 }
 impl FromJson for SignatureTemplateFilter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateFilter")?;
-        let mut out = Self::default();
-        o.set("label", &mut out.label);
-        o.set("apiname", &mut out.apiname);
-        o.set("filters", &mut out.filters);
-        o.set("logic", &mut out.logic);
-        o.set("is_checked", &mut out.is_checked);
-        o.set("filter_desc", &mut out.filter_desc);
-        o.set("criterion_list", &mut out.criterion_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateFilter {
+    const NAME: &'static str = "SignatureTemplateFilter";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "label" => v.put(&mut self.label),
+            "apiname" => v.put(&mut self.apiname),
+            "filters" => v.put(&mut self.filters),
+            "logic" => v.put(&mut self.logic),
+            "is_checked" => v.put(&mut self.is_checked),
+            "filter_desc" => v.put(&mut self.filter_desc),
+            "criterion_list" => v.put(&mut self.criterion_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `filters` of `SignatureTemplateFilter`.
@@ -21134,13 +24343,25 @@ pub struct SignatureTemplateFilterItem {
 }
 impl FromJson for SignatureTemplateFilterItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateFilterItem")?;
-        let mut out = Self::default();
-        o.set("left", &mut out.left);
-        o.set("rights", &mut out.rights);
-        o.set("op", &mut out.op);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateFilterItem {
+    const NAME: &'static str = "SignatureTemplateFilterItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "left" => v.put(&mut self.left),
+            "rights" => v.put(&mut self.rights),
+            "op" => v.put(&mut self.op),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListSignatureTemplateInfoWithThumbnailResponseBody`.
@@ -21180,23 +24401,35 @@ pub struct SignatureTemplateInfoWithThumbnail {
 }
 impl FromJson for SignatureTemplateInfoWithThumbnail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateInfoWithThumbnail")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("label", &mut out.label);
-        o.set("category", &mut out.category);
-        o.set("usage", &mut out.usage);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("created_by", &mut out.created_by);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("thumbnail_url", &mut out.thumbnail_url);
-        o.set("signatory_labels", &mut out.signatory_labels);
-        o.set("template_code", &mut out.template_code);
-        o.set("template_desc", &mut out.template_desc);
-        o.set("template_region_info", &mut out.template_region_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateInfoWithThumbnail {
+    const NAME: &'static str = "SignatureTemplateInfoWithThumbnail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "label" => v.put(&mut self.label),
+            "category" => v.put(&mut self.category),
+            "usage" => v.put(&mut self.usage),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "created_by" => v.put(&mut self.created_by),
+            "updated_by" => v.put(&mut self.updated_by),
+            "thumbnail_url" => v.put(&mut self.thumbnail_url),
+            "signatory_labels" => v.put(&mut self.signatory_labels),
+            "template_code" => v.put(&mut self.template_code),
+            "template_desc" => v.put(&mut self.template_desc),
+            "template_region_info" => v.put(&mut self.template_region_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `template_region_info` of `SignatureTemplateBriefInfo`.
@@ -21220,15 +24453,29 @@ pub struct SignatureTemplateRegionInfo {
 }
 impl FromJson for SignatureTemplateRegionInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateRegionInfo")?;
-        let mut out = Self::default();
-        o.set("is_global_scope", &mut out.is_global_scope);
-        o.set("meta_infos", &mut out.meta_infos);
-        o.set("country_region_ids", &mut out.country_region_ids);
-        o.set("country_region_subdivision_ids", &mut out.country_region_subdivision_ids);
-        o.set("subregion_l3_ids", &mut out.subregion_l3_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateRegionInfo {
+    const NAME: &'static str = "SignatureTemplateRegionInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_global_scope" => v.put(&mut self.is_global_scope),
+            "meta_infos" => v.put(&mut self.meta_infos),
+            "country_region_ids" => v.put(&mut self.country_region_ids),
+            "country_region_subdivision_ids" => {
+                v.put(&mut self.country_region_subdivision_ids)
+            }
+            "subregion_l3_ids" => v.put(&mut self.subregion_l3_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `template_setting` of `SignatureTemplateBriefInfo`.
@@ -21244,11 +24491,23 @@ pub struct SignatureTemplateSetting {
 }
 impl FromJson for SignatureTemplateSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureTemplateSetting")?;
-        let mut out = Self::default();
-        o.set("page_seal_types", &mut out.page_seal_types);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureTemplateSetting {
+    const NAME: &'static str = "SignatureTemplateSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_seal_types" => v.put(&mut self.page_seal_types),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_infos` of `SignatureNode`.
@@ -21264,11 +24523,23 @@ pub struct SignatureUserInfo {
 }
 impl FromJson for SignatureUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureUserInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureUserInfo {
+    const NAME: &'static str = "SignatureUserInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.process_start.create` (发起流程).
@@ -21373,11 +24644,23 @@ pub struct SubmitProbationResponseBody {
 }
 impl FromJson for SubmitProbationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubmitProbationResponseBody")?;
-        let mut out = Self::default();
-        o.set("probation_info", &mut out.probation_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubmitProbationResponseBody {
+    const NAME: &'static str = "SubmitProbationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "probation_info" => v.put(&mut self.probation_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.offboarding.submit_v2` (Submit offboarding).
@@ -21497,24 +24780,37 @@ pub struct SubmitV2OffboardingResponseBody {
 }
 impl FromJson for SubmitV2OffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubmitV2OffboardingResponseBody")?;
-        let mut out = Self::default();
-        o.set("offboarding_id", &mut out.offboarding_id);
-        o.set("employment_id", &mut out.employment_id);
-        o.set(
-            "offboarding_reason_unique_identifier",
-            &mut out.offboarding_reason_unique_identifier,
-        );
-        o.set("offboarding_date", &mut out.offboarding_date);
-        o.set("offboarding_reason_explanation", &mut out.offboarding_reason_explanation);
-        o.set("add_block_list", &mut out.add_block_list);
-        o.set("block_reason", &mut out.block_reason);
-        o.set("block_reason_explanation", &mut out.block_reason_explanation);
-        o.set("created_time", &mut out.created_time);
-        o.set("retain_account", &mut out.retain_account);
-        o.set("is_transfer_with_workforce", &mut out.is_transfer_with_workforce);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubmitV2OffboardingResponseBody {
+    const NAME: &'static str = "SubmitV2OffboardingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offboarding_id" => v.put(&mut self.offboarding_id),
+            "employment_id" => v.put(&mut self.employment_id),
+            "offboarding_reason_unique_identifier" => {
+                v.put(&mut self.offboarding_reason_unique_identifier)
+            }
+            "offboarding_date" => v.put(&mut self.offboarding_date),
+            "offboarding_reason_explanation" => {
+                v.put(&mut self.offboarding_reason_explanation)
+            }
+            "add_block_list" => v.put(&mut self.add_block_list),
+            "block_reason" => v.put(&mut self.block_reason),
+            "block_reason_explanation" => v.put(&mut self.block_reason_explanation),
+            "created_time" => v.put(&mut self.created_time),
+            "retain_account" => v.put(&mut self.retain_account),
+            "is_transfer_with_workforce" => v.put(&mut self.is_transfer_with_workforce),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tax_info_mys` of `PersonInfo`.
@@ -21550,24 +24846,35 @@ pub struct TaxInfoMys {
 }
 impl FromJson for TaxInfoMys {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaxInfoMys")?;
-        let mut out = Self::default();
-        o.set("epf_ee_tp3", &mut out.epf_ee_tp3);
-        o.set("fresh_graduate", &mut out.fresh_graduate);
-        o.set("monthly_gross", &mut out.monthly_gross);
-        o.set("mtd", &mut out.mtd);
-        o.set(
-            "previous_income_in_the_current_year",
-            &mut out.previous_income_in_the_current_year,
-        );
-        o.set("socso", &mut out.socso);
-        o.set("tax_relief_1", &mut out.tax_relief_1);
-        o.set("tax_relief_2", &mut out.tax_relief_2);
-        o.set("tax_relief_3", &mut out.tax_relief_3);
-        o.set("tax_relief_4", &mut out.tax_relief_4);
-        o.set("tax_relief_5", &mut out.tax_relief_5);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaxInfoMys {
+    const NAME: &'static str = "TaxInfoMys";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "epf_ee_tp3" => v.put(&mut self.epf_ee_tp3),
+            "fresh_graduate" => v.put(&mut self.fresh_graduate),
+            "monthly_gross" => v.put(&mut self.monthly_gross),
+            "mtd" => v.put(&mut self.mtd),
+            "previous_income_in_the_current_year" => {
+                v.put(&mut self.previous_income_in_the_current_year)
+            }
+            "socso" => v.put(&mut self.socso),
+            "tax_relief_1" => v.put(&mut self.tax_relief_1),
+            "tax_relief_2" => v.put(&mut self.tax_relief_2),
+            "tax_relief_3" => v.put(&mut self.tax_relief_3),
+            "tax_relief_4" => v.put(&mut self.tax_relief_4),
+            "tax_relief_5" => v.put(&mut self.tax_relief_5),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TaxInfoMys {
@@ -21605,12 +24912,24 @@ pub struct TerminateSignatureFailIdAndReason {
 }
 impl FromJson for TerminateSignatureFailIdAndReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TerminateSignatureFailIdAndReason")?;
-        let mut out = Self::default();
-        o.set("signature_file_id", &mut out.signature_file_id);
-        o.set("fail_reason", &mut out.fail_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TerminateSignatureFailIdAndReason {
+    const NAME: &'static str = "TerminateSignatureFailIdAndReason";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "signature_file_id" => v.put(&mut self.signature_file_id),
+            "fail_reason" => v.put(&mut self.fail_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.signature_file.terminate` (终止电子签文件).
@@ -21667,15 +24986,27 @@ pub struct TerminateSignatureFileResponseBody {
 }
 impl FromJson for TerminateSignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TerminateSignatureFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("total_count", &mut out.total_count);
-        o.set("success_count", &mut out.success_count);
-        o.set("fail_count", &mut out.fail_count);
-        o.set("success_file_id_list", &mut out.success_file_id_list);
-        o.set("fail_file_id_and_reasons", &mut out.fail_file_id_and_reasons);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TerminateSignatureFileResponseBody {
+    const NAME: &'static str = "TerminateSignatureFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "total_count" => v.put(&mut self.total_count),
+            "success_count" => v.put(&mut self.success_count),
+            "fail_count" => v.put(&mut self.fail_count),
+            "success_file_id_list" => v.put(&mut self.success_file_id_list),
+            "fail_file_id_and_reasons" => v.put(&mut self.fail_file_id_and_reasons),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchBasicInfoTimeZoneResponseBody`.
@@ -21699,15 +25030,27 @@ pub struct TimeZone {
 }
 impl FromJson for TimeZone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TimeZone")?;
-        let mut out = Self::default();
-        o.set("time_zone_id", &mut out.time_zone_id);
-        o.set("name", &mut out.name);
-        o.set("time_zone_code", &mut out.time_zone_code);
-        o.set("utc_offset", &mut out.utc_offset);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TimeZone {
+    const NAME: &'static str = "TimeZone";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "time_zone_id" => v.put(&mut self.time_zone_id),
+            "name" => v.put(&mut self.name),
+            "time_zone_code" => v.put(&mut self.time_zone_code),
+            "utc_offset" => v.put(&mut self.utc_offset),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `target_employment_change` of `CreateTransferInfo`.
@@ -21731,15 +25074,27 @@ pub struct TranferEmploymentInfo {
 }
 impl FromJson for TranferEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TranferEmploymentInfo")?;
-        let mut out = Self::default();
-        o.set("regular_employee_start_date", &mut out.regular_employee_start_date);
-        o.set("seniority_date", &mut out.seniority_date);
-        o.set("employee_number", &mut out.employee_number);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("notice_period_change_record", &mut out.notice_period_change_record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TranferEmploymentInfo {
+    const NAME: &'static str = "TranferEmploymentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "regular_employee_start_date" => v.put(&mut self.regular_employee_start_date),
+            "seniority_date" => v.put(&mut self.seniority_date),
+            "employee_number" => v.put(&mut self.employee_number),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "notice_period_change_record" => v.put(&mut self.notice_period_change_record),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TranferEmploymentInfo {
@@ -22022,172 +25377,202 @@ pub struct TransferInfo {
 }
 impl FromJson for TransferInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TransferInfo")?;
-        let mut out = Self::default();
-        o.set("remark", &mut out.remark);
-        o.set("offer_info", &mut out.offer_info);
-        o.set("target_dotted_manager_clean", &mut out.target_dotted_manager_clean);
-        o.set("probation_exist", &mut out.probation_exist);
-        o.set("original_department", &mut out.original_department);
-        o.set("target_department", &mut out.target_department);
-        o.set("target_draft_department", &mut out.target_draft_department);
-        o.set("original_department_id_path", &mut out.original_department_id_path);
-        o.set("target_department_id_path", &mut out.target_department_id_path);
-        o.set("original_work_location", &mut out.original_work_location);
-        o.set("target_work_location", &mut out.target_work_location);
-        o.set("original_direct_manager", &mut out.original_direct_manager);
-        o.set("target_direct_manager", &mut out.target_direct_manager);
-        o.set("original_dotted_manager", &mut out.original_dotted_manager);
-        o.set("target_dotted_manager", &mut out.target_dotted_manager);
-        o.set("original_job", &mut out.original_job);
-        o.set("target_job", &mut out.target_job);
-        o.set("original_job_family", &mut out.original_job_family);
-        o.set("target_job_family", &mut out.target_job_family);
-        o.set("original_job_level", &mut out.original_job_level);
-        o.set("target_job_level", &mut out.target_job_level);
-        o.set("original_workforce_type", &mut out.original_workforce_type);
-        o.set("target_workforce_type", &mut out.target_workforce_type);
-        o.set("original_employee_subtype", &mut out.original_employee_subtype);
-        o.set("target_employee_subtype", &mut out.target_employee_subtype);
-        o.set("original_company", &mut out.original_company);
-        o.set("target_company", &mut out.target_company);
-        o.set("original_contract_number", &mut out.original_contract_number);
-        o.set("target_contract_number", &mut out.target_contract_number);
-        o.set("original_contract_type", &mut out.original_contract_type);
-        o.set("target_contract_type", &mut out.target_contract_type);
-        o.set("original_duration_type", &mut out.original_duration_type);
-        o.set("target_duration_type", &mut out.target_duration_type);
-        o.set("original_signing_type", &mut out.original_signing_type);
-        o.set("target_signing_type", &mut out.target_signing_type);
-        o.set("original_contract_start_date", &mut out.original_contract_start_date);
-        o.set("target_contract_start_date", &mut out.target_contract_start_date);
-        o.set("original_contract_end_date", &mut out.original_contract_end_date);
-        o.set("target_contract_end_date", &mut out.target_contract_end_date);
-        o.set("original_working_hours_type", &mut out.original_working_hours_type);
-        o.set("target_working_hours_type", &mut out.target_working_hours_type);
-        o.set("original_working_calendar", &mut out.original_working_calendar);
-        o.set("target_working_calendar", &mut out.target_working_calendar);
-        o.set("original_probation_end_date", &mut out.original_probation_end_date);
-        o.set("target_probation_end_date", &mut out.target_probation_end_date);
-        o.set("original_weekly_working_hours", &mut out.original_weekly_working_hours);
-        o.set("target_weekly_working_hours", &mut out.target_weekly_working_hours);
-        o.set("original_work_shift", &mut out.original_work_shift);
-        o.set("target_work_shift", &mut out.target_work_shift);
-        o.set("original_cost_center_rate", &mut out.original_cost_center_rate);
-        o.set("target_cost_center_rate", &mut out.target_cost_center_rate);
-        o.set(
-            "target_allocation_expiration_time",
-            &mut out.target_allocation_expiration_time,
-        );
-        o.set(
-            "original_allocation_expiration_time",
-            &mut out.original_allocation_expiration_time,
-        );
-        o.set(
-            "target_allocation_effective_time",
-            &mut out.target_allocation_effective_time,
-        );
-        o.set(
-            "original_allocation_effective_time",
-            &mut out.original_allocation_effective_time,
-        );
-        o.set("original_default_cost_center", &mut out.original_default_cost_center);
-        o.set("target_default_cost_center", &mut out.target_default_cost_center);
-        o.set(
-            "original_is_default_cost_center_inherited",
-            &mut out.original_is_default_cost_center_inherited,
-        );
-        o.set(
-            "target_is_default_cost_center_inherited",
-            &mut out.target_is_default_cost_center_inherited,
-        );
-        o.set("original_employment_change", &mut out.original_employment_change);
-        o.set("target_employment_change", &mut out.target_employment_change);
-        o.set("original_job_grade", &mut out.original_job_grade);
-        o.set("target_job_grade", &mut out.target_job_grade);
-        o.set("original_compensation_type", &mut out.original_compensation_type);
-        o.set("target_compensation_type", &mut out.target_compensation_type);
-        o.set("original_service_company", &mut out.original_service_company);
-        o.set("target_service_company", &mut out.target_service_company);
-        o.set("original_position", &mut out.original_position);
-        o.set("target_position", &mut out.target_position);
-        o.set("target_draft_position", &mut out.target_draft_position);
-        o.set("original_social_security_city", &mut out.original_social_security_city);
-        o.set("target_social_security_city", &mut out.target_social_security_city);
-        o.set("original_pathway", &mut out.original_pathway);
-        o.set("target_pathway", &mut out.target_pathway);
-        o.set("is_transfer_with_workforce", &mut out.is_transfer_with_workforce);
-        o.set("original_department_name", &mut out.original_department_name);
-        o.set("target_department_name", &mut out.target_department_name);
-        o.set("original_work_location_name", &mut out.original_work_location_name);
-        o.set("target_work_location_name", &mut out.target_work_location_name);
-        o.set("original_direct_manager_name", &mut out.original_direct_manager_name);
-        o.set("target_direct_manager_name", &mut out.target_direct_manager_name);
-        o.set("original_job_name", &mut out.original_job_name);
-        o.set("target_job_name", &mut out.target_job_name);
-        o.set("original_job_family_name", &mut out.original_job_family_name);
-        o.set("target_job_family_name", &mut out.target_job_family_name);
-        o.set("original_job_level_name", &mut out.original_job_level_name);
-        o.set("target_job_level_name", &mut out.target_job_level_name);
-        o.set("original_workforce_type_name", &mut out.original_workforce_type_name);
-        o.set("target_workforce_type_name", &mut out.target_workforce_type_name);
-        o.set("original_company_name", &mut out.original_company_name);
-        o.set("target_company_name", &mut out.target_company_name);
-        o.set("original_contract_type_name", &mut out.original_contract_type_name);
-        o.set("target_contract_type_name", &mut out.target_contract_type_name);
-        o.set("original_duration_type_name", &mut out.original_duration_type_name);
-        o.set("target_duration_type_name", &mut out.target_duration_type_name);
-        o.set("original_signing_type_name", &mut out.original_signing_type_name);
-        o.set("target_signing_type_name", &mut out.target_signing_type_name);
-        o.set(
-            "original_working_hours_type_name",
-            &mut out.original_working_hours_type_name,
-        );
-        o.set("target_working_hours_type_name", &mut out.target_working_hours_type_name);
-        o.set("original_working_calendar_name", &mut out.original_working_calendar_name);
-        o.set("target_working_calendar_name", &mut out.target_working_calendar_name);
-        o.set("original_work_shift_name", &mut out.original_work_shift_name);
-        o.set("target_work_shift_name", &mut out.target_work_shift_name);
-        o.set("original_job_grade_name", &mut out.original_job_grade_name);
-        o.set("target_job_grade_name", &mut out.target_job_grade_name);
-        o.set(
-            "original_compensation_type_name",
-            &mut out.original_compensation_type_name,
-        );
-        o.set("target_compensation_type_name", &mut out.target_compensation_type_name);
-        o.set("original_service_company_name", &mut out.original_service_company_name);
-        o.set("target_service_company_name", &mut out.target_service_company_name);
-        o.set("original_position_name", &mut out.original_position_name);
-        o.set("target_position_name", &mut out.target_position_name);
-        o.set("original_employee_subtype_name", &mut out.original_employee_subtype_name);
-        o.set("target_employee_subtype_name", &mut out.target_employee_subtype_name);
-        o.set("original_pathway_name", &mut out.original_pathway_name);
-        o.set("target_pathway_name", &mut out.target_pathway_name);
-        o.set(
-            "original_default_cost_center_name",
-            &mut out.original_default_cost_center_name,
-        );
-        o.set(
-            "target_default_cost_center_name",
-            &mut out.target_default_cost_center_name,
-        );
-        o.set("original_dotted_manager_name", &mut out.original_dotted_manager_name);
-        o.set("target_dotted_manager_name", &mut out.target_dotted_manager_name);
-        o.set("initiator_name", &mut out.initiator_name);
-        o.set("exception_handler_name", &mut out.exception_handler_name);
-        o.set(
-            "original_social_security_city_name",
-            &mut out.original_social_security_city_name,
-        );
-        o.set(
-            "target_social_security_city_name",
-            &mut out.target_social_security_city_name,
-        );
-        o.set("wk_created_at", &mut out.wk_created_at);
-        o.set("transform_source", &mut out.transform_source);
-        o.set("details_of_job_status_change", &mut out.details_of_job_status_change);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TransferInfo {
+    const NAME: &'static str = "TransferInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "remark" => v.put(&mut self.remark),
+            "offer_info" => v.put(&mut self.offer_info),
+            "target_dotted_manager_clean" => v.put(&mut self.target_dotted_manager_clean),
+            "probation_exist" => v.put(&mut self.probation_exist),
+            "original_department" => v.put(&mut self.original_department),
+            "target_department" => v.put(&mut self.target_department),
+            "target_draft_department" => v.put(&mut self.target_draft_department),
+            "original_department_id_path" => v.put(&mut self.original_department_id_path),
+            "target_department_id_path" => v.put(&mut self.target_department_id_path),
+            "original_work_location" => v.put(&mut self.original_work_location),
+            "target_work_location" => v.put(&mut self.target_work_location),
+            "original_direct_manager" => v.put(&mut self.original_direct_manager),
+            "target_direct_manager" => v.put(&mut self.target_direct_manager),
+            "original_dotted_manager" => v.put(&mut self.original_dotted_manager),
+            "target_dotted_manager" => v.put(&mut self.target_dotted_manager),
+            "original_job" => v.put(&mut self.original_job),
+            "target_job" => v.put(&mut self.target_job),
+            "original_job_family" => v.put(&mut self.original_job_family),
+            "target_job_family" => v.put(&mut self.target_job_family),
+            "original_job_level" => v.put(&mut self.original_job_level),
+            "target_job_level" => v.put(&mut self.target_job_level),
+            "original_workforce_type" => v.put(&mut self.original_workforce_type),
+            "target_workforce_type" => v.put(&mut self.target_workforce_type),
+            "original_employee_subtype" => v.put(&mut self.original_employee_subtype),
+            "target_employee_subtype" => v.put(&mut self.target_employee_subtype),
+            "original_company" => v.put(&mut self.original_company),
+            "target_company" => v.put(&mut self.target_company),
+            "original_contract_number" => v.put(&mut self.original_contract_number),
+            "target_contract_number" => v.put(&mut self.target_contract_number),
+            "original_contract_type" => v.put(&mut self.original_contract_type),
+            "target_contract_type" => v.put(&mut self.target_contract_type),
+            "original_duration_type" => v.put(&mut self.original_duration_type),
+            "target_duration_type" => v.put(&mut self.target_duration_type),
+            "original_signing_type" => v.put(&mut self.original_signing_type),
+            "target_signing_type" => v.put(&mut self.target_signing_type),
+            "original_contract_start_date" => {
+                v.put(&mut self.original_contract_start_date)
+            }
+            "target_contract_start_date" => v.put(&mut self.target_contract_start_date),
+            "original_contract_end_date" => v.put(&mut self.original_contract_end_date),
+            "target_contract_end_date" => v.put(&mut self.target_contract_end_date),
+            "original_working_hours_type" => v.put(&mut self.original_working_hours_type),
+            "target_working_hours_type" => v.put(&mut self.target_working_hours_type),
+            "original_working_calendar" => v.put(&mut self.original_working_calendar),
+            "target_working_calendar" => v.put(&mut self.target_working_calendar),
+            "original_probation_end_date" => v.put(&mut self.original_probation_end_date),
+            "target_probation_end_date" => v.put(&mut self.target_probation_end_date),
+            "original_weekly_working_hours" => {
+                v.put(&mut self.original_weekly_working_hours)
+            }
+            "target_weekly_working_hours" => v.put(&mut self.target_weekly_working_hours),
+            "original_work_shift" => v.put(&mut self.original_work_shift),
+            "target_work_shift" => v.put(&mut self.target_work_shift),
+            "original_cost_center_rate" => v.put(&mut self.original_cost_center_rate),
+            "target_cost_center_rate" => v.put(&mut self.target_cost_center_rate),
+            "target_allocation_expiration_time" => {
+                v.put(&mut self.target_allocation_expiration_time)
+            }
+            "original_allocation_expiration_time" => {
+                v.put(&mut self.original_allocation_expiration_time)
+            }
+            "target_allocation_effective_time" => {
+                v.put(&mut self.target_allocation_effective_time)
+            }
+            "original_allocation_effective_time" => {
+                v.put(&mut self.original_allocation_effective_time)
+            }
+            "original_default_cost_center" => {
+                v.put(&mut self.original_default_cost_center)
+            }
+            "target_default_cost_center" => v.put(&mut self.target_default_cost_center),
+            "original_is_default_cost_center_inherited" => {
+                v.put(&mut self.original_is_default_cost_center_inherited)
+            }
+            "target_is_default_cost_center_inherited" => {
+                v.put(&mut self.target_is_default_cost_center_inherited)
+            }
+            "original_employment_change" => v.put(&mut self.original_employment_change),
+            "target_employment_change" => v.put(&mut self.target_employment_change),
+            "original_job_grade" => v.put(&mut self.original_job_grade),
+            "target_job_grade" => v.put(&mut self.target_job_grade),
+            "original_compensation_type" => v.put(&mut self.original_compensation_type),
+            "target_compensation_type" => v.put(&mut self.target_compensation_type),
+            "original_service_company" => v.put(&mut self.original_service_company),
+            "target_service_company" => v.put(&mut self.target_service_company),
+            "original_position" => v.put(&mut self.original_position),
+            "target_position" => v.put(&mut self.target_position),
+            "target_draft_position" => v.put(&mut self.target_draft_position),
+            "original_social_security_city" => {
+                v.put(&mut self.original_social_security_city)
+            }
+            "target_social_security_city" => v.put(&mut self.target_social_security_city),
+            "original_pathway" => v.put(&mut self.original_pathway),
+            "target_pathway" => v.put(&mut self.target_pathway),
+            "is_transfer_with_workforce" => v.put(&mut self.is_transfer_with_workforce),
+            "original_department_name" => v.put(&mut self.original_department_name),
+            "target_department_name" => v.put(&mut self.target_department_name),
+            "original_work_location_name" => v.put(&mut self.original_work_location_name),
+            "target_work_location_name" => v.put(&mut self.target_work_location_name),
+            "original_direct_manager_name" => {
+                v.put(&mut self.original_direct_manager_name)
+            }
+            "target_direct_manager_name" => v.put(&mut self.target_direct_manager_name),
+            "original_job_name" => v.put(&mut self.original_job_name),
+            "target_job_name" => v.put(&mut self.target_job_name),
+            "original_job_family_name" => v.put(&mut self.original_job_family_name),
+            "target_job_family_name" => v.put(&mut self.target_job_family_name),
+            "original_job_level_name" => v.put(&mut self.original_job_level_name),
+            "target_job_level_name" => v.put(&mut self.target_job_level_name),
+            "original_workforce_type_name" => {
+                v.put(&mut self.original_workforce_type_name)
+            }
+            "target_workforce_type_name" => v.put(&mut self.target_workforce_type_name),
+            "original_company_name" => v.put(&mut self.original_company_name),
+            "target_company_name" => v.put(&mut self.target_company_name),
+            "original_contract_type_name" => v.put(&mut self.original_contract_type_name),
+            "target_contract_type_name" => v.put(&mut self.target_contract_type_name),
+            "original_duration_type_name" => v.put(&mut self.original_duration_type_name),
+            "target_duration_type_name" => v.put(&mut self.target_duration_type_name),
+            "original_signing_type_name" => v.put(&mut self.original_signing_type_name),
+            "target_signing_type_name" => v.put(&mut self.target_signing_type_name),
+            "original_working_hours_type_name" => {
+                v.put(&mut self.original_working_hours_type_name)
+            }
+            "target_working_hours_type_name" => {
+                v.put(&mut self.target_working_hours_type_name)
+            }
+            "original_working_calendar_name" => {
+                v.put(&mut self.original_working_calendar_name)
+            }
+            "target_working_calendar_name" => {
+                v.put(&mut self.target_working_calendar_name)
+            }
+            "original_work_shift_name" => v.put(&mut self.original_work_shift_name),
+            "target_work_shift_name" => v.put(&mut self.target_work_shift_name),
+            "original_job_grade_name" => v.put(&mut self.original_job_grade_name),
+            "target_job_grade_name" => v.put(&mut self.target_job_grade_name),
+            "original_compensation_type_name" => {
+                v.put(&mut self.original_compensation_type_name)
+            }
+            "target_compensation_type_name" => {
+                v.put(&mut self.target_compensation_type_name)
+            }
+            "original_service_company_name" => {
+                v.put(&mut self.original_service_company_name)
+            }
+            "target_service_company_name" => v.put(&mut self.target_service_company_name),
+            "original_position_name" => v.put(&mut self.original_position_name),
+            "target_position_name" => v.put(&mut self.target_position_name),
+            "original_employee_subtype_name" => {
+                v.put(&mut self.original_employee_subtype_name)
+            }
+            "target_employee_subtype_name" => {
+                v.put(&mut self.target_employee_subtype_name)
+            }
+            "original_pathway_name" => v.put(&mut self.original_pathway_name),
+            "target_pathway_name" => v.put(&mut self.target_pathway_name),
+            "original_default_cost_center_name" => {
+                v.put(&mut self.original_default_cost_center_name)
+            }
+            "target_default_cost_center_name" => {
+                v.put(&mut self.target_default_cost_center_name)
+            }
+            "original_dotted_manager_name" => {
+                v.put(&mut self.original_dotted_manager_name)
+            }
+            "target_dotted_manager_name" => v.put(&mut self.target_dotted_manager_name),
+            "initiator_name" => v.put(&mut self.initiator_name),
+            "exception_handler_name" => v.put(&mut self.exception_handler_name),
+            "original_social_security_city_name" => {
+                v.put(&mut self.original_social_security_city_name)
+            }
+            "target_social_security_city_name" => {
+                v.put(&mut self.target_social_security_city_name)
+            }
+            "wk_created_at" => v.put(&mut self.wk_created_at),
+            "transform_source" => v.put(&mut self.transform_source),
+            "details_of_job_status_change" => {
+                v.put(&mut self.details_of_job_status_change)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.pre_hire.transform_onboarding_task` (流转入职任务).
@@ -22301,14 +25686,26 @@ pub struct TreeCostCenterResponseBody {
 }
 impl FromJson for TreeCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TreeCostCenterResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("reject_export", &mut out.reject_export);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TreeCostCenterResponseBody {
+    const NAME: &'static str = "TreeCostCenterResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "reject_export" => v.put(&mut self.reject_export),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.department.tree` (Get the department architecture tree on any date).
@@ -22350,12 +25747,24 @@ pub struct UpdateProcessApproverResponseBody {
 }
 impl FromJson for UpdateProcessApproverResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UpdateProcessApproverResponseBody")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("msg", &mut out.msg);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UpdateProcessApproverResponseBody {
+    const NAME: &'static str = "UpdateProcessApproverResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "msg" => v.put(&mut self.msg),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.custom_org.update_rule` (Update matching rules for custom organization).
@@ -22423,17 +25832,29 @@ pub struct Visa {
 }
 impl FromJson for Visa {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Visa")?;
-        let mut out = Self::default();
-        o.set("wk_id", &mut out.wk_id);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("national_id_type_id", &mut out.national_id_type_id);
-        o.set("visa_number", &mut out.visa_number);
-        o.set("issued_date", &mut out.issued_date);
-        o.set("expiration_date", &mut out.expiration_date);
-        o.set("issued_by", &mut out.issued_by);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Visa {
+    const NAME: &'static str = "Visa";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wk_id" => v.put(&mut self.wk_id),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "national_id_type_id" => v.put(&mut self.national_id_type_id),
+            "visa_number" => v.put(&mut self.visa_number),
+            "issued_date" => v.put(&mut self.issued_date),
+            "expiration_date" => v.put(&mut self.expiration_date),
+            "issued_by" => v.put(&mut self.issued_by),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Visa {
@@ -22530,12 +25951,24 @@ pub struct WorkEmail {
 }
 impl FromJson for WorkEmail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkEmail")?;
-        let mut out = Self::default();
-        o.set("email", &mut out.email);
-        o.set("email_usage", &mut out.email_usage);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkEmail {
+    const NAME: &'static str = "WorkEmail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "email" => v.put(&mut self.email),
+            "email_usage" => v.put(&mut self.email_usage),
+            _ => v.skip(),
+        }
     }
 }
 /// The `work_experience` of `PrehireCreate`.
@@ -22605,17 +26038,29 @@ pub struct WorkExperienceInfo {
 }
 impl FromJson for WorkExperienceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkExperienceInfo")?;
-        let mut out = Self::default();
-        o.set("company_organization", &mut out.company_organization);
-        o.set("department", &mut out.department);
-        o.set("job", &mut out.job);
-        o.set("description", &mut out.description);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkExperienceInfo {
+    const NAME: &'static str = "WorkExperienceInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company_organization" => v.put(&mut self.company_organization),
+            "department" => v.put(&mut self.department),
+            "job" => v.put(&mut self.job),
+            "description" => v.put(&mut self.description),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WorkExperienceInfo {
@@ -22675,16 +26120,28 @@ pub struct WorkforcePlan {
 }
 impl FromJson for WorkforcePlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkforcePlan")?;
-        let mut out = Self::default();
-        o.set("workforce_plan_id", &mut out.workforce_plan_id);
-        o.set("workforce_plan_name", &mut out.workforce_plan_name);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("active", &mut out.active);
-        o.set("dimension_lists", &mut out.dimension_lists);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkforcePlan {
+    const NAME: &'static str = "WorkforcePlan";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "workforce_plan_id" => v.put(&mut self.workforce_plan_id),
+            "workforce_plan_name" => v.put(&mut self.workforce_plan_name),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "active" => v.put(&mut self.active),
+            "dimension_lists" => v.put(&mut self.dimension_lists),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchWorkforcePlanDetailResponseBody`.
@@ -22734,37 +26191,49 @@ pub struct WorkforcePlanDetail {
 }
 impl FromJson for WorkforcePlanDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkforcePlanDetail")?;
-        let mut out = Self::default();
-        o.set("workforce_plan_detail_id", &mut out.workforce_plan_detail_id);
-        o.set("department", &mut out.department);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("work_location", &mut out.work_location);
-        o.set("job_family", &mut out.job_family);
-        o.set("job_level", &mut out.job_level);
-        o.set("job", &mut out.job);
-        o.set("cost_center", &mut out.cost_center);
-        o.set("workforce_plan", &mut out.workforce_plan);
-        o.set("active_individuals", &mut out.active_individuals);
-        o.set("individuals_to_be_added", &mut out.individuals_to_be_added);
-        o.set("individuals_to_be_removed", &mut out.individuals_to_be_removed);
-        o.set("vacancy", &mut out.vacancy);
-        o.set(
-            "vacancy_including_individuals_to_be_added_and_removed",
-            &mut out.vacancy_including_individuals_to_be_added_and_removed,
-        );
-        o.set("fulfillment_rate", &mut out.fulfillment_rate);
-        o.set(
-            "fulfillment_rate_including_individuals_to_be_added_and_removed",
-            &mut out.fulfillment_rate_including_individuals_to_be_added_and_removed,
-        );
-        o.set(
-            "estimated_active_individuals_detail",
-            &mut out.estimated_active_individuals_detail,
-        );
-        o.set("is_missing_dimension", &mut out.is_missing_dimension);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkforcePlanDetail {
+    const NAME: &'static str = "WorkforcePlanDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "workforce_plan_detail_id" => v.put(&mut self.workforce_plan_detail_id),
+            "department" => v.put(&mut self.department),
+            "employee_type" => v.put(&mut self.employee_type),
+            "work_location" => v.put(&mut self.work_location),
+            "job_family" => v.put(&mut self.job_family),
+            "job_level" => v.put(&mut self.job_level),
+            "job" => v.put(&mut self.job),
+            "cost_center" => v.put(&mut self.cost_center),
+            "workforce_plan" => v.put(&mut self.workforce_plan),
+            "active_individuals" => v.put(&mut self.active_individuals),
+            "individuals_to_be_added" => v.put(&mut self.individuals_to_be_added),
+            "individuals_to_be_removed" => v.put(&mut self.individuals_to_be_removed),
+            "vacancy" => v.put(&mut self.vacancy),
+            "vacancy_including_individuals_to_be_added_and_removed" => {
+                v.put(&mut self.vacancy_including_individuals_to_be_added_and_removed)
+            }
+            "fulfillment_rate" => v.put(&mut self.fulfillment_rate),
+            "fulfillment_rate_including_individuals_to_be_added_and_removed" => {
+                v.put(
+                    &mut self
+                        .fulfillment_rate_including_individuals_to_be_added_and_removed,
+                )
+            }
+            "estimated_active_individuals_detail" => {
+                v.put(&mut self.estimated_active_individuals_detail)
+            }
+            "is_missing_dimension" => v.put(&mut self.is_missing_dimension),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `corehr.v2.workforce_plan_detail_row.batch_delete` (batch delete workforce plan detail row).
@@ -22869,33 +26338,45 @@ pub struct WorkforcePlanDetailV2 {
 }
 impl FromJson for WorkforcePlanDetailV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkforcePlanDetailV2")?;
-        let mut out = Self::default();
-        o.set("workforce_plan_detail_id", &mut out.workforce_plan_detail_id);
-        o.set("dimension_info_datas", &mut out.dimension_info_datas);
-        o.set("workforce_plan", &mut out.workforce_plan);
-        o.set("active_individuals", &mut out.active_individuals);
-        o.set("individuals_to_be_added", &mut out.individuals_to_be_added);
-        o.set("individuals_to_be_removed", &mut out.individuals_to_be_removed);
-        o.set("vacancy", &mut out.vacancy);
-        o.set(
-            "vacancy_including_individuals_to_be_added_and_removed",
-            &mut out.vacancy_including_individuals_to_be_added_and_removed,
-        );
-        o.set("fulfillment_rate", &mut out.fulfillment_rate);
-        o.set(
-            "fulfillment_rate_including_individuals_to_be_added_and_removed",
-            &mut out.fulfillment_rate_including_individuals_to_be_added_and_removed,
-        );
-        o.set(
-            "estimated_active_individuals_details",
-            &mut out.estimated_active_individuals_details,
-        );
-        o.set("multi_period_values", &mut out.multi_period_values);
-        o.set("is_missing_dimension", &mut out.is_missing_dimension);
-        o.set("is_all_zero_value", &mut out.is_all_zero_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkforcePlanDetailV2 {
+    const NAME: &'static str = "WorkforcePlanDetailV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "workforce_plan_detail_id" => v.put(&mut self.workforce_plan_detail_id),
+            "dimension_info_datas" => v.put(&mut self.dimension_info_datas),
+            "workforce_plan" => v.put(&mut self.workforce_plan),
+            "active_individuals" => v.put(&mut self.active_individuals),
+            "individuals_to_be_added" => v.put(&mut self.individuals_to_be_added),
+            "individuals_to_be_removed" => v.put(&mut self.individuals_to_be_removed),
+            "vacancy" => v.put(&mut self.vacancy),
+            "vacancy_including_individuals_to_be_added_and_removed" => {
+                v.put(&mut self.vacancy_including_individuals_to_be_added_and_removed)
+            }
+            "fulfillment_rate" => v.put(&mut self.fulfillment_rate),
+            "fulfillment_rate_including_individuals_to_be_added_and_removed" => {
+                v.put(
+                    &mut self
+                        .fulfillment_rate_including_individuals_to_be_added_and_removed,
+                )
+            }
+            "estimated_active_individuals_details" => {
+                v.put(&mut self.estimated_active_individuals_details)
+            }
+            "multi_period_values" => v.put(&mut self.multi_period_values),
+            "is_missing_dimension" => v.put(&mut self.is_missing_dimension),
+            "is_all_zero_value" => v.put(&mut self.is_all_zero_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_lists` of `WorkforcePlan`.
@@ -22913,12 +26394,24 @@ pub struct WorkforcePlanDimension {
 }
 impl FromJson for WorkforcePlanDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkforcePlanDimension")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkforcePlanDimension {
+    const NAME: &'static str = "WorkforcePlanDimension";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `estimated_active_individuals_detail` of `WorkforcePlanDetail`.
@@ -22936,12 +26429,26 @@ pub struct WorkforcePlanEaiDetail {
 }
 impl FromJson for WorkforcePlanEaiDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkforcePlanEaiDetail")?;
-        let mut out = Self::default();
-        o.set("date", &mut out.date);
-        o.set("estimated_active_individuals", &mut out.estimated_active_individuals);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkforcePlanEaiDetail {
+    const NAME: &'static str = "WorkforcePlanEaiDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "date" => v.put(&mut self.date),
+            "estimated_active_individuals" => {
+                v.put(&mut self.estimated_active_individuals)
+            }
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WorkforcePlanEaiDetail {
@@ -22971,14 +26478,26 @@ pub struct WorkforcePlanMultiPeriodValue {
 }
 impl FromJson for WorkforcePlanMultiPeriodValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkforcePlanMultiPeriodValue")?;
-        let mut out = Self::default();
-        o.set("period_date", &mut out.period_date);
-        o.set("workforce_plan", &mut out.workforce_plan);
-        o.set("individuals_to_be_added", &mut out.individuals_to_be_added);
-        o.set("individuals_to_be_removed", &mut out.individuals_to_be_removed);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkforcePlanMultiPeriodValue {
+    const NAME: &'static str = "WorkforcePlanMultiPeriodValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "period_date" => v.put(&mut self.period_date),
+            "workforce_plan" => v.put(&mut self.workforce_plan),
+            "individuals_to_be_added" => v.put(&mut self.individuals_to_be_added),
+            "individuals_to_be_removed" => v.put(&mut self.individuals_to_be_removed),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WorkforcePlanMultiPeriodValue {

@@ -69,6 +69,9 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -144,6 +147,9 @@ impl FromJson for EmployeeIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for EmployeeIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -214,6 +220,9 @@ impl json::Absent for EnumType {
 impl FromJson for EnumType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for EnumType {
@@ -305,6 +314,9 @@ impl json::Absent for FieldType {
 impl FromJson for FieldType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FieldType {
@@ -469,6 +481,9 @@ impl FromJson for ResignReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ResignReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -543,6 +558,9 @@ impl json::Absent for ResignType {
 impl FromJson for ResignType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ResignType {
@@ -711,6 +729,9 @@ impl FromJson for UpdateEmployeeResignReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UpdateEmployeeResignReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -790,6 +811,9 @@ impl FromJson for UpdateEmployeeResignType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UpdateEmployeeResignType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -857,6 +881,9 @@ impl FromJson for UserType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -880,13 +907,25 @@ pub struct AbnormalRecord {
 }
 impl FromJson for AbnormalRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AbnormalRecord")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("row_error", &mut out.row_error);
-        o.set("field_errors", &mut out.field_errors);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AbnormalRecord {
+    const NAME: &'static str = "AbnormalRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "row_error" => v.put(&mut self.row_error),
+            "field_errors" => v.put(&mut self.field_errors),
+            _ => v.skip(),
+        }
     }
 }
 /// The `photo_of_id_portrait_side` of `EmployeeEducationAndWorkExperienceEntity`.
@@ -908,14 +947,26 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Attachment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("mime_type", &mut out.mime_type);
-        o.set("name", &mut out.name);
-        o.set("size", &mut out.size);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Attachment {
+    const NAME: &'static str = "Attachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "mime_type" => v.put(&mut self.mime_type),
+            "name" => v.put(&mut self.name),
+            "size" => v.put(&mut self.size),
+            _ => v.skip(),
+        }
     }
 }
 /// The `bank_accounts` of `EmployeePersonalAndSocialRelationshipEntity`.
@@ -963,27 +1014,39 @@ pub struct BankAccount {
 }
 impl FromJson for BankAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BankAccount")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("account_user_name", &mut out.account_user_name);
-        o.set("account_number", &mut out.account_number);
-        o.set("sub_bank_id", &mut out.sub_bank_id);
-        o.set("bank_card_type", &mut out.bank_card_type);
-        o.set("country", &mut out.country);
-        o.set("currency", &mut out.currency);
-        o.set("check_code", &mut out.check_code);
-        o.set("is_main", &mut out.is_main);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("updator_id", &mut out.updator_id);
-        o.set("bank_name", &mut out.bank_name);
-        o.set("custom_field_value", &mut out.custom_field_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BankAccount {
+    const NAME: &'static str = "BankAccount";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "account_user_name" => v.put(&mut self.account_user_name),
+            "account_number" => v.put(&mut self.account_number),
+            "sub_bank_id" => v.put(&mut self.sub_bank_id),
+            "bank_card_type" => v.put(&mut self.bank_card_type),
+            "country" => v.put(&mut self.country),
+            "currency" => v.put(&mut self.currency),
+            "check_code" => v.put(&mut self.check_code),
+            "is_main" => v.put(&mut self.is_main),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "updator_id" => v.put(&mut self.updator_id),
+            "bank_name" => v.put(&mut self.bank_name),
+            "custom_field_value" => v.put(&mut self.custom_field_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `certificates` of `EmployeePersonalAndSocialRelationshipEntity`.
@@ -1017,20 +1080,32 @@ pub struct Certificate {
 }
 impl FromJson for Certificate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Certificate")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("credential_number", &mut out.credential_number);
-        o.set("credential_type", &mut out.credential_type);
-        o.set("expiry_date", &mut out.expiry_date);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("updator_id", &mut out.updator_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Certificate {
+    const NAME: &'static str = "Certificate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "credential_number" => v.put(&mut self.credential_number),
+            "credential_type" => v.put(&mut self.credential_type),
+            "expiry_date" => v.put(&mut self.expiry_date),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "updator_id" => v.put(&mut self.updator_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListCollaborationRuleResponseBody`.
@@ -1054,15 +1129,27 @@ pub struct CollaborationRule {
 }
 impl FromJson for CollaborationRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationRule")?;
-        let mut out = Self::default();
-        o.set("rule_id", &mut out.rule_id);
-        o.set("subjects", &mut out.subjects);
-        o.set("subject_is_valid", &mut out.subject_is_valid);
-        o.set("objects", &mut out.objects);
-        o.set("object_is_valid", &mut out.object_is_valid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationRule {
+    const NAME: &'static str = "CollaborationRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rule_id" => v.put(&mut self.rule_id),
+            "subjects" => v.put(&mut self.subjects),
+            "subject_is_valid" => v.put(&mut self.subject_is_valid),
+            "objects" => v.put(&mut self.objects),
+            "object_is_valid" => v.put(&mut self.object_is_valid),
+            _ => v.skip(),
+        }
     }
 }
 /// The `subjects` of `CollaborationRule`.
@@ -1082,13 +1169,25 @@ pub struct CollaborationRuleEntities {
 }
 impl FromJson for CollaborationRuleEntities {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationRuleEntities")?;
-        let mut out = Self::default();
-        o.set("open_user_ids", &mut out.open_user_ids);
-        o.set("open_department_ids", &mut out.open_department_ids);
-        o.set("open_group_ids", &mut out.open_group_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationRuleEntities {
+    const NAME: &'static str = "CollaborationRuleEntities";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_user_ids" => v.put(&mut self.open_user_ids),
+            "open_department_ids" => v.put(&mut self.open_department_ids),
+            "open_group_ids" => v.put(&mut self.open_group_ids),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CollaborationRuleEntities {
@@ -1123,16 +1222,28 @@ pub struct CollaborationTenant {
 }
 impl FromJson for CollaborationTenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationTenant")?;
-        let mut out = Self::default();
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("connect_time", &mut out.connect_time);
-        o.set("avatar", &mut out.avatar);
-        o.set("brand", &mut out.brand);
-        o.set("name", &mut out.name);
-        o.set("short_name", &mut out.short_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationTenant {
+    const NAME: &'static str = "CollaborationTenant";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "connect_time" => v.put(&mut self.connect_time),
+            "avatar" => v.put(&mut self.avatar),
+            "brand" => v.put(&mut self.brand),
+            "name" => v.put(&mut self.name),
+            "short_name" => v.put(&mut self.short_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `contract_subject` of `EmployeeWorkEntity`.
@@ -1166,20 +1277,32 @@ pub struct Company {
 }
 impl FromJson for Company {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Company")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("name", &mut out.name);
-        o.set("is_enabled", &mut out.is_enabled);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("updator_id", &mut out.updator_id);
-        o.set("external_id", &mut out.external_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Company {
+    const NAME: &'static str = "Company";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "name" => v.put(&mut self.name),
+            "is_enabled" => v.put(&mut self.is_enabled),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "updator_id" => v.put(&mut self.updator_id),
+            "external_id" => v.put(&mut self.external_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `contact_addresses` of `CreateEmployee`.
@@ -1203,15 +1326,27 @@ pub struct ContactAddress {
 }
 impl FromJson for ContactAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContactAddress")?;
-        let mut out = Self::default();
-        o.set("country", &mut out.country);
-        o.set("province", &mut out.province);
-        o.set("city", &mut out.city);
-        o.set("address", &mut out.address);
-        o.set("contact_address_type", &mut out.contact_address_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContactAddress {
+    const NAME: &'static str = "ContactAddress";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "country" => v.put(&mut self.country),
+            "province" => v.put(&mut self.province),
+            "city" => v.put(&mut self.city),
+            "address" => v.put(&mut self.address),
+            "contact_address_type" => v.put(&mut self.contact_address_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContactAddress {
@@ -1259,11 +1394,23 @@ pub struct CreateCollaborationRuleResponseBody {
 }
 impl FromJson for CreateCollaborationRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateCollaborationRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("add_rule_id", &mut out.add_rule_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateCollaborationRuleResponseBody {
+    const NAME: &'static str = "CreateCollaborationRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "add_rule_id" => v.put(&mut self.add_rule_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department` of `CreateDepartmentRequestBody`.
@@ -1372,11 +1519,23 @@ pub struct CreateDepartmentResponseBody {
 }
 impl FromJson for CreateDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateDepartmentResponseBody {
+    const NAME: &'static str = "CreateDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `employee` of `CreateEmployeeRequestBody`.
@@ -1652,11 +1811,23 @@ pub struct CreateEmployeeResponseBody {
 }
 impl FromJson for CreateEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateEmployeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("employee_id", &mut out.employee_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateEmployeeResponseBody {
+    const NAME: &'static str = "CreateEmployeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employee_id" => v.put(&mut self.employee_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_field_value` of `BankAccount`.
@@ -1697,20 +1868,32 @@ pub struct CustomFieldValue {
 }
 impl FromJson for CustomFieldValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomFieldValue")?;
-        let mut out = Self::default();
-        o.set("field_type", &mut out.field_type);
-        o.set("text_value", &mut out.text_value);
-        o.set("url_value", &mut out.url_value);
-        o.set("enum_value", &mut out.enum_value);
-        o.set("user_values", &mut out.user_values);
-        o.set("date_time_value", &mut out.date_time_value);
-        o.set("number_value", &mut out.number_value);
-        o.set("boolean_value", &mut out.boolean_value);
-        o.set("phone_value", &mut out.phone_value);
-        o.set("field_key", &mut out.field_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomFieldValue {
+    const NAME: &'static str = "CustomFieldValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_type" => v.put(&mut self.field_type),
+            "text_value" => v.put(&mut self.text_value),
+            "url_value" => v.put(&mut self.url_value),
+            "enum_value" => v.put(&mut self.enum_value),
+            "user_values" => v.put(&mut self.user_values),
+            "date_time_value" => v.put(&mut self.date_time_value),
+            "number_value" => v.put(&mut self.number_value),
+            "boolean_value" => v.put(&mut self.boolean_value),
+            "phone_value" => v.put(&mut self.phone_value),
+            "field_key" => v.put(&mut self.field_key),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CustomFieldValue {
@@ -1850,35 +2033,47 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Department")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("external_id", &mut out.external_id);
-        o.set("encrypted_id", &mut out.encrypted_id);
-        o.set("department_count", &mut out.department_count);
-        o.set("has_child", &mut out.has_child);
-        o.set("leaders", &mut out.leaders);
-        o.set("hrbps", &mut out.hrbps);
-        o.set("parent_department_id", &mut out.parent_department_id);
-        o.set("name", &mut out.name);
-        o.set("delete_status", &mut out.delete_status);
-        o.set("enabled_status", &mut out.enabled_status);
-        o.set("order_weight", &mut out.order_weight);
-        o.set("type", &mut out.r#type);
-        o.set("description", &mut out.description);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("updator_id", &mut out.updator_id);
-        o.set("is_root", &mut out.is_root);
-        o.set("custom_field_values", &mut out.custom_field_values);
-        o.set("department_paths", &mut out.department_paths);
-        o.set("department_path_infos", &mut out.department_path_infos);
-        o.set("data_source", &mut out.data_source);
-        o.set("org_dimension", &mut out.org_dimension);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Department {
+    const NAME: &'static str = "Department";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "external_id" => v.put(&mut self.external_id),
+            "encrypted_id" => v.put(&mut self.encrypted_id),
+            "department_count" => v.put(&mut self.department_count),
+            "has_child" => v.put(&mut self.has_child),
+            "leaders" => v.put(&mut self.leaders),
+            "hrbps" => v.put(&mut self.hrbps),
+            "parent_department_id" => v.put(&mut self.parent_department_id),
+            "name" => v.put(&mut self.name),
+            "delete_status" => v.put(&mut self.delete_status),
+            "enabled_status" => v.put(&mut self.enabled_status),
+            "order_weight" => v.put(&mut self.order_weight),
+            "type" => v.put(&mut self.r#type),
+            "description" => v.put(&mut self.description),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "updator_id" => v.put(&mut self.updator_id),
+            "is_root" => v.put(&mut self.is_root),
+            "custom_field_values" => v.put(&mut self.custom_field_values),
+            "department_paths" => v.put(&mut self.department_paths),
+            "department_path_infos" => v.put(&mut self.department_path_infos),
+            "data_source" => v.put(&mut self.data_source),
+            "org_dimension" => v.put(&mut self.org_dimension),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department_path_infos` of `Department`.
@@ -1896,12 +2091,24 @@ pub struct DepartmentBaseInfo {
 }
 impl FromJson for DepartmentBaseInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentBaseInfo")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("department_name", &mut out.department_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentBaseInfo {
+    const NAME: &'static str = "DepartmentBaseInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "department_name" => v.put(&mut self.department_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department_count` of `Department`.
@@ -1925,18 +2132,29 @@ pub struct DepartmentCount {
 }
 impl FromJson for DepartmentCount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentCount")?;
-        let mut out = Self::default();
-        o.set("recursive_members_count", &mut out.recursive_members_count);
-        o.set("direct_members_count", &mut out.direct_members_count);
-        o.set(
-            "recursive_members_count_exclude_leaders",
-            &mut out.recursive_members_count_exclude_leaders,
-        );
-        o.set("recursive_departments_count", &mut out.recursive_departments_count);
-        o.set("direct_departments_count", &mut out.direct_departments_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentCount {
+    const NAME: &'static str = "DepartmentCount";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "recursive_members_count" => v.put(&mut self.recursive_members_count),
+            "direct_members_count" => v.put(&mut self.direct_members_count),
+            "recursive_members_count_exclude_leaders" => {
+                v.put(&mut self.recursive_members_count_exclude_leaders)
+            }
+            "recursive_departments_count" => v.put(&mut self.recursive_departments_count),
+            "direct_departments_count" => v.put(&mut self.direct_departments_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leaders` of `CreateDepartment`.
@@ -1956,12 +2174,24 @@ pub struct DepartmentLeader {
 }
 impl FromJson for DepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentLeader")?;
-        let mut out = Self::default();
-        o.set("leader_type", &mut out.leader_type);
-        o.set("leader_id", &mut out.leader_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentLeader {
+    const NAME: &'static str = "DepartmentLeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leader_type" => v.put(&mut self.leader_type),
+            "leader_id" => v.put(&mut self.leader_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DepartmentLeader {
@@ -2009,26 +2239,36 @@ pub struct Dependent {
 }
 impl FromJson for Dependent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Dependent")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("relationship", &mut out.relationship);
-        o.set("gender", &mut out.gender);
-        o.set("date_of_birth", &mut out.date_of_birth);
-        o.set("nationality_id", &mut out.nationality_id);
-        o.set("national_id_list", &mut out.national_id_list);
-        o.set("spouses_working_status", &mut out.spouses_working_status);
-        o.set(
-            "is_this_person_covered_by_health_insurance",
-            &mut out.is_this_person_covered_by_health_insurance,
-        );
-        o.set(
-            "is_this_person_allowed_for_tax_deduction",
-            &mut out.is_this_person_allowed_for_tax_deduction,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Dependent {
+    const NAME: &'static str = "Dependent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "relationship" => v.put(&mut self.relationship),
+            "gender" => v.put(&mut self.gender),
+            "date_of_birth" => v.put(&mut self.date_of_birth),
+            "nationality_id" => v.put(&mut self.nationality_id),
+            "national_id_list" => v.put(&mut self.national_id_list),
+            "spouses_working_status" => v.put(&mut self.spouses_working_status),
+            "is_this_person_covered_by_health_insurance" => {
+                v.put(&mut self.is_this_person_covered_by_health_insurance)
+            }
+            "is_this_person_allowed_for_tax_deduction" => {
+                v.put(&mut self.is_this_person_allowed_for_tax_deduction)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `educations` of `EmployeeEducationAndWorkExperienceEntity`.
@@ -2066,22 +2306,34 @@ pub struct Education {
 }
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Education")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("school", &mut out.school);
-        o.set("level_of_education", &mut out.level_of_education);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("expected_end_date", &mut out.expected_end_date);
-        o.set("field_of_study", &mut out.field_of_study);
-        o.set("degree", &mut out.degree);
-        o.set("country_region_id", &mut out.country_region_id);
-        o.set("education_id", &mut out.education_id);
-        o.set("school_enum", &mut out.school_enum);
-        o.set("field_of_study_enum", &mut out.field_of_study_enum);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Education {
+    const NAME: &'static str = "Education";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "school" => v.put(&mut self.school),
+            "level_of_education" => v.put(&mut self.level_of_education),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "expected_end_date" => v.put(&mut self.expected_end_date),
+            "field_of_study" => v.put(&mut self.field_of_study),
+            "degree" => v.put(&mut self.degree),
+            "country_region_id" => v.put(&mut self.country_region_id),
+            "education_id" => v.put(&mut self.education_id),
+            "school_enum" => v.put(&mut self.school_enum),
+            "field_of_study_enum" => v.put(&mut self.field_of_study_enum),
+            _ => v.skip(),
+        }
     }
 }
 /// The `emergency_contacts` of `EmployeePersonalAndSocialRelationshipEntity`.
@@ -2105,15 +2357,27 @@ pub struct EmergencyContact {
 }
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmergencyContact")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("relationship", &mut out.relationship);
-        o.set("phone", &mut out.phone);
-        o.set("is_primary", &mut out.is_primary);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmergencyContact {
+    const NAME: &'static str = "EmergencyContact";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "relationship" => v.put(&mut self.relationship),
+            "phone" => v.put(&mut self.phone),
+            "is_primary" => v.put(&mut self.is_primary),
+            _ => v.skip(),
+        }
     }
 }
 /// The `base_info` of `EmployeeEntity`.
@@ -2227,64 +2491,82 @@ pub struct EmployeeBaseEntity {
 }
 impl FromJson for EmployeeBaseEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeBaseEntity")?;
-        let mut out = Self::default();
-        o.set("employee_id", &mut out.employee_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("external_id", &mut out.external_id);
-        o.set("name", &mut out.name);
-        o.set("mobile", &mut out.mobile);
-        o.set("email", &mut out.email);
-        o.set("personal_email", &mut out.personal_email);
-        o.set("enterprise_email", &mut out.enterprise_email);
-        o.set("gender", &mut out.gender);
-        o.set("residential_address", &mut out.residential_address);
-        o.set("contact_addresses", &mut out.contact_addresses);
-        o.set("tenant", &mut out.tenant);
-        o.set("departments", &mut out.departments);
-        o.set("employee_order_in_departments", &mut out.employee_order_in_departments);
-        o.set("user_department_path", &mut out.user_department_path);
-        o.set("user_department_path_name", &mut out.user_department_path_name);
-        o.set("avatar_key", &mut out.avatar_key);
-        o.set("background_image_key", &mut out.background_image_key);
-        o.set("description", &mut out.description);
-        o.set("is_set_custom_background_image", &mut out.is_set_custom_background_image);
-        o.set("active_status", &mut out.active_status);
-        o.set("is_resigned", &mut out.is_resigned);
-        o.set("leader_id", &mut out.leader_id);
-        o.set("dotted_line_leader_ids", &mut out.dotted_line_leader_ids);
-        o.set("is_primary_admin", &mut out.is_primary_admin);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("enterprise_email_aliases", &mut out.enterprise_email_aliases);
-        o.set("custom_field_values", &mut out.custom_field_values);
-        o.set("description_flag", &mut out.description_flag);
-        o.set("work_status", &mut out.work_status);
-        o.set("has_been_resurrected", &mut out.has_been_resurrected);
-        o.set(
-            "during_resign_cooling_off_period",
-            &mut out.during_resign_cooling_off_period,
-        );
-        o.set("is_set_custom_avatar", &mut out.is_set_custom_avatar);
-        o.set("is_registered", &mut out.is_registered);
-        o.set("department_path_infos", &mut out.department_path_infos);
-        o.set("resign_time", &mut out.resign_time);
-        o.set("resigned_user_department_path", &mut out.resigned_user_department_path);
-        o.set(
-            "resigned_user_department_path_name",
-            &mut out.resigned_user_department_path_name,
-        );
-        o.set("resigned_departments", &mut out.resigned_departments);
-        o.set("avatar", &mut out.avatar);
-        o.set("background_image", &mut out.background_image);
-        o.set("is_admin", &mut out.is_admin);
-        o.set("data_source", &mut out.data_source);
-        o.set("geo_name", &mut out.geo_name);
-        o.set("subscription_ids", &mut out.subscription_ids);
-        o.set("virtual_org_infos", &mut out.virtual_org_infos);
-        o.set("is_forbidden_delete_employee", &mut out.is_forbidden_delete_employee);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeBaseEntity {
+    const NAME: &'static str = "EmployeeBaseEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employee_id" => v.put(&mut self.employee_id),
+            "user_id" => v.put(&mut self.user_id),
+            "external_id" => v.put(&mut self.external_id),
+            "name" => v.put(&mut self.name),
+            "mobile" => v.put(&mut self.mobile),
+            "email" => v.put(&mut self.email),
+            "personal_email" => v.put(&mut self.personal_email),
+            "enterprise_email" => v.put(&mut self.enterprise_email),
+            "gender" => v.put(&mut self.gender),
+            "residential_address" => v.put(&mut self.residential_address),
+            "contact_addresses" => v.put(&mut self.contact_addresses),
+            "tenant" => v.put(&mut self.tenant),
+            "departments" => v.put(&mut self.departments),
+            "employee_order_in_departments" => {
+                v.put(&mut self.employee_order_in_departments)
+            }
+            "user_department_path" => v.put(&mut self.user_department_path),
+            "user_department_path_name" => v.put(&mut self.user_department_path_name),
+            "avatar_key" => v.put(&mut self.avatar_key),
+            "background_image_key" => v.put(&mut self.background_image_key),
+            "description" => v.put(&mut self.description),
+            "is_set_custom_background_image" => {
+                v.put(&mut self.is_set_custom_background_image)
+            }
+            "active_status" => v.put(&mut self.active_status),
+            "is_resigned" => v.put(&mut self.is_resigned),
+            "leader_id" => v.put(&mut self.leader_id),
+            "dotted_line_leader_ids" => v.put(&mut self.dotted_line_leader_ids),
+            "is_primary_admin" => v.put(&mut self.is_primary_admin),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "enterprise_email_aliases" => v.put(&mut self.enterprise_email_aliases),
+            "custom_field_values" => v.put(&mut self.custom_field_values),
+            "description_flag" => v.put(&mut self.description_flag),
+            "work_status" => v.put(&mut self.work_status),
+            "has_been_resurrected" => v.put(&mut self.has_been_resurrected),
+            "during_resign_cooling_off_period" => {
+                v.put(&mut self.during_resign_cooling_off_period)
+            }
+            "is_set_custom_avatar" => v.put(&mut self.is_set_custom_avatar),
+            "is_registered" => v.put(&mut self.is_registered),
+            "department_path_infos" => v.put(&mut self.department_path_infos),
+            "resign_time" => v.put(&mut self.resign_time),
+            "resigned_user_department_path" => {
+                v.put(&mut self.resigned_user_department_path)
+            }
+            "resigned_user_department_path_name" => {
+                v.put(&mut self.resigned_user_department_path_name)
+            }
+            "resigned_departments" => v.put(&mut self.resigned_departments),
+            "avatar" => v.put(&mut self.avatar),
+            "background_image" => v.put(&mut self.background_image),
+            "is_admin" => v.put(&mut self.is_admin),
+            "data_source" => v.put(&mut self.data_source),
+            "geo_name" => v.put(&mut self.geo_name),
+            "subscription_ids" => v.put(&mut self.subscription_ids),
+            "virtual_org_infos" => v.put(&mut self.virtual_org_infos),
+            "is_forbidden_delete_employee" => {
+                v.put(&mut self.is_forbidden_delete_employee)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `education_and_work_experience` of `EmployeeEntity`.
@@ -2324,29 +2606,39 @@ pub struct EmployeeEducationAndWorkExperienceEntity {
 }
 impl FromJson for EmployeeEducationAndWorkExperienceEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeEducationAndWorkExperienceEntity")?;
-        let mut out = Self::default();
-        o.set("educations", &mut out.educations);
-        o.set("work_experiences", &mut out.work_experiences);
-        o.set("former_employer", &mut out.former_employer);
-        o.set("personal_profiles", &mut out.personal_profiles);
-        o.set("photo_of_id_portrait_side", &mut out.photo_of_id_portrait_side);
-        o.set("photo_of_id_emblem_side", &mut out.photo_of_id_emblem_side);
-        o.set("id_photo", &mut out.id_photo);
-        o.set("diploma", &mut out.diploma);
-        o.set("graduation_certificate", &mut out.graduation_certificate);
-        o.set("certificate_of_merit", &mut out.certificate_of_merit);
-        o.set("offboarding_paperwork", &mut out.offboarding_paperwork);
-        o.set(
-            "highest_level_of_education_entity",
-            &mut out.highest_level_of_education_entity,
-        );
-        o.set(
-            "highest_degree_of_education_entity",
-            &mut out.highest_degree_of_education_entity,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeEducationAndWorkExperienceEntity {
+    const NAME: &'static str = "EmployeeEducationAndWorkExperienceEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "educations" => v.put(&mut self.educations),
+            "work_experiences" => v.put(&mut self.work_experiences),
+            "former_employer" => v.put(&mut self.former_employer),
+            "personal_profiles" => v.put(&mut self.personal_profiles),
+            "photo_of_id_portrait_side" => v.put(&mut self.photo_of_id_portrait_side),
+            "photo_of_id_emblem_side" => v.put(&mut self.photo_of_id_emblem_side),
+            "id_photo" => v.put(&mut self.id_photo),
+            "diploma" => v.put(&mut self.diploma),
+            "graduation_certificate" => v.put(&mut self.graduation_certificate),
+            "certificate_of_merit" => v.put(&mut self.certificate_of_merit),
+            "offboarding_paperwork" => v.put(&mut self.offboarding_paperwork),
+            "highest_level_of_education_entity" => {
+                v.put(&mut self.highest_level_of_education_entity)
+            }
+            "highest_degree_of_education_entity" => {
+                v.put(&mut self.highest_degree_of_education_entity)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `employees` of `FilterEmployeeResponseBody`.
@@ -2370,17 +2662,30 @@ pub struct EmployeeEntity {
 }
 impl FromJson for EmployeeEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeEntity")?;
-        let mut out = Self::default();
-        o.set("base_info", &mut out.base_info);
-        o.set("work_info", &mut out.work_info);
-        o.set(
-            "personal_and_social_relationship",
-            &mut out.personal_and_social_relationship,
-        );
-        o.set("education_and_work_experience", &mut out.education_and_work_experience);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeEntity {
+    const NAME: &'static str = "EmployeeEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "base_info" => v.put(&mut self.base_info),
+            "work_info" => v.put(&mut self.work_info),
+            "personal_and_social_relationship" => {
+                v.put(&mut self.personal_and_social_relationship)
+            }
+            "education_and_work_experience" => {
+                v.put(&mut self.education_and_work_experience)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `personal_and_social_relationship` of `EmployeeEntity`.
@@ -2428,30 +2733,39 @@ pub struct EmployeePersonalAndSocialRelationshipEntity {
 }
 impl FromJson for EmployeePersonalAndSocialRelationshipEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "EmployeePersonalAndSocialRelationshipEntity",
-        )?;
-        let mut out = Self::default();
-        o.set("birthday", &mut out.birthday);
-        o.set("age", &mut out.age);
-        o.set("nationality", &mut out.nationality);
-        o.set("native_place", &mut out.native_place);
-        o.set("ethnicity", &mut out.ethnicity);
-        o.set("marital_status", &mut out.marital_status);
-        o.set("politics_status", &mut out.politics_status);
-        o.set("bank_accounts", &mut out.bank_accounts);
-        o.set("certificates", &mut out.certificates);
-        o.set("registered_residence_type", &mut out.registered_residence_type);
-        o.set("location", &mut out.location);
-        o.set("social_security_number", &mut out.social_security_number);
-        o.set("provident_fund_number", &mut out.provident_fund_number);
-        o.set("emergency_contacts", &mut out.emergency_contacts);
-        o.set("dependents", &mut out.dependents);
-        o.set("resident_taxs", &mut out.resident_taxs);
-        o.set("religion", &mut out.religion);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeePersonalAndSocialRelationshipEntity {
+    const NAME: &'static str = "EmployeePersonalAndSocialRelationshipEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "birthday" => v.put(&mut self.birthday),
+            "age" => v.put(&mut self.age),
+            "nationality" => v.put(&mut self.nationality),
+            "native_place" => v.put(&mut self.native_place),
+            "ethnicity" => v.put(&mut self.ethnicity),
+            "marital_status" => v.put(&mut self.marital_status),
+            "politics_status" => v.put(&mut self.politics_status),
+            "bank_accounts" => v.put(&mut self.bank_accounts),
+            "certificates" => v.put(&mut self.certificates),
+            "registered_residence_type" => v.put(&mut self.registered_residence_type),
+            "location" => v.put(&mut self.location),
+            "social_security_number" => v.put(&mut self.social_security_number),
+            "provident_fund_number" => v.put(&mut self.provident_fund_number),
+            "emergency_contacts" => v.put(&mut self.emergency_contacts),
+            "dependents" => v.put(&mut self.dependents),
+            "resident_taxs" => v.put(&mut self.resident_taxs),
+            "religion" => v.put(&mut self.religion),
+            _ => v.skip(),
+        }
     }
 }
 /// The `employee_trace_info` of `CreateEmployeeOptions`.
@@ -2557,41 +2871,55 @@ pub struct EmployeeWorkEntity {
 }
 impl FromJson for EmployeeWorkEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeWorkEntity")?;
-        let mut out = Self::default();
-        o.set("work_country_or_region", &mut out.work_country_or_region);
-        o.set("work_place", &mut out.work_place);
-        o.set("work_station", &mut out.work_station);
-        o.set("job_number", &mut out.job_number);
-        o.set("extension_number", &mut out.extension_number);
-        o.set("join_date", &mut out.join_date);
-        o.set("employment_type", &mut out.employment_type);
-        o.set("staff_status", &mut out.staff_status);
-        o.set("positions", &mut out.positions);
-        o.set("job_title", &mut out.job_title);
-        o.set("job_level", &mut out.job_level);
-        o.set("job_family", &mut out.job_family);
-        o.set("first_work_date", &mut out.first_work_date);
-        o.set("first_join_date", &mut out.first_join_date);
-        o.set("probation_period", &mut out.probation_period);
-        o.set("regularization_date", &mut out.regularization_date);
-        o.set("application_lable", &mut out.application_lable);
-        o.set("convert_status", &mut out.convert_status);
-        o.set("contract_subject", &mut out.contract_subject);
-        o.set("contract_type", &mut out.contract_type);
-        o.set("contract_start_date", &mut out.contract_start_date);
-        o.set("contract_expiration_date", &mut out.contract_expiration_date);
-        o.set("labor_contract_signing_times", &mut out.labor_contract_signing_times);
-        o.set("resign_date", &mut out.resign_date);
-        o.set("resign_reason", &mut out.resign_reason);
-        o.set("resign_remark", &mut out.resign_remark);
-        o.set("resign_type", &mut out.resign_type);
-        o.set("cancelled_entry_type", &mut out.cancelled_entry_type);
-        o.set("cancelled_entry_remark", &mut out.cancelled_entry_remark);
-        o.set("recruitment_type", &mut out.recruitment_type);
-        o.set("seniority_date", &mut out.seniority_date);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeWorkEntity {
+    const NAME: &'static str = "EmployeeWorkEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "work_country_or_region" => v.put(&mut self.work_country_or_region),
+            "work_place" => v.put(&mut self.work_place),
+            "work_station" => v.put(&mut self.work_station),
+            "job_number" => v.put(&mut self.job_number),
+            "extension_number" => v.put(&mut self.extension_number),
+            "join_date" => v.put(&mut self.join_date),
+            "employment_type" => v.put(&mut self.employment_type),
+            "staff_status" => v.put(&mut self.staff_status),
+            "positions" => v.put(&mut self.positions),
+            "job_title" => v.put(&mut self.job_title),
+            "job_level" => v.put(&mut self.job_level),
+            "job_family" => v.put(&mut self.job_family),
+            "first_work_date" => v.put(&mut self.first_work_date),
+            "first_join_date" => v.put(&mut self.first_join_date),
+            "probation_period" => v.put(&mut self.probation_period),
+            "regularization_date" => v.put(&mut self.regularization_date),
+            "application_lable" => v.put(&mut self.application_lable),
+            "convert_status" => v.put(&mut self.convert_status),
+            "contract_subject" => v.put(&mut self.contract_subject),
+            "contract_type" => v.put(&mut self.contract_type),
+            "contract_start_date" => v.put(&mut self.contract_start_date),
+            "contract_expiration_date" => v.put(&mut self.contract_expiration_date),
+            "labor_contract_signing_times" => {
+                v.put(&mut self.labor_contract_signing_times)
+            }
+            "resign_date" => v.put(&mut self.resign_date),
+            "resign_reason" => v.put(&mut self.resign_reason),
+            "resign_remark" => v.put(&mut self.resign_remark),
+            "resign_type" => v.put(&mut self.resign_type),
+            "cancelled_entry_type" => v.put(&mut self.cancelled_entry_type),
+            "cancelled_entry_remark" => v.put(&mut self.cancelled_entry_remark),
+            "recruitment_type" => v.put(&mut self.recruitment_type),
+            "seniority_date" => v.put(&mut self.seniority_date),
+            _ => v.skip(),
+        }
     }
 }
 /// The `enum_value` of `CustomFieldValue`.
@@ -2613,13 +2941,25 @@ pub struct EnumValue {
 }
 impl FromJson for EnumValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EnumValue")?;
-        let mut out = Self::default();
-        o.set("enum_ids", &mut out.enum_ids);
-        o.set("enum_name", &mut out.enum_name);
-        o.set("enum_type", &mut out.enum_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EnumValue {
+    const NAME: &'static str = "EnumValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enum_ids" => v.put(&mut self.enum_ids),
+            "enum_name" => v.put(&mut self.enum_name),
+            "enum_type" => v.put(&mut self.enum_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EnumValue {
@@ -2694,13 +3034,25 @@ pub struct FilterDepartmentResponseBody {
 }
 impl FromJson for FilterDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FilterDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("departments", &mut out.departments);
-        o.set("page_response", &mut out.page_response);
-        o.set("abnormals", &mut out.abnormals);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FilterDepartmentResponseBody {
+    const NAME: &'static str = "FilterDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "departments" => v.put(&mut self.departments),
+            "page_response" => v.put(&mut self.page_response),
+            "abnormals" => v.put(&mut self.abnormals),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `directory.v1.employee.filter` (Get employee list in batches).
@@ -2750,13 +3102,25 @@ pub struct FilterEmployeeResponseBody {
 }
 impl FromJson for FilterEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FilterEmployeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("employees", &mut out.employees);
-        o.set("page_response", &mut out.page_response);
-        o.set("abnormals", &mut out.abnormals);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FilterEmployeeResponseBody {
+    const NAME: &'static str = "FilterEmployeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employees" => v.put(&mut self.employees),
+            "page_response" => v.put(&mut self.page_response),
+            "abnormals" => v.put(&mut self.abnormals),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `CollaborationTenant`.
@@ -2776,13 +3140,25 @@ pub struct I18nText {
 }
 impl FromJson for I18nText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nText")?;
-        let mut out = Self::default();
-        o.set("default_value", &mut out.default_value);
-        o.set("i18n_value", &mut out.i18n_value);
-        o.set("default_locale", &mut out.default_locale);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nText {
+    const NAME: &'static str = "I18nText";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "default_value" => v.put(&mut self.default_value),
+            "i18n_value" => v.put(&mut self.i18n_value),
+            "default_locale" => v.put(&mut self.default_locale),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nText {
@@ -2815,12 +3191,24 @@ pub struct Image {
 }
 impl FromJson for Image {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Image")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("fs_unit", &mut out.fs_unit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Image {
+    const NAME: &'static str = "Image";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "fs_unit" => v.put(&mut self.fs_unit),
+            _ => v.skip(),
+        }
     }
 }
 /// The `avatar` of `CollaborationTenant`.
@@ -2842,14 +3230,26 @@ pub struct ImageLink {
 }
 impl FromJson for ImageLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ImageLink")?;
-        let mut out = Self::default();
-        o.set("avatar_72", &mut out.avatar_72);
-        o.set("avatar_240", &mut out.avatar_240);
-        o.set("avatar_640", &mut out.avatar_640);
-        o.set("avatar_origin", &mut out.avatar_origin);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ImageLink {
+    const NAME: &'static str = "ImageLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "avatar_72" => v.put(&mut self.avatar_72),
+            "avatar_240" => v.put(&mut self.avatar_240),
+            "avatar_640" => v.put(&mut self.avatar_640),
+            "avatar_origin" => v.put(&mut self.avatar_origin),
+            _ => v.skip(),
+        }
     }
 }
 /// The `invite_option` of `EmployeeTraceInfo`.
@@ -2908,22 +3308,34 @@ pub struct JobFamily {
 }
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobFamily")?;
-        let mut out = Self::default();
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("job_family_name", &mut out.job_family_name);
-        o.set("is_enabled", &mut out.is_enabled);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("parent_job_family_id", &mut out.parent_job_family_id);
-        o.set("description", &mut out.description);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("updator_id", &mut out.updator_id);
-        o.set("external_id", &mut out.external_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobFamily {
+    const NAME: &'static str = "JobFamily";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "job_family_name" => v.put(&mut self.job_family_name),
+            "is_enabled" => v.put(&mut self.is_enabled),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "parent_job_family_id" => v.put(&mut self.parent_job_family_id),
+            "description" => v.put(&mut self.description),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "updator_id" => v.put(&mut self.updator_id),
+            "external_id" => v.put(&mut self.external_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_level` of `EmployeeWorkEntity`.
@@ -2961,22 +3373,34 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobLevel")?;
-        let mut out = Self::default();
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("job_level_name", &mut out.job_level_name);
-        o.set("is_enabled", &mut out.is_enabled);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("order", &mut out.order);
-        o.set("description", &mut out.description);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("updator_id", &mut out.updator_id);
-        o.set("external_id", &mut out.external_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobLevel {
+    const NAME: &'static str = "JobLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "job_level_name" => v.put(&mut self.job_level_name),
+            "is_enabled" => v.put(&mut self.is_enabled),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "order" => v.put(&mut self.order),
+            "description" => v.put(&mut self.description),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "updator_id" => v.put(&mut self.updator_id),
+            "external_id" => v.put(&mut self.external_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_title` of `EmployeeWorkEntity`.
@@ -3022,26 +3446,38 @@ pub struct JobTitle {
 }
 impl FromJson for JobTitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobTitle")?;
-        let mut out = Self::default();
-        o.set("job_title_id", &mut out.job_title_id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("job_title_name", &mut out.job_title_name);
-        o.set("is_enabled", &mut out.is_enabled);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("title", &mut out.title);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("description", &mut out.description);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("updator_id", &mut out.updator_id);
-        o.set("external_id", &mut out.external_id);
-        o.set("job_family_ids", &mut out.job_family_ids);
-        o.set("job_level_ids", &mut out.job_level_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobTitle {
+    const NAME: &'static str = "JobTitle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_title_id" => v.put(&mut self.job_title_id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "job_title_name" => v.put(&mut self.job_title_name),
+            "is_enabled" => v.put(&mut self.is_enabled),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "title" => v.put(&mut self.title),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "description" => v.put(&mut self.description),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "updator_id" => v.put(&mut self.updator_id),
+            "external_id" => v.put(&mut self.external_id),
+            "job_family_ids" => v.put(&mut self.job_family_ids),
+            "job_level_ids" => v.put(&mut self.job_level_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `directory.v1.collaboration_rule.list` (Query the collaboration rules) answers with.
@@ -3061,13 +3497,25 @@ pub struct ListCollaborationRuleResponseBody {
 }
 impl FromJson for ListCollaborationRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCollaborationRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCollaborationRuleResponseBody {
+    const NAME: &'static str = "ListCollaborationRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `directory.v1.collaboration_tenant.list` (Query the list of trusted parties by Admin) answers with.
@@ -3087,13 +3535,25 @@ pub struct ListCollaborationTenantResponseBody {
 }
 impl FromJson for ListCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCollaborationTenantResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCollaborationTenantResponseBody {
+    const NAME: &'static str = "ListCollaborationTenantResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `directory.v1.collboration_share_entity.list` (Query the sharing members between the trust party relations) answers with.
@@ -3117,15 +3577,27 @@ pub struct ListCollborationShareEntityResponseBody {
 }
 impl FromJson for ListCollborationShareEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCollborationShareEntityResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("share_departments", &mut out.share_departments);
-        o.set("share_groups", &mut out.share_groups);
-        o.set("share_users", &mut out.share_users);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCollborationShareEntityResponseBody {
+    const NAME: &'static str = "ListCollborationShareEntityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "share_departments" => v.put(&mut self.share_departments),
+            "share_groups" => v.put(&mut self.share_groups),
+            "share_users" => v.put(&mut self.share_users),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `directory.v1.department.mget` (Batch get department info).
@@ -3164,12 +3636,24 @@ pub struct MgetDepartmentResponseBody {
 }
 impl FromJson for MgetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MgetDepartmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("departments", &mut out.departments);
-        o.set("abnormals", &mut out.abnormals);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MgetDepartmentResponseBody {
+    const NAME: &'static str = "MgetDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "departments" => v.put(&mut self.departments),
+            "abnormals" => v.put(&mut self.abnormals),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `directory.v1.employee.mget` (Obtain employee information in batches).
@@ -3208,12 +3692,24 @@ pub struct MgetEmployeeResponseBody {
 }
 impl FromJson for MgetEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MgetEmployeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("employees", &mut out.employees);
-        o.set("abnormals", &mut out.abnormals);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MgetEmployeeResponseBody {
+    const NAME: &'static str = "MgetEmployeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employees" => v.put(&mut self.employees),
+            "abnormals" => v.put(&mut self.abnormals),
+            _ => v.skip(),
+        }
     }
 }
 /// The `filter` of `FilterDepartmentRequestBody`.
@@ -3270,18 +3766,30 @@ pub struct Name {
 }
 impl FromJson for Name {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Name")?;
-        let mut out = Self::default();
-        o.set("last_name", &mut out.last_name);
-        o.set("first_name", &mut out.first_name);
-        o.set("middle_name", &mut out.middle_name);
-        o.set("name", &mut out.name);
-        o.set("name_py", &mut out.name_py);
-        o.set("another_name", &mut out.another_name);
-        o.set("legal_name", &mut out.legal_name);
-        o.set("display_name", &mut out.display_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Name {
+    const NAME: &'static str = "Name";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "last_name" => v.put(&mut self.last_name),
+            "first_name" => v.put(&mut self.first_name),
+            "middle_name" => v.put(&mut self.middle_name),
+            "name" => v.put(&mut self.name),
+            "name_py" => v.put(&mut self.name_py),
+            "another_name" => v.put(&mut self.another_name),
+            "legal_name" => v.put(&mut self.legal_name),
+            "display_name" => v.put(&mut self.display_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `openapi_options` of `RegularEmployeeRequestBody`.
@@ -3362,15 +3870,27 @@ pub struct OptionValue {
 }
 impl FromJson for OptionValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OptionValue")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("option_value", &mut out.option_value);
-        o.set("description", &mut out.description);
-        o.set("is_enabled", &mut out.is_enabled);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OptionValue {
+    const NAME: &'static str = "OptionValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "option_value" => v.put(&mut self.option_value),
+            "description" => v.put(&mut self.description),
+            "is_enabled" => v.put(&mut self.is_enabled),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OptionValue {
@@ -3439,13 +3959,25 @@ pub struct PageResponse {
 }
 impl FromJson for PageResponse {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PageResponse")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("count", &mut out.count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PageResponse {
+    const NAME: &'static str = "PageResponse";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "count" => v.put(&mut self.count),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `directory.v1.department.patch` (Update department).
@@ -3513,13 +4045,25 @@ pub struct PersonalProfile {
 }
 impl FromJson for PersonalProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PersonalProfile")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("type", &mut out.r#type);
-        o.set("files", &mut out.files);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PersonalProfile {
+    const NAME: &'static str = "PersonalProfile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "type" => v.put(&mut self.r#type),
+            "files" => v.put(&mut self.files),
+            _ => v.skip(),
+        }
     }
 }
 /// The `phone_value` of `CustomFieldValue`.
@@ -3537,12 +4081,24 @@ pub struct PhoneValue {
 }
 impl FromJson for PhoneValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PhoneValue")?;
-        let mut out = Self::default();
-        o.set("phone_number", &mut out.phone_number);
-        o.set("extension_number", &mut out.extension_number);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PhoneValue {
+    const NAME: &'static str = "PhoneValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "phone_number" => v.put(&mut self.phone_number),
+            "extension_number" => v.put(&mut self.extension_number),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PhoneValue {
@@ -3600,25 +4156,37 @@ pub struct Place {
 }
 impl FromJson for Place {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Place")?;
-        let mut out = Self::default();
-        o.set("place_id", &mut out.place_id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("place_name", &mut out.place_name);
-        o.set("is_enabled", &mut out.is_enabled);
-        o.set("description", &mut out.description);
-        o.set("usages", &mut out.usages);
-        o.set("address_ids", &mut out.address_ids);
-        o.set("main_address_id", &mut out.main_address_id);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("updator_id", &mut out.updator_id);
-        o.set("external_id", &mut out.external_id);
-        o.set("parent_id", &mut out.parent_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Place {
+    const NAME: &'static str = "Place";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "place_id" => v.put(&mut self.place_id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "place_name" => v.put(&mut self.place_name),
+            "is_enabled" => v.put(&mut self.is_enabled),
+            "description" => v.put(&mut self.description),
+            "usages" => v.put(&mut self.usages),
+            "address_ids" => v.put(&mut self.address_ids),
+            "main_address_id" => v.put(&mut self.main_address_id),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "updator_id" => v.put(&mut self.updator_id),
+            "external_id" => v.put(&mut self.external_id),
+            "parent_id" => v.put(&mut self.parent_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `positions` of `CreateEmployee`.
@@ -3650,19 +4218,31 @@ pub struct Position {
 }
 impl FromJson for Position {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Position")?;
-        let mut out = Self::default();
-        o.set("position_code", &mut out.position_code);
-        o.set("position_name", &mut out.position_name);
-        o.set("leader_id", &mut out.leader_id);
-        o.set("leader_position_code", &mut out.leader_position_code);
-        o.set("is_main_position", &mut out.is_main_position);
-        o.set("department_id", &mut out.department_id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Position {
+    const NAME: &'static str = "Position";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "position_code" => v.put(&mut self.position_code),
+            "position_name" => v.put(&mut self.position_name),
+            "leader_id" => v.put(&mut self.leader_id),
+            "leader_position_code" => v.put(&mut self.leader_position_code),
+            "is_main_position" => v.put(&mut self.is_main_position),
+            "department_id" => v.put(&mut self.department_id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "employee_id" => v.put(&mut self.employee_id),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Position {
@@ -4086,12 +4666,24 @@ pub struct ShareDepartment {
 }
 impl FromJson for ShareDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ShareDepartment")?;
-        let mut out = Self::default();
-        o.set("open_department_id", &mut out.open_department_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ShareDepartment {
+    const NAME: &'static str = "ShareDepartment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_department_id" => v.put(&mut self.open_department_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `share_groups` of `ListCollborationShareEntityResponseBody`.
@@ -4109,12 +4701,24 @@ pub struct ShareGroup {
 }
 impl FromJson for ShareGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ShareGroup")?;
-        let mut out = Self::default();
-        o.set("open_group_id", &mut out.open_group_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ShareGroup {
+    const NAME: &'static str = "ShareGroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_group_id" => v.put(&mut self.open_group_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `share_users` of `ListCollborationShareEntityResponseBody`.
@@ -4134,13 +4738,25 @@ pub struct ShareUser {
 }
 impl FromJson for ShareUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ShareUser")?;
-        let mut out = Self::default();
-        o.set("open_user_id", &mut out.open_user_id);
-        o.set("name", &mut out.name);
-        o.set("avatar", &mut out.avatar);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ShareUser {
+    const NAME: &'static str = "ShareUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_user_id" => v.put(&mut self.open_user_id),
+            "name" => v.put(&mut self.name),
+            "avatar" => v.put(&mut self.avatar),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tenant` of `EmployeeBaseEntity`.
@@ -4216,41 +4832,53 @@ pub struct Tenant {
 }
 impl FromJson for Tenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Tenant")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("external_id", &mut out.external_id);
-        o.set("encrypted_id", &mut out.encrypted_id);
-        o.set("name", &mut out.name);
-        o.set("contact_user_info", &mut out.contact_user_info);
-        o.set("address", &mut out.address);
-        o.set("post_code", &mut out.post_code);
-        o.set("telephone", &mut out.telephone);
-        o.set("avatar_key", &mut out.avatar_key);
-        o.set("sub_domain", &mut out.sub_domain);
-        o.set("full_domain", &mut out.full_domain);
-        o.set("domain_modify_count", &mut out.domain_modify_count);
-        o.set("multi_geo_full_domains", &mut out.multi_geo_full_domains);
-        o.set("country_code", &mut out.country_code);
-        o.set("type", &mut out.r#type);
-        o.set("purpose", &mut out.purpose);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("dissolve_status", &mut out.dissolve_status);
-        o.set("tag", &mut out.tag);
-        o.set("industry", &mut out.industry);
-        o.set("scale", &mut out.scale);
-        o.set("brand", &mut out.brand);
-        o.set("description", &mut out.description);
-        o.set("updator_id", &mut out.updator_id);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("trace_info", &mut out.trace_info);
-        o.set("can_domain_be_modified", &mut out.can_domain_be_modified);
-        o.set("industry_type", &mut out.industry_type);
-        o.set("staff_size", &mut out.staff_size);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Tenant {
+    const NAME: &'static str = "Tenant";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "external_id" => v.put(&mut self.external_id),
+            "encrypted_id" => v.put(&mut self.encrypted_id),
+            "name" => v.put(&mut self.name),
+            "contact_user_info" => v.put(&mut self.contact_user_info),
+            "address" => v.put(&mut self.address),
+            "post_code" => v.put(&mut self.post_code),
+            "telephone" => v.put(&mut self.telephone),
+            "avatar_key" => v.put(&mut self.avatar_key),
+            "sub_domain" => v.put(&mut self.sub_domain),
+            "full_domain" => v.put(&mut self.full_domain),
+            "domain_modify_count" => v.put(&mut self.domain_modify_count),
+            "multi_geo_full_domains" => v.put(&mut self.multi_geo_full_domains),
+            "country_code" => v.put(&mut self.country_code),
+            "type" => v.put(&mut self.r#type),
+            "purpose" => v.put(&mut self.purpose),
+            "parent_id" => v.put(&mut self.parent_id),
+            "dissolve_status" => v.put(&mut self.dissolve_status),
+            "tag" => v.put(&mut self.tag),
+            "industry" => v.put(&mut self.industry),
+            "scale" => v.put(&mut self.scale),
+            "brand" => v.put(&mut self.brand),
+            "description" => v.put(&mut self.description),
+            "updator_id" => v.put(&mut self.updator_id),
+            "creator_id" => v.put(&mut self.creator_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "trace_info" => v.put(&mut self.trace_info),
+            "can_domain_be_modified" => v.put(&mut self.can_domain_be_modified),
+            "industry_type" => v.put(&mut self.industry_type),
+            "staff_size" => v.put(&mut self.staff_size),
+            _ => v.skip(),
+        }
     }
 }
 /// The `trace_info` of `Tenant`.
@@ -4294,25 +4922,37 @@ pub struct TenantTraceInfo {
 }
 impl FromJson for TenantTraceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TenantTraceInfo")?;
-        let mut out = Self::default();
-        o.set("create_source", &mut out.create_source);
-        o.set("salesforce_id", &mut out.salesforce_id);
-        o.set("web_id", &mut out.web_id);
-        o.set("source_system", &mut out.source_system);
-        o.set("source_page", &mut out.source_page);
-        o.set("client_ip", &mut out.client_ip);
-        o.set("channel", &mut out.channel);
-        o.set("plan_id", &mut out.plan_id);
-        o.set("subscribe_email", &mut out.subscribe_email);
-        o.set("tracking_code", &mut out.tracking_code);
-        o.set("inviter_id", &mut out.inviter_id);
-        o.set("invitation_token", &mut out.invitation_token);
-        o.set("captcha_info", &mut out.captcha_info);
-        o.set("reg_params", &mut out.reg_params);
-        o.set("terminal_type", &mut out.terminal_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TenantTraceInfo {
+    const NAME: &'static str = "TenantTraceInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "create_source" => v.put(&mut self.create_source),
+            "salesforce_id" => v.put(&mut self.salesforce_id),
+            "web_id" => v.put(&mut self.web_id),
+            "source_system" => v.put(&mut self.source_system),
+            "source_page" => v.put(&mut self.source_page),
+            "client_ip" => v.put(&mut self.client_ip),
+            "channel" => v.put(&mut self.channel),
+            "plan_id" => v.put(&mut self.plan_id),
+            "subscribe_email" => v.put(&mut self.subscribe_email),
+            "tracking_code" => v.put(&mut self.tracking_code),
+            "inviter_id" => v.put(&mut self.inviter_id),
+            "invitation_token" => v.put(&mut self.invitation_token),
+            "captcha_info" => v.put(&mut self.captcha_info),
+            "reg_params" => v.put(&mut self.reg_params),
+            "terminal_type" => v.put(&mut self.terminal_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `directory.v1.employee.to_be_resigned` (Update un-resigned employees to be resigned).
@@ -4771,13 +5411,25 @@ pub struct UrlValue {
 }
 impl FromJson for UrlValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UrlValue")?;
-        let mut out = Self::default();
-        o.set("link_text", &mut out.link_text);
-        o.set("url", &mut out.url);
-        o.set("pcurl", &mut out.pcurl);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UrlValue {
+    const NAME: &'static str = "UrlValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "link_text" => v.put(&mut self.link_text),
+            "url" => v.put(&mut self.url),
+            "pcurl" => v.put(&mut self.pcurl),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UrlValue {
@@ -4818,13 +5470,27 @@ pub struct UserDepartmentSortInfo {
 }
 impl FromJson for UserDepartmentSortInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserDepartmentSortInfo")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("order_weight_in_deparment", &mut out.order_weight_in_deparment);
-        o.set("order_weight_among_deparments", &mut out.order_weight_among_deparments);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserDepartmentSortInfo {
+    const NAME: &'static str = "UserDepartmentSortInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "order_weight_in_deparment" => v.put(&mut self.order_weight_in_deparment),
+            "order_weight_among_deparments" => {
+                v.put(&mut self.order_weight_among_deparments)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `contact_user_info` of `Tenant`.
@@ -4848,15 +5514,27 @@ pub struct UserInfo {
 }
 impl FromJson for UserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserInfo")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("mobile", &mut out.mobile);
-        o.set("email", &mut out.email);
-        o.set("first_name", &mut out.first_name);
-        o.set("last_name", &mut out.last_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserInfo {
+    const NAME: &'static str = "UserInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "mobile" => v.put(&mut self.mobile),
+            "email" => v.put(&mut self.email),
+            "first_name" => v.put(&mut self.first_name),
+            "last_name" => v.put(&mut self.last_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_values` of `CustomFieldValue`.
@@ -4875,12 +5553,24 @@ pub struct UserValue {
 }
 impl FromJson for UserValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserValue")?;
-        let mut out = Self::default();
-        o.set("ids", &mut out.ids);
-        o.set("user_type", &mut out.user_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserValue {
+    const NAME: &'static str = "UserValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ids" => v.put(&mut self.ids),
+            "user_type" => v.put(&mut self.user_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for UserValue {
@@ -4918,15 +5608,29 @@ pub struct UserVirtualOrgInfo {
 }
 impl FromJson for UserVirtualOrgInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserVirtualOrgInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("departments", &mut out.departments);
-        o.set("department_path_base_infos", &mut out.department_path_base_infos);
-        o.set("employee_order_in_departments", &mut out.employee_order_in_departments);
-        o.set("leaders", &mut out.leaders);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserVirtualOrgInfo {
+    const NAME: &'static str = "UserVirtualOrgInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "departments" => v.put(&mut self.departments),
+            "department_path_base_infos" => v.put(&mut self.department_path_base_infos),
+            "employee_order_in_departments" => {
+                v.put(&mut self.employee_order_in_departments)
+            }
+            "leaders" => v.put(&mut self.leaders),
+            _ => v.skip(),
+        }
     }
 }
 /// The `work_experiences` of `EmployeeEducationAndWorkExperienceEntity`.
@@ -4954,17 +5658,29 @@ pub struct WorkExperience {
 }
 impl FromJson for WorkExperience {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkExperience")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("company_organization", &mut out.company_organization);
-        o.set("department", &mut out.department);
-        o.set("job", &mut out.job);
-        o.set("start_date", &mut out.start_date);
-        o.set("end_date", &mut out.end_date);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkExperience {
+    const NAME: &'static str = "WorkExperience";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "company_organization" => v.put(&mut self.company_organization),
+            "department" => v.put(&mut self.department),
+            "job" => v.put(&mut self.job),
+            "start_date" => v.put(&mut self.start_date),
+            "end_date" => v.put(&mut self.end_date),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `work_status` of `EmployeeBaseEntity`.
@@ -4986,14 +5702,26 @@ pub struct WorkStatus {
 }
 impl FromJson for WorkStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkStatus")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("description_templates", &mut out.description_templates);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkStatus {
+    const NAME: &'static str = "WorkStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "description_templates" => v.put(&mut self.description_templates),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `school_enum` of `Education`.
@@ -5011,12 +5739,24 @@ pub struct WuKongEnum {
 }
 impl FromJson for WuKongEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WuKongEnum")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("api_name", &mut out.api_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WuKongEnum {
+    const NAME: &'static str = "WuKongEnum";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "api_name" => v.put(&mut self.api_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `directory.v1.department.filter` (List department).

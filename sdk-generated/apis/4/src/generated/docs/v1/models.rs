@@ -65,6 +65,9 @@ impl FromJson for ContentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ContentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -131,6 +134,9 @@ impl json::Absent for DocType {
 impl FromJson for DocType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DocType {
@@ -207,6 +213,9 @@ impl FromJson for Lang {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Lang {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -226,10 +235,22 @@ pub struct GetContentResponseBody {
 }
 impl FromJson for GetContentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetContentResponseBody")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetContentResponseBody {
+    const NAME: &'static str = "GetContentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }

@@ -73,6 +73,9 @@ impl FromJson for OcrMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OcrMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -92,11 +95,23 @@ pub struct BankCard {
 }
 impl FromJson for BankCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BankCard")?;
-        let mut out = Self::default();
-        o.set("entities", &mut out.entities);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BankCard {
+    const NAME: &'static str = "BankCard";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entities" => v.put(&mut self.entities),
+            _ => v.skip(),
+        }
     }
 }
 /// The `value` of `BankInfo`.
@@ -128,19 +143,31 @@ pub struct BankEntity {
 }
 impl FromJson for BankEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BankEntity")?;
-        let mut out = Self::default();
-        o.set("account_name", &mut out.account_name);
-        o.set("bank_name", &mut out.bank_name);
-        o.set("account_number", &mut out.account_number);
-        o.set("phone", &mut out.phone);
-        o.set("contacts", &mut out.contacts);
-        o.set("tax_number", &mut out.tax_number);
-        o.set("address", &mut out.address);
-        o.set("id_number", &mut out.id_number);
-        o.set("email", &mut out.email);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BankEntity {
+    const NAME: &'static str = "BankEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "account_name" => v.put(&mut self.account_name),
+            "bank_name" => v.put(&mut self.bank_name),
+            "account_number" => v.put(&mut self.account_number),
+            "phone" => v.put(&mut self.phone),
+            "contacts" => v.put(&mut self.contacts),
+            "tax_number" => v.put(&mut self.tax_number),
+            "address" => v.put(&mut self.address),
+            "id_number" => v.put(&mut self.id_number),
+            "email" => v.put(&mut self.email),
+            _ => v.skip(),
+        }
     }
 }
 /// The `bank_info` of `FieldExtractionContractResponseBody`.
@@ -158,12 +185,24 @@ pub struct BankInfo {
 }
 impl FromJson for BankInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BankInfo")?;
-        let mut out = Self::default();
-        o.set("bank_type", &mut out.bank_type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BankInfo {
+    const NAME: &'static str = "BankInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bank_type" => v.put(&mut self.bank_type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `value` of `BodyInfo`.
@@ -191,17 +230,29 @@ pub struct BodyEntity {
 }
 impl FromJson for BodyEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BodyEntity")?;
-        let mut out = Self::default();
-        o.set("address", &mut out.address);
-        o.set("contacts", &mut out.contacts);
-        o.set("email", &mut out.email);
-        o.set("phone", &mut out.phone);
-        o.set("id_number", &mut out.id_number);
-        o.set("legal_representative", &mut out.legal_representative);
-        o.set("party", &mut out.party);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BodyEntity {
+    const NAME: &'static str = "BodyEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "address" => v.put(&mut self.address),
+            "contacts" => v.put(&mut self.contacts),
+            "email" => v.put(&mut self.email),
+            "phone" => v.put(&mut self.phone),
+            "id_number" => v.put(&mut self.id_number),
+            "legal_representative" => v.put(&mut self.legal_representative),
+            "party" => v.put(&mut self.party),
+            _ => v.skip(),
+        }
     }
 }
 /// The `body_info` of `FieldExtractionContractResponseBody`.
@@ -219,12 +270,24 @@ pub struct BodyInfo {
 }
 impl FromJson for BodyInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BodyInfo")?;
-        let mut out = Self::default();
-        o.set("body_type", &mut out.body_type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BodyInfo {
+    const NAME: &'static str = "BodyInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "body_type" => v.put(&mut self.body_type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `copy` of `FieldExtractionContractResponseBody`.
@@ -246,14 +309,26 @@ pub struct ExtractCopy {
 }
 impl FromJson for ExtractCopy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExtractCopy")?;
-        let mut out = Self::default();
-        o.set("copy_num", &mut out.copy_num);
-        o.set("original_copy", &mut out.original_copy);
-        o.set("key", &mut out.key);
-        o.set("text", &mut out.text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExtractCopy {
+    const NAME: &'static str = "ExtractCopy";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "copy_num" => v.put(&mut self.copy_num),
+            "original_copy" => v.put(&mut self.original_copy),
+            "key" => v.put(&mut self.key),
+            "text" => v.put(&mut self.text),
+            _ => v.skip(),
+        }
     }
 }
 /// The `currency` of `FieldExtractionContractResponseBody`.
@@ -271,12 +346,24 @@ pub struct ExtractCurrency {
 }
 impl FromJson for ExtractCurrency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExtractCurrency")?;
-        let mut out = Self::default();
-        o.set("currency_name", &mut out.currency_name);
-        o.set("currency_text", &mut out.currency_text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExtractCurrency {
+    const NAME: &'static str = "ExtractCurrency";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "currency_name" => v.put(&mut self.currency_name),
+            "currency_text" => v.put(&mut self.currency_text),
+            _ => v.skip(),
+        }
     }
 }
 /// The `price` of `FieldExtractionContractResponseBody`.
@@ -296,13 +383,25 @@ pub struct ExtractPrice {
 }
 impl FromJson for ExtractPrice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExtractPrice")?;
-        let mut out = Self::default();
-        o.set("contract_price", &mut out.contract_price);
-        o.set("contract_price_original", &mut out.contract_price_original);
-        o.set("text", &mut out.text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExtractPrice {
+    const NAME: &'static str = "ExtractPrice";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contract_price" => v.put(&mut self.contract_price),
+            "contract_price_original" => v.put(&mut self.contract_price_original),
+            "text" => v.put(&mut self.text),
+            _ => v.skip(),
+        }
     }
 }
 /// The `initial_term` of `ExtractTime`.
@@ -320,12 +419,24 @@ pub struct ExtractTerm {
 }
 impl FromJson for ExtractTerm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExtractTerm")?;
-        let mut out = Self::default();
-        o.set("initial_time", &mut out.initial_time);
-        o.set("initial_unit", &mut out.initial_unit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExtractTerm {
+    const NAME: &'static str = "ExtractTerm";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "initial_time" => v.put(&mut self.initial_time),
+            "initial_unit" => v.put(&mut self.initial_unit),
+            _ => v.skip(),
+        }
     }
 }
 /// The `time` of `FieldExtractionContractResponseBody`.
@@ -355,18 +466,30 @@ pub struct ExtractTime {
 }
 impl FromJson for ExtractTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExtractTime")?;
-        let mut out = Self::default();
-        o.set("time_start", &mut out.time_start);
-        o.set("time_end", &mut out.time_end);
-        o.set("original_time_start", &mut out.original_time_start);
-        o.set("original_time_end", &mut out.original_time_end);
-        o.set("text_start", &mut out.text_start);
-        o.set("text_end", &mut out.text_end);
-        o.set("initial_term", &mut out.initial_term);
-        o.set("text_initial_term", &mut out.text_initial_term);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExtractTime {
+    const NAME: &'static str = "ExtractTime";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "time_start" => v.put(&mut self.time_start),
+            "time_end" => v.put(&mut self.time_end),
+            "original_time_start" => v.put(&mut self.original_time_start),
+            "original_time_end" => v.put(&mut self.original_time_end),
+            "text_start" => v.put(&mut self.text_start),
+            "text_end" => v.put(&mut self.text_end),
+            "initial_term" => v.put(&mut self.initial_term),
+            "text_initial_term" => v.put(&mut self.text_initial_term),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.contract.field_extraction` (提取文件中的合同字段).
@@ -426,18 +549,30 @@ pub struct FieldExtractionContractResponseBody {
 }
 impl FromJson for FieldExtractionContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FieldExtractionContractResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_id", &mut out.file_id);
-        o.set("price", &mut out.price);
-        o.set("time", &mut out.time);
-        o.set("copy", &mut out.copy);
-        o.set("currency", &mut out.currency);
-        o.set("header", &mut out.header);
-        o.set("body_info", &mut out.body_info);
-        o.set("bank_info", &mut out.bank_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FieldExtractionContractResponseBody {
+    const NAME: &'static str = "FieldExtractionContractResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_id" => v.put(&mut self.file_id),
+            "price" => v.put(&mut self.price),
+            "time" => v.put(&mut self.time),
+            "copy" => v.put(&mut self.copy),
+            "currency" => v.put(&mut self.currency),
+            "header" => v.put(&mut self.header),
+            "body_info" => v.put(&mut self.body_info),
+            "bank_info" => v.put(&mut self.bank_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `id_card` of `RecognizeIdCardResponseBody`.
@@ -459,14 +594,26 @@ pub struct IdCard {
 }
 impl FromJson for IdCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IdCard")?;
-        let mut out = Self::default();
-        o.set("entities", &mut out.entities);
-        o.set("side", &mut out.side);
-        o.set("conners", &mut out.conners);
-        o.set("face_conners", &mut out.face_conners);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IdCard {
+    const NAME: &'static str = "IdCard";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entities" => v.put(&mut self.entities),
+            "side" => v.put(&mut self.side),
+            "conners" => v.put(&mut self.conners),
+            "face_conners" => v.put(&mut self.face_conners),
+            _ => v.skip(),
+        }
     }
 }
 /// The `entities` of `IdCard`.
@@ -484,12 +631,24 @@ pub struct IdEntity {
 }
 impl FromJson for IdEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IdEntity")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IdEntity {
+    const NAME: &'static str = "IdEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.resume.parse` (识别文件中的简历信息).
@@ -524,11 +683,23 @@ pub struct ParseResumeResponseBody {
 }
 impl FromJson for ParseResumeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ParseResumeResponseBody")?;
-        let mut out = Self::default();
-        o.set("resumes", &mut out.resumes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ParseResumeResponseBody {
+    const NAME: &'static str = "ParseResumeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "resumes" => v.put(&mut self.resumes),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.bank_card.recognize` (识别文件中的银行卡).
@@ -563,11 +734,23 @@ pub struct RecognizeBankCardResponseBody {
 }
 impl FromJson for RecognizeBankCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeBankCardResponseBody")?;
-        let mut out = Self::default();
-        o.set("bank_card", &mut out.bank_card);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeBankCardResponseBody {
+    const NAME: &'static str = "RecognizeBankCardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bank_card" => v.put(&mut self.bank_card),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.business_card.recognize` (识别文件中的名片).
@@ -602,11 +785,23 @@ pub struct RecognizeBusinessCardResponseBody {
 }
 impl FromJson for RecognizeBusinessCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeBusinessCardResponseBody")?;
-        let mut out = Self::default();
-        o.set("business_cards", &mut out.business_cards);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeBusinessCardResponseBody {
+    const NAME: &'static str = "RecognizeBusinessCardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "business_cards" => v.put(&mut self.business_cards),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.business_license.recognize` (识别文件中的营业执照).
@@ -641,11 +836,23 @@ pub struct RecognizeBusinessLicenseResponseBody {
 }
 impl FromJson for RecognizeBusinessLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeBusinessLicenseResponseBody")?;
-        let mut out = Self::default();
-        o.set("business_license", &mut out.business_license);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeBusinessLicenseResponseBody {
+    const NAME: &'static str = "RecognizeBusinessLicenseResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "business_license" => v.put(&mut self.business_license),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.chinese_passport.recognize` (识别文件中的中国护照).
@@ -680,11 +887,23 @@ pub struct RecognizeChinesePassportResponseBody {
 }
 impl FromJson for RecognizeChinesePassportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeChinesePassportResponseBody")?;
-        let mut out = Self::default();
-        o.set("chinese_passport", &mut out.chinese_passport);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeChinesePassportResponseBody {
+    const NAME: &'static str = "RecognizeChinesePassportResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chinese_passport" => v.put(&mut self.chinese_passport),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.driving_license.recognize` (识别文件中的驾驶证).
@@ -719,11 +938,23 @@ pub struct RecognizeDrivingLicenseResponseBody {
 }
 impl FromJson for RecognizeDrivingLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeDrivingLicenseResponseBody")?;
-        let mut out = Self::default();
-        o.set("driving_license", &mut out.driving_license);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeDrivingLicenseResponseBody {
+    const NAME: &'static str = "RecognizeDrivingLicenseResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "driving_license" => v.put(&mut self.driving_license),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.food_manage_license.recognize` (识别文件中的食品经营许可证).
@@ -758,11 +989,23 @@ pub struct RecognizeFoodManageLicenseResponseBody {
 }
 impl FromJson for RecognizeFoodManageLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeFoodManageLicenseResponseBody")?;
-        let mut out = Self::default();
-        o.set("food_manage_license", &mut out.food_manage_license);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeFoodManageLicenseResponseBody {
+    const NAME: &'static str = "RecognizeFoodManageLicenseResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "food_manage_license" => v.put(&mut self.food_manage_license),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.food_produce_license.recognize` (识别文件中的食品生产许可证).
@@ -797,11 +1040,23 @@ pub struct RecognizeFoodProduceLicenseResponseBody {
 }
 impl FromJson for RecognizeFoodProduceLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeFoodProduceLicenseResponseBody")?;
-        let mut out = Self::default();
-        o.set("food_produce_license", &mut out.food_produce_license);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeFoodProduceLicenseResponseBody {
+    const NAME: &'static str = "RecognizeFoodProduceLicenseResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "food_produce_license" => v.put(&mut self.food_produce_license),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.health_certificate.recognize` (识别文件中的健康证).
@@ -836,11 +1091,23 @@ pub struct RecognizeHealthCertificateResponseBody {
 }
 impl FromJson for RecognizeHealthCertificateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeHealthCertificateResponseBody")?;
-        let mut out = Self::default();
-        o.set("health_certificate", &mut out.health_certificate);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeHealthCertificateResponseBody {
+    const NAME: &'static str = "RecognizeHealthCertificateResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "health_certificate" => v.put(&mut self.health_certificate),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.hkm_mainland_travel_permit.recognize` (识别文件中的港澳居民来往内地通行证).
@@ -875,14 +1142,23 @@ pub struct RecognizeHkmMainlandTravelPermitResponseBody {
 }
 impl FromJson for RecognizeHkmMainlandTravelPermitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "RecognizeHkmMainlandTravelPermitResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("hkm_mainland_travel_permit", &mut out.hkm_mainland_travel_permit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeHkmMainlandTravelPermitResponseBody {
+    const NAME: &'static str = "RecognizeHkmMainlandTravelPermitResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "hkm_mainland_travel_permit" => v.put(&mut self.hkm_mainland_travel_permit),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.id_card.recognize` (识别文件中的身份证).
@@ -917,11 +1193,23 @@ pub struct RecognizeIdCardResponseBody {
 }
 impl FromJson for RecognizeIdCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeIdCardResponseBody")?;
-        let mut out = Self::default();
-        o.set("id_card", &mut out.id_card);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeIdCardResponseBody {
+    const NAME: &'static str = "RecognizeIdCardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id_card" => v.put(&mut self.id_card),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.taxi_invoice.recognize` (识别文件中的出租车发票).
@@ -956,11 +1244,23 @@ pub struct RecognizeTaxiInvoiceResponseBody {
 }
 impl FromJson for RecognizeTaxiInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeTaxiInvoiceResponseBody")?;
-        let mut out = Self::default();
-        o.set("taxi_invoices", &mut out.taxi_invoices);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeTaxiInvoiceResponseBody {
+    const NAME: &'static str = "RecognizeTaxiInvoiceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "taxi_invoices" => v.put(&mut self.taxi_invoices),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.train_invoice.recognize` (识别文件中的火车票).
@@ -995,11 +1295,23 @@ pub struct RecognizeTrainInvoiceResponseBody {
 }
 impl FromJson for RecognizeTrainInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeTrainInvoiceResponseBody")?;
-        let mut out = Self::default();
-        o.set("train_invoices", &mut out.train_invoices);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeTrainInvoiceResponseBody {
+    const NAME: &'static str = "RecognizeTrainInvoiceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "train_invoices" => v.put(&mut self.train_invoices),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.tw_mainland_travel_permit.recognize` (识别文件中的台湾居民来往大陆通行证).
@@ -1031,14 +1343,23 @@ pub struct RecognizeTwMainlandTravelPermitResponseBody {
 }
 impl FromJson for RecognizeTwMainlandTravelPermitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "RecognizeTwMainlandTravelPermitResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("tw_mainland_travel_permit", &mut out.tw_mainland_travel_permit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeTwMainlandTravelPermitResponseBody {
+    const NAME: &'static str = "RecognizeTwMainlandTravelPermitResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tw_mainland_travel_permit" => v.put(&mut self.tw_mainland_travel_permit),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.vat_invoice.recognize` (识别文件中的增值税发票).
@@ -1073,11 +1394,23 @@ pub struct RecognizeVatInvoiceResponseBody {
 }
 impl FromJson for RecognizeVatInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeVatInvoiceResponseBody")?;
-        let mut out = Self::default();
-        o.set("vat_invoices", &mut out.vat_invoices);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeVatInvoiceResponseBody {
+    const NAME: &'static str = "RecognizeVatInvoiceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "vat_invoices" => v.put(&mut self.vat_invoices),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.vehicle_invoice.recognize` (识别文件中的机动车发票).
@@ -1112,11 +1445,23 @@ pub struct RecognizeVehicleInvoiceResponseBody {
 }
 impl FromJson for RecognizeVehicleInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeVehicleInvoiceResponseBody")?;
-        let mut out = Self::default();
-        o.set("vehicle_invoice", &mut out.vehicle_invoice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeVehicleInvoiceResponseBody {
+    const NAME: &'static str = "RecognizeVehicleInvoiceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "vehicle_invoice" => v.put(&mut self.vehicle_invoice),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `document_ai.v1.vehicle_license.recognize` (识别文件中的行驶证).
@@ -1151,11 +1496,23 @@ pub struct RecognizeVehicleLicenseResponseBody {
 }
 impl FromJson for RecognizeVehicleLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecognizeVehicleLicenseResponseBody")?;
-        let mut out = Self::default();
-        o.set("vehicle_license", &mut out.vehicle_license);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecognizeVehicleLicenseResponseBody {
+    const NAME: &'static str = "RecognizeVehicleLicenseResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "vehicle_license" => v.put(&mut self.vehicle_license),
+            _ => v.skip(),
+        }
     }
 }
 /// The `resumes` of `ParseResumeResponseBody`.
@@ -1219,35 +1576,47 @@ pub struct Resume {
 }
 impl FromJson for Resume {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Resume")?;
-        let mut out = Self::default();
-        o.set("file_md5", &mut out.file_md5);
-        o.set("content", &mut out.content);
-        o.set("new_content", &mut out.new_content);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.set("mobile", &mut out.mobile);
-        o.set("mobile_is_virtual", &mut out.mobile_is_virtual);
-        o.set("country_code", &mut out.country_code);
-        o.set("educations", &mut out.educations);
-        o.set("careers", &mut out.careers);
-        o.set("projects", &mut out.projects);
-        o.set("work_year", &mut out.work_year);
-        o.set("date_of_birth", &mut out.date_of_birth);
-        o.set("gender", &mut out.gender);
-        o.set("willing_positions", &mut out.willing_positions);
-        o.set("current_location", &mut out.current_location);
-        o.set("willing_locations", &mut out.willing_locations);
-        o.set("home_location", &mut out.home_location);
-        o.set("languages", &mut out.languages);
-        o.set("awards", &mut out.awards);
-        o.set("certificates", &mut out.certificates);
-        o.set("competitions", &mut out.competitions);
-        o.set("self_evaluation", &mut out.self_evaluation);
-        o.set("urls", &mut out.urls);
-        o.set("social_links", &mut out.social_links);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Resume {
+    const NAME: &'static str = "Resume";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_md5" => v.put(&mut self.file_md5),
+            "content" => v.put(&mut self.content),
+            "new_content" => v.put(&mut self.new_content),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            "mobile" => v.put(&mut self.mobile),
+            "mobile_is_virtual" => v.put(&mut self.mobile_is_virtual),
+            "country_code" => v.put(&mut self.country_code),
+            "educations" => v.put(&mut self.educations),
+            "careers" => v.put(&mut self.careers),
+            "projects" => v.put(&mut self.projects),
+            "work_year" => v.put(&mut self.work_year),
+            "date_of_birth" => v.put(&mut self.date_of_birth),
+            "gender" => v.put(&mut self.gender),
+            "willing_positions" => v.put(&mut self.willing_positions),
+            "current_location" => v.put(&mut self.current_location),
+            "willing_locations" => v.put(&mut self.willing_locations),
+            "home_location" => v.put(&mut self.home_location),
+            "languages" => v.put(&mut self.languages),
+            "awards" => v.put(&mut self.awards),
+            "certificates" => v.put(&mut self.certificates),
+            "competitions" => v.put(&mut self.competitions),
+            "self_evaluation" => v.put(&mut self.self_evaluation),
+            "urls" => v.put(&mut self.urls),
+            "social_links" => v.put(&mut self.social_links),
+            _ => v.skip(),
+        }
     }
 }
 /// The `awards` of `Resume`.
@@ -1267,13 +1636,25 @@ pub struct ResumeAward {
 }
 impl FromJson for ResumeAward {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ResumeAward")?;
-        let mut out = Self::default();
-        o.set("award", &mut out.award);
-        o.set("date", &mut out.date);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ResumeAward {
+    const NAME: &'static str = "ResumeAward";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "award" => v.put(&mut self.award),
+            "date" => v.put(&mut self.date),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `careers` of `Resume`.
@@ -1305,19 +1686,31 @@ pub struct ResumeCareer {
 }
 impl FromJson for ResumeCareer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ResumeCareer")?;
-        let mut out = Self::default();
-        o.set("company", &mut out.company);
-        o.set("start_date", &mut out.start_date);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_date", &mut out.end_date);
-        o.set("end_time", &mut out.end_time);
-        o.set("title", &mut out.title);
-        o.set("type", &mut out.r#type);
-        o.set("type_str", &mut out.type_str);
-        o.set("job_description", &mut out.job_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ResumeCareer {
+    const NAME: &'static str = "ResumeCareer";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company" => v.put(&mut self.company),
+            "start_date" => v.put(&mut self.start_date),
+            "start_time" => v.put(&mut self.start_time),
+            "end_date" => v.put(&mut self.end_date),
+            "end_time" => v.put(&mut self.end_time),
+            "title" => v.put(&mut self.title),
+            "type" => v.put(&mut self.r#type),
+            "type_str" => v.put(&mut self.type_str),
+            "job_description" => v.put(&mut self.job_description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `certificates` of `Resume`.
@@ -1335,12 +1728,24 @@ pub struct ResumeCertificate {
 }
 impl FromJson for ResumeCertificate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ResumeCertificate")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("desc", &mut out.desc);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ResumeCertificate {
+    const NAME: &'static str = "ResumeCertificate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "desc" => v.put(&mut self.desc),
+            _ => v.skip(),
+        }
     }
 }
 /// The `educations` of `Resume`.
@@ -1370,18 +1775,30 @@ pub struct ResumeEducation {
 }
 impl FromJson for ResumeEducation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ResumeEducation")?;
-        let mut out = Self::default();
-        o.set("school", &mut out.school);
-        o.set("start_date", &mut out.start_date);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_date", &mut out.end_date);
-        o.set("end_time", &mut out.end_time);
-        o.set("major", &mut out.major);
-        o.set("degree", &mut out.degree);
-        o.set("qualification", &mut out.qualification);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ResumeEducation {
+    const NAME: &'static str = "ResumeEducation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "school" => v.put(&mut self.school),
+            "start_date" => v.put(&mut self.start_date),
+            "start_time" => v.put(&mut self.start_time),
+            "end_date" => v.put(&mut self.end_date),
+            "end_time" => v.put(&mut self.end_time),
+            "major" => v.put(&mut self.major),
+            "degree" => v.put(&mut self.degree),
+            "qualification" => v.put(&mut self.qualification),
+            _ => v.skip(),
+        }
     }
 }
 /// The `languages` of `Resume`.
@@ -1399,12 +1816,24 @@ pub struct ResumeLanguage {
 }
 impl FromJson for ResumeLanguage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ResumeLanguage")?;
-        let mut out = Self::default();
-        o.set("level", &mut out.level);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ResumeLanguage {
+    const NAME: &'static str = "ResumeLanguage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "level" => v.put(&mut self.level),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `projects` of `Resume`.
@@ -1432,17 +1861,29 @@ pub struct ResumeProject {
 }
 impl FromJson for ResumeProject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ResumeProject")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("title", &mut out.title);
-        o.set("start_date", &mut out.start_date);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_date", &mut out.end_date);
-        o.set("end_time", &mut out.end_time);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ResumeProject {
+    const NAME: &'static str = "ResumeProject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "title" => v.put(&mut self.title),
+            "start_date" => v.put(&mut self.start_date),
+            "start_time" => v.put(&mut self.start_time),
+            "end_date" => v.put(&mut self.end_date),
+            "end_time" => v.put(&mut self.end_time),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `entities` of `VatInvoice`.
@@ -1462,13 +1903,25 @@ pub struct VatEntity {
 }
 impl FromJson for VatEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "VatEntity")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("value", &mut out.value);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for VatEntity {
+    const NAME: &'static str = "VatEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "value" => v.put(&mut self.value),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `vat_invoices` of `RecognizeVatInvoiceResponseBody`.
@@ -1484,11 +1937,23 @@ pub struct VatInvoice {
 }
 impl FromJson for VatInvoice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "VatInvoice")?;
-        let mut out = Self::default();
-        o.set("entities", &mut out.entities);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for VatInvoice {
+    const NAME: &'static str = "VatInvoice";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entities" => v.put(&mut self.entities),
+            _ => v.skip(),
+        }
     }
 }
 /// The `entities` of `BankCard`.

@@ -69,6 +69,9 @@ impl FromJson for AnnouncementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AnnouncementType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -192,6 +195,9 @@ impl FromJson for BackgroundColor {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for BackgroundColor {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -262,6 +268,9 @@ impl json::Absent for ContentType {
 impl FromJson for ContentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ContentType {
@@ -334,6 +343,9 @@ impl FromJson for FallbackType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FallbackType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -404,6 +416,9 @@ impl json::Absent for IndentationLevel {
 impl FromJson for IndentationLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for IndentationLevel {
@@ -480,6 +495,9 @@ impl FromJson for LayoutMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for LayoutMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -551,6 +569,9 @@ impl FromJson for LinkPreviewUrlType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for LinkPreviewUrlType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -621,6 +642,9 @@ impl json::Absent for Mode {
 impl FromJson for Mode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Mode {
@@ -697,6 +721,9 @@ impl FromJson for ModifierIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ModifierIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -771,6 +798,9 @@ impl json::Absent for OwnerIdType {
 impl FromJson for OwnerIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for OwnerIdType {
@@ -851,6 +881,9 @@ impl FromJson for PeriodDisplayStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PeriodDisplayStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -930,6 +963,9 @@ impl FromJson for ProgressStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ProgressStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1000,6 +1036,9 @@ impl json::Absent for StatusType {
 impl FromJson for StatusType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for StatusType {
@@ -1076,6 +1115,9 @@ impl FromJson for SubType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SubType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1146,6 +1188,9 @@ impl json::Absent for UrlType {
 impl FromJson for UrlType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UrlType {
@@ -1222,6 +1267,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1297,6 +1345,9 @@ impl FromJson for ViewType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ViewType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1320,13 +1371,25 @@ pub struct AddOns {
 }
 impl FromJson for AddOns {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AddOns")?;
-        let mut out = Self::default();
-        o.set("component_id", &mut out.component_id);
-        o.set("component_type_id", &mut out.component_type_id);
-        o.set("record", &mut out.record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AddOns {
+    const NAME: &'static str = "AddOns";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "component_id" => v.put(&mut self.component_id),
+            "component_type_id" => v.put(&mut self.component_type_id),
+            "record" => v.put(&mut self.record),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AddOns {
@@ -1354,8 +1417,21 @@ impl ToJson for AddOns {
 pub struct Agenda {}
 impl FromJson for Agenda {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "Agenda")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Agenda {
+    const NAME: &'static str = "Agenda";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for Agenda {
@@ -1374,8 +1450,21 @@ impl ToJson for Agenda {
 pub struct AgendaItem {}
 impl FromJson for AgendaItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "AgendaItem")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgendaItem {
+    const NAME: &'static str = "AgendaItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for AgendaItem {
@@ -1394,8 +1483,21 @@ impl ToJson for AgendaItem {
 pub struct AgendaItemContent {}
 impl FromJson for AgendaItemContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "AgendaItemContent")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgendaItemContent {
+    const NAME: &'static str = "AgendaItemContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for AgendaItemContent {
@@ -1419,12 +1521,24 @@ pub struct AgendaItemTitle {
 }
 impl FromJson for AgendaItemTitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgendaItemTitle")?;
-        let mut out = Self::default();
-        o.set("elements", &mut out.elements);
-        o.set("align", &mut out.align);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgendaItemTitle {
+    const NAME: &'static str = "AgendaItemTitle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "elements" => v.put(&mut self.elements),
+            "align" => v.put(&mut self.align),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AgendaItemTitle {
@@ -1468,18 +1582,30 @@ pub struct AgendaTitleElement {
 }
 impl FromJson for AgendaTitleElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgendaTitleElement")?;
-        let mut out = Self::default();
-        o.set("text_run", &mut out.text_run);
-        o.set("mention_user", &mut out.mention_user);
-        o.set("mention_doc", &mut out.mention_doc);
-        o.set("reminder", &mut out.reminder);
-        o.set("file", &mut out.file);
-        o.set("undefined", &mut out.undefined);
-        o.set("inline_block", &mut out.inline_block);
-        o.set("equation", &mut out.equation);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgendaTitleElement {
+    const NAME: &'static str = "AgendaTitleElement";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text_run" => v.put(&mut self.text_run),
+            "mention_user" => v.put(&mut self.mention_user),
+            "mention_doc" => v.put(&mut self.mention_doc),
+            "reminder" => v.put(&mut self.reminder),
+            "file" => v.put(&mut self.file),
+            "undefined" => v.put(&mut self.undefined),
+            "inline_block" => v.put(&mut self.inline_block),
+            "equation" => v.put(&mut self.equation),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AgendaTitleElement {
@@ -1530,8 +1656,21 @@ impl ToJson for AgendaTitleElement {
 pub struct AiTemplate {}
 impl FromJson for AiTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "AiTemplate")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AiTemplate {
+    const NAME: &'static str = "AiTemplate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for AiTemplate {
@@ -1555,15 +1694,24 @@ pub struct BatchDeleteChatAnnouncementBlockChildrenResponseBody {
 }
 impl FromJson for BatchDeleteChatAnnouncementBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchDeleteChatAnnouncementBlockChildrenResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("revision_id", &mut out.revision_id);
-        o.set("client_token", &mut out.client_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDeleteChatAnnouncementBlockChildrenResponseBody {
+    const NAME: &'static str = "BatchDeleteChatAnnouncementBlockChildrenResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "revision_id" => v.put(&mut self.revision_id),
+            "client_token" => v.put(&mut self.client_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `docx.v1.document_block_children.batch_delete` (Delete blocks).
@@ -1602,15 +1750,24 @@ pub struct BatchDeleteDocumentBlockChildrenResponseBody {
 }
 impl FromJson for BatchDeleteDocumentBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchDeleteDocumentBlockChildrenResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("document_revision_id", &mut out.document_revision_id);
-        o.set("client_token", &mut out.client_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDeleteDocumentBlockChildrenResponseBody {
+    const NAME: &'static str = "BatchDeleteDocumentBlockChildrenResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "document_revision_id" => v.put(&mut self.document_revision_id),
+            "client_token" => v.put(&mut self.client_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `docx.v1.chat_announcement_block.batch_update` (Batch update blocks in group announcement).
@@ -1654,16 +1811,25 @@ pub struct BatchUpdateChatAnnouncementBlockResponseBody {
 }
 impl FromJson for BatchUpdateChatAnnouncementBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchUpdateChatAnnouncementBlockResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("blocks", &mut out.blocks);
-        o.set("revision_id", &mut out.revision_id);
-        o.set("client_token", &mut out.client_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchUpdateChatAnnouncementBlockResponseBody {
+    const NAME: &'static str = "BatchUpdateChatAnnouncementBlockResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "blocks" => v.put(&mut self.blocks),
+            "revision_id" => v.put(&mut self.revision_id),
+            "client_token" => v.put(&mut self.client_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `docx.v1.document_block.batch_update` (Batch update blocks).
@@ -1707,13 +1873,25 @@ pub struct BatchUpdateDocumentBlockResponseBody {
 }
 impl FromJson for BatchUpdateDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchUpdateDocumentBlockResponseBody")?;
-        let mut out = Self::default();
-        o.set("blocks", &mut out.blocks);
-        o.set("document_revision_id", &mut out.document_revision_id);
-        o.set("client_token", &mut out.client_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchUpdateDocumentBlockResponseBody {
+    const NAME: &'static str = "BatchUpdateDocumentBlockResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "blocks" => v.put(&mut self.blocks),
+            "document_revision_id" => v.put(&mut self.document_revision_id),
+            "client_token" => v.put(&mut self.client_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `bitable` of `Block`.
@@ -1733,12 +1911,24 @@ pub struct Bitable {
 }
 impl FromJson for Bitable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Bitable")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("view_type", &mut out.view_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Bitable {
+    const NAME: &'static str = "Bitable";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "view_type" => v.put(&mut self.view_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Bitable {
@@ -1938,75 +2128,87 @@ pub struct Block {
 }
 impl FromJson for Block {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Block")?;
-        let mut out = Self::default();
-        o.set("block_id", &mut out.block_id);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("children", &mut out.children);
-        o.set("block_type", &mut out.block_type);
-        o.set("page", &mut out.page);
-        o.set("text", &mut out.text);
-        o.set("heading1", &mut out.heading1);
-        o.set("heading2", &mut out.heading2);
-        o.set("heading3", &mut out.heading3);
-        o.set("heading4", &mut out.heading4);
-        o.set("heading5", &mut out.heading5);
-        o.set("heading6", &mut out.heading6);
-        o.set("heading7", &mut out.heading7);
-        o.set("heading8", &mut out.heading8);
-        o.set("heading9", &mut out.heading9);
-        o.set("bullet", &mut out.bullet);
-        o.set("ordered", &mut out.ordered);
-        o.set("code", &mut out.code);
-        o.set("quote", &mut out.quote);
-        o.set("equation", &mut out.equation);
-        o.set("todo", &mut out.todo);
-        o.set("bitable", &mut out.bitable);
-        o.set("callout", &mut out.callout);
-        o.set("chat_card", &mut out.chat_card);
-        o.set("diagram", &mut out.diagram);
-        o.set("divider", &mut out.divider);
-        o.set("file", &mut out.file);
-        o.set("grid", &mut out.grid);
-        o.set("grid_column", &mut out.grid_column);
-        o.set("iframe", &mut out.iframe);
-        o.set("image", &mut out.image);
-        o.set("isv", &mut out.isv);
-        o.set("add_ons", &mut out.add_ons);
-        o.set("mindnote", &mut out.mindnote);
-        o.set("sheet", &mut out.sheet);
-        o.set("table", &mut out.table);
-        o.set("table_cell", &mut out.table_cell);
-        o.set("view", &mut out.view);
-        o.set("undefined", &mut out.undefined);
-        o.set("quote_container", &mut out.quote_container);
-        o.set("task", &mut out.task);
-        o.set("okr", &mut out.okr);
-        o.set("okr_objective", &mut out.okr_objective);
-        o.set("okr_key_result", &mut out.okr_key_result);
-        o.set("okr_progress", &mut out.okr_progress);
-        o.set("comment_ids", &mut out.comment_ids);
-        o.set("jira_issue", &mut out.jira_issue);
-        o.set("wiki_catalog", &mut out.wiki_catalog);
-        o.set("board", &mut out.board);
-        o.set("agenda", &mut out.agenda);
-        o.set("agenda_item", &mut out.agenda_item);
-        o.set("agenda_item_title", &mut out.agenda_item_title);
-        o.set("agenda_item_content", &mut out.agenda_item_content);
-        o.set("link_preview", &mut out.link_preview);
-        o.set("source_synced", &mut out.source_synced);
-        o.set("reference_synced", &mut out.reference_synced);
-        o.set("sub_page_list", &mut out.sub_page_list);
-        o.set("ai_template", &mut out.ai_template);
-        o.set("reference_base", &mut out.reference_base);
-        o.set("project", &mut out.project);
-        o.set("meeting_notes_qa", &mut out.meeting_notes_qa);
-        o.set("vc_tabs", &mut out.vc_tabs);
-        o.set("vc_summary_tab", &mut out.vc_summary_tab);
-        o.set("vc_transcript_tab", &mut out.vc_transcript_tab);
-        o.set("minutes", &mut out.minutes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Block {
+    const NAME: &'static str = "Block";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_id" => v.put(&mut self.block_id),
+            "parent_id" => v.put(&mut self.parent_id),
+            "children" => v.put(&mut self.children),
+            "block_type" => v.put(&mut self.block_type),
+            "page" => v.put(&mut self.page),
+            "text" => v.put(&mut self.text),
+            "heading1" => v.put(&mut self.heading1),
+            "heading2" => v.put(&mut self.heading2),
+            "heading3" => v.put(&mut self.heading3),
+            "heading4" => v.put(&mut self.heading4),
+            "heading5" => v.put(&mut self.heading5),
+            "heading6" => v.put(&mut self.heading6),
+            "heading7" => v.put(&mut self.heading7),
+            "heading8" => v.put(&mut self.heading8),
+            "heading9" => v.put(&mut self.heading9),
+            "bullet" => v.put(&mut self.bullet),
+            "ordered" => v.put(&mut self.ordered),
+            "code" => v.put(&mut self.code),
+            "quote" => v.put(&mut self.quote),
+            "equation" => v.put(&mut self.equation),
+            "todo" => v.put(&mut self.todo),
+            "bitable" => v.put(&mut self.bitable),
+            "callout" => v.put(&mut self.callout),
+            "chat_card" => v.put(&mut self.chat_card),
+            "diagram" => v.put(&mut self.diagram),
+            "divider" => v.put(&mut self.divider),
+            "file" => v.put(&mut self.file),
+            "grid" => v.put(&mut self.grid),
+            "grid_column" => v.put(&mut self.grid_column),
+            "iframe" => v.put(&mut self.iframe),
+            "image" => v.put(&mut self.image),
+            "isv" => v.put(&mut self.isv),
+            "add_ons" => v.put(&mut self.add_ons),
+            "mindnote" => v.put(&mut self.mindnote),
+            "sheet" => v.put(&mut self.sheet),
+            "table" => v.put(&mut self.table),
+            "table_cell" => v.put(&mut self.table_cell),
+            "view" => v.put(&mut self.view),
+            "undefined" => v.put(&mut self.undefined),
+            "quote_container" => v.put(&mut self.quote_container),
+            "task" => v.put(&mut self.task),
+            "okr" => v.put(&mut self.okr),
+            "okr_objective" => v.put(&mut self.okr_objective),
+            "okr_key_result" => v.put(&mut self.okr_key_result),
+            "okr_progress" => v.put(&mut self.okr_progress),
+            "comment_ids" => v.put(&mut self.comment_ids),
+            "jira_issue" => v.put(&mut self.jira_issue),
+            "wiki_catalog" => v.put(&mut self.wiki_catalog),
+            "board" => v.put(&mut self.board),
+            "agenda" => v.put(&mut self.agenda),
+            "agenda_item" => v.put(&mut self.agenda_item),
+            "agenda_item_title" => v.put(&mut self.agenda_item_title),
+            "agenda_item_content" => v.put(&mut self.agenda_item_content),
+            "link_preview" => v.put(&mut self.link_preview),
+            "source_synced" => v.put(&mut self.source_synced),
+            "reference_synced" => v.put(&mut self.reference_synced),
+            "sub_page_list" => v.put(&mut self.sub_page_list),
+            "ai_template" => v.put(&mut self.ai_template),
+            "reference_base" => v.put(&mut self.reference_base),
+            "project" => v.put(&mut self.project),
+            "meeting_notes_qa" => v.put(&mut self.meeting_notes_qa),
+            "vc_tabs" => v.put(&mut self.vc_tabs),
+            "vc_summary_tab" => v.put(&mut self.vc_summary_tab),
+            "vc_transcript_tab" => v.put(&mut self.vc_transcript_tab),
+            "minutes" => v.put(&mut self.minutes),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Block {
@@ -2185,12 +2387,24 @@ pub struct BlockIdRelation {
 }
 impl FromJson for BlockIdRelation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BlockIdRelation")?;
-        let mut out = Self::default();
-        o.set("temporary_block_id", &mut out.temporary_block_id);
-        o.set("block_id", &mut out.block_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BlockIdRelation {
+    const NAME: &'static str = "BlockIdRelation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "temporary_block_id" => v.put(&mut self.temporary_block_id),
+            "block_id" => v.put(&mut self.block_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `block_id_to_image_urls` of `ConvertDocumentResponseBody`.
@@ -2208,12 +2422,24 @@ pub struct BlockIdToImageUrl {
 }
 impl FromJson for BlockIdToImageUrl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BlockIdToImageUrl")?;
-        let mut out = Self::default();
-        o.set("block_id", &mut out.block_id);
-        o.set("image_url", &mut out.image_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BlockIdToImageUrl {
+    const NAME: &'static str = "BlockIdToImageUrl";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_id" => v.put(&mut self.block_id),
+            "image_url" => v.put(&mut self.image_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `board` of `Block`.
@@ -2238,14 +2464,26 @@ pub struct Board {
 }
 impl FromJson for Board {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Board")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("align", &mut out.align);
-        o.set("width", &mut out.width);
-        o.set("height", &mut out.height);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Board {
+    const NAME: &'static str = "Board";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "align" => v.put(&mut self.align),
+            "width" => v.put(&mut self.width),
+            "height" => v.put(&mut self.height),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Board {
@@ -2306,14 +2544,26 @@ pub struct Callout {
 }
 impl FromJson for Callout {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Callout")?;
-        let mut out = Self::default();
-        o.set("background_color", &mut out.background_color);
-        o.set("border_color", &mut out.border_color);
-        o.set("text_color", &mut out.text_color);
-        o.set("emoji_id", &mut out.emoji_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Callout {
+    const NAME: &'static str = "Callout";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "background_color" => v.put(&mut self.background_color),
+            "border_color" => v.put(&mut self.border_color),
+            "text_color" => v.put(&mut self.text_color),
+            "emoji_id" => v.put(&mut self.emoji_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Callout {
@@ -2339,11 +2589,23 @@ pub struct Caption {
 }
 impl FromJson for Caption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Caption")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Caption {
+    const NAME: &'static str = "Caption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Caption {
@@ -2371,12 +2633,24 @@ pub struct ChatCard {
 }
 impl FromJson for ChatCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatCard")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("align", &mut out.align);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatCard {
+    const NAME: &'static str = "ChatCard";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "align" => v.put(&mut self.align),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChatCard {
@@ -2442,13 +2716,25 @@ pub struct ConvertDocumentResponseBody {
 }
 impl FromJson for ConvertDocumentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ConvertDocumentResponseBody")?;
-        let mut out = Self::default();
-        o.set("first_level_block_ids", &mut out.first_level_block_ids);
-        o.set("blocks", &mut out.blocks);
-        o.set("block_id_to_image_urls", &mut out.block_id_to_image_urls);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ConvertDocumentResponseBody {
+    const NAME: &'static str = "ConvertDocumentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "first_level_block_ids" => v.put(&mut self.first_level_block_ids),
+            "blocks" => v.put(&mut self.blocks),
+            "block_id_to_image_urls" => v.put(&mut self.block_id_to_image_urls),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `docx.v1.chat_announcement_block_children.create` (Create blocks in group announcement) answers with.
@@ -2468,16 +2754,25 @@ pub struct CreateChatAnnouncementBlockChildrenResponseBody {
 }
 impl FromJson for CreateChatAnnouncementBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateChatAnnouncementBlockChildrenResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("children", &mut out.children);
-        o.set("revision_id", &mut out.revision_id);
-        o.set("client_token", &mut out.client_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateChatAnnouncementBlockChildrenResponseBody {
+    const NAME: &'static str = "CreateChatAnnouncementBlockChildrenResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "children" => v.put(&mut self.children),
+            "revision_id" => v.put(&mut self.revision_id),
+            "client_token" => v.put(&mut self.client_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `docx.v1.document_block_children.create` (Create blocks).
@@ -2524,13 +2819,25 @@ pub struct CreateDocumentBlockChildrenResponseBody {
 }
 impl FromJson for CreateDocumentBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateDocumentBlockChildrenResponseBody")?;
-        let mut out = Self::default();
-        o.set("children", &mut out.children);
-        o.set("document_revision_id", &mut out.document_revision_id);
-        o.set("client_token", &mut out.client_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateDocumentBlockChildrenResponseBody {
+    const NAME: &'static str = "CreateDocumentBlockChildrenResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "children" => v.put(&mut self.children),
+            "document_revision_id" => v.put(&mut self.document_revision_id),
+            "client_token" => v.put(&mut self.client_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `docx.v1.document_block_descendant.create` (Create nested blocks).
@@ -2582,17 +2889,26 @@ pub struct CreateDocumentBlockDescendantResponseBody {
 }
 impl FromJson for CreateDocumentBlockDescendantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateDocumentBlockDescendantResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("children", &mut out.children);
-        o.set("document_revision_id", &mut out.document_revision_id);
-        o.set("client_token", &mut out.client_token);
-        o.set("block_id_relations", &mut out.block_id_relations);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateDocumentBlockDescendantResponseBody {
+    const NAME: &'static str = "CreateDocumentBlockDescendantResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "children" => v.put(&mut self.children),
+            "document_revision_id" => v.put(&mut self.document_revision_id),
+            "client_token" => v.put(&mut self.client_token),
+            "block_id_relations" => v.put(&mut self.block_id_relations),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `docx.v1.document.create` (Create a document).
@@ -2689,11 +3005,23 @@ pub struct Diagram {
 }
 impl FromJson for Diagram {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Diagram")?;
-        let mut out = Self::default();
-        o.set("diagram_type", &mut out.diagram_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Diagram {
+    const NAME: &'static str = "Diagram";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "diagram_type" => v.put(&mut self.diagram_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Diagram {
@@ -2713,8 +3041,21 @@ impl ToJson for Diagram {
 pub struct Divider {}
 impl FromJson for Divider {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "Divider")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Divider {
+    const NAME: &'static str = "Divider";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for Divider {
@@ -2744,15 +3085,27 @@ pub struct Document {
 }
 impl FromJson for Document {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Document")?;
-        let mut out = Self::default();
-        o.set("document_id", &mut out.document_id);
-        o.set("revision_id", &mut out.revision_id);
-        o.set("title", &mut out.title);
-        o.set("display_setting", &mut out.display_setting);
-        o.set("cover", &mut out.cover);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Document {
+    const NAME: &'static str = "Document";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "document_id" => v.put(&mut self.document_id),
+            "revision_id" => v.put(&mut self.revision_id),
+            "title" => v.put(&mut self.title),
+            "display_setting" => v.put(&mut self.display_setting),
+            "cover" => v.put(&mut self.cover),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cover` of `Document`.
@@ -2772,13 +3125,25 @@ pub struct DocumentCover {
 }
 impl FromJson for DocumentCover {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DocumentCover")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("offset_ratio_x", &mut out.offset_ratio_x);
-        o.set("offset_ratio_y", &mut out.offset_ratio_y);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocumentCover {
+    const NAME: &'static str = "DocumentCover";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "offset_ratio_x" => v.put(&mut self.offset_ratio_x),
+            "offset_ratio_y" => v.put(&mut self.offset_ratio_y),
+            _ => v.skip(),
+        }
     }
 }
 /// The `display_setting` of `Document`.
@@ -2806,17 +3171,29 @@ pub struct DocumentDisplaySetting {
 }
 impl FromJson for DocumentDisplaySetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DocumentDisplaySetting")?;
-        let mut out = Self::default();
-        o.set("show_authors", &mut out.show_authors);
-        o.set("show_create_time", &mut out.show_create_time);
-        o.set("show_pv", &mut out.show_pv);
-        o.set("show_uv", &mut out.show_uv);
-        o.set("show_like_count", &mut out.show_like_count);
-        o.set("show_comment_count", &mut out.show_comment_count);
-        o.set("show_related_matters", &mut out.show_related_matters);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocumentDisplaySetting {
+    const NAME: &'static str = "DocumentDisplaySetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "show_authors" => v.put(&mut self.show_authors),
+            "show_create_time" => v.put(&mut self.show_create_time),
+            "show_pv" => v.put(&mut self.show_pv),
+            "show_uv" => v.put(&mut self.show_uv),
+            "show_like_count" => v.put(&mut self.show_like_count),
+            "show_comment_count" => v.put(&mut self.show_comment_count),
+            "show_related_matters" => v.put(&mut self.show_related_matters),
+            _ => v.skip(),
+        }
     }
 }
 /// The `file` of `Block`.
@@ -2838,13 +3215,25 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "File")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("name", &mut out.name);
-        o.set("view_type", &mut out.view_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for File {
+    const NAME: &'static str = "File";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "name" => v.put(&mut self.name),
+            "view_type" => v.put(&mut self.view_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for File {
@@ -2887,20 +3276,32 @@ pub struct GetChatAnnouncementResponseBody {
 }
 impl FromJson for GetChatAnnouncementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetChatAnnouncementResponseBody")?;
-        let mut out = Self::default();
-        o.set("revision_id", &mut out.revision_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("owner_id_type", &mut out.owner_id_type);
-        o.set("modifier_id", &mut out.modifier_id);
-        o.set("modifier_id_type", &mut out.modifier_id_type);
-        o.set("announcement_type", &mut out.announcement_type);
-        o.set("create_time_v2", &mut out.create_time_v2);
-        o.set("update_time_v2", &mut out.update_time_v2);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetChatAnnouncementResponseBody {
+    const NAME: &'static str = "GetChatAnnouncementResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "revision_id" => v.put(&mut self.revision_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "owner_id" => v.put(&mut self.owner_id),
+            "owner_id_type" => v.put(&mut self.owner_id_type),
+            "modifier_id" => v.put(&mut self.modifier_id),
+            "modifier_id_type" => v.put(&mut self.modifier_id_type),
+            "announcement_type" => v.put(&mut self.announcement_type),
+            "create_time_v2" => v.put(&mut self.create_time_v2),
+            "update_time_v2" => v.put(&mut self.update_time_v2),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `docx.v1.document_block.get` (Obtain the block content) answers with.
@@ -2916,11 +3317,23 @@ pub struct GetDocumentBlockResponseBody {
 }
 impl FromJson for GetDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDocumentBlockResponseBody")?;
-        let mut out = Self::default();
-        o.set("block", &mut out.block);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDocumentBlockResponseBody {
+    const NAME: &'static str = "GetDocumentBlockResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block" => v.put(&mut self.block),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `docx.v1.document.get` (Obtain the basic information of a document) answers with.
@@ -2936,11 +3349,23 @@ pub struct GetDocumentResponseBody {
 }
 impl FromJson for GetDocumentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDocumentResponseBody")?;
-        let mut out = Self::default();
-        o.set("document", &mut out.document);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDocumentResponseBody {
+    const NAME: &'static str = "GetDocumentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "document" => v.put(&mut self.document),
+            _ => v.skip(),
+        }
     }
 }
 /// The `grid` of `Block`.
@@ -2956,11 +3381,23 @@ pub struct Grid {
 }
 impl FromJson for Grid {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Grid")?;
-        let mut out = Self::default();
-        o.set("column_size", &mut out.column_size);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Grid {
+    const NAME: &'static str = "Grid";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "column_size" => v.put(&mut self.column_size),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Grid {
@@ -2983,11 +3420,23 @@ pub struct GridColumn {
 }
 impl FromJson for GridColumn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GridColumn")?;
-        let mut out = Self::default();
-        o.set("width_ratio", &mut out.width_ratio);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GridColumn {
+    const NAME: &'static str = "GridColumn";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "width_ratio" => v.put(&mut self.width_ratio),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for GridColumn {
@@ -3010,11 +3459,23 @@ pub struct Iframe {
 }
 impl FromJson for Iframe {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Iframe")?;
-        let mut out = Self::default();
-        o.set("component", &mut out.component);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Iframe {
+    const NAME: &'static str = "Iframe";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "component" => v.put(&mut self.component),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Iframe {
@@ -3061,12 +3522,24 @@ pub struct IframeComponent {
 }
 impl FromJson for IframeComponent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IframeComponent")?;
-        let mut out = Self::default();
-        o.set("iframe_type", &mut out.iframe_type);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IframeComponent {
+    const NAME: &'static str = "IframeComponent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "iframe_type" => v.put(&mut self.iframe_type),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for IframeComponent {
@@ -3109,16 +3582,28 @@ pub struct Image {
 }
 impl FromJson for Image {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Image")?;
-        let mut out = Self::default();
-        o.set("width", &mut out.width);
-        o.set("height", &mut out.height);
-        o.set("token", &mut out.token);
-        o.set("align", &mut out.align);
-        o.set("caption", &mut out.caption);
-        o.set("scale", &mut out.scale);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Image {
+    const NAME: &'static str = "Image";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "width" => v.put(&mut self.width),
+            "height" => v.put(&mut self.height),
+            "token" => v.put(&mut self.token),
+            "align" => v.put(&mut self.align),
+            "caption" => v.put(&mut self.caption),
+            "scale" => v.put(&mut self.scale),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Image {
@@ -3148,12 +3633,24 @@ pub struct InlineBlock {
 }
 impl FromJson for InlineBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InlineBlock")?;
-        let mut out = Self::default();
-        o.set("block_id", &mut out.block_id);
-        o.set("text_element_style", &mut out.text_element_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InlineBlock {
+    const NAME: &'static str = "InlineBlock";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_id" => v.put(&mut self.block_id),
+            "text_element_style" => v.put(&mut self.text_element_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for InlineBlock {
@@ -3190,13 +3687,25 @@ pub struct InlineFile {
 }
 impl FromJson for InlineFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InlineFile")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("source_block_id", &mut out.source_block_id);
-        o.set("text_element_style", &mut out.text_element_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InlineFile {
+    const NAME: &'static str = "InlineFile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "source_block_id" => v.put(&mut self.source_block_id),
+            "text_element_style" => v.put(&mut self.text_element_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for InlineFile {
@@ -3233,14 +3742,26 @@ pub struct InlineLinkPreview {
 }
 impl FromJson for InlineLinkPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InlineLinkPreview")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("url", &mut out.url);
-        o.set("url_type", &mut out.url_type);
-        o.set("text_element_style", &mut out.text_element_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InlineLinkPreview {
+    const NAME: &'static str = "InlineLinkPreview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "url" => v.put(&mut self.url),
+            "url_type" => v.put(&mut self.url_type),
+            "text_element_style" => v.put(&mut self.text_element_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for InlineLinkPreview {
@@ -3298,12 +3819,24 @@ pub struct Isv {
 }
 impl FromJson for Isv {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Isv")?;
-        let mut out = Self::default();
-        o.set("component_id", &mut out.component_id);
-        o.set("component_type_id", &mut out.component_type_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Isv {
+    const NAME: &'static str = "Isv";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "component_id" => v.put(&mut self.component_id),
+            "component_type_id" => v.put(&mut self.component_type_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Isv {
@@ -3329,12 +3862,24 @@ pub struct JiraIssue {
 }
 impl FromJson for JiraIssue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JiraIssue")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("key", &mut out.key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JiraIssue {
+    const NAME: &'static str = "JiraIssue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "key" => v.put(&mut self.key),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JiraIssue {
@@ -3358,11 +3903,23 @@ pub struct Link {
 }
 impl FromJson for Link {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Link")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Link {
+    const NAME: &'static str = "Link";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Link {
@@ -3395,12 +3952,24 @@ pub struct LinkPreview {
 }
 impl FromJson for LinkPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LinkPreview")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("url_type", &mut out.url_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LinkPreview {
+    const NAME: &'static str = "LinkPreview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "url_type" => v.put(&mut self.url_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for LinkPreview {
@@ -3437,13 +4006,25 @@ pub struct ListDocumentBlockResponseBody {
 }
 impl FromJson for ListDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDocumentBlockResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDocumentBlockResponseBody {
+    const NAME: &'static str = "ListDocumentBlockResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting_notes_qa` of `Block`.
@@ -3456,8 +4037,21 @@ impl FromJson for ListDocumentBlockResponseBody {
 pub struct MeetingNotesQa {}
 impl FromJson for MeetingNotesQa {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "MeetingNotesQa")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingNotesQa {
+    const NAME: &'static str = "MeetingNotesQa";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for MeetingNotesQa {
@@ -3499,16 +4093,28 @@ pub struct MentionDoc {
 }
 impl FromJson for MentionDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MentionDoc")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("obj_type", &mut out.obj_type);
-        o.set("url", &mut out.url);
-        o.set("title", &mut out.title);
-        o.set("text_element_style", &mut out.text_element_style);
-        o.set("fallback_type", &mut out.fallback_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MentionDoc {
+    const NAME: &'static str = "MentionDoc";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "obj_type" => v.put(&mut self.obj_type),
+            "url" => v.put(&mut self.url),
+            "title" => v.put(&mut self.title),
+            "text_element_style" => v.put(&mut self.text_element_style),
+            "fallback_type" => v.put(&mut self.fallback_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MentionDoc {
@@ -3547,12 +4153,24 @@ pub struct MentionUser {
 }
 impl FromJson for MentionUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MentionUser")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("text_element_style", &mut out.text_element_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MentionUser {
+    const NAME: &'static str = "MentionUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "text_element_style" => v.put(&mut self.text_element_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MentionUser {
@@ -3612,11 +4230,23 @@ pub struct Mindnote {
 }
 impl FromJson for Mindnote {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Mindnote")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Mindnote {
+    const NAME: &'static str = "Mindnote";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Mindnote {
@@ -3641,12 +4271,24 @@ pub struct Minutes {
 }
 impl FromJson for Minutes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Minutes")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("minutes_id", &mut out.minutes_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Minutes {
+    const NAME: &'static str = "Minutes";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "minutes_id" => v.put(&mut self.minutes_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Minutes {
@@ -3678,12 +4320,24 @@ pub struct ObjectiveIdWithKrId {
 }
 impl FromJson for ObjectiveIdWithKrId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectiveIdWithKrId")?;
-        let mut out = Self::default();
-        o.set("objective_id", &mut out.objective_id);
-        o.set("kr_ids", &mut out.kr_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectiveIdWithKrId {
+    const NAME: &'static str = "ObjectiveIdWithKrId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "objective_id" => v.put(&mut self.objective_id),
+            "kr_ids" => v.put(&mut self.kr_ids),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ObjectiveIdWithKrId {
@@ -3719,17 +4373,29 @@ pub struct Okr {
 }
 impl FromJson for Okr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Okr")?;
-        let mut out = Self::default();
-        o.set("okr_id", &mut out.okr_id);
-        o.set("objectives", &mut out.objectives);
-        o.set("period_display_status", &mut out.period_display_status);
-        o.set("period_name_zh", &mut out.period_name_zh);
-        o.set("period_name_en", &mut out.period_name_en);
-        o.set("user_id", &mut out.user_id);
-        o.set("visible_setting", &mut out.visible_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Okr {
+    const NAME: &'static str = "Okr";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "okr_id" => v.put(&mut self.okr_id),
+            "objectives" => v.put(&mut self.objectives),
+            "period_display_status" => v.put(&mut self.period_display_status),
+            "period_name_zh" => v.put(&mut self.period_name_zh),
+            "period_name_en" => v.put(&mut self.period_name_en),
+            "user_id" => v.put(&mut self.user_id),
+            "visible_setting" => v.put(&mut self.visible_setting),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Okr {
@@ -3772,18 +4438,30 @@ pub struct OkrKeyResult {
 }
 impl FromJson for OkrKeyResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrKeyResult")?;
-        let mut out = Self::default();
-        o.set("kr_id", &mut out.kr_id);
-        o.set("confidential", &mut out.confidential);
-        o.set("position", &mut out.position);
-        o.set("score", &mut out.score);
-        o.set("visible", &mut out.visible);
-        o.set("weight", &mut out.weight);
-        o.set("progress_rate", &mut out.progress_rate);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrKeyResult {
+    const NAME: &'static str = "OkrKeyResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "kr_id" => v.put(&mut self.kr_id),
+            "confidential" => v.put(&mut self.confidential),
+            "position" => v.put(&mut self.position),
+            "score" => v.put(&mut self.score),
+            "visible" => v.put(&mut self.visible),
+            "weight" => v.put(&mut self.weight),
+            "progress_rate" => v.put(&mut self.progress_rate),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OkrKeyResult {
@@ -3833,18 +4511,30 @@ pub struct OkrObjective {
 }
 impl FromJson for OkrObjective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrObjective")?;
-        let mut out = Self::default();
-        o.set("objective_id", &mut out.objective_id);
-        o.set("confidential", &mut out.confidential);
-        o.set("position", &mut out.position);
-        o.set("score", &mut out.score);
-        o.set("visible", &mut out.visible);
-        o.set("weight", &mut out.weight);
-        o.set("progress_rate", &mut out.progress_rate);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrObjective {
+    const NAME: &'static str = "OkrObjective";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "objective_id" => v.put(&mut self.objective_id),
+            "confidential" => v.put(&mut self.confidential),
+            "position" => v.put(&mut self.position),
+            "score" => v.put(&mut self.score),
+            "visible" => v.put(&mut self.visible),
+            "weight" => v.put(&mut self.weight),
+            "progress_rate" => v.put(&mut self.progress_rate),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OkrObjective {
@@ -3877,8 +4567,21 @@ impl ToJson for OkrObjective {
 pub struct OkrProgress {}
 impl FromJson for OkrProgress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "OkrProgress")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrProgress {
+    const NAME: &'static str = "OkrProgress";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for OkrProgress {
@@ -3912,17 +4615,29 @@ pub struct OkrProgressRate {
 }
 impl FromJson for OkrProgressRate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrProgressRate")?;
-        let mut out = Self::default();
-        o.set("mode", &mut out.mode);
-        o.set("current", &mut out.current);
-        o.set("percent", &mut out.percent);
-        o.set("progress_status", &mut out.progress_status);
-        o.set("start", &mut out.start);
-        o.set("status_type", &mut out.status_type);
-        o.set("target", &mut out.target);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrProgressRate {
+    const NAME: &'static str = "OkrProgressRate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "mode" => v.put(&mut self.mode),
+            "current" => v.put(&mut self.current),
+            "percent" => v.put(&mut self.percent),
+            "progress_status" => v.put(&mut self.progress_status),
+            "start" => v.put(&mut self.start),
+            "status_type" => v.put(&mut self.status_type),
+            "target" => v.put(&mut self.target),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OkrProgressRate {
@@ -3955,13 +4670,25 @@ pub struct OkrVisibleSetting {
 }
 impl FromJson for OkrVisibleSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrVisibleSetting")?;
-        let mut out = Self::default();
-        o.set("progress_fill_area_visible", &mut out.progress_fill_area_visible);
-        o.set("progress_status_visible", &mut out.progress_status_visible);
-        o.set("score_visible", &mut out.score_visible);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrVisibleSetting {
+    const NAME: &'static str = "OkrVisibleSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "progress_fill_area_visible" => v.put(&mut self.progress_fill_area_visible),
+            "progress_status_visible" => v.put(&mut self.progress_status_visible),
+            "score_visible" => v.put(&mut self.score_visible),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OkrVisibleSetting {
@@ -3990,13 +4717,25 @@ pub struct PatchDocumentBlockResponseBody {
 }
 impl FromJson for PatchDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchDocumentBlockResponseBody")?;
-        let mut out = Self::default();
-        o.set("block", &mut out.block);
-        o.set("document_revision_id", &mut out.document_revision_id);
-        o.set("client_token", &mut out.client_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchDocumentBlockResponseBody {
+    const NAME: &'static str = "PatchDocumentBlockResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block" => v.put(&mut self.block),
+            "document_revision_id" => v.put(&mut self.document_revision_id),
+            "client_token" => v.put(&mut self.client_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `project` of `Block`.
@@ -4018,14 +4757,26 @@ pub struct Project {
 }
 impl FromJson for Project {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Project")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("url", &mut out.url);
-        o.set("sub_type", &mut out.sub_type);
-        o.set("view_type", &mut out.view_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Project {
+    const NAME: &'static str = "Project";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "url" => v.put(&mut self.url),
+            "sub_type" => v.put(&mut self.sub_type),
+            "view_type" => v.put(&mut self.view_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Project {
@@ -4057,8 +4808,21 @@ impl ToJson for Project {
 pub struct QuoteContainer {}
 impl FromJson for QuoteContainer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "QuoteContainer")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuoteContainer {
+    const NAME: &'static str = "QuoteContainer";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for QuoteContainer {
@@ -4084,13 +4848,25 @@ pub struct ReferenceBase {
 }
 impl FromJson for ReferenceBase {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReferenceBase")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("view_id", &mut out.view_id);
-        o.set("layout_mode", &mut out.layout_mode);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReferenceBase {
+    const NAME: &'static str = "ReferenceBase";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "view_id" => v.put(&mut self.view_id),
+            "layout_mode" => v.put(&mut self.layout_mode),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReferenceBase {
@@ -4126,12 +4902,24 @@ pub struct ReferenceSynced {
 }
 impl FromJson for ReferenceSynced {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReferenceSynced")?;
-        let mut out = Self::default();
-        o.set("source_document_id", &mut out.source_document_id);
-        o.set("source_block_id", &mut out.source_block_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReferenceSynced {
+    const NAME: &'static str = "ReferenceSynced";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "source_document_id" => v.put(&mut self.source_document_id),
+            "source_block_id" => v.put(&mut self.source_block_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReferenceSynced {
@@ -4165,16 +4953,28 @@ pub struct Reminder {
 }
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Reminder")?;
-        let mut out = Self::default();
-        o.set("create_user_id", &mut out.create_user_id);
-        o.set("is_notify", &mut out.is_notify);
-        o.set("is_whole_day", &mut out.is_whole_day);
-        o.set("expire_time", &mut out.expire_time);
-        o.set("notify_time", &mut out.notify_time);
-        o.set("text_element_style", &mut out.text_element_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Reminder {
+    const NAME: &'static str = "Reminder";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "create_user_id" => v.put(&mut self.create_user_id),
+            "is_notify" => v.put(&mut self.is_notify),
+            "is_whole_day" => v.put(&mut self.is_whole_day),
+            "expire_time" => v.put(&mut self.expire_time),
+            "notify_time" => v.put(&mut self.notify_time),
+            "text_element_style" => v.put(&mut self.text_element_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Reminder {
@@ -4287,13 +5087,25 @@ pub struct Sheet {
 }
 impl FromJson for Sheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Sheet")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("row_size", &mut out.row_size);
-        o.set("column_size", &mut out.column_size);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Sheet {
+    const NAME: &'static str = "Sheet";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "row_size" => v.put(&mut self.row_size),
+            "column_size" => v.put(&mut self.column_size),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Sheet {
@@ -4323,12 +5135,24 @@ pub struct SourceSynced {
 }
 impl FromJson for SourceSynced {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SourceSynced")?;
-        let mut out = Self::default();
-        o.set("elements", &mut out.elements);
-        o.set("align", &mut out.align);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SourceSynced {
+    const NAME: &'static str = "SourceSynced";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "elements" => v.put(&mut self.elements),
+            "align" => v.put(&mut self.align),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SourceSynced {
@@ -4358,11 +5182,23 @@ pub struct SubPageList {
 }
 impl FromJson for SubPageList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubPageList")?;
-        let mut out = Self::default();
-        o.set("wiki_token", &mut out.wiki_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubPageList {
+    const NAME: &'static str = "SubPageList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wiki_token" => v.put(&mut self.wiki_token),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SubPageList {
@@ -4393,12 +5229,24 @@ pub struct Table {
 }
 impl FromJson for Table {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Table")?;
-        let mut out = Self::default();
-        o.set("cells", &mut out.cells);
-        o.set("property", &mut out.property);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Table {
+    const NAME: &'static str = "Table";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cells" => v.put(&mut self.cells),
+            "property" => v.put(&mut self.property),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Table {
@@ -4419,8 +5267,21 @@ impl ToJson for Table {
 pub struct TableCell {}
 impl FromJson for TableCell {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "TableCell")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TableCell {
+    const NAME: &'static str = "TableCell";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for TableCell {
@@ -4444,12 +5305,24 @@ pub struct TableMergeInfo {
 }
 impl FromJson for TableMergeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TableMergeInfo")?;
-        let mut out = Self::default();
-        o.set("row_span", &mut out.row_span);
-        o.set("col_span", &mut out.col_span);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TableMergeInfo {
+    const NAME: &'static str = "TableMergeInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "row_span" => v.put(&mut self.row_span),
+            "col_span" => v.put(&mut self.col_span),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TableMergeInfo {
@@ -4483,16 +5356,28 @@ pub struct TableProperty {
 }
 impl FromJson for TableProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TableProperty")?;
-        let mut out = Self::default();
-        o.set("row_size", &mut out.row_size);
-        o.set("column_size", &mut out.column_size);
-        o.set("column_width", &mut out.column_width);
-        o.set("merge_info", &mut out.merge_info);
-        o.set("header_row", &mut out.header_row);
-        o.set("header_column", &mut out.header_column);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TableProperty {
+    const NAME: &'static str = "TableProperty";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "row_size" => v.put(&mut self.row_size),
+            "column_size" => v.put(&mut self.column_size),
+            "column_width" => v.put(&mut self.column_width),
+            "merge_info" => v.put(&mut self.merge_info),
+            "header_row" => v.put(&mut self.header_row),
+            "header_column" => v.put(&mut self.header_column),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TableProperty {
@@ -4522,12 +5407,24 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Task")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("folded", &mut out.folded);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Task {
+    const NAME: &'static str = "Task";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "folded" => v.put(&mut self.folded),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Task {
@@ -4553,12 +5450,24 @@ pub struct Text {
 }
 impl FromJson for Text {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Text")?;
-        let mut out = Self::default();
-        o.set("style", &mut out.style);
-        o.set("elements", &mut out.elements);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Text {
+    const NAME: &'static str = "Text";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "style" => v.put(&mut self.style),
+            "elements" => v.put(&mut self.elements),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Text {
@@ -4604,19 +5513,31 @@ pub struct TextElement {
 }
 impl FromJson for TextElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TextElement")?;
-        let mut out = Self::default();
-        o.set("text_run", &mut out.text_run);
-        o.set("mention_user", &mut out.mention_user);
-        o.set("mention_doc", &mut out.mention_doc);
-        o.set("reminder", &mut out.reminder);
-        o.set("file", &mut out.file);
-        o.set("undefined", &mut out.undefined);
-        o.set("inline_block", &mut out.inline_block);
-        o.set("equation", &mut out.equation);
-        o.set("link_preview", &mut out.link_preview);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TextElement {
+    const NAME: &'static str = "TextElement";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text_run" => v.put(&mut self.text_run),
+            "mention_user" => v.put(&mut self.mention_user),
+            "mention_doc" => v.put(&mut self.mention_doc),
+            "reminder" => v.put(&mut self.reminder),
+            "file" => v.put(&mut self.file),
+            "undefined" => v.put(&mut self.undefined),
+            "inline_block" => v.put(&mut self.inline_block),
+            "equation" => v.put(&mut self.equation),
+            "link_preview" => v.put(&mut self.link_preview),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TextElement {
@@ -4712,19 +5633,31 @@ pub struct TextElementStyle {
 }
 impl FromJson for TextElementStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TextElementStyle")?;
-        let mut out = Self::default();
-        o.set("bold", &mut out.bold);
-        o.set("italic", &mut out.italic);
-        o.set("strikethrough", &mut out.strikethrough);
-        o.set("underline", &mut out.underline);
-        o.set("inline_code", &mut out.inline_code);
-        o.set("background_color", &mut out.background_color);
-        o.set("text_color", &mut out.text_color);
-        o.set("link", &mut out.link);
-        o.set("comment_ids", &mut out.comment_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TextElementStyle {
+    const NAME: &'static str = "TextElementStyle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bold" => v.put(&mut self.bold),
+            "italic" => v.put(&mut self.italic),
+            "strikethrough" => v.put(&mut self.strikethrough),
+            "underline" => v.put(&mut self.underline),
+            "inline_code" => v.put(&mut self.inline_code),
+            "background_color" => v.put(&mut self.background_color),
+            "text_color" => v.put(&mut self.text_color),
+            "link" => v.put(&mut self.link),
+            "comment_ids" => v.put(&mut self.comment_ids),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TextElementStyle {
@@ -4763,12 +5696,24 @@ pub struct TextRun {
 }
 impl FromJson for TextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TextRun")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("text_element_style", &mut out.text_element_style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TextRun {
+    const NAME: &'static str = "TextRun";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "text_element_style" => v.put(&mut self.text_element_style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TextRun {
@@ -4910,18 +5855,30 @@ pub struct TextStyle {
 }
 impl FromJson for TextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TextStyle")?;
-        let mut out = Self::default();
-        o.set("align", &mut out.align);
-        o.set("done", &mut out.done);
-        o.set("folded", &mut out.folded);
-        o.set("language", &mut out.language);
-        o.set("wrap", &mut out.wrap);
-        o.set("background_color", &mut out.background_color);
-        o.set("indentation_level", &mut out.indentation_level);
-        o.set("sequence", &mut out.sequence);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TextStyle {
+    const NAME: &'static str = "TextStyle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "align" => v.put(&mut self.align),
+            "done" => v.put(&mut self.done),
+            "folded" => v.put(&mut self.folded),
+            "language" => v.put(&mut self.language),
+            "wrap" => v.put(&mut self.wrap),
+            "background_color" => v.put(&mut self.background_color),
+            "indentation_level" => v.put(&mut self.indentation_level),
+            "sequence" => v.put(&mut self.sequence),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TextStyle {
@@ -4948,8 +5905,21 @@ impl ToJson for TextStyle {
 pub struct Undefined {}
 impl FromJson for Undefined {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "Undefined")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Undefined {
+    const NAME: &'static str = "Undefined";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for Undefined {
@@ -4968,8 +5938,21 @@ impl ToJson for Undefined {
 pub struct UndefinedElement {}
 impl FromJson for UndefinedElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "UndefinedElement")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UndefinedElement {
+    const NAME: &'static str = "UndefinedElement";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for UndefinedElement {
@@ -5216,8 +6199,21 @@ impl ToJson for UpdateTextStyleRequest {
 pub struct VcSummaryTab {}
 impl FromJson for VcSummaryTab {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "VcSummaryTab")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for VcSummaryTab {
+    const NAME: &'static str = "VcSummaryTab";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for VcSummaryTab {
@@ -5236,8 +6232,21 @@ impl ToJson for VcSummaryTab {
 pub struct VcTabs {}
 impl FromJson for VcTabs {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "VcTabs")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for VcTabs {
+    const NAME: &'static str = "VcTabs";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for VcTabs {
@@ -5256,8 +6265,21 @@ impl ToJson for VcTabs {
 pub struct VcTranscriptTab {}
 impl FromJson for VcTranscriptTab {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "VcTranscriptTab")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for VcTranscriptTab {
+    const NAME: &'static str = "VcTranscriptTab";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for VcTranscriptTab {
@@ -5279,11 +6301,23 @@ pub struct View {
 }
 impl FromJson for View {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "View")?;
-        let mut out = Self::default();
-        o.set("view_type", &mut out.view_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for View {
+    const NAME: &'static str = "View";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "view_type" => v.put(&mut self.view_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for View {
@@ -5306,11 +6340,23 @@ pub struct WikiCatalog {
 }
 impl FromJson for WikiCatalog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WikiCatalog")?;
-        let mut out = Self::default();
-        o.set("wiki_token", &mut out.wiki_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WikiCatalog {
+    const NAME: &'static str = "WikiCatalog";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wiki_token" => v.put(&mut self.wiki_token),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WikiCatalog {

@@ -148,6 +148,9 @@ impl FromJson for FileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -218,6 +221,9 @@ impl json::Absent for NoticeType {
 impl FromJson for NoticeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for NoticeType {
@@ -294,6 +300,9 @@ impl FromJson for Permission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Permission {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -319,14 +328,26 @@ pub struct BitableTableFieldAction {
 }
 impl FromJson for BitableTableFieldAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BitableTableFieldAction")?;
-        let mut out = Self::default();
-        o.set("action", &mut out.action);
-        o.set("field_id", &mut out.field_id);
-        o.set("before_value", &mut out.before_value);
-        o.set("after_value", &mut out.after_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableFieldAction {
+    const NAME: &'static str = "BitableTableFieldAction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "action" => v.put(&mut self.action),
+            "field_id" => v.put(&mut self.field_id),
+            "before_value" => v.put(&mut self.before_value),
+            "after_value" => v.put(&mut self.after_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `before_value` of `BitableTableFieldAction`.
@@ -350,15 +371,27 @@ pub struct BitableTableFieldActionValue {
 }
 impl FromJson for BitableTableFieldActionValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BitableTableFieldActionValue")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("description", &mut out.description);
-        o.set("property", &mut out.property);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableFieldActionValue {
+    const NAME: &'static str = "BitableTableFieldActionValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "description" => v.put(&mut self.description),
+            "property" => v.put(&mut self.property),
+            _ => v.skip(),
+        }
     }
 }
 /// The `property` of `BitableTableFieldActionValue`.
@@ -396,22 +429,34 @@ pub struct BitableTableFieldActionValueProperty {
 }
 impl FromJson for BitableTableFieldActionValueProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BitableTableFieldActionValueProperty")?;
-        let mut out = Self::default();
-        o.set("formatter", &mut out.formatter);
-        o.set("date_formatter", &mut out.date_formatter);
-        o.set("auto_fill", &mut out.auto_fill);
-        o.set("multiple", &mut out.multiple);
-        o.set("table_id", &mut out.table_id);
-        o.set("table_name", &mut out.table_name);
-        o.set("back_field_name", &mut out.back_field_name);
-        o.set("input_type", &mut out.input_type);
-        o.set("back_field_id", &mut out.back_field_id);
-        o.set("auto_serial", &mut out.auto_serial);
-        o.set("options", &mut out.options);
-        o.set("formula_expression", &mut out.formula_expression);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableFieldActionValueProperty {
+    const NAME: &'static str = "BitableTableFieldActionValueProperty";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "formatter" => v.put(&mut self.formatter),
+            "date_formatter" => v.put(&mut self.date_formatter),
+            "auto_fill" => v.put(&mut self.auto_fill),
+            "multiple" => v.put(&mut self.multiple),
+            "table_id" => v.put(&mut self.table_id),
+            "table_name" => v.put(&mut self.table_name),
+            "back_field_name" => v.put(&mut self.back_field_name),
+            "input_type" => v.put(&mut self.input_type),
+            "back_field_id" => v.put(&mut self.back_field_id),
+            "auto_serial" => v.put(&mut self.auto_serial),
+            "options" => v.put(&mut self.options),
+            "formula_expression" => v.put(&mut self.formula_expression),
+            _ => v.skip(),
+        }
     }
 }
 /// The `auto_serial` of `BitableTableFieldActionValueProperty`.
@@ -429,15 +474,24 @@ pub struct BitableTableFieldActionValuePropertyAutoSerial {
 }
 impl FromJson for BitableTableFieldActionValuePropertyAutoSerial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BitableTableFieldActionValuePropertyAutoSerial",
-        )?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("options", &mut out.options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableFieldActionValuePropertyAutoSerial {
+    const NAME: &'static str = "BitableTableFieldActionValuePropertyAutoSerial";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "options" => v.put(&mut self.options),
+            _ => v.skip(),
+        }
     }
 }
 /// The `options` of `BitableTableFieldActionValuePropertyAutoSerial`.
@@ -455,15 +509,24 @@ pub struct BitableTableFieldActionValuePropertyAutoSerialOptions {
 }
 impl FromJson for BitableTableFieldActionValuePropertyAutoSerialOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BitableTableFieldActionValuePropertyAutoSerialOptions",
-        )?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableFieldActionValuePropertyAutoSerialOptions {
+    const NAME: &'static str = "BitableTableFieldActionValuePropertyAutoSerialOptions";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `options` of `BitableTableFieldActionValueProperty`.
@@ -483,16 +546,25 @@ pub struct BitableTableFieldActionValuePropertyOption {
 }
 impl FromJson for BitableTableFieldActionValuePropertyOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BitableTableFieldActionValuePropertyOption",
-        )?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("id", &mut out.id);
-        o.set("color", &mut out.color);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableFieldActionValuePropertyOption {
+    const NAME: &'static str = "BitableTableFieldActionValuePropertyOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "id" => v.put(&mut self.id),
+            "color" => v.put(&mut self.color),
+            _ => v.skip(),
+        }
     }
 }
 /// The `action_list` of `P2DriveFileBitableRecordChangedV1Data`.
@@ -514,14 +586,26 @@ pub struct BitableTableRecordAction {
 }
 impl FromJson for BitableTableRecordAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BitableTableRecordAction")?;
-        let mut out = Self::default();
-        o.set("record_id", &mut out.record_id);
-        o.set("action", &mut out.action);
-        o.set("before_value", &mut out.before_value);
-        o.set("after_value", &mut out.after_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableRecordAction {
+    const NAME: &'static str = "BitableTableRecordAction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "record_id" => v.put(&mut self.record_id),
+            "action" => v.put(&mut self.action),
+            "before_value" => v.put(&mut self.before_value),
+            "after_value" => v.put(&mut self.after_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `before_value` of `BitableTableRecordAction`.
@@ -541,13 +625,25 @@ pub struct BitableTableRecordActionField {
 }
 impl FromJson for BitableTableRecordActionField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BitableTableRecordActionField")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("field_value", &mut out.field_value);
-        o.set("field_identity_value", &mut out.field_identity_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableRecordActionField {
+    const NAME: &'static str = "BitableTableRecordActionField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "field_value" => v.put(&mut self.field_value),
+            "field_identity_value" => v.put(&mut self.field_identity_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `field_identity_value` of `BitableTableRecordActionField`.
@@ -563,11 +659,23 @@ pub struct BitableTableRecordActionFieldIdentity {
 }
 impl FromJson for BitableTableRecordActionFieldIdentity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BitableTableRecordActionFieldIdentity")?;
-        let mut out = Self::default();
-        o.set("users", &mut out.users);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableRecordActionFieldIdentity {
+    const NAME: &'static str = "BitableTableRecordActionFieldIdentity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "users" => v.put(&mut self.users),
+            _ => v.skip(),
+        }
     }
 }
 /// The `users` of `BitableTableRecordActionFieldIdentity`.
@@ -589,17 +697,26 @@ pub struct BitableTableRecordActionFieldIdentityUser {
 }
 impl FromJson for BitableTableRecordActionFieldIdentityUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BitableTableRecordActionFieldIdentityUser",
-        )?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BitableTableRecordActionFieldIdentityUser {
+    const NAME: &'static str = "BitableTableRecordActionFieldIdentityUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2DriveFileBitableFieldChangedV1`.
@@ -625,16 +742,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `notice_meta` of `P2DriveNoticeCommentAddV1Data`.
@@ -660,16 +789,28 @@ pub struct Notice {
 }
 impl FromJson for Notice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Notice")?;
-        let mut out = Self::default();
-        o.set("file_type", &mut out.file_type);
-        o.set("file_token", &mut out.file_token);
-        o.set("from_user_id", &mut out.from_user_id);
-        o.set("to_user_id", &mut out.to_user_id);
-        o.set("from_user_type", &mut out.from_user_type);
-        o.set("notice_type", &mut out.notice_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Notice {
+    const NAME: &'static str = "Notice";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_type" => v.put(&mut self.file_type),
+            "file_token" => v.put(&mut self.file_token),
+            "from_user_id" => v.put(&mut self.from_user_id),
+            "to_user_id" => v.put(&mut self.to_user_id),
+            "from_user_type" => v.put(&mut self.from_user_type),
+            "notice_type" => v.put(&mut self.notice_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.file.bitable_field_changed_v1` event.
@@ -689,13 +830,25 @@ pub struct P2DriveFileBitableFieldChangedV1 {
 }
 impl FromJson for P2DriveFileBitableFieldChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileBitableFieldChangedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileBitableFieldChangedV1 {
+    const NAME: &'static str = "P2DriveFileBitableFieldChangedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `drive.file.bitable_field_changed_v1` event.
@@ -725,18 +878,30 @@ pub struct P2DriveFileBitableFieldChangedV1Data {
 }
 impl FromJson for P2DriveFileBitableFieldChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileBitableFieldChangedV1Data")?;
-        let mut out = Self::default();
-        o.set("file_type", &mut out.file_type);
-        o.set("file_token", &mut out.file_token);
-        o.set("table_id", &mut out.table_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("action_list", &mut out.action_list);
-        o.set("revision", &mut out.revision);
-        o.set("subscriber_id_list", &mut out.subscriber_id_list);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileBitableFieldChangedV1Data {
+    const NAME: &'static str = "P2DriveFileBitableFieldChangedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_type" => v.put(&mut self.file_type),
+            "file_token" => v.put(&mut self.file_token),
+            "table_id" => v.put(&mut self.table_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "action_list" => v.put(&mut self.action_list),
+            "revision" => v.put(&mut self.revision),
+            "subscriber_id_list" => v.put(&mut self.subscriber_id_list),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.file.bitable_record_changed_v1` event.
@@ -756,13 +921,25 @@ pub struct P2DriveFileBitableRecordChangedV1 {
 }
 impl FromJson for P2DriveFileBitableRecordChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileBitableRecordChangedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileBitableRecordChangedV1 {
+    const NAME: &'static str = "P2DriveFileBitableRecordChangedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `drive.file.bitable_record_changed_v1` event.
@@ -792,18 +969,30 @@ pub struct P2DriveFileBitableRecordChangedV1Data {
 }
 impl FromJson for P2DriveFileBitableRecordChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileBitableRecordChangedV1Data")?;
-        let mut out = Self::default();
-        o.set("file_type", &mut out.file_type);
-        o.set("file_token", &mut out.file_token);
-        o.set("table_id", &mut out.table_id);
-        o.set("revision", &mut out.revision);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("action_list", &mut out.action_list);
-        o.set("subscriber_id_list", &mut out.subscriber_id_list);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileBitableRecordChangedV1Data {
+    const NAME: &'static str = "P2DriveFileBitableRecordChangedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_type" => v.put(&mut self.file_type),
+            "file_token" => v.put(&mut self.file_token),
+            "table_id" => v.put(&mut self.table_id),
+            "revision" => v.put(&mut self.revision),
+            "operator_id" => v.put(&mut self.operator_id),
+            "action_list" => v.put(&mut self.action_list),
+            "subscriber_id_list" => v.put(&mut self.subscriber_id_list),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.file.created_in_folder_v1` event.
@@ -823,13 +1012,25 @@ pub struct P2DriveFileCreatedInFolderV1 {
 }
 impl FromJson for P2DriveFileCreatedInFolderV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileCreatedInFolderV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileCreatedInFolderV1 {
+    const NAME: &'static str = "P2DriveFileCreatedInFolderV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `drive.file.created_in_folder_v1` event.
@@ -853,15 +1054,27 @@ pub struct P2DriveFileCreatedInFolderV1Data {
 }
 impl FromJson for P2DriveFileCreatedInFolderV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileCreatedInFolderV1Data")?;
-        let mut out = Self::default();
-        o.set("file_type", &mut out.file_type);
-        o.set("file_token", &mut out.file_token);
-        o.set("folder_token", &mut out.folder_token);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("subscriber_ids", &mut out.subscriber_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileCreatedInFolderV1Data {
+    const NAME: &'static str = "P2DriveFileCreatedInFolderV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_type" => v.put(&mut self.file_type),
+            "file_token" => v.put(&mut self.file_token),
+            "folder_token" => v.put(&mut self.folder_token),
+            "operator_id" => v.put(&mut self.operator_id),
+            "subscriber_ids" => v.put(&mut self.subscriber_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.file.deleted_v1` event.
@@ -881,13 +1094,25 @@ pub struct P2DriveFileDeletedV1 {
 }
 impl FromJson for P2DriveFileDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileDeletedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileDeletedV1 {
+    const NAME: &'static str = "P2DriveFileDeletedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `drive.file.deleted_v1` event.
@@ -909,14 +1134,26 @@ pub struct P2DriveFileDeletedV1Data {
 }
 impl FromJson for P2DriveFileDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileDeletedV1Data")?;
-        let mut out = Self::default();
-        o.set("file_type", &mut out.file_type);
-        o.set("file_token", &mut out.file_token);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("subscriber_id_list", &mut out.subscriber_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileDeletedV1Data {
+    const NAME: &'static str = "P2DriveFileDeletedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_type" => v.put(&mut self.file_type),
+            "file_token" => v.put(&mut self.file_token),
+            "operator_id" => v.put(&mut self.operator_id),
+            "subscriber_id_list" => v.put(&mut self.subscriber_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.file.edit_v1` event.
@@ -936,13 +1173,25 @@ pub struct P2DriveFileEditV1 {
 }
 impl FromJson for P2DriveFileEditV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileEditV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileEditV1 {
+    const NAME: &'static str = "P2DriveFileEditV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `drive.file.edit_v1` event.
@@ -966,15 +1215,27 @@ pub struct P2DriveFileEditV1Data {
 }
 impl FromJson for P2DriveFileEditV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileEditV1Data")?;
-        let mut out = Self::default();
-        o.set("file_type", &mut out.file_type);
-        o.set("file_token", &mut out.file_token);
-        o.set("operator_id_list", &mut out.operator_id_list);
-        o.set("subscriber_id_list", &mut out.subscriber_id_list);
-        o.set("sheet_id", &mut out.sheet_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileEditV1Data {
+    const NAME: &'static str = "P2DriveFileEditV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_type" => v.put(&mut self.file_type),
+            "file_token" => v.put(&mut self.file_token),
+            "operator_id_list" => v.put(&mut self.operator_id_list),
+            "subscriber_id_list" => v.put(&mut self.subscriber_id_list),
+            "sheet_id" => v.put(&mut self.sheet_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.file.permission_member_added_v1` event.
@@ -994,13 +1255,25 @@ pub struct P2DriveFilePermissionMemberAddedV1 {
 }
 impl FromJson for P2DriveFilePermissionMemberAddedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFilePermissionMemberAddedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFilePermissionMemberAddedV1 {
+    const NAME: &'static str = "P2DriveFilePermissionMemberAddedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `drive.file.permission_member_added_v1` event.
@@ -1028,17 +1301,29 @@ pub struct P2DriveFilePermissionMemberAddedV1Data {
 }
 impl FromJson for P2DriveFilePermissionMemberAddedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFilePermissionMemberAddedV1Data")?;
-        let mut out = Self::default();
-        o.set("file_type", &mut out.file_type);
-        o.set("file_token", &mut out.file_token);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("user_list", &mut out.user_list);
-        o.set("chat_list", &mut out.chat_list);
-        o.set("open_department_id_list", &mut out.open_department_id_list);
-        o.set("subscriber_id_list", &mut out.subscriber_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFilePermissionMemberAddedV1Data {
+    const NAME: &'static str = "P2DriveFilePermissionMemberAddedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_type" => v.put(&mut self.file_type),
+            "file_token" => v.put(&mut self.file_token),
+            "operator_id" => v.put(&mut self.operator_id),
+            "user_list" => v.put(&mut self.user_list),
+            "chat_list" => v.put(&mut self.chat_list),
+            "open_department_id_list" => v.put(&mut self.open_department_id_list),
+            "subscriber_id_list" => v.put(&mut self.subscriber_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.file.permission_member_applied_v1` event.
@@ -1058,13 +1343,25 @@ pub struct P2DriveFilePermissionMemberAppliedV1 {
 }
 impl FromJson for P2DriveFilePermissionMemberAppliedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFilePermissionMemberAppliedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFilePermissionMemberAppliedV1 {
+    const NAME: &'static str = "P2DriveFilePermissionMemberAppliedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `drive.file.permission_member_applied_v1` event.
@@ -1098,20 +1395,32 @@ pub struct P2DriveFilePermissionMemberAppliedV1Data {
 }
 impl FromJson for P2DriveFilePermissionMemberAppliedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFilePermissionMemberAppliedV1Data")?;
-        let mut out = Self::default();
-        o.set("file_type", &mut out.file_type);
-        o.set("file_token", &mut out.file_token);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("approver_id", &mut out.approver_id);
-        o.set("application_user_list", &mut out.application_user_list);
-        o.set("application_chat_list", &mut out.application_chat_list);
-        o.set("application_department_list", &mut out.application_department_list);
-        o.set("application_remark", &mut out.application_remark);
-        o.set("permission", &mut out.permission);
-        o.set("subscriber_ids", &mut out.subscriber_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFilePermissionMemberAppliedV1Data {
+    const NAME: &'static str = "P2DriveFilePermissionMemberAppliedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_type" => v.put(&mut self.file_type),
+            "file_token" => v.put(&mut self.file_token),
+            "operator_id" => v.put(&mut self.operator_id),
+            "approver_id" => v.put(&mut self.approver_id),
+            "application_user_list" => v.put(&mut self.application_user_list),
+            "application_chat_list" => v.put(&mut self.application_chat_list),
+            "application_department_list" => v.put(&mut self.application_department_list),
+            "application_remark" => v.put(&mut self.application_remark),
+            "permission" => v.put(&mut self.permission),
+            "subscriber_ids" => v.put(&mut self.subscriber_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.file.read_v1` event.
@@ -1131,13 +1440,25 @@ pub struct P2DriveFileReadV1 {
 }
 impl FromJson for P2DriveFileReadV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileReadV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileReadV1 {
+    const NAME: &'static str = "P2DriveFileReadV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `drive.file.read_v1` event.
@@ -1159,14 +1480,26 @@ pub struct P2DriveFileReadV1Data {
 }
 impl FromJson for P2DriveFileReadV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveFileReadV1Data")?;
-        let mut out = Self::default();
-        o.set("file_type", &mut out.file_type);
-        o.set("file_token", &mut out.file_token);
-        o.set("operator_id_list", &mut out.operator_id_list);
-        o.set("subscriber_id_list", &mut out.subscriber_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveFileReadV1Data {
+    const NAME: &'static str = "P2DriveFileReadV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_type" => v.put(&mut self.file_type),
+            "file_token" => v.put(&mut self.file_token),
+            "operator_id_list" => v.put(&mut self.operator_id_list),
+            "subscriber_id_list" => v.put(&mut self.subscriber_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.notice.comment_add_v1` event.
@@ -1186,13 +1519,25 @@ pub struct P2DriveNoticeCommentAddV1 {
 }
 impl FromJson for P2DriveNoticeCommentAddV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveNoticeCommentAddV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveNoticeCommentAddV1 {
+    const NAME: &'static str = "P2DriveNoticeCommentAddV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `drive.notice.comment_add_v1` event.
@@ -1216,15 +1561,27 @@ pub struct P2DriveNoticeCommentAddV1Data {
 }
 impl FromJson for P2DriveNoticeCommentAddV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2DriveNoticeCommentAddV1Data")?;
-        let mut out = Self::default();
-        o.set("notice_meta", &mut out.notice_meta);
-        o.set("comment_id", &mut out.comment_id);
-        o.set("reply_id", &mut out.reply_id);
-        o.set("is_mentioned", &mut out.is_mentioned);
-        o.set("visibility", &mut out.visibility);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2DriveNoticeCommentAddV1Data {
+    const NAME: &'static str = "P2DriveNoticeCommentAddV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "notice_meta" => v.put(&mut self.notice_meta),
+            "comment_id" => v.put(&mut self.comment_id),
+            "reply_id" => v.put(&mut self.reply_id),
+            "is_mentioned" => v.put(&mut self.is_mentioned),
+            "visibility" => v.put(&mut self.visibility),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_id` of `BitableTableRecordActionFieldIdentityUser`.
@@ -1244,13 +1601,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `drive.file.permission_member_removed_v1` event.

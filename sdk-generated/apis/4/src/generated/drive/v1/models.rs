@@ -93,6 +93,9 @@ impl FromJson for Action {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Action {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -195,6 +198,9 @@ impl json::Absent for AuthType {
 impl FromJson for AuthType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for AuthType {
@@ -303,6 +309,9 @@ impl FromJson for BatchCreateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for BatchCreateType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -394,6 +403,9 @@ impl FromJson for BatchQueryFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for BatchQueryFileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -464,6 +476,9 @@ impl json::Absent for CommentEntity {
 impl FromJson for CommentEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CommentEntity {
@@ -556,6 +571,9 @@ impl FromJson for CopyFileRequestBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CopyFileRequestBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -626,6 +644,9 @@ impl json::Absent for CreateFileType {
 impl FromJson for CreateFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CreateFileType {
@@ -717,6 +738,9 @@ impl json::Absent for CreateFileType2 {
 impl FromJson for CreateFileType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CreateFileType2 {
@@ -825,6 +849,9 @@ impl FromJson for CreateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -924,6 +951,9 @@ impl FromJson for CreateType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1014,6 +1044,9 @@ impl json::Absent for DeleteFileType {
 impl FromJson for DeleteFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DeleteFileType {
@@ -1110,6 +1143,9 @@ impl FromJson for DeletePermissionMemberRequestBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DeletePermissionMemberRequestBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1200,6 +1236,9 @@ impl json::Absent for DeleteSubscribeFileType {
 impl FromJson for DeleteSubscribeFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DeleteSubscribeFileType {
@@ -1299,6 +1338,9 @@ impl json::Absent for DeleteType {
 impl FromJson for DeleteType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DeleteType {
@@ -1407,6 +1449,9 @@ impl FromJson for DeleteType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DeleteType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1506,6 +1551,9 @@ impl FromJson for DeleteType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DeleteType3 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1576,6 +1624,9 @@ impl json::Absent for Direction {
 impl FromJson for Direction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Direction {
@@ -1680,6 +1731,9 @@ impl FromJson for DocType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DocType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1762,6 +1816,9 @@ impl json::Absent for ExportTaskType {
 impl FromJson for ExportTaskType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ExportTaskType {
@@ -1850,6 +1907,9 @@ impl FromJson for FileExtension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FileExtension {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1925,6 +1985,9 @@ impl FromJson for FileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1995,6 +2058,9 @@ impl json::Absent for FileUploadInfoParentType {
 impl FromJson for FileUploadInfoParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FileUploadInfoParentType {
@@ -2087,6 +2153,9 @@ impl FromJson for GetFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetFileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2178,6 +2247,9 @@ impl FromJson for GetFileType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetFileType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2268,6 +2340,9 @@ impl json::Absent for GetSubscribeFileType {
 impl FromJson for GetSubscribeFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetSubscribeFileType {
@@ -2368,6 +2443,9 @@ impl FromJson for GetType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2450,6 +2528,9 @@ impl json::Absent for LinkShareEntity {
 impl FromJson for LinkShareEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for LinkShareEntity {
@@ -2542,6 +2623,9 @@ impl FromJson for ListFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListFileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2633,6 +2717,9 @@ impl FromJson for ListFileType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListFileType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2723,6 +2810,9 @@ impl json::Absent for ListFileType3 {
 impl FromJson for ListFileType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListFileType3 {
@@ -2830,6 +2920,9 @@ impl json::Absent for ListType {
 impl FromJson for ListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListType {
@@ -2986,6 +3079,9 @@ impl FromJson for MediaUploadInfoParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MediaUploadInfoParentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3085,6 +3181,9 @@ impl FromJson for MemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MemberType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3180,6 +3279,9 @@ impl FromJson for MoveFileRequestBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MoveFileRequestBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3251,6 +3353,9 @@ impl FromJson for ObjType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ObjType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3321,6 +3426,9 @@ impl json::Absent for OrderBy {
 impl FromJson for OrderBy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for OrderBy {
@@ -3401,6 +3509,9 @@ impl FromJson for OwnerMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OwnerMemberType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3471,6 +3582,9 @@ impl json::Absent for ParentType {
 impl FromJson for ParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ParentType {
@@ -3562,6 +3676,9 @@ impl json::Absent for PatchFileType {
 impl FromJson for PatchFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PatchFileType {
@@ -3662,6 +3779,9 @@ impl FromJson for PatchType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PatchType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3737,6 +3857,9 @@ impl FromJson for Perm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Perm {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3807,6 +3930,9 @@ impl json::Absent for PermType {
 impl FromJson for PermType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PermType {
@@ -3899,6 +4025,9 @@ impl FromJson for ReferType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ReferType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3973,6 +4102,9 @@ impl json::Absent for ReplyElementType {
 impl FromJson for ReplyElementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ReplyElementType {
@@ -4049,6 +4181,9 @@ impl FromJson for SecurityEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SecurityEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4124,6 +4259,9 @@ impl FromJson for ShareEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ShareEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4198,6 +4336,9 @@ impl json::Absent for Status {
 impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Status {
@@ -4290,6 +4431,9 @@ impl FromJson for SubscribeFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SubscribeFileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4356,6 +4500,9 @@ impl json::Absent for SubscriptionType {
 impl FromJson for SubscriptionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SubscriptionType {
@@ -4464,6 +4611,9 @@ impl FromJson for TransferOwnerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TransferOwnerType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4555,6 +4705,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4645,6 +4798,9 @@ impl json::Absent for UpdateFileType {
 impl FromJson for UpdateFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UpdateFileType {
@@ -4749,6 +4905,9 @@ impl FromJson for UpdateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UpdateType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4848,6 +5007,9 @@ impl FromJson for UpdateType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UpdateType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4918,6 +5080,9 @@ impl json::Absent for UploadAllFileRequestBodyParentType {
 impl FromJson for UploadAllFileRequestBodyParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UploadAllFileRequestBodyParentType {
@@ -5074,6 +5239,9 @@ impl FromJson for UploadAllMediaRequestBodyParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UploadAllMediaRequestBodyParentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5148,6 +5316,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -5224,6 +5395,9 @@ impl FromJson for ViewerIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ViewerIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5243,11 +5417,23 @@ pub struct AuthPermissionMemberResponseBody {
 }
 impl FromJson for AuthPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AuthPermissionMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("auth_result", &mut out.auth_result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AuthPermissionMemberResponseBody {
+    const NAME: &'static str = "AuthPermissionMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "auth_result" => v.put(&mut self.auth_result),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.permission_member.create` (Add permissions).
@@ -5293,15 +5479,27 @@ pub struct BaseMember {
 }
 impl FromJson for BaseMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BaseMember")?;
-        let mut out = Self::default();
-        o.set("member_type", &mut out.member_type);
-        o.set("member_id", &mut out.member_id);
-        o.set("perm", &mut out.perm);
-        o.set("perm_type", &mut out.perm_type);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BaseMember {
+    const NAME: &'static str = "BaseMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_type" => v.put(&mut self.member_type),
+            "member_id" => v.put(&mut self.member_id),
+            "perm" => v.put(&mut self.perm),
+            "perm_type" => v.put(&mut self.perm_type),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BaseMember {
@@ -5352,11 +5550,23 @@ pub struct BatchCreatePermissionMemberResponseBody {
 }
 impl FromJson for BatchCreatePermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchCreatePermissionMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("members", &mut out.members);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreatePermissionMemberResponseBody {
+    const NAME: &'static str = "BatchCreatePermissionMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "members" => v.put(&mut self.members),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.media.batch_get_tmp_download_url` (Get Temporary Download URL of Media) answers with.
@@ -5372,11 +5582,23 @@ pub struct BatchGetTmpDownloadUrlMediaResponseBody {
 }
 impl FromJson for BatchGetTmpDownloadUrlMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetTmpDownloadUrlMediaResponseBody")?;
-        let mut out = Self::default();
-        o.set("tmp_download_urls", &mut out.tmp_download_urls);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetTmpDownloadUrlMediaResponseBody {
+    const NAME: &'static str = "BatchGetTmpDownloadUrlMediaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tmp_download_urls" => v.put(&mut self.tmp_download_urls),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file_comment.batch_query` (Batch Query Comments).
@@ -5416,11 +5638,23 @@ pub struct BatchQueryFileCommentResponseBody {
 }
 impl FromJson for BatchQueryFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchQueryFileCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryFileCommentResponseBody {
+    const NAME: &'static str = "BatchQueryFileCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.meta.batch_query` (Obtain Metadata) answers with.
@@ -5438,12 +5672,24 @@ pub struct BatchQueryMetaResponseBody {
 }
 impl FromJson for BatchQueryMetaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchQueryMetaResponseBody")?;
-        let mut out = Self::default();
-        o.set("metas", &mut out.metas);
-        o.set("failed_list", &mut out.failed_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryMetaResponseBody {
+    const NAME: &'static str = "BatchQueryMetaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "metas" => v.put(&mut self.metas),
+            "failed_list" => v.put(&mut self.failed_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file.copy` (Copy File).
@@ -5505,11 +5751,23 @@ pub struct CopyFileResponseBody {
 }
 impl FromJson for CopyFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CopyFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("file", &mut out.file);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CopyFileResponseBody {
+    const NAME: &'static str = "CopyFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file" => v.put(&mut self.file),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.export_task.create` (Create an export task) answers with.
@@ -5525,11 +5783,23 @@ pub struct CreateExportTaskResponseBody {
 }
 impl FromJson for CreateExportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateExportTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("ticket", &mut out.ticket);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateExportTaskResponseBody {
+    const NAME: &'static str = "CreateExportTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket" => v.put(&mut self.ticket),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file_comment_reply.create` (添加回复).
@@ -5584,17 +5854,29 @@ pub struct CreateFileCommentReplyResponseBody {
 }
 impl FromJson for CreateFileCommentReplyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateFileCommentReplyResponseBody")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("reply_id", &mut out.reply_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("extra", &mut out.extra);
-        o.set("reactions", &mut out.reactions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateFileCommentReplyResponseBody {
+    const NAME: &'static str = "CreateFileCommentReplyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "reply_id" => v.put(&mut self.reply_id),
+            "user_id" => v.put(&mut self.user_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "extra" => v.put(&mut self.extra),
+            "reactions" => v.put(&mut self.reactions),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file_version.create` (Create document version).
@@ -5691,12 +5973,24 @@ pub struct CreateFolderFileResponseBody {
 }
 impl FromJson for CreateFolderFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateFolderFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateFolderFileResponseBody {
+    const NAME: &'static str = "CreateFolderFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.permission_member.create` (Add permissions) answers with.
@@ -5712,11 +6006,23 @@ pub struct CreatePermissionMemberResponseBody {
 }
 impl FromJson for CreatePermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreatePermissionMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("member", &mut out.member);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreatePermissionMemberResponseBody {
+    const NAME: &'static str = "CreatePermissionMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member" => v.put(&mut self.member),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.permission_public_password.create` (Open password) answers with.
@@ -5732,14 +6038,23 @@ pub struct CreatePermissionPublicPasswordResponseBody {
 }
 impl FromJson for CreatePermissionPublicPasswordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreatePermissionPublicPasswordResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("password", &mut out.password);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreatePermissionPublicPasswordResponseBody {
+    const NAME: &'static str = "CreatePermissionPublicPasswordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "password" => v.put(&mut self.password),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file.create_shortcut` (Create file shortcut).
@@ -5785,11 +6100,23 @@ pub struct CreateShortcutFileResponseBody {
 }
 impl FromJson for CreateShortcutFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateShortcutFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("succ_shortcut_node", &mut out.succ_shortcut_node);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateShortcutFileResponseBody {
+    const NAME: &'static str = "CreateShortcutFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "succ_shortcut_node" => v.put(&mut self.succ_shortcut_node),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.permission_member.delete` (DeletePermissionMember).
@@ -5837,11 +6164,23 @@ pub struct DocsLink {
 }
 impl FromJson for DocsLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DocsLink")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocsLink {
+    const NAME: &'static str = "DocsLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DocsLink {
@@ -5898,20 +6237,32 @@ pub struct ExportTask {
 }
 impl FromJson for ExportTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExportTask")?;
-        let mut out = Self::default();
-        o.set("file_extension", &mut out.file_extension);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("file_name", &mut out.file_name);
-        o.set("sub_id", &mut out.sub_id);
-        o.set("file_token", &mut out.file_token);
-        o.set("file_size", &mut out.file_size);
-        o.set("job_error_msg", &mut out.job_error_msg);
-        o.set("job_status", &mut out.job_status);
-        o.set("only_schema", &mut out.only_schema);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExportTask {
+    const NAME: &'static str = "ExportTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_extension" => v.put(&mut self.file_extension),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "file_name" => v.put(&mut self.file_name),
+            "sub_id" => v.put(&mut self.sub_id),
+            "file_token" => v.put(&mut self.file_token),
+            "file_size" => v.put(&mut self.file_size),
+            "job_error_msg" => v.put(&mut self.job_error_msg),
+            "job_status" => v.put(&mut self.job_status),
+            "only_schema" => v.put(&mut self.only_schema),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExportTask {
@@ -5971,19 +6322,31 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "File")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("parent_token", &mut out.parent_token);
-        o.set("url", &mut out.url);
-        o.set("shortcut_info", &mut out.shortcut_info);
-        o.set("created_time", &mut out.created_time);
-        o.set("modified_time", &mut out.modified_time);
-        o.set("owner_id", &mut out.owner_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for File {
+    const NAME: &'static str = "File";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "parent_token" => v.put(&mut self.parent_token),
+            "url" => v.put(&mut self.url),
+            "shortcut_info" => v.put(&mut self.shortcut_info),
+            "created_time" => v.put(&mut self.created_time),
+            "modified_time" => v.put(&mut self.modified_time),
+            "owner_id" => v.put(&mut self.owner_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file_comment.create` (Add a Global Comment).
@@ -6021,22 +6384,34 @@ pub struct FileComment {
 }
 impl FromJson for FileComment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FileComment")?;
-        let mut out = Self::default();
-        o.set("comment_id", &mut out.comment_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("is_solved", &mut out.is_solved);
-        o.set("solved_time", &mut out.solved_time);
-        o.set("solver_user_id", &mut out.solver_user_id);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("is_whole", &mut out.is_whole);
-        o.set("quote", &mut out.quote);
-        o.set("reply_list", &mut out.reply_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FileComment {
+    const NAME: &'static str = "FileComment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "comment_id" => v.put(&mut self.comment_id),
+            "user_id" => v.put(&mut self.user_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "is_solved" => v.put(&mut self.is_solved),
+            "solved_time" => v.put(&mut self.solved_time),
+            "solver_user_id" => v.put(&mut self.solver_user_id),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "is_whole" => v.put(&mut self.is_whole),
+            "quote" => v.put(&mut self.quote),
+            "reply_list" => v.put(&mut self.reply_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FileComment {
@@ -6088,17 +6463,29 @@ pub struct FileCommentReply {
 }
 impl FromJson for FileCommentReply {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FileCommentReply")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("reply_id", &mut out.reply_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("extra", &mut out.extra);
-        o.set("reactions", &mut out.reactions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FileCommentReply {
+    const NAME: &'static str = "FileCommentReply";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "reply_id" => v.put(&mut self.reply_id),
+            "user_id" => v.put(&mut self.user_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "extra" => v.put(&mut self.extra),
+            "reactions" => v.put(&mut self.reactions),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FileCommentReply {
@@ -6140,13 +6527,25 @@ pub struct FileCommentV2BatchQueryReactionData {
 }
 impl FromJson for FileCommentV2BatchQueryReactionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FileCommentV2BatchQueryReactionData")?;
-        let mut out = Self::default();
-        o.set("reaction_key", &mut out.reaction_key);
-        o.set("count", &mut out.count);
-        o.set("ahead_users", &mut out.ahead_users);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FileCommentV2BatchQueryReactionData {
+    const NAME: &'static str = "FileCommentV2BatchQueryReactionData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reaction_key" => v.put(&mut self.reaction_key),
+            "count" => v.put(&mut self.count),
+            "ahead_users" => v.put(&mut self.ahead_users),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FileCommentV2BatchQueryReactionData {
@@ -6189,17 +6588,29 @@ pub struct FileStatistics {
 }
 impl FromJson for FileStatistics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FileStatistics")?;
-        let mut out = Self::default();
-        o.set("uv", &mut out.uv);
-        o.set("pv", &mut out.pv);
-        o.set("like_count", &mut out.like_count);
-        o.set("timestamp", &mut out.timestamp);
-        o.set("uv_today", &mut out.uv_today);
-        o.set("pv_today", &mut out.pv_today);
-        o.set("like_count_today", &mut out.like_count_today);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FileStatistics {
+    const NAME: &'static str = "FileStatistics";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "uv" => v.put(&mut self.uv),
+            "pv" => v.put(&mut self.pv),
+            "like_count" => v.put(&mut self.like_count),
+            "timestamp" => v.put(&mut self.timestamp),
+            "uv_today" => v.put(&mut self.uv_today),
+            "pv_today" => v.put(&mut self.pv_today),
+            "like_count_today" => v.put(&mut self.like_count_today),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file_subscription.create` (Create Subscription).
@@ -6225,14 +6636,26 @@ pub struct FileSubscription {
 }
 impl FromJson for FileSubscription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FileSubscription")?;
-        let mut out = Self::default();
-        o.set("subscription_id", &mut out.subscription_id);
-        o.set("subscription_type", &mut out.subscription_type);
-        o.set("is_subcribe", &mut out.is_subcribe);
-        o.set("file_type", &mut out.file_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FileSubscription {
+    const NAME: &'static str = "FileSubscription";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subscription_id" => v.put(&mut self.subscription_id),
+            "subscription_type" => v.put(&mut self.subscription_type),
+            "is_subcribe" => v.put(&mut self.is_subcribe),
+            "file_type" => v.put(&mut self.file_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FileSubscription {
@@ -6316,14 +6739,26 @@ pub struct FileViewRecord {
 }
 impl FromJson for FileViewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FileViewRecord")?;
-        let mut out = Self::default();
-        o.set("viewer_id", &mut out.viewer_id);
-        o.set("name", &mut out.name);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("last_view_time", &mut out.last_view_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FileViewRecord {
+    const NAME: &'static str = "FileViewRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "viewer_id" => v.put(&mut self.viewer_id),
+            "name" => v.put(&mut self.name),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "last_view_time" => v.put(&mut self.last_view_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.export_task.get` (Query export task results) answers with.
@@ -6339,11 +6774,23 @@ pub struct GetExportTaskResponseBody {
 }
 impl FromJson for GetExportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetExportTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetExportTaskResponseBody {
+    const NAME: &'static str = "GetExportTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.file_statistics.get` (Obtain file's statistics) answers with.
@@ -6363,13 +6810,25 @@ pub struct GetFileStatisticsResponseBody {
 }
 impl FromJson for GetFileStatisticsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetFileStatisticsResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("file_type", &mut out.file_type);
-        o.set("statistics", &mut out.statistics);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetFileStatisticsResponseBody {
+    const NAME: &'static str = "GetFileStatisticsResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "file_type" => v.put(&mut self.file_type),
+            "statistics" => v.put(&mut self.statistics),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file_subscription.get` (Get subscription status).
@@ -6418,14 +6877,26 @@ pub struct GetFileSubscriptionResponseBody {
 }
 impl FromJson for GetFileSubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetFileSubscriptionResponseBody")?;
-        let mut out = Self::default();
-        o.set("subscription_id", &mut out.subscription_id);
-        o.set("subscription_type", &mut out.subscription_type);
-        o.set("is_subcribe", &mut out.is_subcribe);
-        o.set("file_type", &mut out.file_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetFileSubscriptionResponseBody {
+    const NAME: &'static str = "GetFileSubscriptionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subscription_id" => v.put(&mut self.subscription_id),
+            "subscription_type" => v.put(&mut self.subscription_type),
+            "is_subcribe" => v.put(&mut self.is_subcribe),
+            "file_type" => v.put(&mut self.file_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.import_task.get` (Query import task result) answers with.
@@ -6441,11 +6912,23 @@ pub struct GetImportTaskResponseBody {
 }
 impl FromJson for GetImportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetImportTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetImportTaskResponseBody {
+    const NAME: &'static str = "GetImportTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.permission_public.get` (Permission Setting v1-GetPermissionPublic) answers with.
@@ -6461,11 +6944,23 @@ pub struct GetPermissionPublicResponseBody {
 }
 impl FromJson for GetPermissionPublicResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetPermissionPublicResponseBody")?;
-        let mut out = Self::default();
-        o.set("permission_public", &mut out.permission_public);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetPermissionPublicResponseBody {
+    const NAME: &'static str = "GetPermissionPublicResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "permission_public" => v.put(&mut self.permission_public),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.file.get_subscribe` (Get Docs events subscription status) answers with.
@@ -6481,11 +6976,23 @@ pub struct GetSubscribeFileResponseBody {
 }
 impl FromJson for GetSubscribeFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSubscribeFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("is_subscribe", &mut out.is_subscribe);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSubscribeFileResponseBody {
+    const NAME: &'static str = "GetSubscribeFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_subscribe" => v.put(&mut self.is_subscribe),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.import_task.create` (Create an import task).
@@ -6526,21 +7033,33 @@ pub struct ImportTask {
 }
 impl FromJson for ImportTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ImportTask")?;
-        let mut out = Self::default();
-        o.set("ticket", &mut out.ticket);
-        o.set("file_extension", &mut out.file_extension);
-        o.set("file_token", &mut out.file_token);
-        o.set("type", &mut out.r#type);
-        o.set("file_name", &mut out.file_name);
-        o.set("point", &mut out.point);
-        o.set("job_status", &mut out.job_status);
-        o.set("job_error_msg", &mut out.job_error_msg);
-        o.set("token", &mut out.token);
-        o.set("url", &mut out.url);
-        o.set("extra", &mut out.extra);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ImportTask {
+    const NAME: &'static str = "ImportTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket" => v.put(&mut self.ticket),
+            "file_extension" => v.put(&mut self.file_extension),
+            "file_token" => v.put(&mut self.file_token),
+            "type" => v.put(&mut self.r#type),
+            "file_name" => v.put(&mut self.file_name),
+            "point" => v.put(&mut self.point),
+            "job_status" => v.put(&mut self.job_status),
+            "job_error_msg" => v.put(&mut self.job_error_msg),
+            "token" => v.put(&mut self.token),
+            "url" => v.put(&mut self.url),
+            "extra" => v.put(&mut self.extra),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ImportTask {
@@ -6591,12 +7110,24 @@ pub struct ImportTaskMountPoint {
 }
 impl FromJson for ImportTaskMountPoint {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ImportTaskMountPoint")?;
-        let mut out = Self::default();
-        o.set("mount_type", &mut out.mount_type);
-        o.set("mount_key", &mut out.mount_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ImportTaskMountPoint {
+    const NAME: &'static str = "ImportTaskMountPoint";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "mount_type" => v.put(&mut self.mount_type),
+            "mount_key" => v.put(&mut self.mount_key),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ImportTaskMountPoint {
@@ -6630,13 +7161,25 @@ pub struct ListFileCommentReplyResponseBody {
 }
 impl FromJson for ListFileCommentReplyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListFileCommentReplyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListFileCommentReplyResponseBody {
+    const NAME: &'static str = "ListFileCommentReplyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.file_comment.list` (Get Document Comments in Pages) answers with.
@@ -6656,13 +7199,25 @@ pub struct ListFileCommentResponseBody {
 }
 impl FromJson for ListFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListFileCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListFileCommentResponseBody {
+    const NAME: &'static str = "ListFileCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.file.list` (List items in folder) answers with.
@@ -6682,13 +7237,25 @@ pub struct ListFileResponseBody {
 }
 impl FromJson for ListFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("files", &mut out.files);
-        o.set("next_page_token", &mut out.next_page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListFileResponseBody {
+    const NAME: &'static str = "ListFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "files" => v.put(&mut self.files),
+            "next_page_token" => v.put(&mut self.next_page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.file_version.list` (List document version) answers with.
@@ -6708,13 +7275,25 @@ pub struct ListFileVersionResponseBody {
 }
 impl FromJson for ListFileVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListFileVersionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListFileVersionResponseBody {
+    const NAME: &'static str = "ListFileVersionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.file_view_record.list` (Obtain document view records) answers with.
@@ -6734,13 +7313,25 @@ pub struct ListFileViewRecordResponseBody {
 }
 impl FromJson for ListFileViewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListFileViewRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListFileViewRecordResponseBody {
+    const NAME: &'static str = "ListFileViewRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.permission_member.list` (Obtain a collaborator list（New version）) answers with.
@@ -6756,11 +7347,23 @@ pub struct ListPermissionMemberResponseBody {
 }
 impl FromJson for ListPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPermissionMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPermissionMemberResponseBody {
+    const NAME: &'static str = "ListPermissionMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.media.upload_prepare` (Pre­uploading).
@@ -6862,18 +7465,30 @@ pub struct Member {
 }
 impl FromJson for Member {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Member")?;
-        let mut out = Self::default();
-        o.set("member_type", &mut out.member_type);
-        o.set("member_id", &mut out.member_id);
-        o.set("perm", &mut out.perm);
-        o.set("perm_type", &mut out.perm_type);
-        o.set("type", &mut out.r#type);
-        o.set("name", &mut out.name);
-        o.set("avatar", &mut out.avatar);
-        o.set("external_label", &mut out.external_label);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Member {
+    const NAME: &'static str = "Member";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_type" => v.put(&mut self.member_type),
+            "member_id" => v.put(&mut self.member_id),
+            "perm" => v.put(&mut self.perm),
+            "perm_type" => v.put(&mut self.perm_type),
+            "type" => v.put(&mut self.r#type),
+            "name" => v.put(&mut self.name),
+            "avatar" => v.put(&mut self.avatar),
+            "external_label" => v.put(&mut self.external_label),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Member {
@@ -6933,20 +7548,32 @@ pub struct Meta {
 }
 impl FromJson for Meta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Meta")?;
-        let mut out = Self::default();
-        o.set("doc_token", &mut out.doc_token);
-        o.set("doc_type", &mut out.doc_type);
-        o.set("title", &mut out.title);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("latest_modify_user", &mut out.latest_modify_user);
-        o.set("latest_modify_time", &mut out.latest_modify_time);
-        o.set("url", &mut out.url);
-        o.set("sec_label_name", &mut out.sec_label_name);
-        o.set("request_doc_info", &mut out.request_doc_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Meta {
+    const NAME: &'static str = "Meta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "doc_token" => v.put(&mut self.doc_token),
+            "doc_type" => v.put(&mut self.doc_type),
+            "title" => v.put(&mut self.title),
+            "owner_id" => v.put(&mut self.owner_id),
+            "create_time" => v.put(&mut self.create_time),
+            "latest_modify_user" => v.put(&mut self.latest_modify_user),
+            "latest_modify_time" => v.put(&mut self.latest_modify_time),
+            "url" => v.put(&mut self.url),
+            "sec_label_name" => v.put(&mut self.sec_label_name),
+            "request_doc_info" => v.put(&mut self.request_doc_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `failed_list` of `BatchQueryMetaResponseBody`.
@@ -6964,12 +7591,24 @@ pub struct MetaFailed {
 }
 impl FromJson for MetaFailed {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetaFailed")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("code", &mut out.code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetaFailed {
+    const NAME: &'static str = "MetaFailed";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "code" => v.put(&mut self.code),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.meta.batch_query` (Obtain Metadata).
@@ -7041,11 +7680,23 @@ pub struct MoveFileResponseBody {
 }
 impl FromJson for MoveFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MoveFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MoveFileResponseBody {
+    const NAME: &'static str = "MoveFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.permission_member.transfer_owner` (Transfer owner).
@@ -7103,11 +7754,23 @@ pub struct PatchFileCommentResponseBody {
 }
 impl FromJson for PatchFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchFileCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchFileCommentResponseBody {
+    const NAME: &'static str = "PatchFileCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file_subscription.patch` (update subscription status).
@@ -7165,17 +7828,29 @@ pub struct PermissionPublic {
 }
 impl FromJson for PermissionPublic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PermissionPublic")?;
-        let mut out = Self::default();
-        o.set("external_access", &mut out.external_access);
-        o.set("security_entity", &mut out.security_entity);
-        o.set("comment_entity", &mut out.comment_entity);
-        o.set("share_entity", &mut out.share_entity);
-        o.set("link_share_entity", &mut out.link_share_entity);
-        o.set("invite_external", &mut out.invite_external);
-        o.set("lock_switch", &mut out.lock_switch);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PermissionPublic {
+    const NAME: &'static str = "PermissionPublic";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_access" => v.put(&mut self.external_access),
+            "security_entity" => v.put(&mut self.security_entity),
+            "comment_entity" => v.put(&mut self.comment_entity),
+            "share_entity" => v.put(&mut self.share_entity),
+            "link_share_entity" => v.put(&mut self.link_share_entity),
+            "invite_external" => v.put(&mut self.invite_external),
+            "lock_switch" => v.put(&mut self.lock_switch),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.permission_public.patch` (Permission Setting v1-Update document sharing settings).
@@ -7237,11 +7912,23 @@ pub struct Person {
 }
 impl FromJson for Person {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Person")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Person {
+    const NAME: &'static str = "Person";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Person {
@@ -7337,11 +8024,23 @@ pub struct ReplyContent {
 }
 impl FromJson for ReplyContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReplyContent")?;
-        let mut out = Self::default();
-        o.set("elements", &mut out.elements);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReplyContent {
+    const NAME: &'static str = "ReplyContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "elements" => v.put(&mut self.elements),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReplyContent {
@@ -7379,14 +8078,26 @@ pub struct ReplyElement {
 }
 impl FromJson for ReplyElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReplyElement")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("text_run", &mut out.text_run);
-        o.set("docs_link", &mut out.docs_link);
-        o.set("person", &mut out.person);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReplyElement {
+    const NAME: &'static str = "ReplyElement";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "text_run" => v.put(&mut self.text_run),
+            "docs_link" => v.put(&mut self.docs_link),
+            "person" => v.put(&mut self.person),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReplyElement {
@@ -7427,11 +8138,23 @@ pub struct ReplyExtra {
 }
 impl FromJson for ReplyExtra {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReplyExtra")?;
-        let mut out = Self::default();
-        o.set("image_list", &mut out.image_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReplyExtra {
+    const NAME: &'static str = "ReplyExtra";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "image_list" => v.put(&mut self.image_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReplyExtra {
@@ -7454,11 +8177,23 @@ pub struct ReplyList {
 }
 impl FromJson for ReplyList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReplyList")?;
-        let mut out = Self::default();
-        o.set("replies", &mut out.replies);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReplyList {
+    const NAME: &'static str = "ReplyList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "replies" => v.put(&mut self.replies),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReplyList {
@@ -7498,12 +8233,24 @@ pub struct RequestDoc {
 }
 impl FromJson for RequestDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RequestDoc")?;
-        let mut out = Self::default();
-        o.set("doc_token", &mut out.doc_token);
-        o.set("doc_type", &mut out.doc_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RequestDoc {
+    const NAME: &'static str = "RequestDoc";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "doc_token" => v.put(&mut self.doc_token),
+            "doc_type" => v.put(&mut self.doc_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RequestDoc {
@@ -7538,12 +8285,24 @@ pub struct ShortcutInfo {
 }
 impl FromJson for ShortcutInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ShortcutInfo")?;
-        let mut out = Self::default();
-        o.set("target_type", &mut out.target_type);
-        o.set("target_token", &mut out.target_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ShortcutInfo {
+    const NAME: &'static str = "ShortcutInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "target_type" => v.put(&mut self.target_type),
+            "target_token" => v.put(&mut self.target_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.user.subscription` (订阅用户云文档事件).
@@ -7583,11 +8342,23 @@ pub struct TaskCheckFileResponseBody {
 }
 impl FromJson for TaskCheckFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskCheckFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskCheckFileResponseBody {
+    const NAME: &'static str = "TaskCheckFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `text_run` of `ReplyElement`.
@@ -7603,11 +8374,23 @@ pub struct TextRun {
 }
 impl FromJson for TextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TextRun")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TextRun {
+    const NAME: &'static str = "TextRun";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TextRun {
@@ -7638,12 +8421,24 @@ pub struct TmpDownloadUrl {
 }
 impl FromJson for TmpDownloadUrl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TmpDownloadUrl")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("tmp_download_url", &mut out.tmp_download_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TmpDownloadUrl {
+    const NAME: &'static str = "TmpDownloadUrl";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "tmp_download_url" => v.put(&mut self.tmp_download_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file_comment_reply.update` (Update Reply).
@@ -7741,13 +8536,25 @@ pub struct UploadAllFileResponseBody {
 }
 impl FromJson for UploadAllFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadAllFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("url", &mut out.url);
-        o.set("version", &mut out.version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadAllFileResponseBody {
+    const NAME: &'static str = "UploadAllFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "url" => v.put(&mut self.url),
+            "version" => v.put(&mut self.version),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.media.upload_all` (上传素材).
@@ -7817,11 +8624,23 @@ pub struct UploadAllMediaResponseBody {
 }
 impl FromJson for UploadAllMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadAllMediaResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadAllMediaResponseBody {
+    const NAME: &'static str = "UploadAllMediaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file.upload_finish` (Completing).
@@ -7868,13 +8687,25 @@ pub struct UploadFinishFileResponseBody {
 }
 impl FromJson for UploadFinishFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadFinishFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("version", &mut out.version);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadFinishFileResponseBody {
+    const NAME: &'static str = "UploadFinishFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "version" => v.put(&mut self.version),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `drive.v1.file.upload_part` (分片上传文件-上传分片).
@@ -7968,13 +8799,25 @@ pub struct UploadPrepareFileResponseBody {
 }
 impl FromJson for UploadPrepareFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadPrepareFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("upload_id", &mut out.upload_id);
-        o.set("block_size", &mut out.block_size);
-        o.set("block_num", &mut out.block_num);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadPrepareFileResponseBody {
+    const NAME: &'static str = "UploadPrepareFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "upload_id" => v.put(&mut self.upload_id),
+            "block_size" => v.put(&mut self.block_size),
+            "block_num" => v.put(&mut self.block_num),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListFileVersionResponseBody`.
@@ -8008,20 +8851,32 @@ pub struct Version {
 }
 impl FromJson for Version {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Version")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("version", &mut out.version);
-        o.set("parent_token", &mut out.parent_token);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("status", &mut out.status);
-        o.set("obj_type", &mut out.obj_type);
-        o.set("parent_type", &mut out.parent_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Version {
+    const NAME: &'static str = "Version";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "version" => v.put(&mut self.version),
+            "parent_token" => v.put(&mut self.parent_token),
+            "owner_id" => v.put(&mut self.owner_id),
+            "creator_id" => v.put(&mut self.creator_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "status" => v.put(&mut self.status),
+            "obj_type" => v.put(&mut self.obj_type),
+            "parent_type" => v.put(&mut self.parent_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v1.file_comment.create` (Add a Global Comment) answers with.

@@ -69,6 +69,9 @@ impl FromJson for Action {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Action {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -139,6 +142,9 @@ impl json::Absent for CommentEntity {
 impl FromJson for CommentEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CommentEntity {
@@ -215,6 +221,9 @@ impl FromJson for CopyEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CopyEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -290,6 +299,9 @@ impl FromJson for ExternalAccessEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ExternalAccessEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -364,6 +376,9 @@ impl json::Absent for FileType {
 impl FromJson for FileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FileType {
@@ -456,6 +471,9 @@ impl FromJson for LinkShareEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for LinkShareEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -530,6 +548,9 @@ impl json::Absent for ManageCollaboratorEntity {
 impl FromJson for ManageCollaboratorEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ManageCollaboratorEntity {
@@ -634,6 +655,9 @@ impl FromJson for PatchType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PatchType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -709,6 +733,9 @@ impl FromJson for SecurityEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SecurityEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -779,6 +806,9 @@ impl json::Absent for ShareEntity {
 impl FromJson for ShareEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ShareEntity {
@@ -887,6 +917,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -962,6 +995,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -991,16 +1027,28 @@ pub struct FileLike {
 }
 impl FromJson for FileLike {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FileLike")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("last_liked_time", &mut out.last_liked_time);
-        o.set("user_name", &mut out.user_name);
-        o.set("user_en_name", &mut out.user_en_name);
-        o.set("user_avatar_url", &mut out.user_avatar_url);
-        o.set("user_is_desensitized", &mut out.user_is_desensitized);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FileLike {
+    const NAME: &'static str = "FileLike";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "last_liked_time" => v.put(&mut self.last_liked_time),
+            "user_name" => v.put(&mut self.user_name),
+            "user_en_name" => v.put(&mut self.user_en_name),
+            "user_avatar_url" => v.put(&mut self.user_avatar_url),
+            "user_is_desensitized" => v.put(&mut self.user_is_desensitized),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v2.permission_public.get` (GetPermissionPublic) answers with.
@@ -1016,11 +1064,23 @@ pub struct GetPermissionPublicResponseBody {
 }
 impl FromJson for GetPermissionPublicResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetPermissionPublicResponseBody")?;
-        let mut out = Self::default();
-        o.set("permission_public", &mut out.permission_public);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetPermissionPublicResponseBody {
+    const NAME: &'static str = "GetPermissionPublicResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "permission_public" => v.put(&mut self.permission_public),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `drive.v2.file_like.list` (List Document's Likes) answers with.
@@ -1040,13 +1100,25 @@ pub struct ListFileLikeResponseBody {
 }
 impl FromJson for ListFileLikeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListFileLikeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListFileLikeResponseBody {
+    const NAME: &'static str = "ListFileLikeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `perm_type` of `PermissionPublic`.
@@ -1064,12 +1136,24 @@ pub struct PermType {
 }
 impl FromJson for PermType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PermType")?;
-        let mut out = Self::default();
-        o.set("external_access_entity", &mut out.external_access_entity);
-        o.set("link_share_entity", &mut out.link_share_entity);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PermType {
+    const NAME: &'static str = "PermType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_access_entity" => v.put(&mut self.external_access_entity),
+            "link_share_entity" => v.put(&mut self.link_share_entity),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PermType {
@@ -1132,19 +1216,31 @@ pub struct PermissionPublic {
 }
 impl FromJson for PermissionPublic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PermissionPublic")?;
-        let mut out = Self::default();
-        o.set("external_access_entity", &mut out.external_access_entity);
-        o.set("security_entity", &mut out.security_entity);
-        o.set("comment_entity", &mut out.comment_entity);
-        o.set("share_entity", &mut out.share_entity);
-        o.set("manage_collaborator_entity", &mut out.manage_collaborator_entity);
-        o.set("link_share_entity", &mut out.link_share_entity);
-        o.set("copy_entity", &mut out.copy_entity);
-        o.set("lock_switch", &mut out.lock_switch);
-        o.set("perm_type", &mut out.perm_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PermissionPublic {
+    const NAME: &'static str = "PermissionPublic";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_access_entity" => v.put(&mut self.external_access_entity),
+            "security_entity" => v.put(&mut self.security_entity),
+            "comment_entity" => v.put(&mut self.comment_entity),
+            "share_entity" => v.put(&mut self.share_entity),
+            "manage_collaborator_entity" => v.put(&mut self.manage_collaborator_entity),
+            "link_share_entity" => v.put(&mut self.link_share_entity),
+            "copy_entity" => v.put(&mut self.copy_entity),
+            "lock_switch" => v.put(&mut self.lock_switch),
+            "perm_type" => v.put(&mut self.perm_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PermissionPublic {

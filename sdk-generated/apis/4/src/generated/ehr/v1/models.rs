@@ -77,6 +77,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -152,6 +155,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -223,6 +229,9 @@ impl FromJson for View {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for View {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -248,14 +257,26 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Attachment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("mime_type", &mut out.mime_type);
-        o.set("name", &mut out.name);
-        o.set("size", &mut out.size);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Attachment {
+    const NAME: &'static str = "Attachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "mime_type" => v.put(&mut self.mime_type),
+            "name" => v.put(&mut self.name),
+            "size" => v.put(&mut self.size),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_fields` of `Employee`.
@@ -277,14 +298,26 @@ pub struct CustomFields {
 }
 impl FromJson for CustomFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomFields")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("label", &mut out.label);
-        o.set("type", &mut out.r#type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomFields {
+    const NAME: &'static str = "CustomFields";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "label" => v.put(&mut self.label),
+            "type" => v.put(&mut self.r#type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `highest_level_of_edu` of `SystemFields`.
@@ -310,16 +343,28 @@ pub struct Education {
 }
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Education")?;
-        let mut out = Self::default();
-        o.set("level", &mut out.level);
-        o.set("school", &mut out.school);
-        o.set("major", &mut out.major);
-        o.set("degree", &mut out.degree);
-        o.set("start", &mut out.start);
-        o.set("end", &mut out.end);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Education {
+    const NAME: &'static str = "Education";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "level" => v.put(&mut self.level),
+            "school" => v.put(&mut self.school),
+            "major" => v.put(&mut self.major),
+            "degree" => v.put(&mut self.degree),
+            "start" => v.put(&mut self.start),
+            "end" => v.put(&mut self.end),
+            _ => v.skip(),
+        }
     }
 }
 /// The `primary_emergency_contact` of `SystemFields`.
@@ -339,13 +384,25 @@ pub struct EmergencyContact {
 }
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmergencyContact")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("relationship", &mut out.relationship);
-        o.set("mobile", &mut out.mobile);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmergencyContact {
+    const NAME: &'static str = "EmergencyContact";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "relationship" => v.put(&mut self.relationship),
+            "mobile" => v.put(&mut self.mobile),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListEmployeeResponseBody`.
@@ -365,13 +422,25 @@ pub struct Employee {
 }
 impl FromJson for Employee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Employee")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("system_fields", &mut out.system_fields);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Employee {
+    const NAME: &'static str = "Employee";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "system_fields" => v.put(&mut self.system_fields),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job` of `SystemFields`.
@@ -389,12 +458,24 @@ pub struct Job {
 }
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Job")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Job {
+    const NAME: &'static str = "Job";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `ehr.v1.employee.list` (You can batch retrieve employee directory fields with filters, such as Feishu user ID, employee status, and employee type. Directory fields can be divided into system fields (system_fields) and custom fields (custom_fields)) answers with.
@@ -414,13 +495,25 @@ pub struct ListEmployeeResponseBody {
 }
 impl FromJson for ListEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListEmployeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListEmployeeResponseBody {
+    const NAME: &'static str = "ListEmployeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `manager` of `SystemFields`.
@@ -440,13 +533,25 @@ pub struct Manager {
 }
 impl FromJson for Manager {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Manager")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Manager {
+    const NAME: &'static str = "Manager";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `native_region` of `SystemFields`.
@@ -464,12 +569,24 @@ pub struct NativeRegion {
 }
 impl FromJson for NativeRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NativeRegion")?;
-        let mut out = Self::default();
-        o.set("iso_code", &mut out.iso_code);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NativeRegion {
+    const NAME: &'static str = "NativeRegion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "iso_code" => v.put(&mut self.iso_code),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `system_fields` of `Employee`.
@@ -605,71 +722,83 @@ pub struct SystemFields {
 }
 impl FromJson for SystemFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SystemFields")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.set("email", &mut out.email);
-        o.set("mobile", &mut out.mobile);
-        o.set("department_id", &mut out.department_id);
-        o.set("manager", &mut out.manager);
-        o.set("job", &mut out.job);
-        o.set("job_level", &mut out.job_level);
-        o.set("work_location", &mut out.work_location);
-        o.set("gender", &mut out.gender);
-        o.set("birthday", &mut out.birthday);
-        o.set("native_region", &mut out.native_region);
-        o.set("ethnicity", &mut out.ethnicity);
-        o.set("marital_status", &mut out.marital_status);
-        o.set("political_status", &mut out.political_status);
-        o.set("entered_workforce_date", &mut out.entered_workforce_date);
-        o.set("id_type", &mut out.id_type);
-        o.set("id_number", &mut out.id_number);
-        o.set("hukou_type", &mut out.hukou_type);
-        o.set("hukou_location", &mut out.hukou_location);
-        o.set("bank_account_number", &mut out.bank_account_number);
-        o.set("bank_name", &mut out.bank_name);
-        o.set("social_security_account", &mut out.social_security_account);
-        o.set("provident_fund_account", &mut out.provident_fund_account);
-        o.set("employee_no", &mut out.employee_no);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("status", &mut out.status);
-        o.set("hire_date", &mut out.hire_date);
-        o.set("probation_months", &mut out.probation_months);
-        o.set("conversion_date", &mut out.conversion_date);
-        o.set("application", &mut out.application);
-        o.set("application_status", &mut out.application_status);
-        o.set("last_day", &mut out.last_day);
-        o.set("departure_type", &mut out.departure_type);
-        o.set("departure_reason", &mut out.departure_reason);
-        o.set("departure_notes", &mut out.departure_notes);
-        o.set("contract_company", &mut out.contract_company);
-        o.set("contract_type", &mut out.contract_type);
-        o.set("contract_start_date", &mut out.contract_start_date);
-        o.set("contract_expiration_date", &mut out.contract_expiration_date);
-        o.set("contract_sign_times", &mut out.contract_sign_times);
-        o.set("personal_email", &mut out.personal_email);
-        o.set("family_address", &mut out.family_address);
-        o.set("primary_emergency_contact", &mut out.primary_emergency_contact);
-        o.set("emergency_contact", &mut out.emergency_contact);
-        o.set("highest_level_of_edu", &mut out.highest_level_of_edu);
-        o.set("education", &mut out.education);
-        o.set("former_work_exp", &mut out.former_work_exp);
-        o.set("work_exp", &mut out.work_exp);
-        o.set("id_photo_po_side", &mut out.id_photo_po_side);
-        o.set("id_photo_em_side", &mut out.id_photo_em_side);
-        o.set("id_photo", &mut out.id_photo);
-        o.set("diploma_photo", &mut out.diploma_photo);
-        o.set("graduation_cert", &mut out.graduation_cert);
-        o.set("cert_of_merit", &mut out.cert_of_merit);
-        o.set("offboarding_file", &mut out.offboarding_file);
-        o.set("cancel_onboarding_reason", &mut out.cancel_onboarding_reason);
-        o.set("cancel_onboarding_notes", &mut out.cancel_onboarding_notes);
-        o.set("employee_form_status", &mut out.employee_form_status);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SystemFields {
+    const NAME: &'static str = "SystemFields";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            "email" => v.put(&mut self.email),
+            "mobile" => v.put(&mut self.mobile),
+            "department_id" => v.put(&mut self.department_id),
+            "manager" => v.put(&mut self.manager),
+            "job" => v.put(&mut self.job),
+            "job_level" => v.put(&mut self.job_level),
+            "work_location" => v.put(&mut self.work_location),
+            "gender" => v.put(&mut self.gender),
+            "birthday" => v.put(&mut self.birthday),
+            "native_region" => v.put(&mut self.native_region),
+            "ethnicity" => v.put(&mut self.ethnicity),
+            "marital_status" => v.put(&mut self.marital_status),
+            "political_status" => v.put(&mut self.political_status),
+            "entered_workforce_date" => v.put(&mut self.entered_workforce_date),
+            "id_type" => v.put(&mut self.id_type),
+            "id_number" => v.put(&mut self.id_number),
+            "hukou_type" => v.put(&mut self.hukou_type),
+            "hukou_location" => v.put(&mut self.hukou_location),
+            "bank_account_number" => v.put(&mut self.bank_account_number),
+            "bank_name" => v.put(&mut self.bank_name),
+            "social_security_account" => v.put(&mut self.social_security_account),
+            "provident_fund_account" => v.put(&mut self.provident_fund_account),
+            "employee_no" => v.put(&mut self.employee_no),
+            "employee_type" => v.put(&mut self.employee_type),
+            "status" => v.put(&mut self.status),
+            "hire_date" => v.put(&mut self.hire_date),
+            "probation_months" => v.put(&mut self.probation_months),
+            "conversion_date" => v.put(&mut self.conversion_date),
+            "application" => v.put(&mut self.application),
+            "application_status" => v.put(&mut self.application_status),
+            "last_day" => v.put(&mut self.last_day),
+            "departure_type" => v.put(&mut self.departure_type),
+            "departure_reason" => v.put(&mut self.departure_reason),
+            "departure_notes" => v.put(&mut self.departure_notes),
+            "contract_company" => v.put(&mut self.contract_company),
+            "contract_type" => v.put(&mut self.contract_type),
+            "contract_start_date" => v.put(&mut self.contract_start_date),
+            "contract_expiration_date" => v.put(&mut self.contract_expiration_date),
+            "contract_sign_times" => v.put(&mut self.contract_sign_times),
+            "personal_email" => v.put(&mut self.personal_email),
+            "family_address" => v.put(&mut self.family_address),
+            "primary_emergency_contact" => v.put(&mut self.primary_emergency_contact),
+            "emergency_contact" => v.put(&mut self.emergency_contact),
+            "highest_level_of_edu" => v.put(&mut self.highest_level_of_edu),
+            "education" => v.put(&mut self.education),
+            "former_work_exp" => v.put(&mut self.former_work_exp),
+            "work_exp" => v.put(&mut self.work_exp),
+            "id_photo_po_side" => v.put(&mut self.id_photo_po_side),
+            "id_photo_em_side" => v.put(&mut self.id_photo_em_side),
+            "id_photo" => v.put(&mut self.id_photo),
+            "diploma_photo" => v.put(&mut self.diploma_photo),
+            "graduation_cert" => v.put(&mut self.graduation_cert),
+            "cert_of_merit" => v.put(&mut self.cert_of_merit),
+            "offboarding_file" => v.put(&mut self.offboarding_file),
+            "cancel_onboarding_reason" => v.put(&mut self.cancel_onboarding_reason),
+            "cancel_onboarding_notes" => v.put(&mut self.cancel_onboarding_notes),
+            "employee_form_status" => v.put(&mut self.employee_form_status),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `former_work_exp` of `SystemFields`.
@@ -695,16 +824,28 @@ pub struct WorkExperience {
 }
 impl FromJson for WorkExperience {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkExperience")?;
-        let mut out = Self::default();
-        o.set("company", &mut out.company);
-        o.set("department", &mut out.department);
-        o.set("job", &mut out.job);
-        o.set("start", &mut out.start);
-        o.set("end", &mut out.end);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkExperience {
+    const NAME: &'static str = "WorkExperience";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company" => v.put(&mut self.company),
+            "department" => v.put(&mut self.department),
+            "job" => v.put(&mut self.job),
+            "start" => v.put(&mut self.start),
+            "end" => v.put(&mut self.end),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `contract_company` of `SystemFields`.

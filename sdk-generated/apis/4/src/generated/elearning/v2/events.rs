@@ -45,16 +45,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `learner` of `P2ElearningCourseRegistrationCreatedV2Data`.
@@ -74,13 +86,25 @@ pub struct EventUser {
 }
 impl FromJson for EventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventUser")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("email", &mut out.email);
-        o.set("phone", &mut out.phone);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventUser {
+    const NAME: &'static str = "EventUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "email" => v.put(&mut self.email),
+            "phone" => v.put(&mut self.phone),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `elearning.course_registration.created_v2` event.
@@ -100,13 +124,25 @@ pub struct P2ElearningCourseRegistrationCreatedV2 {
 }
 impl FromJson for P2ElearningCourseRegistrationCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ElearningCourseRegistrationCreatedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ElearningCourseRegistrationCreatedV2 {
+    const NAME: &'static str = "P2ElearningCourseRegistrationCreatedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `elearning.course_registration.created_v2` event.
@@ -142,24 +178,35 @@ pub struct P2ElearningCourseRegistrationCreatedV2Data {
 }
 impl FromJson for P2ElearningCourseRegistrationCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ElearningCourseRegistrationCreatedV2Data",
-        )?;
-        let mut out = Self::default();
-        o.set("course_id", &mut out.course_id);
-        o.set("learner", &mut out.learner);
-        o.set("enroll_at", &mut out.enroll_at);
-        o.set("enroll_type", &mut out.enroll_type);
-        o.set("learning_duration", &mut out.learning_duration);
-        o.set("finished_at", &mut out.finished_at);
-        o.set("learning_state", &mut out.learning_state);
-        o.set("compulsory_lesson_ids", &mut out.compulsory_lesson_ids);
-        o.set("learned_compulsory_lesson_ids", &mut out.learned_compulsory_lesson_ids);
-        o.set("optional_lesson_ids", &mut out.optional_lesson_ids);
-        o.set("learned_optional_lesson_ids", &mut out.learned_optional_lesson_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ElearningCourseRegistrationCreatedV2Data {
+    const NAME: &'static str = "P2ElearningCourseRegistrationCreatedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "course_id" => v.put(&mut self.course_id),
+            "learner" => v.put(&mut self.learner),
+            "enroll_at" => v.put(&mut self.enroll_at),
+            "enroll_type" => v.put(&mut self.enroll_type),
+            "learning_duration" => v.put(&mut self.learning_duration),
+            "finished_at" => v.put(&mut self.finished_at),
+            "learning_state" => v.put(&mut self.learning_state),
+            "compulsory_lesson_ids" => v.put(&mut self.compulsory_lesson_ids),
+            "learned_compulsory_lesson_ids" => {
+                v.put(&mut self.learned_compulsory_lesson_ids)
+            }
+            "optional_lesson_ids" => v.put(&mut self.optional_lesson_ids),
+            "learned_optional_lesson_ids" => v.put(&mut self.learned_optional_lesson_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `elearning.course_registration.deleted_v2` event.
@@ -179,13 +226,25 @@ pub struct P2ElearningCourseRegistrationDeletedV2 {
 }
 impl FromJson for P2ElearningCourseRegistrationDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ElearningCourseRegistrationDeletedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ElearningCourseRegistrationDeletedV2 {
+    const NAME: &'static str = "P2ElearningCourseRegistrationDeletedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `elearning.course_registration.deleted_v2` event.
@@ -203,15 +262,24 @@ pub struct P2ElearningCourseRegistrationDeletedV2Data {
 }
 impl FromJson for P2ElearningCourseRegistrationDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ElearningCourseRegistrationDeletedV2Data",
-        )?;
-        let mut out = Self::default();
-        o.set("course_id", &mut out.course_id);
-        o.set("learner", &mut out.learner);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ElearningCourseRegistrationDeletedV2Data {
+    const NAME: &'static str = "P2ElearningCourseRegistrationDeletedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "course_id" => v.put(&mut self.course_id),
+            "learner" => v.put(&mut self.learner),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_id` of `EventUser`.
@@ -231,13 +299,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `elearning.course_registration.updated_v2` event.

@@ -17,11 +17,23 @@ pub struct GetConnectionResponseBody {
 }
 impl FromJson for GetConnectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetConnectionResponseBody")?;
-        let mut out = Self::default();
-        o.set("online_instance_cnt", &mut out.online_instance_cnt);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetConnectionResponseBody {
+    const NAME: &'static str = "GetConnectionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "online_instance_cnt" => v.put(&mut self.online_instance_cnt),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `event.v1.outbound_ip.list` (Get event's outbound IP-When Feishu Open Platform pushes events to the callback address configured by the application, it is sent out through a specific IP, and the application can get all relevant IP addresses through this interface) answers with.
@@ -41,12 +53,24 @@ pub struct ListOutboundIpResponseBody {
 }
 impl FromJson for ListOutboundIpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOutboundIpResponseBody")?;
-        let mut out = Self::default();
-        o.set("ip_list", &mut out.ip_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOutboundIpResponseBody {
+    const NAME: &'static str = "ListOutboundIpResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ip_list" => v.put(&mut self.ip_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }

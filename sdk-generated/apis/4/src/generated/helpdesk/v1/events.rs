@@ -50,16 +50,28 @@ pub struct Comments {
 }
 impl FromJson for Comments {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Comments")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("created_at", &mut out.created_at);
-        o.set("id", &mut out.id);
-        o.set("user_avatar_url", &mut out.user_avatar_url);
-        o.set("user_name", &mut out.user_name);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Comments {
+    const NAME: &'static str = "Comments";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "created_at" => v.put(&mut self.created_at),
+            "id" => v.put(&mut self.id),
+            "user_avatar_url" => v.put(&mut self.user_avatar_url),
+            "user_name" => v.put(&mut self.user_name),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customized_fields` of `P2HelpdeskTicketCreatedV1Data`.
@@ -87,17 +99,29 @@ pub struct CustomizedFieldDisplayItem {
 }
 impl FromJson for CustomizedFieldDisplayItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomizedFieldDisplayItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("value", &mut out.value);
-        o.set("key_name", &mut out.key_name);
-        o.set("display_name", &mut out.display_name);
-        o.set("position", &mut out.position);
-        o.set("required", &mut out.required);
-        o.set("editable", &mut out.editable);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomizedFieldDisplayItem {
+    const NAME: &'static str = "CustomizedFieldDisplayItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "value" => v.put(&mut self.value),
+            "key_name" => v.put(&mut self.key_name),
+            "display_name" => v.put(&mut self.display_name),
+            "position" => v.put(&mut self.position),
+            "required" => v.put(&mut self.required),
+            "editable" => v.put(&mut self.editable),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2HelpdeskNotificationApproveV1`.
@@ -123,16 +147,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dissatisfaction_reason` of `Ticket`.
@@ -152,13 +188,25 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `helpdesk.notification.approve_v1` event.
@@ -178,13 +226,25 @@ pub struct P2HelpdeskNotificationApproveV1 {
 }
 impl FromJson for P2HelpdeskNotificationApproveV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HelpdeskNotificationApproveV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HelpdeskNotificationApproveV1 {
+    const NAME: &'static str = "P2HelpdeskNotificationApproveV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `helpdesk.notification.approve_v1` event.
@@ -204,13 +264,25 @@ pub struct P2HelpdeskNotificationApproveV1Data {
 }
 impl FromJson for P2HelpdeskNotificationApproveV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HelpdeskNotificationApproveV1Data")?;
-        let mut out = Self::default();
-        o.set("notification_id", &mut out.notification_id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("approve_status", &mut out.approve_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HelpdeskNotificationApproveV1Data {
+    const NAME: &'static str = "P2HelpdeskNotificationApproveV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "notification_id" => v.put(&mut self.notification_id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "approve_status" => v.put(&mut self.approve_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `helpdesk.ticket.created_v1` event.
@@ -230,13 +302,25 @@ pub struct P2HelpdeskTicketCreatedV1 {
 }
 impl FromJson for P2HelpdeskTicketCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HelpdeskTicketCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HelpdeskTicketCreatedV1 {
+    const NAME: &'static str = "P2HelpdeskTicketCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `helpdesk.ticket.created_v1` event.
@@ -276,23 +360,35 @@ pub struct P2HelpdeskTicketCreatedV1Data {
 }
 impl FromJson for P2HelpdeskTicketCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HelpdeskTicketCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("ticket_id", &mut out.ticket_id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("guest", &mut out.guest);
-        o.set("stage", &mut out.stage);
-        o.set("status", &mut out.status);
-        o.set("score", &mut out.score);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("closed_at", &mut out.closed_at);
-        o.set("channel", &mut out.channel);
-        o.set("solve", &mut out.solve);
-        o.set("customized_fields", &mut out.customized_fields);
-        o.set("chat_id", &mut out.chat_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HelpdeskTicketCreatedV1Data {
+    const NAME: &'static str = "P2HelpdeskTicketCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket_id" => v.put(&mut self.ticket_id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "guest" => v.put(&mut self.guest),
+            "stage" => v.put(&mut self.stage),
+            "status" => v.put(&mut self.status),
+            "score" => v.put(&mut self.score),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "closed_at" => v.put(&mut self.closed_at),
+            "channel" => v.put(&mut self.channel),
+            "solve" => v.put(&mut self.solve),
+            "customized_fields" => v.put(&mut self.customized_fields),
+            "chat_id" => v.put(&mut self.chat_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `helpdesk.ticket_message.created_v1` event.
@@ -312,13 +408,25 @@ pub struct P2HelpdeskTicketMessageCreatedV1 {
 }
 impl FromJson for P2HelpdeskTicketMessageCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HelpdeskTicketMessageCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HelpdeskTicketMessageCreatedV1 {
+    const NAME: &'static str = "P2HelpdeskTicketMessageCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `helpdesk.ticket_message.created_v1` event.
@@ -354,21 +462,33 @@ pub struct P2HelpdeskTicketMessageCreatedV1Data {
 }
 impl FromJson for P2HelpdeskTicketMessageCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HelpdeskTicketMessageCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("ticket_message_id", &mut out.ticket_message_id);
-        o.set("message_id", &mut out.message_id);
-        o.set("msg_type", &mut out.msg_type);
-        o.set("position", &mut out.position);
-        o.set("sender_id", &mut out.sender_id);
-        o.set("sender_type", &mut out.sender_type);
-        o.set("text", &mut out.text);
-        o.set("ticket", &mut out.ticket);
-        o.set("event_id", &mut out.event_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HelpdeskTicketMessageCreatedV1Data {
+    const NAME: &'static str = "P2HelpdeskTicketMessageCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket_message_id" => v.put(&mut self.ticket_message_id),
+            "message_id" => v.put(&mut self.message_id),
+            "msg_type" => v.put(&mut self.msg_type),
+            "position" => v.put(&mut self.position),
+            "sender_id" => v.put(&mut self.sender_id),
+            "sender_type" => v.put(&mut self.sender_type),
+            "text" => v.put(&mut self.text),
+            "ticket" => v.put(&mut self.ticket),
+            "event_id" => v.put(&mut self.event_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `helpdesk.ticket.updated_v1` event.
@@ -388,13 +508,25 @@ pub struct P2HelpdeskTicketUpdatedV1 {
 }
 impl FromJson for P2HelpdeskTicketUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HelpdeskTicketUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HelpdeskTicketUpdatedV1 {
+    const NAME: &'static str = "P2HelpdeskTicketUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `helpdesk.ticket.updated_v1` event.
@@ -412,12 +544,24 @@ pub struct P2HelpdeskTicketUpdatedV1Data {
 }
 impl FromJson for P2HelpdeskTicketUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HelpdeskTicketUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("object", &mut out.object);
-        o.set("old_object", &mut out.old_object);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HelpdeskTicketUpdatedV1Data {
+    const NAME: &'static str = "P2HelpdeskTicketUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object" => v.put(&mut self.object),
+            "old_object" => v.put(&mut self.old_object),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ticket` of `P2HelpdeskTicketMessageCreatedV1Data`.
@@ -483,36 +627,50 @@ pub struct Ticket {
 }
 impl FromJson for Ticket {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Ticket")?;
-        let mut out = Self::default();
-        o.set("ticket_id", &mut out.ticket_id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("guest", &mut out.guest);
-        o.set("comments", &mut out.comments);
-        o.set("ticket_type", &mut out.ticket_type);
-        o.set("status", &mut out.status);
-        o.set("score", &mut out.score);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("closed_at", &mut out.closed_at);
-        o.set("dissatisfaction_reason", &mut out.dissatisfaction_reason);
-        o.set("agents", &mut out.agents);
-        o.set("channel", &mut out.channel);
-        o.set("solve", &mut out.solve);
-        o.set("closed_by", &mut out.closed_by);
-        o.set("collaborators", &mut out.collaborators);
-        o.set("customized_fields", &mut out.customized_fields);
-        o.set("agent_service_duration", &mut out.agent_service_duration);
-        o.set("agent_first_response_duration", &mut out.agent_first_response_duration);
-        o.set("bot_service_duration", &mut out.bot_service_duration);
-        o.set("agent_resolution_time", &mut out.agent_resolution_time);
-        o.set("actual_processing_time", &mut out.actual_processing_time);
-        o.set("agent_entry_time", &mut out.agent_entry_time);
-        o.set("agent_first_response_time", &mut out.agent_first_response_time);
-        o.set("agent_last_response_time", &mut out.agent_last_response_time);
-        o.set("agent_owner", &mut out.agent_owner);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Ticket {
+    const NAME: &'static str = "Ticket";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket_id" => v.put(&mut self.ticket_id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "guest" => v.put(&mut self.guest),
+            "comments" => v.put(&mut self.comments),
+            "ticket_type" => v.put(&mut self.ticket_type),
+            "status" => v.put(&mut self.status),
+            "score" => v.put(&mut self.score),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "closed_at" => v.put(&mut self.closed_at),
+            "dissatisfaction_reason" => v.put(&mut self.dissatisfaction_reason),
+            "agents" => v.put(&mut self.agents),
+            "channel" => v.put(&mut self.channel),
+            "solve" => v.put(&mut self.solve),
+            "closed_by" => v.put(&mut self.closed_by),
+            "collaborators" => v.put(&mut self.collaborators),
+            "customized_fields" => v.put(&mut self.customized_fields),
+            "agent_service_duration" => v.put(&mut self.agent_service_duration),
+            "agent_first_response_duration" => {
+                v.put(&mut self.agent_first_response_duration)
+            }
+            "bot_service_duration" => v.put(&mut self.bot_service_duration),
+            "agent_resolution_time" => v.put(&mut self.agent_resolution_time),
+            "actual_processing_time" => v.put(&mut self.actual_processing_time),
+            "agent_entry_time" => v.put(&mut self.agent_entry_time),
+            "agent_first_response_time" => v.put(&mut self.agent_first_response_time),
+            "agent_last_response_time" => v.put(&mut self.agent_last_response_time),
+            "agent_owner" => v.put(&mut self.agent_owner),
+            _ => v.skip(),
+        }
     }
 }
 /// The `object` of `P2HelpdeskTicketUpdatedV1Data`.
@@ -558,26 +716,38 @@ pub struct TicketEvent {
 }
 impl FromJson for TicketEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketEvent")?;
-        let mut out = Self::default();
-        o.set("ticket_id", &mut out.ticket_id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("guest", &mut out.guest);
-        o.set("stage", &mut out.stage);
-        o.set("status", &mut out.status);
-        o.set("score", &mut out.score);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("closed_at", &mut out.closed_at);
-        o.set("agents", &mut out.agents);
-        o.set("channel", &mut out.channel);
-        o.set("solve", &mut out.solve);
-        o.set("closed_by", &mut out.closed_by);
-        o.set("collaborators", &mut out.collaborators);
-        o.set("customized_fields", &mut out.customized_fields);
-        o.set("chat_id", &mut out.chat_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketEvent {
+    const NAME: &'static str = "TicketEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket_id" => v.put(&mut self.ticket_id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "guest" => v.put(&mut self.guest),
+            "stage" => v.put(&mut self.stage),
+            "status" => v.put(&mut self.status),
+            "score" => v.put(&mut self.score),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "closed_at" => v.put(&mut self.closed_at),
+            "agents" => v.put(&mut self.agents),
+            "channel" => v.put(&mut self.channel),
+            "solve" => v.put(&mut self.solve),
+            "closed_by" => v.put(&mut self.closed_by),
+            "collaborators" => v.put(&mut self.collaborators),
+            "customized_fields" => v.put(&mut self.customized_fields),
+            "chat_id" => v.put(&mut self.chat_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `old_object` of `P2HelpdeskTicketUpdatedV1Data`.
@@ -597,13 +767,25 @@ pub struct TicketEventUpdateInfo {
 }
 impl FromJson for TicketEventUpdateInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketEventUpdateInfo")?;
-        let mut out = Self::default();
-        o.set("stage", &mut out.stage);
-        o.set("status", &mut out.status);
-        o.set("updated_at", &mut out.updated_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketEventUpdateInfo {
+    const NAME: &'static str = "TicketEventUpdateInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "stage" => v.put(&mut self.stage),
+            "status" => v.put(&mut self.status),
+            "updated_at" => v.put(&mut self.updated_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The `content` of `P2HelpdeskTicketMessageCreatedV1Data`.
@@ -625,14 +807,26 @@ pub struct TicketMessageContent {
 }
 impl FromJson for TicketMessageContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketMessageContent")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("msg_type", &mut out.msg_type);
-        o.set("image_keys", &mut out.image_keys);
-        o.set("image_key", &mut out.image_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketMessageContent {
+    const NAME: &'static str = "TicketMessageContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "msg_type" => v.put(&mut self.msg_type),
+            "image_keys" => v.put(&mut self.image_keys),
+            "image_key" => v.put(&mut self.image_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The `guest` of `Ticket`.
@@ -660,17 +854,29 @@ pub struct TicketUser {
 }
 impl FromJson for TicketUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.set("department", &mut out.department);
-        o.set("city", &mut out.city);
-        o.set("country", &mut out.country);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketUser {
+    const NAME: &'static str = "TicketUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            "department" => v.put(&mut self.department),
+            "city" => v.put(&mut self.city),
+            "country" => v.put(&mut self.country),
+            _ => v.skip(),
+        }
     }
 }
 /// The `guest` of `P2HelpdeskTicketCreatedV1Data`.
@@ -692,14 +898,26 @@ pub struct TicketUserEvent {
 }
 impl FromJson for TicketUserEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketUserEvent")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketUserEvent {
+    const NAME: &'static str = "TicketUserEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sender_id` of `P2HelpdeskTicketMessageCreatedV1Data`.
@@ -719,12 +937,24 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }

@@ -77,6 +77,9 @@ impl FromJson for MsgType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MsgType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -147,6 +150,9 @@ impl json::Absent for ReceiveType {
 impl FromJson for ReceiveType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ReceiveType {
@@ -223,6 +229,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -252,16 +261,28 @@ pub struct Agent {
 }
 impl FromJson for Agent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Agent")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.set("department", &mut out.department);
-        o.set("company_name", &mut out.company_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Agent {
+    const NAME: &'static str = "Agent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            "department" => v.put(&mut self.department),
+            "company_name" => v.put(&mut self.company_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Agent {
@@ -289,11 +310,23 @@ pub struct AgentEmailAgentResponseBody {
 }
 impl FromJson for AgentEmailAgentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgentEmailAgentResponseBody")?;
-        let mut out = Self::default();
-        o.set("agents", &mut out.agents);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgentEmailAgentResponseBody {
+    const NAME: &'static str = "AgentEmailAgentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agents" => v.put(&mut self.agents),
+            _ => v.skip(),
+        }
     }
 }
 /// The `agent_schedule` of `GetAgentSchedulesResponseBody`.
@@ -315,14 +348,26 @@ pub struct AgentSchedule {
 }
 impl FromJson for AgentSchedule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgentSchedule")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("agent", &mut out.agent);
-        o.set("schedule", &mut out.schedule);
-        o.set("agent_skills", &mut out.agent_skills);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgentSchedule {
+    const NAME: &'static str = "AgentSchedule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "agent" => v.put(&mut self.agent),
+            "schedule" => v.put(&mut self.schedule),
+            "agent_skills" => v.put(&mut self.agent_skills),
+            _ => v.skip(),
+        }
     }
 }
 /// The `agent_schedules` of `CreateAgentScheduleRequestBody`.
@@ -376,18 +421,30 @@ pub struct AgentSkill {
 }
 impl FromJson for AgentSkill {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgentSkill")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("name", &mut out.name);
-        o.set("rules", &mut out.rules);
-        o.set("agent_ids", &mut out.agent_ids);
-        o.set("is_default", &mut out.is_default);
-        o.set("agents", &mut out.agents);
-        o.set("agent_skill_id", &mut out.agent_skill_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgentSkill {
+    const NAME: &'static str = "AgentSkill";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "name" => v.put(&mut self.name),
+            "rules" => v.put(&mut self.rules),
+            "agent_ids" => v.put(&mut self.agent_ids),
+            "is_default" => v.put(&mut self.is_default),
+            "agents" => v.put(&mut self.agents),
+            "agent_skill_id" => v.put(&mut self.agent_skill_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AgentSkill {
@@ -421,13 +478,25 @@ pub struct AgentSkillLessInfo {
 }
 impl FromJson for AgentSkillLessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgentSkillLessInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("is_default", &mut out.is_default);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgentSkillLessInfo {
+    const NAME: &'static str = "AgentSkillLessInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "is_default" => v.put(&mut self.is_default),
+            _ => v.skip(),
+        }
     }
 }
 /// The `rules` of `AgentSkill`.
@@ -453,16 +522,28 @@ pub struct AgentSkillRule {
 }
 impl FromJson for AgentSkillRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgentSkillRule")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("selected_operator", &mut out.selected_operator);
-        o.set("operator_options", &mut out.operator_options);
-        o.set("operand", &mut out.operand);
-        o.set("category", &mut out.category);
-        o.set("display_name", &mut out.display_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgentSkillRule {
+    const NAME: &'static str = "AgentSkillRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "selected_operator" => v.put(&mut self.selected_operator),
+            "operator_options" => v.put(&mut self.operator_options),
+            "operand" => v.put(&mut self.operand),
+            "category" => v.put(&mut self.category),
+            "display_name" => v.put(&mut self.display_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AgentSkillRule {
@@ -584,16 +665,28 @@ pub struct Category {
 }
 impl FromJson for Category {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Category")?;
-        let mut out = Self::default();
-        o.set("category_id", &mut out.category_id);
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("language", &mut out.language);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Category {
+    const NAME: &'static str = "Category";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "category_id" => v.put(&mut self.category_id),
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "parent_id" => v.put(&mut self.parent_id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "language" => v.put(&mut self.language),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Category {
@@ -643,16 +736,28 @@ pub struct Comments {
 }
 impl FromJson for Comments {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Comments")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("created_at", &mut out.created_at);
-        o.set("id", &mut out.id);
-        o.set("user_avatar_url", &mut out.user_avatar_url);
-        o.set("user_name", &mut out.user_name);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Comments {
+    const NAME: &'static str = "Comments";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "created_at" => v.put(&mut self.created_at),
+            "id" => v.put(&mut self.id),
+            "user_avatar_url" => v.put(&mut self.user_avatar_url),
+            "user_name" => v.put(&mut self.user_name),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `helpdesk.v1.agent_schedule.create` (创建客服工作日程).
@@ -710,11 +815,23 @@ pub struct CreateAgentSkillResponseBody {
 }
 impl FromJson for CreateAgentSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAgentSkillResponseBody")?;
-        let mut out = Self::default();
-        o.set("agent_skill_id", &mut out.agent_skill_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAgentSkillResponseBody {
+    const NAME: &'static str = "CreateAgentSkillResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agent_skill_id" => v.put(&mut self.agent_skill_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.bot_message.create` (服务台机器人向工单绑定的群内发送消息) answers with.
@@ -730,11 +847,23 @@ pub struct CreateBotMessageResponseBody {
 }
 impl FromJson for CreateBotMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateBotMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateBotMessageResponseBody {
+    const NAME: &'static str = "CreateBotMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.category.create` (创建知识库分类) answers with.
@@ -750,11 +879,23 @@ pub struct CreateCategoryResponseBody {
 }
 impl FromJson for CreateCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateCategoryResponseBody")?;
-        let mut out = Self::default();
-        o.set("category", &mut out.category);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateCategoryResponseBody {
+    const NAME: &'static str = "CreateCategoryResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "category" => v.put(&mut self.category),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `helpdesk.v1.faq.create` (创建知识库).
@@ -796,12 +937,24 @@ pub struct CreateNotificationResponseBody {
 }
 impl FromJson for CreateNotificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateNotificationResponseBody")?;
-        let mut out = Self::default();
-        o.set("notification_id", &mut out.notification_id);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateNotificationResponseBody {
+    const NAME: &'static str = "CreateNotificationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "notification_id" => v.put(&mut self.notification_id),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `helpdesk.v1.ticket_message.create` (发送工单消息).
@@ -859,17 +1012,29 @@ pub struct CustomizedFieldDisplayItem {
 }
 impl FromJson for CustomizedFieldDisplayItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomizedFieldDisplayItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("value", &mut out.value);
-        o.set("key_name", &mut out.key_name);
-        o.set("display_name", &mut out.display_name);
-        o.set("position", &mut out.position);
-        o.set("required", &mut out.required);
-        o.set("editable", &mut out.editable);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomizedFieldDisplayItem {
+    const NAME: &'static str = "CustomizedFieldDisplayItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "value" => v.put(&mut self.value),
+            "key_name" => v.put(&mut self.key_name),
+            "display_name" => v.put(&mut self.display_name),
+            "position" => v.put(&mut self.position),
+            "required" => v.put(&mut self.required),
+            "editable" => v.put(&mut self.editable),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CustomizedFieldDisplayItem {
@@ -900,12 +1065,24 @@ pub struct CustomizedFieldsTicketResponseBody {
 }
 impl FromJson for CustomizedFieldsTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomizedFieldsTicketResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_customized_fields", &mut out.user_customized_fields);
-        o.set("ticket_customized_fields", &mut out.ticket_customized_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomizedFieldsTicketResponseBody {
+    const NAME: &'static str = "CustomizedFieldsTicketResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_customized_fields" => v.put(&mut self.user_customized_fields),
+            "ticket_customized_fields" => v.put(&mut self.ticket_customized_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `events` of `SubscribeEventRequestBody`.
@@ -999,23 +1176,35 @@ pub struct Faq {
 }
 impl FromJson for Faq {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Faq")?;
-        let mut out = Self::default();
-        o.set("faq_id", &mut out.faq_id);
-        o.set("id", &mut out.id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("question", &mut out.question);
-        o.set("answer", &mut out.answer);
-        o.set("answer_richtext", &mut out.answer_richtext);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("categories", &mut out.categories);
-        o.set("tags", &mut out.tags);
-        o.set("expire_time", &mut out.expire_time);
-        o.set("update_user", &mut out.update_user);
-        o.set("create_user", &mut out.create_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Faq {
+    const NAME: &'static str = "Faq";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "faq_id" => v.put(&mut self.faq_id),
+            "id" => v.put(&mut self.id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "question" => v.put(&mut self.question),
+            "answer" => v.put(&mut self.answer),
+            "answer_richtext" => v.put(&mut self.answer_richtext),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "categories" => v.put(&mut self.categories),
+            "tags" => v.put(&mut self.tags),
+            "expire_time" => v.put(&mut self.expire_time),
+            "update_user" => v.put(&mut self.update_user),
+            "create_user" => v.put(&mut self.create_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `faq` of `CreateFaqRequestBody`.
@@ -1103,11 +1292,23 @@ pub struct GetAgentSchedulesResponseBody {
 }
 impl FromJson for GetAgentSchedulesResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAgentSchedulesResponseBody")?;
-        let mut out = Self::default();
-        o.set("agent_schedule", &mut out.agent_schedule);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAgentSchedulesResponseBody {
+    const NAME: &'static str = "GetAgentSchedulesResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agent_schedule" => v.put(&mut self.agent_schedule),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.agent_skill.get` (查询指定客服技能) answers with.
@@ -1123,11 +1324,23 @@ pub struct GetAgentSkillResponseBody {
 }
 impl FromJson for GetAgentSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAgentSkillResponseBody")?;
-        let mut out = Self::default();
-        o.set("agent_skill", &mut out.agent_skill);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAgentSkillResponseBody {
+    const NAME: &'static str = "GetAgentSkillResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agent_skill" => v.put(&mut self.agent_skill),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for GetAgentSkillResponseBody {
@@ -1158,15 +1371,27 @@ pub struct GetCategoryResponseBody {
 }
 impl FromJson for GetCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCategoryResponseBody")?;
-        let mut out = Self::default();
-        o.set("category_id", &mut out.category_id);
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("language", &mut out.language);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCategoryResponseBody {
+    const NAME: &'static str = "GetCategoryResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "category_id" => v.put(&mut self.category_id),
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "language" => v.put(&mut self.language),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.faq.get` (获取指定知识库详情) answers with.
@@ -1182,11 +1407,23 @@ pub struct GetFaqResponseBody {
 }
 impl FromJson for GetFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetFaqResponseBody")?;
-        let mut out = Self::default();
-        o.set("faq", &mut out.faq);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetFaqResponseBody {
+    const NAME: &'static str = "GetFaqResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "faq" => v.put(&mut self.faq),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.notification.get` (Query notification) answers with.
@@ -1204,12 +1441,24 @@ pub struct GetNotificationResponseBody {
 }
 impl FromJson for GetNotificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetNotificationResponseBody")?;
-        let mut out = Self::default();
-        o.set("notification", &mut out.notification);
-        o.set("approval_app_link", &mut out.approval_app_link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetNotificationResponseBody {
+    const NAME: &'static str = "GetNotificationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "notification" => v.put(&mut self.notification),
+            "approval_app_link" => v.put(&mut self.approval_app_link),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.ticket_customized_field.get` (get ticket customized field) answers with.
@@ -1253,25 +1502,37 @@ pub struct GetTicketCustomizedFieldResponseBody {
 }
 impl FromJson for GetTicketCustomizedFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTicketCustomizedFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("ticket_customized_field_id", &mut out.ticket_customized_field_id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("key_name", &mut out.key_name);
-        o.set("display_name", &mut out.display_name);
-        o.set("position", &mut out.position);
-        o.set("field_type", &mut out.field_type);
-        o.set("description", &mut out.description);
-        o.set("visible", &mut out.visible);
-        o.set("editable", &mut out.editable);
-        o.set("required", &mut out.required);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("created_by", &mut out.created_by);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("dropdown_allow_multiple", &mut out.dropdown_allow_multiple);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTicketCustomizedFieldResponseBody {
+    const NAME: &'static str = "GetTicketCustomizedFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket_customized_field_id" => v.put(&mut self.ticket_customized_field_id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "key_name" => v.put(&mut self.key_name),
+            "display_name" => v.put(&mut self.display_name),
+            "position" => v.put(&mut self.position),
+            "field_type" => v.put(&mut self.field_type),
+            "description" => v.put(&mut self.description),
+            "visible" => v.put(&mut self.visible),
+            "editable" => v.put(&mut self.editable),
+            "required" => v.put(&mut self.required),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "created_by" => v.put(&mut self.created_by),
+            "updated_by" => v.put(&mut self.updated_by),
+            "dropdown_allow_multiple" => v.put(&mut self.dropdown_allow_multiple),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.ticket.get` (查询指定工单详情) answers with.
@@ -1287,11 +1548,23 @@ pub struct GetTicketResponseBody {
 }
 impl FromJson for GetTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTicketResponseBody")?;
-        let mut out = Self::default();
-        o.set("ticket", &mut out.ticket);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTicketResponseBody {
+    const NAME: &'static str = "GetTicketResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket" => v.put(&mut self.ticket),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dissatisfaction_reason` of `TicketV2`.
@@ -1311,13 +1584,25 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.agent_schedule.list` (查询全部客服工作日程) answers with.
@@ -1333,11 +1618,23 @@ pub struct ListAgentScheduleResponseBody {
 }
 impl FromJson for ListAgentScheduleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAgentScheduleResponseBody")?;
-        let mut out = Self::default();
-        o.set("agent_schedules", &mut out.agent_schedules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAgentScheduleResponseBody {
+    const NAME: &'static str = "ListAgentScheduleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agent_schedules" => v.put(&mut self.agent_schedules),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.agent_skill.list` (查询全部客服技能) answers with.
@@ -1353,11 +1650,23 @@ pub struct ListAgentSkillResponseBody {
 }
 impl FromJson for ListAgentSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAgentSkillResponseBody")?;
-        let mut out = Self::default();
-        o.set("agent_skills", &mut out.agent_skills);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAgentSkillResponseBody {
+    const NAME: &'static str = "ListAgentSkillResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agent_skills" => v.put(&mut self.agent_skills),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.agent_skill_rule.list` (获取客服技能列表) answers with.
@@ -1373,11 +1682,23 @@ pub struct ListAgentSkillRuleResponseBody {
 }
 impl FromJson for ListAgentSkillRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAgentSkillRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("rules", &mut out.rules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAgentSkillRuleResponseBody {
+    const NAME: &'static str = "ListAgentSkillRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rules" => v.put(&mut self.rules),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.category.list` (list all categories) answers with.
@@ -1393,11 +1714,23 @@ pub struct ListCategoryResponseBody {
 }
 impl FromJson for ListCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCategoryResponseBody")?;
-        let mut out = Self::default();
-        o.set("categories", &mut out.categories);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCategoryResponseBody {
+    const NAME: &'static str = "ListCategoryResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "categories" => v.put(&mut self.categories),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.faq.list` (获取全部知识库详情) answers with.
@@ -1421,15 +1754,27 @@ pub struct ListFaqResponseBody {
 }
 impl FromJson for ListFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListFaqResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("page_size", &mut out.page_size);
-        o.set("total", &mut out.total);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListFaqResponseBody {
+    const NAME: &'static str = "ListFaqResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "page_size" => v.put(&mut self.page_size),
+            "total" => v.put(&mut self.total),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `helpdesk.v1.ticket_customized_field.list` (list the ticket customized fields).
@@ -1467,13 +1812,25 @@ pub struct ListTicketCustomizedFieldResponseBody {
 }
 impl FromJson for ListTicketCustomizedFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTicketCustomizedFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("next_page_token", &mut out.next_page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTicketCustomizedFieldResponseBody {
+    const NAME: &'static str = "ListTicketCustomizedFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "next_page_token" => v.put(&mut self.next_page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.ticket_message.list` (获取工单消息详情) answers with.
@@ -1491,12 +1848,24 @@ pub struct ListTicketMessageResponseBody {
 }
 impl FromJson for ListTicketMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTicketMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("messages", &mut out.messages);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTicketMessageResponseBody {
+    const NAME: &'static str = "ListTicketMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "messages" => v.put(&mut self.messages),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `helpdesk.v1.ticket.list` (查询全部工单详情) answers with.
@@ -1514,12 +1883,24 @@ pub struct ListTicketResponseBody {
 }
 impl FromJson for ListTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTicketResponseBody")?;
-        let mut out = Self::default();
-        o.set("total", &mut out.total);
-        o.set("tickets", &mut out.tickets);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTicketResponseBody {
+    const NAME: &'static str = "ListTicketResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "total" => v.put(&mut self.total),
+            "tickets" => v.put(&mut self.tickets),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `helpdesk.v1.notification.create` (Create notification).
@@ -1573,33 +1954,44 @@ pub struct Notification {
 }
 impl FromJson for Notification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Notification")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("job_name", &mut out.job_name);
-        o.set("status", &mut out.status);
-        o.set("create_user", &mut out.create_user);
-        o.set("created_at", &mut out.created_at);
-        o.set("update_user", &mut out.update_user);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("target_user_count", &mut out.target_user_count);
-        o.set("sent_user_count", &mut out.sent_user_count);
-        o.set("read_user_count", &mut out.read_user_count);
-        o.set("send_at", &mut out.send_at);
-        o.set("push_content", &mut out.push_content);
-        o.set("push_type", &mut out.push_type);
-        o.set("push_scope_type", &mut out.push_scope_type);
-        o.set("new_staff_scope_type", &mut out.new_staff_scope_type);
-        o.set(
-            "new_staff_scope_department_list",
-            &mut out.new_staff_scope_department_list,
-        );
-        o.set("user_list", &mut out.user_list);
-        o.set("department_list", &mut out.department_list);
-        o.set("chat_list", &mut out.chat_list);
-        o.set("ext", &mut out.ext);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Notification {
+    const NAME: &'static str = "Notification";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "job_name" => v.put(&mut self.job_name),
+            "status" => v.put(&mut self.status),
+            "create_user" => v.put(&mut self.create_user),
+            "created_at" => v.put(&mut self.created_at),
+            "update_user" => v.put(&mut self.update_user),
+            "updated_at" => v.put(&mut self.updated_at),
+            "target_user_count" => v.put(&mut self.target_user_count),
+            "sent_user_count" => v.put(&mut self.sent_user_count),
+            "read_user_count" => v.put(&mut self.read_user_count),
+            "send_at" => v.put(&mut self.send_at),
+            "push_content" => v.put(&mut self.push_content),
+            "push_type" => v.put(&mut self.push_type),
+            "push_scope_type" => v.put(&mut self.push_scope_type),
+            "new_staff_scope_type" => v.put(&mut self.new_staff_scope_type),
+            "new_staff_scope_department_list" => {
+                v.put(&mut self.new_staff_scope_department_list)
+            }
+            "user_list" => v.put(&mut self.user_list),
+            "department_list" => v.put(&mut self.department_list),
+            "chat_list" => v.put(&mut self.chat_list),
+            "ext" => v.put(&mut self.ext),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Notification {
@@ -1646,12 +2038,24 @@ pub struct NotificationChat {
 }
 impl FromJson for NotificationChat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NotificationChat")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NotificationChat {
+    const NAME: &'static str = "NotificationChat";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NotificationChat {
@@ -1677,12 +2081,24 @@ pub struct NotificationDepartment {
 }
 impl FromJson for NotificationDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NotificationDepartment")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NotificationDepartment {
+    const NAME: &'static str = "NotificationDepartment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NotificationDepartment {
@@ -1710,13 +2126,25 @@ pub struct NotificationUser {
 }
 impl FromJson for NotificationUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NotificationUser")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NotificationUser {
+    const NAME: &'static str = "NotificationUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NotificationUser {
@@ -1803,12 +2231,24 @@ pub struct Richtext {
 }
 impl FromJson for Richtext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Richtext")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Richtext {
+    const NAME: &'static str = "Richtext";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Richtext {
@@ -1836,13 +2276,25 @@ pub struct SearchFaqResponseBody {
 }
 impl FromJson for SearchFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchFaqResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchFaqResponseBody {
+    const NAME: &'static str = "SearchFaqResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `helpdesk.v1.ticket.start_service` (创建服务台对话).
@@ -1893,12 +2345,24 @@ pub struct StartServiceTicketResponseBody {
 }
 impl FromJson for StartServiceTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StartServiceTicketResponseBody")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("ticket_id", &mut out.ticket_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StartServiceTicketResponseBody {
+    const NAME: &'static str = "StartServiceTicketResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "ticket_id" => v.put(&mut self.ticket_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `helpdesk.v1.notification.submit_approve` (Submit approval).
@@ -1938,11 +2402,23 @@ pub struct SubmitApproveNotificationResponseBody {
 }
 impl FromJson for SubmitApproveNotificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubmitApproveNotificationResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_access", &mut out.has_access);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubmitApproveNotificationResponseBody {
+    const NAME: &'static str = "SubmitApproveNotificationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_access" => v.put(&mut self.has_access),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `helpdesk.v1.event.subscribe` (订阅服务台事件).
@@ -2010,25 +2486,37 @@ pub struct TicketCustomizedField {
 }
 impl FromJson for TicketCustomizedField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketCustomizedField")?;
-        let mut out = Self::default();
-        o.set("ticket_customized_field_id", &mut out.ticket_customized_field_id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("key_name", &mut out.key_name);
-        o.set("display_name", &mut out.display_name);
-        o.set("position", &mut out.position);
-        o.set("field_type", &mut out.field_type);
-        o.set("description", &mut out.description);
-        o.set("visible", &mut out.visible);
-        o.set("editable", &mut out.editable);
-        o.set("required", &mut out.required);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("created_by", &mut out.created_by);
-        o.set("updated_by", &mut out.updated_by);
-        o.set("dropdown_allow_multiple", &mut out.dropdown_allow_multiple);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketCustomizedField {
+    const NAME: &'static str = "TicketCustomizedField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket_customized_field_id" => v.put(&mut self.ticket_customized_field_id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "key_name" => v.put(&mut self.key_name),
+            "display_name" => v.put(&mut self.display_name),
+            "position" => v.put(&mut self.position),
+            "field_type" => v.put(&mut self.field_type),
+            "description" => v.put(&mut self.description),
+            "visible" => v.put(&mut self.visible),
+            "editable" => v.put(&mut self.editable),
+            "required" => v.put(&mut self.required),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "created_by" => v.put(&mut self.created_by),
+            "updated_by" => v.put(&mut self.updated_by),
+            "dropdown_allow_multiple" => v.put(&mut self.dropdown_allow_multiple),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TicketCustomizedField {
@@ -2091,18 +2579,30 @@ pub struct TicketMessage {
 }
 impl FromJson for TicketMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketMessage")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("message_id", &mut out.message_id);
-        o.set("message_type", &mut out.message_type);
-        o.set("created_at", &mut out.created_at);
-        o.set("content", &mut out.content);
-        o.set("user_name", &mut out.user_name);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketMessage {
+    const NAME: &'static str = "TicketMessage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "message_id" => v.put(&mut self.message_id),
+            "message_type" => v.put(&mut self.message_type),
+            "created_at" => v.put(&mut self.created_at),
+            "content" => v.put(&mut self.content),
+            "user_name" => v.put(&mut self.user_name),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tags` of `TicketV2`.
@@ -2120,12 +2620,24 @@ pub struct TicketTag {
 }
 impl FromJson for TicketTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketTag")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketTag {
+    const NAME: &'static str = "TicketTag";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `update_user` of `Faq`.
@@ -2153,17 +2665,29 @@ pub struct TicketUser {
 }
 impl FromJson for TicketUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("avatar_url", &mut out.avatar_url);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.set("department", &mut out.department);
-        o.set("city", &mut out.city);
-        o.set("country", &mut out.country);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketUser {
+    const NAME: &'static str = "TicketUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "avatar_url" => v.put(&mut self.avatar_url),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            "department" => v.put(&mut self.department),
+            "city" => v.put(&mut self.city),
+            "country" => v.put(&mut self.country),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TicketUser {
@@ -2244,37 +2768,51 @@ pub struct TicketV2 {
 }
 impl FromJson for TicketV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TicketV2")?;
-        let mut out = Self::default();
-        o.set("ticket_id", &mut out.ticket_id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("guest", &mut out.guest);
-        o.set("comments", &mut out.comments);
-        o.set("ticket_type", &mut out.ticket_type);
-        o.set("status", &mut out.status);
-        o.set("score", &mut out.score);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("closed_at", &mut out.closed_at);
-        o.set("dissatisfaction_reason", &mut out.dissatisfaction_reason);
-        o.set("agents", &mut out.agents);
-        o.set("channel", &mut out.channel);
-        o.set("solve", &mut out.solve);
-        o.set("closed_by", &mut out.closed_by);
-        o.set("collaborators", &mut out.collaborators);
-        o.set("customized_fields", &mut out.customized_fields);
-        o.set("agent_service_duration", &mut out.agent_service_duration);
-        o.set("agent_first_response_duration", &mut out.agent_first_response_duration);
-        o.set("bot_service_duration", &mut out.bot_service_duration);
-        o.set("agent_resolution_time", &mut out.agent_resolution_time);
-        o.set("actual_processing_time", &mut out.actual_processing_time);
-        o.set("agent_entry_time", &mut out.agent_entry_time);
-        o.set("agent_first_response_time", &mut out.agent_first_response_time);
-        o.set("agent_last_response_time", &mut out.agent_last_response_time);
-        o.set("agent_owner", &mut out.agent_owner);
-        o.set("tags", &mut out.tags);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TicketV2 {
+    const NAME: &'static str = "TicketV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ticket_id" => v.put(&mut self.ticket_id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "guest" => v.put(&mut self.guest),
+            "comments" => v.put(&mut self.comments),
+            "ticket_type" => v.put(&mut self.ticket_type),
+            "status" => v.put(&mut self.status),
+            "score" => v.put(&mut self.score),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "closed_at" => v.put(&mut self.closed_at),
+            "dissatisfaction_reason" => v.put(&mut self.dissatisfaction_reason),
+            "agents" => v.put(&mut self.agents),
+            "channel" => v.put(&mut self.channel),
+            "solve" => v.put(&mut self.solve),
+            "closed_by" => v.put(&mut self.closed_by),
+            "collaborators" => v.put(&mut self.collaborators),
+            "customized_fields" => v.put(&mut self.customized_fields),
+            "agent_service_duration" => v.put(&mut self.agent_service_duration),
+            "agent_first_response_duration" => {
+                v.put(&mut self.agent_first_response_duration)
+            }
+            "bot_service_duration" => v.put(&mut self.bot_service_duration),
+            "agent_resolution_time" => v.put(&mut self.agent_resolution_time),
+            "actual_processing_time" => v.put(&mut self.actual_processing_time),
+            "agent_entry_time" => v.put(&mut self.agent_entry_time),
+            "agent_first_response_time" => v.put(&mut self.agent_first_response_time),
+            "agent_last_response_time" => v.put(&mut self.agent_last_response_time),
+            "agent_owner" => v.put(&mut self.agent_owner),
+            "tags" => v.put(&mut self.tags),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `helpdesk.v1.ticket.update` (更新工单详情).
@@ -2350,23 +2888,35 @@ pub struct UserCustomizedField {
 }
 impl FromJson for UserCustomizedField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserCustomizedField")?;
-        let mut out = Self::default();
-        o.set("user_customized_field_id", &mut out.user_customized_field_id);
-        o.set("id", &mut out.id);
-        o.set("helpdesk_id", &mut out.helpdesk_id);
-        o.set("key_name", &mut out.key_name);
-        o.set("display_name", &mut out.display_name);
-        o.set("position", &mut out.position);
-        o.set("field_type", &mut out.field_type);
-        o.set("description", &mut out.description);
-        o.set("visible", &mut out.visible);
-        o.set("editable", &mut out.editable);
-        o.set("required", &mut out.required);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserCustomizedField {
+    const NAME: &'static str = "UserCustomizedField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_customized_field_id" => v.put(&mut self.user_customized_field_id),
+            "id" => v.put(&mut self.id),
+            "helpdesk_id" => v.put(&mut self.helpdesk_id),
+            "key_name" => v.put(&mut self.key_name),
+            "display_name" => v.put(&mut self.display_name),
+            "position" => v.put(&mut self.position),
+            "field_type" => v.put(&mut self.field_type),
+            "description" => v.put(&mut self.description),
+            "visible" => v.put(&mut self.visible),
+            "editable" => v.put(&mut self.editable),
+            "required" => v.put(&mut self.required),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The `faqs` of `AnswerUserQueryTicketRequestBody`.
@@ -2407,13 +2957,25 @@ pub struct WeekdaySchedule {
 }
 impl FromJson for WeekdaySchedule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WeekdaySchedule")?;
-        let mut out = Self::default();
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("weekday", &mut out.weekday);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WeekdaySchedule {
+    const NAME: &'static str = "WeekdaySchedule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "weekday" => v.put(&mut self.weekday),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WeekdaySchedule {

@@ -86,14 +86,26 @@ pub struct ApplicationStageInfo {
 }
 impl FromJson for ApplicationStageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationStageInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationStageInfo {
+    const NAME: &'static str = "ApplicationStageInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `assets` of `P2HireReferralAccountAssetsUpdateV1Data`.
@@ -111,12 +123,24 @@ pub struct Assets {
 }
 impl FromJson for Assets {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Assets")?;
-        let mut out = Self::default();
-        o.set("confirmed_bonus", &mut out.confirmed_bonus);
-        o.set("paid_bonus", &mut out.paid_bonus);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Assets {
+    const NAME: &'static str = "Assets";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "confirmed_bonus" => v.put(&mut self.confirmed_bonus),
+            "paid_bonus" => v.put(&mut self.paid_bonus),
+            _ => v.skip(),
+        }
     }
 }
 /// The `confirmed_bonus` of `Assets`.
@@ -138,14 +162,26 @@ pub struct BonusAmount {
 }
 impl FromJson for BonusAmount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BonusAmount")?;
-        let mut out = Self::default();
-        o.set("bonus_type", &mut out.bonus_type);
-        o.set("point_bonus", &mut out.point_bonus);
-        o.set("cash", &mut out.cash);
-        o.set("cash_bonus", &mut out.cash_bonus);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BonusAmount {
+    const NAME: &'static str = "BonusAmount";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bonus_type" => v.put(&mut self.bonus_type),
+            "point_bonus" => v.put(&mut self.point_bonus),
+            "cash" => v.put(&mut self.cash),
+            "cash_bonus" => v.put(&mut self.cash_bonus),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cash` of `BonusAmount`.
@@ -163,12 +199,24 @@ pub struct Cash {
 }
 impl FromJson for Cash {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Cash")?;
-        let mut out = Self::default();
-        o.set("currency_type", &mut out.currency_type);
-        o.set("amount", &mut out.amount);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Cash {
+    const NAME: &'static str = "Cash";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "currency_type" => v.put(&mut self.currency_type),
+            "amount" => v.put(&mut self.amount),
+            _ => v.skip(),
+        }
     }
 }
 /// The `district` of `CommonAddress`.
@@ -186,12 +234,24 @@ pub struct CodeNameObject {
 }
 impl FromJson for CodeNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CodeNameObject")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CodeNameObject {
+    const NAME: &'static str = "CodeNameObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `addresses` of `EcoExamCreateEventJobInfo`.
@@ -217,16 +277,28 @@ pub struct CommonAddress {
 }
 impl FromJson for CommonAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommonAddress")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("district", &mut out.district);
-        o.set("city", &mut out.city);
-        o.set("state", &mut out.state);
-        o.set("country", &mut out.country);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommonAddress {
+    const NAME: &'static str = "CommonAddress";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "district" => v.put(&mut self.district),
+            "city" => v.put(&mut self.city),
+            "state" => v.put(&mut self.state),
+            "country" => v.put(&mut self.country),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ehr_department` of `P2HireEhrImportTaskForInternshipOfferImportedV1Data`.
@@ -244,12 +316,24 @@ pub struct DepartmentId {
 }
 impl FromJson for DepartmentId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DepartmentId")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("open_department_id", &mut out.open_department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DepartmentId {
+    const NAME: &'static str = "DepartmentId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "open_department_id" => v.put(&mut self.open_department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_field_list` of `P2HireEcoAccountCreatedV1Data`.
@@ -267,12 +351,24 @@ pub struct EcoAccountCustomFieldEventData {
 }
 impl FromJson for EcoAccountCustomFieldEventData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EcoAccountCustomFieldEventData")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EcoAccountCustomFieldEventData {
+    const NAME: &'static str = "EcoAccountCustomFieldEventData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `candidate_info` of `P2HireEcoBackgroundCheckCreatedV1Data`.
@@ -296,18 +392,27 @@ pub struct EcoBackgroundCheckCreateEventCandidateInfo {
 }
 impl FromJson for EcoBackgroundCheckCreateEventCandidateInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "EcoBackgroundCheckCreateEventCandidateInfo",
-        )?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("mobile", &mut out.mobile);
-        o.set("email", &mut out.email);
-        o.set("first_name", &mut out.first_name);
-        o.set("last_name", &mut out.last_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EcoBackgroundCheckCreateEventCandidateInfo {
+    const NAME: &'static str = "EcoBackgroundCheckCreateEventCandidateInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "mobile" => v.put(&mut self.mobile),
+            "email" => v.put(&mut self.email),
+            "first_name" => v.put(&mut self.first_name),
+            "last_name" => v.put(&mut self.last_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `candidate_info` of `P2HireEcoExamCreatedV1Data`.
@@ -327,13 +432,25 @@ pub struct EcoExamCreateEventCandidateInfo {
 }
 impl FromJson for EcoExamCreateEventCandidateInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EcoExamCreateEventCandidateInfo")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("mobile", &mut out.mobile);
-        o.set("email", &mut out.email);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EcoExamCreateEventCandidateInfo {
+    const NAME: &'static str = "EcoExamCreateEventCandidateInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "mobile" => v.put(&mut self.mobile),
+            "email" => v.put(&mut self.email),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department` of `EcoExamCreateEventJobInfo`.
@@ -351,12 +468,24 @@ pub struct EcoExamCreateEventJobDepartment {
 }
 impl FromJson for EcoExamCreateEventJobDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EcoExamCreateEventJobDepartment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EcoExamCreateEventJobDepartment {
+    const NAME: &'static str = "EcoExamCreateEventJobDepartment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_info` of `P2HireEcoExamCreatedV1Data`.
@@ -374,12 +503,24 @@ pub struct EcoExamCreateEventJobInfo {
 }
 impl FromJson for EcoExamCreateEventJobInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EcoExamCreateEventJobInfo")?;
-        let mut out = Self::default();
-        o.set("department", &mut out.department);
-        o.set("addresses", &mut out.addresses);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EcoExamCreateEventJobInfo {
+    const NAME: &'static str = "EcoExamCreateEventJobInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department" => v.put(&mut self.department),
+            "addresses" => v.put(&mut self.addresses),
+            _ => v.skip(),
+        }
     }
 }
 /// The `mobile` of `EcoExamCreateEventCandidateInfo`.
@@ -397,12 +538,24 @@ pub struct EcoExamCreateEventMobile {
 }
 impl FromJson for EcoExamCreateEventMobile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EcoExamCreateEventMobile")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("number", &mut out.number);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EcoExamCreateEventMobile {
+    const NAME: &'static str = "EcoExamCreateEventMobile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "number" => v.put(&mut self.number),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2HireApplicationDeletedV1`.
@@ -428,16 +581,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `CodeNameObject`.
@@ -455,12 +620,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.application.deleted_v1` event.
@@ -480,13 +657,25 @@ pub struct P2HireApplicationDeletedV1 {
 }
 impl FromJson for P2HireApplicationDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireApplicationDeletedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireApplicationDeletedV1 {
+    const NAME: &'static str = "P2HireApplicationDeletedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.application.deleted_v1` event.
@@ -502,11 +691,23 @@ pub struct P2HireApplicationDeletedV1Data {
 }
 impl FromJson for P2HireApplicationDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireApplicationDeletedV1Data")?;
-        let mut out = Self::default();
-        o.set("application_ids", &mut out.application_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireApplicationDeletedV1Data {
+    const NAME: &'static str = "P2HireApplicationDeletedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "application_ids" => v.put(&mut self.application_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.application.stage_changed_v1` event.
@@ -526,13 +727,25 @@ pub struct P2HireApplicationStageChangedV1 {
 }
 impl FromJson for P2HireApplicationStageChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireApplicationStageChangedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireApplicationStageChangedV1 {
+    const NAME: &'static str = "P2HireApplicationStageChangedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.application.stage_changed_v1` event.
@@ -554,14 +767,26 @@ pub struct P2HireApplicationStageChangedV1Data {
 }
 impl FromJson for P2HireApplicationStageChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireApplicationStageChangedV1Data")?;
-        let mut out = Self::default();
-        o.set("application_id", &mut out.application_id);
-        o.set("origin_stage_id", &mut out.origin_stage_id);
-        o.set("target_stage_id", &mut out.target_stage_id);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireApplicationStageChangedV1Data {
+    const NAME: &'static str = "P2HireApplicationStageChangedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "application_id" => v.put(&mut self.application_id),
+            "origin_stage_id" => v.put(&mut self.origin_stage_id),
+            "target_stage_id" => v.put(&mut self.target_stage_id),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.eco_account.created_v1` event.
@@ -581,13 +806,25 @@ pub struct P2HireEcoAccountCreatedV1 {
 }
 impl FromJson for P2HireEcoAccountCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEcoAccountCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEcoAccountCreatedV1 {
+    const NAME: &'static str = "P2HireEcoAccountCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.eco_account.created_v1` event.
@@ -611,15 +848,27 @@ pub struct P2HireEcoAccountCreatedV1Data {
 }
 impl FromJson for P2HireEcoAccountCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEcoAccountCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("scope", &mut out.scope);
-        o.set("account_id", &mut out.account_id);
-        o.set("account_name", &mut out.account_name);
-        o.set("usage_list", &mut out.usage_list);
-        o.set("custom_field_list", &mut out.custom_field_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEcoAccountCreatedV1Data {
+    const NAME: &'static str = "P2HireEcoAccountCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "scope" => v.put(&mut self.scope),
+            "account_id" => v.put(&mut self.account_id),
+            "account_name" => v.put(&mut self.account_name),
+            "usage_list" => v.put(&mut self.usage_list),
+            "custom_field_list" => v.put(&mut self.custom_field_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.eco_background_check.canceled_v1` event.
@@ -639,13 +888,25 @@ pub struct P2HireEcoBackgroundCheckCanceledV1 {
 }
 impl FromJson for P2HireEcoBackgroundCheckCanceledV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEcoBackgroundCheckCanceledV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEcoBackgroundCheckCanceledV1 {
+    const NAME: &'static str = "P2HireEcoBackgroundCheckCanceledV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.eco_background_check.canceled_v1` event.
@@ -663,12 +924,24 @@ pub struct P2HireEcoBackgroundCheckCanceledV1Data {
 }
 impl FromJson for P2HireEcoBackgroundCheckCanceledV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEcoBackgroundCheckCanceledV1Data")?;
-        let mut out = Self::default();
-        o.set("background_check_id", &mut out.background_check_id);
-        o.set("termination_reason", &mut out.termination_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEcoBackgroundCheckCanceledV1Data {
+    const NAME: &'static str = "P2HireEcoBackgroundCheckCanceledV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "background_check_id" => v.put(&mut self.background_check_id),
+            "termination_reason" => v.put(&mut self.termination_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.eco_background_check.created_v1` event.
@@ -688,13 +961,25 @@ pub struct P2HireEcoBackgroundCheckCreatedV1 {
 }
 impl FromJson for P2HireEcoBackgroundCheckCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEcoBackgroundCheckCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEcoBackgroundCheckCreatedV1 {
+    const NAME: &'static str = "P2HireEcoBackgroundCheckCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.eco_background_check.created_v1` event.
@@ -724,18 +1009,30 @@ pub struct P2HireEcoBackgroundCheckCreatedV1Data {
 }
 impl FromJson for P2HireEcoBackgroundCheckCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEcoBackgroundCheckCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("background_check_id", &mut out.background_check_id);
-        o.set("account_id", &mut out.account_id);
-        o.set("package_id", &mut out.package_id);
-        o.set("additional_item_id_list", &mut out.additional_item_id_list);
-        o.set("comment", &mut out.comment);
-        o.set("candidate_info", &mut out.candidate_info);
-        o.set("client_contact_info", &mut out.client_contact_info);
-        o.set("custom_field_list", &mut out.custom_field_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEcoBackgroundCheckCreatedV1Data {
+    const NAME: &'static str = "P2HireEcoBackgroundCheckCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "background_check_id" => v.put(&mut self.background_check_id),
+            "account_id" => v.put(&mut self.account_id),
+            "package_id" => v.put(&mut self.package_id),
+            "additional_item_id_list" => v.put(&mut self.additional_item_id_list),
+            "comment" => v.put(&mut self.comment),
+            "candidate_info" => v.put(&mut self.candidate_info),
+            "client_contact_info" => v.put(&mut self.client_contact_info),
+            "custom_field_list" => v.put(&mut self.custom_field_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.eco_exam.created_v1` event.
@@ -755,13 +1052,25 @@ pub struct P2HireEcoExamCreatedV1 {
 }
 impl FromJson for P2HireEcoExamCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEcoExamCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEcoExamCreatedV1 {
+    const NAME: &'static str = "P2HireEcoExamCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.eco_exam.created_v1` event.
@@ -789,17 +1098,29 @@ pub struct P2HireEcoExamCreatedV1Data {
 }
 impl FromJson for P2HireEcoExamCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEcoExamCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("exam_id", &mut out.exam_id);
-        o.set("account_id", &mut out.account_id);
-        o.set("paper_id", &mut out.paper_id);
-        o.set("candidate_info", &mut out.candidate_info);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("job_info", &mut out.job_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEcoExamCreatedV1Data {
+    const NAME: &'static str = "P2HireEcoExamCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "exam_id" => v.put(&mut self.exam_id),
+            "account_id" => v.put(&mut self.account_id),
+            "paper_id" => v.put(&mut self.paper_id),
+            "candidate_info" => v.put(&mut self.candidate_info),
+            "talent_id" => v.put(&mut self.talent_id),
+            "application_id" => v.put(&mut self.application_id),
+            "job_info" => v.put(&mut self.job_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.ehr_import_task_for_internship_offer.imported_v1` event.
@@ -819,16 +1140,25 @@ pub struct P2HireEhrImportTaskForInternshipOfferImportedV1 {
 }
 impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2HireEhrImportTaskForInternshipOfferImportedV1",
-        )?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEhrImportTaskForInternshipOfferImportedV1 {
+    const NAME: &'static str = "P2HireEhrImportTaskForInternshipOfferImportedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.ehr_import_task_for_internship_offer.imported_v1` event.
@@ -858,21 +1188,30 @@ pub struct P2HireEhrImportTaskForInternshipOfferImportedV1Data {
 }
 impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2HireEhrImportTaskForInternshipOfferImportedV1Data",
-        )?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("offer_id", &mut out.offer_id);
-        o.set("pre_onboard_id", &mut out.pre_onboard_id);
-        o.set("ehr_department_id", &mut out.ehr_department_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("operator_user_id", &mut out.operator_user_id);
-        o.set("ehr_department", &mut out.ehr_department);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEhrImportTaskForInternshipOfferImportedV1Data {
+    const NAME: &'static str = "P2HireEhrImportTaskForInternshipOfferImportedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "application_id" => v.put(&mut self.application_id),
+            "offer_id" => v.put(&mut self.offer_id),
+            "pre_onboard_id" => v.put(&mut self.pre_onboard_id),
+            "ehr_department_id" => v.put(&mut self.ehr_department_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "operator_user_id" => v.put(&mut self.operator_user_id),
+            "ehr_department" => v.put(&mut self.ehr_department),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.ehr_import_task.imported_v1` event.
@@ -892,13 +1231,25 @@ pub struct P2HireEhrImportTaskImportedV1 {
 }
 impl FromJson for P2HireEhrImportTaskImportedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEhrImportTaskImportedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEhrImportTaskImportedV1 {
+    const NAME: &'static str = "P2HireEhrImportTaskImportedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.ehr_import_task.imported_v1` event.
@@ -926,17 +1277,29 @@ pub struct P2HireEhrImportTaskImportedV1Data {
 }
 impl FromJson for P2HireEhrImportTaskImportedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireEhrImportTaskImportedV1Data")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("ehr_department_id", &mut out.ehr_department_id);
-        o.set("ehr_requirement_id", &mut out.ehr_requirement_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("operator_user_id", &mut out.operator_user_id);
-        o.set("ehr_department", &mut out.ehr_department);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireEhrImportTaskImportedV1Data {
+    const NAME: &'static str = "P2HireEhrImportTaskImportedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "application_id" => v.put(&mut self.application_id),
+            "ehr_department_id" => v.put(&mut self.ehr_department_id),
+            "ehr_requirement_id" => v.put(&mut self.ehr_requirement_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "operator_user_id" => v.put(&mut self.operator_user_id),
+            "ehr_department" => v.put(&mut self.ehr_department),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.offer.status_changed_v1` event.
@@ -956,13 +1319,25 @@ pub struct P2HireOfferStatusChangedV1 {
 }
 impl FromJson for P2HireOfferStatusChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireOfferStatusChangedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireOfferStatusChangedV1 {
+    const NAME: &'static str = "P2HireOfferStatusChangedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.offer.status_changed_v1` event.
@@ -978,11 +1353,23 @@ pub struct P2HireOfferStatusChangedV1Data {
 }
 impl FromJson for P2HireOfferStatusChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireOfferStatusChangedV1Data")?;
-        let mut out = Self::default();
-        o.set("offer_id", &mut out.offer_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireOfferStatusChangedV1Data {
+    const NAME: &'static str = "P2HireOfferStatusChangedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_id" => v.put(&mut self.offer_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.referral_account.assets_update_v1` event.
@@ -1002,13 +1389,25 @@ pub struct P2HireReferralAccountAssetsUpdateV1 {
 }
 impl FromJson for P2HireReferralAccountAssetsUpdateV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireReferralAccountAssetsUpdateV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireReferralAccountAssetsUpdateV1 {
+    const NAME: &'static str = "P2HireReferralAccountAssetsUpdateV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.referral_account.assets_update_v1` event.
@@ -1028,13 +1427,25 @@ pub struct P2HireReferralAccountAssetsUpdateV1Data {
 }
 impl FromJson for P2HireReferralAccountAssetsUpdateV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireReferralAccountAssetsUpdateV1Data")?;
-        let mut out = Self::default();
-        o.set("account_id", &mut out.account_id);
-        o.set("assets", &mut out.assets);
-        o.set("modify_time", &mut out.modify_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireReferralAccountAssetsUpdateV1Data {
+    const NAME: &'static str = "P2HireReferralAccountAssetsUpdateV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "account_id" => v.put(&mut self.account_id),
+            "assets" => v.put(&mut self.assets),
+            "modify_time" => v.put(&mut self.modify_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.talent.deleted_v1` event.
@@ -1054,13 +1465,25 @@ pub struct P2HireTalentDeletedV1 {
 }
 impl FromJson for P2HireTalentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireTalentDeletedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireTalentDeletedV1 {
+    const NAME: &'static str = "P2HireTalentDeletedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.talent.deleted_v1` event.
@@ -1076,11 +1499,23 @@ pub struct P2HireTalentDeletedV1Data {
 }
 impl FromJson for P2HireTalentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireTalentDeletedV1Data")?;
-        let mut out = Self::default();
-        o.set("talent_id", &mut out.talent_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireTalentDeletedV1Data {
+    const NAME: &'static str = "P2HireTalentDeletedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_id" => v.put(&mut self.talent_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `hire.talent.tag_subscription_v1` event.
@@ -1100,13 +1535,25 @@ pub struct P2HireTalentTagSubscriptionV1 {
 }
 impl FromJson for P2HireTalentTagSubscriptionV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireTalentTagSubscriptionV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireTalentTagSubscriptionV1 {
+    const NAME: &'static str = "P2HireTalentTagSubscriptionV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `hire.talent.tag_subscription_v1` event.
@@ -1132,16 +1579,28 @@ pub struct P2HireTalentTagSubscriptionV1Data {
 }
 impl FromJson for P2HireTalentTagSubscriptionV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2HireTalentTagSubscriptionV1Data")?;
-        let mut out = Self::default();
-        o.set("talent_id", &mut out.talent_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("type", &mut out.r#type);
-        o.set("tag", &mut out.tag);
-        o.set("lock_status", &mut out.lock_status);
-        o.set("application_stage", &mut out.application_stage);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2HireTalentTagSubscriptionV1Data {
+    const NAME: &'static str = "P2HireTalentTagSubscriptionV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_id" => v.put(&mut self.talent_id),
+            "application_id" => v.put(&mut self.application_id),
+            "type" => v.put(&mut self.r#type),
+            "tag" => v.put(&mut self.tag),
+            "lock_status" => v.put(&mut self.lock_status),
+            "application_stage" => v.put(&mut self.application_stage),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tag` of `P2HireTalentTagSubscriptionV1Data`.
@@ -1165,15 +1624,27 @@ pub struct TalentTag {
 }
 impl FromJson for TalentTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentTag")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("type", &mut out.r#type);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentTag {
+    const NAME: &'static str = "TalentTag";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "type" => v.put(&mut self.r#type),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator_user_id` of `P2HireEhrImportTaskForInternshipOfferImportedV1Data`.
@@ -1193,13 +1664,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `client_contact_info` of `P2HireEcoBackgroundCheckCreatedV1Data`.

@@ -77,6 +77,9 @@ impl FromJson for CombinedCreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CombinedCreateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -155,6 +158,9 @@ impl json::Absent for CombinedUpdateUserIdType {
 impl FromJson for CombinedUpdateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CombinedUpdateUserIdType {
@@ -235,6 +241,9 @@ impl FromJson for ConfigUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ConfigUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -313,6 +322,9 @@ impl json::Absent for CreateUserIdType {
 impl FromJson for CreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CreateUserIdType {
@@ -393,6 +405,9 @@ impl FromJson for CreateUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -472,6 +487,9 @@ impl FromJson for CreateUserIdType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateUserIdType3 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -543,6 +561,9 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -613,6 +634,9 @@ impl json::Absent for EmployeeTypeIdType {
 impl FromJson for EmployeeTypeIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for EmployeeTypeIdType {
@@ -693,6 +717,9 @@ impl FromJson for Geo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Geo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -763,6 +790,9 @@ impl json::Absent for GetAgencyAccountUserIdType {
 impl FromJson for GetAgencyAccountUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetAgencyAccountUserIdType {
@@ -838,6 +868,9 @@ impl json::Absent for GetByApplicationDepartmentIdType {
 impl FromJson for GetByApplicationDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetByApplicationDepartmentIdType {
@@ -918,6 +951,9 @@ impl FromJson for GetByApplicationUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetByApplicationUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -997,6 +1033,9 @@ impl FromJson for GetByTalentUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetByTalentUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1071,6 +1110,9 @@ impl json::Absent for GetDepartmentIdType {
 impl FromJson for GetDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetDepartmentIdType {
@@ -1171,6 +1213,9 @@ impl FromJson for GetDetailOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetDetailOptions {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1249,6 +1294,9 @@ impl json::Absent for GetDetailUserIdType {
 impl FromJson for GetDetailUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetDetailUserIdType {
@@ -1329,6 +1377,9 @@ impl FromJson for GetDetailUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetDetailUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1407,6 +1458,9 @@ impl json::Absent for GetUserIdType {
 impl FromJson for GetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetUserIdType {
@@ -1487,6 +1541,9 @@ impl FromJson for GetUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1565,6 +1622,9 @@ impl json::Absent for GetUserIdType3 {
 impl FromJson for GetUserIdType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetUserIdType3 {
@@ -1645,6 +1705,9 @@ impl FromJson for GetUserIdType4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetUserIdType4 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1723,6 +1786,9 @@ impl json::Absent for GetUserIdType5 {
 impl FromJson for GetUserIdType5 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetUserIdType5 {
@@ -1803,6 +1869,9 @@ impl FromJson for GetUserIdType6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetUserIdType6 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1874,6 +1943,9 @@ impl FromJson for JobFamilyIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for JobFamilyIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1944,6 +2016,9 @@ impl json::Absent for JobLevelIdType {
 impl FromJson for JobLevelIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for JobLevelIdType {
@@ -2019,6 +2094,9 @@ impl json::Absent for ListDepartmentIdType {
 impl FromJson for ListDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListDepartmentIdType {
@@ -2099,6 +2177,9 @@ impl FromJson for ListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2177,6 +2258,9 @@ impl json::Absent for ListUserIdType {
 impl FromJson for ListUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListUserIdType {
@@ -2257,6 +2341,9 @@ impl FromJson for ListUserIdType10 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListUserIdType10 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2335,6 +2422,9 @@ impl json::Absent for ListUserIdType2 {
 impl FromJson for ListUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListUserIdType2 {
@@ -2415,6 +2505,9 @@ impl FromJson for ListUserIdType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListUserIdType3 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2493,6 +2586,9 @@ impl json::Absent for ListUserIdType4 {
 impl FromJson for ListUserIdType4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListUserIdType4 {
@@ -2573,6 +2669,9 @@ impl FromJson for ListUserIdType5 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListUserIdType5 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2651,6 +2750,9 @@ impl json::Absent for ListUserIdType6 {
 impl FromJson for ListUserIdType6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListUserIdType6 {
@@ -2731,6 +2833,9 @@ impl FromJson for ListUserIdType7 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListUserIdType7 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2810,6 +2915,9 @@ impl FromJson for ListUserIdType8 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListUserIdType8 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2888,6 +2996,9 @@ impl json::Absent for ListUserIdType9 {
 impl FromJson for ListUserIdType9 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListUserIdType9 {
@@ -3056,6 +3167,9 @@ impl FromJson for ObjectTypeV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ObjectTypeV2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3131,6 +3245,9 @@ impl FromJson for Operation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Operation {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3201,6 +3318,9 @@ impl json::Absent for Options {
 impl FromJson for Options {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Options {
@@ -3293,6 +3413,9 @@ impl FromJson for OrderStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OrderStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3367,6 +3490,9 @@ impl json::Absent for PatchDepartmentIdType {
 impl FromJson for PatchDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PatchDepartmentIdType {
@@ -3447,6 +3573,9 @@ impl FromJson for PatchUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PatchUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3526,6 +3655,9 @@ impl FromJson for ProtectUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ProtectUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3592,6 +3724,9 @@ impl json::Absent for QueryOption {
 impl FromJson for QueryOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for QueryOption {
@@ -3667,6 +3802,9 @@ impl json::Absent for TransferOnboardDepartmentIdType {
 impl FromJson for TransferOnboardDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for TransferOnboardDepartmentIdType {
@@ -3767,6 +3905,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3846,6 +3987,9 @@ impl FromJson for UpdateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UpdateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3920,6 +4064,9 @@ impl json::Absent for Usage {
 impl FromJson for Usage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Usage {
@@ -3996,6 +4143,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4019,13 +4169,25 @@ pub struct Ability {
 }
 impl FromJson for Ability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Ability")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Ability {
+    const NAME: &'static str = "Ability";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ability_assessments` of `DimensionAssessment`.
@@ -4045,13 +4207,25 @@ pub struct AbilityAssessment {
 }
 impl FromJson for AbilityAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AbilityAssessment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("ability_id", &mut out.ability_id);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AbilityAssessment {
+    const NAME: &'static str = "AbilityAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "ability_id" => v.put(&mut self.ability_id),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 /// The `acceptance_list` of `OfferSendRecord`.
@@ -4073,14 +4247,26 @@ pub struct Acceptance {
 }
 impl FromJson for Acceptance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Acceptance")?;
-        let mut out = Self::default();
-        o.set("operator_type", &mut out.operator_type);
-        o.set("conclusion", &mut out.conclusion);
-        o.set("memo", &mut out.memo);
-        o.set("operate_time", &mut out.operate_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Acceptance {
+    const NAME: &'static str = "Acceptance";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator_type" => v.put(&mut self.operator_type),
+            "conclusion" => v.put(&mut self.conclusion),
+            "memo" => v.put(&mut self.memo),
+            "operate_time" => v.put(&mut self.operate_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `account` of `CreateReferralAccountResponseBody`.
@@ -4102,14 +4288,26 @@ pub struct Account {
 }
 impl FromJson for Account {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Account")?;
-        let mut out = Self::default();
-        o.set("account_id", &mut out.account_id);
-        o.set("assets", &mut out.assets);
-        o.set("status", &mut out.status);
-        o.set("referrer", &mut out.referrer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Account {
+    const NAME: &'static str = "Account";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "account_id" => v.put(&mut self.account_id),
+            "assets" => v.put(&mut self.assets),
+            "status" => v.put(&mut self.status),
+            "referrer" => v.put(&mut self.referrer),
+            _ => v.skip(),
+        }
     }
 }
 /// The `referrer` of `Account`.
@@ -4131,14 +4329,26 @@ pub struct AccountReferrer {
 }
 impl FromJson for AccountReferrer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AccountReferrer")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.set("mobile", &mut out.mobile);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AccountReferrer {
+    const NAME: &'static str = "AccountReferrer";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            "mobile" => v.put(&mut self.mobile),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.talent.add_to_folder` (Add talents to folder).
@@ -4183,12 +4393,24 @@ pub struct AddToFolderTalentResponseBody {
 }
 impl FromJson for AddToFolderTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AddToFolderTalentResponseBody")?;
-        let mut out = Self::default();
-        o.set("talent_id_list", &mut out.talent_id_list);
-        o.set("folder_id", &mut out.folder_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AddToFolderTalentResponseBody {
+    const NAME: &'static str = "AddToFolderTalentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_id_list" => v.put(&mut self.talent_id_list),
+            "folder_id" => v.put(&mut self.folder_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `agency` of `GetAgencyResponseBody`.
@@ -4210,14 +4432,26 @@ pub struct Agency {
 }
 impl FromJson for Agency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Agency")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("contactor_id", &mut out.contactor_id);
-        o.set("contactor_name", &mut out.contactor_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Agency {
+    const NAME: &'static str = "Agency";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "contactor_id" => v.put(&mut self.contactor_id),
+            "contactor_name" => v.put(&mut self.contactor_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `GetAgencyAccountAgencyResponseBody`.
@@ -4243,16 +4477,28 @@ pub struct AgencyAccount {
 }
 impl FromJson for AgencyAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgencyAccount")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("reason", &mut out.reason);
-        o.set("create_time", &mut out.create_time);
-        o.set("status", &mut out.status);
-        o.set("user_info", &mut out.user_info);
-        o.set("role", &mut out.role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgencyAccount {
+    const NAME: &'static str = "AgencyAccount";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "reason" => v.put(&mut self.reason),
+            "create_time" => v.put(&mut self.create_time),
+            "status" => v.put(&mut self.status),
+            "user_info" => v.put(&mut self.user_info),
+            "role" => v.put(&mut self.role),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_info` of `AgencyAccount`.
@@ -4274,14 +4520,26 @@ pub struct AgencyAccountUser {
 }
 impl FromJson for AgencyAccountUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgencyAccountUser")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.set("mobile", &mut out.mobile);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgencyAccountUser {
+    const NAME: &'static str = "AgencyAccountUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            "mobile" => v.put(&mut self.mobile),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `AgencyInfo`.
@@ -4299,12 +4557,24 @@ pub struct AgencyBasicInfo {
 }
 impl FromJson for AgencyBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgencyBasicInfo")?;
-        let mut out = Self::default();
-        o.set("hunter_user_name", &mut out.hunter_user_name);
-        o.set("hunter_company_name", &mut out.hunter_company_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgencyBasicInfo {
+    const NAME: &'static str = "AgencyBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "hunter_user_name" => v.put(&mut self.hunter_user_name),
+            "hunter_company_name" => v.put(&mut self.hunter_company_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `agency` of `ApplicationDetailInfo`.
@@ -4324,13 +4594,25 @@ pub struct AgencyInfo {
 }
 impl FromJson for AgencyInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgencyInfo")?;
-        let mut out = Self::default();
-        o.set("basic_info", &mut out.basic_info);
-        o.set("comment_info", &mut out.comment_info);
-        o.set("salary_info", &mut out.salary_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgencyInfo {
+    const NAME: &'static str = "AgencyInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "basic_info" => v.put(&mut self.basic_info),
+            "comment_info" => v.put(&mut self.comment_info),
+            "salary_info" => v.put(&mut self.salary_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `onboarded_protection` of `ProtectSearchAgencyResponseBody`.
@@ -4360,18 +4642,30 @@ pub struct AgencyProtection {
 }
 impl FromJson for AgencyProtection {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgencyProtection")?;
-        let mut out = Self::default();
-        o.set("protection_type", &mut out.protection_type);
-        o.set("application_id", &mut out.application_id);
-        o.set("start_time", &mut out.start_time);
-        o.set("expire_time", &mut out.expire_time);
-        o.set("agency_supplier_id", &mut out.agency_supplier_id);
-        o.set("agency_supplier_name", &mut out.agency_supplier_name);
-        o.set("agency_supplier_user_id", &mut out.agency_supplier_user_id);
-        o.set("agency_supplier_user_name", &mut out.agency_supplier_user_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgencyProtection {
+    const NAME: &'static str = "AgencyProtection";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "protection_type" => v.put(&mut self.protection_type),
+            "application_id" => v.put(&mut self.application_id),
+            "start_time" => v.put(&mut self.start_time),
+            "expire_time" => v.put(&mut self.expire_time),
+            "agency_supplier_id" => v.put(&mut self.agency_supplier_id),
+            "agency_supplier_name" => v.put(&mut self.agency_supplier_name),
+            "agency_supplier_user_id" => v.put(&mut self.agency_supplier_user_id),
+            "agency_supplier_user_name" => v.put(&mut self.agency_supplier_user_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchQueryAgencyResponseBody`.
@@ -4409,22 +4703,34 @@ pub struct AgencySupplier {
 }
 impl FromJson for AgencySupplier {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgencySupplier")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("label_list", &mut out.label_list);
-        o.set("admin_list", &mut out.admin_list);
-        o.set("agency_protect_time", &mut out.agency_protect_time);
-        o.set("cooperation_create_time", &mut out.cooperation_create_time);
-        o.set("cooperation_start_time", &mut out.cooperation_start_time);
-        o.set("cooperation_end_time", &mut out.cooperation_end_time);
-        o.set("cooperation_status", &mut out.cooperation_status);
-        o.set("invite_email", &mut out.invite_email);
-        o.set("supplier_area", &mut out.supplier_area);
-        o.set("talent_protect_time", &mut out.talent_protect_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgencySupplier {
+    const NAME: &'static str = "AgencySupplier";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "label_list" => v.put(&mut self.label_list),
+            "admin_list" => v.put(&mut self.admin_list),
+            "agency_protect_time" => v.put(&mut self.agency_protect_time),
+            "cooperation_create_time" => v.put(&mut self.cooperation_create_time),
+            "cooperation_start_time" => v.put(&mut self.cooperation_start_time),
+            "cooperation_end_time" => v.put(&mut self.cooperation_end_time),
+            "cooperation_status" => v.put(&mut self.cooperation_status),
+            "invite_email" => v.put(&mut self.invite_email),
+            "supplier_area" => v.put(&mut self.supplier_area),
+            "talent_protect_time" => v.put(&mut self.talent_protect_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `admin_list` of `AgencySupplier`.
@@ -4444,13 +4750,25 @@ pub struct AgencySupplierAdmin {
 }
 impl FromJson for AgencySupplierAdmin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgencySupplierAdmin")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgencySupplierAdmin {
+    const NAME: &'static str = "AgencySupplierAdmin";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            _ => v.skip(),
+        }
     }
 }
 /// The `agency_protect_time` of `AgencySupplier`.
@@ -4468,12 +4786,24 @@ pub struct AgencySupplierProtectTime {
 }
 impl FromJson for AgencySupplierProtectTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgencySupplierProtectTime")?;
-        let mut out = Self::default();
-        o.set("day", &mut out.day);
-        o.set("use_default", &mut out.use_default);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgencySupplierProtectTime {
+    const NAME: &'static str = "AgencySupplierProtectTime";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "day" => v.put(&mut self.day),
+            "use_default" => v.put(&mut self.use_default),
+            _ => v.skip(),
+        }
     }
 }
 /// The `talent_protect_time` of `AgencySupplier`.
@@ -4493,13 +4823,25 @@ pub struct AgencySupplierTalentProtectTime {
 }
 impl FromJson for AgencySupplierTalentProtectTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AgencySupplierTalentProtectTime")?;
-        let mut out = Self::default();
-        o.set("day", &mut out.day);
-        o.set("use_default", &mut out.use_default);
-        o.set("forever", &mut out.forever);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AgencySupplierTalentProtectTime {
+    const NAME: &'static str = "AgencySupplierTalentProtectTime";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "day" => v.put(&mut self.day),
+            "use_default" => v.put(&mut self.use_default),
+            "forever" => v.put(&mut self.forever),
+            _ => v.skip(),
+        }
     }
 }
 /// The `application` of `GetApplicationResponseBody`.
@@ -4551,32 +4893,43 @@ pub struct Application {
 }
 impl FromJson for Application {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Application")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("job_id", &mut out.job_id);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("resume_source_id", &mut out.resume_source_id);
-        o.set("stage", &mut out.stage);
-        o.set("active_status", &mut out.active_status);
-        o.set("delivery_type", &mut out.delivery_type);
-        o.set("resume_source_info", &mut out.resume_source_info);
-        o.set("website_resume_source", &mut out.website_resume_source);
-        o.set("talent_attachment_resume_id", &mut out.talent_attachment_resume_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("stage_time_list", &mut out.stage_time_list);
-        o.set("termination_type", &mut out.termination_type);
-        o.set("termination_reason_list", &mut out.termination_reason_list);
-        o.set("termination_reason_note", &mut out.termination_reason_note);
-        o.set(
-            "application_preferred_city_list",
-            &mut out.application_preferred_city_list,
-        );
-        o.set("creator_id", &mut out.creator_id);
-        o.set("job_info", &mut out.job_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Application {
+    const NAME: &'static str = "Application";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "job_id" => v.put(&mut self.job_id),
+            "talent_id" => v.put(&mut self.talent_id),
+            "resume_source_id" => v.put(&mut self.resume_source_id),
+            "stage" => v.put(&mut self.stage),
+            "active_status" => v.put(&mut self.active_status),
+            "delivery_type" => v.put(&mut self.delivery_type),
+            "resume_source_info" => v.put(&mut self.resume_source_info),
+            "website_resume_source" => v.put(&mut self.website_resume_source),
+            "talent_attachment_resume_id" => v.put(&mut self.talent_attachment_resume_id),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "stage_time_list" => v.put(&mut self.stage_time_list),
+            "termination_type" => v.put(&mut self.termination_type),
+            "termination_reason_list" => v.put(&mut self.termination_reason_list),
+            "termination_reason_note" => v.put(&mut self.termination_reason_note),
+            "application_preferred_city_list" => {
+                v.put(&mut self.application_preferred_city_list)
+            }
+            "creator_id" => v.put(&mut self.creator_id),
+            "job_info" => v.put(&mut self.job_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `ApplicationDetailInfo`.
@@ -4630,33 +4983,44 @@ pub struct ApplicationDetailBasicInfo {
 }
 impl FromJson for ApplicationDetailBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationDetailBasicInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("job_id", &mut out.job_id);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("stage", &mut out.stage);
-        o.set("active_status", &mut out.active_status);
-        o.set("delivery_type", &mut out.delivery_type);
-        o.set("resume_source_info", &mut out.resume_source_info);
-        o.set("website_resume_source", &mut out.website_resume_source);
-        o.set("talent_attachment_resume_id", &mut out.talent_attachment_resume_id);
-        o.set("stage_time_list", &mut out.stage_time_list);
-        o.set("onboard_status", &mut out.onboard_status);
-        o.set(
-            "application_preferred_city_list",
-            &mut out.application_preferred_city_list,
-        );
-        o.set("termination_reason", &mut out.termination_reason);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("terminator_id", &mut out.terminator_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("lock_status", &mut out.lock_status);
-        o.set("termination_reason_note", &mut out.termination_reason_note);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationDetailBasicInfo {
+    const NAME: &'static str = "ApplicationDetailBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "job_id" => v.put(&mut self.job_id),
+            "talent_id" => v.put(&mut self.talent_id),
+            "stage" => v.put(&mut self.stage),
+            "active_status" => v.put(&mut self.active_status),
+            "delivery_type" => v.put(&mut self.delivery_type),
+            "resume_source_info" => v.put(&mut self.resume_source_info),
+            "website_resume_source" => v.put(&mut self.website_resume_source),
+            "talent_attachment_resume_id" => v.put(&mut self.talent_attachment_resume_id),
+            "stage_time_list" => v.put(&mut self.stage_time_list),
+            "onboard_status" => v.put(&mut self.onboard_status),
+            "application_preferred_city_list" => {
+                v.put(&mut self.application_preferred_city_list)
+            }
+            "termination_reason" => v.put(&mut self.termination_reason),
+            "creator_id" => v.put(&mut self.creator_id),
+            "owner_id" => v.put(&mut self.owner_id),
+            "terminator_id" => v.put(&mut self.terminator_id),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "lock_status" => v.put(&mut self.lock_status),
+            "termination_reason_note" => v.put(&mut self.termination_reason_note),
+            _ => v.skip(),
+        }
     }
 }
 /// The `application_detail` of `GetDetailApplicationResponseBody`.
@@ -4690,20 +5054,32 @@ pub struct ApplicationDetailInfo {
 }
 impl FromJson for ApplicationDetailInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationDetailInfo")?;
-        let mut out = Self::default();
-        o.set("basic_info", &mut out.basic_info);
-        o.set("job", &mut out.job);
-        o.set("talent", &mut out.talent);
-        o.set("evaluations", &mut out.evaluations);
-        o.set("interview_aggregation", &mut out.interview_aggregation);
-        o.set("offer", &mut out.offer);
-        o.set("employee", &mut out.employee);
-        o.set("agency", &mut out.agency);
-        o.set("portal", &mut out.portal);
-        o.set("referral", &mut out.referral);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationDetailInfo {
+    const NAME: &'static str = "ApplicationDetailInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "basic_info" => v.put(&mut self.basic_info),
+            "job" => v.put(&mut self.job),
+            "talent" => v.put(&mut self.talent),
+            "evaluations" => v.put(&mut self.evaluations),
+            "interview_aggregation" => v.put(&mut self.interview_aggregation),
+            "offer" => v.put(&mut self.offer),
+            "employee" => v.put(&mut self.employee),
+            "agency" => v.put(&mut self.agency),
+            "portal" => v.put(&mut self.portal),
+            "referral" => v.put(&mut self.referral),
+            _ => v.skip(),
+        }
     }
 }
 /// The `portal` of `ApplicationDetailInfo`.
@@ -4719,11 +5095,23 @@ pub struct ApplicationDetailPortalInfo {
 }
 impl FromJson for ApplicationDetailPortalInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationDetailPortalInfo")?;
-        let mut out = Self::default();
-        o.set("campus_volunteer_info", &mut out.campus_volunteer_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationDetailPortalInfo {
+    const NAME: &'static str = "ApplicationDetailPortalInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "campus_volunteer_info" => v.put(&mut self.campus_volunteer_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `offer` of `OfferApplicationResponseBody`.
@@ -4757,20 +5145,32 @@ pub struct ApplicationOffer {
 }
 impl FromJson for ApplicationOffer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationOffer")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_id", &mut out.application_id);
-        o.set("basic_info", &mut out.basic_info);
-        o.set("salary_plan", &mut out.salary_plan);
-        o.set("schema_id", &mut out.schema_id);
-        o.set("offer_status", &mut out.offer_status);
-        o.set("job_info", &mut out.job_info);
-        o.set("customized_module_list", &mut out.customized_module_list);
-        o.set("job_requirement_id", &mut out.job_requirement_id);
-        o.set("offer_send_record_list", &mut out.offer_send_record_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationOffer {
+    const NAME: &'static str = "ApplicationOffer";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_id" => v.put(&mut self.application_id),
+            "basic_info" => v.put(&mut self.basic_info),
+            "salary_plan" => v.put(&mut self.salary_plan),
+            "schema_id" => v.put(&mut self.schema_id),
+            "offer_status" => v.put(&mut self.offer_status),
+            "job_info" => v.put(&mut self.job_info),
+            "customized_module_list" => v.put(&mut self.customized_module_list),
+            "job_requirement_id" => v.put(&mut self.job_requirement_id),
+            "offer_send_record_list" => v.put(&mut self.offer_send_record_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `ApplicationOffer`.
@@ -4834,35 +5234,47 @@ pub struct ApplicationOfferBasicInfo {
 }
 impl FromJson for ApplicationOfferBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationOfferBasicInfo")?;
-        let mut out = Self::default();
-        o.set("offer_type", &mut out.offer_type);
-        o.set("remark", &mut out.remark);
-        o.set("expire_time", &mut out.expire_time);
-        o.set("owner_user_id", &mut out.owner_user_id);
-        o.set("creator_user_id", &mut out.creator_user_id);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("create_time", &mut out.create_time);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("onboard_date", &mut out.onboard_date);
-        o.set("department_id", &mut out.department_id);
-        o.set("probation_month", &mut out.probation_month);
-        o.set("contract_year", &mut out.contract_year);
-        o.set("contract_period", &mut out.contract_period);
-        o.set("recruitment_type", &mut out.recruitment_type);
-        o.set("sequence", &mut out.sequence);
-        o.set("level", &mut out.level);
-        o.set("onboard_address", &mut out.onboard_address);
-        o.set("work_address", &mut out.work_address);
-        o.set("customize_info_list", &mut out.customize_info_list);
-        o.set("work_location_address_info", &mut out.work_location_address_info);
-        o.set("position_id", &mut out.position_id);
-        o.set("job_offered", &mut out.job_offered);
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("common_attachment_id_list", &mut out.common_attachment_id_list);
-        o.set("pathway_id", &mut out.pathway_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationOfferBasicInfo {
+    const NAME: &'static str = "ApplicationOfferBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_type" => v.put(&mut self.offer_type),
+            "remark" => v.put(&mut self.remark),
+            "expire_time" => v.put(&mut self.expire_time),
+            "owner_user_id" => v.put(&mut self.owner_user_id),
+            "creator_user_id" => v.put(&mut self.creator_user_id),
+            "employee_type" => v.put(&mut self.employee_type),
+            "create_time" => v.put(&mut self.create_time),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "onboard_date" => v.put(&mut self.onboard_date),
+            "department_id" => v.put(&mut self.department_id),
+            "probation_month" => v.put(&mut self.probation_month),
+            "contract_year" => v.put(&mut self.contract_year),
+            "contract_period" => v.put(&mut self.contract_period),
+            "recruitment_type" => v.put(&mut self.recruitment_type),
+            "sequence" => v.put(&mut self.sequence),
+            "level" => v.put(&mut self.level),
+            "onboard_address" => v.put(&mut self.onboard_address),
+            "work_address" => v.put(&mut self.work_address),
+            "customize_info_list" => v.put(&mut self.customize_info_list),
+            "work_location_address_info" => v.put(&mut self.work_location_address_info),
+            "position_id" => v.put(&mut self.position_id),
+            "job_offered" => v.put(&mut self.job_offered),
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "common_attachment_id_list" => v.put(&mut self.common_attachment_id_list),
+            "pathway_id" => v.put(&mut self.pathway_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customized_module_list` of `ApplicationOffer`.
@@ -4880,12 +5292,24 @@ pub struct ApplicationOfferCustomModule {
 }
 impl FromJson for ApplicationOfferCustomModule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationOfferCustomModule")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("object_list", &mut out.object_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationOfferCustomModule {
+    const NAME: &'static str = "ApplicationOfferCustomModule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "object_list" => v.put(&mut self.object_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customize_info_list` of `ApplicationOfferBasicInfo`.
@@ -4903,12 +5327,24 @@ pub struct ApplicationOfferCustomValue {
 }
 impl FromJson for ApplicationOfferCustomValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationOfferCustomValue")?;
-        let mut out = Self::default();
-        o.set("object_id", &mut out.object_id);
-        o.set("customize_value", &mut out.customize_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationOfferCustomValue {
+    const NAME: &'static str = "ApplicationOfferCustomValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_id" => v.put(&mut self.object_id),
+            "customize_value" => v.put(&mut self.customize_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `salary_plan` of `ApplicationOffer`.
@@ -4940,19 +5376,31 @@ pub struct ApplicationOfferSalaryPlan {
 }
 impl FromJson for ApplicationOfferSalaryPlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationOfferSalaryPlan")?;
-        let mut out = Self::default();
-        o.set("currency", &mut out.currency);
-        o.set("basic_salary", &mut out.basic_salary);
-        o.set("probation_salary_percentage", &mut out.probation_salary_percentage);
-        o.set("award_salary_multiple", &mut out.award_salary_multiple);
-        o.set("option_shares", &mut out.option_shares);
-        o.set("quarterly_bonus", &mut out.quarterly_bonus);
-        o.set("half_year_bonus", &mut out.half_year_bonus);
-        o.set("total_annual_cash", &mut out.total_annual_cash);
-        o.set("customize_info_list", &mut out.customize_info_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationOfferSalaryPlan {
+    const NAME: &'static str = "ApplicationOfferSalaryPlan";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "currency" => v.put(&mut self.currency),
+            "basic_salary" => v.put(&mut self.basic_salary),
+            "probation_salary_percentage" => v.put(&mut self.probation_salary_percentage),
+            "award_salary_multiple" => v.put(&mut self.award_salary_multiple),
+            "option_shares" => v.put(&mut self.option_shares),
+            "quarterly_bonus" => v.put(&mut self.quarterly_bonus),
+            "half_year_bonus" => v.put(&mut self.half_year_bonus),
+            "total_annual_cash" => v.put(&mut self.total_annual_cash),
+            "customize_info_list" => v.put(&mut self.customize_info_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `resume_source_info` of `Application`.
@@ -4972,13 +5420,25 @@ pub struct ApplicationResumeSource {
 }
 impl FromJson for ApplicationResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationResumeSource")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("resume_source_type", &mut out.resume_source_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationResumeSource {
+    const NAME: &'static str = "ApplicationResumeSource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "resume_source_type" => v.put(&mut self.resume_source_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `stage_time_list` of `Application`.
@@ -4998,13 +5458,25 @@ pub struct ApplicationStageTime {
 }
 impl FromJson for ApplicationStageTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationStageTime")?;
-        let mut out = Self::default();
-        o.set("stage_id", &mut out.stage_id);
-        o.set("enter_time", &mut out.enter_time);
-        o.set("exit_time", &mut out.exit_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationStageTime {
+    const NAME: &'static str = "ApplicationStageTime";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "stage_id" => v.put(&mut self.stage_id),
+            "enter_time" => v.put(&mut self.enter_time),
+            "exit_time" => v.put(&mut self.exit_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `channel` of `ApplicationWebsiteResumeSource`.
@@ -5022,12 +5494,24 @@ pub struct ApplicationWebsiteChannel {
 }
 impl FromJson for ApplicationWebsiteChannel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationWebsiteChannel")?;
-        let mut out = Self::default();
-        o.set("channel_id", &mut out.channel_id);
-        o.set("channel_name", &mut out.channel_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationWebsiteChannel {
+    const NAME: &'static str = "ApplicationWebsiteChannel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "channel_id" => v.put(&mut self.channel_id),
+            "channel_name" => v.put(&mut self.channel_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `website_resume_source` of `Application`.
@@ -5047,13 +5531,25 @@ pub struct ApplicationWebsiteResumeSource {
 }
 impl FromJson for ApplicationWebsiteResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplicationWebsiteResumeSource")?;
-        let mut out = Self::default();
-        o.set("website_id", &mut out.website_id);
-        o.set("website_name", &mut out.website_name);
-        o.set("channel", &mut out.channel);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplicationWebsiteResumeSource {
+    const NAME: &'static str = "ApplicationWebsiteResumeSource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "website_id" => v.put(&mut self.website_id),
+            "website_name" => v.put(&mut self.website_name),
+            "channel" => v.put(&mut self.channel),
+            _ => v.skip(),
+        }
     }
 }
 /// The `assessment_score` of `InterviewRecord`.
@@ -5073,13 +5569,25 @@ pub struct AssessmentScoreInfo {
 }
 impl FromJson for AssessmentScoreInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AssessmentScoreInfo")?;
-        let mut out = Self::default();
-        o.set("calculate_type", &mut out.calculate_type);
-        o.set("score", &mut out.score);
-        o.set("full_score", &mut out.full_score);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AssessmentScoreInfo {
+    const NAME: &'static str = "AssessmentScoreInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calculate_type" => v.put(&mut self.calculate_type),
+            "score" => v.put(&mut self.score),
+            "full_score" => v.put(&mut self.full_score),
+            _ => v.skip(),
+        }
     }
 }
 /// The `assets` of `Account`.
@@ -5097,12 +5605,24 @@ pub struct Assets {
 }
 impl FromJson for Assets {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Assets")?;
-        let mut out = Self::default();
-        o.set("confirmed_bonus", &mut out.confirmed_bonus);
-        o.set("paid_bonus", &mut out.paid_bonus);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Assets {
+    const NAME: &'static str = "Assets";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "confirmed_bonus" => v.put(&mut self.confirmed_bonus),
+            "paid_bonus" => v.put(&mut self.paid_bonus),
+            _ => v.skip(),
+        }
     }
 }
 /// The `attachment` of `GetAttachmentResponseBody`.
@@ -5126,15 +5646,27 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Attachment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("url", &mut out.url);
-        o.set("name", &mut out.name);
-        o.set("mime", &mut out.mime);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Attachment {
+    const NAME: &'static str = "Attachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "url" => v.put(&mut self.url),
+            "name" => v.put(&mut self.name),
+            "mime" => v.put(&mut self.mime),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `attachment` of `GetInterviewRecordAttachmentResponseBody`.
@@ -5158,15 +5690,27 @@ pub struct AttachmentInfo {
 }
 impl FromJson for AttachmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AttachmentInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("url", &mut out.url);
-        o.set("name", &mut out.name);
-        o.set("mime", &mut out.mime);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AttachmentInfo {
+    const NAME: &'static str = "AttachmentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "url" => v.put(&mut self.url),
+            "name" => v.put(&mut self.name),
+            "mime" => v.put(&mut self.mime),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `image_list` of `InterviewRecord`.
@@ -5190,15 +5734,27 @@ pub struct AttachmentV2 {
 }
 impl FromJson for AttachmentV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AttachmentV2")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("url", &mut out.url);
-        o.set("name", &mut out.name);
-        o.set("mime", &mut out.mime);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AttachmentV2 {
+    const NAME: &'static str = "AttachmentV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "url" => v.put(&mut self.url),
+            "name" => v.put(&mut self.name),
+            "mime" => v.put(&mut self.mime),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_data_list` of `BackgroundCheckOrder`.
@@ -5216,12 +5772,24 @@ pub struct BackgroundCheckCustomFieldDataValue {
 }
 impl FromJson for BackgroundCheckCustomFieldDataValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BackgroundCheckCustomFieldDataValue")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BackgroundCheckCustomFieldDataValue {
+    const NAME: &'static str = "BackgroundCheckCustomFieldDataValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ext_item_info_list` of `BackgroundCheckOrder`.
@@ -5239,12 +5807,24 @@ pub struct BackgroundCheckItemInfo {
 }
 impl FromJson for BackgroundCheckItemInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BackgroundCheckItemInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BackgroundCheckItemInfo {
+    const NAME: &'static str = "BackgroundCheckItemInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `BatchQueryBackgroundCheckOrderResponseBody`.
@@ -5304,33 +5884,45 @@ pub struct BackgroundCheckOrder {
 }
 impl FromJson for BackgroundCheckOrder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BackgroundCheckOrder")?;
-        let mut out = Self::default();
-        o.set("order_id", &mut out.order_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("order_status", &mut out.order_status);
-        o.set("account_third_type", &mut out.account_third_type);
-        o.set("package", &mut out.package);
-        o.set("name", &mut out.name);
-        o.set("feedback_info_list", &mut out.feedback_info_list);
-        o.set("process_info_list", &mut out.process_info_list);
-        o.set("upload_time", &mut out.upload_time);
-        o.set("candidate_info", &mut out.candidate_info);
-        o.set("creator_info", &mut out.creator_info);
-        o.set("contactor_info", &mut out.contactor_info);
-        o.set("begin_time", &mut out.begin_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("conclusion", &mut out.conclusion);
-        o.set("provider_info", &mut out.provider_info);
-        o.set("custom_field_list", &mut out.custom_field_list);
-        o.set("custom_data_list", &mut out.custom_data_list);
-        o.set("ext_item_info_list", &mut out.ext_item_info_list);
-        o.set("update_time", &mut out.update_time);
-        o.set("geo", &mut out.geo);
-        o.set("location_code", &mut out.location_code);
-        o.set("remark", &mut out.remark);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BackgroundCheckOrder {
+    const NAME: &'static str = "BackgroundCheckOrder";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "order_id" => v.put(&mut self.order_id),
+            "application_id" => v.put(&mut self.application_id),
+            "order_status" => v.put(&mut self.order_status),
+            "account_third_type" => v.put(&mut self.account_third_type),
+            "package" => v.put(&mut self.package),
+            "name" => v.put(&mut self.name),
+            "feedback_info_list" => v.put(&mut self.feedback_info_list),
+            "process_info_list" => v.put(&mut self.process_info_list),
+            "upload_time" => v.put(&mut self.upload_time),
+            "candidate_info" => v.put(&mut self.candidate_info),
+            "creator_info" => v.put(&mut self.creator_info),
+            "contactor_info" => v.put(&mut self.contactor_info),
+            "begin_time" => v.put(&mut self.begin_time),
+            "end_time" => v.put(&mut self.end_time),
+            "conclusion" => v.put(&mut self.conclusion),
+            "provider_info" => v.put(&mut self.provider_info),
+            "custom_field_list" => v.put(&mut self.custom_field_list),
+            "custom_data_list" => v.put(&mut self.custom_data_list),
+            "ext_item_info_list" => v.put(&mut self.ext_item_info_list),
+            "update_time" => v.put(&mut self.update_time),
+            "geo" => v.put(&mut self.geo),
+            "location_code" => v.put(&mut self.location_code),
+            "remark" => v.put(&mut self.remark),
+            _ => v.skip(),
+        }
     }
 }
 /// The `creator_info` of `BackgroundCheckOrder`.
@@ -5346,11 +5938,23 @@ pub struct BackgroundCheckOrderCreator {
 }
 impl FromJson for BackgroundCheckOrderCreator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BackgroundCheckOrderCreator")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BackgroundCheckOrderCreator {
+    const NAME: &'static str = "BackgroundCheckOrderCreator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `feedback_info_list` of `BackgroundCheckOrder`.
@@ -5378,17 +5982,29 @@ pub struct BackgroundCheckOrderFeedbackInfo {
 }
 impl FromJson for BackgroundCheckOrderFeedbackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BackgroundCheckOrderFeedbackInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("attachment_url", &mut out.attachment_url);
-        o.set("report_preview_url", &mut out.report_preview_url);
-        o.set("result", &mut out.result);
-        o.set("report_type", &mut out.report_type);
-        o.set("create_time", &mut out.create_time);
-        o.set("report_name", &mut out.report_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BackgroundCheckOrderFeedbackInfo {
+    const NAME: &'static str = "BackgroundCheckOrderFeedbackInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "attachment_url" => v.put(&mut self.attachment_url),
+            "report_preview_url" => v.put(&mut self.report_preview_url),
+            "result" => v.put(&mut self.result),
+            "report_type" => v.put(&mut self.report_type),
+            "create_time" => v.put(&mut self.create_time),
+            "report_name" => v.put(&mut self.report_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `process_info_list` of `BackgroundCheckOrder`.
@@ -5408,13 +6024,25 @@ pub struct BackgroundCheckOrderProcessInfo {
 }
 impl FromJson for BackgroundCheckOrderProcessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BackgroundCheckOrderProcessInfo")?;
-        let mut out = Self::default();
-        o.set("process", &mut out.process);
-        o.set("update_time", &mut out.update_time);
-        o.set("en_process", &mut out.en_process);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BackgroundCheckOrderProcessInfo {
+    const NAME: &'static str = "BackgroundCheckOrderProcessInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "process" => v.put(&mut self.process),
+            "update_time" => v.put(&mut self.update_time),
+            "en_process" => v.put(&mut self.en_process),
+            _ => v.skip(),
+        }
     }
 }
 /// The `onboard_address` of `ApplicationOfferBasicInfo`.
@@ -5442,17 +6070,29 @@ pub struct BaseAddress {
 }
 impl FromJson for BaseAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BaseAddress")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.set("district", &mut out.district);
-        o.set("city", &mut out.city);
-        o.set("state", &mut out.state);
-        o.set("country", &mut out.country);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BaseAddress {
+    const NAME: &'static str = "BaseAddress";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            "district" => v.put(&mut self.district),
+            "city" => v.put(&mut self.city),
+            "state" => v.put(&mut self.state),
+            "country" => v.put(&mut self.country),
+            _ => v.skip(),
+        }
     }
 }
 /// The `address` of `InterviewExtendV2`.
@@ -5478,16 +6118,28 @@ pub struct BaseAddressV2 {
 }
 impl FromJson for BaseAddressV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BaseAddressV2")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("district", &mut out.district);
-        o.set("city", &mut out.city);
-        o.set("state", &mut out.state);
-        o.set("country", &mut out.country);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BaseAddressV2 {
+    const NAME: &'static str = "BaseAddressV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "district" => v.put(&mut self.district),
+            "city" => v.put(&mut self.city),
+            "state" => v.put(&mut self.state),
+            "country" => v.put(&mut self.country),
+            _ => v.skip(),
+        }
     }
 }
 /// The `city` of `BaseAddress`.
@@ -5509,14 +6161,26 @@ pub struct BaseCity {
 }
 impl FromJson for BaseCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BaseCity")?;
-        let mut out = Self::default();
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.set("code", &mut out.code);
-        o.set("location_type", &mut out.location_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BaseCity {
+    const NAME: &'static str = "BaseCity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            "code" => v.put(&mut self.code),
+            "location_type" => v.put(&mut self.location_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `district` of `BaseAddressV2`.
@@ -5536,13 +6200,25 @@ pub struct BaseLocation {
 }
 impl FromJson for BaseLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BaseLocation")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("code", &mut out.code);
-        o.set("location_type", &mut out.location_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BaseLocation {
+    const NAME: &'static str = "BaseLocation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "code" => v.put(&mut self.code),
+            "location_type" => v.put(&mut self.location_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.talent_pool.batch_change_talent_pool` (Add/remove talents from the talent pool in batches).
@@ -5715,11 +6391,23 @@ pub struct BatchGetIdTalentResponseBody {
 }
 impl FromJson for BatchGetIdTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetIdTalentResponseBody")?;
-        let mut out = Self::default();
-        o.set("talent_list", &mut out.talent_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetIdTalentResponseBody {
+    const NAME: &'static str = "BatchGetIdTalentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_list" => v.put(&mut self.talent_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.agency.batch_query` (Search supplier list).
@@ -5769,13 +6457,25 @@ pub struct BatchQueryAgencyResponseBody {
 }
 impl FromJson for BatchQueryAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchQueryAgencyResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryAgencyResponseBody {
+    const NAME: &'static str = "BatchQueryAgencyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.background_check_order.batch_query` (查询背调信息列表).
@@ -5855,16 +6555,25 @@ pub struct BatchQueryExternalBackgroundCheckResponseBody {
 }
 impl FromJson for BatchQueryExternalBackgroundCheckResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchQueryExternalBackgroundCheckResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryExternalBackgroundCheckResponseBody {
+    const NAME: &'static str = "BatchQueryExternalBackgroundCheckResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.external_interview.batch_query` (Query external interview).
@@ -5902,13 +6611,25 @@ pub struct BatchQueryExternalInterviewResponseBody {
 }
 impl FromJson for BatchQueryExternalInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchQueryExternalInterviewResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryExternalInterviewResponseBody {
+    const NAME: &'static str = "BatchQueryExternalInterviewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.external_offer.batch_query` (Query external offer list).
@@ -5946,13 +6667,25 @@ pub struct BatchQueryExternalOfferResponseBody {
 }
 impl FromJson for BatchQueryExternalOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchQueryExternalOfferResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryExternalOfferResponseBody {
+    const NAME: &'static str = "BatchQueryExternalOfferResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.job_manager.batch_update` (Update job managers).
@@ -5998,11 +6731,23 @@ pub struct BatchUpdateJobManagerResponseBody {
 }
 impl FromJson for BatchUpdateJobManagerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchUpdateJobManagerResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_manager", &mut out.job_manager);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchUpdateJobManagerResponseBody {
+    const NAME: &'static str = "BatchUpdateJobManagerResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_manager" => v.put(&mut self.job_manager),
+            _ => v.skip(),
+        }
     }
 }
 /// The `confirmed_bonus` of `Assets`.
@@ -6026,14 +6771,26 @@ pub struct BonusAmount {
 }
 impl FromJson for BonusAmount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BonusAmount")?;
-        let mut out = Self::default();
-        o.set("bonus_type", &mut out.bonus_type);
-        o.set("point_bonus", &mut out.point_bonus);
-        o.set("cash", &mut out.cash);
-        o.set("cash_bonus", &mut out.cash_bonus);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BonusAmount {
+    const NAME: &'static str = "BonusAmount";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bonus_type" => v.put(&mut self.bonus_type),
+            "point_bonus" => v.put(&mut self.point_bonus),
+            "cash" => v.put(&mut self.cash),
+            "cash_bonus" => v.put(&mut self.cash_bonus),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BonusAmount {
@@ -6070,12 +6827,24 @@ pub struct BusinessManagementScope {
 }
 impl FromJson for BusinessManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BusinessManagementScope")?;
-        let mut out = Self::default();
-        o.set("entity", &mut out.entity);
-        o.set("permission_groups", &mut out.permission_groups);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BusinessManagementScope {
+    const NAME: &'static str = "BusinessManagementScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entity" => v.put(&mut self.entity),
+            "permission_groups" => v.put(&mut self.permission_groups),
+            _ => v.skip(),
+        }
     }
 }
 /// The `campus_volunteer_info` of `ApplicationDetailPortalInfo`.
@@ -6091,11 +6860,23 @@ pub struct CampusVolumnteerInfo {
 }
 impl FromJson for CampusVolumnteerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CampusVolumnteerInfo")?;
-        let mut out = Self::default();
-        o.set("volunteer_seq", &mut out.volunteer_seq);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CampusVolumnteerInfo {
+    const NAME: &'static str = "CampusVolumnteerInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "volunteer_seq" => v.put(&mut self.volunteer_seq),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.eco_background_check.cancel` (Cancel background check order).
@@ -6164,12 +6945,24 @@ pub struct Cash {
 }
 impl FromJson for Cash {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Cash")?;
-        let mut out = Self::default();
-        o.set("currency_type", &mut out.currency_type);
-        o.set("amount", &mut out.amount);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Cash {
+    const NAME: &'static str = "Cash";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "currency_type" => v.put(&mut self.currency_type),
+            "amount" => v.put(&mut self.amount),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Cash {
@@ -6264,13 +7057,25 @@ pub struct CheckFailedAccountInfo {
 }
 impl FromJson for CheckFailedAccountInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CheckFailedAccountInfo")?;
-        let mut out = Self::default();
-        o.set("account_id", &mut out.account_id);
-        o.set("total_withdraw_reward_info", &mut out.total_withdraw_reward_info);
-        o.set("total_recharge_reward_info", &mut out.total_recharge_reward_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CheckFailedAccountInfo {
+    const NAME: &'static str = "CheckFailedAccountInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "account_id" => v.put(&mut self.account_id),
+            "total_withdraw_reward_info" => v.put(&mut self.total_withdraw_reward_info),
+            "total_recharge_reward_info" => v.put(&mut self.total_recharge_reward_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job.combined_create` (Create job) answers with.
@@ -6298,26 +7103,35 @@ pub struct CombinedCreateJobResponseBody {
 }
 impl FromJson for CombinedCreateJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CombinedCreateJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("default_job_post", &mut out.default_job_post);
-        o.set("job", &mut out.job);
-        o.set("job_manager", &mut out.job_manager);
-        o.set(
-            "interview_registration_schema_info",
-            &mut out.interview_registration_schema_info,
-        );
-        o.set(
-            "onboard_registration_schema_info",
-            &mut out.onboard_registration_schema_info,
-        );
-        o.set("target_major_list", &mut out.target_major_list);
-        o.set(
-            "portal_website_apply_form_schema_info",
-            &mut out.portal_website_apply_form_schema_info,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CombinedCreateJobResponseBody {
+    const NAME: &'static str = "CombinedCreateJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "default_job_post" => v.put(&mut self.default_job_post),
+            "job" => v.put(&mut self.job),
+            "job_manager" => v.put(&mut self.job_manager),
+            "interview_registration_schema_info" => {
+                v.put(&mut self.interview_registration_schema_info)
+            }
+            "onboard_registration_schema_info" => {
+                v.put(&mut self.onboard_registration_schema_info)
+            }
+            "target_major_list" => v.put(&mut self.target_major_list),
+            "portal_website_apply_form_schema_info" => {
+                v.put(&mut self.portal_website_apply_form_schema_info)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.talent.combined_create` (Create talent).
@@ -6405,13 +7219,25 @@ pub struct CombinedCreateTalentResponseBody {
 }
 impl FromJson for CombinedCreateTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CombinedCreateTalentResponseBody")?;
-        let mut out = Self::default();
-        o.set("talent_id", &mut out.talent_id);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("creator_account_type", &mut out.creator_account_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CombinedCreateTalentResponseBody {
+    const NAME: &'static str = "CombinedCreateTalentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_id" => v.put(&mut self.talent_id),
+            "creator_id" => v.put(&mut self.creator_id),
+            "creator_account_type" => v.put(&mut self.creator_account_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.job.combined_create` (Create job).
@@ -6604,11 +7430,23 @@ pub struct CombinedJobResultDefaultJobPost {
 }
 impl FromJson for CombinedJobResultDefaultJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CombinedJobResultDefaultJobPost")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CombinedJobResultDefaultJobPost {
+    const NAME: &'static str = "CombinedJobResultDefaultJobPost";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.talent.combined_update` (Update talent information).
@@ -6708,13 +7546,25 @@ pub struct CombinedUpdateTalentResponseBody {
 }
 impl FromJson for CombinedUpdateTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CombinedUpdateTalentResponseBody")?;
-        let mut out = Self::default();
-        o.set("talent_id", &mut out.talent_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("operator_account_type", &mut out.operator_account_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CombinedUpdateTalentResponseBody {
+    const NAME: &'static str = "CombinedUpdateTalentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_id" => v.put(&mut self.talent_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "operator_account_type" => v.put(&mut self.operator_account_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `address_list` of `JobDetail`.
@@ -6740,16 +7590,28 @@ pub struct CommonAddress {
 }
 impl FromJson for CommonAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommonAddress")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("district", &mut out.district);
-        o.set("city", &mut out.city);
-        o.set("state", &mut out.state);
-        o.set("country", &mut out.country);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommonAddress {
+    const NAME: &'static str = "CommonAddress";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "district" => v.put(&mut self.district),
+            "city" => v.put(&mut self.city),
+            "state" => v.put(&mut self.state),
+            "country" => v.put(&mut self.country),
+            _ => v.skip(),
+        }
     }
 }
 /// The `filter_list` of `BatchQueryAgencyRequestBody`.
@@ -6819,19 +7681,31 @@ pub struct CommonSchema {
 }
 impl FromJson for CommonSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommonSchema")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("setting", &mut out.setting);
-        o.set("is_customized", &mut out.is_customized);
-        o.set("is_required", &mut out.is_required);
-        o.set("is_visible", &mut out.is_visible);
-        o.set("active_status", &mut out.active_status);
-        o.set("children_list", &mut out.children_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommonSchema {
+    const NAME: &'static str = "CommonSchema";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "setting" => v.put(&mut self.setting),
+            "is_customized" => v.put(&mut self.is_customized),
+            "is_required" => v.put(&mut self.is_required),
+            "is_visible" => v.put(&mut self.is_visible),
+            "active_status" => v.put(&mut self.active_status),
+            "children_list" => v.put(&mut self.children_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `children_list` of `CommonSchema`.
@@ -6863,19 +7737,31 @@ pub struct CommonSchemaChild {
 }
 impl FromJson for CommonSchemaChild {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommonSchemaChild")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("setting", &mut out.setting);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("is_customized", &mut out.is_customized);
-        o.set("is_required", &mut out.is_required);
-        o.set("is_visible", &mut out.is_visible);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommonSchemaChild {
+    const NAME: &'static str = "CommonSchemaChild";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "setting" => v.put(&mut self.setting),
+            "parent_id" => v.put(&mut self.parent_id),
+            "is_customized" => v.put(&mut self.is_customized),
+            "is_required" => v.put(&mut self.is_required),
+            "is_visible" => v.put(&mut self.is_visible),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `config` of `CommonSchemaSetting`.
@@ -6891,11 +7777,23 @@ pub struct CommonSchemaConfig {
 }
 impl FromJson for CommonSchemaConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommonSchemaConfig")?;
-        let mut out = Self::default();
-        o.set("options", &mut out.options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommonSchemaConfig {
+    const NAME: &'static str = "CommonSchemaConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "options" => v.put(&mut self.options),
+            _ => v.skip(),
+        }
     }
 }
 /// The `options` of `CommonSchemaConfig`.
@@ -6917,14 +7815,26 @@ pub struct CommonSchemaOption {
 }
 impl FromJson for CommonSchemaOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommonSchemaOption")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommonSchemaOption {
+    const NAME: &'static str = "CommonSchemaOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `setting` of `CommonSchema`.
@@ -6942,12 +7852,24 @@ pub struct CommonSchemaSetting {
 }
 impl FromJson for CommonSchemaSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommonSchemaSetting")?;
-        let mut out = Self::default();
-        o.set("object_type", &mut out.object_type);
-        o.set("config", &mut out.config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommonSchemaSetting {
+    const NAME: &'static str = "CommonSchemaSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_type" => v.put(&mut self.object_type),
+            "config" => v.put(&mut self.config),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job.config` (Get job config info) answers with.
@@ -6963,11 +7885,23 @@ pub struct ConfigJobResponseBody {
 }
 impl FromJson for ConfigJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ConfigJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_config", &mut out.job_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ConfigJobResponseBody {
+    const NAME: &'static str = "ConfigJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_config" => v.put(&mut self.job_config),
+            _ => v.skip(),
+        }
     }
 }
 /// The `contract_period` of `ApplicationOfferBasicInfo`.
@@ -6987,12 +7921,24 @@ pub struct ContractPeriodInfo {
 }
 impl FromJson for ContractPeriodInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContractPeriodInfo")?;
-        let mut out = Self::default();
-        o.set("period_type", &mut out.period_type);
-        o.set("period", &mut out.period);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContractPeriodInfo {
+    const NAME: &'static str = "ContractPeriodInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "period_type" => v.put(&mut self.period_type),
+            "period" => v.put(&mut self.period),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContractPeriodInfo {
@@ -7063,14 +8009,23 @@ pub struct CreateByAttachmentWebsiteDeliveryResponseBody {
 }
 impl FromJson for CreateByAttachmentWebsiteDeliveryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateByAttachmentWebsiteDeliveryResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateByAttachmentWebsiteDeliveryResponseBody {
+    const NAME: &'static str = "CreateByAttachmentWebsiteDeliveryResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.website_delivery.create_by_resume` (Create Application to Official Recruitment Website) answers with.
@@ -7086,14 +8041,23 @@ pub struct CreateByResumeWebsiteDeliveryResponseBody {
 }
 impl FromJson for CreateByResumeWebsiteDeliveryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateByResumeWebsiteDeliveryResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("delivery", &mut out.delivery);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateByResumeWebsiteDeliveryResponseBody {
+    const NAME: &'static str = "CreateByResumeWebsiteDeliveryResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "delivery" => v.put(&mut self.delivery),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.exam.create` (Add written test results).
@@ -7163,17 +8127,29 @@ pub struct CreateExamResponseBody {
 }
 impl FromJson for CreateExamResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateExamResponseBody")?;
-        let mut out = Self::default();
-        o.set("exam_id", &mut out.exam_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("exam_resource_name", &mut out.exam_resource_name);
-        o.set("score", &mut out.score);
-        o.set("uuid", &mut out.uuid);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("operate_time", &mut out.operate_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateExamResponseBody {
+    const NAME: &'static str = "CreateExamResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "exam_id" => v.put(&mut self.exam_id),
+            "application_id" => v.put(&mut self.application_id),
+            "exam_resource_name" => v.put(&mut self.exam_resource_name),
+            "score" => v.put(&mut self.score),
+            "uuid" => v.put(&mut self.uuid),
+            "operator_id" => v.put(&mut self.operator_id),
+            "operate_time" => v.put(&mut self.operate_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.external_application.create` (Create external application) answers with.
@@ -7189,11 +8165,23 @@ pub struct CreateExternalApplicationResponseBody {
 }
 impl FromJson for CreateExternalApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateExternalApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("external_application", &mut out.external_application);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateExternalApplicationResponseBody {
+    const NAME: &'static str = "CreateExternalApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_application" => v.put(&mut self.external_application),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.external_background_check.create` (Create external background check) answers with.
@@ -7209,14 +8197,23 @@ pub struct CreateExternalBackgroundCheckResponseBody {
 }
 impl FromJson for CreateExternalBackgroundCheckResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateExternalBackgroundCheckResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("external_background_check", &mut out.external_background_check);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateExternalBackgroundCheckResponseBody {
+    const NAME: &'static str = "CreateExternalBackgroundCheckResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_background_check" => v.put(&mut self.external_background_check),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.external_interview.create` (Create external interview) answers with.
@@ -7232,11 +8229,23 @@ pub struct CreateExternalInterviewResponseBody {
 }
 impl FromJson for CreateExternalInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateExternalInterviewResponseBody")?;
-        let mut out = Self::default();
-        o.set("external_interview", &mut out.external_interview);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateExternalInterviewResponseBody {
+    const NAME: &'static str = "CreateExternalInterviewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_interview" => v.put(&mut self.external_interview),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.external_offer.create` (Create external Offer) answers with.
@@ -7252,11 +8261,23 @@ pub struct CreateExternalOfferResponseBody {
 }
 impl FromJson for CreateExternalOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateExternalOfferResponseBody")?;
-        let mut out = Self::default();
-        o.set("external_offer", &mut out.external_offer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateExternalOfferResponseBody {
+    const NAME: &'static str = "CreateExternalOfferResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_offer" => v.put(&mut self.external_offer),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job_requirement.create` (Create job requirement) answers with.
@@ -7272,11 +8293,23 @@ pub struct CreateJobRequirementResponseBody {
 }
 impl FromJson for CreateJobRequirementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateJobRequirementResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_requirement", &mut out.job_requirement);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateJobRequirementResponseBody {
+    const NAME: &'static str = "CreateJobRequirementResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_requirement" => v.put(&mut self.job_requirement),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.offer.create` (Create offer) answers with.
@@ -7304,17 +8337,29 @@ pub struct CreateOfferResponseBody {
 }
 impl FromJson for CreateOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateOfferResponseBody")?;
-        let mut out = Self::default();
-        o.set("offer_id", &mut out.offer_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("schema_id", &mut out.schema_id);
-        o.set("offer_type", &mut out.offer_type);
-        o.set("basic_info", &mut out.basic_info);
-        o.set("salary_info", &mut out.salary_info);
-        o.set("customized_info_list", &mut out.customized_info_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateOfferResponseBody {
+    const NAME: &'static str = "CreateOfferResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_id" => v.put(&mut self.offer_id),
+            "application_id" => v.put(&mut self.application_id),
+            "schema_id" => v.put(&mut self.schema_id),
+            "offer_type" => v.put(&mut self.offer_type),
+            "basic_info" => v.put(&mut self.basic_info),
+            "salary_info" => v.put(&mut self.salary_info),
+            "customized_info_list" => v.put(&mut self.customized_info_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.referral_account.create` (Register Referral Account for External System).
@@ -7351,11 +8396,23 @@ pub struct CreateReferralAccountResponseBody {
 }
 impl FromJson for CreateReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateReferralAccountResponseBody")?;
-        let mut out = Self::default();
-        o.set("account", &mut out.account);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateReferralAccountResponseBody {
+    const NAME: &'static str = "CreateReferralAccountResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "account" => v.put(&mut self.account),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.talent_external_info.create` (Create talent external info).
@@ -7395,11 +8452,23 @@ pub struct CreateTalentExternalInfoResponseBody {
 }
 impl FromJson for CreateTalentExternalInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateTalentExternalInfoResponseBody")?;
-        let mut out = Self::default();
-        o.set("external_info", &mut out.external_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateTalentExternalInfoResponseBody {
+    const NAME: &'static str = "CreateTalentExternalInfoResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_info" => v.put(&mut self.external_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.website_channel.create` (Create Promotion Channel of Official Recruitment Website).
@@ -7439,11 +8508,23 @@ pub struct CreateWebsiteSiteUserResponseBody {
 }
 impl FromJson for CreateWebsiteSiteUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateWebsiteSiteUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("site_user", &mut out.site_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateWebsiteSiteUserResponseBody {
+    const NAME: &'static str = "CreateWebsiteSiteUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "site_user" => v.put(&mut self.site_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `data_permissions` of `PermissionCollection`.
@@ -7463,13 +8544,25 @@ pub struct DataPermission {
 }
 impl FromJson for DataPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataPermission")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("select_status", &mut out.select_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataPermission {
+    const NAME: &'static str = "DataPermission";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "select_status" => v.put(&mut self.select_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department_list` of `OfferApprovalTemplate`.
@@ -7489,13 +8582,25 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Department")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("en_name", &mut out.en_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Department {
+    const NAME: &'static str = "Department";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "en_name" => v.put(&mut self.en_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `di_data` of `DiInfo`.
@@ -7513,12 +8618,24 @@ pub struct DiData {
 }
 impl FromJson for DiData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DiData")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("object_attribute", &mut out.object_attribute);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DiData {
+    const NAME: &'static str = "DiData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "object_attribute" => v.put(&mut self.object_attribute),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchDiversityInclusionResponseBody`.
@@ -7546,17 +8663,29 @@ pub struct DiInfo {
 }
 impl FromJson for DiInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DiInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_id", &mut out.application_id);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("source_type", &mut out.source_type);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("di_data", &mut out.di_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DiInfo {
+    const NAME: &'static str = "DiInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_id" => v.put(&mut self.application_id),
+            "talent_id" => v.put(&mut self.talent_id),
+            "source_type" => v.put(&mut self.source_type),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "di_data" => v.put(&mut self.di_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ability_list` of `InterviewFeedbackFormDimension`.
@@ -7576,13 +8705,25 @@ pub struct DimensionAbility {
 }
 impl FromJson for DimensionAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DimensionAbility")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DimensionAbility {
+    const NAME: &'static str = "DimensionAbility";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_ability_args` of `InterviewFeedbackFormDimension`.
@@ -7602,13 +8743,25 @@ pub struct DimensionAbilityArgs {
 }
 impl FromJson for DimensionAbilityArgs {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DimensionAbilityArgs")?;
-        let mut out = Self::default();
-        o.set("ability_id", &mut out.ability_id);
-        o.set("place_holder", &mut out.place_holder);
-        o.set("en_place_holder", &mut out.en_place_holder);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DimensionAbilityArgs {
+    const NAME: &'static str = "DimensionAbilityArgs";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ability_id" => v.put(&mut self.ability_id),
+            "place_holder" => v.put(&mut self.place_holder),
+            "en_place_holder" => v.put(&mut self.en_place_holder),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_assessments` of `ModuleAssessment`.
@@ -7644,24 +8797,35 @@ pub struct DimensionAssessment {
 }
 impl FromJson for DimensionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DimensionAssessment")?;
-        let mut out = Self::default();
-        o.set(
-            "interview_feedback_form_dimension_id",
-            &mut out.interview_feedback_form_dimension_id,
-        );
-        o.set("dimension_name", &mut out.dimension_name);
-        o.set("dimension_type", &mut out.dimension_type);
-        o.set("weight", &mut out.weight);
-        o.set("dimension_content", &mut out.dimension_content);
-        o.set("dimension_option", &mut out.dimension_option);
-        o.set("dimension_options", &mut out.dimension_options);
-        o.set("dimension_score", &mut out.dimension_score);
-        o.set("recommended_job_level", &mut out.recommended_job_level);
-        o.set("question_assessments", &mut out.question_assessments);
-        o.set("ability_assessments", &mut out.ability_assessments);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DimensionAssessment {
+    const NAME: &'static str = "DimensionAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interview_feedback_form_dimension_id" => {
+                v.put(&mut self.interview_feedback_form_dimension_id)
+            }
+            "dimension_name" => v.put(&mut self.dimension_name),
+            "dimension_type" => v.put(&mut self.dimension_type),
+            "weight" => v.put(&mut self.weight),
+            "dimension_content" => v.put(&mut self.dimension_content),
+            "dimension_option" => v.put(&mut self.dimension_option),
+            "dimension_options" => v.put(&mut self.dimension_options),
+            "dimension_score" => v.put(&mut self.dimension_score),
+            "recommended_job_level" => v.put(&mut self.recommended_job_level),
+            "question_assessments" => v.put(&mut self.question_assessments),
+            "ability_assessments" => v.put(&mut self.ability_assessments),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_option` of `DimensionAssessment`.
@@ -7683,14 +8847,26 @@ pub struct DimensionOption {
 }
 impl FromJson for DimensionOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DimensionOption")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("score_val", &mut out.score_val);
-        o.set("alias_name", &mut out.alias_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DimensionOption {
+    const NAME: &'static str = "DimensionOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "score_val" => v.put(&mut self.score_val),
+            "alias_name" => v.put(&mut self.alias_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.eco_account_custom_field.batch_update` (Update account customized fields).
@@ -7821,16 +8997,28 @@ pub struct EcoBackgroundCheckCustomFieldData {
 }
 impl FromJson for EcoBackgroundCheckCustomFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EcoBackgroundCheckCustomFieldData")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("key", &mut out.key);
-        o.set("name", &mut out.name);
-        o.set("is_required", &mut out.is_required);
-        o.set("description", &mut out.description);
-        o.set("options", &mut out.options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EcoBackgroundCheckCustomFieldData {
+    const NAME: &'static str = "EcoBackgroundCheckCustomFieldData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "key" => v.put(&mut self.key),
+            "name" => v.put(&mut self.name),
+            "is_required" => v.put(&mut self.is_required),
+            "description" => v.put(&mut self.description),
+            "options" => v.put(&mut self.options),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EcoBackgroundCheckCustomFieldData {
@@ -7872,12 +9060,24 @@ pub struct EcoBackgroundCheckCustomFieldDataOption {
 }
 impl FromJson for EcoBackgroundCheckCustomFieldDataOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EcoBackgroundCheckCustomFieldDataOption")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EcoBackgroundCheckCustomFieldDataOption {
+    const NAME: &'static str = "EcoBackgroundCheckCustomFieldDataOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EcoBackgroundCheckCustomFieldDataOption {
@@ -8250,27 +9450,39 @@ pub struct Employee {
 }
 impl FromJson for Employee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Employee")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_id", &mut out.application_id);
-        o.set("onboard_status", &mut out.onboard_status);
-        o.set("conversion_status", &mut out.conversion_status);
-        o.set("onboard_time", &mut out.onboard_time);
-        o.set("expected_conversion_time", &mut out.expected_conversion_time);
-        o.set("actual_conversion_time", &mut out.actual_conversion_time);
-        o.set("overboard_time", &mut out.overboard_time);
-        o.set("overboard_note", &mut out.overboard_note);
-        o.set("onboard_city_code", &mut out.onboard_city_code);
-        o.set("department", &mut out.department);
-        o.set("leader", &mut out.leader);
-        o.set("sequence", &mut out.sequence);
-        o.set("level", &mut out.level);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("job_requirement_id", &mut out.job_requirement_id);
-        o.set("external_employment_id", &mut out.external_employment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Employee {
+    const NAME: &'static str = "Employee";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_id" => v.put(&mut self.application_id),
+            "onboard_status" => v.put(&mut self.onboard_status),
+            "conversion_status" => v.put(&mut self.conversion_status),
+            "onboard_time" => v.put(&mut self.onboard_time),
+            "expected_conversion_time" => v.put(&mut self.expected_conversion_time),
+            "actual_conversion_time" => v.put(&mut self.actual_conversion_time),
+            "overboard_time" => v.put(&mut self.overboard_time),
+            "overboard_note" => v.put(&mut self.overboard_note),
+            "onboard_city_code" => v.put(&mut self.onboard_city_code),
+            "department" => v.put(&mut self.department),
+            "leader" => v.put(&mut self.leader),
+            "sequence" => v.put(&mut self.sequence),
+            "level" => v.put(&mut self.level),
+            "employee_type" => v.put(&mut self.employee_type),
+            "job_requirement_id" => v.put(&mut self.job_requirement_id),
+            "external_employment_id" => v.put(&mut self.external_employment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `conversion_info` of `ChangeEmployeeStage`.
@@ -8355,26 +9567,38 @@ pub struct EmployeeV2 {
 }
 impl FromJson for EmployeeV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmployeeV2")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_id", &mut out.application_id);
-        o.set("onboard_status", &mut out.onboard_status);
-        o.set("conversion_status", &mut out.conversion_status);
-        o.set("onboard_time", &mut out.onboard_time);
-        o.set("expected_conversion_time", &mut out.expected_conversion_time);
-        o.set("actual_conversion_time", &mut out.actual_conversion_time);
-        o.set("overboard_time", &mut out.overboard_time);
-        o.set("overboard_note", &mut out.overboard_note);
-        o.set("onboard_city_code", &mut out.onboard_city_code);
-        o.set("department_id", &mut out.department_id);
-        o.set("leader_id", &mut out.leader_id);
-        o.set("sequence_id", &mut out.sequence_id);
-        o.set("level_id", &mut out.level_id);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("job_requirement_id", &mut out.job_requirement_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmployeeV2 {
+    const NAME: &'static str = "EmployeeV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_id" => v.put(&mut self.application_id),
+            "onboard_status" => v.put(&mut self.onboard_status),
+            "conversion_status" => v.put(&mut self.conversion_status),
+            "onboard_time" => v.put(&mut self.onboard_time),
+            "expected_conversion_time" => v.put(&mut self.expected_conversion_time),
+            "actual_conversion_time" => v.put(&mut self.actual_conversion_time),
+            "overboard_time" => v.put(&mut self.overboard_time),
+            "overboard_note" => v.put(&mut self.overboard_note),
+            "onboard_city_code" => v.put(&mut self.onboard_city_code),
+            "department_id" => v.put(&mut self.department_id),
+            "leader_id" => v.put(&mut self.leader_id),
+            "sequence_id" => v.put(&mut self.sequence_id),
+            "level_id" => v.put(&mut self.level_id),
+            "employee_type" => v.put(&mut self.employee_type),
+            "job_requirement_id" => v.put(&mut self.job_requirement_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.referral_account.enable` (Activate referral account).
@@ -8410,12 +9634,24 @@ pub struct EntityInfo {
 }
 impl FromJson for EntityInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EntityInfo")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EntityInfo {
+    const NAME: &'static str = "EntityInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `evaluations` of `ApplicationDetailInfo`.
@@ -8449,20 +9685,32 @@ pub struct Evaluation {
 }
 impl FromJson for Evaluation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Evaluation")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_id", &mut out.application_id);
-        o.set("stage_id", &mut out.stage_id);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("evaluator_id", &mut out.evaluator_id);
-        o.set("commit_status", &mut out.commit_status);
-        o.set("conclusion", &mut out.conclusion);
-        o.set("content", &mut out.content);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Evaluation {
+    const NAME: &'static str = "Evaluation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_id" => v.put(&mut self.application_id),
+            "stage_id" => v.put(&mut self.stage_id),
+            "creator_id" => v.put(&mut self.creator_id),
+            "evaluator_id" => v.put(&mut self.evaluator_id),
+            "commit_status" => v.put(&mut self.commit_status),
+            "conclusion" => v.put(&mut self.conclusion),
+            "content" => v.put(&mut self.content),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.external_application.create` (Create external application).
@@ -8506,22 +9754,34 @@ pub struct ExternalApplication {
 }
 impl FromJson for ExternalApplication {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalApplication")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("external_id", &mut out.external_id);
-        o.set("job_recruitment_type", &mut out.job_recruitment_type);
-        o.set("job_title", &mut out.job_title);
-        o.set("resume_source", &mut out.resume_source);
-        o.set("stage", &mut out.stage);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("termination_reason", &mut out.termination_reason);
-        o.set("delivery_type", &mut out.delivery_type);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("create_time", &mut out.create_time);
-        o.set("termination_type", &mut out.termination_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalApplication {
+    const NAME: &'static str = "ExternalApplication";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "external_id" => v.put(&mut self.external_id),
+            "job_recruitment_type" => v.put(&mut self.job_recruitment_type),
+            "job_title" => v.put(&mut self.job_title),
+            "resume_source" => v.put(&mut self.resume_source),
+            "stage" => v.put(&mut self.stage),
+            "talent_id" => v.put(&mut self.talent_id),
+            "termination_reason" => v.put(&mut self.termination_reason),
+            "delivery_type" => v.put(&mut self.delivery_type),
+            "modify_time" => v.put(&mut self.modify_time),
+            "create_time" => v.put(&mut self.create_time),
+            "termination_type" => v.put(&mut self.termination_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalApplication {
@@ -8575,18 +9835,30 @@ pub struct ExternalBackgroundCheck {
 }
 impl FromJson for ExternalBackgroundCheck {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalBackgroundCheck")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("external_id", &mut out.external_id);
-        o.set("external_application_id", &mut out.external_application_id);
-        o.set("date", &mut out.date);
-        o.set("name", &mut out.name);
-        o.set("result", &mut out.result);
-        o.set("attachment_id_list", &mut out.attachment_id_list);
-        o.set("attachment_list", &mut out.attachment_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalBackgroundCheck {
+    const NAME: &'static str = "ExternalBackgroundCheck";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "external_id" => v.put(&mut self.external_id),
+            "external_application_id" => v.put(&mut self.external_application_id),
+            "date" => v.put(&mut self.date),
+            "name" => v.put(&mut self.name),
+            "result" => v.put(&mut self.result),
+            "attachment_id_list" => v.put(&mut self.attachment_id_list),
+            "attachment_list" => v.put(&mut self.attachment_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalBackgroundCheck {
@@ -8626,13 +9898,25 @@ pub struct ExternalCommonAttachment {
 }
 impl FromJson for ExternalCommonAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalCommonAttachment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("size", &mut out.size);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalCommonAttachment {
+    const NAME: &'static str = "ExternalCommonAttachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "size" => v.put(&mut self.size),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalCommonAttachment {
@@ -8672,17 +9956,29 @@ pub struct ExternalInterview {
 }
 impl FromJson for ExternalInterview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalInterview")?;
-        let mut out = Self::default();
-        o.set("external_id", &mut out.external_id);
-        o.set("external_application_id", &mut out.external_application_id);
-        o.set("id", &mut out.id);
-        o.set("participate_status", &mut out.participate_status);
-        o.set("begin_time", &mut out.begin_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("interview_assessments", &mut out.interview_assessments);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalInterview {
+    const NAME: &'static str = "ExternalInterview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_id" => v.put(&mut self.external_id),
+            "external_application_id" => v.put(&mut self.external_application_id),
+            "id" => v.put(&mut self.id),
+            "participate_status" => v.put(&mut self.participate_status),
+            "begin_time" => v.put(&mut self.begin_time),
+            "end_time" => v.put(&mut self.end_time),
+            "interview_assessments" => v.put(&mut self.interview_assessments),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalInterview {
@@ -8732,17 +10028,29 @@ pub struct ExternalInterviewAssessment {
 }
 impl FromJson for ExternalInterviewAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalInterviewAssessment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("external_id", &mut out.external_id);
-        o.set("username", &mut out.username);
-        o.set("conclusion", &mut out.conclusion);
-        o.set("assessment_dimension_list", &mut out.assessment_dimension_list);
-        o.set("content", &mut out.content);
-        o.set("external_interview_id", &mut out.external_interview_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalInterviewAssessment {
+    const NAME: &'static str = "ExternalInterviewAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "external_id" => v.put(&mut self.external_id),
+            "username" => v.put(&mut self.username),
+            "conclusion" => v.put(&mut self.conclusion),
+            "assessment_dimension_list" => v.put(&mut self.assessment_dimension_list),
+            "content" => v.put(&mut self.content),
+            "external_interview_id" => v.put(&mut self.external_interview_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalInterviewAssessment {
@@ -8787,17 +10095,29 @@ pub struct ExternalInterviewAssessmentDimension {
 }
 impl FromJson for ExternalInterviewAssessmentDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalInterviewAssessmentDimension")?;
-        let mut out = Self::default();
-        o.set("score", &mut out.score);
-        o.set("option", &mut out.option);
-        o.set("options", &mut out.options);
-        o.set("content", &mut out.content);
-        o.set("assessment_type", &mut out.assessment_type);
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalInterviewAssessmentDimension {
+    const NAME: &'static str = "ExternalInterviewAssessmentDimension";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "score" => v.put(&mut self.score),
+            "option" => v.put(&mut self.option),
+            "options" => v.put(&mut self.options),
+            "content" => v.put(&mut self.content),
+            "assessment_type" => v.put(&mut self.assessment_type),
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalInterviewAssessmentDimension {
@@ -8842,19 +10162,31 @@ pub struct ExternalOffer {
 }
 impl FromJson for ExternalOffer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExternalOffer")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("external_id", &mut out.external_id);
-        o.set("external_application_id", &mut out.external_application_id);
-        o.set("biz_create_time", &mut out.biz_create_time);
-        o.set("owner", &mut out.owner);
-        o.set("creator", &mut out.creator);
-        o.set("offer_status", &mut out.offer_status);
-        o.set("attachment_id_list", &mut out.attachment_id_list);
-        o.set("attachment_list", &mut out.attachment_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExternalOffer {
+    const NAME: &'static str = "ExternalOffer";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "external_id" => v.put(&mut self.external_id),
+            "external_application_id" => v.put(&mut self.external_application_id),
+            "biz_create_time" => v.put(&mut self.biz_create_time),
+            "owner" => v.put(&mut self.owner),
+            "creator" => v.put(&mut self.creator),
+            "offer_status" => v.put(&mut self.offer_status),
+            "attachment_id_list" => v.put(&mut self.attachment_id_list),
+            "attachment_list" => v.put(&mut self.attachment_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExternalOffer {
@@ -8993,15 +10325,27 @@ pub struct FiveStartScoringResult {
 }
 impl FromJson for FiveStartScoringResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FiveStartScoringResult")?;
-        let mut out = Self::default();
-        o.set("highest_score_desc", &mut out.highest_score_desc);
-        o.set("highest_score_en_desc", &mut out.highest_score_en_desc);
-        o.set("lowest_score_desc", &mut out.lowest_score_desc);
-        o.set("lowest_score_en_desc", &mut out.lowest_score_en_desc);
-        o.set("score_result", &mut out.score_result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FiveStartScoringResult {
+    const NAME: &'static str = "FiveStartScoringResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "highest_score_desc" => v.put(&mut self.highest_score_desc),
+            "highest_score_en_desc" => v.put(&mut self.highest_score_en_desc),
+            "lowest_score_desc" => v.put(&mut self.lowest_score_desc),
+            "lowest_score_en_desc" => v.put(&mut self.lowest_score_en_desc),
+            "score_result" => v.put(&mut self.score_result),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.agency.get_agency_account` (Query the headhunting list of suppliers).
@@ -9056,13 +10400,25 @@ pub struct GetAgencyAccountAgencyResponseBody {
 }
 impl FromJson for GetAgencyAccountAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAgencyAccountAgencyResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAgencyAccountAgencyResponseBody {
+    const NAME: &'static str = "GetAgencyAccountAgencyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.agency.get` (Get agency information) answers with.
@@ -9078,11 +10434,23 @@ pub struct GetAgencyResponseBody {
 }
 impl FromJson for GetAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAgencyResponseBody")?;
-        let mut out = Self::default();
-        o.set("agency", &mut out.agency);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAgencyResponseBody {
+    const NAME: &'static str = "GetAgencyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "agency" => v.put(&mut self.agency),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.application.get` (Get application information) answers with.
@@ -9098,11 +10466,23 @@ pub struct GetApplicationResponseBody {
 }
 impl FromJson for GetApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("application", &mut out.application);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetApplicationResponseBody {
+    const NAME: &'static str = "GetApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "application" => v.put(&mut self.application),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.attachment.get` (Get attachment information) answers with.
@@ -9118,11 +10498,23 @@ pub struct GetAttachmentResponseBody {
 }
 impl FromJson for GetAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAttachmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("attachment", &mut out.attachment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAttachmentResponseBody {
+    const NAME: &'static str = "GetAttachmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "attachment" => v.put(&mut self.attachment),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.referral.get_by_application` (Get referral) answers with.
@@ -9138,11 +10530,23 @@ pub struct GetByApplicationReferralResponseBody {
 }
 impl FromJson for GetByApplicationReferralResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetByApplicationReferralResponseBody")?;
-        let mut out = Self::default();
-        o.set("referral", &mut out.referral);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetByApplicationReferralResponseBody {
+    const NAME: &'static str = "GetByApplicationReferralResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "referral" => v.put(&mut self.referral),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interview.get_by_talent` (Get talent interview information) answers with.
@@ -9158,11 +10562,23 @@ pub struct GetByTalentInterviewResponseBody {
 }
 impl FromJson for GetByTalentInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetByTalentInterviewResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetByTalentInterviewResponseBody {
+    const NAME: &'static str = "GetByTalentInterviewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.application.get_detail` (Get application detail) answers with.
@@ -9178,11 +10594,23 @@ pub struct GetDetailApplicationResponseBody {
 }
 impl FromJson for GetDetailApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDetailApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("application_detail", &mut out.application_detail);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDetailApplicationResponseBody {
+    const NAME: &'static str = "GetDetailApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "application_detail" => v.put(&mut self.application_detail),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job.get_detail` (Get job details) answers with.
@@ -9198,11 +10626,23 @@ pub struct GetDetailJobResponseBody {
 }
 impl FromJson for GetDetailJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDetailJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_detail", &mut out.job_detail);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDetailJobResponseBody {
+    const NAME: &'static str = "GetDetailJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_detail" => v.put(&mut self.job_detail),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.employee.get` (Get onboard information by employee ID-Get employee info by employee ID) answers with.
@@ -9218,11 +10658,23 @@ pub struct GetEmployeeResponseBody {
 }
 impl FromJson for GetEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetEmployeeResponseBody")?;
-        let mut out = Self::default();
-        o.set("employee", &mut out.employee);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetEmployeeResponseBody {
+    const NAME: &'static str = "GetEmployeeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employee" => v.put(&mut self.employee),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interview_record_attachment.get` (Get interview feedback attachment) answers with.
@@ -9238,11 +10690,23 @@ pub struct GetInterviewRecordAttachmentResponseBody {
 }
 impl FromJson for GetInterviewRecordAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetInterviewRecordAttachmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("attachment", &mut out.attachment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetInterviewRecordAttachmentResponseBody {
+    const NAME: &'static str = "GetInterviewRecordAttachmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "attachment" => v.put(&mut self.attachment),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interview_record.get` (Get interview evaluation details) answers with.
@@ -9258,11 +10722,23 @@ pub struct GetInterviewRecordResponseBody {
 }
 impl FromJson for GetInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetInterviewRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("interview_record", &mut out.interview_record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetInterviewRecordResponseBody {
+    const NAME: &'static str = "GetInterviewRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interview_record" => v.put(&mut self.interview_record),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job_manager.get` (Get job manager) answers with.
@@ -9278,11 +10754,23 @@ pub struct GetJobManagerResponseBody {
 }
 impl FromJson for GetJobManagerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobManagerResponseBody")?;
-        let mut out = Self::default();
-        o.set("info", &mut out.info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobManagerResponseBody {
+    const NAME: &'static str = "GetJobManagerResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "info" => v.put(&mut self.info),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job.get` (Get job info) answers with.
@@ -9298,11 +10786,23 @@ pub struct GetJobResponseBody {
 }
 impl FromJson for GetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("job", &mut out.job);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetJobResponseBody {
+    const NAME: &'static str = "GetJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job" => v.put(&mut self.job),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.minutes.get` (Get interview minutes details) answers with.
@@ -9322,13 +10822,25 @@ pub struct GetMinutesResponseBody {
 }
 impl FromJson for GetMinutesResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMinutesResponseBody")?;
-        let mut out = Self::default();
-        o.set("minutes", &mut out.minutes);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMinutesResponseBody {
+    const NAME: &'static str = "GetMinutesResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "minutes" => v.put(&mut self.minutes),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.note.get` (Get note) answers with.
@@ -9344,11 +10856,23 @@ pub struct GetNoteResponseBody {
 }
 impl FromJson for GetNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetNoteResponseBody")?;
-        let mut out = Self::default();
-        o.set("note", &mut out.note);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetNoteResponseBody {
+    const NAME: &'static str = "GetNoteResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "note" => v.put(&mut self.note),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.offer_application_form.get` (Get offer application form template infomation) answers with.
@@ -9364,11 +10888,23 @@ pub struct GetOfferApplicationFormResponseBody {
 }
 impl FromJson for GetOfferApplicationFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetOfferApplicationFormResponseBody")?;
-        let mut out = Self::default();
-        o.set("offer_apply_form", &mut out.offer_apply_form);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetOfferApplicationFormResponseBody {
+    const NAME: &'static str = "GetOfferApplicationFormResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_apply_form" => v.put(&mut self.offer_apply_form),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.offer.get` (Get offer details) answers with.
@@ -9384,11 +10920,23 @@ pub struct GetOfferResponseBody {
 }
 impl FromJson for GetOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetOfferResponseBody")?;
-        let mut out = Self::default();
-        o.set("offer", &mut out.offer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetOfferResponseBody {
+    const NAME: &'static str = "GetOfferResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer" => v.put(&mut self.offer),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.offer_schema.get` (offer) answers with.
@@ -9410,14 +10958,26 @@ pub struct GetOfferSchemaResponseBody {
 }
 impl FromJson for GetOfferSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetOfferSchemaResponseBody")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("scenario", &mut out.scenario);
-        o.set("version", &mut out.version);
-        o.set("object_list", &mut out.object_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetOfferSchemaResponseBody {
+    const NAME: &'static str = "GetOfferSchemaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "scenario" => v.put(&mut self.scenario),
+            "version" => v.put(&mut self.version),
+            "object_list" => v.put(&mut self.object_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.referral_website_job_post.get` (Obtain Job Post Details of Referral Official Website) answers with.
@@ -9433,11 +10993,23 @@ pub struct GetReferralWebsiteJobPostResponseBody {
 }
 impl FromJson for GetReferralWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetReferralWebsiteJobPostResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_post", &mut out.job_post);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetReferralWebsiteJobPostResponseBody {
+    const NAME: &'static str = "GetReferralWebsiteJobPostResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_post" => v.put(&mut self.job_post),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.role.get` (Get Role Detail) answers with.
@@ -9453,11 +11025,23 @@ pub struct GetRoleResponseBody {
 }
 impl FromJson for GetRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetRoleResponseBody")?;
-        let mut out = Self::default();
-        o.set("role", &mut out.role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetRoleResponseBody {
+    const NAME: &'static str = "GetRoleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role" => v.put(&mut self.role),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.talent.get` (Get talent V1-Get talent by ID) answers with.
@@ -9473,11 +11057,23 @@ pub struct GetTalentResponseBody {
 }
 impl FromJson for GetTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTalentResponseBody")?;
-        let mut out = Self::default();
-        o.set("talent", &mut out.talent);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTalentResponseBody {
+    const NAME: &'static str = "GetTalentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent" => v.put(&mut self.talent),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.website_delivery_task.get` (Obtain Resume Analysis and Create Application Result of Official Recruitment Website) answers with.
@@ -9499,14 +11095,26 @@ pub struct GetWebsiteDeliveryTaskResponseBody {
 }
 impl FromJson for GetWebsiteDeliveryTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetWebsiteDeliveryTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("delivery", &mut out.delivery);
-        o.set("status_msg", &mut out.status_msg);
-        o.set("extra_info", &mut out.extra_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetWebsiteDeliveryTaskResponseBody {
+    const NAME: &'static str = "GetWebsiteDeliveryTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "delivery" => v.put(&mut self.delivery),
+            "status_msg" => v.put(&mut self.status_msg),
+            "extra_info" => v.put(&mut self.extra_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.website_job_post.get` (Obtain Job Post Details of Official Recruitment Website) answers with.
@@ -9522,11 +11130,23 @@ pub struct GetWebsiteJobPostResponseBody {
 }
 impl FromJson for GetWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetWebsiteJobPostResponseBody")?;
-        let mut out = Self::default();
-        o.set("job_post", &mut out.job_post);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetWebsiteJobPostResponseBody {
+    const NAME: &'static str = "GetWebsiteJobPostResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_post" => v.put(&mut self.job_post),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `Ability`.
@@ -9544,12 +11164,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18n {
@@ -9575,12 +11207,24 @@ pub struct InternOfferOffboardingInfo {
 }
 impl FromJson for InternOfferOffboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InternOfferOffboardingInfo")?;
-        let mut out = Self::default();
-        o.set("actual_offboarding_date", &mut out.actual_offboarding_date);
-        o.set("notes", &mut out.notes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InternOfferOffboardingInfo {
+    const NAME: &'static str = "InternOfferOffboardingInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "actual_offboarding_date" => v.put(&mut self.actual_offboarding_date),
+            "notes" => v.put(&mut self.notes),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for InternOfferOffboardingInfo {
@@ -9610,11 +11254,23 @@ pub struct InternOfferOnboardingInfo {
 }
 impl FromJson for InternOfferOnboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InternOfferOnboardingInfo")?;
-        let mut out = Self::default();
-        o.set("actual_onboarding_date", &mut out.actual_onboarding_date);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InternOfferOnboardingInfo {
+    const NAME: &'static str = "InternOfferOnboardingInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "actual_onboarding_date" => v.put(&mut self.actual_onboarding_date),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for InternOfferOnboardingInfo {
@@ -9652,14 +11308,26 @@ pub struct InternOfferStatus {
 }
 impl FromJson for InternOfferStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InternOfferStatus")?;
-        let mut out = Self::default();
-        o.set("offer_id", &mut out.offer_id);
-        o.set("operation", &mut out.operation);
-        o.set("onboarding_info", &mut out.onboarding_info);
-        o.set("offboarding_info", &mut out.offboarding_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InternOfferStatus {
+    const NAME: &'static str = "InternOfferStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_id" => v.put(&mut self.offer_id),
+            "operation" => v.put(&mut self.operation),
+            "onboarding_info" => v.put(&mut self.onboarding_info),
+            "offboarding_info" => v.put(&mut self.offboarding_info),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for InternOfferStatus {
@@ -9707,16 +11375,28 @@ pub struct Interview {
 }
 impl FromJson for Interview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Interview")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("begin_time", &mut out.begin_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("round", &mut out.round);
-        o.set("stage_id", &mut out.stage_id);
-        o.set("interview_record_list", &mut out.interview_record_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Interview {
+    const NAME: &'static str = "Interview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "begin_time" => v.put(&mut self.begin_time),
+            "end_time" => v.put(&mut self.end_time),
+            "round" => v.put(&mut self.round),
+            "stage_id" => v.put(&mut self.stage_id),
+            "interview_record_list" => v.put(&mut self.interview_record_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_aggregation` of `ApplicationDetailInfo`.
@@ -9732,11 +11412,23 @@ pub struct InterviewAggregation {
 }
 impl FromJson for InterviewAggregation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewAggregation")?;
-        let mut out = Self::default();
-        o.set("interviews", &mut out.interviews);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewAggregation {
+    const NAME: &'static str = "InterviewAggregation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interviews" => v.put(&mut self.interviews),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_appointment_config` of `JobConfig`.
@@ -9754,15 +11446,26 @@ pub struct InterviewAppointmentConfig {
 }
 impl FromJson for InterviewAppointmentConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewAppointmentConfig")?;
-        let mut out = Self::default();
-        o.set(
-            "enable_interview_appointment_by_interviewer",
-            &mut out.enable_interview_appointment_by_interviewer,
-        );
-        o.set("config", &mut out.config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewAppointmentConfig {
+    const NAME: &'static str = "InterviewAppointmentConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enable_interview_appointment_by_interviewer" => {
+                v.put(&mut self.enable_interview_appointment_by_interviewer)
+            }
+            "config" => v.put(&mut self.config),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for InterviewAppointmentConfig {
@@ -9822,31 +11525,40 @@ pub struct InterviewAppointmentConfigContent {
 }
 impl FromJson for InterviewAppointmentConfigContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewAppointmentConfigContent")?;
-        let mut out = Self::default();
-        o.set("interview_type", &mut out.interview_type);
-        o.set("talent_timezone_code", &mut out.talent_timezone_code);
-        o.set("contact_user_id", &mut out.contact_user_id);
-        o.set("contact_mobile", &mut out.contact_mobile);
-        o.set("contact_email", &mut out.contact_email);
-        o.set("address_id", &mut out.address_id);
-        o.set("video_type", &mut out.video_type);
-        o.set("cc", &mut out.cc);
-        o.set("remark", &mut out.remark);
-        o.set(
-            "interview_notification_template_id",
-            &mut out.interview_notification_template_id,
-        );
-        o.set(
-            "appointment_notification_template_id",
-            &mut out.appointment_notification_template_id,
-        );
-        o.set(
-            "cancel_interview_notification_template_id",
-            &mut out.cancel_interview_notification_template_id,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewAppointmentConfigContent {
+    const NAME: &'static str = "InterviewAppointmentConfigContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interview_type" => v.put(&mut self.interview_type),
+            "talent_timezone_code" => v.put(&mut self.talent_timezone_code),
+            "contact_user_id" => v.put(&mut self.contact_user_id),
+            "contact_mobile" => v.put(&mut self.contact_mobile),
+            "contact_email" => v.put(&mut self.contact_email),
+            "address_id" => v.put(&mut self.address_id),
+            "video_type" => v.put(&mut self.video_type),
+            "cc" => v.put(&mut self.cc),
+            "remark" => v.put(&mut self.remark),
+            "interview_notification_template_id" => {
+                v.put(&mut self.interview_notification_template_id)
+            }
+            "appointment_notification_template_id" => {
+                v.put(&mut self.appointment_notification_template_id)
+            }
+            "cancel_interview_notification_template_id" => {
+                v.put(&mut self.cancel_interview_notification_template_id)
+            }
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for InterviewAppointmentConfigContent {
@@ -9895,14 +11607,26 @@ pub struct InterviewAttachment {
 }
 impl FromJson for InterviewAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewAttachment")?;
-        let mut out = Self::default();
-        o.set("file_id", &mut out.file_id);
-        o.set("file_name", &mut out.file_name);
-        o.set("content_type", &mut out.content_type);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewAttachment {
+    const NAME: &'static str = "InterviewAttachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_id" => v.put(&mut self.file_id),
+            "file_name" => v.put(&mut self.file_name),
+            "content_type" => v.put(&mut self.content_type),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_assessment_list` of `InterviewRecord`.
@@ -9938,21 +11662,33 @@ pub struct InterviewDimensionAssessment {
 }
 impl FromJson for InterviewDimensionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewDimensionAssessment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("full_score", &mut out.full_score);
-        o.set("content", &mut out.content);
-        o.set("dimension_id", &mut out.dimension_id);
-        o.set("dimension_score", &mut out.dimension_score);
-        o.set("dimension_score_list", &mut out.dimension_score_list);
-        o.set("dimension_custom_score", &mut out.dimension_custom_score);
-        o.set("ability_list", &mut out.ability_list);
-        o.set("question_list", &mut out.question_list);
-        o.set("dimension_type", &mut out.dimension_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewDimensionAssessment {
+    const NAME: &'static str = "InterviewDimensionAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "full_score" => v.put(&mut self.full_score),
+            "content" => v.put(&mut self.content),
+            "dimension_id" => v.put(&mut self.dimension_id),
+            "dimension_score" => v.put(&mut self.dimension_score),
+            "dimension_score_list" => v.put(&mut self.dimension_score_list),
+            "dimension_custom_score" => v.put(&mut self.dimension_custom_score),
+            "ability_list" => v.put(&mut self.ability_list),
+            "question_list" => v.put(&mut self.question_list),
+            "dimension_type" => v.put(&mut self.dimension_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `option_items` of `InterviewFeedbackFormDimension`.
@@ -9976,15 +11712,27 @@ pub struct InterviewDimensionOption {
 }
 impl FromJson for InterviewDimensionOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewDimensionOption")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("score_val", &mut out.score_val);
-        o.set("alias_name", &mut out.alias_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewDimensionOption {
+    const NAME: &'static str = "InterviewDimensionOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "score_val" => v.put(&mut self.score_val),
+            "alias_name" => v.put(&mut self.alias_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_score` of `InterviewDimensionAssessment`.
@@ -10004,13 +11752,25 @@ pub struct InterviewDimensionScore {
 }
 impl FromJson for InterviewDimensionScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewDimensionScore")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("score_val", &mut out.score_val);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewDimensionScore {
+    const NAME: &'static str = "InterviewDimensionScore";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "score_val" => v.put(&mut self.score_val),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListInterviewResponseBody`.
@@ -10076,36 +11836,50 @@ pub struct InterviewExtend {
 }
 impl FromJson for InterviewExtend {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewExtend")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("begin_time", &mut out.begin_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("round", &mut out.round);
-        o.set("interview_record_list", &mut out.interview_record_list);
-        o.set("feedback_submit_time", &mut out.feedback_submit_time);
-        o.set("stage_id", &mut out.stage_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("stage", &mut out.stage);
-        o.set("creator", &mut out.creator);
-        o.set("biz_create_time", &mut out.biz_create_time);
-        o.set("biz_modify_time", &mut out.biz_modify_time);
-        o.set("interview_round_summary", &mut out.interview_round_summary);
-        o.set("interview_arrangement_id", &mut out.interview_arrangement_id);
-        o.set("interview_type", &mut out.interview_type);
-        o.set("talent_time_zone", &mut out.talent_time_zone);
-        o.set("contact_user", &mut out.contact_user);
-        o.set("contact_mobile", &mut out.contact_mobile);
-        o.set("remark", &mut out.remark);
-        o.set("address", &mut out.address);
-        o.set("video_type", &mut out.video_type);
-        o.set("arrangement_status", &mut out.arrangement_status);
-        o.set("arrangement_type", &mut out.arrangement_type);
-        o.set("arrangement_appointment_kind", &mut out.arrangement_appointment_kind);
-        o.set("meeting_room_list", &mut out.meeting_room_list);
-        o.set("interview_round_type", &mut out.interview_round_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewExtend {
+    const NAME: &'static str = "InterviewExtend";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "begin_time" => v.put(&mut self.begin_time),
+            "end_time" => v.put(&mut self.end_time),
+            "round" => v.put(&mut self.round),
+            "interview_record_list" => v.put(&mut self.interview_record_list),
+            "feedback_submit_time" => v.put(&mut self.feedback_submit_time),
+            "stage_id" => v.put(&mut self.stage_id),
+            "application_id" => v.put(&mut self.application_id),
+            "stage" => v.put(&mut self.stage),
+            "creator" => v.put(&mut self.creator),
+            "biz_create_time" => v.put(&mut self.biz_create_time),
+            "biz_modify_time" => v.put(&mut self.biz_modify_time),
+            "interview_round_summary" => v.put(&mut self.interview_round_summary),
+            "interview_arrangement_id" => v.put(&mut self.interview_arrangement_id),
+            "interview_type" => v.put(&mut self.interview_type),
+            "talent_time_zone" => v.put(&mut self.talent_time_zone),
+            "contact_user" => v.put(&mut self.contact_user),
+            "contact_mobile" => v.put(&mut self.contact_mobile),
+            "remark" => v.put(&mut self.remark),
+            "address" => v.put(&mut self.address),
+            "video_type" => v.put(&mut self.video_type),
+            "arrangement_status" => v.put(&mut self.arrangement_status),
+            "arrangement_type" => v.put(&mut self.arrangement_type),
+            "arrangement_appointment_kind" => {
+                v.put(&mut self.arrangement_appointment_kind)
+            }
+            "meeting_room_list" => v.put(&mut self.meeting_room_list),
+            "interview_round_type" => v.put(&mut self.interview_round_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interviews` of `InterviewAggregation`.
@@ -10171,36 +11945,50 @@ pub struct InterviewExtendV2 {
 }
 impl FromJson for InterviewExtendV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewExtendV2")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("begin_time", &mut out.begin_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("round", &mut out.round);
-        o.set("interview_record_list", &mut out.interview_record_list);
-        o.set("feedback_submit_time", &mut out.feedback_submit_time);
-        o.set("stage_id", &mut out.stage_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("stage", &mut out.stage);
-        o.set("creator", &mut out.creator);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("interview_round_summary", &mut out.interview_round_summary);
-        o.set("interview_arrangement_id", &mut out.interview_arrangement_id);
-        o.set("interview_type", &mut out.interview_type);
-        o.set("talent_time_zone", &mut out.talent_time_zone);
-        o.set("contact_user", &mut out.contact_user);
-        o.set("contact_mobile", &mut out.contact_mobile);
-        o.set("remark", &mut out.remark);
-        o.set("address", &mut out.address);
-        o.set("video_type", &mut out.video_type);
-        o.set("arrangement_status", &mut out.arrangement_status);
-        o.set("arrangement_type", &mut out.arrangement_type);
-        o.set("arrangement_appointment_kind", &mut out.arrangement_appointment_kind);
-        o.set("meeting_room_list", &mut out.meeting_room_list);
-        o.set("interview_round_type", &mut out.interview_round_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewExtendV2 {
+    const NAME: &'static str = "InterviewExtendV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "begin_time" => v.put(&mut self.begin_time),
+            "end_time" => v.put(&mut self.end_time),
+            "round" => v.put(&mut self.round),
+            "interview_record_list" => v.put(&mut self.interview_record_list),
+            "feedback_submit_time" => v.put(&mut self.feedback_submit_time),
+            "stage_id" => v.put(&mut self.stage_id),
+            "application_id" => v.put(&mut self.application_id),
+            "stage" => v.put(&mut self.stage),
+            "creator" => v.put(&mut self.creator),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "interview_round_summary" => v.put(&mut self.interview_round_summary),
+            "interview_arrangement_id" => v.put(&mut self.interview_arrangement_id),
+            "interview_type" => v.put(&mut self.interview_type),
+            "talent_time_zone" => v.put(&mut self.talent_time_zone),
+            "contact_user" => v.put(&mut self.contact_user),
+            "contact_mobile" => v.put(&mut self.contact_mobile),
+            "remark" => v.put(&mut self.remark),
+            "address" => v.put(&mut self.address),
+            "video_type" => v.put(&mut self.video_type),
+            "arrangement_status" => v.put(&mut self.arrangement_status),
+            "arrangement_type" => v.put(&mut self.arrangement_type),
+            "arrangement_appointment_kind" => {
+                v.put(&mut self.arrangement_appointment_kind)
+            }
+            "meeting_room_list" => v.put(&mut self.meeting_room_list),
+            "interview_round_type" => v.put(&mut self.interview_round_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListInterviewFeedbackFormResponseBody`.
@@ -10226,16 +12014,28 @@ pub struct InterviewFeedbackForm {
 }
 impl FromJson for InterviewFeedbackForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewFeedbackForm")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("version", &mut out.version);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("score_calculation_config", &mut out.score_calculation_config);
-        o.set("modules", &mut out.modules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewFeedbackForm {
+    const NAME: &'static str = "InterviewFeedbackForm";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "version" => v.put(&mut self.version),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "score_calculation_config" => v.put(&mut self.score_calculation_config),
+            "modules" => v.put(&mut self.modules),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimensions` of `InterviewFeedbackFormModule`.
@@ -10277,24 +12077,36 @@ pub struct InterviewFeedbackFormDimension {
 }
 impl FromJson for InterviewFeedbackFormDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewFeedbackFormDimension")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("type", &mut out.r#type);
-        o.set("enabled", &mut out.enabled);
-        o.set("sequence", &mut out.sequence);
-        o.set("is_required", &mut out.is_required);
-        o.set("weight", &mut out.weight);
-        o.set("score_dimension_config", &mut out.score_dimension_config);
-        o.set("option_items", &mut out.option_items);
-        o.set("display_not_evident", &mut out.display_not_evident);
-        o.set("ability_list", &mut out.ability_list);
-        o.set("related_dimension_config", &mut out.related_dimension_config);
-        o.set("dimension_ability_args", &mut out.dimension_ability_args);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewFeedbackFormDimension {
+    const NAME: &'static str = "InterviewFeedbackFormDimension";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "type" => v.put(&mut self.r#type),
+            "enabled" => v.put(&mut self.enabled),
+            "sequence" => v.put(&mut self.sequence),
+            "is_required" => v.put(&mut self.is_required),
+            "weight" => v.put(&mut self.weight),
+            "score_dimension_config" => v.put(&mut self.score_dimension_config),
+            "option_items" => v.put(&mut self.option_items),
+            "display_not_evident" => v.put(&mut self.display_not_evident),
+            "ability_list" => v.put(&mut self.ability_list),
+            "related_dimension_config" => v.put(&mut self.related_dimension_config),
+            "dimension_ability_args" => v.put(&mut self.dimension_ability_args),
+            _ => v.skip(),
+        }
     }
 }
 /// The `modules` of `InterviewFeedbackForm`.
@@ -10322,17 +12134,29 @@ pub struct InterviewFeedbackFormModule {
 }
 impl FromJson for InterviewFeedbackFormModule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewFeedbackFormModule")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("type", &mut out.r#type);
-        o.set("sequence", &mut out.sequence);
-        o.set("weight", &mut out.weight);
-        o.set("dimensions", &mut out.dimensions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewFeedbackFormModule {
+    const NAME: &'static str = "InterviewFeedbackFormModule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "type" => v.put(&mut self.r#type),
+            "sequence" => v.put(&mut self.sequence),
+            "weight" => v.put(&mut self.weight),
+            "dimensions" => v.put(&mut self.dimensions),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting_room_list` of `InterviewExtend`.
@@ -10356,15 +12180,27 @@ pub struct InterviewMeetingRoom {
 }
 impl FromJson for InterviewMeetingRoom {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewMeetingRoom")?;
-        let mut out = Self::default();
-        o.set("room_id", &mut out.room_id);
-        o.set("room_name", &mut out.room_name);
-        o.set("building_name", &mut out.building_name);
-        o.set("reserved_status", &mut out.reserved_status);
-        o.set("floor_name", &mut out.floor_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewMeetingRoom {
+    const NAME: &'static str = "InterviewMeetingRoom";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_id" => v.put(&mut self.room_id),
+            "room_name" => v.put(&mut self.room_name),
+            "building_name" => v.put(&mut self.building_name),
+            "reserved_status" => v.put(&mut self.reserved_status),
+            "floor_name" => v.put(&mut self.floor_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `question_list` of `InterviewDimensionAssessment`.
@@ -10388,15 +12224,27 @@ pub struct InterviewQuestion {
 }
 impl FromJson for InterviewQuestion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewQuestion")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.set("content", &mut out.content);
-        o.set("ability_list", &mut out.ability_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewQuestion {
+    const NAME: &'static str = "InterviewQuestion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            "content" => v.put(&mut self.content),
+            "ability_list" => v.put(&mut self.ability_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_record` of `GetInterviewRecordResponseBody`.
@@ -10440,25 +12288,37 @@ pub struct InterviewRecord {
 }
 impl FromJson for InterviewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewRecord")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_id", &mut out.user_id);
-        o.set("content", &mut out.content);
-        o.set("min_job_level_id", &mut out.min_job_level_id);
-        o.set("max_job_level_id", &mut out.max_job_level_id);
-        o.set("commit_status", &mut out.commit_status);
-        o.set("feedback_submit_time", &mut out.feedback_submit_time);
-        o.set("conclusion", &mut out.conclusion);
-        o.set("interview_score", &mut out.interview_score);
-        o.set("assessment_score", &mut out.assessment_score);
-        o.set("question_list", &mut out.question_list);
-        o.set("code_question_list", &mut out.code_question_list);
-        o.set("interviewer", &mut out.interviewer);
-        o.set("image_list", &mut out.image_list);
-        o.set("dimension_assessment_list", &mut out.dimension_assessment_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewRecord {
+    const NAME: &'static str = "InterviewRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_id" => v.put(&mut self.user_id),
+            "content" => v.put(&mut self.content),
+            "min_job_level_id" => v.put(&mut self.min_job_level_id),
+            "max_job_level_id" => v.put(&mut self.max_job_level_id),
+            "commit_status" => v.put(&mut self.commit_status),
+            "feedback_submit_time" => v.put(&mut self.feedback_submit_time),
+            "conclusion" => v.put(&mut self.conclusion),
+            "interview_score" => v.put(&mut self.interview_score),
+            "assessment_score" => v.put(&mut self.assessment_score),
+            "question_list" => v.put(&mut self.question_list),
+            "code_question_list" => v.put(&mut self.code_question_list),
+            "interviewer" => v.put(&mut self.interviewer),
+            "image_list" => v.put(&mut self.image_list),
+            "dimension_assessment_list" => v.put(&mut self.dimension_assessment_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_record_list` of `InterviewExtendV2`.
@@ -10488,18 +12348,30 @@ pub struct InterviewRecordV2 {
 }
 impl FromJson for InterviewRecordV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewRecordV2")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("feedback_form_id", &mut out.feedback_form_id);
-        o.set("commit_status", &mut out.commit_status);
-        o.set("submit_time", &mut out.submit_time);
-        o.set("record_score", &mut out.record_score);
-        o.set("interviewer", &mut out.interviewer);
-        o.set("attachments", &mut out.attachments);
-        o.set("module_assessments", &mut out.module_assessments);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewRecordV2 {
+    const NAME: &'static str = "InterviewRecordV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "feedback_form_id" => v.put(&mut self.feedback_form_id),
+            "commit_status" => v.put(&mut self.commit_status),
+            "submit_time" => v.put(&mut self.submit_time),
+            "record_score" => v.put(&mut self.record_score),
+            "interviewer" => v.put(&mut self.interviewer),
+            "attachments" => v.put(&mut self.attachments),
+            "module_assessments" => v.put(&mut self.module_assessments),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListInterviewRegistrationSchemaResponseBody`.
@@ -10521,14 +12393,26 @@ pub struct InterviewRegistrationSchema {
 }
 impl FromJson for InterviewRegistrationSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewRegistrationSchema")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("is_used_as_interview", &mut out.is_used_as_interview);
-        o.set("object_list", &mut out.object_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewRegistrationSchema {
+    const NAME: &'static str = "InterviewRegistrationSchema";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "is_used_as_interview" => v.put(&mut self.is_used_as_interview),
+            "object_list" => v.put(&mut self.object_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListInterviewRoundTypeResponseBody`.
@@ -10554,19 +12438,30 @@ pub struct InterviewRoundType {
 }
 impl FromJson for InterviewRoundType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewRoundType")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("biz_id", &mut out.biz_id);
-        o.set("name", &mut out.name);
-        o.set("process_type", &mut out.process_type);
-        o.set("active_status", &mut out.active_status);
-        o.set(
-            "interview_assessment_template_info",
-            &mut out.interview_assessment_template_info,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewRoundType {
+    const NAME: &'static str = "InterviewRoundType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "biz_id" => v.put(&mut self.biz_id),
+            "name" => v.put(&mut self.name),
+            "process_type" => v.put(&mut self.process_type),
+            "active_status" => v.put(&mut self.active_status),
+            "interview_assessment_template_info" => {
+                v.put(&mut self.interview_assessment_template_info)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_assessment_template_info` of `InterviewRoundType`.
@@ -10586,13 +12481,25 @@ pub struct InterviewRoundTypeAssessmentTemplate {
 }
 impl FromJson for InterviewRoundTypeAssessmentTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewRoundTypeAssessmentTemplate")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("biz_id", &mut out.biz_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewRoundTypeAssessmentTemplate {
+    const NAME: &'static str = "InterviewRoundTypeAssessmentTemplate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "biz_id" => v.put(&mut self.biz_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_score` of `InterviewRecord`.
@@ -10618,16 +12525,28 @@ pub struct InterviewScore {
 }
 impl FromJson for InterviewScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewScore")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("level", &mut out.level);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("zh_description", &mut out.zh_description);
-        o.set("en_name", &mut out.en_name);
-        o.set("en_description", &mut out.en_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewScore {
+    const NAME: &'static str = "InterviewScore";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "level" => v.put(&mut self.level),
+            "zh_name" => v.put(&mut self.zh_name),
+            "zh_description" => v.put(&mut self.zh_description),
+            "en_name" => v.put(&mut self.en_name),
+            "en_description" => v.put(&mut self.en_description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListInterviewTaskResponseBody`.
@@ -10651,15 +12570,27 @@ pub struct InterviewTask {
 }
 impl FromJson for InterviewTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewTask")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("job_id", &mut out.job_id);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("activity_status", &mut out.activity_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewTask {
+    const NAME: &'static str = "InterviewTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "job_id" => v.put(&mut self.job_id),
+            "talent_id" => v.put(&mut self.talent_id),
+            "application_id" => v.put(&mut self.application_id),
+            "activity_status" => v.put(&mut self.activity_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListInterviewerResponseBody`.
@@ -10679,12 +12610,24 @@ pub struct Interviewer {
 }
 impl FromJson for Interviewer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Interviewer")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("verify_status", &mut out.verify_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Interviewer {
+    const NAME: &'static str = "Interviewer";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "verify_status" => v.put(&mut self.verify_status),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Interviewer {
@@ -10778,46 +12721,58 @@ pub struct Job {
 }
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Job")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.set("code", &mut out.code);
-        o.set("requirement", &mut out.requirement);
-        o.set("recruitment_type", &mut out.recruitment_type);
-        o.set("department", &mut out.department);
-        o.set("city", &mut out.city);
-        o.set("min_job_level", &mut out.min_job_level);
-        o.set("max_job_level", &mut out.max_job_level);
-        o.set("highlight_list", &mut out.highlight_list);
-        o.set("job_category", &mut out.job_category);
-        o.set("job_type", &mut out.job_type);
-        o.set("active_status", &mut out.active_status);
-        o.set("create_user_id", &mut out.create_user_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("process_type", &mut out.process_type);
-        o.set("process_id", &mut out.process_id);
-        o.set("process_name", &mut out.process_name);
-        o.set("process_en_name", &mut out.process_en_name);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.set("job_function", &mut out.job_function);
-        o.set("subject", &mut out.subject);
-        o.set("head_count", &mut out.head_count);
-        o.set("experience", &mut out.experience);
-        o.set("expiry_time", &mut out.expiry_time);
-        o.set("min_salary", &mut out.min_salary);
-        o.set("max_salary", &mut out.max_salary);
-        o.set("required_degree", &mut out.required_degree);
-        o.set("city_list", &mut out.city_list);
-        o.set("job_attribute", &mut out.job_attribute);
-        o.set("create_timestamp", &mut out.create_timestamp);
-        o.set("update_timestamp", &mut out.update_timestamp);
-        o.set("expiry_timestamp", &mut out.expiry_timestamp);
-        o.set("target_major_list", &mut out.target_major_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Job {
+    const NAME: &'static str = "Job";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            "code" => v.put(&mut self.code),
+            "requirement" => v.put(&mut self.requirement),
+            "recruitment_type" => v.put(&mut self.recruitment_type),
+            "department" => v.put(&mut self.department),
+            "city" => v.put(&mut self.city),
+            "min_job_level" => v.put(&mut self.min_job_level),
+            "max_job_level" => v.put(&mut self.max_job_level),
+            "highlight_list" => v.put(&mut self.highlight_list),
+            "job_category" => v.put(&mut self.job_category),
+            "job_type" => v.put(&mut self.job_type),
+            "active_status" => v.put(&mut self.active_status),
+            "create_user_id" => v.put(&mut self.create_user_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "process_type" => v.put(&mut self.process_type),
+            "process_id" => v.put(&mut self.process_id),
+            "process_name" => v.put(&mut self.process_name),
+            "process_en_name" => v.put(&mut self.process_en_name),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            "job_function" => v.put(&mut self.job_function),
+            "subject" => v.put(&mut self.subject),
+            "head_count" => v.put(&mut self.head_count),
+            "experience" => v.put(&mut self.experience),
+            "expiry_time" => v.put(&mut self.expiry_time),
+            "min_salary" => v.put(&mut self.min_salary),
+            "max_salary" => v.put(&mut self.max_salary),
+            "required_degree" => v.put(&mut self.required_degree),
+            "city_list" => v.put(&mut self.city_list),
+            "job_attribute" => v.put(&mut self.job_attribute),
+            "create_timestamp" => v.put(&mut self.create_timestamp),
+            "update_timestamp" => v.put(&mut self.update_timestamp),
+            "expiry_timestamp" => v.put(&mut self.expiry_timestamp),
+            "target_major_list" => v.put(&mut self.target_major_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_info` of `Application`.
@@ -10851,20 +12806,32 @@ pub struct JobBasicInfo {
 }
 impl FromJson for JobBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobBasicInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("code", &mut out.code);
-        o.set("description", &mut out.description);
-        o.set("requirement", &mut out.requirement);
-        o.set("recruitment_type", &mut out.recruitment_type);
-        o.set("department", &mut out.department);
-        o.set("process_type", &mut out.process_type);
-        o.set("process_id", &mut out.process_id);
-        o.set("city_list", &mut out.city_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobBasicInfo {
+    const NAME: &'static str = "JobBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "code" => v.put(&mut self.code),
+            "description" => v.put(&mut self.description),
+            "requirement" => v.put(&mut self.requirement),
+            "recruitment_type" => v.put(&mut self.recruitment_type),
+            "department" => v.put(&mut self.department),
+            "process_type" => v.put(&mut self.process_type),
+            "process_id" => v.put(&mut self.process_id),
+            "city_list" => v.put(&mut self.city_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `city` of `Job`.
@@ -10884,13 +12851,25 @@ pub struct JobCity {
 }
 impl FromJson for JobCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobCity")?;
-        let mut out = Self::default();
-        o.set("city_code", &mut out.city_code);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobCity {
+    const NAME: &'static str = "JobCity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "city_code" => v.put(&mut self.city_code),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.job.update_config` (Update job config).
@@ -10999,23 +12978,39 @@ pub struct JobConfigDetail {
 }
 impl FromJson for JobConfigDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobConfigDetail")?;
-        let mut out = Self::default();
-        o.set("offer_apply_schema", &mut out.offer_apply_schema);
-        o.set("offer_process_conf", &mut out.offer_process_conf);
-        o.set("recommended_evaluator_list", &mut out.recommended_evaluator_list);
-        o.set("assessment_template", &mut out.assessment_template);
-        o.set("id", &mut out.id);
-        o.set("interview_round_list", &mut out.interview_round_list);
-        o.set("interview_registration", &mut out.interview_registration);
-        o.set("onboard_registration", &mut out.onboard_registration);
-        o.set("interview_round_type_list", &mut out.interview_round_type_list);
-        o.set("related_job_list", &mut out.related_job_list);
-        o.set("job_attribute", &mut out.job_attribute);
-        o.set("interview_appointment_config", &mut out.interview_appointment_config);
-        o.set("internship_offer_apply_schema", &mut out.internship_offer_apply_schema);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobConfigDetail {
+    const NAME: &'static str = "JobConfigDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_apply_schema" => v.put(&mut self.offer_apply_schema),
+            "offer_process_conf" => v.put(&mut self.offer_process_conf),
+            "recommended_evaluator_list" => v.put(&mut self.recommended_evaluator_list),
+            "assessment_template" => v.put(&mut self.assessment_template),
+            "id" => v.put(&mut self.id),
+            "interview_round_list" => v.put(&mut self.interview_round_list),
+            "interview_registration" => v.put(&mut self.interview_registration),
+            "onboard_registration" => v.put(&mut self.onboard_registration),
+            "interview_round_type_list" => v.put(&mut self.interview_round_type_list),
+            "related_job_list" => v.put(&mut self.related_job_list),
+            "job_attribute" => v.put(&mut self.job_attribute),
+            "interview_appointment_config" => {
+                v.put(&mut self.interview_appointment_config)
+            }
+            "internship_offer_apply_schema" => {
+                v.put(&mut self.internship_offer_apply_schema)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_round_list` of `JobConfigDetail`.
@@ -11033,12 +13028,24 @@ pub struct JobConfigInterviewRound {
 }
 impl FromJson for JobConfigInterviewRound {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobConfigInterviewRound")?;
-        let mut out = Self::default();
-        o.set("interviewer_list", &mut out.interviewer_list);
-        o.set("round", &mut out.round);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobConfigInterviewRound {
+    const NAME: &'static str = "JobConfigInterviewRound";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interviewer_list" => v.put(&mut self.interviewer_list),
+            "round" => v.put(&mut self.round),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_round_conf_list` of `JobConfig`.
@@ -11101,27 +13108,40 @@ pub struct JobConfigResult {
 }
 impl FromJson for JobConfigResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobConfigResult")?;
-        let mut out = Self::default();
-        o.set("offer_apply_schema", &mut out.offer_apply_schema);
-        o.set("offer_process_conf", &mut out.offer_process_conf);
-        o.set("recommended_evaluator_list", &mut out.recommended_evaluator_list);
-        o.set("assessment_template", &mut out.assessment_template);
-        o.set("id", &mut out.id);
-        o.set("interview_round_list", &mut out.interview_round_list);
-        o.set("job_requirement_list", &mut out.job_requirement_list);
-        o.set("interview_registration", &mut out.interview_registration);
-        o.set("onboard_registration", &mut out.onboard_registration);
-        o.set("interview_round_type_list", &mut out.interview_round_type_list);
-        o.set("related_job_list", &mut out.related_job_list);
-        o.set("job_attribute", &mut out.job_attribute);
-        o.set("interview_appointment_config", &mut out.interview_appointment_config);
-        o.set(
-            "portal_website_apply_form_schema_info",
-            &mut out.portal_website_apply_form_schema_info,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobConfigResult {
+    const NAME: &'static str = "JobConfigResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_apply_schema" => v.put(&mut self.offer_apply_schema),
+            "offer_process_conf" => v.put(&mut self.offer_process_conf),
+            "recommended_evaluator_list" => v.put(&mut self.recommended_evaluator_list),
+            "assessment_template" => v.put(&mut self.assessment_template),
+            "id" => v.put(&mut self.id),
+            "interview_round_list" => v.put(&mut self.interview_round_list),
+            "job_requirement_list" => v.put(&mut self.job_requirement_list),
+            "interview_registration" => v.put(&mut self.interview_registration),
+            "onboard_registration" => v.put(&mut self.onboard_registration),
+            "interview_round_type_list" => v.put(&mut self.interview_round_type_list),
+            "related_job_list" => v.put(&mut self.related_job_list),
+            "job_attribute" => v.put(&mut self.job_attribute),
+            "interview_appointment_config" => {
+                v.put(&mut self.interview_appointment_config)
+            }
+            "portal_website_apply_form_schema_info" => {
+                v.put(&mut self.portal_website_apply_form_schema_info)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_round_type_conf_list` of `JobConfig`.
@@ -11160,12 +13180,24 @@ pub struct JobConfigRoundTypeResult {
 }
 impl FromJson for JobConfigRoundTypeResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobConfigRoundTypeResult")?;
-        let mut out = Self::default();
-        o.set("assessment_round", &mut out.assessment_round);
-        o.set("assessment_template", &mut out.assessment_template);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobConfigRoundTypeResult {
+    const NAME: &'static str = "JobConfigRoundTypeResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "assessment_round" => v.put(&mut self.assessment_round),
+            "assessment_template" => v.put(&mut self.assessment_template),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customized_data_list` of `Job`.
@@ -11187,14 +13219,26 @@ pub struct JobCustomizedData {
 }
 impl FromJson for JobCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobCustomizedData")?;
-        let mut out = Self::default();
-        o.set("object_id", &mut out.object_id);
-        o.set("name", &mut out.name);
-        o.set("object_type", &mut out.object_type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobCustomizedData {
+    const NAME: &'static str = "JobCustomizedData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_id" => v.put(&mut self.object_id),
+            "name" => v.put(&mut self.name),
+            "object_type" => v.put(&mut self.object_type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `option` of `JobCustomizedValue`.
@@ -11212,12 +13256,24 @@ pub struct JobCustomizedOption {
 }
 impl FromJson for JobCustomizedOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobCustomizedOption")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobCustomizedOption {
+    const NAME: &'static str = "JobCustomizedOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `value` of `JobCustomizedData`.
@@ -11243,16 +13299,28 @@ pub struct JobCustomizedValue {
 }
 impl FromJson for JobCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobCustomizedValue")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("option", &mut out.option);
-        o.set("option_list", &mut out.option_list);
-        o.set("time_range", &mut out.time_range);
-        o.set("time", &mut out.time);
-        o.set("number", &mut out.number);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobCustomizedValue {
+    const NAME: &'static str = "JobCustomizedValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "option" => v.put(&mut self.option),
+            "option_list" => v.put(&mut self.option_list),
+            "time_range" => v.put(&mut self.time_range),
+            "time" => v.put(&mut self.time),
+            "number" => v.put(&mut self.number),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_detail` of `GetDetailJobResponseBody`.
@@ -11286,20 +13354,32 @@ pub struct JobDetail {
 }
 impl FromJson for JobDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobDetail")?;
-        let mut out = Self::default();
-        o.set("basic_info", &mut out.basic_info);
-        o.set("recruiter", &mut out.recruiter);
-        o.set("assistant_list", &mut out.assistant_list);
-        o.set("hiring_manager_list", &mut out.hiring_manager_list);
-        o.set("job_requirement_list", &mut out.job_requirement_list);
-        o.set("address_list", &mut out.address_list);
-        o.set("job_config", &mut out.job_config);
-        o.set("storefront_list", &mut out.storefront_list);
-        o.set("tag_list", &mut out.tag_list);
-        o.set("stage_count_list", &mut out.stage_count_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobDetail {
+    const NAME: &'static str = "JobDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "basic_info" => v.put(&mut self.basic_info),
+            "recruiter" => v.put(&mut self.recruiter),
+            "assistant_list" => v.put(&mut self.assistant_list),
+            "hiring_manager_list" => v.put(&mut self.hiring_manager_list),
+            "job_requirement_list" => v.put(&mut self.job_requirement_list),
+            "address_list" => v.put(&mut self.address_list),
+            "job_config" => v.put(&mut self.job_config),
+            "storefront_list" => v.put(&mut self.storefront_list),
+            "tag_list" => v.put(&mut self.tag_list),
+            "stage_count_list" => v.put(&mut self.stage_count_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `JobDetail`.
@@ -11377,42 +13457,54 @@ pub struct JobDetailBasicInfo {
 }
 impl FromJson for JobDetailBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobDetailBasicInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.set("code", &mut out.code);
-        o.set("requirement", &mut out.requirement);
-        o.set("recruitment_type", &mut out.recruitment_type);
-        o.set("department", &mut out.department);
-        o.set("min_job_level", &mut out.min_job_level);
-        o.set("max_job_level", &mut out.max_job_level);
-        o.set("highlight_list", &mut out.highlight_list);
-        o.set("job_category", &mut out.job_category);
-        o.set("job_type", &mut out.job_type);
-        o.set("active_status", &mut out.active_status);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("process_type", &mut out.process_type);
-        o.set("process_id", &mut out.process_id);
-        o.set("process_name", &mut out.process_name);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.set("job_function", &mut out.job_function);
-        o.set("subject", &mut out.subject);
-        o.set("head_count", &mut out.head_count);
-        o.set("experience", &mut out.experience);
-        o.set("expiry_time", &mut out.expiry_time);
-        o.set("min_salary", &mut out.min_salary);
-        o.set("max_salary", &mut out.max_salary);
-        o.set("required_degree", &mut out.required_degree);
-        o.set("city_list", &mut out.city_list);
-        o.set("job_attribute", &mut out.job_attribute);
-        o.set("target_major_list", &mut out.target_major_list);
-        o.set("storefront_mode", &mut out.storefront_mode);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobDetailBasicInfo {
+    const NAME: &'static str = "JobDetailBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            "code" => v.put(&mut self.code),
+            "requirement" => v.put(&mut self.requirement),
+            "recruitment_type" => v.put(&mut self.recruitment_type),
+            "department" => v.put(&mut self.department),
+            "min_job_level" => v.put(&mut self.min_job_level),
+            "max_job_level" => v.put(&mut self.max_job_level),
+            "highlight_list" => v.put(&mut self.highlight_list),
+            "job_category" => v.put(&mut self.job_category),
+            "job_type" => v.put(&mut self.job_type),
+            "active_status" => v.put(&mut self.active_status),
+            "creator_id" => v.put(&mut self.creator_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "process_type" => v.put(&mut self.process_type),
+            "process_id" => v.put(&mut self.process_id),
+            "process_name" => v.put(&mut self.process_name),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            "job_function" => v.put(&mut self.job_function),
+            "subject" => v.put(&mut self.subject),
+            "head_count" => v.put(&mut self.head_count),
+            "experience" => v.put(&mut self.experience),
+            "expiry_time" => v.put(&mut self.expiry_time),
+            "min_salary" => v.put(&mut self.min_salary),
+            "max_salary" => v.put(&mut self.max_salary),
+            "required_degree" => v.put(&mut self.required_degree),
+            "city_list" => v.put(&mut self.city_list),
+            "job_attribute" => v.put(&mut self.job_attribute),
+            "target_major_list" => v.put(&mut self.target_major_list),
+            "storefront_mode" => v.put(&mut self.storefront_mode),
+            _ => v.skip(),
+        }
     }
 }
 /// The `min_job_level` of `JobDetailBasicInfo`.
@@ -11432,13 +13524,25 @@ pub struct JobDetailLevel {
 }
 impl FromJson for JobDetailLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobDetailLevel")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobDetailLevel {
+    const NAME: &'static str = "JobDetailLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tag_list` of `JobDetail`.
@@ -11458,13 +13562,25 @@ pub struct JobDetailTag {
 }
 impl FromJson for JobDetailTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobDetailTag")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("order", &mut out.order);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobDetailTag {
+    const NAME: &'static str = "JobDetailTag";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "order" => v.put(&mut self.order),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListJobFunctionResponseBody`.
@@ -11486,14 +13602,26 @@ pub struct JobFunction {
 }
 impl FromJson for JobFunction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobFunction")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("active_status", &mut out.active_status);
-        o.set("parent_id", &mut out.parent_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobFunction {
+    const NAME: &'static str = "JobFunction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "active_status" => v.put(&mut self.active_status),
+            "parent_id" => v.put(&mut self.parent_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `min_job_level` of `Job`.
@@ -11515,14 +13643,26 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobLevel")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobLevel {
+    const NAME: &'static str = "JobLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_manager` of `BatchUpdateJobManagerResponseBody`.
@@ -11544,14 +13684,26 @@ pub struct JobManager {
 }
 impl FromJson for JobManager {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobManager")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("recruiter_id", &mut out.recruiter_id);
-        o.set("hiring_manager_id_list", &mut out.hiring_manager_id_list);
-        o.set("assistant_id_list", &mut out.assistant_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobManager {
+    const NAME: &'static str = "JobManager";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "recruiter_id" => v.put(&mut self.recruiter_id),
+            "hiring_manager_id_list" => v.put(&mut self.hiring_manager_id_list),
+            "assistant_id_list" => v.put(&mut self.assistant_id_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for JobManager {
@@ -11591,15 +13743,27 @@ pub struct JobProcesses {
 }
 impl FromJson for JobProcesses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobProcesses")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.set("type", &mut out.r#type);
-        o.set("stage_list", &mut out.stage_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobProcesses {
+    const NAME: &'static str = "JobProcesses";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            "type" => v.put(&mut self.r#type),
+            "stage_list" => v.put(&mut self.stage_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `stage_list` of `JobProcesses`.
@@ -11621,14 +13785,26 @@ pub struct JobProcessesStage {
 }
 impl FromJson for JobProcessesStage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobProcessesStage")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobProcessesStage {
+    const NAME: &'static str = "JobProcessesStage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `info` of `RecruiterJobResponseBody`.
@@ -11650,14 +13826,26 @@ pub struct JobRecruiter2 {
 }
 impl FromJson for JobRecruiter2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobRecruiter2")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("recruiter_id", &mut out.recruiter_id);
-        o.set("hiring_manager_id_list", &mut out.hiring_manager_id_list);
-        o.set("assistant_id_list", &mut out.assistant_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobRecruiter2 {
+    const NAME: &'static str = "JobRecruiter2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "recruiter_id" => v.put(&mut self.recruiter_id),
+            "hiring_manager_id_list" => v.put(&mut self.hiring_manager_id_list),
+            "assistant_id_list" => v.put(&mut self.assistant_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.job_requirement.create` (Create job requirement).
@@ -11874,45 +14062,57 @@ pub struct JobRequirementDto {
 }
 impl FromJson for JobRequirementDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobRequirementDto")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("short_code", &mut out.short_code);
-        o.set("name", &mut out.name);
-        o.set("display_progress", &mut out.display_progress);
-        o.set("head_count", &mut out.head_count);
-        o.set("recruitment_type", &mut out.recruitment_type);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("max_level", &mut out.max_level);
-        o.set("min_level", &mut out.min_level);
-        o.set("sequence", &mut out.sequence);
-        o.set("category", &mut out.category);
-        o.set("department", &mut out.department);
-        o.set("recruiter_list", &mut out.recruiter_list);
-        o.set("jr_hiring_managers", &mut out.jr_hiring_managers);
-        o.set("direct_leader_list", &mut out.direct_leader_list);
-        o.set("start_time", &mut out.start_time);
-        o.set("deadline", &mut out.deadline);
-        o.set("priority", &mut out.priority);
-        o.set("required_degree", &mut out.required_degree);
-        o.set("max_salary", &mut out.max_salary);
-        o.set("min_salary", &mut out.min_salary);
-        o.set("address", &mut out.address);
-        o.set("description", &mut out.description);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.set("job_id_list", &mut out.job_id_list);
-        o.set("process_type", &mut out.process_type);
-        o.set("job_type", &mut out.job_type);
-        o.set("create_time", &mut out.create_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("update_time", &mut out.update_time);
-        o.set("employment_job_id", &mut out.employment_job_id);
-        o.set("position_id", &mut out.position_id);
-        o.set("completion_time", &mut out.completion_time);
-        o.set("approval_status", &mut out.approval_status);
-        o.set("count_data", &mut out.count_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobRequirementDto {
+    const NAME: &'static str = "JobRequirementDto";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "short_code" => v.put(&mut self.short_code),
+            "name" => v.put(&mut self.name),
+            "display_progress" => v.put(&mut self.display_progress),
+            "head_count" => v.put(&mut self.head_count),
+            "recruitment_type" => v.put(&mut self.recruitment_type),
+            "employee_type" => v.put(&mut self.employee_type),
+            "max_level" => v.put(&mut self.max_level),
+            "min_level" => v.put(&mut self.min_level),
+            "sequence" => v.put(&mut self.sequence),
+            "category" => v.put(&mut self.category),
+            "department" => v.put(&mut self.department),
+            "recruiter_list" => v.put(&mut self.recruiter_list),
+            "jr_hiring_managers" => v.put(&mut self.jr_hiring_managers),
+            "direct_leader_list" => v.put(&mut self.direct_leader_list),
+            "start_time" => v.put(&mut self.start_time),
+            "deadline" => v.put(&mut self.deadline),
+            "priority" => v.put(&mut self.priority),
+            "required_degree" => v.put(&mut self.required_degree),
+            "max_salary" => v.put(&mut self.max_salary),
+            "min_salary" => v.put(&mut self.min_salary),
+            "address" => v.put(&mut self.address),
+            "description" => v.put(&mut self.description),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            "job_id_list" => v.put(&mut self.job_id_list),
+            "process_type" => v.put(&mut self.process_type),
+            "job_type" => v.put(&mut self.job_type),
+            "create_time" => v.put(&mut self.create_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "update_time" => v.put(&mut self.update_time),
+            "employment_job_id" => v.put(&mut self.employment_job_id),
+            "position_id" => v.put(&mut self.position_id),
+            "completion_time" => v.put(&mut self.completion_time),
+            "approval_status" => v.put(&mut self.approval_status),
+            "count_data" => v.put(&mut self.count_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListJobRequirementSchemaResponseBody`.
@@ -11932,13 +14132,25 @@ pub struct JobRequirementSchema {
 }
 impl FromJson for JobRequirementSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobRequirementSchema")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("object_list", &mut out.object_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobRequirementSchema {
+    const NAME: &'static str = "JobRequirementSchema";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "object_list" => v.put(&mut self.object_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_requirement_list` of `JobDetail`.
@@ -11960,14 +14172,26 @@ pub struct JobRequirementSimple {
 }
 impl FromJson for JobRequirementSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobRequirementSimple")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("short_code", &mut out.short_code);
-        o.set("name", &mut out.name);
-        o.set("department_id", &mut out.department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobRequirementSimple {
+    const NAME: &'static str = "JobRequirementSimple";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "short_code" => v.put(&mut self.short_code),
+            "name" => v.put(&mut self.name),
+            "department_id" => v.put(&mut self.department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `update_option` of `JobRequirement`.
@@ -12007,14 +14231,26 @@ pub struct JobSchema {
 }
 impl FromJson for JobSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobSchema")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("scenario_type", &mut out.scenario_type);
-        o.set("object_list", &mut out.object_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobSchema {
+    const NAME: &'static str = "JobSchema";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "scenario_type" => v.put(&mut self.scenario_type),
+            "object_list" => v.put(&mut self.object_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `storefront_list` of `JobDetail`.
@@ -12044,18 +14280,30 @@ pub struct JobStorefront {
 }
 impl FromJson for JobStorefront {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobStorefront")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("active_status", &mut out.active_status);
-        o.set("department", &mut out.department);
-        o.set("address", &mut out.address);
-        o.set("manager", &mut out.manager);
-        o.set("create_time", &mut out.create_time);
-        o.set("remark", &mut out.remark);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobStorefront {
+    const NAME: &'static str = "JobStorefront";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "active_status" => v.put(&mut self.active_status),
+            "department" => v.put(&mut self.department),
+            "address" => v.put(&mut self.address),
+            "manager" => v.put(&mut self.manager),
+            "create_time" => v.put(&mut self.create_time),
+            "remark" => v.put(&mut self.remark),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_type` of `Job`.
@@ -12075,13 +14323,25 @@ pub struct JobType {
 }
 impl FromJson for JobType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobType")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobType {
+    const NAME: &'static str = "JobType";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_type` of `JobRequirementDto`.
@@ -12101,13 +14361,25 @@ pub struct JobTypeInfo {
 }
 impl FromJson for JobTypeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobTypeInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("parent_id", &mut out.parent_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobTypeInfo {
+    const NAME: &'static str = "JobTypeInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "parent_id" => v.put(&mut self.parent_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `recruiter` of `JobDetail`.
@@ -12125,12 +14397,24 @@ pub struct JobUserInfo {
 }
 impl FromJson for JobUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobUserInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobUserInfo {
+    const NAME: &'static str = "JobUserInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `count_data` of `JobRequirementDto`.
@@ -12150,13 +14434,25 @@ pub struct JrCountDataInfo {
 }
 impl FromJson for JrCountDataInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JrCountDataInfo")?;
-        let mut out = Self::default();
-        o.set("offer_count", &mut out.offer_count);
-        o.set("pre_hire_count", &mut out.pre_hire_count);
-        o.set("complete_count", &mut out.complete_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JrCountDataInfo {
+    const NAME: &'static str = "JrCountDataInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_count" => v.put(&mut self.offer_count),
+            "pre_hire_count" => v.put(&mut self.pre_hire_count),
+            "complete_count" => v.put(&mut self.complete_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.application_interview.list` (Interview) answers with.
@@ -12176,13 +14472,25 @@ pub struct ListApplicationInterviewResponseBody {
 }
 impl FromJson for ListApplicationInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListApplicationInterviewResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListApplicationInterviewResponseBody {
+    const NAME: &'static str = "ListApplicationInterviewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.application.list` (Get application list) answers with.
@@ -12202,13 +14510,25 @@ pub struct ListApplicationResponseBody {
 }
 impl FromJson for ListApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListApplicationResponseBody {
+    const NAME: &'static str = "ListApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.background_check_order.list` (Get background check info list) answers with.
@@ -12228,13 +14548,25 @@ pub struct ListBackgroundCheckOrderResponseBody {
 }
 impl FromJson for ListBackgroundCheckOrderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListBackgroundCheckOrderResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListBackgroundCheckOrderResponseBody {
+    const NAME: &'static str = "ListBackgroundCheckOrderResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.job_requirement.list_by_id` (Search Job Requirement Info).
@@ -12271,11 +14603,23 @@ pub struct ListByIdJobRequirementResponseBody {
 }
 impl FromJson for ListByIdJobRequirementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListByIdJobRequirementResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListByIdJobRequirementResponseBody {
+    const NAME: &'static str = "ListByIdJobRequirementResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.evaluation.list` (Get resume evaluation information list) answers with.
@@ -12295,13 +14639,25 @@ pub struct ListEvaluationResponseBody {
 }
 impl FromJson for ListEvaluationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListEvaluationResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListEvaluationResponseBody {
+    const NAME: &'static str = "ListEvaluationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.external_application.list` (Get External Application Info list) answers with.
@@ -12321,13 +14677,25 @@ pub struct ListExternalApplicationResponseBody {
 }
 impl FromJson for ListExternalApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListExternalApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListExternalApplicationResponseBody {
+    const NAME: &'static str = "ListExternalApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interview_feedback_form.list` (Get Interview Feedback Form Details) answers with.
@@ -12347,13 +14715,25 @@ pub struct ListInterviewFeedbackFormResponseBody {
 }
 impl FromJson for ListInterviewFeedbackFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListInterviewFeedbackFormResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInterviewFeedbackFormResponseBody {
+    const NAME: &'static str = "ListInterviewFeedbackFormResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interview_record.list` (List interview assessment) answers with.
@@ -12373,13 +14753,25 @@ pub struct ListInterviewRecordResponseBody {
 }
 impl FromJson for ListInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListInterviewRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInterviewRecordResponseBody {
+    const NAME: &'static str = "ListInterviewRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interview_registration_schema.list` (Get interview registration schema list) answers with.
@@ -12399,16 +14791,25 @@ pub struct ListInterviewRegistrationSchemaResponseBody {
 }
 impl FromJson for ListInterviewRegistrationSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ListInterviewRegistrationSchemaResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInterviewRegistrationSchemaResponseBody {
+    const NAME: &'static str = "ListInterviewRegistrationSchemaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interview.list` (Get interview information) answers with.
@@ -12428,13 +14829,25 @@ pub struct ListInterviewResponseBody {
 }
 impl FromJson for ListInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListInterviewResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInterviewResponseBody {
+    const NAME: &'static str = "ListInterviewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interview_round_type.list` (Get a list of interview rounds) answers with.
@@ -12452,12 +14865,24 @@ pub struct ListInterviewRoundTypeResponseBody {
 }
 impl FromJson for ListInterviewRoundTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListInterviewRoundTypeResponseBody")?;
-        let mut out = Self::default();
-        o.set("active_status", &mut out.active_status);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInterviewRoundTypeResponseBody {
+    const NAME: &'static str = "ListInterviewRoundTypeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "active_status" => v.put(&mut self.active_status),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interview_task.list` (Get employee interview tasks) answers with.
@@ -12477,13 +14902,25 @@ pub struct ListInterviewTaskResponseBody {
 }
 impl FromJson for ListInterviewTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListInterviewTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInterviewTaskResponseBody {
+    const NAME: &'static str = "ListInterviewTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.interviewer.list` (List Interviewer Info) answers with.
@@ -12503,13 +14940,25 @@ pub struct ListInterviewerResponseBody {
 }
 impl FromJson for ListInterviewerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListInterviewerResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInterviewerResponseBody {
+    const NAME: &'static str = "ListInterviewerResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job_function.list` (Get a list of functional categories) answers with.
@@ -12529,13 +14978,25 @@ pub struct ListJobFunctionResponseBody {
 }
 impl FromJson for ListJobFunctionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobFunctionResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobFunctionResponseBody {
+    const NAME: &'static str = "ListJobFunctionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job_process.list` (Get recruitment process information) answers with.
@@ -12555,13 +15016,25 @@ pub struct ListJobProcessResponseBody {
 }
 impl FromJson for ListJobProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobProcessResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobProcessResponseBody {
+    const NAME: &'static str = "ListJobProcessResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job_requirement.list` (Get job requirement list) answers with.
@@ -12581,13 +15054,25 @@ pub struct ListJobRequirementResponseBody {
 }
 impl FromJson for ListJobRequirementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobRequirementResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobRequirementResponseBody {
+    const NAME: &'static str = "ListJobRequirementResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job_requirement_schema.list` (Get job requirement template) answers with.
@@ -12607,13 +15092,25 @@ pub struct ListJobRequirementSchemaResponseBody {
 }
 impl FromJson for ListJobRequirementSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobRequirementSchemaResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobRequirementSchemaResponseBody {
+    const NAME: &'static str = "ListJobRequirementSchemaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job.list` (Get job list) answers with.
@@ -12633,13 +15130,25 @@ pub struct ListJobResponseBody {
 }
 impl FromJson for ListJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobResponseBody {
+    const NAME: &'static str = "ListJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job_schema.list` (Get job templates) answers with.
@@ -12659,13 +15168,25 @@ pub struct ListJobSchemaResponseBody {
 }
 impl FromJson for ListJobSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobSchemaResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobSchemaResponseBody {
+    const NAME: &'static str = "ListJobSchemaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job_type.list` (List job type) answers with.
@@ -12685,13 +15206,25 @@ pub struct ListJobTypeResponseBody {
 }
 impl FromJson for ListJobTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListJobTypeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListJobTypeResponseBody {
+    const NAME: &'static str = "ListJobTypeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.location.list` (Get address list) answers with.
@@ -12711,13 +15244,25 @@ pub struct ListLocationResponseBody {
 }
 impl FromJson for ListLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListLocationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListLocationResponseBody {
+    const NAME: &'static str = "ListLocationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.note.list` (Get note list) answers with.
@@ -12737,13 +15282,25 @@ pub struct ListNoteResponseBody {
 }
 impl FromJson for ListNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListNoteResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListNoteResponseBody {
+    const NAME: &'static str = "ListNoteResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.offer_application_form.list` (Get offer application form list) answers with.
@@ -12763,13 +15320,25 @@ pub struct ListOfferApplicationFormResponseBody {
 }
 impl FromJson for ListOfferApplicationFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOfferApplicationFormResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOfferApplicationFormResponseBody {
+    const NAME: &'static str = "ListOfferApplicationFormResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.offer_approval_template.list` (获取 Offer 审批流列表) answers with.
@@ -12789,13 +15358,25 @@ pub struct ListOfferApprovalTemplateResponseBody {
 }
 impl FromJson for ListOfferApprovalTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOfferApprovalTemplateResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOfferApprovalTemplateResponseBody {
+    const NAME: &'static str = "ListOfferApprovalTemplateResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.offer.list` (Get offer list) answers with.
@@ -12815,13 +15396,25 @@ pub struct ListOfferResponseBody {
 }
 impl FromJson for ListOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOfferResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOfferResponseBody {
+    const NAME: &'static str = "ListOfferResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.portal_apply_schema.list` (获取申请表模板列表) answers with.
@@ -12841,13 +15434,25 @@ pub struct ListPortalApplySchemaResponseBody {
 }
 impl FromJson for ListPortalApplySchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPortalApplySchemaResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPortalApplySchemaResponseBody {
+    const NAME: &'static str = "ListPortalApplySchemaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.questionnaire.list` (Get a list of interview satisfaction questionnaires) answers with.
@@ -12867,13 +15472,25 @@ pub struct ListQuestionnaireResponseBody {
 }
 impl FromJson for ListQuestionnaireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListQuestionnaireResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListQuestionnaireResponseBody {
+    const NAME: &'static str = "ListQuestionnaireResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.referral_website_job_post.list` (Obtain Job List of Referral Official Website) answers with.
@@ -12893,13 +15510,25 @@ pub struct ListReferralWebsiteJobPostResponseBody {
 }
 impl FromJson for ListReferralWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListReferralWebsiteJobPostResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListReferralWebsiteJobPostResponseBody {
+    const NAME: &'static str = "ListReferralWebsiteJobPostResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.resume_source.list` (Get resume source list) answers with.
@@ -12919,13 +15548,25 @@ pub struct ListResumeSourceResponseBody {
 }
 impl FromJson for ListResumeSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListResumeSourceResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListResumeSourceResponseBody {
+    const NAME: &'static str = "ListResumeSourceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.role.list` (Get role list) answers with.
@@ -12945,13 +15586,25 @@ pub struct ListRoleResponseBody {
 }
 impl FromJson for ListRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListRoleResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListRoleResponseBody {
+    const NAME: &'static str = "ListRoleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.subject.list` (Get subject list) answers with.
@@ -12971,13 +15624,25 @@ pub struct ListSubjectResponseBody {
 }
 impl FromJson for ListSubjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSubjectResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSubjectResponseBody {
+    const NAME: &'static str = "ListSubjectResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.talent_folder.list` (Get talent folder information) answers with.
@@ -12997,13 +15662,25 @@ pub struct ListTalentFolderResponseBody {
 }
 impl FromJson for ListTalentFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTalentFolderResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTalentFolderResponseBody {
+    const NAME: &'static str = "ListTalentFolderResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.talent.list` (Get talent list) answers with.
@@ -13023,13 +15700,25 @@ pub struct ListTalentResponseBody {
 }
 impl FromJson for ListTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTalentResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTalentResponseBody {
+    const NAME: &'static str = "ListTalentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.talent_tag.list` (Get talent tag info list) answers with.
@@ -13049,13 +15738,25 @@ pub struct ListTalentTagResponseBody {
 }
 impl FromJson for ListTalentTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTalentTagResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTalentTagResponseBody {
+    const NAME: &'static str = "ListTalentTagResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.termination_reason.list` (Get the reason for terminating delivery) answers with.
@@ -13075,13 +15776,25 @@ pub struct ListTerminationReasonResponseBody {
 }
 impl FromJson for ListTerminationReasonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTerminationReasonResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTerminationReasonResponseBody {
+    const NAME: &'static str = "ListTerminationReasonResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.todo.list` (Batch get to-dos) answers with.
@@ -13101,13 +15814,25 @@ pub struct ListTodoResponseBody {
 }
 impl FromJson for ListTodoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTodoResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTodoResponseBody {
+    const NAME: &'static str = "ListTodoResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.tripartite_agreement.list` (List Tripartite Agreement) answers with.
@@ -13127,13 +15852,25 @@ pub struct ListTripartiteAgreementResponseBody {
 }
 impl FromJson for ListTripartiteAgreementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTripartiteAgreementResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTripartiteAgreementResponseBody {
+    const NAME: &'static str = "ListTripartiteAgreementResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.user_role.list` (Get user role list) answers with.
@@ -13153,13 +15890,25 @@ pub struct ListUserRoleResponseBody {
 }
 impl FromJson for ListUserRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserRoleResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserRoleResponseBody {
+    const NAME: &'static str = "ListUserRoleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.website_channel.list` (Obtain Promotion Channel List of Official Recruitment Website) answers with.
@@ -13179,13 +15928,25 @@ pub struct ListWebsiteChannelResponseBody {
 }
 impl FromJson for ListWebsiteChannelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListWebsiteChannelResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("website_channel_list", &mut out.website_channel_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListWebsiteChannelResponseBody {
+    const NAME: &'static str = "ListWebsiteChannelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "website_channel_list" => v.put(&mut self.website_channel_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.website_job_post.list` (Obtain Job List of Official Recruitment Website) answers with.
@@ -13205,13 +15966,25 @@ pub struct ListWebsiteJobPostResponseBody {
 }
 impl FromJson for ListWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListWebsiteJobPostResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListWebsiteJobPostResponseBody {
+    const NAME: &'static str = "ListWebsiteJobPostResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.website.list` (Obtain List of Official Recruitment Websites) answers with.
@@ -13231,13 +16004,25 @@ pub struct ListWebsiteResponseBody {
 }
 impl FromJson for ListWebsiteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListWebsiteResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListWebsiteResponseBody {
+    const NAME: &'static str = "ListWebsiteResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListLocationResponseBody`.
@@ -13265,17 +16050,29 @@ pub struct Location {
 }
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Location")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("district", &mut out.district);
-        o.set("city", &mut out.city);
-        o.set("state", &mut out.state);
-        o.set("country", &mut out.country);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Location {
+    const NAME: &'static str = "Location";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "district" => v.put(&mut self.district),
+            "city" => v.put(&mut self.city),
+            "state" => v.put(&mut self.state),
+            "country" => v.put(&mut self.country),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `city` of `LocationDto`.
@@ -13297,14 +16094,26 @@ pub struct LocationCity {
 }
 impl FromJson for LocationCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LocationCity")?;
-        let mut out = Self::default();
-        o.set("city_code", &mut out.city_code);
-        o.set("state_code", &mut out.state_code);
-        o.set("country_code", &mut out.country_code);
-        o.set("city_name_info", &mut out.city_name_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LocationCity {
+    const NAME: &'static str = "LocationCity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "city_code" => v.put(&mut self.city_code),
+            "state_code" => v.put(&mut self.state_code),
+            "country_code" => v.put(&mut self.country_code),
+            "city_name_info" => v.put(&mut self.city_name_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `country` of `LocationDto`.
@@ -13322,12 +16131,24 @@ pub struct LocationCountry {
 }
 impl FromJson for LocationCountry {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LocationCountry")?;
-        let mut out = Self::default();
-        o.set("country_code", &mut out.country_code);
-        o.set("country_name_info", &mut out.country_name_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LocationCountry {
+    const NAME: &'static str = "LocationCountry";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "country_code" => v.put(&mut self.country_code),
+            "country_name_info" => v.put(&mut self.country_name_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `district` of `LocationDto`.
@@ -13351,15 +16172,27 @@ pub struct LocationDistrict {
 }
 impl FromJson for LocationDistrict {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LocationDistrict")?;
-        let mut out = Self::default();
-        o.set("district_code", &mut out.district_code);
-        o.set("city_code", &mut out.city_code);
-        o.set("state_code", &mut out.state_code);
-        o.set("country_code", &mut out.country_code);
-        o.set("district_name_info", &mut out.district_name_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LocationDistrict {
+    const NAME: &'static str = "LocationDistrict";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "district_code" => v.put(&mut self.district_code),
+            "city_code" => v.put(&mut self.city_code),
+            "state_code" => v.put(&mut self.state_code),
+            "country_code" => v.put(&mut self.country_code),
+            "district_name_info" => v.put(&mut self.district_name_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryLocationResponseBody`.
@@ -13381,14 +16214,26 @@ pub struct LocationDto {
 }
 impl FromJson for LocationDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LocationDto")?;
-        let mut out = Self::default();
-        o.set("country", &mut out.country);
-        o.set("state", &mut out.state);
-        o.set("city", &mut out.city);
-        o.set("district", &mut out.district);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LocationDto {
+    const NAME: &'static str = "LocationDto";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "country" => v.put(&mut self.country),
+            "state" => v.put(&mut self.state),
+            "city" => v.put(&mut self.city),
+            "district" => v.put(&mut self.district),
+            _ => v.skip(),
+        }
     }
 }
 /// The `city_name_info` of `LocationCity`.
@@ -13408,13 +16253,25 @@ pub struct LocationNameInfo {
 }
 impl FromJson for LocationNameInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LocationNameInfo")?;
-        let mut out = Self::default();
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.set("py_name", &mut out.py_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LocationNameInfo {
+    const NAME: &'static str = "LocationNameInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            "py_name" => v.put(&mut self.py_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `state` of `LocationDto`.
@@ -13434,13 +16291,25 @@ pub struct LocationState {
 }
 impl FromJson for LocationState {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LocationState")?;
-        let mut out = Self::default();
-        o.set("state_code", &mut out.state_code);
-        o.set("country_code", &mut out.country_code);
-        o.set("state_name_info", &mut out.state_name_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LocationState {
+    const NAME: &'static str = "LocationState";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "state_code" => v.put(&mut self.state_code),
+            "country_code" => v.put(&mut self.country_code),
+            "state_name_info" => v.put(&mut self.state_name_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.eco_exam.login_info` (Post exam login info).
@@ -13489,12 +16358,24 @@ pub struct MasterLocationAddressInfo {
 }
 impl FromJson for MasterLocationAddressInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MasterLocationAddressInfo")?;
-        let mut out = Self::default();
-        o.set("location_info", &mut out.location_info);
-        o.set("address_info", &mut out.address_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MasterLocationAddressInfo {
+    const NAME: &'static str = "MasterLocationAddressInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "location_info" => v.put(&mut self.location_info),
+            "address_info" => v.put(&mut self.address_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `mention_entity_list` of `Note`.
@@ -13512,12 +16393,24 @@ pub struct MentionEntity {
 }
 impl FromJson for MentionEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MentionEntity")?;
-        let mut out = Self::default();
-        o.set("offset", &mut out.offset);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MentionEntity {
+    const NAME: &'static str = "MentionEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offset" => v.put(&mut self.offset),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MentionEntity {
@@ -13547,11 +16440,23 @@ pub struct Minutes {
 }
 impl FromJson for Minutes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Minutes")?;
-        let mut out = Self::default();
-        o.set("sentences", &mut out.sentences);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Minutes {
+    const NAME: &'static str = "Minutes";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sentences" => v.put(&mut self.sentences),
+            _ => v.skip(),
+        }
     }
 }
 /// The `mobile` of `CreateReferralAccountRequestBody`.
@@ -13598,19 +16503,30 @@ pub struct ModuleAssessment {
 }
 impl FromJson for ModuleAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ModuleAssessment")?;
-        let mut out = Self::default();
-        o.set(
-            "interview_feedback_form_module_id",
-            &mut out.interview_feedback_form_module_id,
-        );
-        o.set("module_name", &mut out.module_name);
-        o.set("module_type", &mut out.module_type);
-        o.set("module_weight", &mut out.module_weight);
-        o.set("module_score", &mut out.module_score);
-        o.set("dimension_assessments", &mut out.dimension_assessments);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ModuleAssessment {
+    const NAME: &'static str = "ModuleAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interview_feedback_form_module_id" => {
+                v.put(&mut self.interview_feedback_form_module_id)
+            }
+            "module_name" => v.put(&mut self.module_name),
+            "module_type" => v.put(&mut self.module_type),
+            "module_weight" => v.put(&mut self.module_weight),
+            "module_score" => v.put(&mut self.module_score),
+            "dimension_assessments" => v.put(&mut self.dimension_assessments),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.talent_pool.move_talent` (Add Talent to Talent Pool).
@@ -13657,12 +16573,24 @@ pub struct MoveTalentTalentPoolResponseBody {
 }
 impl FromJson for MoveTalentTalentPoolResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MoveTalentTalentPoolResponseBody")?;
-        let mut out = Self::default();
-        o.set("talent_pool_id", &mut out.talent_pool_id);
-        o.set("talent_id", &mut out.talent_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MoveTalentTalentPoolResponseBody {
+    const NAME: &'static str = "MoveTalentTalentPoolResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_pool_id" => v.put(&mut self.talent_pool_id),
+            "talent_id" => v.put(&mut self.talent_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.note.create` (Create note).
@@ -13700,21 +16628,33 @@ pub struct Note {
 }
 impl FromJson for Note {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Note")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("is_private", &mut out.is_private);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("content", &mut out.content);
-        o.set("privacy", &mut out.privacy);
-        o.set("notify_mentioned_user", &mut out.notify_mentioned_user);
-        o.set("mention_entity_list", &mut out.mention_entity_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Note {
+    const NAME: &'static str = "Note";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "talent_id" => v.put(&mut self.talent_id),
+            "application_id" => v.put(&mut self.application_id),
+            "is_private" => v.put(&mut self.is_private),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "content" => v.put(&mut self.content),
+            "privacy" => v.put(&mut self.privacy),
+            "notify_mentioned_user" => v.put(&mut self.notify_mentioned_user),
+            "mention_entity_list" => v.put(&mut self.mention_entity_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Note {
@@ -13769,16 +16709,28 @@ pub struct ObjectAttribute {
 }
 impl FromJson for ObjectAttribute {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectAttribute")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.set("data_type", &mut out.data_type);
-        o.set("tags", &mut out.tags);
-        o.set("is_fcf_data", &mut out.is_fcf_data);
-        o.set("is_di_data", &mut out.is_di_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectAttribute {
+    const NAME: &'static str = "ObjectAttribute";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            "data_type" => v.put(&mut self.data_type),
+            "tags" => v.put(&mut self.tags),
+            "is_fcf_data" => v.put(&mut self.is_fcf_data),
+            "is_di_data" => v.put(&mut self.is_di_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `offer` of `GetOfferResponseBody`.
@@ -13814,21 +16766,33 @@ pub struct Offer {
 }
 impl FromJson for Offer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Offer")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_id", &mut out.application_id);
-        o.set("basic_info", &mut out.basic_info);
-        o.set("salary_plan", &mut out.salary_plan);
-        o.set("schema_id", &mut out.schema_id);
-        o.set("offer_status", &mut out.offer_status);
-        o.set("offer_type", &mut out.offer_type);
-        o.set("job_info", &mut out.job_info);
-        o.set("customized_module_list", &mut out.customized_module_list);
-        o.set("job_requirement_id", &mut out.job_requirement_id);
-        o.set("offer_send_record_list", &mut out.offer_send_record_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Offer {
+    const NAME: &'static str = "Offer";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_id" => v.put(&mut self.application_id),
+            "basic_info" => v.put(&mut self.basic_info),
+            "salary_plan" => v.put(&mut self.salary_plan),
+            "schema_id" => v.put(&mut self.schema_id),
+            "offer_status" => v.put(&mut self.offer_status),
+            "offer_type" => v.put(&mut self.offer_type),
+            "job_info" => v.put(&mut self.job_info),
+            "customized_module_list" => v.put(&mut self.customized_module_list),
+            "job_requirement_id" => v.put(&mut self.job_requirement_id),
+            "offer_send_record_list" => v.put(&mut self.offer_send_record_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.application.offer` (Get offer information) answers with.
@@ -13844,11 +16808,23 @@ pub struct OfferApplicationResponseBody {
 }
 impl FromJson for OfferApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplicationResponseBody")?;
-        let mut out = Self::default();
-        o.set("offer", &mut out.offer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplicationResponseBody {
+    const NAME: &'static str = "OfferApplicationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer" => v.put(&mut self.offer),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListOfferApplicationFormResponseBody`.
@@ -13868,13 +16844,25 @@ pub struct OfferApplyForm {
 }
 impl FromJson for OfferApplyForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyForm")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyForm {
+    const NAME: &'static str = "OfferApplyForm";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `formula` of `OfferApplyFormObjectConfigInfo`.
@@ -13894,13 +16882,25 @@ pub struct OfferApplyFormConfigFormulaInfo {
 }
 impl FromJson for OfferApplyFormConfigFormulaInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyFormConfigFormulaInfo")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("result", &mut out.result);
-        o.set("extra_map", &mut out.extra_map);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyFormConfigFormulaInfo {
+    const NAME: &'static str = "OfferApplyFormConfigFormulaInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "result" => v.put(&mut self.result),
+            "extra_map" => v.put(&mut self.extra_map),
+            _ => v.skip(),
+        }
     }
 }
 /// The `extra_map` of `OfferApplyFormConfigFormulaInfo`.
@@ -13918,12 +16918,24 @@ pub struct OfferApplyFormFormulaExtraMapInfo {
 }
 impl FromJson for OfferApplyFormFormulaExtraMapInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyFormFormulaExtraMapInfo")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyFormFormulaExtraMapInfo {
+    const NAME: &'static str = "OfferApplyFormFormulaExtraMapInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `offer_apply_form` of `GetOfferApplicationFormResponseBody`.
@@ -13943,13 +16955,25 @@ pub struct OfferApplyFormInfo {
 }
 impl FromJson for OfferApplyFormInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyFormInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("schema", &mut out.schema);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyFormInfo {
+    const NAME: &'static str = "OfferApplyFormInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "schema" => v.put(&mut self.schema),
+            _ => v.skip(),
+        }
     }
 }
 /// The `module_list` of `OfferApplyFormSchema`.
@@ -13975,16 +16999,28 @@ pub struct OfferApplyFormModuleInfo {
 }
 impl FromJson for OfferApplyFormModuleInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyFormModuleInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("is_customized", &mut out.is_customized);
-        o.set("active_status", &mut out.active_status);
-        o.set("hint", &mut out.hint);
-        o.set("object_list", &mut out.object_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyFormModuleInfo {
+    const NAME: &'static str = "OfferApplyFormModuleInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "is_customized" => v.put(&mut self.is_customized),
+            "active_status" => v.put(&mut self.active_status),
+            "hint" => v.put(&mut self.hint),
+            "object_list" => v.put(&mut self.object_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `config` of `OfferApplyFormObjectInfo`.
@@ -14004,13 +17040,25 @@ pub struct OfferApplyFormObjectConfigInfo {
 }
 impl FromJson for OfferApplyFormObjectConfigInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyFormObjectConfigInfo")?;
-        let mut out = Self::default();
-        o.set("options", &mut out.options);
-        o.set("formula", &mut out.formula);
-        o.set("object_display_config", &mut out.object_display_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyFormObjectConfigInfo {
+    const NAME: &'static str = "OfferApplyFormObjectConfigInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "options" => v.put(&mut self.options),
+            "formula" => v.put(&mut self.formula),
+            "object_display_config" => v.put(&mut self.object_display_config),
+            _ => v.skip(),
+        }
     }
 }
 /// The `object_display_config` of `OfferApplyFormObjectConfigInfo`.
@@ -14028,12 +17076,24 @@ pub struct OfferApplyFormObjectDisplayConfigInfo {
 }
 impl FromJson for OfferApplyFormObjectDisplayConfigInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyFormObjectDisplayConfigInfo")?;
-        let mut out = Self::default();
-        o.set("display_condition", &mut out.display_condition);
-        o.set("pre_object_config_list", &mut out.pre_object_config_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyFormObjectDisplayConfigInfo {
+    const NAME: &'static str = "OfferApplyFormObjectDisplayConfigInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "display_condition" => v.put(&mut self.display_condition),
+            "pre_object_config_list" => v.put(&mut self.pre_object_config_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `object_list` of `OfferApplyFormModuleInfo`.
@@ -14071,22 +17131,34 @@ pub struct OfferApplyFormObjectInfo {
 }
 impl FromJson for OfferApplyFormObjectInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyFormObjectInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("module_id", &mut out.module_id);
-        o.set("is_customized", &mut out.is_customized);
-        o.set("is_required", &mut out.is_required);
-        o.set("active_status", &mut out.active_status);
-        o.set("need_approve", &mut out.need_approve);
-        o.set("is_sensitive", &mut out.is_sensitive);
-        o.set("object_type", &mut out.object_type);
-        o.set("object_type_v2", &mut out.object_type_v2);
-        o.set("config", &mut out.config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyFormObjectInfo {
+    const NAME: &'static str = "OfferApplyFormObjectInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "module_id" => v.put(&mut self.module_id),
+            "is_customized" => v.put(&mut self.is_customized),
+            "is_required" => v.put(&mut self.is_required),
+            "active_status" => v.put(&mut self.active_status),
+            "need_approve" => v.put(&mut self.need_approve),
+            "is_sensitive" => v.put(&mut self.is_sensitive),
+            "object_type" => v.put(&mut self.object_type),
+            "object_type_v2" => v.put(&mut self.object_type_v2),
+            "config" => v.put(&mut self.config),
+            _ => v.skip(),
+        }
     }
 }
 /// The `pre_object_config_list` of `OfferApplyFormObjectDisplayConfigInfo`.
@@ -14106,13 +17178,25 @@ pub struct OfferApplyFormPreObjectConfigInfo {
 }
 impl FromJson for OfferApplyFormPreObjectConfigInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyFormPreObjectConfigInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("operator", &mut out.operator);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyFormPreObjectConfigInfo {
+    const NAME: &'static str = "OfferApplyFormPreObjectConfigInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "operator" => v.put(&mut self.operator),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `schema` of `OfferApplyFormInfo`.
@@ -14130,12 +17214,24 @@ pub struct OfferApplyFormSchema {
 }
 impl FromJson for OfferApplyFormSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApplyFormSchema")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("module_list", &mut out.module_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApplyFormSchema {
+    const NAME: &'static str = "OfferApplyFormSchema";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "module_list" => v.put(&mut self.module_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListOfferApprovalTemplateResponseBody`.
@@ -14159,15 +17255,27 @@ pub struct OfferApprovalTemplate {
 }
 impl FromJson for OfferApprovalTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferApprovalTemplate")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("create_time", &mut out.create_time);
-        o.set("remark", &mut out.remark);
-        o.set("department_list", &mut out.department_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferApprovalTemplate {
+    const NAME: &'static str = "OfferApprovalTemplate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "create_time" => v.put(&mut self.create_time),
+            "remark" => v.put(&mut self.remark),
+            "department_list" => v.put(&mut self.department_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `attachment_list` of `OfferBasicInfoV2`.
@@ -14189,14 +17297,26 @@ pub struct OfferAttachmentInfo {
 }
 impl FromJson for OfferAttachmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferAttachmentInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("size", &mut out.size);
-        o.set("common_attachment_id", &mut out.common_attachment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferAttachmentInfo {
+    const NAME: &'static str = "OfferAttachmentInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "size" => v.put(&mut self.size),
+            "common_attachment_id" => v.put(&mut self.common_attachment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `CreateOfferResponseBody`.
@@ -14258,34 +17378,46 @@ pub struct OfferBasicInfo {
 }
 impl FromJson for OfferBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferBasicInfo")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("employment_job_id", &mut out.employment_job_id);
-        o.set("employee_type_id", &mut out.employee_type_id);
-        o.set("job_family_id", &mut out.job_family_id);
-        o.set("job_level_id", &mut out.job_level_id);
-        o.set("probation_month", &mut out.probation_month);
-        o.set("contract_year", &mut out.contract_year);
-        o.set("contract_period", &mut out.contract_period);
-        o.set("expected_onboard_date", &mut out.expected_onboard_date);
-        o.set("onboard_address_id", &mut out.onboard_address_id);
-        o.set("work_address_id", &mut out.work_address_id);
-        o.set("owner_user_id", &mut out.owner_user_id);
-        o.set("recommended_words", &mut out.recommended_words);
-        o.set("job_requirement_id", &mut out.job_requirement_id);
-        o.set("job_process_type_id", &mut out.job_process_type_id);
-        o.set("attachment_id_list", &mut out.attachment_id_list);
-        o.set("common_attachment_id_list", &mut out.common_attachment_id_list);
-        o.set("attachment_description", &mut out.attachment_description);
-        o.set("operator_user_id", &mut out.operator_user_id);
-        o.set("position_id", &mut out.position_id);
-        o.set("job_offered", &mut out.job_offered);
-        o.set("job_grade_id", &mut out.job_grade_id);
-        o.set("pathway_id", &mut out.pathway_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferBasicInfo {
+    const NAME: &'static str = "OfferBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "employment_job_id" => v.put(&mut self.employment_job_id),
+            "employee_type_id" => v.put(&mut self.employee_type_id),
+            "job_family_id" => v.put(&mut self.job_family_id),
+            "job_level_id" => v.put(&mut self.job_level_id),
+            "probation_month" => v.put(&mut self.probation_month),
+            "contract_year" => v.put(&mut self.contract_year),
+            "contract_period" => v.put(&mut self.contract_period),
+            "expected_onboard_date" => v.put(&mut self.expected_onboard_date),
+            "onboard_address_id" => v.put(&mut self.onboard_address_id),
+            "work_address_id" => v.put(&mut self.work_address_id),
+            "owner_user_id" => v.put(&mut self.owner_user_id),
+            "recommended_words" => v.put(&mut self.recommended_words),
+            "job_requirement_id" => v.put(&mut self.job_requirement_id),
+            "job_process_type_id" => v.put(&mut self.job_process_type_id),
+            "attachment_id_list" => v.put(&mut self.attachment_id_list),
+            "common_attachment_id_list" => v.put(&mut self.common_attachment_id_list),
+            "attachment_description" => v.put(&mut self.attachment_description),
+            "operator_user_id" => v.put(&mut self.operator_user_id),
+            "position_id" => v.put(&mut self.position_id),
+            "job_offered" => v.put(&mut self.job_offered),
+            "job_grade_id" => v.put(&mut self.job_grade_id),
+            "pathway_id" => v.put(&mut self.pathway_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OfferBasicInfo {
@@ -14375,30 +17507,42 @@ pub struct OfferBasicInfoV2 {
 }
 impl FromJson for OfferBasicInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferBasicInfoV2")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("offer_type", &mut out.offer_type);
-        o.set("offer_status", &mut out.offer_status);
-        o.set("leader", &mut out.leader);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("department", &mut out.department);
-        o.set("sequence", &mut out.sequence);
-        o.set("level", &mut out.level);
-        o.set("company_main_body", &mut out.company_main_body);
-        o.set("job_requirement_id", &mut out.job_requirement_id);
-        o.set("probation_month", &mut out.probation_month);
-        o.set("contract_period", &mut out.contract_period);
-        o.set("onboard_date", &mut out.onboard_date);
-        o.set("owner", &mut out.owner);
-        o.set("onboard_address", &mut out.onboard_address);
-        o.set("work_address", &mut out.work_address);
-        o.set("remark", &mut out.remark);
-        o.set("attachment_list", &mut out.attachment_list);
-        o.set("customize_info_list", &mut out.customize_info_list);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferBasicInfoV2 {
+    const NAME: &'static str = "OfferBasicInfoV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "offer_type" => v.put(&mut self.offer_type),
+            "offer_status" => v.put(&mut self.offer_status),
+            "leader" => v.put(&mut self.leader),
+            "employee_type" => v.put(&mut self.employee_type),
+            "department" => v.put(&mut self.department),
+            "sequence" => v.put(&mut self.sequence),
+            "level" => v.put(&mut self.level),
+            "company_main_body" => v.put(&mut self.company_main_body),
+            "job_requirement_id" => v.put(&mut self.job_requirement_id),
+            "probation_month" => v.put(&mut self.probation_month),
+            "contract_period" => v.put(&mut self.contract_period),
+            "onboard_date" => v.put(&mut self.onboard_date),
+            "owner" => v.put(&mut self.owner),
+            "onboard_address" => v.put(&mut self.onboard_address),
+            "work_address" => v.put(&mut self.work_address),
+            "remark" => v.put(&mut self.remark),
+            "attachment_list" => v.put(&mut self.attachment_list),
+            "customize_info_list" => v.put(&mut self.customize_info_list),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.offer_custom_field.update` (Update offer apply form custom fields).
@@ -14476,12 +17620,24 @@ pub struct OfferCustomizedInfo {
 }
 impl FromJson for OfferCustomizedInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferCustomizedInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferCustomizedInfo {
+    const NAME: &'static str = "OfferCustomizedInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OfferCustomizedInfo {
@@ -14509,13 +17665,25 @@ pub struct OfferEmailInfo {
 }
 impl FromJson for OfferEmailInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferEmailInfo")?;
-        let mut out = Self::default();
-        o.set("cc_email_list", &mut out.cc_email_list);
-        o.set("receiver_email_list", &mut out.receiver_email_list);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferEmailInfo {
+    const NAME: &'static str = "OfferEmailInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cc_email_list" => v.put(&mut self.cc_email_list),
+            "receiver_email_list" => v.put(&mut self.receiver_email_list),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 /// The `offer_file_list` of `OfferSendRecord`.
@@ -14539,15 +17707,27 @@ pub struct OfferFile {
 }
 impl FromJson for OfferFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferFile")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("file_template_id", &mut out.file_template_id);
-        o.set("file_template_name", &mut out.file_template_name);
-        o.set("file_template_type_id", &mut out.file_template_type_id);
-        o.set("file_template_type_name", &mut out.file_template_type_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferFile {
+    const NAME: &'static str = "OfferFile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "file_template_id" => v.put(&mut self.file_template_id),
+            "file_template_name" => v.put(&mut self.file_template_name),
+            "file_template_type_id" => v.put(&mut self.file_template_type_id),
+            "file_template_type_name" => v.put(&mut self.file_template_type_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.offer.create` (Create offer).
@@ -14615,12 +17795,24 @@ pub struct OfferInfoV2 {
 }
 impl FromJson for OfferInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferInfoV2")?;
-        let mut out = Self::default();
-        o.set("offer_basic", &mut out.offer_basic);
-        o.set("offer_salary", &mut out.offer_salary);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferInfoV2 {
+    const NAME: &'static str = "OfferInfoV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_basic" => v.put(&mut self.offer_basic),
+            "offer_salary" => v.put(&mut self.offer_salary),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_info` of `ApplicationOffer`.
@@ -14638,12 +17830,24 @@ pub struct OfferJobInfo {
 }
 impl FromJson for OfferJobInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferJobInfo")?;
-        let mut out = Self::default();
-        o.set("job_id", &mut out.job_id);
-        o.set("job_name", &mut out.job_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferJobInfo {
+    const NAME: &'static str = "OfferJobInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "job_id" => v.put(&mut self.job_id),
+            "job_name" => v.put(&mut self.job_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListOfferResponseBody`.
@@ -14671,17 +17875,29 @@ pub struct OfferListInfo {
 }
 impl FromJson for OfferListInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferListInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("job_info", &mut out.job_info);
-        o.set("create_time", &mut out.create_time);
-        o.set("offer_status", &mut out.offer_status);
-        o.set("offer_type", &mut out.offer_type);
-        o.set("employee_type", &mut out.employee_type);
-        o.set("application_id", &mut out.application_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferListInfo {
+    const NAME: &'static str = "OfferListInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "job_info" => v.put(&mut self.job_info),
+            "create_time" => v.put(&mut self.create_time),
+            "offer_status" => v.put(&mut self.offer_status),
+            "offer_type" => v.put(&mut self.offer_type),
+            "employee_type" => v.put(&mut self.employee_type),
+            "application_id" => v.put(&mut self.application_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `salary_info` of `CreateOfferResponseBody`.
@@ -14709,17 +17925,29 @@ pub struct OfferSalaryInfo {
 }
 impl FromJson for OfferSalaryInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferSalaryInfo")?;
-        let mut out = Self::default();
-        o.set("currency", &mut out.currency);
-        o.set("basic_salary", &mut out.basic_salary);
-        o.set("probation_salary_percentage", &mut out.probation_salary_percentage);
-        o.set("award_salary_multiple", &mut out.award_salary_multiple);
-        o.set("option_shares", &mut out.option_shares);
-        o.set("quarterly_bonus", &mut out.quarterly_bonus);
-        o.set("half_year_bonus", &mut out.half_year_bonus);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferSalaryInfo {
+    const NAME: &'static str = "OfferSalaryInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "currency" => v.put(&mut self.currency),
+            "basic_salary" => v.put(&mut self.basic_salary),
+            "probation_salary_percentage" => v.put(&mut self.probation_salary_percentage),
+            "award_salary_multiple" => v.put(&mut self.award_salary_multiple),
+            "option_shares" => v.put(&mut self.option_shares),
+            "quarterly_bonus" => v.put(&mut self.quarterly_bonus),
+            "half_year_bonus" => v.put(&mut self.half_year_bonus),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OfferSalaryInfo {
@@ -14772,20 +18000,32 @@ pub struct OfferSalaryInfoV2 {
 }
 impl FromJson for OfferSalaryInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferSalaryInfoV2")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("salary_status", &mut out.salary_status);
-        o.set("probation_salary_percentage", &mut out.probation_salary_percentage);
-        o.set("award_salary_multiple", &mut out.award_salary_multiple);
-        o.set("option_shares", &mut out.option_shares);
-        o.set("quarterly_bonus", &mut out.quarterly_bonus);
-        o.set("half_year_bonus", &mut out.half_year_bonus);
-        o.set("total_annual_cash", &mut out.total_annual_cash);
-        o.set("customize_info_list", &mut out.customize_info_list);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferSalaryInfoV2 {
+    const NAME: &'static str = "OfferSalaryInfoV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "salary_status" => v.put(&mut self.salary_status),
+            "probation_salary_percentage" => v.put(&mut self.probation_salary_percentage),
+            "award_salary_multiple" => v.put(&mut self.award_salary_multiple),
+            "option_shares" => v.put(&mut self.option_shares),
+            "quarterly_bonus" => v.put(&mut self.quarterly_bonus),
+            "half_year_bonus" => v.put(&mut self.half_year_bonus),
+            "total_annual_cash" => v.put(&mut self.total_annual_cash),
+            "customize_info_list" => v.put(&mut self.customize_info_list),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `object_list` of `GetOfferSchemaResponseBody`.
@@ -14809,15 +18049,27 @@ pub struct OfferSchemaDetail {
 }
 impl FromJson for OfferSchemaDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferSchemaDetail")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("is_customized", &mut out.is_customized);
-        o.set("option_list", &mut out.option_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferSchemaDetail {
+    const NAME: &'static str = "OfferSchemaDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "is_customized" => v.put(&mut self.is_customized),
+            "option_list" => v.put(&mut self.option_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `option_list` of `OfferSchemaDetail`.
@@ -14837,13 +18089,25 @@ pub struct OfferSchemaDetailOption {
 }
 impl FromJson for OfferSchemaDetailOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferSchemaDetailOption")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("index", &mut out.index);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferSchemaDetailOption {
+    const NAME: &'static str = "OfferSchemaDetailOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "index" => v.put(&mut self.index),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `offer_send_record_list` of `ApplicationOffer`.
@@ -14873,18 +18137,30 @@ pub struct OfferSendRecord {
 }
 impl FromJson for OfferSendRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferSendRecord")?;
-        let mut out = Self::default();
-        o.set("offer_send_record_id", &mut out.offer_send_record_id);
-        o.set("operator_user_id", &mut out.operator_user_id);
-        o.set("send_time", &mut out.send_time);
-        o.set("offer_letter_status", &mut out.offer_letter_status);
-        o.set("email_info", &mut out.email_info);
-        o.set("acceptance_list", &mut out.acceptance_list);
-        o.set("offer_file_list", &mut out.offer_file_list);
-        o.set("offer_signature_info", &mut out.offer_signature_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferSendRecord {
+    const NAME: &'static str = "OfferSendRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_send_record_id" => v.put(&mut self.offer_send_record_id),
+            "operator_user_id" => v.put(&mut self.operator_user_id),
+            "send_time" => v.put(&mut self.send_time),
+            "offer_letter_status" => v.put(&mut self.offer_letter_status),
+            "email_info" => v.put(&mut self.email_info),
+            "acceptance_list" => v.put(&mut self.acceptance_list),
+            "offer_file_list" => v.put(&mut self.offer_file_list),
+            "offer_signature_info" => v.put(&mut self.offer_signature_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `offer_signature_info` of `OfferSendRecord`.
@@ -14904,13 +18180,25 @@ pub struct OfferSignatureInfo {
 }
 impl FromJson for OfferSignatureInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OfferSignatureInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("signature_status", &mut out.signature_status);
-        o.set("attachment_list", &mut out.attachment_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OfferSignatureInfo {
+    const NAME: &'static str = "OfferSignatureInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "signature_status" => v.put(&mut self.signature_status),
+            "attachment_list" => v.put(&mut self.attachment_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.offer.offer_status` (Update Offer Status).
@@ -15051,14 +18339,25 @@ pub struct PatchExternalInterviewAssessmentResponseBody {
 }
 impl FromJson for PatchExternalInterviewAssessmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "PatchExternalInterviewAssessmentResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("external_interview_assessment", &mut out.external_interview_assessment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchExternalInterviewAssessmentResponseBody {
+    const NAME: &'static str = "PatchExternalInterviewAssessmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_interview_assessment" => {
+                v.put(&mut self.external_interview_assessment)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.interviewer.patch` (Update Interviewer Info).
@@ -15092,11 +18391,23 @@ pub struct PatchInterviewerResponseBody {
 }
 impl FromJson for PatchInterviewerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchInterviewerResponseBody")?;
-        let mut out = Self::default();
-        o.set("interviewer", &mut out.interviewer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchInterviewerResponseBody {
+    const NAME: &'static str = "PatchInterviewerResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interviewer" => v.put(&mut self.interviewer),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.note.patch` (Update note).
@@ -15154,14 +18465,26 @@ pub struct PermissionCollection {
 }
 impl FromJson for PermissionCollection {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PermissionCollection")?;
-        let mut out = Self::default();
-        o.set("feature_permissions", &mut out.feature_permissions);
-        o.set("management_permissions", &mut out.management_permissions);
-        o.set("data_permissions", &mut out.data_permissions);
-        o.set("business_management_scopes", &mut out.business_management_scopes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PermissionCollection {
+    const NAME: &'static str = "PermissionCollection";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "feature_permissions" => v.put(&mut self.feature_permissions),
+            "management_permissions" => v.put(&mut self.management_permissions),
+            "data_permissions" => v.put(&mut self.data_permissions),
+            "business_management_scopes" => v.put(&mut self.business_management_scopes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `permission_groups` of `BusinessManagementScope`.
@@ -15179,12 +18502,24 @@ pub struct PermissionGroupInfo {
 }
 impl FromJson for PermissionGroupInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PermissionGroupInfo")?;
-        let mut out = Self::default();
-        o.set("permission_ids", &mut out.permission_ids);
-        o.set("scope_rule", &mut out.scope_rule);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PermissionGroupInfo {
+    const NAME: &'static str = "PermissionGroupInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "permission_ids" => v.put(&mut self.permission_ids),
+            "scope_rule" => v.put(&mut self.scope_rule),
+            _ => v.skip(),
+        }
     }
 }
 /// The `scope_rule` of `PermissionGroupInfo`.
@@ -15200,11 +18535,23 @@ pub struct PermissionScopeRule {
 }
 impl FromJson for PermissionScopeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PermissionScopeRule")?;
-        let mut out = Self::default();
-        o.set("rule_type", &mut out.rule_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PermissionScopeRule {
+    const NAME: &'static str = "PermissionScopeRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rule_type" => v.put(&mut self.rule_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_post` of `GetReferralWebsiteJobPostResponseBody`.
@@ -15274,38 +18621,50 @@ pub struct PortalJobPost {
 }
 impl FromJson for PortalJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PortalJobPost")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("title", &mut out.title);
-        o.set("job_id", &mut out.job_id);
-        o.set("job_code", &mut out.job_code);
-        o.set("job_expire_time", &mut out.job_expire_time);
-        o.set("job_active_status", &mut out.job_active_status);
-        o.set("job_process_type", &mut out.job_process_type);
-        o.set("job_recruitment_type", &mut out.job_recruitment_type);
-        o.set("job_department", &mut out.job_department);
-        o.set("job_type", &mut out.job_type);
-        o.set("min_job_level", &mut out.min_job_level);
-        o.set("max_job_level", &mut out.max_job_level);
-        o.set("address", &mut out.address);
-        o.set("min_salary", &mut out.min_salary);
-        o.set("max_salary", &mut out.max_salary);
-        o.set("required_degree", &mut out.required_degree);
-        o.set("experience", &mut out.experience);
-        o.set("headcount", &mut out.headcount);
-        o.set("high_light_list", &mut out.high_light_list);
-        o.set("description", &mut out.description);
-        o.set("requirement", &mut out.requirement);
-        o.set("creator", &mut out.creator);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.set("job_function", &mut out.job_function);
-        o.set("subject", &mut out.subject);
-        o.set("address_list", &mut out.address_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PortalJobPost {
+    const NAME: &'static str = "PortalJobPost";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "title" => v.put(&mut self.title),
+            "job_id" => v.put(&mut self.job_id),
+            "job_code" => v.put(&mut self.job_code),
+            "job_expire_time" => v.put(&mut self.job_expire_time),
+            "job_active_status" => v.put(&mut self.job_active_status),
+            "job_process_type" => v.put(&mut self.job_process_type),
+            "job_recruitment_type" => v.put(&mut self.job_recruitment_type),
+            "job_department" => v.put(&mut self.job_department),
+            "job_type" => v.put(&mut self.job_type),
+            "min_job_level" => v.put(&mut self.min_job_level),
+            "max_job_level" => v.put(&mut self.max_job_level),
+            "address" => v.put(&mut self.address),
+            "min_salary" => v.put(&mut self.min_salary),
+            "max_salary" => v.put(&mut self.max_salary),
+            "required_degree" => v.put(&mut self.required_degree),
+            "experience" => v.put(&mut self.experience),
+            "headcount" => v.put(&mut self.headcount),
+            "high_light_list" => v.put(&mut self.high_light_list),
+            "description" => v.put(&mut self.description),
+            "requirement" => v.put(&mut self.requirement),
+            "creator" => v.put(&mut self.creator),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            "job_function" => v.put(&mut self.job_function),
+            "subject" => v.put(&mut self.subject),
+            "address_list" => v.put(&mut self.address_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.attachment.preview` (Get attachment PDF download link) answers with.
@@ -15321,11 +18680,23 @@ pub struct PreviewAttachmentResponseBody {
 }
 impl FromJson for PreviewAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PreviewAttachmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PreviewAttachmentResponseBody {
+    const NAME: &'static str = "PreviewAttachmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.agency.protect` (Set agency protection period).
@@ -15422,14 +18793,26 @@ pub struct ProtectSearchAgencyResponseBody {
 }
 impl FromJson for ProtectSearchAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProtectSearchAgencyResponseBody")?;
-        let mut out = Self::default();
-        o.set("is_onboarded", &mut out.is_onboarded);
-        o.set("onboarded_in_protection", &mut out.onboarded_in_protection);
-        o.set("onboarded_protection", &mut out.onboarded_protection);
-        o.set("protection_list", &mut out.protection_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProtectSearchAgencyResponseBody {
+    const NAME: &'static str = "ProtectSearchAgencyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_onboarded" => v.put(&mut self.is_onboarded),
+            "onboarded_in_protection" => v.put(&mut self.onboarded_in_protection),
+            "onboarded_protection" => v.put(&mut self.onboarded_protection),
+            "protection_list" => v.put(&mut self.protection_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `provider_info` of `BackgroundCheckOrder`.
@@ -15447,12 +18830,24 @@ pub struct ProviderIdNameObject {
 }
 impl FromJson for ProviderIdNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProviderIdNameObject")?;
-        let mut out = Self::default();
-        o.set("provider_id", &mut out.provider_id);
-        o.set("provider_name", &mut out.provider_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProviderIdNameObject {
+    const NAME: &'static str = "ProviderIdNameObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "provider_id" => v.put(&mut self.provider_id),
+            "provider_name" => v.put(&mut self.provider_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.advertisement.publish` (Publish job post).
@@ -15486,11 +18881,23 @@ pub struct QueryAgencyResponseBody {
 }
 impl FromJson for QueryAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryAgencyResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryAgencyResponseBody {
+    const NAME: &'static str = "QueryAgencyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.location.query` (Query address list).
@@ -15535,13 +18942,25 @@ pub struct QueryLocationResponseBody {
 }
 impl FromJson for QueryLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryLocationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryLocationResponseBody {
+    const NAME: &'static str = "QueryLocationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.talent_object.query` (Get talent field) answers with.
@@ -15557,11 +18976,23 @@ pub struct QueryTalentObjectResponseBody {
 }
 impl FromJson for QueryTalentObjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryTalentObjectResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryTalentObjectResponseBody {
+    const NAME: &'static str = "QueryTalentObjectResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `questions` of `Questionnaire`.
@@ -15595,20 +19026,32 @@ pub struct Question {
 }
 impl FromJson for Question {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Question")?;
-        let mut out = Self::default();
-        o.set("question_id", &mut out.question_id);
-        o.set("question_name", &mut out.question_name);
-        o.set("question_en_name", &mut out.question_en_name);
-        o.set("question_desc", &mut out.question_desc);
-        o.set("question_en_desc", &mut out.question_en_desc);
-        o.set("question_type", &mut out.question_type);
-        o.set("is_required", &mut out.is_required);
-        o.set("select_option_result_list", &mut out.select_option_result_list);
-        o.set("five_start_scoring_result", &mut out.five_start_scoring_result);
-        o.set("description_result", &mut out.description_result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Question {
+    const NAME: &'static str = "Question";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "question_id" => v.put(&mut self.question_id),
+            "question_name" => v.put(&mut self.question_name),
+            "question_en_name" => v.put(&mut self.question_en_name),
+            "question_desc" => v.put(&mut self.question_desc),
+            "question_en_desc" => v.put(&mut self.question_en_desc),
+            "question_type" => v.put(&mut self.question_type),
+            "is_required" => v.put(&mut self.is_required),
+            "select_option_result_list" => v.put(&mut self.select_option_result_list),
+            "five_start_scoring_result" => v.put(&mut self.five_start_scoring_result),
+            "description_result" => v.put(&mut self.description_result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `question_assessments` of `DimensionAssessment`.
@@ -15632,15 +19075,27 @@ pub struct QuestionAssessment {
 }
 impl FromJson for QuestionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QuestionAssessment")?;
-        let mut out = Self::default();
-        o.set("question_type", &mut out.question_type);
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.set("content", &mut out.content);
-        o.set("abilities", &mut out.abilities);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuestionAssessment {
+    const NAME: &'static str = "QuestionAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "question_type" => v.put(&mut self.question_type),
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            "content" => v.put(&mut self.content),
+            "abilities" => v.put(&mut self.abilities),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListQuestionnaireResponseBody`.
@@ -15668,17 +19123,29 @@ pub struct Questionnaire {
 }
 impl FromJson for Questionnaire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Questionnaire")?;
-        let mut out = Self::default();
-        o.set("questionnaire_id", &mut out.questionnaire_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("interview_id", &mut out.interview_id);
-        o.set("version", &mut out.version);
-        o.set("questions", &mut out.questions);
-        o.set("has_answers", &mut out.has_answers);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Questionnaire {
+    const NAME: &'static str = "Questionnaire";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "questionnaire_id" => v.put(&mut self.questionnaire_id),
+            "application_id" => v.put(&mut self.application_id),
+            "interview_id" => v.put(&mut self.interview_id),
+            "version" => v.put(&mut self.version),
+            "questions" => v.put(&mut self.questions),
+            "has_answers" => v.put(&mut self.has_answers),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `range_filter` of `CommonFilter`.
@@ -15718,12 +19185,24 @@ pub struct RecommendedJobLevel {
 }
 impl FromJson for RecommendedJobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecommendedJobLevel")?;
-        let mut out = Self::default();
-        o.set("lower_limit_job_level_name", &mut out.lower_limit_job_level_name);
-        o.set("higher_limit_job_level_name", &mut out.higher_limit_job_level_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecommendedJobLevel {
+    const NAME: &'static str = "RecommendedJobLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "lower_limit_job_level_name" => v.put(&mut self.lower_limit_job_level_name),
+            "higher_limit_job_level_name" => v.put(&mut self.higher_limit_job_level_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.referral_account.reconciliation` (Withdrawal and Reconciliation API of Referral Account).
@@ -15775,14 +19254,23 @@ pub struct ReconciliationReferralAccountResponseBody {
 }
 impl FromJson for ReconciliationReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ReconciliationReferralAccountResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("check_failed_list", &mut out.check_failed_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReconciliationReferralAccountResponseBody {
+    const NAME: &'static str = "ReconciliationReferralAccountResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "check_failed_list" => v.put(&mut self.check_failed_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `record_score` of `InterviewRecordV2`.
@@ -15800,12 +19288,24 @@ pub struct RecordScore {
 }
 impl FromJson for RecordScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecordScore")?;
-        let mut out = Self::default();
-        o.set("score", &mut out.score);
-        o.set("total_score", &mut out.total_score);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecordScore {
+    const NAME: &'static str = "RecordScore";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "score" => v.put(&mut self.score),
+            "total_score" => v.put(&mut self.total_score),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.job.recruiter` (Get job manager) answers with.
@@ -15821,11 +19321,23 @@ pub struct RecruiterJobResponseBody {
 }
 impl FromJson for RecruiterJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecruiterJobResponseBody")?;
-        let mut out = Self::default();
-        o.set("info", &mut out.info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecruiterJobResponseBody {
+    const NAME: &'static str = "RecruiterJobResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "info" => v.put(&mut self.info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `referral` of `GetByApplicationReferralResponseBody`.
@@ -15849,15 +19361,27 @@ pub struct Referral {
 }
 impl FromJson for Referral {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Referral")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_id", &mut out.application_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("referral_user_id", &mut out.referral_user_id);
-        o.set("referral_user", &mut out.referral_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Referral {
+    const NAME: &'static str = "Referral";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_id" => v.put(&mut self.application_id),
+            "create_time" => v.put(&mut self.create_time),
+            "referral_user_id" => v.put(&mut self.referral_user_id),
+            "referral_user" => v.put(&mut self.referral_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `ReferralInfoV2`.
@@ -15883,16 +19407,28 @@ pub struct ReferralBasicInfo {
 }
 impl FromJson for ReferralBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReferralBasicInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_id", &mut out.application_id);
-        o.set("referral_type", &mut out.referral_type);
-        o.set("user_info", &mut out.user_info);
-        o.set("create_time", &mut out.create_time);
-        o.set("referral_method", &mut out.referral_method);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReferralBasicInfo {
+    const NAME: &'static str = "ReferralBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_id" => v.put(&mut self.application_id),
+            "referral_type" => v.put(&mut self.referral_type),
+            "user_info" => v.put(&mut self.user_info),
+            "create_time" => v.put(&mut self.create_time),
+            "referral_method" => v.put(&mut self.referral_method),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchReferralResponseBody`.
@@ -15914,14 +19450,26 @@ pub struct ReferralInfo {
 }
 impl FromJson for ReferralInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReferralInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_ids", &mut out.application_ids);
-        o.set("create_time", &mut out.create_time);
-        o.set("referral_user", &mut out.referral_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReferralInfo {
+    const NAME: &'static str = "ReferralInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_ids" => v.put(&mut self.application_ids),
+            "create_time" => v.put(&mut self.create_time),
+            "referral_user" => v.put(&mut self.referral_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `referral` of `ApplicationDetailInfo`.
@@ -15939,12 +19487,24 @@ pub struct ReferralInfoV2 {
 }
 impl FromJson for ReferralInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReferralInfoV2")?;
-        let mut out = Self::default();
-        o.set("basic_info", &mut out.basic_info);
-        o.set("recommend_info", &mut out.recommend_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReferralInfoV2 {
+    const NAME: &'static str = "ReferralInfoV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "basic_info" => v.put(&mut self.basic_info),
+            "recommend_info" => v.put(&mut self.recommend_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `recommend_info` of `ReferralInfoV2`.
@@ -15970,16 +19530,28 @@ pub struct ReferralRecommendInfo {
 }
 impl FromJson for ReferralRecommendInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReferralRecommendInfo")?;
-        let mut out = Self::default();
-        o.set("relationship", &mut out.relationship);
-        o.set("familiarity", &mut out.familiarity);
-        o.set("comment", &mut out.comment);
-        o.set("specific_relationship", &mut out.specific_relationship);
-        o.set("work_ability_familiarity", &mut out.work_ability_familiarity);
-        o.set("match_degree", &mut out.match_degree);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReferralRecommendInfo {
+    const NAME: &'static str = "ReferralRecommendInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "relationship" => v.put(&mut self.relationship),
+            "familiarity" => v.put(&mut self.familiarity),
+            "comment" => v.put(&mut self.comment),
+            "specific_relationship" => v.put(&mut self.specific_relationship),
+            "work_ability_familiarity" => v.put(&mut self.work_ability_familiarity),
+            "match_degree" => v.put(&mut self.match_degree),
+            _ => v.skip(),
+        }
     }
 }
 /// The `registration_list` of `Talent`.
@@ -16001,14 +19573,26 @@ pub struct RegistrationBasicInfo {
 }
 impl FromJson for RegistrationBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RegistrationBasicInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("registration_time", &mut out.registration_time);
-        o.set("download_url", &mut out.download_url);
-        o.set("scenario", &mut out.scenario);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RegistrationBasicInfo {
+    const NAME: &'static str = "RegistrationBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "registration_time" => v.put(&mut self.registration_time),
+            "download_url" => v.put(&mut self.download_url),
+            "scenario" => v.put(&mut self.scenario),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_registration` of `JobConfigDetail`.
@@ -16026,12 +19610,24 @@ pub struct RegistrationInfo {
 }
 impl FromJson for RegistrationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RegistrationInfo")?;
-        let mut out = Self::default();
-        o.set("schema_id", &mut out.schema_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RegistrationInfo {
+    const NAME: &'static str = "RegistrationInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema_id" => v.put(&mut self.schema_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListPortalApplySchemaResponseBody`.
@@ -16053,14 +19649,26 @@ pub struct RegistrationSchema {
 }
 impl FromJson for RegistrationSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RegistrationSchema")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("scenarios", &mut out.scenarios);
-        o.set("objects", &mut out.objects);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RegistrationSchema {
+    const NAME: &'static str = "RegistrationSchema";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "scenarios" => v.put(&mut self.scenarios),
+            "objects" => v.put(&mut self.objects),
+            _ => v.skip(),
+        }
     }
 }
 /// The `related_dimension_config` of `InterviewFeedbackFormDimension`.
@@ -16078,12 +19686,24 @@ pub struct RelatedDimensionConfig {
 }
 impl FromJson for RelatedDimensionConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RelatedDimensionConfig")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("related_dimension_settings", &mut out.related_dimension_settings);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RelatedDimensionConfig {
+    const NAME: &'static str = "RelatedDimensionConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "related_dimension_settings" => v.put(&mut self.related_dimension_settings),
+            _ => v.skip(),
+        }
     }
 }
 /// The `related_dimension_settings` of `RelatedDimensionConfig`.
@@ -16103,13 +19723,25 @@ pub struct RelatedDimensionSetting {
 }
 impl FromJson for RelatedDimensionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RelatedDimensionSetting")?;
-        let mut out = Self::default();
-        o.set("dimension_id", &mut out.dimension_id);
-        o.set("related_operator_type", &mut out.related_operator_type);
-        o.set("dimension_option_ids", &mut out.dimension_option_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RelatedDimensionSetting {
+    const NAME: &'static str = "RelatedDimensionSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "dimension_id" => v.put(&mut self.dimension_id),
+            "related_operator_type" => v.put(&mut self.related_operator_type),
+            "dimension_option_ids" => v.put(&mut self.dimension_option_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `comment_info` of `AgencyInfo`.
@@ -16129,13 +19761,25 @@ pub struct ReportCustomData {
 }
 impl FromJson for ReportCustomData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReportCustomData")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("value", &mut out.value);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReportCustomData {
+    const NAME: &'static str = "ReportCustomData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "value" => v.put(&mut self.value),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListResumeSourceResponseBody`.
@@ -16159,15 +19803,27 @@ pub struct ResumeSource {
 }
 impl FromJson for ResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ResumeSource")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.set("active_status", &mut out.active_status);
-        o.set("resume_source_type", &mut out.resume_source_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ResumeSource {
+    const NAME: &'static str = "ResumeSource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            "active_status" => v.put(&mut self.active_status),
+            "resume_source_type" => v.put(&mut self.resume_source_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListRoleResponseBody`.
@@ -16195,17 +19851,29 @@ pub struct Role {
 }
 impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Role")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("scope_of_application", &mut out.scope_of_application);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("role_status", &mut out.role_status);
-        o.set("role_type", &mut out.role_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Role {
+    const NAME: &'static str = "Role";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "scope_of_application" => v.put(&mut self.scope_of_application),
+            "modify_time" => v.put(&mut self.modify_time),
+            "role_status" => v.put(&mut self.role_status),
+            "role_type" => v.put(&mut self.role_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `role` of `GetRoleResponseBody`.
@@ -16239,20 +19907,38 @@ pub struct RoleDetail {
 }
 impl FromJson for RoleDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoleDetail")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("role_status", &mut out.role_status);
-        o.set("role_type", &mut out.role_type);
-        o.set("scope_of_application", &mut out.scope_of_application);
-        o.set("has_business_management_scope", &mut out.has_business_management_scope);
-        o.set("socail_permission_collection", &mut out.socail_permission_collection);
-        o.set("campus_permission_collection", &mut out.campus_permission_collection);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoleDetail {
+    const NAME: &'static str = "RoleDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "modify_time" => v.put(&mut self.modify_time),
+            "role_status" => v.put(&mut self.role_status),
+            "role_type" => v.put(&mut self.role_type),
+            "scope_of_application" => v.put(&mut self.scope_of_application),
+            "has_business_management_scope" => {
+                v.put(&mut self.has_business_management_scope)
+            }
+            "socail_permission_collection" => {
+                v.put(&mut self.socail_permission_collection)
+            }
+            "campus_permission_collection" => {
+                v.put(&mut self.campus_permission_collection)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `score_calculation_config` of `InterviewFeedbackForm`.
@@ -16270,12 +19956,24 @@ pub struct ScoreCalculationConfig {
 }
 impl FromJson for ScoreCalculationConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ScoreCalculationConfig")?;
-        let mut out = Self::default();
-        o.set("enabled", &mut out.enabled);
-        o.set("calculation_mode", &mut out.calculation_mode);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ScoreCalculationConfig {
+    const NAME: &'static str = "ScoreCalculationConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enabled" => v.put(&mut self.enabled),
+            "calculation_mode" => v.put(&mut self.calculation_mode),
+            _ => v.skip(),
+        }
     }
 }
 /// The `score_dimension_config` of `InterviewFeedbackFormDimension`.
@@ -16295,13 +19993,25 @@ pub struct ScoreDimensionConfig {
 }
 impl FromJson for ScoreDimensionConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ScoreDimensionConfig")?;
-        let mut out = Self::default();
-        o.set("score_dimension_type", &mut out.score_dimension_type);
-        o.set("lower_limit_score", &mut out.lower_limit_score);
-        o.set("upper_limit_score", &mut out.upper_limit_score);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ScoreDimensionConfig {
+    const NAME: &'static str = "ScoreDimensionConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "score_dimension_type" => v.put(&mut self.score_dimension_type),
+            "lower_limit_score" => v.put(&mut self.lower_limit_score),
+            "upper_limit_score" => v.put(&mut self.upper_limit_score),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.diversity_inclusion.search` (Get Additional Info in Application Form).
@@ -16338,11 +20048,23 @@ pub struct SearchDiversityInclusionResponseBody {
 }
 impl FromJson for SearchDiversityInclusionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchDiversityInclusionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchDiversityInclusionResponseBody {
+    const NAME: &'static str = "SearchDiversityInclusionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.job_publish_record.search` (Get job advertisement posting records).
@@ -16412,11 +20134,23 @@ pub struct SearchReferralResponseBody {
 }
 impl FromJson for SearchReferralResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchReferralResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchReferralResponseBody {
+    const NAME: &'static str = "SearchReferralResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.talent_operation_log.search` (Search talent operation log list).
@@ -16460,13 +20194,25 @@ pub struct SearchTalentOperationLogResponseBody {
 }
 impl FromJson for SearchTalentOperationLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchTalentOperationLogResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchTalentOperationLogResponseBody {
+    const NAME: &'static str = "SearchTalentOperationLogResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v1.talent_pool.search` (Get Talent Pool List) answers with.
@@ -16486,13 +20232,25 @@ pub struct SearchTalentPoolResponseBody {
 }
 impl FromJson for SearchTalentPoolResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchTalentPoolResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchTalentPoolResponseBody {
+    const NAME: &'static str = "SearchTalentPoolResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.test.search` (Get a list of written exams).
@@ -16536,13 +20294,25 @@ pub struct SearchTestResponseBody {
 }
 impl FromJson for SearchTestResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchTestResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchTestResponseBody {
+    const NAME: &'static str = "SearchTestResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.website_job_post.search` (Search for Job List of Official Recruitment Website).
@@ -16610,16 +20380,28 @@ pub struct SelectOptionResult {
 }
 impl FromJson for SelectOptionResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SelectOptionResult")?;
-        let mut out = Self::default();
-        o.set("option_id", &mut out.option_id);
-        o.set("option_name", &mut out.option_name);
-        o.set("option_en_name", &mut out.option_en_name);
-        o.set("option_desc", &mut out.option_desc);
-        o.set("option_en_desc", &mut out.option_en_desc);
-        o.set("is_selected", &mut out.is_selected);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SelectOptionResult {
+    const NAME: &'static str = "SelectOptionResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "option_id" => v.put(&mut self.option_id),
+            "option_name" => v.put(&mut self.option_name),
+            "option_en_name" => v.put(&mut self.option_en_name),
+            "option_desc" => v.put(&mut self.option_desc),
+            "option_en_desc" => v.put(&mut self.option_en_desc),
+            "is_selected" => v.put(&mut self.is_selected),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sentences` of `Minutes`.
@@ -16641,14 +20423,26 @@ pub struct Sentence {
 }
 impl FromJson for Sentence {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Sentence")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("speak_time", &mut out.speak_time);
-        o.set("user_type", &mut out.user_type);
-        o.set("speaker_name", &mut out.speaker_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Sentence {
+    const NAME: &'static str = "Sentence";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "speak_time" => v.put(&mut self.speak_time),
+            "user_type" => v.put(&mut self.user_type),
+            "speaker_name" => v.put(&mut self.speaker_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `attachment_list` of `OfferSignatureInfo`.
@@ -16674,16 +20468,28 @@ pub struct SignatureAttachment {
 }
 impl FromJson for SignatureAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SignatureAttachment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("file_name", &mut out.file_name);
-        o.set("file_template_id", &mut out.file_template_id);
-        o.set("file_template_name", &mut out.file_template_name);
-        o.set("file_template_type_id", &mut out.file_template_type_id);
-        o.set("file_template_type_name", &mut out.file_template_type_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SignatureAttachment {
+    const NAME: &'static str = "SignatureAttachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "file_name" => v.put(&mut self.file_name),
+            "file_template_id" => v.put(&mut self.file_template_id),
+            "file_template_name" => v.put(&mut self.file_template_name),
+            "file_template_type_id" => v.put(&mut self.file_template_type_id),
+            "file_template_type_name" => v.put(&mut self.file_template_type_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `specific_relationship` of `ReferralRecommendInfo`.
@@ -16701,12 +20507,24 @@ pub struct SpecificRelationship {
 }
 impl FromJson for SpecificRelationship {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SpecificRelationship")?;
-        let mut out = Self::default();
-        o.set("relation_with_candidate", &mut out.relation_with_candidate);
-        o.set("extra", &mut out.extra);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SpecificRelationship {
+    const NAME: &'static str = "SpecificRelationship";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "relation_with_candidate" => v.put(&mut self.relation_with_candidate),
+            "extra" => v.put(&mut self.extra),
+            _ => v.skip(),
+        }
     }
 }
 /// The `stage_count_list` of `JobDetail`.
@@ -16724,12 +20542,24 @@ pub struct StageCountInfo {
 }
 impl FromJson for StageCountInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StageCountInfo")?;
-        let mut out = Self::default();
-        o.set("count", &mut out.count);
-        o.set("stage", &mut out.stage);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StageCountInfo {
+    const NAME: &'static str = "StageCountInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "count" => v.put(&mut self.count),
+            "stage" => v.put(&mut self.stage),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListSubjectResponseBody`.
@@ -16755,16 +20585,28 @@ pub struct Subject {
 }
 impl FromJson for Subject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Subject")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("create_time", &mut out.create_time);
-        o.set("active_status", &mut out.active_status);
-        o.set("application_limit", &mut out.application_limit);
-        o.set("creator", &mut out.creator);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Subject {
+    const NAME: &'static str = "Subject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "create_time" => v.put(&mut self.create_time),
+            "active_status" => v.put(&mut self.active_status),
+            "application_limit" => v.put(&mut self.application_limit),
+            "creator" => v.put(&mut self.creator),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.talent.tag` (Operate Talent Tag).
@@ -16837,28 +20679,40 @@ pub struct Talent {
 }
 impl FromJson for Talent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Talent")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("is_in_agency_period", &mut out.is_in_agency_period);
-        o.set("is_onboarded", &mut out.is_onboarded);
-        o.set("basic_info", &mut out.basic_info);
-        o.set("education_list", &mut out.education_list);
-        o.set("career_list", &mut out.career_list);
-        o.set("project_list", &mut out.project_list);
-        o.set("works_list", &mut out.works_list);
-        o.set("award_list", &mut out.award_list);
-        o.set("language_list", &mut out.language_list);
-        o.set("sns_list", &mut out.sns_list);
-        o.set("resume_source_list", &mut out.resume_source_list);
-        o.set("interview_registration_list", &mut out.interview_registration_list);
-        o.set("registration_list", &mut out.registration_list);
-        o.set("resume_attachment_id_list", &mut out.resume_attachment_id_list);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.set("top_degree", &mut out.top_degree);
-        o.set("first_degree", &mut out.first_degree);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Talent {
+    const NAME: &'static str = "Talent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "is_in_agency_period" => v.put(&mut self.is_in_agency_period),
+            "is_onboarded" => v.put(&mut self.is_onboarded),
+            "basic_info" => v.put(&mut self.basic_info),
+            "education_list" => v.put(&mut self.education_list),
+            "career_list" => v.put(&mut self.career_list),
+            "project_list" => v.put(&mut self.project_list),
+            "works_list" => v.put(&mut self.works_list),
+            "award_list" => v.put(&mut self.award_list),
+            "language_list" => v.put(&mut self.language_list),
+            "sns_list" => v.put(&mut self.sns_list),
+            "resume_source_list" => v.put(&mut self.resume_source_list),
+            "interview_registration_list" => v.put(&mut self.interview_registration_list),
+            "registration_list" => v.put(&mut self.registration_list),
+            "resume_attachment_id_list" => v.put(&mut self.resume_attachment_id_list),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            "top_degree" => v.put(&mut self.top_degree),
+            "first_degree" => v.put(&mut self.first_degree),
+            _ => v.skip(),
+        }
     }
 }
 /// The `award_list` of `Talent`.
@@ -16882,15 +20736,27 @@ pub struct TalentAwardInfo {
 }
 impl FromJson for TalentAwardInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentAwardInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("title", &mut out.title);
-        o.set("award_time", &mut out.award_time);
-        o.set("desc", &mut out.desc);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentAwardInfo {
+    const NAME: &'static str = "TalentAwardInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "title" => v.put(&mut self.title),
+            "award_time" => v.put(&mut self.award_time),
+            "desc" => v.put(&mut self.desc),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `Talent`.
@@ -16948,32 +20814,44 @@ pub struct TalentBasicInfo {
 }
 impl FromJson for TalentBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentBasicInfo")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("mobile", &mut out.mobile);
-        o.set("mobile_code", &mut out.mobile_code);
-        o.set("mobile_country_code", &mut out.mobile_country_code);
-        o.set("email", &mut out.email);
-        o.set("experience_years", &mut out.experience_years);
-        o.set("age", &mut out.age);
-        o.set("nationality", &mut out.nationality);
-        o.set("gender", &mut out.gender);
-        o.set("current_city", &mut out.current_city);
-        o.set("hometown_city", &mut out.hometown_city);
-        o.set("preferred_city_list", &mut out.preferred_city_list);
-        o.set("identification_type", &mut out.identification_type);
-        o.set("identification_number", &mut out.identification_number);
-        o.set("identification", &mut out.identification);
-        o.set("birthday", &mut out.birthday);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("marital_status", &mut out.marital_status);
-        o.set("current_home_address", &mut out.current_home_address);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("hukou_location_code", &mut out.hukou_location_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentBasicInfo {
+    const NAME: &'static str = "TalentBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "mobile" => v.put(&mut self.mobile),
+            "mobile_code" => v.put(&mut self.mobile_code),
+            "mobile_country_code" => v.put(&mut self.mobile_country_code),
+            "email" => v.put(&mut self.email),
+            "experience_years" => v.put(&mut self.experience_years),
+            "age" => v.put(&mut self.age),
+            "nationality" => v.put(&mut self.nationality),
+            "gender" => v.put(&mut self.gender),
+            "current_city" => v.put(&mut self.current_city),
+            "hometown_city" => v.put(&mut self.hometown_city),
+            "preferred_city_list" => v.put(&mut self.preferred_city_list),
+            "identification_type" => v.put(&mut self.identification_type),
+            "identification_number" => v.put(&mut self.identification_number),
+            "identification" => v.put(&mut self.identification),
+            "birthday" => v.put(&mut self.birthday),
+            "creator_id" => v.put(&mut self.creator_id),
+            "marital_status" => v.put(&mut self.marital_status),
+            "current_home_address" => v.put(&mut self.current_home_address),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            "modify_time" => v.put(&mut self.modify_time),
+            "hukou_location_code" => v.put(&mut self.hukou_location_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `talent` of `ApplicationDetailInfo`.
@@ -16997,15 +20875,27 @@ pub struct TalentBasicInfoV2 {
 }
 impl FromJson for TalentBasicInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentBasicInfoV2")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("mobile_code", &mut out.mobile_code);
-        o.set("mobile_number", &mut out.mobile_number);
-        o.set("email", &mut out.email);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentBasicInfoV2 {
+    const NAME: &'static str = "TalentBasicInfoV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "mobile_code" => v.put(&mut self.mobile_code),
+            "mobile_number" => v.put(&mut self.mobile_number),
+            "email" => v.put(&mut self.email),
+            _ => v.skip(),
+        }
     }
 }
 /// The `talent_list` of `BatchGetIdTalentResponseBody`.
@@ -17033,17 +20923,29 @@ pub struct TalentBatchInfo {
 }
 impl FromJson for TalentBatchInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentBatchInfo")?;
-        let mut out = Self::default();
-        o.set("talent_id", &mut out.talent_id);
-        o.set("mobile_code", &mut out.mobile_code);
-        o.set("mobile_number", &mut out.mobile_number);
-        o.set("email", &mut out.email);
-        o.set("identification_type", &mut out.identification_type);
-        o.set("identification_number", &mut out.identification_number);
-        o.set("is_onboarded", &mut out.is_onboarded);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentBatchInfo {
+    const NAME: &'static str = "TalentBatchInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_id" => v.put(&mut self.talent_id),
+            "mobile_code" => v.put(&mut self.mobile_code),
+            "mobile_number" => v.put(&mut self.mobile_number),
+            "email" => v.put(&mut self.email),
+            "identification_type" => v.put(&mut self.identification_type),
+            "identification_number" => v.put(&mut self.identification_number),
+            "is_onboarded" => v.put(&mut self.is_onboarded),
+            _ => v.skip(),
+        }
     }
 }
 /// The `career_list` of `Talent`.
@@ -17075,19 +20977,31 @@ pub struct TalentCareerInfo {
 }
 impl FromJson for TalentCareerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCareerInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("company", &mut out.company);
-        o.set("title", &mut out.title);
-        o.set("desc", &mut out.desc);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("career_type", &mut out.career_type);
-        o.set("tag_list", &mut out.tag_list);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCareerInfo {
+    const NAME: &'static str = "TalentCareerInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "company" => v.put(&mut self.company),
+            "title" => v.put(&mut self.title),
+            "desc" => v.put(&mut self.desc),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "career_type" => v.put(&mut self.career_type),
+            "tag_list" => v.put(&mut self.tag_list),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `award_list` of `CombinedCreateTalentRequestBody`.
@@ -17470,14 +21384,26 @@ pub struct TalentCustomizedAttachment {
 }
 impl FromJson for TalentCustomizedAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCustomizedAttachment")?;
-        let mut out = Self::default();
-        o.set("file_id", &mut out.file_id);
-        o.set("name", &mut out.name);
-        o.set("content_type", &mut out.content_type);
-        o.set("file_size", &mut out.file_size);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCustomizedAttachment {
+    const NAME: &'static str = "TalentCustomizedAttachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_id" => v.put(&mut self.file_id),
+            "name" => v.put(&mut self.name),
+            "content_type" => v.put(&mut self.content_type),
+            "file_size" => v.put(&mut self.file_size),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customized_data_list` of `Talent`.
@@ -17499,14 +21425,26 @@ pub struct TalentCustomizedData {
 }
 impl FromJson for TalentCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCustomizedData")?;
-        let mut out = Self::default();
-        o.set("object_id", &mut out.object_id);
-        o.set("name", &mut out.name);
-        o.set("object_type", &mut out.object_type);
-        o.set("children", &mut out.children);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCustomizedData {
+    const NAME: &'static str = "TalentCustomizedData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_id" => v.put(&mut self.object_id),
+            "name" => v.put(&mut self.name),
+            "object_type" => v.put(&mut self.object_type),
+            "children" => v.put(&mut self.children),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customized_data_list` of `TalentAwardInfo`.
@@ -17528,14 +21466,26 @@ pub struct TalentCustomizedDataChild {
 }
 impl FromJson for TalentCustomizedDataChild {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCustomizedDataChild")?;
-        let mut out = Self::default();
-        o.set("object_id", &mut out.object_id);
-        o.set("name", &mut out.name);
-        o.set("object_type", &mut out.object_type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCustomizedDataChild {
+    const NAME: &'static str = "TalentCustomizedDataChild";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_id" => v.put(&mut self.object_id),
+            "name" => v.put(&mut self.name),
+            "object_type" => v.put(&mut self.object_type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customized_data` of `CombinedCreateTalentRequestBody`.
@@ -17587,17 +21537,29 @@ pub struct TalentCustomizedValue {
 }
 impl FromJson for TalentCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCustomizedValue")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("option", &mut out.option);
-        o.set("option_list", &mut out.option_list);
-        o.set("time_range", &mut out.time_range);
-        o.set("time", &mut out.time);
-        o.set("number", &mut out.number);
-        o.set("customized_attachment", &mut out.customized_attachment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCustomizedValue {
+    const NAME: &'static str = "TalentCustomizedValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "option" => v.put(&mut self.option),
+            "option_list" => v.put(&mut self.option_list),
+            "time_range" => v.put(&mut self.time_range),
+            "time" => v.put(&mut self.time),
+            "number" => v.put(&mut self.number),
+            "customized_attachment" => v.put(&mut self.customized_attachment),
+            _ => v.skip(),
+        }
     }
 }
 /// The `education_list` of `Talent`.
@@ -17633,21 +21595,33 @@ pub struct TalentEducationInfo {
 }
 impl FromJson for TalentEducationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentEducationInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("degree", &mut out.degree);
-        o.set("school", &mut out.school);
-        o.set("field_of_study", &mut out.field_of_study);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("end_time_v2", &mut out.end_time_v2);
-        o.set("education_type", &mut out.education_type);
-        o.set("academic_ranking", &mut out.academic_ranking);
-        o.set("tag_list", &mut out.tag_list);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentEducationInfo {
+    const NAME: &'static str = "TalentEducationInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "degree" => v.put(&mut self.degree),
+            "school" => v.put(&mut self.school),
+            "field_of_study" => v.put(&mut self.field_of_study),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "end_time_v2" => v.put(&mut self.end_time_v2),
+            "education_type" => v.put(&mut self.education_type),
+            "academic_ranking" => v.put(&mut self.academic_ranking),
+            "tag_list" => v.put(&mut self.tag_list),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `external_info` of `CreateTalentExternalInfoResponseBody`.
@@ -17665,12 +21639,24 @@ pub struct TalentExternalInfo {
 }
 impl FromJson for TalentExternalInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentExternalInfo")?;
-        let mut out = Self::default();
-        o.set("talent_id", &mut out.talent_id);
-        o.set("external_create_time", &mut out.external_create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentExternalInfo {
+    const NAME: &'static str = "TalentExternalInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_id" => v.put(&mut self.talent_id),
+            "external_create_time" => v.put(&mut self.external_create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListTalentFolderResponseBody`.
@@ -17690,13 +21676,25 @@ pub struct TalentFolderForList {
 }
 impl FromJson for TalentFolderForList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentFolderForList")?;
-        let mut out = Self::default();
-        o.set("folder_id", &mut out.folder_id);
-        o.set("folder_name", &mut out.folder_name);
-        o.set("owner_id", &mut out.owner_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentFolderForList {
+    const NAME: &'static str = "TalentFolderForList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "folder_id" => v.put(&mut self.folder_id),
+            "folder_name" => v.put(&mut self.folder_name),
+            "owner_id" => v.put(&mut self.owner_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `identification` of `TalentBasicInfo`.
@@ -17721,12 +21719,24 @@ pub struct TalentIdentificationInfo {
 }
 impl FromJson for TalentIdentificationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentIdentificationInfo")?;
-        let mut out = Self::default();
-        o.set("identification_type", &mut out.identification_type);
-        o.set("identification_number", &mut out.identification_number);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentIdentificationInfo {
+    const NAME: &'static str = "TalentIdentificationInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "identification_type" => v.put(&mut self.identification_type),
+            "identification_number" => v.put(&mut self.identification_number),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TalentIdentificationInfo {
@@ -17752,12 +21762,24 @@ pub struct TalentInterview {
 }
 impl FromJson for TalentInterview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentInterview")?;
-        let mut out = Self::default();
-        o.set("application_id", &mut out.application_id);
-        o.set("interview_list", &mut out.interview_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentInterview {
+    const NAME: &'static str = "TalentInterview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "application_id" => v.put(&mut self.application_id),
+            "interview_list" => v.put(&mut self.interview_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_registration_list` of `Talent`.
@@ -17777,13 +21799,25 @@ pub struct TalentInterviewRegistrationSimple {
 }
 impl FromJson for TalentInterviewRegistrationSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentInterviewRegistrationSimple")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("registration_time", &mut out.registration_time);
-        o.set("download_url", &mut out.download_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentInterviewRegistrationSimple {
+    const NAME: &'static str = "TalentInterviewRegistrationSimple";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "registration_time" => v.put(&mut self.registration_time),
+            "download_url" => v.put(&mut self.download_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `language_list` of `Talent`.
@@ -17805,14 +21839,26 @@ pub struct TalentLanguageInfo {
 }
 impl FromJson for TalentLanguageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentLanguageInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("language", &mut out.language);
-        o.set("proficiency", &mut out.proficiency);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentLanguageInfo {
+    const NAME: &'static str = "TalentLanguageInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "language" => v.put(&mut self.language),
+            "proficiency" => v.put(&mut self.proficiency),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `nationality` of `TalentBasicInfo`.
@@ -17832,13 +21878,25 @@ pub struct TalentNationality {
 }
 impl FromJson for TalentNationality {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentNationality")?;
-        let mut out = Self::default();
-        o.set("nationality_code", &mut out.nationality_code);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentNationality {
+    const NAME: &'static str = "TalentNationality";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "nationality_code" => v.put(&mut self.nationality_code),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchTalentOperationLogResponseBody`.
@@ -17864,16 +21922,28 @@ pub struct TalentOperationLog {
 }
 impl FromJson for TalentOperationLog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentOperationLog")?;
-        let mut out = Self::default();
-        o.set("application_id", &mut out.application_id);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("operator", &mut out.operator);
-        o.set("operation_type", &mut out.operation_type);
-        o.set("operation_time", &mut out.operation_time);
-        o.set("operator_type", &mut out.operator_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentOperationLog {
+    const NAME: &'static str = "TalentOperationLog";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "application_id" => v.put(&mut self.application_id),
+            "talent_id" => v.put(&mut self.talent_id),
+            "operator" => v.put(&mut self.operator),
+            "operation_type" => v.put(&mut self.operation_type),
+            "operation_time" => v.put(&mut self.operation_time),
+            "operator_type" => v.put(&mut self.operator_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchTalentPoolResponseBody`.
@@ -17901,17 +21971,29 @@ pub struct TalentPool {
 }
 impl FromJson for TalentPool {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentPool")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("i18n_description", &mut out.i18n_description);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("is_private", &mut out.is_private);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentPool {
+    const NAME: &'static str = "TalentPool";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "i18n_description" => v.put(&mut self.i18n_description),
+            "parent_id" => v.put(&mut self.parent_id),
+            "is_private" => v.put(&mut self.is_private),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `project_list` of `Talent`.
@@ -17941,18 +22023,30 @@ pub struct TalentProjectInfo {
 }
 impl FromJson for TalentProjectInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentProjectInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("role", &mut out.role);
-        o.set("link", &mut out.link);
-        o.set("desc", &mut out.desc);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentProjectInfo {
+    const NAME: &'static str = "TalentProjectInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "role" => v.put(&mut self.role),
+            "link" => v.put(&mut self.link),
+            "desc" => v.put(&mut self.desc),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `self_evaluation` of `CombinedCreateTalentRequestBody`.
@@ -17998,14 +22092,26 @@ pub struct TalentSnsInfo {
 }
 impl FromJson for TalentSnsInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentSnsInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("sns_type", &mut out.sns_type);
-        o.set("link", &mut out.link);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentSnsInfo {
+    const NAME: &'static str = "TalentSnsInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "sns_type" => v.put(&mut self.sns_type),
+            "link" => v.put(&mut self.link),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListTalentTagResponseBody`.
@@ -18029,15 +22135,27 @@ pub struct TalentTag {
 }
 impl FromJson for TalentTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentTag")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("type", &mut out.r#type);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentTag {
+    const NAME: &'static str = "TalentTag";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "type" => v.put(&mut self.r#type),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `works_list` of `Talent`.
@@ -18061,15 +22179,27 @@ pub struct TalentWorksInfo {
 }
 impl FromJson for TalentWorksInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentWorksInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("link", &mut out.link);
-        o.set("desc", &mut out.desc);
-        o.set("name", &mut out.name);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentWorksInfo {
+    const NAME: &'static str = "TalentWorksInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "link" => v.put(&mut self.link),
+            "desc" => v.put(&mut self.desc),
+            "name" => v.put(&mut self.name),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.application.terminate` (Terminate application).
@@ -18149,16 +22279,28 @@ pub struct TerminationReason {
 }
 impl FromJson for TerminationReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TerminationReason")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("referral_name", &mut out.referral_name);
-        o.set("termination_type", &mut out.termination_type);
-        o.set("is_used_as_evaluation", &mut out.is_used_as_evaluation);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TerminationReason {
+    const NAME: &'static str = "TerminationReason";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "referral_name" => v.put(&mut self.referral_name),
+            "termination_type" => v.put(&mut self.termination_type),
+            "is_used_as_evaluation" => v.put(&mut self.is_used_as_evaluation),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `termination_reason` of `ApplicationDetailBasicInfo`.
@@ -18178,13 +22320,25 @@ pub struct TerminationReasonInfo {
 }
 impl FromJson for TerminationReasonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TerminationReasonInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("children", &mut out.children);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TerminationReasonInfo {
+    const NAME: &'static str = "TerminationReasonInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "children" => v.put(&mut self.children),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchTestResponseBody`.
@@ -18238,30 +22392,42 @@ pub struct Test {
 }
 impl FromJson for Test {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Test")?;
-        let mut out = Self::default();
-        o.set("test_id", &mut out.test_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("test_paper_id", &mut out.test_paper_id);
-        o.set("test_paper_name", &mut out.test_paper_name);
-        o.set("test_paper_source_id", &mut out.test_paper_source_id);
-        o.set("test_paper_source_name", &mut out.test_paper_source_name);
-        o.set("reply_status", &mut out.reply_status);
-        o.set("test_status", &mut out.test_status);
-        o.set("test_schedule", &mut out.test_schedule);
-        o.set("test_complete_time", &mut out.test_complete_time);
-        o.set("report_url_list", &mut out.report_url_list);
-        o.set("result_detail_list", &mut out.result_detail_list);
-        o.set("result_upload_time", &mut out.result_upload_time);
-        o.set("score", &mut out.score);
-        o.set("score_submit_time", &mut out.score_submit_time);
-        o.set("reviewer", &mut out.reviewer);
-        o.set("review_created_at", &mut out.review_created_at);
-        o.set("created_at", &mut out.created_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Test {
+    const NAME: &'static str = "Test";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "test_id" => v.put(&mut self.test_id),
+            "application_id" => v.put(&mut self.application_id),
+            "talent_id" => v.put(&mut self.talent_id),
+            "job_id" => v.put(&mut self.job_id),
+            "test_paper_id" => v.put(&mut self.test_paper_id),
+            "test_paper_name" => v.put(&mut self.test_paper_name),
+            "test_paper_source_id" => v.put(&mut self.test_paper_source_id),
+            "test_paper_source_name" => v.put(&mut self.test_paper_source_name),
+            "reply_status" => v.put(&mut self.reply_status),
+            "test_status" => v.put(&mut self.test_status),
+            "test_schedule" => v.put(&mut self.test_schedule),
+            "test_complete_time" => v.put(&mut self.test_complete_time),
+            "report_url_list" => v.put(&mut self.report_url_list),
+            "result_detail_list" => v.put(&mut self.result_detail_list),
+            "result_upload_time" => v.put(&mut self.result_upload_time),
+            "score" => v.put(&mut self.score),
+            "score_submit_time" => v.put(&mut self.score_submit_time),
+            "reviewer" => v.put(&mut self.reviewer),
+            "review_created_at" => v.put(&mut self.review_created_at),
+            "created_at" => v.put(&mut self.created_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The `result_detail_list` of `Test`.
@@ -18279,12 +22445,24 @@ pub struct TestResultDetail {
 }
 impl FromJson for TestResultDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TestResultDetail")?;
-        let mut out = Self::default();
-        o.set("subject", &mut out.subject);
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TestResultDetail {
+    const NAME: &'static str = "TestResultDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subject" => v.put(&mut self.subject),
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `test_schedule` of `Test`.
@@ -18302,12 +22480,24 @@ pub struct TestSchedule {
 }
 impl FromJson for TestSchedule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TestSchedule")?;
-        let mut out = Self::default();
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TestSchedule {
+    const NAME: &'static str = "TestSchedule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListTodoResponseBody`.
@@ -18329,14 +22519,26 @@ pub struct Todo {
 }
 impl FromJson for Todo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Todo")?;
-        let mut out = Self::default();
-        o.set("evaluation", &mut out.evaluation);
-        o.set("offer", &mut out.offer);
-        o.set("exam", &mut out.exam);
-        o.set("interview", &mut out.interview);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Todo {
+    const NAME: &'static str = "Todo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "evaluation" => v.put(&mut self.evaluation),
+            "offer" => v.put(&mut self.offer),
+            "exam" => v.put(&mut self.exam),
+            "interview" => v.put(&mut self.interview),
+            _ => v.skip(),
+        }
     }
 }
 /// The `evaluation` of `Todo`.
@@ -18358,14 +22560,26 @@ pub struct TodoCommon {
 }
 impl FromJson for TodoCommon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TodoCommon")?;
-        let mut out = Self::default();
-        o.set("talent_id", &mut out.talent_id);
-        o.set("job_id", &mut out.job_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TodoCommon {
+    const NAME: &'static str = "TodoCommon";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_id" => v.put(&mut self.talent_id),
+            "job_id" => v.put(&mut self.job_id),
+            "application_id" => v.put(&mut self.application_id),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `trade_details` of `ReconciliationReferralAccountRequestBody`.
@@ -18500,15 +22714,27 @@ pub struct TripartiteAgreementInfo {
 }
 impl FromJson for TripartiteAgreementInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TripartiteAgreementInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("application_id", &mut out.application_id);
-        o.set("state", &mut out.state);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TripartiteAgreementInfo {
+    const NAME: &'static str = "TripartiteAgreementInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "application_id" => v.put(&mut self.application_id),
+            "state" => v.put(&mut self.state),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TripartiteAgreementInfo {
@@ -18664,15 +22890,27 @@ pub struct UpdateOfferResponseBody {
 }
 impl FromJson for UpdateOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UpdateOfferResponseBody")?;
-        let mut out = Self::default();
-        o.set("offer_id", &mut out.offer_id);
-        o.set("schema_id", &mut out.schema_id);
-        o.set("basic_info", &mut out.basic_info);
-        o.set("salary_info", &mut out.salary_info);
-        o.set("customized_info_list", &mut out.customized_info_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UpdateOfferResponseBody {
+    const NAME: &'static str = "UpdateOfferResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "offer_id" => v.put(&mut self.offer_id),
+            "schema_id" => v.put(&mut self.schema_id),
+            "basic_info" => v.put(&mut self.basic_info),
+            "salary_info" => v.put(&mut self.salary_info),
+            "customized_info_list" => v.put(&mut self.customized_info_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.eco_background_check.update_progress` (Update background check order process).
@@ -18834,12 +23072,24 @@ pub struct UserBusinessManagementScope {
 }
 impl FromJson for UserBusinessManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserBusinessManagementScope")?;
-        let mut out = Self::default();
-        o.set("entity", &mut out.entity);
-        o.set("scope_rule", &mut out.scope_rule);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserBusinessManagementScope {
+    const NAME: &'static str = "UserBusinessManagementScope";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "entity" => v.put(&mut self.entity),
+            "scope_rule" => v.put(&mut self.scope_rule),
+            _ => v.skip(),
+        }
     }
 }
 /// The `candidate_info` of `BackgroundCheckOrder`.
@@ -18863,15 +23113,27 @@ pub struct UserContactInfo {
 }
 impl FromJson for UserContactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserContactInfo")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("mobile", &mut out.mobile);
-        o.set("email", &mut out.email);
-        o.set("first_name", &mut out.first_name);
-        o.set("last_name", &mut out.last_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserContactInfo {
+    const NAME: &'static str = "UserContactInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "mobile" => v.put(&mut self.mobile),
+            "email" => v.put(&mut self.email),
+            "first_name" => v.put(&mut self.first_name),
+            "last_name" => v.put(&mut self.last_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListUserRoleResponseBody`.
@@ -18897,16 +23159,28 @@ pub struct UserRole {
 }
 impl FromJson for UserRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserRole")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("role_id", &mut out.role_id);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("role_name", &mut out.role_name);
-        o.set("role_description", &mut out.role_description);
-        o.set("business_management_scopes", &mut out.business_management_scopes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserRole {
+    const NAME: &'static str = "UserRole";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "role_id" => v.put(&mut self.role_id),
+            "modify_time" => v.put(&mut self.modify_time),
+            "role_name" => v.put(&mut self.role_name),
+            "role_description" => v.put(&mut self.role_description),
+            "business_management_scopes" => v.put(&mut self.business_management_scopes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListWebsiteResponseBody`.
@@ -18928,14 +23202,26 @@ pub struct Website {
 }
 impl FromJson for Website {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Website")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("process_type_list", &mut out.process_type_list);
-        o.set("job_channel_id", &mut out.job_channel_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Website {
+    const NAME: &'static str = "Website";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "process_type_list" => v.put(&mut self.process_type_list),
+            "job_channel_id" => v.put(&mut self.job_channel_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `website_channel_list` of `ListWebsiteChannelResponseBody`.
@@ -18957,14 +23243,26 @@ pub struct WebsiteChannelInfo {
 }
 impl FromJson for WebsiteChannelInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WebsiteChannelInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("link", &mut out.link);
-        o.set("code", &mut out.code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WebsiteChannelInfo {
+    const NAME: &'static str = "WebsiteChannelInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "link" => v.put(&mut self.link),
+            "code" => v.put(&mut self.code),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.website_delivery.create_by_resume` (Create Application to Official Recruitment Website).
@@ -19255,17 +23553,29 @@ pub struct WebsiteDeliveryDto {
 }
 impl FromJson for WebsiteDeliveryDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WebsiteDeliveryDto")?;
-        let mut out = Self::default();
-        o.set("application_id", &mut out.application_id);
-        o.set("id", &mut out.id);
-        o.set("job_id", &mut out.job_id);
-        o.set("job_post_id", &mut out.job_post_id);
-        o.set("portal_resume_id", &mut out.portal_resume_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("talent_id", &mut out.talent_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WebsiteDeliveryDto {
+    const NAME: &'static str = "WebsiteDeliveryDto";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "application_id" => v.put(&mut self.application_id),
+            "id" => v.put(&mut self.id),
+            "job_id" => v.put(&mut self.job_id),
+            "job_post_id" => v.put(&mut self.job_post_id),
+            "portal_resume_id" => v.put(&mut self.portal_resume_id),
+            "user_id" => v.put(&mut self.user_id),
+            "talent_id" => v.put(&mut self.talent_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `education_list` of `WebsiteDeliveryResume`.
@@ -19679,41 +23989,53 @@ pub struct WebsiteJobPost {
 }
 impl FromJson for WebsiteJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WebsiteJobPost")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("title", &mut out.title);
-        o.set("job_id", &mut out.job_id);
-        o.set("job_code", &mut out.job_code);
-        o.set("job_expire_time", &mut out.job_expire_time);
-        o.set("job_active_status", &mut out.job_active_status);
-        o.set("job_process_type", &mut out.job_process_type);
-        o.set("job_recruitment_type", &mut out.job_recruitment_type);
-        o.set("job_department", &mut out.job_department);
-        o.set("job_type", &mut out.job_type);
-        o.set("min_job_level", &mut out.min_job_level);
-        o.set("max_job_level", &mut out.max_job_level);
-        o.set("address", &mut out.address);
-        o.set("min_salary", &mut out.min_salary);
-        o.set("max_salary", &mut out.max_salary);
-        o.set("required_degree", &mut out.required_degree);
-        o.set("experience", &mut out.experience);
-        o.set("headcount", &mut out.headcount);
-        o.set("high_light_list", &mut out.high_light_list);
-        o.set("description", &mut out.description);
-        o.set("requirement", &mut out.requirement);
-        o.set("creator", &mut out.creator);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.set("job_function", &mut out.job_function);
-        o.set("subject", &mut out.subject);
-        o.set("address_list", &mut out.address_list);
-        o.set("job_sequence_info", &mut out.job_sequence_info);
-        o.set("currency", &mut out.currency);
-        o.set("target_major_list", &mut out.target_major_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WebsiteJobPost {
+    const NAME: &'static str = "WebsiteJobPost";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "title" => v.put(&mut self.title),
+            "job_id" => v.put(&mut self.job_id),
+            "job_code" => v.put(&mut self.job_code),
+            "job_expire_time" => v.put(&mut self.job_expire_time),
+            "job_active_status" => v.put(&mut self.job_active_status),
+            "job_process_type" => v.put(&mut self.job_process_type),
+            "job_recruitment_type" => v.put(&mut self.job_recruitment_type),
+            "job_department" => v.put(&mut self.job_department),
+            "job_type" => v.put(&mut self.job_type),
+            "min_job_level" => v.put(&mut self.min_job_level),
+            "max_job_level" => v.put(&mut self.max_job_level),
+            "address" => v.put(&mut self.address),
+            "min_salary" => v.put(&mut self.min_salary),
+            "max_salary" => v.put(&mut self.max_salary),
+            "required_degree" => v.put(&mut self.required_degree),
+            "experience" => v.put(&mut self.experience),
+            "headcount" => v.put(&mut self.headcount),
+            "high_light_list" => v.put(&mut self.high_light_list),
+            "description" => v.put(&mut self.description),
+            "requirement" => v.put(&mut self.requirement),
+            "creator" => v.put(&mut self.creator),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            "job_function" => v.put(&mut self.job_function),
+            "subject" => v.put(&mut self.subject),
+            "address_list" => v.put(&mut self.address_list),
+            "job_sequence_info" => v.put(&mut self.job_sequence_info),
+            "currency" => v.put(&mut self.currency),
+            "target_major_list" => v.put(&mut self.target_major_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `hire.v1.website_site_user.create` (Create User on Official Recruitment Website).
@@ -19739,16 +24061,28 @@ pub struct WebsiteUser {
 }
 impl FromJson for WebsiteUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WebsiteUser")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.set("external_id", &mut out.external_id);
-        o.set("mobile", &mut out.mobile);
-        o.set("mobile_country_code", &mut out.mobile_country_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WebsiteUser {
+    const NAME: &'static str = "WebsiteUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            "external_id" => v.put(&mut self.external_id),
+            "mobile" => v.put(&mut self.mobile),
+            "mobile_country_code" => v.put(&mut self.mobile_country_code),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for WebsiteUser {
@@ -19813,13 +24147,25 @@ pub struct WithdrawReferralAccountResponseBody {
 }
 impl FromJson for WithdrawReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WithdrawReferralAccountResponseBody")?;
-        let mut out = Self::default();
-        o.set("external_order_id", &mut out.external_order_id);
-        o.set("trans_time", &mut out.trans_time);
-        o.set("withdrawal_details", &mut out.withdrawal_details);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WithdrawReferralAccountResponseBody {
+    const NAME: &'static str = "WithdrawReferralAccountResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "external_order_id" => v.put(&mut self.external_order_id),
+            "trans_time" => v.put(&mut self.trans_time),
+            "withdrawal_details" => v.put(&mut self.withdrawal_details),
+            _ => v.skip(),
+        }
     }
 }
 /// The `label_list` of `AgencySupplier`.

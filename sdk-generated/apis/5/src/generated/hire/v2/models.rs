@@ -77,6 +77,9 @@ impl FromJson for GetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -152,6 +155,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -173,12 +179,24 @@ pub struct Ability {
 }
 impl FromJson for Ability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Ability")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Ability {
+    const NAME: &'static str = "Ability";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ability_assessments` of `DimensionAssessment`.
@@ -198,13 +216,25 @@ pub struct AbilityAssessment {
 }
 impl FromJson for AbilityAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AbilityAssessment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("ability_id", &mut out.ability_id);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AbilityAssessment {
+    const NAME: &'static str = "AbilityAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "ability_id" => v.put(&mut self.ability_id),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 /// The `attachments` of `InterviewRecord`.
@@ -228,15 +258,27 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Attachment")?;
-        let mut out = Self::default();
-        o.set("file_id", &mut out.file_id);
-        o.set("file_name", &mut out.file_name);
-        o.set("content_type", &mut out.content_type);
-        o.set("file_size", &mut out.file_size);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Attachment {
+    const NAME: &'static str = "Attachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_id" => v.put(&mut self.file_id),
+            "file_name" => v.put(&mut self.file_name),
+            "content_type" => v.put(&mut self.content_type),
+            "file_size" => v.put(&mut self.file_size),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `award_list` of `GetTalentResponseBody`.
@@ -258,14 +300,26 @@ pub struct CompositeTalentAwardInfo {
 }
 impl FromJson for CompositeTalentAwardInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeTalentAwardInfo")?;
-        let mut out = Self::default();
-        o.set("award_name", &mut out.award_name);
-        o.set("award_time", &mut out.award_time);
-        o.set("description", &mut out.description);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeTalentAwardInfo {
+    const NAME: &'static str = "CompositeTalentAwardInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "award_name" => v.put(&mut self.award_name),
+            "award_time" => v.put(&mut self.award_time),
+            "description" => v.put(&mut self.description),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `basic_info` of `GetTalentResponseBody`.
@@ -321,31 +375,45 @@ pub struct CompositeTalentBasicInfo {
 }
 impl FromJson for CompositeTalentBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeTalentBasicInfo")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("mobile_number", &mut out.mobile_number);
-        o.set("mobile_code", &mut out.mobile_code);
-        o.set("email", &mut out.email);
-        o.set("experience_years", &mut out.experience_years);
-        o.set("age", &mut out.age);
-        o.set("nationality_code", &mut out.nationality_code);
-        o.set("gender", &mut out.gender);
-        o.set("current_location_code", &mut out.current_location_code);
-        o.set("hometown_location_code", &mut out.hometown_location_code);
-        o.set("preferred_location_code_list", &mut out.preferred_location_code_list);
-        o.set("home_address", &mut out.home_address);
-        o.set("identification_type", &mut out.identification_type);
-        o.set("identification_number", &mut out.identification_number);
-        o.set("birthday", &mut out.birthday);
-        o.set("marital_status", &mut out.marital_status);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.set("hukou_location_code", &mut out.hukou_location_code);
-        o.set("update_time", &mut out.update_time);
-        o.set("create_time", &mut out.create_time);
-        o.set("confidential", &mut out.confidential);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeTalentBasicInfo {
+    const NAME: &'static str = "CompositeTalentBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "mobile_number" => v.put(&mut self.mobile_number),
+            "mobile_code" => v.put(&mut self.mobile_code),
+            "email" => v.put(&mut self.email),
+            "experience_years" => v.put(&mut self.experience_years),
+            "age" => v.put(&mut self.age),
+            "nationality_code" => v.put(&mut self.nationality_code),
+            "gender" => v.put(&mut self.gender),
+            "current_location_code" => v.put(&mut self.current_location_code),
+            "hometown_location_code" => v.put(&mut self.hometown_location_code),
+            "preferred_location_code_list" => {
+                v.put(&mut self.preferred_location_code_list)
+            }
+            "home_address" => v.put(&mut self.home_address),
+            "identification_type" => v.put(&mut self.identification_type),
+            "identification_number" => v.put(&mut self.identification_number),
+            "birthday" => v.put(&mut self.birthday),
+            "marital_status" => v.put(&mut self.marital_status),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            "hukou_location_code" => v.put(&mut self.hukou_location_code),
+            "update_time" => v.put(&mut self.update_time),
+            "create_time" => v.put(&mut self.create_time),
+            "confidential" => v.put(&mut self.confidential),
+            _ => v.skip(),
+        }
     }
 }
 /// The `career_list` of `GetTalentResponseBody`.
@@ -371,16 +439,28 @@ pub struct CompositeTalentCareerInfo {
 }
 impl FromJson for CompositeTalentCareerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeTalentCareerInfo")?;
-        let mut out = Self::default();
-        o.set("company_name", &mut out.company_name);
-        o.set("description", &mut out.description);
-        o.set("end_time", &mut out.end_time);
-        o.set("start_time", &mut out.start_time);
-        o.set("title", &mut out.title);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeTalentCareerInfo {
+    const NAME: &'static str = "CompositeTalentCareerInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "company_name" => v.put(&mut self.company_name),
+            "description" => v.put(&mut self.description),
+            "end_time" => v.put(&mut self.end_time),
+            "start_time" => v.put(&mut self.start_time),
+            "title" => v.put(&mut self.title),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customized_data_list` of `GetTalentResponseBody`.
@@ -402,14 +482,26 @@ pub struct CompositeTalentCustomizedData {
 }
 impl FromJson for CompositeTalentCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeTalentCustomizedData")?;
-        let mut out = Self::default();
-        o.set("module_id", &mut out.module_id);
-        o.set("name", &mut out.name);
-        o.set("object_type", &mut out.object_type);
-        o.set("children", &mut out.children);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeTalentCustomizedData {
+    const NAME: &'static str = "CompositeTalentCustomizedData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "module_id" => v.put(&mut self.module_id),
+            "name" => v.put(&mut self.name),
+            "object_type" => v.put(&mut self.object_type),
+            "children" => v.put(&mut self.children),
+            _ => v.skip(),
+        }
     }
 }
 /// The `education_list` of `GetTalentResponseBody`.
@@ -441,19 +533,31 @@ pub struct CompositeTalentEducationInfo {
 }
 impl FromJson for CompositeTalentEducationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeTalentEducationInfo")?;
-        let mut out = Self::default();
-        o.set("degree", &mut out.degree);
-        o.set("school_name", &mut out.school_name);
-        o.set("major", &mut out.major);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("education_type", &mut out.education_type);
-        o.set("academic_ranking", &mut out.academic_ranking);
-        o.set("tag_list", &mut out.tag_list);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeTalentEducationInfo {
+    const NAME: &'static str = "CompositeTalentEducationInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "degree" => v.put(&mut self.degree),
+            "school_name" => v.put(&mut self.school_name),
+            "major" => v.put(&mut self.major),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "education_type" => v.put(&mut self.education_type),
+            "academic_ranking" => v.put(&mut self.academic_ranking),
+            "tag_list" => v.put(&mut self.tag_list),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `language_list` of `GetTalentResponseBody`.
@@ -473,13 +577,25 @@ pub struct CompositeTalentLanguageInfo {
 }
 impl FromJson for CompositeTalentLanguageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeTalentLanguageInfo")?;
-        let mut out = Self::default();
-        o.set("language", &mut out.language);
-        o.set("proficiency", &mut out.proficiency);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeTalentLanguageInfo {
+    const NAME: &'static str = "CompositeTalentLanguageInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "language" => v.put(&mut self.language),
+            "proficiency" => v.put(&mut self.proficiency),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `project_list` of `GetTalentResponseBody`.
@@ -507,17 +623,29 @@ pub struct CompositeTalentProjectInfo {
 }
 impl FromJson for CompositeTalentProjectInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeTalentProjectInfo")?;
-        let mut out = Self::default();
-        o.set("project_name", &mut out.project_name);
-        o.set("role", &mut out.role);
-        o.set("link", &mut out.link);
-        o.set("description", &mut out.description);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeTalentProjectInfo {
+    const NAME: &'static str = "CompositeTalentProjectInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "project_name" => v.put(&mut self.project_name),
+            "role" => v.put(&mut self.role),
+            "link" => v.put(&mut self.link),
+            "description" => v.put(&mut self.description),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sns_list` of `GetTalentResponseBody`.
@@ -537,13 +665,25 @@ pub struct CompositeTalentSnsInfo {
 }
 impl FromJson for CompositeTalentSnsInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeTalentSnsInfo")?;
-        let mut out = Self::default();
-        o.set("sns_type", &mut out.sns_type);
-        o.set("link", &mut out.link);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeTalentSnsInfo {
+    const NAME: &'static str = "CompositeTalentSnsInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sns_type" => v.put(&mut self.sns_type),
+            "link" => v.put(&mut self.link),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `works_list` of `GetTalentResponseBody`.
@@ -565,14 +705,26 @@ pub struct CompositeTalentWorksInfo {
 }
 impl FromJson for CompositeTalentWorksInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompositeTalentWorksInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("link", &mut out.link);
-        o.set("description", &mut out.description);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompositeTalentWorksInfo {
+    const NAME: &'static str = "CompositeTalentWorksInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "link" => v.put(&mut self.link),
+            "description" => v.put(&mut self.description),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_assessments` of `ModuleAssessment`.
@@ -608,24 +760,35 @@ pub struct DimensionAssessment {
 }
 impl FromJson for DimensionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DimensionAssessment")?;
-        let mut out = Self::default();
-        o.set(
-            "interview_feedback_form_dimension_id",
-            &mut out.interview_feedback_form_dimension_id,
-        );
-        o.set("dimension_name", &mut out.dimension_name);
-        o.set("dimension_type", &mut out.dimension_type);
-        o.set("weight", &mut out.weight);
-        o.set("dimension_content", &mut out.dimension_content);
-        o.set("dimension_option", &mut out.dimension_option);
-        o.set("dimension_options", &mut out.dimension_options);
-        o.set("dimension_score", &mut out.dimension_score);
-        o.set("recommended_job_level", &mut out.recommended_job_level);
-        o.set("question_assessments", &mut out.question_assessments);
-        o.set("ability_assessments", &mut out.ability_assessments);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DimensionAssessment {
+    const NAME: &'static str = "DimensionAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interview_feedback_form_dimension_id" => {
+                v.put(&mut self.interview_feedback_form_dimension_id)
+            }
+            "dimension_name" => v.put(&mut self.dimension_name),
+            "dimension_type" => v.put(&mut self.dimension_type),
+            "weight" => v.put(&mut self.weight),
+            "dimension_content" => v.put(&mut self.dimension_content),
+            "dimension_option" => v.put(&mut self.dimension_option),
+            "dimension_options" => v.put(&mut self.dimension_options),
+            "dimension_score" => v.put(&mut self.dimension_score),
+            "recommended_job_level" => v.put(&mut self.recommended_job_level),
+            "question_assessments" => v.put(&mut self.question_assessments),
+            "ability_assessments" => v.put(&mut self.ability_assessments),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_option` of `DimensionAssessment`.
@@ -647,14 +810,26 @@ pub struct DimensionOption {
 }
 impl FromJson for DimensionOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DimensionOption")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("score_val", &mut out.score_val);
-        o.set("alias_name", &mut out.alias_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DimensionOption {
+    const NAME: &'static str = "DimensionOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "score_val" => v.put(&mut self.score_val),
+            "alias_name" => v.put(&mut self.alias_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v2.interview_record.get` (Get Interview Feedback Detail（new version）) answers with.
@@ -670,11 +845,23 @@ pub struct GetInterviewRecordResponseBody {
 }
 impl FromJson for GetInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetInterviewRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("interview_record", &mut out.interview_record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetInterviewRecordResponseBody {
+    const NAME: &'static str = "GetInterviewRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interview_record" => v.put(&mut self.interview_record),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v2.talent.get` (Get talent details) answers with.
@@ -740,36 +927,48 @@ pub struct GetTalentResponseBody {
 }
 impl FromJson for GetTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTalentResponseBody")?;
-        let mut out = Self::default();
-        o.set("talent_id", &mut out.talent_id);
-        o.set("basic_info", &mut out.basic_info);
-        o.set("education_list", &mut out.education_list);
-        o.set("career_list", &mut out.career_list);
-        o.set("project_list", &mut out.project_list);
-        o.set("works_list", &mut out.works_list);
-        o.set("award_list", &mut out.award_list);
-        o.set("language_list", &mut out.language_list);
-        o.set("sns_list", &mut out.sns_list);
-        o.set("resume_source_list", &mut out.resume_source_list);
-        o.set("internship_list", &mut out.internship_list);
-        o.set("customized_data_list", &mut out.customized_data_list);
-        o.set("resume_attachment_id_list", &mut out.resume_attachment_id_list);
-        o.set("resume_attachment_list", &mut out.resume_attachment_list);
-        o.set("interview_registration_list", &mut out.interview_registration_list);
-        o.set("registration_list", &mut out.registration_list);
-        o.set("is_onboarded", &mut out.is_onboarded);
-        o.set("is_in_agency_period", &mut out.is_in_agency_period);
-        o.set("top_degree", &mut out.top_degree);
-        o.set("talent_pool_id_list", &mut out.talent_pool_id_list);
-        o.set("talent_folder_ref_list_v2", &mut out.talent_folder_ref_list_v2);
-        o.set("tag_list", &mut out.tag_list);
-        o.set("similar_info_v2", &mut out.similar_info_v2);
-        o.set("block_info", &mut out.block_info);
-        o.set("talent_pool_ref_list_v2", &mut out.talent_pool_ref_list_v2);
-        o.set("note_list_v2", &mut out.note_list_v2);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTalentResponseBody {
+    const NAME: &'static str = "GetTalentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "talent_id" => v.put(&mut self.talent_id),
+            "basic_info" => v.put(&mut self.basic_info),
+            "education_list" => v.put(&mut self.education_list),
+            "career_list" => v.put(&mut self.career_list),
+            "project_list" => v.put(&mut self.project_list),
+            "works_list" => v.put(&mut self.works_list),
+            "award_list" => v.put(&mut self.award_list),
+            "language_list" => v.put(&mut self.language_list),
+            "sns_list" => v.put(&mut self.sns_list),
+            "resume_source_list" => v.put(&mut self.resume_source_list),
+            "internship_list" => v.put(&mut self.internship_list),
+            "customized_data_list" => v.put(&mut self.customized_data_list),
+            "resume_attachment_id_list" => v.put(&mut self.resume_attachment_id_list),
+            "resume_attachment_list" => v.put(&mut self.resume_attachment_list),
+            "interview_registration_list" => v.put(&mut self.interview_registration_list),
+            "registration_list" => v.put(&mut self.registration_list),
+            "is_onboarded" => v.put(&mut self.is_onboarded),
+            "is_in_agency_period" => v.put(&mut self.is_in_agency_period),
+            "top_degree" => v.put(&mut self.top_degree),
+            "talent_pool_id_list" => v.put(&mut self.talent_pool_id_list),
+            "talent_folder_ref_list_v2" => v.put(&mut self.talent_folder_ref_list_v2),
+            "tag_list" => v.put(&mut self.tag_list),
+            "similar_info_v2" => v.put(&mut self.similar_info_v2),
+            "block_info" => v.put(&mut self.block_info),
+            "talent_pool_ref_list_v2" => v.put(&mut self.talent_pool_ref_list_v2),
+            "note_list_v2" => v.put(&mut self.note_list_v2),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `Ability`.
@@ -787,12 +986,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interviewer` of `InterviewRecord`.
@@ -810,12 +1021,24 @@ pub struct IdNameObject {
 }
 impl FromJson for IdNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IdNameObject")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IdNameObject {
+    const NAME: &'static str = "IdNameObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_record` of `GetInterviewRecordResponseBody`.
@@ -845,18 +1068,30 @@ pub struct InterviewRecord {
 }
 impl FromJson for InterviewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InterviewRecord")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("feedback_form_id", &mut out.feedback_form_id);
-        o.set("commit_status", &mut out.commit_status);
-        o.set("submit_time", &mut out.submit_time);
-        o.set("record_score", &mut out.record_score);
-        o.set("interviewer", &mut out.interviewer);
-        o.set("attachments", &mut out.attachments);
-        o.set("module_assessments", &mut out.module_assessments);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InterviewRecord {
+    const NAME: &'static str = "InterviewRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "feedback_form_id" => v.put(&mut self.feedback_form_id),
+            "commit_status" => v.put(&mut self.commit_status),
+            "submit_time" => v.put(&mut self.submit_time),
+            "record_score" => v.put(&mut self.record_score),
+            "interviewer" => v.put(&mut self.interviewer),
+            "attachments" => v.put(&mut self.attachments),
+            "module_assessments" => v.put(&mut self.module_assessments),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `hire.v2.interview_record.list` (Batch Get Interview Feedback Details（new version）) answers with.
@@ -876,13 +1111,25 @@ pub struct ListInterviewRecordResponseBody {
 }
 impl FromJson for ListInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListInterviewRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListInterviewRecordResponseBody {
+    const NAME: &'static str = "ListInterviewRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `module_assessments` of `InterviewRecord`.
@@ -908,19 +1155,30 @@ pub struct ModuleAssessment {
 }
 impl FromJson for ModuleAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ModuleAssessment")?;
-        let mut out = Self::default();
-        o.set(
-            "interview_feedback_form_module_id",
-            &mut out.interview_feedback_form_module_id,
-        );
-        o.set("module_name", &mut out.module_name);
-        o.set("module_type", &mut out.module_type);
-        o.set("module_weight", &mut out.module_weight);
-        o.set("module_score", &mut out.module_score);
-        o.set("dimension_assessments", &mut out.dimension_assessments);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ModuleAssessment {
+    const NAME: &'static str = "ModuleAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "interview_feedback_form_module_id" => {
+                v.put(&mut self.interview_feedback_form_module_id)
+            }
+            "module_name" => v.put(&mut self.module_name),
+            "module_type" => v.put(&mut self.module_type),
+            "module_weight" => v.put(&mut self.module_weight),
+            "module_score" => v.put(&mut self.module_score),
+            "dimension_assessments" => v.put(&mut self.dimension_assessments),
+            _ => v.skip(),
+        }
     }
 }
 /// The `question_assessments` of `DimensionAssessment`.
@@ -944,15 +1202,27 @@ pub struct QuestionAssessment {
 }
 impl FromJson for QuestionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QuestionAssessment")?;
-        let mut out = Self::default();
-        o.set("question_type", &mut out.question_type);
-        o.set("title", &mut out.title);
-        o.set("description", &mut out.description);
-        o.set("content", &mut out.content);
-        o.set("abilities", &mut out.abilities);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuestionAssessment {
+    const NAME: &'static str = "QuestionAssessment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "question_type" => v.put(&mut self.question_type),
+            "title" => v.put(&mut self.title),
+            "description" => v.put(&mut self.description),
+            "content" => v.put(&mut self.content),
+            "abilities" => v.put(&mut self.abilities),
+            _ => v.skip(),
+        }
     }
 }
 /// The `recommended_job_level` of `DimensionAssessment`.
@@ -970,12 +1240,24 @@ pub struct RecommendedJobLevel {
 }
 impl FromJson for RecommendedJobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecommendedJobLevel")?;
-        let mut out = Self::default();
-        o.set("lower_limit_job_level_name", &mut out.lower_limit_job_level_name);
-        o.set("higher_limit_job_level_name", &mut out.higher_limit_job_level_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecommendedJobLevel {
+    const NAME: &'static str = "RecommendedJobLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "lower_limit_job_level_name" => v.put(&mut self.lower_limit_job_level_name),
+            "higher_limit_job_level_name" => v.put(&mut self.higher_limit_job_level_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `record_score` of `InterviewRecord`.
@@ -993,12 +1275,24 @@ pub struct RecordScore {
 }
 impl FromJson for RecordScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecordScore")?;
-        let mut out = Self::default();
-        o.set("score", &mut out.score);
-        o.set("total_score", &mut out.total_score);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecordScore {
+    const NAME: &'static str = "RecordScore";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "score" => v.put(&mut self.score),
+            "total_score" => v.put(&mut self.total_score),
+            _ => v.skip(),
+        }
     }
 }
 /// The `registration_list` of `GetTalentResponseBody`.
@@ -1020,14 +1314,26 @@ pub struct RegistrationBasicInfo {
 }
 impl FromJson for RegistrationBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RegistrationBasicInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("registration_time", &mut out.registration_time);
-        o.set("download_url", &mut out.download_url);
-        o.set("scenario", &mut out.scenario);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RegistrationBasicInfo {
+    const NAME: &'static str = "RegistrationBasicInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "registration_time" => v.put(&mut self.registration_time),
+            "download_url" => v.put(&mut self.download_url),
+            "scenario" => v.put(&mut self.scenario),
+            _ => v.skip(),
+        }
     }
 }
 /// The `block_info` of `GetTalentResponseBody`.
@@ -1047,13 +1353,25 @@ pub struct TalentBlock {
 }
 impl FromJson for TalentBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentBlock")?;
-        let mut out = Self::default();
-        o.set("blocked_time", &mut out.blocked_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("reason", &mut out.reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentBlock {
+    const NAME: &'static str = "TalentBlock";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "blocked_time" => v.put(&mut self.blocked_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "reason" => v.put(&mut self.reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customized_attachment` of `TalentCustomizedValue`.
@@ -1075,14 +1393,26 @@ pub struct TalentCustomizedAttachment {
 }
 impl FromJson for TalentCustomizedAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCustomizedAttachment")?;
-        let mut out = Self::default();
-        o.set("file_id", &mut out.file_id);
-        o.set("file_name", &mut out.file_name);
-        o.set("content_type", &mut out.content_type);
-        o.set("file_size", &mut out.file_size);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCustomizedAttachment {
+    const NAME: &'static str = "TalentCustomizedAttachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_id" => v.put(&mut self.file_id),
+            "file_name" => v.put(&mut self.file_name),
+            "content_type" => v.put(&mut self.content_type),
+            "file_size" => v.put(&mut self.file_size),
+            _ => v.skip(),
+        }
     }
 }
 /// The `customized_data_list` of `CompositeTalentAwardInfo`.
@@ -1104,14 +1434,26 @@ pub struct TalentCustomizedDataChild {
 }
 impl FromJson for TalentCustomizedDataChild {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCustomizedDataChild")?;
-        let mut out = Self::default();
-        o.set("object_id", &mut out.object_id);
-        o.set("name", &mut out.name);
-        o.set("object_type", &mut out.object_type);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCustomizedDataChild {
+    const NAME: &'static str = "TalentCustomizedDataChild";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "object_id" => v.put(&mut self.object_id),
+            "name" => v.put(&mut self.name),
+            "object_type" => v.put(&mut self.object_type),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `option` of `TalentCustomizedValue`.
@@ -1129,12 +1471,24 @@ pub struct TalentCustomizedOption {
 }
 impl FromJson for TalentCustomizedOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCustomizedOption")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCustomizedOption {
+    const NAME: &'static str = "TalentCustomizedOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `time_range` of `TalentCustomizedValue`.
@@ -1152,12 +1506,24 @@ pub struct TalentCustomizedTimeRange {
 }
 impl FromJson for TalentCustomizedTimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCustomizedTimeRange")?;
-        let mut out = Self::default();
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCustomizedTimeRange {
+    const NAME: &'static str = "TalentCustomizedTimeRange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `value` of `TalentCustomizedDataChild`.
@@ -1185,17 +1551,29 @@ pub struct TalentCustomizedValue {
 }
 impl FromJson for TalentCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentCustomizedValue")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("option", &mut out.option);
-        o.set("option_list", &mut out.option_list);
-        o.set("time_range", &mut out.time_range);
-        o.set("time", &mut out.time);
-        o.set("number", &mut out.number);
-        o.set("customized_attachment", &mut out.customized_attachment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentCustomizedValue {
+    const NAME: &'static str = "TalentCustomizedValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "option" => v.put(&mut self.option),
+            "option_list" => v.put(&mut self.option_list),
+            "time_range" => v.put(&mut self.time_range),
+            "time" => v.put(&mut self.time),
+            "number" => v.put(&mut self.number),
+            "customized_attachment" => v.put(&mut self.customized_attachment),
+            _ => v.skip(),
+        }
     }
 }
 /// The `talent_folder_ref_list_v2` of `GetTalentResponseBody`.
@@ -1217,14 +1595,26 @@ pub struct TalentFolder {
 }
 impl FromJson for TalentFolder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentFolder")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("folder_id", &mut out.folder_id);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("add_time", &mut out.add_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentFolder {
+    const NAME: &'static str = "TalentFolder";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "folder_id" => v.put(&mut self.folder_id),
+            "owner_id" => v.put(&mut self.owner_id),
+            "add_time" => v.put(&mut self.add_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `interview_registration_list` of `GetTalentResponseBody`.
@@ -1244,13 +1634,25 @@ pub struct TalentInterviewRegistrationSimple {
 }
 impl FromJson for TalentInterviewRegistrationSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentInterviewRegistrationSimple")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("registration_time", &mut out.registration_time);
-        o.set("download_url", &mut out.download_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentInterviewRegistrationSimple {
+    const NAME: &'static str = "TalentInterviewRegistrationSimple";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "registration_time" => v.put(&mut self.registration_time),
+            "download_url" => v.put(&mut self.download_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `note_list_v2` of `GetTalentResponseBody`.
@@ -1280,18 +1682,30 @@ pub struct TalentNote {
 }
 impl FromJson for TalentNote {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentNote")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("talent_id", &mut out.talent_id);
-        o.set("application_id", &mut out.application_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("content", &mut out.content);
-        o.set("privacy", &mut out.privacy);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentNote {
+    const NAME: &'static str = "TalentNote";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "talent_id" => v.put(&mut self.talent_id),
+            "application_id" => v.put(&mut self.application_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "content" => v.put(&mut self.content),
+            "privacy" => v.put(&mut self.privacy),
+            _ => v.skip(),
+        }
     }
 }
 /// The `talent_pool_ref_list_v2` of `GetTalentResponseBody`.
@@ -1313,14 +1727,26 @@ pub struct TalentPool {
 }
 impl FromJson for TalentPool {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentPool")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("add_time", &mut out.add_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentPool {
+    const NAME: &'static str = "TalentPool";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "add_time" => v.put(&mut self.add_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `resume_attachment_list` of `GetTalentResponseBody`.
@@ -1342,14 +1768,26 @@ pub struct TalentResumeAttachment {
 }
 impl FromJson for TalentResumeAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentResumeAttachment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("mime", &mut out.mime);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentResumeAttachment {
+    const NAME: &'static str = "TalentResumeAttachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "mime" => v.put(&mut self.mime),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `resume_source_list` of `GetTalentResponseBody`.
@@ -1369,13 +1807,25 @@ pub struct TalentResumeSource {
 }
 impl FromJson for TalentResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentResumeSource")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentResumeSource {
+    const NAME: &'static str = "TalentResumeSource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `similar_info_v2` of `GetTalentResponseBody`.
@@ -1393,12 +1843,24 @@ pub struct TalentSimilar {
 }
 impl FromJson for TalentSimilar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentSimilar")?;
-        let mut out = Self::default();
-        o.set("is_similar_talent", &mut out.is_similar_talent);
-        o.set("similar_talent_id_list", &mut out.similar_talent_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentSimilar {
+    const NAME: &'static str = "TalentSimilar";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_similar_talent" => v.put(&mut self.is_similar_talent),
+            "similar_talent_id_list" => v.put(&mut self.similar_talent_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tag_list` of `GetTalentResponseBody`.
@@ -1420,14 +1882,26 @@ pub struct TalentTag {
 }
 impl FromJson for TalentTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TalentTag")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TalentTag {
+    const NAME: &'static str = "TalentTag";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `internship_list` of `GetTalentResponseBody`.

@@ -137,6 +137,9 @@ impl FromJson for DownloadHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DownloadHasPermissionSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -207,6 +210,9 @@ impl json::Absent for MessageHasPermissionSetting {
 impl FromJson for MessageHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for MessageHasPermissionSetting {
@@ -287,6 +293,9 @@ impl FromJson for RecallType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for RecallType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -358,6 +367,9 @@ impl FromJson for ScreenshotHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ScreenshotHasPermissionSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -407,26 +419,38 @@ pub struct ChatChange {
 }
 impl FromJson for ChatChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatChange")?;
-        let mut out = Self::default();
-        o.set("avatar", &mut out.avatar);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("add_member_permission", &mut out.add_member_permission);
-        o.set("share_card_permission", &mut out.share_card_permission);
-        o.set("at_all_permission", &mut out.at_all_permission);
-        o.set("edit_permission", &mut out.edit_permission);
-        o.set("membership_approval", &mut out.membership_approval);
-        o.set("join_message_visibility", &mut out.join_message_visibility);
-        o.set("leave_message_visibility", &mut out.leave_message_visibility);
-        o.set("moderation_permission", &mut out.moderation_permission);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("labels", &mut out.labels);
-        o.set("restricted_mode_setting", &mut out.restricted_mode_setting);
-        o.set("group_message_type", &mut out.group_message_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatChange {
+    const NAME: &'static str = "ChatChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "avatar" => v.put(&mut self.avatar),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "add_member_permission" => v.put(&mut self.add_member_permission),
+            "share_card_permission" => v.put(&mut self.share_card_permission),
+            "at_all_permission" => v.put(&mut self.at_all_permission),
+            "edit_permission" => v.put(&mut self.edit_permission),
+            "membership_approval" => v.put(&mut self.membership_approval),
+            "join_message_visibility" => v.put(&mut self.join_message_visibility),
+            "leave_message_visibility" => v.put(&mut self.leave_message_visibility),
+            "moderation_permission" => v.put(&mut self.moderation_permission),
+            "owner_id" => v.put(&mut self.owner_id),
+            "labels" => v.put(&mut self.labels),
+            "restricted_mode_setting" => v.put(&mut self.restricted_mode_setting),
+            "group_message_type" => v.put(&mut self.group_message_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `users` of `P2ImChatMemberUserAddedV1Data`.
@@ -446,13 +470,25 @@ pub struct ChatMemberUser {
 }
 impl FromJson for ChatMemberUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatMemberUser")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatMemberUser {
+    const NAME: &'static str = "ChatMemberUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reaction_type` of `P2ImMessageReactionCreatedV1Data`.
@@ -468,11 +504,23 @@ pub struct Emoji {
 }
 impl FromJson for Emoji {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Emoji")?;
-        let mut out = Self::default();
-        o.set("emoji_type", &mut out.emoji_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Emoji {
+    const NAME: &'static str = "Emoji";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "emoji_type" => v.put(&mut self.emoji_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2ImChatAccessEventBotP2pChatEnteredV1`.
@@ -498,16 +546,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `message` of `P2ImMessageReceiveV1Data`.
@@ -547,23 +607,35 @@ pub struct EventMessage {
 }
 impl FromJson for EventMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventMessage")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("root_id", &mut out.root_id);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("thread_id", &mut out.thread_id);
-        o.set("chat_type", &mut out.chat_type);
-        o.set("message_type", &mut out.message_type);
-        o.set("content", &mut out.content);
-        o.set("mentions", &mut out.mentions);
-        o.set("user_agent", &mut out.user_agent);
-        o.set("lark_agent_context", &mut out.lark_agent_context);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventMessage {
+    const NAME: &'static str = "EventMessage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "root_id" => v.put(&mut self.root_id),
+            "parent_id" => v.put(&mut self.parent_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "chat_id" => v.put(&mut self.chat_id),
+            "thread_id" => v.put(&mut self.thread_id),
+            "chat_type" => v.put(&mut self.chat_type),
+            "message_type" => v.put(&mut self.message_type),
+            "content" => v.put(&mut self.content),
+            "mentions" => v.put(&mut self.mentions),
+            "user_agent" => v.put(&mut self.user_agent),
+            "lark_agent_context" => v.put(&mut self.lark_agent_context),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reader` of `P2ImMessageMessageReadV1Data`.
@@ -583,13 +655,25 @@ pub struct EventMessageReader {
 }
 impl FromJson for EventMessageReader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventMessageReader")?;
-        let mut out = Self::default();
-        o.set("reader_id", &mut out.reader_id);
-        o.set("read_time", &mut out.read_time);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventMessageReader {
+    const NAME: &'static str = "EventMessageReader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reader_id" => v.put(&mut self.reader_id),
+            "read_time" => v.put(&mut self.read_time),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sender` of `P2ImMessageReceiveV1Data`.
@@ -609,13 +693,25 @@ pub struct EventSender {
 }
 impl FromJson for EventSender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventSender")?;
-        let mut out = Self::default();
-        o.set("sender_id", &mut out.sender_id);
-        o.set("sender_type", &mut out.sender_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventSender {
+    const NAME: &'static str = "EventSender";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sender_id" => v.put(&mut self.sender_id),
+            "sender_type" => v.put(&mut self.sender_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_names` of `ChatChange`.
@@ -635,13 +731,25 @@ pub struct I18nNames {
 }
 impl FromJson for I18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nNames")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nNames {
+    const NAME: &'static str = "I18nNames";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            _ => v.skip(),
+        }
     }
 }
 /// The `lark_agent_context` of `EventMessage`.
@@ -657,11 +765,23 @@ pub struct LarkAgentContext {
 }
 impl FromJson for LarkAgentContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LarkAgentContext")?;
-        let mut out = Self::default();
-        o.set("active_chat_id", &mut out.active_chat_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LarkAgentContext {
+    const NAME: &'static str = "LarkAgentContext";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "active_chat_id" => v.put(&mut self.active_chat_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `added_member_list` of `ModeratorList`.
@@ -679,12 +799,24 @@ pub struct ListEventModerator {
 }
 impl FromJson for ListEventModerator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListEventModerator")?;
-        let mut out = Self::default();
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListEventModerator {
+    const NAME: &'static str = "ListEventModerator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `mentions` of `EventMessage`.
@@ -708,15 +840,27 @@ pub struct MentionEvent {
 }
 impl FromJson for MentionEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MentionEvent")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("id", &mut out.id);
-        o.set("mentioned_type", &mut out.mentioned_type);
-        o.set("name", &mut out.name);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MentionEvent {
+    const NAME: &'static str = "MentionEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "id" => v.put(&mut self.id),
+            "mentioned_type" => v.put(&mut self.mentioned_type),
+            "name" => v.put(&mut self.name),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The `moderator_list` of `P2ImChatUpdatedV1Data`.
@@ -734,12 +878,24 @@ pub struct ModeratorList {
 }
 impl FromJson for ModeratorList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ModeratorList")?;
-        let mut out = Self::default();
-        o.set("added_member_list", &mut out.added_member_list);
-        o.set("removed_member_list", &mut out.removed_member_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ModeratorList {
+    const NAME: &'static str = "ModeratorList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "added_member_list" => v.put(&mut self.added_member_list),
+            "removed_member_list" => v.put(&mut self.removed_member_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `im.chat.access_event.bot_p2p_chat_entered_v1` event.
@@ -759,13 +915,25 @@ pub struct P2ImChatAccessEventBotP2pChatEnteredV1 {
 }
 impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImChatAccessEventBotP2pChatEnteredV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImChatAccessEventBotP2pChatEnteredV1 {
+    const NAME: &'static str = "P2ImChatAccessEventBotP2pChatEnteredV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `im.chat.access_event.bot_p2p_chat_entered_v1` event.
@@ -787,17 +955,26 @@ pub struct P2ImChatAccessEventBotP2pChatEnteredV1Data {
 }
 impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2ImChatAccessEventBotP2pChatEnteredV1Data",
-        )?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("last_message_id", &mut out.last_message_id);
-        o.set("last_message_create_time", &mut out.last_message_create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImChatAccessEventBotP2pChatEnteredV1Data {
+    const NAME: &'static str = "P2ImChatAccessEventBotP2pChatEnteredV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "last_message_id" => v.put(&mut self.last_message_id),
+            "last_message_create_time" => v.put(&mut self.last_message_create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `im.chat.disbanded_v1` event.
@@ -817,13 +994,25 @@ pub struct P2ImChatDisbandedV1 {
 }
 impl FromJson for P2ImChatDisbandedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImChatDisbandedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImChatDisbandedV1 {
+    const NAME: &'static str = "P2ImChatDisbandedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `im.chat.disbanded_v1` event.
@@ -849,16 +1038,28 @@ pub struct P2ImChatDisbandedV1Data {
 }
 impl FromJson for P2ImChatDisbandedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImChatDisbandedV1Data")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("external", &mut out.external);
-        o.set("operator_tenant_key", &mut out.operator_tenant_key);
-        o.set("name", &mut out.name);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImChatDisbandedV1Data {
+    const NAME: &'static str = "P2ImChatDisbandedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "external" => v.put(&mut self.external),
+            "operator_tenant_key" => v.put(&mut self.operator_tenant_key),
+            "name" => v.put(&mut self.name),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `im.chat.member.user.added_v1` event.
@@ -878,13 +1079,25 @@ pub struct P2ImChatMemberUserAddedV1 {
 }
 impl FromJson for P2ImChatMemberUserAddedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImChatMemberUserAddedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImChatMemberUserAddedV1 {
+    const NAME: &'static str = "P2ImChatMemberUserAddedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `im.chat.member.user.added_v1` event.
@@ -912,17 +1125,29 @@ pub struct P2ImChatMemberUserAddedV1Data {
 }
 impl FromJson for P2ImChatMemberUserAddedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImChatMemberUserAddedV1Data")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("external", &mut out.external);
-        o.set("operator_tenant_key", &mut out.operator_tenant_key);
-        o.set("users", &mut out.users);
-        o.set("name", &mut out.name);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImChatMemberUserAddedV1Data {
+    const NAME: &'static str = "P2ImChatMemberUserAddedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "external" => v.put(&mut self.external),
+            "operator_tenant_key" => v.put(&mut self.operator_tenant_key),
+            "users" => v.put(&mut self.users),
+            "name" => v.put(&mut self.name),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `im.chat.updated_v1` event.
@@ -942,13 +1167,25 @@ pub struct P2ImChatUpdatedV1 {
 }
 impl FromJson for P2ImChatUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImChatUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImChatUpdatedV1 {
+    const NAME: &'static str = "P2ImChatUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `im.chat.updated_v1` event.
@@ -976,17 +1213,29 @@ pub struct P2ImChatUpdatedV1Data {
 }
 impl FromJson for P2ImChatUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImChatUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("external", &mut out.external);
-        o.set("operator_tenant_key", &mut out.operator_tenant_key);
-        o.set("after_change", &mut out.after_change);
-        o.set("before_change", &mut out.before_change);
-        o.set("moderator_list", &mut out.moderator_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImChatUpdatedV1Data {
+    const NAME: &'static str = "P2ImChatUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "external" => v.put(&mut self.external),
+            "operator_tenant_key" => v.put(&mut self.operator_tenant_key),
+            "after_change" => v.put(&mut self.after_change),
+            "before_change" => v.put(&mut self.before_change),
+            "moderator_list" => v.put(&mut self.moderator_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `im.message.message_read_v1` event.
@@ -1006,13 +1255,25 @@ pub struct P2ImMessageMessageReadV1 {
 }
 impl FromJson for P2ImMessageMessageReadV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImMessageMessageReadV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImMessageMessageReadV1 {
+    const NAME: &'static str = "P2ImMessageMessageReadV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `im.message.message_read_v1` event.
@@ -1030,12 +1291,24 @@ pub struct P2ImMessageMessageReadV1Data {
 }
 impl FromJson for P2ImMessageMessageReadV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImMessageMessageReadV1Data")?;
-        let mut out = Self::default();
-        o.set("reader", &mut out.reader);
-        o.set("message_id_list", &mut out.message_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImMessageMessageReadV1Data {
+    const NAME: &'static str = "P2ImMessageMessageReadV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reader" => v.put(&mut self.reader),
+            "message_id_list" => v.put(&mut self.message_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `im.message.reaction.created_v1` event.
@@ -1055,13 +1328,25 @@ pub struct P2ImMessageReactionCreatedV1 {
 }
 impl FromJson for P2ImMessageReactionCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImMessageReactionCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImMessageReactionCreatedV1 {
+    const NAME: &'static str = "P2ImMessageReactionCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `im.message.reaction.created_v1` event.
@@ -1087,16 +1372,28 @@ pub struct P2ImMessageReactionCreatedV1Data {
 }
 impl FromJson for P2ImMessageReactionCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImMessageReactionCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("reaction_type", &mut out.reaction_type);
-        o.set("operator_type", &mut out.operator_type);
-        o.set("user_id", &mut out.user_id);
-        o.set("app_id", &mut out.app_id);
-        o.set("action_time", &mut out.action_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImMessageReactionCreatedV1Data {
+    const NAME: &'static str = "P2ImMessageReactionCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "reaction_type" => v.put(&mut self.reaction_type),
+            "operator_type" => v.put(&mut self.operator_type),
+            "user_id" => v.put(&mut self.user_id),
+            "app_id" => v.put(&mut self.app_id),
+            "action_time" => v.put(&mut self.action_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `im.message.recalled_v1` event.
@@ -1116,13 +1413,25 @@ pub struct P2ImMessageRecalledV1 {
 }
 impl FromJson for P2ImMessageRecalledV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImMessageRecalledV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImMessageRecalledV1 {
+    const NAME: &'static str = "P2ImMessageRecalledV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `im.message.recalled_v1` event.
@@ -1144,14 +1453,26 @@ pub struct P2ImMessageRecalledV1Data {
 }
 impl FromJson for P2ImMessageRecalledV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImMessageRecalledV1Data")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("recall_time", &mut out.recall_time);
-        o.set("recall_type", &mut out.recall_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImMessageRecalledV1Data {
+    const NAME: &'static str = "P2ImMessageRecalledV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "recall_time" => v.put(&mut self.recall_time),
+            "recall_type" => v.put(&mut self.recall_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `im.message.receive_v1` event.
@@ -1171,13 +1492,25 @@ pub struct P2ImMessageReceiveV1 {
 }
 impl FromJson for P2ImMessageReceiveV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImMessageReceiveV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImMessageReceiveV1 {
+    const NAME: &'static str = "P2ImMessageReceiveV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `im.message.receive_v1` event.
@@ -1195,12 +1528,24 @@ pub struct P2ImMessageReceiveV1Data {
 }
 impl FromJson for P2ImMessageReceiveV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2ImMessageReceiveV1Data")?;
-        let mut out = Self::default();
-        o.set("sender", &mut out.sender);
-        o.set("message", &mut out.message);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2ImMessageReceiveV1Data {
+    const NAME: &'static str = "P2ImMessageReceiveV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sender" => v.put(&mut self.sender),
+            "message" => v.put(&mut self.message),
+            _ => v.skip(),
+        }
     }
 }
 /// The `restricted_mode_setting` of `ChatChange`.
@@ -1222,20 +1567,32 @@ pub struct RestrictedModeSetting {
 }
 impl FromJson for RestrictedModeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RestrictedModeSetting")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set(
-            "screenshot_has_permission_setting",
-            &mut out.screenshot_has_permission_setting,
-        );
-        o.set(
-            "download_has_permission_setting",
-            &mut out.download_has_permission_setting,
-        );
-        o.set("message_has_permission_setting", &mut out.message_has_permission_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RestrictedModeSetting {
+    const NAME: &'static str = "RestrictedModeSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "screenshot_has_permission_setting" => {
+                v.put(&mut self.screenshot_has_permission_setting)
+            }
+            "download_has_permission_setting" => {
+                v.put(&mut self.download_has_permission_setting)
+            }
+            "message_has_permission_setting" => {
+                v.put(&mut self.message_has_permission_setting)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `owner_id` of `ChatChange`.
@@ -1255,13 +1612,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `im.chat.member.bot.added_v1` event.

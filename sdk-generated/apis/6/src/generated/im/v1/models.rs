@@ -69,6 +69,9 @@ impl FromJson for ActionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ActionType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -143,6 +146,9 @@ impl json::Absent for ChatMode {
 impl FromJson for ChatMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ChatMode {
@@ -219,6 +225,9 @@ impl FromJson for ChatStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ChatStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -289,6 +298,9 @@ impl json::Absent for ChatTopNoticeActionType {
 impl FromJson for ChatTopNoticeActionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ChatTopNoticeActionType {
@@ -361,6 +373,9 @@ impl FromJson for ChatType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ChatType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -431,6 +446,9 @@ impl json::Absent for DownloadHasPermissionSetting {
 impl FromJson for DownloadHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DownloadHasPermissionSetting {
@@ -503,6 +521,9 @@ impl FromJson for EditPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for EditPermission {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -573,6 +594,9 @@ impl json::Absent for ExcludeFromTypes {
 impl FromJson for ExcludeFromTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ExcludeFromTypes {
@@ -648,6 +672,9 @@ impl json::Absent for FailReason {
 impl FromJson for FailReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FailReason {
@@ -740,6 +767,9 @@ impl FromJson for FileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -826,6 +856,9 @@ impl json::Absent for ForwardReceiveIdType {
 impl FromJson for ForwardReceiveIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ForwardReceiveIdType {
@@ -914,6 +947,9 @@ impl FromJson for ForwardReceiveIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ForwardReceiveIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -984,6 +1020,9 @@ impl json::Absent for FromTypes {
 impl FromJson for FromTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FromTypes {
@@ -1060,6 +1099,9 @@ impl FromJson for GetMemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetMemberIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1130,6 +1172,9 @@ impl json::Absent for GroupMessageType {
 impl FromJson for GroupMessageType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GroupMessageType {
@@ -1202,6 +1247,9 @@ impl FromJson for HideMemberCountSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for HideMemberCountSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1272,6 +1320,9 @@ impl json::Absent for ImageType {
 impl FromJson for ImageType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ImageType {
@@ -1351,6 +1402,9 @@ impl json::Absent for IncludeAttachmentTypes {
 impl FromJson for IncludeAttachmentTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for IncludeAttachmentTypes {
@@ -1479,6 +1533,9 @@ impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Language {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1549,6 +1606,9 @@ impl json::Absent for ListSortType {
 impl FromJson for ListSortType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListSortType {
@@ -1628,6 +1688,9 @@ impl json::Absent for MemberIdType {
 impl FromJson for MemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for MemberIdType {
@@ -1716,6 +1779,9 @@ impl FromJson for MergeForwardReceiveIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MergeForwardReceiveIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1786,6 +1852,9 @@ impl json::Absent for MessageHasPermissionSetting {
 impl FromJson for MessageHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for MessageHasPermissionSetting {
@@ -1866,6 +1935,9 @@ impl FromJson for ModifierIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ModifierIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1936,6 +2008,9 @@ impl json::Absent for OperatorType {
 impl FromJson for OperatorType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for OperatorType {
@@ -2016,6 +2091,9 @@ impl FromJson for OwnerIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OwnerIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2087,6 +2165,9 @@ impl FromJson for P2pTargetType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for P2pTargetType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2157,6 +2238,9 @@ impl json::Absent for PinManageSetting {
 impl FromJson for PinManageSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PinManageSetting {
@@ -2241,6 +2325,9 @@ impl FromJson for ReceiveIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ReceiveIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2312,6 +2399,9 @@ impl FromJson for ScreenshotHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ScreenshotHasPermissionSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2382,6 +2472,9 @@ impl json::Absent for SortType {
 impl FromJson for SortType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SortType {
@@ -2489,6 +2582,9 @@ impl json::Absent for TabType {
 impl FromJson for TabType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for TabType {
@@ -2661,6 +2757,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2740,6 +2839,9 @@ impl FromJson for UpdateFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UpdateFields {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2810,6 +2912,9 @@ impl json::Absent for UrgentSetting {
 impl FromJson for UrgentSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UrgentSetting {
@@ -2886,6 +2991,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2961,6 +3069,9 @@ impl FromJson for ValidityPeriod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ValidityPeriod {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3032,6 +3143,9 @@ impl FromJson for VideoConferenceSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for VideoConferenceSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3078,12 +3192,24 @@ pub struct AddManagersChatManagersResponseBody {
 }
 impl FromJson for AddManagersChatManagersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AddManagersChatManagersResponseBody")?;
-        let mut out = Self::default();
-        o.set("chat_managers", &mut out.chat_managers);
-        o.set("chat_bot_managers", &mut out.chat_bot_managers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AddManagersChatManagersResponseBody {
+    const NAME: &'static str = "AddManagersChatManagersResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_managers" => v.put(&mut self.chat_managers),
+            "chat_bot_managers" => v.put(&mut self.chat_bot_managers),
+            _ => v.skip(),
+        }
     }
 }
 /// The `read_user` of `ReadUserBatchMessageResponseBody`.
@@ -3101,12 +3227,24 @@ pub struct BatchMessageReadUser {
 }
 impl FromJson for BatchMessageReadUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchMessageReadUser")?;
-        let mut out = Self::default();
-        o.set("read_count", &mut out.read_count);
-        o.set("total_count", &mut out.total_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchMessageReadUser {
+    const NAME: &'static str = "BatchMessageReadUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "read_count" => v.put(&mut self.read_count),
+            "total_count" => v.put(&mut self.total_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `batch_message_recall_progress` of `GetProgressBatchMessageResponseBody`.
@@ -3124,12 +3262,24 @@ pub struct BatchMessageRecallProgress {
 }
 impl FromJson for BatchMessageRecallProgress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchMessageRecallProgress")?;
-        let mut out = Self::default();
-        o.set("recall", &mut out.recall);
-        o.set("recall_count", &mut out.recall_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchMessageRecallProgress {
+    const NAME: &'static str = "BatchMessageRecallProgress";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "recall" => v.put(&mut self.recall),
+            "recall_count" => v.put(&mut self.recall_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `batch_message_send_progress` of `GetProgressBatchMessageResponseBody`.
@@ -3149,13 +3299,25 @@ pub struct BatchMessageSendProgress {
 }
 impl FromJson for BatchMessageSendProgress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchMessageSendProgress")?;
-        let mut out = Self::default();
-        o.set("valid_user_ids_count", &mut out.valid_user_ids_count);
-        o.set("success_user_ids_count", &mut out.success_user_ids_count);
-        o.set("read_user_ids_count", &mut out.read_user_ids_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchMessageSendProgress {
+    const NAME: &'static str = "BatchMessageSendProgress";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "valid_user_ids_count" => v.put(&mut self.valid_user_ids_count),
+            "success_user_ids_count" => v.put(&mut self.success_user_ids_count),
+            "read_user_ids_count" => v.put(&mut self.read_user_ids_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.message_reaction.batch_query` (批量获取消息表情回复).
@@ -3199,13 +3361,27 @@ pub struct BatchQueryMessageReactionResponseBody {
 }
 impl FromJson for BatchQueryMessageReactionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchQueryMessageReactionResponseBody")?;
-        let mut out = Self::default();
-        o.set("success_msg_reaction_details", &mut out.success_msg_reaction_details);
-        o.set("success_msg_reaction_counts", &mut out.success_msg_reaction_counts);
-        o.set("fail_msg_reaction_details", &mut out.fail_msg_reaction_details);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchQueryMessageReactionResponseBody {
+    const NAME: &'static str = "BatchQueryMessageReactionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "success_msg_reaction_details" => {
+                v.put(&mut self.success_msg_reaction_details)
+            }
+            "success_msg_reaction_counts" => v.put(&mut self.success_msg_reaction_counts),
+            "fail_msg_reaction_details" => v.put(&mut self.fail_msg_reaction_details),
+            _ => v.skip(),
+        }
     }
 }
 /// The `chat_menu_item` of `ChatMenuSecondLevel`.
@@ -3240,15 +3416,27 @@ pub struct ChatMenuItem {
 }
 impl FromJson for ChatMenuItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatMenuItem")?;
-        let mut out = Self::default();
-        o.set("action_type", &mut out.action_type);
-        o.set("redirect_link", &mut out.redirect_link);
-        o.set("image_key", &mut out.image_key);
-        o.set("name", &mut out.name);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatMenuItem {
+    const NAME: &'static str = "ChatMenuItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "action_type" => v.put(&mut self.action_type),
+            "redirect_link" => v.put(&mut self.redirect_link),
+            "image_key" => v.put(&mut self.image_key),
+            "name" => v.put(&mut self.name),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChatMenuItem {
@@ -3283,15 +3471,27 @@ pub struct ChatMenuItemRedirectLink {
 }
 impl FromJson for ChatMenuItemRedirectLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatMenuItemRedirectLink")?;
-        let mut out = Self::default();
-        o.set("common_url", &mut out.common_url);
-        o.set("ios_url", &mut out.ios_url);
-        o.set("android_url", &mut out.android_url);
-        o.set("pc_url", &mut out.pc_url);
-        o.set("web_url", &mut out.web_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatMenuItemRedirectLink {
+    const NAME: &'static str = "ChatMenuItemRedirectLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "common_url" => v.put(&mut self.common_url),
+            "ios_url" => v.put(&mut self.ios_url),
+            "android_url" => v.put(&mut self.android_url),
+            "pc_url" => v.put(&mut self.pc_url),
+            "web_url" => v.put(&mut self.web_url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChatMenuItemRedirectLink {
@@ -3320,12 +3520,24 @@ pub struct ChatMenuSecondLevel {
 }
 impl FromJson for ChatMenuSecondLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatMenuSecondLevel")?;
-        let mut out = Self::default();
-        o.set("chat_menu_second_level_id", &mut out.chat_menu_second_level_id);
-        o.set("chat_menu_item", &mut out.chat_menu_item);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatMenuSecondLevel {
+    const NAME: &'static str = "ChatMenuSecondLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_menu_second_level_id" => v.put(&mut self.chat_menu_second_level_id),
+            "chat_menu_item" => v.put(&mut self.chat_menu_item),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChatMenuSecondLevel {
@@ -3353,13 +3565,25 @@ pub struct ChatMenuTopLevel {
 }
 impl FromJson for ChatMenuTopLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatMenuTopLevel")?;
-        let mut out = Self::default();
-        o.set("chat_menu_top_level_id", &mut out.chat_menu_top_level_id);
-        o.set("chat_menu_item", &mut out.chat_menu_item);
-        o.set("children", &mut out.children);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatMenuTopLevel {
+    const NAME: &'static str = "ChatMenuTopLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_menu_top_level_id" => v.put(&mut self.chat_menu_top_level_id),
+            "chat_menu_item" => v.put(&mut self.chat_menu_item),
+            "children" => v.put(&mut self.children),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChatMenuTopLevel {
@@ -3386,11 +3610,23 @@ pub struct ChatMenuTree {
 }
 impl FromJson for ChatMenuTree {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatMenuTree")?;
-        let mut out = Self::default();
-        o.set("chat_menu_top_levels", &mut out.chat_menu_top_levels);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatMenuTree {
+    const NAME: &'static str = "ChatMenuTree";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_menu_top_levels" => v.put(&mut self.chat_menu_top_levels),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChatMenuTree {
@@ -3438,15 +3674,27 @@ pub struct ChatTab {
 }
 impl FromJson for ChatTab {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatTab")?;
-        let mut out = Self::default();
-        o.set("tab_id", &mut out.tab_id);
-        o.set("tab_name", &mut out.tab_name);
-        o.set("tab_type", &mut out.tab_type);
-        o.set("tab_content", &mut out.tab_content);
-        o.set("tab_config", &mut out.tab_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatTab {
+    const NAME: &'static str = "ChatTab";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tab_id" => v.put(&mut self.tab_id),
+            "tab_name" => v.put(&mut self.tab_name),
+            "tab_type" => v.put(&mut self.tab_type),
+            "tab_content" => v.put(&mut self.tab_content),
+            "tab_config" => v.put(&mut self.tab_config),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChatTab {
@@ -3481,12 +3729,24 @@ pub struct ChatTabConfig {
 }
 impl FromJson for ChatTabConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatTabConfig")?;
-        let mut out = Self::default();
-        o.set("icon_key", &mut out.icon_key);
-        o.set("is_built_in", &mut out.is_built_in);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatTabConfig {
+    const NAME: &'static str = "ChatTabConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "icon_key" => v.put(&mut self.icon_key),
+            "is_built_in" => v.put(&mut self.is_built_in),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChatTabConfig {
@@ -3522,14 +3782,26 @@ pub struct ChatTabContent {
 }
 impl FromJson for ChatTabContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatTabContent")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("doc", &mut out.doc);
-        o.set("meeting_minute", &mut out.meeting_minute);
-        o.set("task", &mut out.task);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatTabContent {
+    const NAME: &'static str = "ChatTabContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "doc" => v.put(&mut self.doc),
+            "meeting_minute" => v.put(&mut self.meeting_minute),
+            "task" => v.put(&mut self.task),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ChatTabContent {
@@ -3651,13 +3923,25 @@ pub struct CreateChatMembersResponseBody {
 }
 impl FromJson for CreateChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateChatMembersResponseBody")?;
-        let mut out = Self::default();
-        o.set("invalid_id_list", &mut out.invalid_id_list);
-        o.set("not_existed_id_list", &mut out.not_existed_id_list);
-        o.set("pending_approval_id_list", &mut out.pending_approval_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateChatMembersResponseBody {
+    const NAME: &'static str = "CreateChatMembersResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "invalid_id_list" => v.put(&mut self.invalid_id_list),
+            "not_existed_id_list" => v.put(&mut self.not_existed_id_list),
+            "pending_approval_id_list" => v.put(&mut self.pending_approval_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.chat_menu_tree.create` (Add chat menu).
@@ -3895,38 +4179,50 @@ pub struct CreateChatResponseBody {
 }
 impl FromJson for CreateChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateChatResponseBody")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("avatar", &mut out.avatar);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("owner_id_type", &mut out.owner_id_type);
-        o.set("urgent_setting", &mut out.urgent_setting);
-        o.set("video_conference_setting", &mut out.video_conference_setting);
-        o.set("pin_manage_setting", &mut out.pin_manage_setting);
-        o.set("add_member_permission", &mut out.add_member_permission);
-        o.set("share_card_permission", &mut out.share_card_permission);
-        o.set("at_all_permission", &mut out.at_all_permission);
-        o.set("edit_permission", &mut out.edit_permission);
-        o.set("group_message_type", &mut out.group_message_type);
-        o.set("chat_mode", &mut out.chat_mode);
-        o.set("chat_type", &mut out.chat_type);
-        o.set("chat_tag", &mut out.chat_tag);
-        o.set("external", &mut out.external);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("join_message_visibility", &mut out.join_message_visibility);
-        o.set("leave_message_visibility", &mut out.leave_message_visibility);
-        o.set("membership_approval", &mut out.membership_approval);
-        o.set("moderation_permission", &mut out.moderation_permission);
-        o.set("labels", &mut out.labels);
-        o.set("toolkit_ids", &mut out.toolkit_ids);
-        o.set("restricted_mode_setting", &mut out.restricted_mode_setting);
-        o.set("hide_member_count_setting", &mut out.hide_member_count_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateChatResponseBody {
+    const NAME: &'static str = "CreateChatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "avatar" => v.put(&mut self.avatar),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "owner_id" => v.put(&mut self.owner_id),
+            "owner_id_type" => v.put(&mut self.owner_id_type),
+            "urgent_setting" => v.put(&mut self.urgent_setting),
+            "video_conference_setting" => v.put(&mut self.video_conference_setting),
+            "pin_manage_setting" => v.put(&mut self.pin_manage_setting),
+            "add_member_permission" => v.put(&mut self.add_member_permission),
+            "share_card_permission" => v.put(&mut self.share_card_permission),
+            "at_all_permission" => v.put(&mut self.at_all_permission),
+            "edit_permission" => v.put(&mut self.edit_permission),
+            "group_message_type" => v.put(&mut self.group_message_type),
+            "chat_mode" => v.put(&mut self.chat_mode),
+            "chat_type" => v.put(&mut self.chat_type),
+            "chat_tag" => v.put(&mut self.chat_tag),
+            "external" => v.put(&mut self.external),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "join_message_visibility" => v.put(&mut self.join_message_visibility),
+            "leave_message_visibility" => v.put(&mut self.leave_message_visibility),
+            "membership_approval" => v.put(&mut self.membership_approval),
+            "moderation_permission" => v.put(&mut self.moderation_permission),
+            "labels" => v.put(&mut self.labels),
+            "toolkit_ids" => v.put(&mut self.toolkit_ids),
+            "restricted_mode_setting" => v.put(&mut self.restricted_mode_setting),
+            "hide_member_count_setting" => v.put(&mut self.hide_member_count_setting),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.chat_tab.create` (Add chat tab).
@@ -3968,11 +4264,23 @@ pub struct CreateChatTabResponseBody {
 }
 impl FromJson for CreateChatTabResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateChatTabResponseBody")?;
-        let mut out = Self::default();
-        o.set("chat_tabs", &mut out.chat_tabs);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateChatTabResponseBody {
+    const NAME: &'static str = "CreateChatTabResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_tabs" => v.put(&mut self.chat_tabs),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CreateChatTabResponseBody {
@@ -4040,11 +4348,23 @@ pub struct CreateFileResponseBody {
 }
 impl FromJson for CreateFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateFileResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_key", &mut out.file_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateFileResponseBody {
+    const NAME: &'static str = "CreateFileResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_key" => v.put(&mut self.file_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.image.create` (上传图片).
@@ -4087,11 +4407,23 @@ pub struct CreateImageResponseBody {
 }
 impl FromJson for CreateImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateImageResponseBody")?;
-        let mut out = Self::default();
-        o.set("image_key", &mut out.image_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateImageResponseBody {
+    const NAME: &'static str = "CreateImageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "image_key" => v.put(&mut self.image_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.message_reaction.create` (Add a reaction for a message).
@@ -4221,11 +4553,23 @@ pub struct CreatePinResponseBody {
 }
 impl FromJson for CreatePinResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreatePinResponseBody")?;
-        let mut out = Self::default();
-        o.set("pin", &mut out.pin);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreatePinResponseBody {
+    const NAME: &'static str = "CreatePinResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pin" => v.put(&mut self.pin),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.chat_members.delete` (Remove users or bots from a group) answers with.
@@ -4241,11 +4585,23 @@ pub struct DeleteChatMembersResponseBody {
 }
 impl FromJson for DeleteChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteChatMembersResponseBody")?;
-        let mut out = Self::default();
-        o.set("invalid_id_list", &mut out.invalid_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteChatMembersResponseBody {
+    const NAME: &'static str = "DeleteChatMembersResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "invalid_id_list" => v.put(&mut self.invalid_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.chat_tab.delete_tabs` (Delete chat tab).
@@ -4279,11 +4635,23 @@ pub struct Emoji {
 }
 impl FromJson for Emoji {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Emoji")?;
-        let mut out = Self::default();
-        o.set("emoji_type", &mut out.emoji_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Emoji {
+    const NAME: &'static str = "Emoji";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "emoji_type" => v.put(&mut self.emoji_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Emoji {
@@ -4314,12 +4682,24 @@ pub struct FailMsgReactionDetails {
 }
 impl FromJson for FailMsgReactionDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FailMsgReactionDetails")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("fail_reason", &mut out.fail_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FailMsgReactionDetails {
+    const NAME: &'static str = "FailMsgReactionDetails";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "fail_reason" => v.put(&mut self.fail_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The `follow_ups` of `PushFollowUpMessageRequestBody`.
@@ -4403,18 +4783,30 @@ pub struct GetChatAnnouncementResponseBody {
 }
 impl FromJson for GetChatAnnouncementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetChatAnnouncementResponseBody")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("revision", &mut out.revision);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("owner_id_type", &mut out.owner_id_type);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("modifier_id_type", &mut out.modifier_id_type);
-        o.set("modifier_id", &mut out.modifier_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetChatAnnouncementResponseBody {
+    const NAME: &'static str = "GetChatAnnouncementResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "revision" => v.put(&mut self.revision),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "owner_id_type" => v.put(&mut self.owner_id_type),
+            "owner_id" => v.put(&mut self.owner_id),
+            "modifier_id_type" => v.put(&mut self.modifier_id_type),
+            "modifier_id" => v.put(&mut self.modifier_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.chat_members.get` (Obtain group member list) answers with.
@@ -4440,16 +4832,28 @@ pub struct GetChatMembersResponseBody {
 }
 impl FromJson for GetChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetChatMembersResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("member_total", &mut out.member_total);
-        o.set("trigger_security_conf_limit", &mut out.trigger_security_conf_limit);
-        o.set("security_conf_limit", &mut out.security_conf_limit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetChatMembersResponseBody {
+    const NAME: &'static str = "GetChatMembersResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "member_total" => v.put(&mut self.member_total),
+            "trigger_security_conf_limit" => v.put(&mut self.trigger_security_conf_limit),
+            "security_conf_limit" => v.put(&mut self.security_conf_limit),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.chat_menu_tree.get` (Get chat menus) answers with.
@@ -4465,11 +4869,23 @@ pub struct GetChatMenuTreeResponseBody {
 }
 impl FromJson for GetChatMenuTreeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetChatMenuTreeResponseBody")?;
-        let mut out = Self::default();
-        o.set("menu_tree", &mut out.menu_tree);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetChatMenuTreeResponseBody {
+    const NAME: &'static str = "GetChatMenuTreeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "menu_tree" => v.put(&mut self.menu_tree),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.chat_moderation.get` (Obtains the group member speech scopes) answers with.
@@ -4491,14 +4907,26 @@ pub struct GetChatModerationResponseBody {
 }
 impl FromJson for GetChatModerationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetChatModerationResponseBody")?;
-        let mut out = Self::default();
-        o.set("moderation_setting", &mut out.moderation_setting);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetChatModerationResponseBody {
+    const NAME: &'static str = "GetChatModerationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "moderation_setting" => v.put(&mut self.moderation_setting),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.chat.get` (Obtain group information) answers with.
@@ -4576,42 +5004,54 @@ pub struct GetChatResponseBody {
 }
 impl FromJson for GetChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetChatResponseBody")?;
-        let mut out = Self::default();
-        o.set("avatar", &mut out.avatar);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("add_member_permission", &mut out.add_member_permission);
-        o.set("share_card_permission", &mut out.share_card_permission);
-        o.set("at_all_permission", &mut out.at_all_permission);
-        o.set("edit_permission", &mut out.edit_permission);
-        o.set("owner_id_type", &mut out.owner_id_type);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("user_manager_id_list", &mut out.user_manager_id_list);
-        o.set("bot_manager_id_list", &mut out.bot_manager_id_list);
-        o.set("group_message_type", &mut out.group_message_type);
-        o.set("chat_mode", &mut out.chat_mode);
-        o.set("chat_type", &mut out.chat_type);
-        o.set("chat_tag", &mut out.chat_tag);
-        o.set("join_message_visibility", &mut out.join_message_visibility);
-        o.set("leave_message_visibility", &mut out.leave_message_visibility);
-        o.set("membership_approval", &mut out.membership_approval);
-        o.set("moderation_permission", &mut out.moderation_permission);
-        o.set("external", &mut out.external);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("user_count", &mut out.user_count);
-        o.set("bot_count", &mut out.bot_count);
-        o.set("labels", &mut out.labels);
-        o.set("toolkit_ids", &mut out.toolkit_ids);
-        o.set("restricted_mode_setting", &mut out.restricted_mode_setting);
-        o.set("urgent_setting", &mut out.urgent_setting);
-        o.set("video_conference_setting", &mut out.video_conference_setting);
-        o.set("pin_manage_setting", &mut out.pin_manage_setting);
-        o.set("hide_member_count_setting", &mut out.hide_member_count_setting);
-        o.set("chat_status", &mut out.chat_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetChatResponseBody {
+    const NAME: &'static str = "GetChatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "avatar" => v.put(&mut self.avatar),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "add_member_permission" => v.put(&mut self.add_member_permission),
+            "share_card_permission" => v.put(&mut self.share_card_permission),
+            "at_all_permission" => v.put(&mut self.at_all_permission),
+            "edit_permission" => v.put(&mut self.edit_permission),
+            "owner_id_type" => v.put(&mut self.owner_id_type),
+            "owner_id" => v.put(&mut self.owner_id),
+            "user_manager_id_list" => v.put(&mut self.user_manager_id_list),
+            "bot_manager_id_list" => v.put(&mut self.bot_manager_id_list),
+            "group_message_type" => v.put(&mut self.group_message_type),
+            "chat_mode" => v.put(&mut self.chat_mode),
+            "chat_type" => v.put(&mut self.chat_type),
+            "chat_tag" => v.put(&mut self.chat_tag),
+            "join_message_visibility" => v.put(&mut self.join_message_visibility),
+            "leave_message_visibility" => v.put(&mut self.leave_message_visibility),
+            "membership_approval" => v.put(&mut self.membership_approval),
+            "moderation_permission" => v.put(&mut self.moderation_permission),
+            "external" => v.put(&mut self.external),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "user_count" => v.put(&mut self.user_count),
+            "bot_count" => v.put(&mut self.bot_count),
+            "labels" => v.put(&mut self.labels),
+            "toolkit_ids" => v.put(&mut self.toolkit_ids),
+            "restricted_mode_setting" => v.put(&mut self.restricted_mode_setting),
+            "urgent_setting" => v.put(&mut self.urgent_setting),
+            "video_conference_setting" => v.put(&mut self.video_conference_setting),
+            "pin_manage_setting" => v.put(&mut self.pin_manage_setting),
+            "hide_member_count_setting" => v.put(&mut self.hide_member_count_setting),
+            "chat_status" => v.put(&mut self.chat_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.message.get` (Obtain the content of the specified message) answers with.
@@ -4627,11 +5067,23 @@ pub struct GetMessageResponseBody {
 }
 impl FromJson for GetMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMessageResponseBody {
+    const NAME: &'static str = "GetMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.batch_message.get_progress` (Query the overall progress of a batch message) answers with.
@@ -4649,12 +5101,26 @@ pub struct GetProgressBatchMessageResponseBody {
 }
 impl FromJson for GetProgressBatchMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetProgressBatchMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("batch_message_send_progress", &mut out.batch_message_send_progress);
-        o.set("batch_message_recall_progress", &mut out.batch_message_recall_progress);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetProgressBatchMessageResponseBody {
+    const NAME: &'static str = "GetProgressBatchMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "batch_message_send_progress" => v.put(&mut self.batch_message_send_progress),
+            "batch_message_recall_progress" => {
+                v.put(&mut self.batch_message_recall_progress)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_contents` of `FollowUp`.
@@ -4720,13 +5186,25 @@ pub struct I18nNames {
 }
 impl FromJson for I18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nNames")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nNames {
+    const NAME: &'static str = "I18nNames";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nNames {
@@ -4751,11 +5229,23 @@ pub struct IsInChatChatMembersResponseBody {
 }
 impl FromJson for IsInChatChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IsInChatChatMembersResponseBody")?;
-        let mut out = Self::default();
-        o.set("is_in_chat", &mut out.is_in_chat);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IsInChatChatMembersResponseBody {
+    const NAME: &'static str = "IsInChatChatMembersResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_in_chat" => v.put(&mut self.is_in_chat),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.chat.link` (Get group share link).
@@ -4796,13 +5286,25 @@ pub struct LinkChatResponseBody {
 }
 impl FromJson for LinkChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LinkChatResponseBody")?;
-        let mut out = Self::default();
-        o.set("share_link", &mut out.share_link);
-        o.set("expire_time", &mut out.expire_time);
-        o.set("is_permanent", &mut out.is_permanent);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LinkChatResponseBody {
+    const NAME: &'static str = "LinkChatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "share_link" => v.put(&mut self.share_link),
+            "expire_time" => v.put(&mut self.expire_time),
+            "is_permanent" => v.put(&mut self.is_permanent),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListChatResponseBody`.
@@ -4842,23 +5344,35 @@ pub struct ListChat {
 }
 impl FromJson for ListChat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListChat")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("avatar", &mut out.avatar);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("owner_id_type", &mut out.owner_id_type);
-        o.set("external", &mut out.external);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("labels", &mut out.labels);
-        o.set("chat_status", &mut out.chat_status);
-        o.set("chat_mode", &mut out.chat_mode);
-        o.set("p2p_target_type", &mut out.p2p_target_type);
-        o.set("p2p_target_id", &mut out.p2p_target_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListChat {
+    const NAME: &'static str = "ListChat";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "avatar" => v.put(&mut self.avatar),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "owner_id" => v.put(&mut self.owner_id),
+            "owner_id_type" => v.put(&mut self.owner_id_type),
+            "external" => v.put(&mut self.external),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "labels" => v.put(&mut self.labels),
+            "chat_status" => v.put(&mut self.chat_status),
+            "chat_mode" => v.put(&mut self.chat_mode),
+            "p2p_target_type" => v.put(&mut self.p2p_target_type),
+            "p2p_target_id" => v.put(&mut self.p2p_target_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.chat.list` (Obtain groups where the user or bot is a member) answers with.
@@ -4878,13 +5392,25 @@ pub struct ListChatResponseBody {
 }
 impl FromJson for ListChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListChatResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListChatResponseBody {
+    const NAME: &'static str = "ListChatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `GetChatMembersResponseBody`.
@@ -4906,14 +5432,26 @@ pub struct ListMember {
 }
 impl FromJson for ListMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMember")?;
-        let mut out = Self::default();
-        o.set("member_id_type", &mut out.member_id_type);
-        o.set("member_id", &mut out.member_id);
-        o.set("name", &mut out.name);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMember {
+    const NAME: &'static str = "ListMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_id_type" => v.put(&mut self.member_id_type),
+            "member_id" => v.put(&mut self.member_id),
+            "name" => v.put(&mut self.name),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.message_reaction.list` (List message reactions) answers with.
@@ -4933,13 +5471,25 @@ pub struct ListMessageReactionResponseBody {
 }
 impl FromJson for ListMessageReactionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMessageReactionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMessageReactionResponseBody {
+    const NAME: &'static str = "ListMessageReactionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.message.list` (Get chat history) answers with.
@@ -4959,13 +5509,25 @@ pub struct ListMessageResponseBody {
 }
 impl FromJson for ListMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMessageResponseBody {
+    const NAME: &'static str = "ListMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `GetChatModerationResponseBody`.
@@ -4985,13 +5547,25 @@ pub struct ListModerator {
 }
 impl FromJson for ListModerator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListModerator")?;
-        let mut out = Self::default();
-        o.set("user_id_type", &mut out.user_id_type);
-        o.set("user_id", &mut out.user_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListModerator {
+    const NAME: &'static str = "ListModerator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id_type" => v.put(&mut self.user_id_type),
+            "user_id" => v.put(&mut self.user_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.pin.list` (Get pins in group) answers with.
@@ -5011,13 +5585,25 @@ pub struct ListPinResponseBody {
 }
 impl FromJson for ListPinResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPinResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPinResponseBody {
+    const NAME: &'static str = "ListPinResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `mentions` of `CreateMessageResponseBody`.
@@ -5041,15 +5627,27 @@ pub struct Mention {
 }
 impl FromJson for Mention {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Mention")?;
-        let mut out = Self::default();
-        o.set("key", &mut out.key);
-        o.set("id", &mut out.id);
-        o.set("id_type", &mut out.id_type);
-        o.set("name", &mut out.name);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Mention {
+    const NAME: &'static str = "Mention";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key" => v.put(&mut self.key),
+            "id" => v.put(&mut self.id),
+            "id_type" => v.put(&mut self.id_type),
+            "name" => v.put(&mut self.name),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.message.merge_forward` (Merge forward messages).
@@ -5097,12 +5695,24 @@ pub struct MergeForwardMessageResponseBody {
 }
 impl FromJson for MergeForwardMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MergeForwardMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("message", &mut out.message);
-        o.set("invalid_message_id_list", &mut out.invalid_message_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MergeForwardMessageResponseBody {
+    const NAME: &'static str = "MergeForwardMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message" => v.put(&mut self.message),
+            "invalid_message_id_list" => v.put(&mut self.invalid_message_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `GetMessageResponseBody`.
@@ -5150,27 +5760,39 @@ pub struct Message {
 }
 impl FromJson for Message {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Message")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("root_id", &mut out.root_id);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("thread_id", &mut out.thread_id);
-        o.set("msg_type", &mut out.msg_type);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("deleted", &mut out.deleted);
-        o.set("updated", &mut out.updated);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("sender", &mut out.sender);
-        o.set("body", &mut out.body);
-        o.set("mentions", &mut out.mentions);
-        o.set("upper_message_id", &mut out.upper_message_id);
-        o.set("message_app_link", &mut out.message_app_link);
-        o.set("message_position", &mut out.message_position);
-        o.set("thread_message_position", &mut out.thread_message_position);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Message {
+    const NAME: &'static str = "Message";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "root_id" => v.put(&mut self.root_id),
+            "parent_id" => v.put(&mut self.parent_id),
+            "thread_id" => v.put(&mut self.thread_id),
+            "msg_type" => v.put(&mut self.msg_type),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "deleted" => v.put(&mut self.deleted),
+            "updated" => v.put(&mut self.updated),
+            "chat_id" => v.put(&mut self.chat_id),
+            "sender" => v.put(&mut self.sender),
+            "body" => v.put(&mut self.body),
+            "mentions" => v.put(&mut self.mentions),
+            "upper_message_id" => v.put(&mut self.upper_message_id),
+            "message_app_link" => v.put(&mut self.message_app_link),
+            "message_position" => v.put(&mut self.message_position),
+            "thread_message_position" => v.put(&mut self.thread_message_position),
+            _ => v.skip(),
+        }
     }
 }
 /// The `body` of `CreateMessageResponseBody`.
@@ -5188,11 +5810,23 @@ pub struct MessageBody {
 }
 impl FromJson for MessageBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageBody")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageBody {
+    const NAME: &'static str = "MessageBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MessageBody {
@@ -5248,14 +5882,26 @@ pub struct MessageReaction {
 }
 impl FromJson for MessageReaction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageReaction")?;
-        let mut out = Self::default();
-        o.set("reaction_id", &mut out.reaction_id);
-        o.set("operator", &mut out.operator);
-        o.set("action_time", &mut out.action_time);
-        o.set("reaction_type", &mut out.reaction_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageReaction {
+    const NAME: &'static str = "MessageReaction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reaction_id" => v.put(&mut self.reaction_id),
+            "operator" => v.put(&mut self.operator),
+            "action_time" => v.put(&mut self.action_time),
+            "reaction_type" => v.put(&mut self.reaction_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `filter` of `SearchMessageRequestBody`.
@@ -5317,13 +5963,25 @@ pub struct MessageSearchItem {
 }
 impl FromJson for MessageSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageSearchItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("display_info", &mut out.display_info);
-        o.set("meta_data", &mut out.meta_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageSearchItem {
+    const NAME: &'static str = "MessageSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "display_info" => v.put(&mut self.display_info),
+            "meta_data" => v.put(&mut self.meta_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meta_data` of `MessageSearchItem`.
@@ -5357,20 +6015,32 @@ pub struct MessageSearchMeta {
 }
 impl FromJson for MessageSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageSearchMeta")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("type", &mut out.r#type);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("position", &mut out.position);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("from_id", &mut out.from_id);
-        o.set("thread_id", &mut out.thread_id);
-        o.set("thread_position", &mut out.thread_position);
-        o.set("is_p2p_chat", &mut out.is_p2p_chat);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageSearchMeta {
+    const NAME: &'static str = "MessageSearchMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "type" => v.put(&mut self.r#type),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "position" => v.put(&mut self.position),
+            "chat_id" => v.put(&mut self.chat_id),
+            "from_id" => v.put(&mut self.from_id),
+            "thread_id" => v.put(&mut self.thread_id),
+            "thread_position" => v.put(&mut self.thread_position),
+            "is_p2p_chat" => v.put(&mut self.is_p2p_chat),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `CreateMessageReactionResponseBody`.
@@ -5388,12 +6058,24 @@ pub struct Operator {
 }
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Operator")?;
-        let mut out = Self::default();
-        o.set("operator_id", &mut out.operator_id);
-        o.set("operator_type", &mut out.operator_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Operator {
+    const NAME: &'static str = "Operator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator_id" => v.put(&mut self.operator_id),
+            "operator_type" => v.put(&mut self.operator_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.chat_announcement.patch` (Update group announcement info).
@@ -5459,11 +6141,23 @@ pub struct PatchChatMenuItemResponseBody {
 }
 impl FromJson for PatchChatMenuItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchChatMenuItemResponseBody")?;
-        let mut out = Self::default();
-        o.set("chat_menu_item", &mut out.chat_menu_item);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchChatMenuItemResponseBody {
+    const NAME: &'static str = "PatchChatMenuItemResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_menu_item" => v.put(&mut self.chat_menu_item),
+            _ => v.skip(),
+        }
     }
 }
 /// The `pin` of `CreatePinResponseBody`.
@@ -5487,15 +6181,27 @@ pub struct Pin {
 }
 impl FromJson for Pin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Pin")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("operator_id", &mut out.operator_id);
-        o.set("operator_id_type", &mut out.operator_id_type);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Pin {
+    const NAME: &'static str = "Pin";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "operator_id" => v.put(&mut self.operator_id),
+            "operator_id_type" => v.put(&mut self.operator_id_type),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.message.push_follow_up` (Push follow-up).
@@ -5559,14 +6265,26 @@ pub struct Reaction {
 }
 impl FromJson for Reaction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Reaction")?;
-        let mut out = Self::default();
-        o.set("reaction_id", &mut out.reaction_id);
-        o.set("operator", &mut out.operator);
-        o.set("action_time", &mut out.action_time);
-        o.set("emoji_type", &mut out.emoji_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Reaction {
+    const NAME: &'static str = "Reaction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reaction_id" => v.put(&mut self.reaction_id),
+            "operator" => v.put(&mut self.operator),
+            "action_time" => v.put(&mut self.action_time),
+            "emoji_type" => v.put(&mut self.emoji_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reaction_count` of `SuccessMsgReactionCount`.
@@ -5584,12 +6302,24 @@ pub struct ReactionCount {
 }
 impl FromJson for ReactionCount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReactionCount")?;
-        let mut out = Self::default();
-        o.set("reaction_type", &mut out.reaction_type);
-        o.set("count", &mut out.count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReactionCount {
+    const NAME: &'static str = "ReactionCount";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reaction_type" => v.put(&mut self.reaction_type),
+            "count" => v.put(&mut self.count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ReadUsersMessageResponseBody`.
@@ -5611,14 +6341,26 @@ pub struct ReadUser {
 }
 impl FromJson for ReadUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReadUser")?;
-        let mut out = Self::default();
-        o.set("user_id_type", &mut out.user_id_type);
-        o.set("user_id", &mut out.user_id);
-        o.set("timestamp", &mut out.timestamp);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReadUser {
+    const NAME: &'static str = "ReadUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id_type" => v.put(&mut self.user_id_type),
+            "user_id" => v.put(&mut self.user_id),
+            "timestamp" => v.put(&mut self.timestamp),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.batch_message.read_user` (Query the number of pushers and readers of batch messages) answers with.
@@ -5634,11 +6376,23 @@ pub struct ReadUserBatchMessageResponseBody {
 }
 impl FromJson for ReadUserBatchMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReadUserBatchMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("read_user", &mut out.read_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReadUserBatchMessageResponseBody {
+    const NAME: &'static str = "ReadUserBatchMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "read_user" => v.put(&mut self.read_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v1.message.read_users` (Query the read status of message) answers with.
@@ -5658,13 +6412,25 @@ pub struct ReadUsersMessageResponseBody {
 }
 impl FromJson for ReadUsersMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReadUsersMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReadUsersMessageResponseBody {
+    const NAME: &'static str = "ReadUsersMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.message.reply_by_card` (Reply message).
@@ -5799,20 +6565,32 @@ pub struct RestrictedModeSetting {
 }
 impl FromJson for RestrictedModeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RestrictedModeSetting")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set(
-            "screenshot_has_permission_setting",
-            &mut out.screenshot_has_permission_setting,
-        );
-        o.set(
-            "download_has_permission_setting",
-            &mut out.download_has_permission_setting,
-        );
-        o.set("message_has_permission_setting", &mut out.message_has_permission_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RestrictedModeSetting {
+    const NAME: &'static str = "RestrictedModeSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "screenshot_has_permission_setting" => {
+                v.put(&mut self.screenshot_has_permission_setting)
+            }
+            "download_has_permission_setting" => {
+                v.put(&mut self.download_has_permission_setting)
+            }
+            "message_has_permission_setting" => {
+                v.put(&mut self.message_has_permission_setting)
+            }
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RestrictedModeSetting {
@@ -5876,15 +6654,27 @@ pub struct SearchMessageResponseBody {
 }
 impl FromJson for SearchMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("total", &mut out.total);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("notice", &mut out.notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchMessageResponseBody {
+    const NAME: &'static str = "SearchMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "total" => v.put(&mut self.total),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "notice" => v.put(&mut self.notice),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sender` of `CreateMessageResponseBody`.
@@ -5912,17 +6702,29 @@ pub struct Sender {
 }
 impl FromJson for Sender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Sender")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("id_type", &mut out.id_type);
-        o.set("sender_type", &mut out.sender_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("sender_name", &mut out.sender_name);
-        o.set("open_bot_id", &mut out.open_bot_id);
-        o.set("sender_i18n_names", &mut out.sender_i18n_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Sender {
+    const NAME: &'static str = "Sender";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "id_type" => v.put(&mut self.id_type),
+            "sender_type" => v.put(&mut self.sender_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "sender_name" => v.put(&mut self.sender_name),
+            "open_bot_id" => v.put(&mut self.open_bot_id),
+            "sender_i18n_names" => v.put(&mut self.sender_i18n_names),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.chat_menu_tree.sort` (Sort chat menus).
@@ -5983,12 +6785,24 @@ pub struct SuccessMsgReactionCount {
 }
 impl FromJson for SuccessMsgReactionCount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SuccessMsgReactionCount")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("reaction_count", &mut out.reaction_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SuccessMsgReactionCount {
+    const NAME: &'static str = "SuccessMsgReactionCount";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "reaction_count" => v.put(&mut self.reaction_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `success_msg_reaction_details` of `BatchQueryMessageReactionResponseBody`.
@@ -6010,14 +6824,26 @@ pub struct SuccessMsgReactionDetails {
 }
 impl FromJson for SuccessMsgReactionDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SuccessMsgReactionDetails")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("message_reaction_items", &mut out.message_reaction_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SuccessMsgReactionDetails {
+    const NAME: &'static str = "SuccessMsgReactionDetails";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "message_reaction_items" => v.put(&mut self.message_reaction_items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `time_range` of `MessageSearchFilter`.
@@ -6291,11 +7117,23 @@ pub struct UrgentAppMessageResponseBody {
 }
 impl FromJson for UrgentAppMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UrgentAppMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("invalid_user_id_list", &mut out.invalid_user_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UrgentAppMessageResponseBody {
+    const NAME: &'static str = "UrgentAppMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "invalid_user_id_list" => v.put(&mut self.invalid_user_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v1.message.urgent_app` (Send buzz messages in apps).

@@ -69,6 +69,9 @@ impl FromJson for ActionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ActionType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -144,6 +147,9 @@ impl FromJson for ButtonType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ButtonType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -214,6 +220,9 @@ impl json::Absent for ChatModes {
 impl FromJson for ChatModes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ChatModes {
@@ -289,6 +298,9 @@ impl json::Absent for ChatStatus {
 impl FromJson for ChatStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ChatStatus {
@@ -373,6 +385,9 @@ impl FromJson for Reason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Reason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -452,6 +467,9 @@ impl FromJson for SearchTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SearchTypes {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -527,6 +545,9 @@ impl FromJson for Sorter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Sorter {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -594,6 +615,9 @@ impl FromJson for TagBizType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TagBizType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -660,6 +684,9 @@ impl json::Absent for TagType {
 impl FromJson for TagType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for TagType {
@@ -739,6 +766,9 @@ impl json::Absent for Type {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Type {
@@ -843,6 +873,9 @@ impl FromJson for UpdateFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UpdateFields {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -917,6 +950,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -1042,13 +1078,25 @@ pub struct ChatSearchItem {
 }
 impl FromJson for ChatSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatSearchItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("display_info", &mut out.display_info);
-        o.set("meta_data", &mut out.meta_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatSearchItem {
+    const NAME: &'static str = "ChatSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "display_info" => v.put(&mut self.display_info),
+            "meta_data" => v.put(&mut self.meta_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meta_data` of `ChatSearchItem`.
@@ -1086,22 +1134,34 @@ pub struct ChatSearchMeta {
 }
 impl FromJson for ChatSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatSearchMeta")?;
-        let mut out = Self::default();
-        o.set("chat_id", &mut out.chat_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("external", &mut out.external);
-        o.set("chat_mode", &mut out.chat_mode);
-        o.set("description", &mut out.description);
-        o.set("avatar", &mut out.avatar);
-        o.set("name", &mut out.name);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("owner_id_type", &mut out.owner_id_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("chat_status", &mut out.chat_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatSearchMeta {
+    const NAME: &'static str = "ChatSearchMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "chat_id" => v.put(&mut self.chat_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "external" => v.put(&mut self.external),
+            "chat_mode" => v.put(&mut self.chat_mode),
+            "description" => v.put(&mut self.description),
+            "avatar" => v.put(&mut self.avatar),
+            "name" => v.put(&mut self.name),
+            "owner_id" => v.put(&mut self.owner_id),
+            "owner_id_type" => v.put(&mut self.owner_id_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "chat_status" => v.put(&mut self.chat_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v2.app_feed_card.create` (Create app feed card).
@@ -1146,12 +1206,24 @@ pub struct CreateAppFeedCardResponseBody {
 }
 impl FromJson for CreateAppFeedCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAppFeedCardResponseBody")?;
-        let mut out = Self::default();
-        o.set("failed_cards", &mut out.failed_cards);
-        o.set("biz_id", &mut out.biz_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAppFeedCardResponseBody {
+    const NAME: &'static str = "CreateAppFeedCardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "failed_cards" => v.put(&mut self.failed_cards),
+            "biz_id" => v.put(&mut self.biz_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v2.biz_entity_tag_relation.create` (Bind tags with biz entity. Currently, tagging for chat is supported).
@@ -1270,12 +1342,24 @@ pub struct CreateTagResponseBody {
 }
 impl FromJson for CreateTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateTagResponseBody")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("create_tag_fail_reason", &mut out.create_tag_fail_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateTagResponseBody {
+    const NAME: &'static str = "CreateTagResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "create_tag_fail_reason" => v.put(&mut self.create_tag_fail_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v2.app_feed_card_batch.delete` (Delete app feed card).
@@ -1315,11 +1399,23 @@ pub struct DeleteAppFeedCardBatchResponseBody {
 }
 impl FromJson for DeleteAppFeedCardBatchResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteAppFeedCardBatchResponseBody")?;
-        let mut out = Self::default();
-        o.set("failed_cards", &mut out.failed_cards);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteAppFeedCardBatchResponseBody {
+    const NAME: &'static str = "DeleteAppFeedCardBatchResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "failed_cards" => v.put(&mut self.failed_cards),
+            _ => v.skip(),
+        }
     }
 }
 /// The `failed_user_reasons` of `BotTimeSentiveFeedCardResponseBody`.
@@ -1339,13 +1435,25 @@ pub struct FailedReason {
 }
 impl FromJson for FailedReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FailedReason")?;
-        let mut out = Self::default();
-        o.set("error_code", &mut out.error_code);
-        o.set("error_message", &mut out.error_message);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FailedReason {
+    const NAME: &'static str = "FailedReason";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "error_code" => v.put(&mut self.error_code),
+            "error_message" => v.put(&mut self.error_message),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `im.v2.biz_entity_tag_relation.get` (query tags bind on entity) answers with.
@@ -1361,11 +1469,23 @@ pub struct GetBizEntityTagRelationResponseBody {
 }
 impl FromJson for GetBizEntityTagRelationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetBizEntityTagRelationResponseBody")?;
-        let mut out = Self::default();
-        o.set("tag_info_with_bind_versions", &mut out.tag_info_with_bind_versions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetBizEntityTagRelationResponseBody {
+    const NAME: &'static str = "GetBizEntityTagRelationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tag_info_with_bind_versions" => v.put(&mut self.tag_info_with_bind_versions),
+            _ => v.skip(),
+        }
     }
 }
 /// The `app_feed_card` of `CreateAppFeedCardRequestBody`.
@@ -1573,13 +1693,25 @@ pub struct OpenFailedUserAppFeedCardItem {
 }
 impl FromJson for OpenFailedUserAppFeedCardItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpenFailedUserAppFeedCardItem")?;
-        let mut out = Self::default();
-        o.set("biz_id", &mut out.biz_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("reason", &mut out.reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenFailedUserAppFeedCardItem {
+    const NAME: &'static str = "OpenFailedUserAppFeedCardItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "biz_id" => v.put(&mut self.biz_id),
+            "user_id" => v.put(&mut self.user_id),
+            "reason" => v.put(&mut self.reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The `status_label` of `OpenAppFeedCard`.
@@ -1650,11 +1782,23 @@ pub struct PatchFeedCardResponseBody {
 }
 impl FromJson for PatchFeedCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchFeedCardResponseBody")?;
-        let mut out = Self::default();
-        o.set("failed_user_reasons", &mut out.failed_user_reasons);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchFeedCardResponseBody {
+    const NAME: &'static str = "PatchFeedCardResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "failed_user_reasons" => v.put(&mut self.failed_user_reasons),
+            _ => v.skip(),
+        }
     }
 }
 /// The `patch_tag` of `PatchTagRequestBody`.
@@ -1703,11 +1847,23 @@ pub struct PatchTagFailReason {
 }
 impl FromJson for PatchTagFailReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchTagFailReason")?;
-        let mut out = Self::default();
-        o.set("duplicate_id", &mut out.duplicate_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchTagFailReason {
+    const NAME: &'static str = "PatchTagFailReason";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "duplicate_id" => v.put(&mut self.duplicate_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v2.tag.patch` (Modify the name of the tag in different languages).
@@ -1752,12 +1908,24 @@ pub struct PatchTagResponseBody {
 }
 impl FromJson for PatchTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchTagResponseBody")?;
-        let mut out = Self::default();
-        o.set("tag_info", &mut out.tag_info);
-        o.set("patch_tag_fail_reason", &mut out.patch_tag_fail_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchTagResponseBody {
+    const NAME: &'static str = "PatchTagResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tag_info" => v.put(&mut self.tag_info),
+            "patch_tag_fail_reason" => v.put(&mut self.patch_tag_fail_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v2.chat.search` (搜索群组).
@@ -1805,15 +1973,27 @@ pub struct SearchChatResponseBody {
 }
 impl FromJson for SearchChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchChatResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("total", &mut out.total);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("notice", &mut out.notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchChatResponseBody {
+    const NAME: &'static str = "SearchChatResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "total" => v.put(&mut self.total),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "notice" => v.put(&mut self.notice),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_names` of `CreateTag`.
@@ -1861,12 +2041,24 @@ pub struct TagI18nNameV2 {
 }
 impl FromJson for TagI18nNameV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TagI18nNameV2")?;
-        let mut out = Self::default();
-        o.set("locale", &mut out.locale);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TagI18nNameV2 {
+    const NAME: &'static str = "TagI18nNameV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "locale" => v.put(&mut self.locale),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tag_info` of `PatchTagResponseBody`.
@@ -1896,18 +2088,30 @@ pub struct TagInfo {
 }
 impl FromJson for TagInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TagInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("tag_type", &mut out.tag_type);
-        o.set("name", &mut out.name);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TagInfo {
+    const NAME: &'static str = "TagInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "tag_type" => v.put(&mut self.tag_type),
+            "name" => v.put(&mut self.name),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "creator_id" => v.put(&mut self.creator_id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tag_info_with_bind_versions` of `GetBizEntityTagRelationResponseBody`.
@@ -1925,12 +2129,24 @@ pub struct TagInfoWithBindVersion {
 }
 impl FromJson for TagInfoWithBindVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TagInfoWithBindVersion")?;
-        let mut out = Self::default();
-        o.set("tag_info", &mut out.tag_info);
-        o.set("bind_version", &mut out.bind_version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TagInfoWithBindVersion {
+    const NAME: &'static str = "TagInfoWithBindVersion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tag_info" => v.put(&mut self.tag_info),
+            "bind_version" => v.put(&mut self.bind_version),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `im.v2.app_feed_card_batch.update` (Update app feed card).

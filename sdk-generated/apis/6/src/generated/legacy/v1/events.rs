@@ -175,26 +175,38 @@ pub struct AddBotEvent {
 }
 impl FromJson for AddBotEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AddBotEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("chat_i18n_names", &mut out.chat_i18n_names);
-        o.set("chat_name", &mut out.chat_name);
-        o.set("chat_owner_employee_id", &mut out.chat_owner_employee_id);
-        o.set("chat_owner_name", &mut out.chat_owner_name);
-        o.set("chat_owner_open_id", &mut out.chat_owner_open_id);
-        o.set("open_chat_id", &mut out.open_chat_id);
-        o.set("operator_employee_id", &mut out.operator_employee_id);
-        o.set("operator_name", &mut out.operator_name);
-        o.set("operator_open_id", &mut out.operator_open_id);
-        o.set("owner_is_bot", &mut out.owner_is_bot);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AddBotEvent {
+    const NAME: &'static str = "AddBotEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "chat_i18n_names" => v.put(&mut self.chat_i18n_names),
+            "chat_name" => v.put(&mut self.chat_name),
+            "chat_owner_employee_id" => v.put(&mut self.chat_owner_employee_id),
+            "chat_owner_name" => v.put(&mut self.chat_owner_name),
+            "chat_owner_open_id" => v.put(&mut self.chat_owner_open_id),
+            "open_chat_id" => v.put(&mut self.open_chat_id),
+            "operator_employee_id" => v.put(&mut self.operator_employee_id),
+            "operator_name" => v.put(&mut self.operator_name),
+            "operator_open_id" => v.put(&mut self.operator_open_id),
+            "owner_is_bot" => v.put(&mut self.owner_is_bot),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The `chat_i18n_names` of `AddBotEvent`.
@@ -212,12 +224,24 @@ pub struct AddBotEventChatI18nNames {
 }
 impl FromJson for AddBotEventChatI18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AddBotEventChatI18nNames")?;
-        let mut out = Self::default();
-        o.set("en_us", &mut out.en_us);
-        o.set("zh_cn", &mut out.zh_cn);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AddBotEventChatI18nNames {
+    const NAME: &'static str = "AddBotEventChatI18nNames";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "en_us" => v.put(&mut self.en_us),
+            "zh_cn" => v.put(&mut self.zh_cn),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `add_user_to_chat` event.
@@ -249,19 +273,31 @@ pub struct AddUserToChatEvent {
 }
 impl FromJson for AddUserToChatEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AddUserToChatEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("app_id", &mut out.app_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("operator", &mut out.operator);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("type", &mut out.r#type);
-        o.set("users", &mut out.users);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AddUserToChatEvent {
+    const NAME: &'static str = "AddUserToChatEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "app_id" => v.put(&mut self.app_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "operator" => v.put(&mut self.operator),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "type" => v.put(&mut self.r#type),
+            "users" => v.put(&mut self.users),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `app_open` event.
@@ -293,19 +329,31 @@ pub struct AppOpenEvent {
 }
 impl FromJson for AppOpenEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppOpenEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("applicants", &mut out.applicants);
-        o.set("installer", &mut out.installer);
-        o.set("installer_employee", &mut out.installer_employee);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppOpenEvent {
+    const NAME: &'static str = "AppOpenEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "applicants" => v.put(&mut self.applicants),
+            "installer" => v.put(&mut self.installer),
+            "installer_employee" => v.put(&mut self.installer_employee),
+            _ => v.skip(),
+        }
     }
 }
 /// The `installer` of `AppOpenEvent`.
@@ -321,11 +369,23 @@ pub struct AppOpenEventInstaller {
 }
 impl FromJson for AppOpenEventInstaller {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppOpenEventInstaller")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppOpenEventInstaller {
+    const NAME: &'static str = "AppOpenEventInstaller";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `app_status_change` event.
@@ -355,18 +415,30 @@ pub struct AppStatusChangeEvent {
 }
 impl FromJson for AppStatusChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppStatusChangeEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("status", &mut out.status);
-        o.set("operator", &mut out.operator);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppStatusChangeEvent {
+    const NAME: &'static str = "AppStatusChangeEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "status" => v.put(&mut self.status),
+            "operator" => v.put(&mut self.operator),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `AppStatusChangeEvent`.
@@ -386,13 +458,25 @@ pub struct AppStatusChangeEventOperator {
 }
 impl FromJson for AppStatusChangeEventOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppStatusChangeEventOperator")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppStatusChangeEventOperator {
+    const NAME: &'static str = "AppStatusChangeEventOperator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            "user_id" => v.put(&mut self.user_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `app_ticket` event.
@@ -418,16 +502,28 @@ pub struct AppTicketEvent {
 }
 impl FromJson for AppTicketEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTicketEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("app_ticket", &mut out.app_ticket);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTicketEvent {
+    const NAME: &'static str = "AppTicketEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "app_ticket" => v.put(&mut self.app_ticket),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `app_uninstalled` event.
@@ -453,16 +549,28 @@ pub struct AppUninstalledEvent {
 }
 impl FromJson for AppUninstalledEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppUninstalledEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppUninstalledEvent {
+    const NAME: &'static str = "AppUninstalledEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `chat_disband` event.
@@ -492,18 +600,30 @@ pub struct ChatDisbandEvent {
 }
 impl FromJson for ChatDisbandEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatDisbandEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("app_id", &mut out.app_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("operator", &mut out.operator);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatDisbandEvent {
+    const NAME: &'static str = "ChatDisbandEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "app_id" => v.put(&mut self.app_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "operator" => v.put(&mut self.operator),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `ChatDisbandEvent`.
@@ -521,12 +641,24 @@ pub struct ChatDisbandEventOperator {
 }
 impl FromJson for ChatDisbandEventOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatDisbandEventOperator")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatDisbandEventOperator {
+    const NAME: &'static str = "ChatDisbandEventOperator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `dept_add` event.
@@ -556,18 +688,30 @@ pub struct DeptAddEvent {
 }
 impl FromJson for DeptAddEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeptAddEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("open_department_id", &mut out.open_department_id);
-        o.set("department", &mut out.department);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeptAddEvent {
+    const NAME: &'static str = "DeptAddEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "open_department_id" => v.put(&mut self.open_department_id),
+            "department" => v.put(&mut self.department),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department` of `DeptAddEvent`.
@@ -585,12 +729,24 @@ pub struct DeptAddEventDepartment {
 }
 impl FromJson for DeptAddEventDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeptAddEventDepartment")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.set("custom_id", &mut out.custom_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeptAddEventDepartment {
+    const NAME: &'static str = "DeptAddEventDepartment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            "custom_id" => v.put(&mut self.custom_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `group_setting_update` event.
@@ -624,20 +780,32 @@ pub struct GroupSettingUpdateEvent {
 }
 impl FromJson for GroupSettingUpdateEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GroupSettingUpdateEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("after_change", &mut out.after_change);
-        o.set("before_change", &mut out.before_change);
-        o.set("operator", &mut out.operator);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GroupSettingUpdateEvent {
+    const NAME: &'static str = "GroupSettingUpdateEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "after_change" => v.put(&mut self.after_change),
+            "before_change" => v.put(&mut self.before_change),
+            "operator" => v.put(&mut self.operator),
+            _ => v.skip(),
+        }
     }
 }
 /// The `after_change` of `GroupSettingUpdateEvent`.
@@ -659,14 +827,26 @@ pub struct GroupSettingUpdateEventAfterChange {
 }
 impl FromJson for GroupSettingUpdateEventAfterChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GroupSettingUpdateEventAfterChange")?;
-        let mut out = Self::default();
-        o.set("owner_open_id", &mut out.owner_open_id);
-        o.set("owner_user_id", &mut out.owner_user_id);
-        o.set("add_member_permission", &mut out.add_member_permission);
-        o.set("message_notification", &mut out.message_notification);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GroupSettingUpdateEventAfterChange {
+    const NAME: &'static str = "GroupSettingUpdateEventAfterChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "owner_open_id" => v.put(&mut self.owner_open_id),
+            "owner_user_id" => v.put(&mut self.owner_user_id),
+            "add_member_permission" => v.put(&mut self.add_member_permission),
+            "message_notification" => v.put(&mut self.message_notification),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `card.action (legacy message-card callback)` event.
@@ -692,16 +872,28 @@ pub struct InteractiveCardActionEvent {
 }
 impl FromJson for InteractiveCardActionEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InteractiveCardActionEvent")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("open_message_id", &mut out.open_message_id);
-        o.set("token", &mut out.token);
-        o.set("action", &mut out.action);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InteractiveCardActionEvent {
+    const NAME: &'static str = "InteractiveCardActionEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            "user_id" => v.put(&mut self.user_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "open_message_id" => v.put(&mut self.open_message_id),
+            "token" => v.put(&mut self.token),
+            "action" => v.put(&mut self.action),
+            _ => v.skip(),
+        }
     }
 }
 /// The `action` of `InteractiveCardActionEvent`.
@@ -723,14 +915,26 @@ pub struct InteractiveCardActionEventAction {
 }
 impl FromJson for InteractiveCardActionEventAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InteractiveCardActionEventAction")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("tag", &mut out.tag);
-        o.set("option", &mut out.option);
-        o.set("timezone", &mut out.timezone);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InteractiveCardActionEventAction {
+    const NAME: &'static str = "InteractiveCardActionEventAction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "tag" => v.put(&mut self.tag),
+            "option" => v.put(&mut self.option),
+            "timezone" => v.put(&mut self.timezone),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `leave_approvalV2` event.
@@ -792,34 +996,46 @@ pub struct LeaveApprovalV2Event {
 }
 impl FromJson for LeaveApprovalV2Event {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveApprovalV2Event")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("origin_instance_code", &mut out.origin_instance_code);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("leave_feeding_arrive_late", &mut out.leave_feeding_arrive_late);
-        o.set("leave_feeding_leave_early", &mut out.leave_feeding_leave_early);
-        o.set("leave_feeding_rest_daily", &mut out.leave_feeding_rest_daily);
-        o.set("leave_name", &mut out.leave_name);
-        o.set("leave_unit", &mut out.leave_unit);
-        o.set("leave_start_time", &mut out.leave_start_time);
-        o.set("leave_end_time", &mut out.leave_end_time);
-        o.set("leave_detail", &mut out.leave_detail);
-        o.set("leave_range", &mut out.leave_range);
-        o.set("leave_interval", &mut out.leave_interval);
-        o.set("leave_reason", &mut out.leave_reason);
-        o.set("i18n_resources", &mut out.i18n_resources);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveApprovalV2Event {
+    const NAME: &'static str = "LeaveApprovalV2Event";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "instance_code" => v.put(&mut self.instance_code),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "origin_instance_code" => v.put(&mut self.origin_instance_code),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "leave_feeding_arrive_late" => v.put(&mut self.leave_feeding_arrive_late),
+            "leave_feeding_leave_early" => v.put(&mut self.leave_feeding_leave_early),
+            "leave_feeding_rest_daily" => v.put(&mut self.leave_feeding_rest_daily),
+            "leave_name" => v.put(&mut self.leave_name),
+            "leave_unit" => v.put(&mut self.leave_unit),
+            "leave_start_time" => v.put(&mut self.leave_start_time),
+            "leave_end_time" => v.put(&mut self.leave_end_time),
+            "leave_detail" => v.put(&mut self.leave_detail),
+            "leave_range" => v.put(&mut self.leave_range),
+            "leave_interval" => v.put(&mut self.leave_interval),
+            "leave_reason" => v.put(&mut self.leave_reason),
+            "i18n_resources" => v.put(&mut self.i18n_resources),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_resources` of `LeaveApprovalV2Event`.
@@ -839,13 +1055,25 @@ pub struct LeaveApprovalV2EventI18nResources {
 }
 impl FromJson for LeaveApprovalV2EventI18nResources {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveApprovalV2EventI18nResources")?;
-        let mut out = Self::default();
-        o.set("locale", &mut out.locale);
-        o.set("is_default", &mut out.is_default);
-        o.set("texts", &mut out.texts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveApprovalV2EventI18nResources {
+    const NAME: &'static str = "LeaveApprovalV2EventI18nResources";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "locale" => v.put(&mut self.locale),
+            "is_default" => v.put(&mut self.is_default),
+            "texts" => v.put(&mut self.texts),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `message` event.
@@ -895,28 +1123,40 @@ pub struct MessageEvent {
 }
 impl FromJson for MessageEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("root_id", &mut out.root_id);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("open_chat_id", &mut out.open_chat_id);
-        o.set("chat_type", &mut out.chat_type);
-        o.set("msg_type", &mut out.msg_type);
-        o.set("open_id", &mut out.open_id);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("union_id", &mut out.union_id);
-        o.set("open_message_id", &mut out.open_message_id);
-        o.set("is_mention", &mut out.is_mention);
-        o.set("text", &mut out.text);
-        o.set("text_without_at_bot", &mut out.text_without_at_bot);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageEvent {
+    const NAME: &'static str = "MessageEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "root_id" => v.put(&mut self.root_id),
+            "parent_id" => v.put(&mut self.parent_id),
+            "open_chat_id" => v.put(&mut self.open_chat_id),
+            "chat_type" => v.put(&mut self.chat_type),
+            "msg_type" => v.put(&mut self.msg_type),
+            "open_id" => v.put(&mut self.open_id),
+            "employee_id" => v.put(&mut self.employee_id),
+            "union_id" => v.put(&mut self.union_id),
+            "open_message_id" => v.put(&mut self.open_message_id),
+            "is_mention" => v.put(&mut self.is_mention),
+            "text" => v.put(&mut self.text),
+            "text_without_at_bot" => v.put(&mut self.text_without_at_bot),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `message_read` event.
@@ -948,19 +1188,31 @@ pub struct MessageReadEvent {
 }
 impl FromJson for MessageReadEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageReadEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("app_id", &mut out.app_id);
-        o.set("open_chat_id", &mut out.open_chat_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("open_message_ids", &mut out.open_message_ids);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageReadEvent {
+    const NAME: &'static str = "MessageReadEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "app_id" => v.put(&mut self.app_id),
+            "open_chat_id" => v.put(&mut self.open_chat_id),
+            "open_id" => v.put(&mut self.open_id),
+            "open_message_ids" => v.put(&mut self.open_message_ids),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `order_paid` event.
@@ -1006,26 +1258,38 @@ pub struct OrderPaidEvent {
 }
 impl FromJson for OrderPaidEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OrderPaidEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("order_id", &mut out.order_id);
-        o.set("price_plan_id", &mut out.price_plan_id);
-        o.set("price_plan_type", &mut out.price_plan_type);
-        o.set("seats", &mut out.seats);
-        o.set("buy_count", &mut out.buy_count);
-        o.set("create_time", &mut out.create_time);
-        o.set("pay_time", &mut out.pay_time);
-        o.set("buy_type", &mut out.buy_type);
-        o.set("src_order_id", &mut out.src_order_id);
-        o.set("order_pay_price", &mut out.order_pay_price);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OrderPaidEvent {
+    const NAME: &'static str = "OrderPaidEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "order_id" => v.put(&mut self.order_id),
+            "price_plan_id" => v.put(&mut self.price_plan_id),
+            "price_plan_type" => v.put(&mut self.price_plan_type),
+            "seats" => v.put(&mut self.seats),
+            "buy_count" => v.put(&mut self.buy_count),
+            "create_time" => v.put(&mut self.create_time),
+            "pay_time" => v.put(&mut self.pay_time),
+            "buy_type" => v.put(&mut self.buy_type),
+            "src_order_id" => v.put(&mut self.src_order_id),
+            "order_pay_price" => v.put(&mut self.order_pay_price),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `out_approval` event.
@@ -1077,29 +1341,41 @@ pub struct OutApprovalEvent {
 }
 impl FromJson for OutApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OutApprovalEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("i18n_resources", &mut out.i18n_resources);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("out_image", &mut out.out_image);
-        o.set("out_interval", &mut out.out_interval);
-        o.set("out_name", &mut out.out_name);
-        o.set("out_reason", &mut out.out_reason);
-        o.set("out_start_time", &mut out.out_start_time);
-        o.set("out_end_time", &mut out.out_end_time);
-        o.set("out_unit", &mut out.out_unit);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OutApprovalEvent {
+    const NAME: &'static str = "OutApprovalEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "i18n_resources" => v.put(&mut self.i18n_resources),
+            "instance_code" => v.put(&mut self.instance_code),
+            "out_image" => v.put(&mut self.out_image),
+            "out_interval" => v.put(&mut self.out_interval),
+            "out_name" => v.put(&mut self.out_name),
+            "out_reason" => v.put(&mut self.out_reason),
+            "out_start_time" => v.put(&mut self.out_start_time),
+            "out_end_time" => v.put(&mut self.out_end_time),
+            "out_unit" => v.put(&mut self.out_unit),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "open_id" => v.put(&mut self.open_id),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_resources` of `OutApprovalEvent`.
@@ -1119,13 +1395,25 @@ pub struct OutApprovalEventI18nResources {
 }
 impl FromJson for OutApprovalEventI18nResources {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OutApprovalEventI18nResources")?;
-        let mut out = Self::default();
-        o.set("is_default", &mut out.is_default);
-        o.set("locale", &mut out.locale);
-        o.set("texts", &mut out.texts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OutApprovalEventI18nResources {
+    const NAME: &'static str = "OutApprovalEventI18nResources";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_default" => v.put(&mut self.is_default),
+            "locale" => v.put(&mut self.locale),
+            "texts" => v.put(&mut self.texts),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `p2p_chat_create` event.
@@ -1157,19 +1445,31 @@ pub struct P2pChatCreateEvent {
 }
 impl FromJson for P2pChatCreateEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2pChatCreateEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("operator", &mut out.operator);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("user", &mut out.user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2pChatCreateEvent {
+    const NAME: &'static str = "P2pChatCreateEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "chat_id" => v.put(&mut self.chat_id),
+            "operator" => v.put(&mut self.operator),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "user" => v.put(&mut self.user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user` of `P2pChatCreateEvent`.
@@ -1189,13 +1489,25 @@ pub struct P2pChatCreateEventUser {
 }
 impl FromJson for P2pChatCreateEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2pChatCreateEventUser")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2pChatCreateEventUser {
+    const NAME: &'static str = "P2pChatCreateEventUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "open_id" => v.put(&mut self.open_id),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `remedy_approval` event.
@@ -1235,23 +1547,35 @@ pub struct RemedyApprovalEvent {
 }
 impl FromJson for RemedyApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RemedyApprovalEvent")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("type", &mut out.r#type);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("shift_time", &mut out.shift_time);
-        o.set("return_time", &mut out.return_time);
-        o.set("shift_reason", &mut out.shift_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RemedyApprovalEvent {
+    const NAME: &'static str = "RemedyApprovalEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "type" => v.put(&mut self.r#type),
+            "instance_code" => v.put(&mut self.instance_code),
+            "employee_id" => v.put(&mut self.employee_id),
+            "open_id" => v.put(&mut self.open_id),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "shift_time" => v.put(&mut self.shift_time),
+            "return_time" => v.put(&mut self.return_time),
+            "shift_reason" => v.put(&mut self.shift_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `shift_approval` event.
@@ -1293,24 +1617,36 @@ pub struct ShiftApprovalEvent {
 }
 impl FromJson for ShiftApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ShiftApprovalEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("shift_time", &mut out.shift_time);
-        o.set("return_time", &mut out.return_time);
-        o.set("shift_reason", &mut out.shift_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ShiftApprovalEvent {
+    const NAME: &'static str = "ShiftApprovalEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "instance_code" => v.put(&mut self.instance_code),
+            "employee_id" => v.put(&mut self.employee_id),
+            "open_id" => v.put(&mut self.open_id),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "shift_time" => v.put(&mut self.shift_time),
+            "return_time" => v.put(&mut self.return_time),
+            "shift_reason" => v.put(&mut self.shift_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `third_party_meeting_room_event_created` event.
@@ -1350,23 +1686,35 @@ pub struct ThirdPartyMeetingRoomEventCreatedEvent {
 }
 impl FromJson for ThirdPartyMeetingRoomEventCreatedEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ThirdPartyMeetingRoomEventCreatedEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("event_time", &mut out.event_time);
-        o.set("uid", &mut out.uid);
-        o.set("original_time", &mut out.original_time);
-        o.set("start", &mut out.start);
-        o.set("end", &mut out.end);
-        o.set("meeting_rooms", &mut out.meeting_rooms);
-        o.set("organizer", &mut out.organizer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ThirdPartyMeetingRoomEventCreatedEvent {
+    const NAME: &'static str = "ThirdPartyMeetingRoomEventCreatedEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "event_time" => v.put(&mut self.event_time),
+            "uid" => v.put(&mut self.uid),
+            "original_time" => v.put(&mut self.original_time),
+            "start" => v.put(&mut self.start),
+            "end" => v.put(&mut self.end),
+            "meeting_rooms" => v.put(&mut self.meeting_rooms),
+            "organizer" => v.put(&mut self.organizer),
+            _ => v.skip(),
+        }
     }
 }
 /// The `end` of `ThirdPartyMeetingRoomEventCreatedEvent`.
@@ -1382,14 +1730,23 @@ pub struct ThirdPartyMeetingRoomEventCreatedEventEnd {
 }
 impl FromJson for ThirdPartyMeetingRoomEventCreatedEventEnd {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ThirdPartyMeetingRoomEventCreatedEventEnd",
-        )?;
-        let mut out = Self::default();
-        o.set("time_stamp", &mut out.time_stamp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ThirdPartyMeetingRoomEventCreatedEventEnd {
+    const NAME: &'static str = "ThirdPartyMeetingRoomEventCreatedEventEnd";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "time_stamp" => v.put(&mut self.time_stamp),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `trip_approval` event.
@@ -1433,25 +1790,37 @@ pub struct TripApprovalEvent {
 }
 impl FromJson for TripApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TripApprovalEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("schedules", &mut out.schedules);
-        o.set("trip_interval", &mut out.trip_interval);
-        o.set("trip_reason", &mut out.trip_reason);
-        o.set("trip_peers", &mut out.trip_peers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TripApprovalEvent {
+    const NAME: &'static str = "TripApprovalEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "instance_code" => v.put(&mut self.instance_code),
+            "employee_id" => v.put(&mut self.employee_id),
+            "open_id" => v.put(&mut self.open_id),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "schedules" => v.put(&mut self.schedules),
+            "trip_interval" => v.put(&mut self.trip_interval),
+            "trip_reason" => v.put(&mut self.trip_reason),
+            "trip_peers" => v.put(&mut self.trip_peers),
+            _ => v.skip(),
+        }
     }
 }
 /// The `schedules` of `TripApprovalEvent`.
@@ -1481,18 +1850,30 @@ pub struct TripApprovalEventSchedules {
 }
 impl FromJson for TripApprovalEventSchedules {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TripApprovalEventSchedules")?;
-        let mut out = Self::default();
-        o.set("trip_start_time", &mut out.trip_start_time);
-        o.set("trip_end_time", &mut out.trip_end_time);
-        o.set("trip_interval", &mut out.trip_interval);
-        o.set("departure", &mut out.departure);
-        o.set("destination", &mut out.destination);
-        o.set("transportation", &mut out.transportation);
-        o.set("trip_type", &mut out.trip_type);
-        o.set("remark", &mut out.remark);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TripApprovalEventSchedules {
+    const NAME: &'static str = "TripApprovalEventSchedules";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "trip_start_time" => v.put(&mut self.trip_start_time),
+            "trip_end_time" => v.put(&mut self.trip_end_time),
+            "trip_interval" => v.put(&mut self.trip_interval),
+            "departure" => v.put(&mut self.departure),
+            "destination" => v.put(&mut self.destination),
+            "transportation" => v.put(&mut self.transportation),
+            "trip_type" => v.put(&mut self.trip_type),
+            "remark" => v.put(&mut self.remark),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `user_add` event.
@@ -1524,19 +1905,31 @@ pub struct UserAddEvent {
 }
 impl FromJson for UserAddEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserAddEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("open_id", &mut out.open_id);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserAddEvent {
+    const NAME: &'static str = "UserAddEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "open_id" => v.put(&mut self.open_id),
+            "employee_id" => v.put(&mut self.employee_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `user_status_change` event.
@@ -1574,22 +1967,34 @@ pub struct UserStatusChangeEvent {
 }
 impl FromJson for UserStatusChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatusChangeEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("open_id", &mut out.open_id);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("union_id", &mut out.union_id);
-        o.set("before_status", &mut out.before_status);
-        o.set("change_time", &mut out.change_time);
-        o.set("current_status", &mut out.current_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatusChangeEvent {
+    const NAME: &'static str = "UserStatusChangeEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "open_id" => v.put(&mut self.open_id),
+            "employee_id" => v.put(&mut self.employee_id),
+            "union_id" => v.put(&mut self.union_id),
+            "before_status" => v.put(&mut self.before_status),
+            "change_time" => v.put(&mut self.change_time),
+            "current_status" => v.put(&mut self.current_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `before_status` of `UserStatusChangeEvent`.
@@ -1609,13 +2014,25 @@ pub struct UserStatusChangeEventBeforeStatus {
 }
 impl FromJson for UserStatusChangeEventBeforeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatusChangeEventBeforeStatus")?;
-        let mut out = Self::default();
-        o.set("is_active", &mut out.is_active);
-        o.set("is_frozen", &mut out.is_frozen);
-        o.set("is_resigned", &mut out.is_resigned);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatusChangeEventBeforeStatus {
+    const NAME: &'static str = "UserStatusChangeEventBeforeStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_active" => v.put(&mut self.is_active),
+            "is_frozen" => v.put(&mut self.is_frozen),
+            "is_resigned" => v.put(&mut self.is_resigned),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `work_approval` event.
@@ -1661,26 +2078,38 @@ pub struct WorkApprovalEvent {
 }
 impl FromJson for WorkApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkApprovalEvent")?;
-        let mut out = Self::default();
-        o.set("ts", &mut out.ts);
-        o.set("uuid", &mut out.uuid);
-        o.set("token", &mut out.token);
-        o.set("type", &mut out.r#type);
-        o.set("app_id", &mut out.app_id);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("instance_code", &mut out.instance_code);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("work_type", &mut out.work_type);
-        o.set("work_start_time", &mut out.work_start_time);
-        o.set("work_end_time", &mut out.work_end_time);
-        o.set("work_interval", &mut out.work_interval);
-        o.set("work_reason", &mut out.work_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkApprovalEvent {
+    const NAME: &'static str = "WorkApprovalEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "ts" => v.put(&mut self.ts),
+            "uuid" => v.put(&mut self.uuid),
+            "token" => v.put(&mut self.token),
+            "type" => v.put(&mut self.r#type),
+            "app_id" => v.put(&mut self.app_id),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "instance_code" => v.put(&mut self.instance_code),
+            "employee_id" => v.put(&mut self.employee_id),
+            "open_id" => v.put(&mut self.open_id),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "work_type" => v.put(&mut self.work_type),
+            "work_start_time" => v.put(&mut self.work_start_time),
+            "work_end_time" => v.put(&mut self.work_end_time),
+            "work_interval" => v.put(&mut self.work_interval),
+            "work_reason" => v.put(&mut self.work_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `AddUserToChatEvent`.

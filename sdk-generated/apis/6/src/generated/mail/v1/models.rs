@@ -79,6 +79,9 @@ impl FromJson for CreateMailgroupPermissionMemberResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateMailgroupPermissionMemberResponseBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -147,6 +150,9 @@ impl json::Absent for CreatePublicMailboxMemberResponseBodyType {
 impl FromJson for CreatePublicMailboxMemberResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CreatePublicMailboxMemberResponseBodyType {
@@ -218,6 +224,9 @@ impl json::Absent for DepartmentIdType {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DepartmentIdType {
@@ -302,6 +311,9 @@ impl FromJson for EmailType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for EmailType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -385,6 +397,9 @@ impl FromJson for FailReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FailReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -460,6 +475,9 @@ impl FromJson for Format {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Format {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -534,6 +552,9 @@ impl json::Absent for GetFormat {
 impl FromJson for GetFormat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetFormat {
@@ -616,6 +637,9 @@ impl FromJson for GetMailgroupPermissionMemberResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetMailgroupPermissionMemberResponseBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -682,6 +706,9 @@ impl json::Absent for GetPublicMailboxMemberResponseBodyType {
 impl FromJson for GetPublicMailboxMemberResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for GetPublicMailboxMemberResponseBodyType {
@@ -762,6 +789,9 @@ impl FromJson for MailgroupPermissionMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MailgroupPermissionMemberType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -841,6 +871,9 @@ impl FromJson for PriorityType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for PriorityType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -907,6 +940,9 @@ impl json::Absent for PublicMailboxMemberType {
 impl FromJson for PublicMailboxMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for PublicMailboxMemberType {
@@ -995,6 +1031,9 @@ impl FromJson for RecallRestrictionReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for RecallRestrictionReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1074,6 +1113,9 @@ impl FromJson for RecallResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for RecallResult {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1144,6 +1186,9 @@ impl json::Absent for RecallStatus {
 impl FromJson for RecallStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RecallStatus {
@@ -1217,6 +1262,9 @@ impl json::Absent for RecallUserMailboxSentMessageResponseBodyRecallStatus {
 impl FromJson for RecallUserMailboxSentMessageResponseBodyRecallStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RecallUserMailboxSentMessageResponseBodyRecallStatus {
@@ -1292,6 +1340,9 @@ impl json::Absent for RiskBannerLevel {
 impl FromJson for RiskBannerLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RiskBannerLevel {
@@ -1392,6 +1443,9 @@ impl FromJson for RiskBannerReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for RiskBannerReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1464,6 +1518,9 @@ impl json::Absent for SendUserMailboxDraftResponseBodyRecallStatus {
 impl FromJson for SendUserMailboxDraftResponseBodyRecallStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SendUserMailboxDraftResponseBodyRecallStatus {
@@ -1552,6 +1609,9 @@ impl FromJson for SpamBannerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SpamBannerType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1626,6 +1686,9 @@ impl json::Absent for Status {
 impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Status {
@@ -1718,6 +1781,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1792,6 +1858,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -1872,6 +1941,9 @@ impl FromJson for WhoCanSendMail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for WhoCanSendMail {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1891,14 +1963,23 @@ pub struct AccessibleMailboxesUserMailboxResponseBody {
 }
 impl FromJson for AccessibleMailboxesUserMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "AccessibleMailboxesUserMailboxResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("accessible_mailboxes", &mut out.accessible_mailboxes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AccessibleMailboxesUserMailboxResponseBody {
+    const NAME: &'static str = "AccessibleMailboxesUserMailboxResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "accessible_mailboxes" => v.put(&mut self.accessible_mailboxes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `attachments` of `Message`.
@@ -1924,16 +2005,28 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Attachment")?;
-        let mut out = Self::default();
-        o.set("body", &mut out.body);
-        o.set("filename", &mut out.filename);
-        o.set("id", &mut out.id);
-        o.set("attachment_type", &mut out.attachment_type);
-        o.set("is_inline", &mut out.is_inline);
-        o.set("cid", &mut out.cid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Attachment {
+    const NAME: &'static str = "Attachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "body" => v.put(&mut self.body),
+            "filename" => v.put(&mut self.filename),
+            "id" => v.put(&mut self.id),
+            "attachment_type" => v.put(&mut self.attachment_type),
+            "is_inline" => v.put(&mut self.is_inline),
+            "cid" => v.put(&mut self.cid),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Attachment {
@@ -1972,12 +2065,24 @@ pub struct AttachmentDownloadFailedReason {
 }
 impl FromJson for AttachmentDownloadFailedReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AttachmentDownloadFailedReason")?;
-        let mut out = Self::default();
-        o.set("attachment_id", &mut out.attachment_id);
-        o.set("reason", &mut out.reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AttachmentDownloadFailedReason {
+    const NAME: &'static str = "AttachmentDownloadFailedReason";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "attachment_id" => v.put(&mut self.attachment_id),
+            "reason" => v.put(&mut self.reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The `download_urls` of `DownloadUrlUserMailboxMessageAttachmentResponseBody`.
@@ -1995,12 +2100,24 @@ pub struct AttachmentDownloadUrlItem {
 }
 impl FromJson for AttachmentDownloadUrlItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AttachmentDownloadUrlItem")?;
-        let mut out = Self::default();
-        o.set("attachment_id", &mut out.attachment_id);
-        o.set("download_url", &mut out.download_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AttachmentDownloadUrlItem {
+    const NAME: &'static str = "AttachmentDownloadUrlItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "attachment_id" => v.put(&mut self.attachment_id),
+            "download_url" => v.put(&mut self.download_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `automation_send_disable` of `SendUserMailboxDraftResponseBody`.
@@ -2018,12 +2135,24 @@ pub struct AutomationSendDisable {
 }
 impl FromJson for AutomationSendDisable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AutomationSendDisable")?;
-        let mut out = Self::default();
-        o.set("reason", &mut out.reason);
-        o.set("reference", &mut out.reference);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AutomationSendDisable {
+    const NAME: &'static str = "AutomationSendDisable";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reason" => v.put(&mut self.reason),
+            "reference" => v.put(&mut self.reference),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.mailgroup_manager.batch_create` (Create Mailing List Managers In Batch).
@@ -2057,11 +2186,23 @@ pub struct BatchCreateMailgroupMemberRequestBody {
 }
 impl FromJson for BatchCreateMailgroupMemberRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchCreateMailgroupMemberRequestBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreateMailgroupMemberRequestBody {
+    const NAME: &'static str = "BatchCreateMailgroupMemberRequestBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BatchCreateMailgroupMemberRequestBody {
@@ -2084,14 +2225,23 @@ pub struct BatchCreateMailgroupPermissionMemberRequestBody {
 }
 impl FromJson for BatchCreateMailgroupPermissionMemberRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchCreateMailgroupPermissionMemberRequestBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreateMailgroupPermissionMemberRequestBody {
+    const NAME: &'static str = "BatchCreateMailgroupPermissionMemberRequestBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for BatchCreateMailgroupPermissionMemberRequestBody {
@@ -2132,14 +2282,23 @@ pub struct BatchCreatePublicMailboxMemberResponseBody {
 }
 impl FromJson for BatchCreatePublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "BatchCreatePublicMailboxMemberResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCreatePublicMailboxMemberResponseBody {
+    const NAME: &'static str = "BatchCreatePublicMailboxMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.mailgroup_member.batch_delete` (Batch Delete Mail Group Members).
@@ -2230,11 +2389,23 @@ pub struct BatchGetUserMailboxMessageResponseBody {
 }
 impl FromJson for BatchGetUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetUserMailboxMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("messages", &mut out.messages);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetUserMailboxMessageResponseBody {
+    const NAME: &'static str = "BatchGetUserMailboxMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "messages" => v.put(&mut self.messages),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_message.batch_modify` (批量修改邮件).
@@ -2340,11 +2511,23 @@ pub struct CreateMailgroupAliasResponseBody {
 }
 impl FromJson for CreateMailgroupAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateMailgroupAliasResponseBody")?;
-        let mut out = Self::default();
-        o.set("mailgroup_alias", &mut out.mailgroup_alias);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateMailgroupAliasResponseBody {
+    const NAME: &'static str = "CreateMailgroupAliasResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "mailgroup_alias" => v.put(&mut self.mailgroup_alias),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.mailgroup_permission_member.create` (Create A Mail Group Permission Member) answers with.
@@ -2368,18 +2551,27 @@ pub struct CreateMailgroupPermissionMemberResponseBody {
 }
 impl FromJson for CreateMailgroupPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateMailgroupPermissionMemberResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("permission_member_id", &mut out.permission_member_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("email", &mut out.email);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateMailgroupPermissionMemberResponseBody {
+    const NAME: &'static str = "CreateMailgroupPermissionMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "permission_member_id" => v.put(&mut self.permission_member_id),
+            "user_id" => v.put(&mut self.user_id),
+            "department_id" => v.put(&mut self.department_id),
+            "email" => v.put(&mut self.email),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.public_mailbox_alias.create` (Create A Public Mailbox Alias) answers with.
@@ -2395,11 +2587,23 @@ pub struct CreatePublicMailboxAliasResponseBody {
 }
 impl FromJson for CreatePublicMailboxAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreatePublicMailboxAliasResponseBody")?;
-        let mut out = Self::default();
-        o.set("public_mailbox_alias", &mut out.public_mailbox_alias);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreatePublicMailboxAliasResponseBody {
+    const NAME: &'static str = "CreatePublicMailboxAliasResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "public_mailbox_alias" => v.put(&mut self.public_mailbox_alias),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.public_mailbox_member.create` (Create A Public Mailbox Member) answers with.
@@ -2419,13 +2623,25 @@ pub struct CreatePublicMailboxMemberResponseBody {
 }
 impl FromJson for CreatePublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreatePublicMailboxMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("member_id", &mut out.member_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreatePublicMailboxMemberResponseBody {
+    const NAME: &'static str = "CreatePublicMailboxMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_id" => v.put(&mut self.member_id),
+            "user_id" => v.put(&mut self.user_id),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_alias.create` (Create A Member's Email Alias) answers with.
@@ -2441,11 +2657,23 @@ pub struct CreateUserMailboxAliasResponseBody {
 }
 impl FromJson for CreateUserMailboxAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateUserMailboxAliasResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_mailbox_alias", &mut out.user_mailbox_alias);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateUserMailboxAliasResponseBody {
+    const NAME: &'static str = "CreateUserMailboxAliasResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_mailbox_alias" => v.put(&mut self.user_mailbox_alias),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_draft.create` (创建草稿).
@@ -2481,12 +2709,24 @@ pub struct CreateUserMailboxDraftResponseBody {
 }
 impl FromJson for CreateUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateUserMailboxDraftResponseBody")?;
-        let mut out = Self::default();
-        o.set("draft", &mut out.draft);
-        o.set("reference", &mut out.reference);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateUserMailboxDraftResponseBody {
+    const NAME: &'static str = "CreateUserMailboxDraftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "draft" => v.put(&mut self.draft),
+            "reference" => v.put(&mut self.reference),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_label.create` (创建标签).
@@ -2520,11 +2760,23 @@ pub struct CreateUserMailboxMailContactResponseBody {
 }
 impl FromJson for CreateUserMailboxMailContactResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateUserMailboxMailContactResponseBody")?;
-        let mut out = Self::default();
-        o.set("mail_contact", &mut out.mail_contact);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateUserMailboxMailContactResponseBody {
+    const NAME: &'static str = "CreateUserMailboxMailContactResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "mail_contact" => v.put(&mut self.mail_contact),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_rule.create` (Create Auto FIlter) answers with.
@@ -2540,11 +2792,23 @@ pub struct CreateUserMailboxRuleResponseBody {
 }
 impl FromJson for CreateUserMailboxRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateUserMailboxRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("rule", &mut out.rule);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateUserMailboxRuleResponseBody {
+    const NAME: &'static str = "CreateUserMailboxRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rule" => v.put(&mut self.rule),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_template.create` (在指定用户邮箱下创建一份可复用的个人邮件模板。请求时需传入完整的模板对象（含名称、主题、正文、收件信息、附件等），创建成功后返回完整模板内容（含系统生成的 template_id），适用于将常用邮件内容沉淀为模板以便后续快速发送同类型邮件。).
@@ -2588,16 +2852,25 @@ pub struct DownloadUrlUserMailboxMessageAttachmentResponseBody {
 }
 impl FromJson for DownloadUrlUserMailboxMessageAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "DownloadUrlUserMailboxMessageAttachmentResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("download_urls", &mut out.download_urls);
-        o.set("failed_ids", &mut out.failed_ids);
-        o.set("failed_reasons", &mut out.failed_reasons);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DownloadUrlUserMailboxMessageAttachmentResponseBody {
+    const NAME: &'static str = "DownloadUrlUserMailboxMessageAttachmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "download_urls" => v.put(&mut self.download_urls),
+            "failed_ids" => v.put(&mut self.failed_ids),
+            "failed_reasons" => v.put(&mut self.failed_reasons),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_template_attachment.download_url` (获取指定邮件模板下的附件下载链接。用于在已知模板 ID 与附件 ID 的场景下，二次获取附件的有效访问 URL，便于在用户端预览或下载邮件模板中的附件资源。) answers with.
@@ -2615,15 +2888,24 @@ pub struct DownloadUrlUserMailboxTemplateAttachmentResponseBody {
 }
 impl FromJson for DownloadUrlUserMailboxTemplateAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "DownloadUrlUserMailboxTemplateAttachmentResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("download_urls", &mut out.download_urls);
-        o.set("failed_reasons", &mut out.failed_reasons);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DownloadUrlUserMailboxTemplateAttachmentResponseBody {
+    const NAME: &'static str = "DownloadUrlUserMailboxTemplateAttachmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "download_urls" => v.put(&mut self.download_urls),
+            "failed_reasons" => v.put(&mut self.failed_reasons),
+            _ => v.skip(),
+        }
     }
 }
 /// The `draft` of `CreateUserMailboxDraftResponseBody`.
@@ -2641,12 +2923,24 @@ pub struct Draft {
 }
 impl FromJson for Draft {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Draft")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("message", &mut out.message);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Draft {
+    const NAME: &'static str = "Draft";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "message" => v.put(&mut self.message),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.mailgroup_alias.create` (Create A Mailing List Alias).
@@ -2664,12 +2958,24 @@ pub struct EmailAlias {
 }
 impl FromJson for EmailAlias {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmailAlias")?;
-        let mut out = Self::default();
-        o.set("primary_email", &mut out.primary_email);
-        o.set("email_alias", &mut out.email_alias);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmailAlias {
+    const NAME: &'static str = "EmailAlias";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "primary_email" => v.put(&mut self.primary_email),
+            "email_alias" => v.put(&mut self.email_alias),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for EmailAlias {
@@ -2697,13 +3003,25 @@ pub struct EmailInfo {
 }
 impl FromJson for EmailInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EmailInfo")?;
-        let mut out = Self::default();
-        o.set("email_address", &mut out.email_address);
-        o.set("email_type", &mut out.email_type);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EmailInfo {
+    const NAME: &'static str = "EmailInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "email_address" => v.put(&mut self.email_address),
+            "email_type" => v.put(&mut self.email_type),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_folder.create` (Create Email Folder).
@@ -2729,16 +3047,28 @@ pub struct Folder {
 }
 impl FromJson for Folder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Folder")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("parent_folder_id", &mut out.parent_folder_id);
-        o.set("folder_type", &mut out.folder_type);
-        o.set("unread_message_count", &mut out.unread_message_count);
-        o.set("unread_thread_count", &mut out.unread_thread_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Folder {
+    const NAME: &'static str = "Folder";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "parent_folder_id" => v.put(&mut self.parent_folder_id),
+            "folder_type" => v.put(&mut self.folder_type),
+            "unread_message_count" => v.put(&mut self.unread_message_count),
+            "unread_thread_count" => v.put(&mut self.unread_thread_count),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Folder {
@@ -2770,13 +3100,25 @@ pub struct GetByCardUserMailboxMessageResponseBody {
 }
 impl FromJson for GetByCardUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetByCardUserMailboxMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("owner_info", &mut out.owner_info);
-        o.set("message_ids", &mut out.message_ids);
-        o.set("card_id", &mut out.card_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetByCardUserMailboxMessageResponseBody {
+    const NAME: &'static str = "GetByCardUserMailboxMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "owner_info" => v.put(&mut self.owner_info),
+            "message_ids" => v.put(&mut self.message_ids),
+            "card_id" => v.put(&mut self.card_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.mailgroup_permission_member.get` (Get A Mail Group Permission Member) answers with.
@@ -2800,15 +3142,27 @@ pub struct GetMailgroupPermissionMemberResponseBody {
 }
 impl FromJson for GetMailgroupPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMailgroupPermissionMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("permission_member_id", &mut out.permission_member_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("email", &mut out.email);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMailgroupPermissionMemberResponseBody {
+    const NAME: &'static str = "GetMailgroupPermissionMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "permission_member_id" => v.put(&mut self.permission_member_id),
+            "user_id" => v.put(&mut self.user_id),
+            "department_id" => v.put(&mut self.department_id),
+            "email" => v.put(&mut self.email),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.public_mailbox_member.get` (Get A Public Mailbox Member) answers with.
@@ -2828,13 +3182,25 @@ pub struct GetPublicMailboxMemberResponseBody {
 }
 impl FromJson for GetPublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetPublicMailboxMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("member_id", &mut out.member_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetPublicMailboxMemberResponseBody {
+    const NAME: &'static str = "GetPublicMailboxMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_id" => v.put(&mut self.member_id),
+            "user_id" => v.put(&mut self.user_id),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_sent_message.get_recall_detail` (查询邮件撤回进度) answers with.
@@ -2860,19 +3226,28 @@ pub struct GetRecallDetailUserMailboxSentMessageResponseBody {
 }
 impl FromJson for GetRecallDetailUserMailboxSentMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetRecallDetailUserMailboxSentMessageResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("recall_status", &mut out.recall_status);
-        o.set("recall_result", &mut out.recall_result);
-        o.set("success_count", &mut out.success_count);
-        o.set("failure_count", &mut out.failure_count);
-        o.set("processing_count", &mut out.processing_count);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetRecallDetailUserMailboxSentMessageResponseBody {
+    const NAME: &'static str = "GetRecallDetailUserMailboxSentMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "recall_status" => v.put(&mut self.recall_status),
+            "recall_result" => v.put(&mut self.recall_result),
+            "success_count" => v.put(&mut self.success_count),
+            "failure_count" => v.put(&mut self.failure_count),
+            "processing_count" => v.put(&mut self.processing_count),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_setting.get_signatures` (获取用户的签名列表) answers with.
@@ -2890,15 +3265,24 @@ pub struct GetSignaturesUserMailboxSettingResponseBody {
 }
 impl FromJson for GetSignaturesUserMailboxSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetSignaturesUserMailboxSettingResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("signatures", &mut out.signatures);
-        o.set("usages", &mut out.usages);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSignaturesUserMailboxSettingResponseBody {
+    const NAME: &'static str = "GetSignaturesUserMailboxSettingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "signatures" => v.put(&mut self.signatures),
+            "usages" => v.put(&mut self.usages),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_draft.get` (获取草稿内容) answers with.
@@ -2914,11 +3298,23 @@ pub struct GetUserMailboxDraftResponseBody {
 }
 impl FromJson for GetUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserMailboxDraftResponseBody")?;
-        let mut out = Self::default();
-        o.set("draft", &mut out.draft);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserMailboxDraftResponseBody {
+    const NAME: &'static str = "GetUserMailboxDraftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "draft" => v.put(&mut self.draft),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_folder.get` (获取邮箱文件夹信息) answers with.
@@ -2934,11 +3330,23 @@ pub struct GetUserMailboxFolderResponseBody {
 }
 impl FromJson for GetUserMailboxFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserMailboxFolderResponseBody")?;
-        let mut out = Self::default();
-        o.set("folder", &mut out.folder);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserMailboxFolderResponseBody {
+    const NAME: &'static str = "GetUserMailboxFolderResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "folder" => v.put(&mut self.folder),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_label.get` (获取标签信息) answers with.
@@ -2954,11 +3362,23 @@ pub struct GetUserMailboxLabelResponseBody {
 }
 impl FromJson for GetUserMailboxLabelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserMailboxLabelResponseBody")?;
-        let mut out = Self::default();
-        o.set("label", &mut out.label);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserMailboxLabelResponseBody {
+    const NAME: &'static str = "GetUserMailboxLabelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "label" => v.put(&mut self.label),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_message.get` (Get Email Details) answers with.
@@ -2974,11 +3394,23 @@ pub struct GetUserMailboxMessageResponseBody {
 }
 impl FromJson for GetUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserMailboxMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("message", &mut out.message);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserMailboxMessageResponseBody {
+    const NAME: &'static str = "GetUserMailboxMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message" => v.put(&mut self.message),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_template.get` (获取指定邮件模板的完整详情，包括模板名称、主题、正文（HTML 或纯文本）、收件人/抄送/密送地址、附件信息等所有字段。常用于编辑模板前回填表单，或在发送邮件场景下读取模板内容做二次填充。) answers with.
@@ -2994,11 +3426,23 @@ pub struct GetUserMailboxTemplateResponseBody {
 }
 impl FromJson for GetUserMailboxTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserMailboxTemplateResponseBody")?;
-        let mut out = Self::default();
-        o.set("template", &mut out.template);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserMailboxTemplateResponseBody {
+    const NAME: &'static str = "GetUserMailboxTemplateResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "template" => v.put(&mut self.template),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_thread.get` (获取邮件会话邮件列表) answers with.
@@ -3014,11 +3458,23 @@ pub struct GetUserMailboxThreadResponseBody {
 }
 impl FromJson for GetUserMailboxThreadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserMailboxThreadResponseBody")?;
-        let mut out = Self::default();
-        o.set("thread", &mut out.thread);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserMailboxThreadResponseBody {
+    const NAME: &'static str = "GetUserMailboxThreadResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "thread" => v.put(&mut self.thread),
+            _ => v.skip(),
+        }
     }
 }
 /// The `label` of `CreateUserMailboxLabelResponseBody`.
@@ -3040,14 +3496,26 @@ pub struct Label {
 }
 impl FromJson for Label {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Label")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("background_color", &mut out.background_color);
-        o.set("messages_unread", &mut out.messages_unread);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Label {
+    const NAME: &'static str = "Label";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "background_color" => v.put(&mut self.background_color),
+            "messages_unread" => v.put(&mut self.messages_unread),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Label {
@@ -3073,11 +3541,23 @@ pub struct ListMailgroupAliasResponseBody {
 }
 impl FromJson for ListMailgroupAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMailgroupAliasResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMailgroupAliasResponseBody {
+    const NAME: &'static str = "ListMailgroupAliasResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.mailgroup_manager.list` (Obtain Mailing List Managers In Batch) answers with.
@@ -3097,13 +3577,25 @@ pub struct ListMailgroupManagerResponseBody {
 }
 impl FromJson for ListMailgroupManagerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMailgroupManagerResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMailgroupManagerResponseBody {
+    const NAME: &'static str = "ListMailgroupManagerResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.mailgroup_member.list` (Obtain Mailing List Members In Batch) answers with.
@@ -3123,13 +3615,25 @@ pub struct ListMailgroupMemberResponseBody {
 }
 impl FromJson for ListMailgroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMailgroupMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMailgroupMemberResponseBody {
+    const NAME: &'static str = "ListMailgroupMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.mailgroup_permission_member.list` (List Permission Members Of A Mail Group) answers with.
@@ -3149,16 +3653,25 @@ pub struct ListMailgroupPermissionMemberResponseBody {
 }
 impl FromJson for ListMailgroupPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ListMailgroupPermissionMemberResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMailgroupPermissionMemberResponseBody {
+    const NAME: &'static str = "ListMailgroupPermissionMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.mailgroup.list` (Obtain Mailing Lists In Batch) answers with.
@@ -3178,13 +3691,25 @@ pub struct ListMailgroupResponseBody {
 }
 impl FromJson for ListMailgroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMailgroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMailgroupResponseBody {
+    const NAME: &'static str = "ListMailgroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.public_mailbox_member.list` (List Public Mailbox Members) answers with.
@@ -3204,13 +3729,25 @@ pub struct ListPublicMailboxMemberResponseBody {
 }
 impl FromJson for ListPublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPublicMailboxMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPublicMailboxMemberResponseBody {
+    const NAME: &'static str = "ListPublicMailboxMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.public_mailbox.list` (Check All Public Mailboxes) answers with.
@@ -3230,13 +3767,25 @@ pub struct ListPublicMailboxResponseBody {
 }
 impl FromJson for ListPublicMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPublicMailboxResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPublicMailboxResponseBody {
+    const NAME: &'static str = "ListPublicMailboxResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_message.list_thread_message` (查询会话邮件信息) answers with.
@@ -3252,14 +3801,23 @@ pub struct ListThreadMessageUserMailboxMessageResponseBody {
 }
 impl FromJson for ListThreadMessageUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ListThreadMessageUserMailboxMessageResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListThreadMessageUserMailboxMessageResponseBody {
+    const NAME: &'static str = "ListThreadMessageUserMailboxMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_draft.list` (列出草稿列表) answers with.
@@ -3279,13 +3837,25 @@ pub struct ListUserMailboxDraftResponseBody {
 }
 impl FromJson for ListUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserMailboxDraftResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserMailboxDraftResponseBody {
+    const NAME: &'static str = "ListUserMailboxDraftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_folder.list` (List Email Folders) answers with.
@@ -3301,11 +3871,23 @@ pub struct ListUserMailboxFolderResponseBody {
 }
 impl FromJson for ListUserMailboxFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserMailboxFolderResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserMailboxFolderResponseBody {
+    const NAME: &'static str = "ListUserMailboxFolderResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_label.list` (列出标签) answers with.
@@ -3321,11 +3903,23 @@ pub struct ListUserMailboxLabelResponseBody {
 }
 impl FromJson for ListUserMailboxLabelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserMailboxLabelResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserMailboxLabelResponseBody {
+    const NAME: &'static str = "ListUserMailboxLabelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_mail_contact.list` (List Email Contacts) answers with.
@@ -3347,14 +3941,26 @@ pub struct ListUserMailboxMailContactResponseBody {
 }
 impl FromJson for ListUserMailboxMailContactResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserMailboxMailContactResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("hint", &mut out.hint);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserMailboxMailContactResponseBody {
+    const NAME: &'static str = "ListUserMailboxMailContactResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "hint" => v.put(&mut self.hint),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_message.list` (List Emails) answers with.
@@ -3374,13 +3980,25 @@ pub struct ListUserMailboxMessageResponseBody {
 }
 impl FromJson for ListUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserMailboxMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserMailboxMessageResponseBody {
+    const NAME: &'static str = "ListUserMailboxMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_rule.list` (List Auto FIlters) answers with.
@@ -3396,11 +4014,23 @@ pub struct ListUserMailboxRuleResponseBody {
 }
 impl FromJson for ListUserMailboxRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserMailboxRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserMailboxRuleResponseBody {
+    const NAME: &'static str = "ListUserMailboxRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_template.list` (列出指定用户邮箱下的全部个人邮件模板基本信息（一次性返回，不分页），常用于在编辑或发送邮件场景下展示可选模板列表。如需获取模板正文与附件等完整字段，请通过获取个人邮件模板详情接口按 `template_id` 查询。) answers with.
@@ -3416,11 +4046,23 @@ pub struct ListUserMailboxTemplateResponseBody {
 }
 impl FromJson for ListUserMailboxTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserMailboxTemplateResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserMailboxTemplateResponseBody {
+    const NAME: &'static str = "ListUserMailboxTemplateResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_thread.list` (列出邮件会话) answers with.
@@ -3440,13 +4082,25 @@ pub struct ListUserMailboxThreadResponseBody {
 }
 impl FromJson for ListUserMailboxThreadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserMailboxThreadResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserMailboxThreadResponseBody {
+    const NAME: &'static str = "ListUserMailboxThreadResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `from_` of `MailSearchMeta`.
@@ -3464,12 +4118,24 @@ pub struct MailAddress {
 }
 impl FromJson for MailAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MailAddress")?;
-        let mut out = Self::default();
-        o.set("mail_address", &mut out.mail_address);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MailAddress {
+    const NAME: &'static str = "MailAddress";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "mail_address" => v.put(&mut self.mail_address),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MailAddress {
@@ -3515,19 +4181,31 @@ pub struct MailContact {
 }
 impl FromJson for MailContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MailContact")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("company", &mut out.company);
-        o.set("phone", &mut out.phone);
-        o.set("mail_address", &mut out.mail_address);
-        o.set("tag", &mut out.tag);
-        o.set("remark", &mut out.remark);
-        o.set("avatar", &mut out.avatar);
-        o.set("position", &mut out.position);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MailContact {
+    const NAME: &'static str = "MailContact";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "company" => v.put(&mut self.company),
+            "phone" => v.put(&mut self.phone),
+            "mail_address" => v.put(&mut self.mail_address),
+            "tag" => v.put(&mut self.tag),
+            "remark" => v.put(&mut self.remark),
+            "avatar" => v.put(&mut self.avatar),
+            "position" => v.put(&mut self.position),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MailContact {
@@ -3614,13 +4292,25 @@ pub struct MailSearchItem {
 }
 impl FromJson for MailSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MailSearchItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("display_info", &mut out.display_info);
-        o.set("meta_data", &mut out.meta_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MailSearchItem {
+    const NAME: &'static str = "MailSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "display_info" => v.put(&mut self.display_info),
+            "meta_data" => v.put(&mut self.meta_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meta_data` of `MailSearchItem`.
@@ -3645,15 +4335,27 @@ pub struct MailSearchMeta {
 }
 impl FromJson for MailSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MailSearchMeta")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("thread_id", &mut out.thread_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("message_biz_id", &mut out.message_biz_id);
-        o.set("from_", &mut out.from);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MailSearchMeta {
+    const NAME: &'static str = "MailSearchMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "thread_id" => v.put(&mut self.thread_id),
+            "create_time" => v.put(&mut self.create_time),
+            "message_biz_id" => v.put(&mut self.message_biz_id),
+            "from_" => v.put(&mut self.from),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.mailgroup.create` (Create Mail Group).
@@ -3687,18 +4389,30 @@ pub struct Mailgroup {
 }
 impl FromJson for Mailgroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Mailgroup")?;
-        let mut out = Self::default();
-        o.set("mailgroup_id", &mut out.mailgroup_id);
-        o.set("email", &mut out.email);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("direct_members_count", &mut out.direct_members_count);
-        o.set("include_external_member", &mut out.include_external_member);
-        o.set("include_all_company_member", &mut out.include_all_company_member);
-        o.set("who_can_send_mail", &mut out.who_can_send_mail);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Mailgroup {
+    const NAME: &'static str = "Mailgroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "mailgroup_id" => v.put(&mut self.mailgroup_id),
+            "email" => v.put(&mut self.email),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "direct_members_count" => v.put(&mut self.direct_members_count),
+            "include_external_member" => v.put(&mut self.include_external_member),
+            "include_all_company_member" => v.put(&mut self.include_all_company_member),
+            "who_can_send_mail" => v.put(&mut self.who_can_send_mail),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Mailgroup {
@@ -3728,11 +4442,23 @@ pub struct MailgroupManager {
 }
 impl FromJson for MailgroupManager {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MailgroupManager")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MailgroupManager {
+    const NAME: &'static str = "MailgroupManager";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MailgroupManager {
@@ -3770,15 +4496,27 @@ pub struct MailgroupMember {
 }
 impl FromJson for MailgroupMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MailgroupMember")?;
-        let mut out = Self::default();
-        o.set("member_id", &mut out.member_id);
-        o.set("email", &mut out.email);
-        o.set("user_id", &mut out.user_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MailgroupMember {
+    const NAME: &'static str = "MailgroupMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_id" => v.put(&mut self.member_id),
+            "email" => v.put(&mut self.email),
+            "user_id" => v.put(&mut self.user_id),
+            "department_id" => v.put(&mut self.department_id),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MailgroupMember {
@@ -3817,15 +4555,27 @@ pub struct MailgroupPermissionMember {
 }
 impl FromJson for MailgroupPermissionMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MailgroupPermissionMember")?;
-        let mut out = Self::default();
-        o.set("permission_member_id", &mut out.permission_member_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("email", &mut out.email);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MailgroupPermissionMember {
+    const NAME: &'static str = "MailgroupPermissionMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "permission_member_id" => v.put(&mut self.permission_member_id),
+            "user_id" => v.put(&mut self.user_id),
+            "department_id" => v.put(&mut self.department_id),
+            "email" => v.put(&mut self.email),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MailgroupPermissionMember {
@@ -3896,33 +4646,45 @@ pub struct Message {
 }
 impl FromJson for Message {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Message")?;
-        let mut out = Self::default();
-        o.set("raw", &mut out.raw);
-        o.set("subject", &mut out.subject);
-        o.set("to", &mut out.to);
-        o.set("cc", &mut out.cc);
-        o.set("bcc", &mut out.bcc);
-        o.set("head_from", &mut out.head_from);
-        o.set("body_html", &mut out.body_html);
-        o.set("internal_date", &mut out.internal_date);
-        o.set("message_state", &mut out.message_state);
-        o.set("smtp_message_id", &mut out.smtp_message_id);
-        o.set("message_id", &mut out.message_id);
-        o.set("attachments", &mut out.attachments);
-        o.set("body_plain_text", &mut out.body_plain_text);
-        o.set("thread_id", &mut out.thread_id);
-        o.set("body_preview", &mut out.body_preview);
-        o.set("label_ids", &mut out.label_ids);
-        o.set("folder_id", &mut out.folder_id);
-        o.set("in_reply_to", &mut out.in_reply_to);
-        o.set("reply_to", &mut out.reply_to);
-        o.set("priority_type", &mut out.priority_type);
-        o.set("security_level", &mut out.security_level);
-        o.set("references", &mut out.references);
-        o.set("body_calendar", &mut out.body_calendar);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Message {
+    const NAME: &'static str = "Message";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "raw" => v.put(&mut self.raw),
+            "subject" => v.put(&mut self.subject),
+            "to" => v.put(&mut self.to),
+            "cc" => v.put(&mut self.cc),
+            "bcc" => v.put(&mut self.bcc),
+            "head_from" => v.put(&mut self.head_from),
+            "body_html" => v.put(&mut self.body_html),
+            "internal_date" => v.put(&mut self.internal_date),
+            "message_state" => v.put(&mut self.message_state),
+            "smtp_message_id" => v.put(&mut self.smtp_message_id),
+            "message_id" => v.put(&mut self.message_id),
+            "attachments" => v.put(&mut self.attachments),
+            "body_plain_text" => v.put(&mut self.body_plain_text),
+            "thread_id" => v.put(&mut self.thread_id),
+            "body_preview" => v.put(&mut self.body_preview),
+            "label_ids" => v.put(&mut self.label_ids),
+            "folder_id" => v.put(&mut self.folder_id),
+            "in_reply_to" => v.put(&mut self.in_reply_to),
+            "reply_to" => v.put(&mut self.reply_to),
+            "priority_type" => v.put(&mut self.priority_type),
+            "security_level" => v.put(&mut self.security_level),
+            "references" => v.put(&mut self.references),
+            "body_calendar" => v.put(&mut self.body_calendar),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListThreadMessageUserMailboxMessageResponseBody`.
@@ -3950,17 +4712,29 @@ pub struct MessageMeta {
 }
 impl FromJson for MessageMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageMeta")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("thread_id", &mut out.thread_id);
-        o.set("folder_id", &mut out.folder_id);
-        o.set("smtp_message_id", &mut out.smtp_message_id);
-        o.set("internal_date", &mut out.internal_date);
-        o.set("message_state", &mut out.message_state);
-        o.set("message", &mut out.message);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageMeta {
+    const NAME: &'static str = "MessageMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "thread_id" => v.put(&mut self.thread_id),
+            "folder_id" => v.put(&mut self.folder_id),
+            "smtp_message_id" => v.put(&mut self.smtp_message_id),
+            "internal_date" => v.put(&mut self.internal_date),
+            "message_state" => v.put(&mut self.message_state),
+            "message" => v.put(&mut self.message),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_thread.modify` (修改邮件会话).
@@ -4018,20 +4792,32 @@ pub struct MultiEntitySearchItem {
 }
 impl FromJson for MultiEntitySearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MultiEntitySearchItem")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("email", &mut out.email);
-        o.set("display_name", &mut out.display_name);
-        o.set("member_count", &mut out.member_count);
-        o.set("user_id", &mut out.user_id);
-        o.set("department", &mut out.department);
-        o.set("chat_id", &mut out.chat_id);
-        o.set("tag", &mut out.tag);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MultiEntitySearchItem {
+    const NAME: &'static str = "MultiEntitySearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "email" => v.put(&mut self.email),
+            "display_name" => v.put(&mut self.display_name),
+            "member_count" => v.put(&mut self.member_count),
+            "user_id" => v.put(&mut self.user_id),
+            "department" => v.put(&mut self.department),
+            "chat_id" => v.put(&mut self.chat_id),
+            "tag" => v.put(&mut self.tag),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_label.patch` (更新标签).
@@ -4067,12 +4853,24 @@ pub struct ProfileUserMailboxResponseBody {
 }
 impl FromJson for ProfileUserMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProfileUserMailboxResponseBody")?;
-        let mut out = Self::default();
-        o.set("primary_email_address", &mut out.primary_email_address);
-        o.set("not_found_reason", &mut out.not_found_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProfileUserMailboxResponseBody {
+    const NAME: &'static str = "ProfileUserMailboxResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "primary_email_address" => v.put(&mut self.primary_email_address),
+            "not_found_reason" => v.put(&mut self.not_found_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.public_mailbox.create` (Create A Public Mailbox).
@@ -4094,14 +4892,26 @@ pub struct PublicMailbox {
 }
 impl FromJson for PublicMailbox {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PublicMailbox")?;
-        let mut out = Self::default();
-        o.set("public_mailbox_id", &mut out.public_mailbox_id);
-        o.set("email", &mut out.email);
-        o.set("name", &mut out.name);
-        o.set("geo", &mut out.geo);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PublicMailbox {
+    const NAME: &'static str = "PublicMailbox";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "public_mailbox_id" => v.put(&mut self.public_mailbox_id),
+            "email" => v.put(&mut self.email),
+            "name" => v.put(&mut self.name),
+            "geo" => v.put(&mut self.geo),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PublicMailbox {
@@ -4132,13 +4942,25 @@ pub struct PublicMailboxMember {
 }
 impl FromJson for PublicMailboxMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PublicMailboxMember")?;
-        let mut out = Self::default();
-        o.set("member_id", &mut out.member_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PublicMailboxMember {
+    const NAME: &'static str = "PublicMailboxMember";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_id" => v.put(&mut self.member_id),
+            "user_id" => v.put(&mut self.user_id),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PublicMailboxMember {
@@ -4181,11 +5003,23 @@ pub struct QueryUserResponseBody {
 }
 impl FromJson for QueryUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_list", &mut out.user_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserResponseBody {
+    const NAME: &'static str = "QueryUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_list" => v.put(&mut self.user_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `GetRecallDetailUserMailboxSentMessageResponseBody`.
@@ -4215,18 +5049,30 @@ pub struct RecallDetailItem {
 }
 impl FromJson for RecallDetailItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecallDetailItem")?;
-        let mut out = Self::default();
-        o.set("recipient_address", &mut out.recipient_address);
-        o.set("recipient_name", &mut out.recipient_name);
-        o.set("status", &mut out.status);
-        o.set("fail_reason", &mut out.fail_reason);
-        o.set("is_mailing_list", &mut out.is_mailing_list);
-        o.set("mailing_list_success_count", &mut out.mailing_list_success_count);
-        o.set("mailing_list_failure_count", &mut out.mailing_list_failure_count);
-        o.set("mailing_list_finish_percent", &mut out.mailing_list_finish_percent);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecallDetailItem {
+    const NAME: &'static str = "RecallDetailItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "recipient_address" => v.put(&mut self.recipient_address),
+            "recipient_name" => v.put(&mut self.recipient_name),
+            "status" => v.put(&mut self.status),
+            "fail_reason" => v.put(&mut self.fail_reason),
+            "is_mailing_list" => v.put(&mut self.is_mailing_list),
+            "mailing_list_success_count" => v.put(&mut self.mailing_list_success_count),
+            "mailing_list_failure_count" => v.put(&mut self.mailing_list_failure_count),
+            "mailing_list_finish_percent" => v.put(&mut self.mailing_list_finish_percent),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_sent_message.recall` (撤回已发送的邮件) answers with.
@@ -4244,12 +5090,24 @@ pub struct RecallUserMailboxSentMessageResponseBody {
 }
 impl FromJson for RecallUserMailboxSentMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RecallUserMailboxSentMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("recall_status", &mut out.recall_status);
-        o.set("recall_restriction_reason", &mut out.recall_restriction_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RecallUserMailboxSentMessageResponseBody {
+    const NAME: &'static str = "RecallUserMailboxSentMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "recall_status" => v.put(&mut self.recall_status),
+            "recall_restriction_reason" => v.put(&mut self.recall_restriction_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.public_mailbox.remove_to_recycle_bin` (Move Public Mailbox To The Recycle Bin).
@@ -4311,16 +5169,28 @@ pub struct Rule {
 }
 impl FromJson for Rule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Rule")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("condition", &mut out.condition);
-        o.set("action", &mut out.action);
-        o.set("ignore_the_rest_of_rules", &mut out.ignore_the_rest_of_rules);
-        o.set("name", &mut out.name);
-        o.set("is_enable", &mut out.is_enable);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Rule {
+    const NAME: &'static str = "Rule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "condition" => v.put(&mut self.condition),
+            "action" => v.put(&mut self.action),
+            "ignore_the_rest_of_rules" => v.put(&mut self.ignore_the_rest_of_rules),
+            "name" => v.put(&mut self.name),
+            "is_enable" => v.put(&mut self.is_enable),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Rule {
@@ -4354,11 +5224,23 @@ pub struct RuleAction {
 }
 impl FromJson for RuleAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RuleAction")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RuleAction {
+    const NAME: &'static str = "RuleAction";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RuleAction {
@@ -4394,12 +5276,24 @@ pub struct RuleActionItem {
 }
 impl FromJson for RuleActionItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RuleActionItem")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("input", &mut out.input);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RuleActionItem {
+    const NAME: &'static str = "RuleActionItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "input" => v.put(&mut self.input),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RuleActionItem {
@@ -4427,12 +5321,24 @@ pub struct RuleCondition {
 }
 impl FromJson for RuleCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RuleCondition")?;
-        let mut out = Self::default();
-        o.set("match_type", &mut out.match_type);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RuleCondition {
+    const NAME: &'static str = "RuleCondition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "match_type" => v.put(&mut self.match_type),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RuleCondition {
@@ -4482,13 +5388,25 @@ pub struct RuleConditionItem {
 }
 impl FromJson for RuleConditionItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RuleConditionItem")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("operator", &mut out.operator);
-        o.set("input", &mut out.input);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RuleConditionItem {
+    const NAME: &'static str = "RuleConditionItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "operator" => v.put(&mut self.operator),
+            "input" => v.put(&mut self.input),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RuleConditionItem {
@@ -4542,12 +5460,24 @@ pub struct SearchMultiEntityResponseBody {
 }
 impl FromJson for SearchMultiEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchMultiEntityResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("notice", &mut out.notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchMultiEntityResponseBody {
+    const NAME: &'static str = "SearchMultiEntityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "notice" => v.put(&mut self.notice),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox.search` (搜索邮件).
@@ -4592,15 +5522,27 @@ pub struct SearchUserMailboxResponseBody {
 }
 impl FromJson for SearchUserMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchUserMailboxResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("total", &mut out.total);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("notice", &mut out.notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchUserMailboxResponseBody {
+    const NAME: &'static str = "SearchUserMailboxResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "total" => v.put(&mut self.total),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "notice" => v.put(&mut self.notice),
+            _ => v.skip(),
+        }
     }
 }
 /// The `security_level` of `Message`.
@@ -4630,18 +5572,30 @@ pub struct SecurityLevel {
 }
 impl FromJson for SecurityLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SecurityLevel")?;
-        let mut out = Self::default();
-        o.set("is_risk", &mut out.is_risk);
-        o.set("risk_banner_level", &mut out.risk_banner_level);
-        o.set("risk_banner_reason", &mut out.risk_banner_reason);
-        o.set("is_header_from_external", &mut out.is_header_from_external);
-        o.set("via_domain", &mut out.via_domain);
-        o.set("spam_banner_type", &mut out.spam_banner_type);
-        o.set("spam_user_rule_id", &mut out.spam_user_rule_id);
-        o.set("spam_banner_info", &mut out.spam_banner_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SecurityLevel {
+    const NAME: &'static str = "SecurityLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_risk" => v.put(&mut self.is_risk),
+            "risk_banner_level" => v.put(&mut self.risk_banner_level),
+            "risk_banner_reason" => v.put(&mut self.risk_banner_reason),
+            "is_header_from_external" => v.put(&mut self.is_header_from_external),
+            "via_domain" => v.put(&mut self.via_domain),
+            "spam_banner_type" => v.put(&mut self.spam_banner_type),
+            "spam_user_rule_id" => v.put(&mut self.spam_user_rule_id),
+            "spam_banner_info" => v.put(&mut self.spam_banner_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_setting.send_as` (列出可发信邮箱) answers with.
@@ -4657,11 +5611,23 @@ pub struct SendAsUserMailboxSettingResponseBody {
 }
 impl FromJson for SendAsUserMailboxSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SendAsUserMailboxSettingResponseBody")?;
-        let mut out = Self::default();
-        o.set("sendable_addresses", &mut out.sendable_addresses);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SendAsUserMailboxSettingResponseBody {
+    const NAME: &'static str = "SendAsUserMailboxSettingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sendable_addresses" => v.put(&mut self.sendable_addresses),
+            _ => v.skip(),
+        }
     }
 }
 /// The `details` of `SendStatusUserMailboxMessageResponseBody`.
@@ -4681,13 +5647,25 @@ pub struct SendStatusDetail {
 }
 impl FromJson for SendStatusDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SendStatusDetail")?;
-        let mut out = Self::default();
-        o.set("recipient", &mut out.recipient);
-        o.set("status", &mut out.status);
-        o.set("last_updated_time", &mut out.last_updated_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SendStatusDetail {
+    const NAME: &'static str = "SendStatusDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "recipient" => v.put(&mut self.recipient),
+            "status" => v.put(&mut self.status),
+            "last_updated_time" => v.put(&mut self.last_updated_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.user_mailbox_message.send_status` (查询邮件发送状态) answers with.
@@ -4705,12 +5683,24 @@ pub struct SendStatusUserMailboxMessageResponseBody {
 }
 impl FromJson for SendStatusUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SendStatusUserMailboxMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("details", &mut out.details);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SendStatusUserMailboxMessageResponseBody {
+    const NAME: &'static str = "SendStatusUserMailboxMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "details" => v.put(&mut self.details),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_draft.send` (发送草稿).
@@ -4750,14 +5740,26 @@ pub struct SendUserMailboxDraftResponseBody {
 }
 impl FromJson for SendUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SendUserMailboxDraftResponseBody")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("thread_id", &mut out.thread_id);
-        o.set("recall_status", &mut out.recall_status);
-        o.set("automation_send_disable", &mut out.automation_send_disable);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SendUserMailboxDraftResponseBody {
+    const NAME: &'static str = "SendUserMailboxDraftResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "thread_id" => v.put(&mut self.thread_id),
+            "recall_status" => v.put(&mut self.recall_status),
+            "automation_send_disable" => v.put(&mut self.automation_send_disable),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_message.send` (Send Message).
@@ -4838,12 +5840,24 @@ pub struct SendUserMailboxMessageResponseBody {
 }
 impl FromJson for SendUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SendUserMailboxMessageResponseBody")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("thread_id", &mut out.thread_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SendUserMailboxMessageResponseBody {
+    const NAME: &'static str = "SendUserMailboxMessageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "thread_id" => v.put(&mut self.thread_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mail.v1.user_mailbox_event.subscribe` (Subscribe Event).
@@ -4878,11 +5892,23 @@ pub struct SubscriptionUserMailboxEventResponseBody {
 }
 impl FromJson for SubscriptionUserMailboxEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubscriptionUserMailboxEventResponseBody")?;
-        let mut out = Self::default();
-        o.set("event_types", &mut out.event_types);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubscriptionUserMailboxEventResponseBody {
+    const NAME: &'static str = "SubscriptionUserMailboxEventResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_types" => v.put(&mut self.event_types),
+            _ => v.skip(),
+        }
     }
 }
 /// The `template` of `CreateUserMailboxTemplateRequestBody`.
@@ -4916,20 +5942,32 @@ pub struct Template {
 }
 impl FromJson for Template {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Template")?;
-        let mut out = Self::default();
-        o.set("template_id", &mut out.template_id);
-        o.set("name", &mut out.name);
-        o.set("subject", &mut out.subject);
-        o.set("template_content", &mut out.template_content);
-        o.set("is_plain_text_mode", &mut out.is_plain_text_mode);
-        o.set("tos", &mut out.tos);
-        o.set("ccs", &mut out.ccs);
-        o.set("bccs", &mut out.bccs);
-        o.set("attachments", &mut out.attachments);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Template {
+    const NAME: &'static str = "Template";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "template_id" => v.put(&mut self.template_id),
+            "name" => v.put(&mut self.name),
+            "subject" => v.put(&mut self.subject),
+            "template_content" => v.put(&mut self.template_content),
+            "is_plain_text_mode" => v.put(&mut self.is_plain_text_mode),
+            "tos" => v.put(&mut self.tos),
+            "ccs" => v.put(&mut self.ccs),
+            "bccs" => v.put(&mut self.bccs),
+            "attachments" => v.put(&mut self.attachments),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Template {
@@ -4984,15 +6022,27 @@ pub struct TemplateAttachment {
 }
 impl FromJson for TemplateAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TemplateAttachment")?;
-        let mut out = Self::default();
-        o.set("filename", &mut out.filename);
-        o.set("id", &mut out.id);
-        o.set("attachment_type", &mut out.attachment_type);
-        o.set("is_inline", &mut out.is_inline);
-        o.set("cid", &mut out.cid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TemplateAttachment {
+    const NAME: &'static str = "TemplateAttachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "filename" => v.put(&mut self.filename),
+            "id" => v.put(&mut self.id),
+            "attachment_type" => v.put(&mut self.attachment_type),
+            "is_inline" => v.put(&mut self.is_inline),
+            "cid" => v.put(&mut self.cid),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TemplateAttachment {
@@ -5023,13 +6073,25 @@ pub struct Thread {
 }
 impl FromJson for Thread {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Thread")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("body_preview", &mut out.body_preview);
-        o.set("messages", &mut out.messages);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Thread {
+    const NAME: &'static str = "Thread";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "body_preview" => v.put(&mut self.body_preview),
+            "messages" => v.put(&mut self.messages),
+            _ => v.skip(),
+        }
     }
 }
 /// The `create_time` of `MailSearchFilter`.
@@ -5094,13 +6156,25 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "User")?;
-        let mut out = Self::default();
-        o.set("email", &mut out.email);
-        o.set("status", &mut out.status);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for User {
+    const NAME: &'static str = "User";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "email" => v.put(&mut self.email),
+            "status" => v.put(&mut self.status),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `owner_info` of `GetByCardUserMailboxMessageResponseBody`.
@@ -5120,13 +6194,25 @@ pub struct UserInfo {
 }
 impl FromJson for UserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserInfo")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("owner_user_id", &mut out.owner_user_id);
-        o.set("public_mailbox_id", &mut out.public_mailbox_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserInfo {
+    const NAME: &'static str = "UserInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "owner_user_id" => v.put(&mut self.owner_user_id),
+            "public_mailbox_id" => v.put(&mut self.public_mailbox_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `images` of `UserMailboxSignature`.
@@ -5154,17 +6240,29 @@ pub struct UserMailboxSiganatureImage {
 }
 impl FromJson for UserMailboxSiganatureImage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserMailboxSiganatureImage")?;
-        let mut out = Self::default();
-        o.set("image_name", &mut out.image_name);
-        o.set("file_key", &mut out.file_key);
-        o.set("cid", &mut out.cid);
-        o.set("file_size", &mut out.file_size);
-        o.set("image_width", &mut out.image_width);
-        o.set("image_height", &mut out.image_height);
-        o.set("download_url", &mut out.download_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserMailboxSiganatureImage {
+    const NAME: &'static str = "UserMailboxSiganatureImage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "image_name" => v.put(&mut self.image_name),
+            "file_key" => v.put(&mut self.file_key),
+            "cid" => v.put(&mut self.cid),
+            "file_size" => v.put(&mut self.file_size),
+            "image_width" => v.put(&mut self.image_width),
+            "image_height" => v.put(&mut self.image_height),
+            "download_url" => v.put(&mut self.download_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `signatures` of `GetSignaturesUserMailboxSettingResponseBody`.
@@ -5196,18 +6294,30 @@ pub struct UserMailboxSignature {
 }
 impl FromJson for UserMailboxSignature {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserMailboxSignature")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("content", &mut out.content);
-        o.set("signature_type", &mut out.signature_type);
-        o.set("signature_device", &mut out.signature_device);
-        o.set("template_json_keys", &mut out.template_json_keys);
-        o.set("images", &mut out.images);
-        o.set("user_fields", &mut out.user_fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserMailboxSignature {
+    const NAME: &'static str = "UserMailboxSignature";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "content" => v.put(&mut self.content),
+            "signature_type" => v.put(&mut self.signature_type),
+            "signature_device" => v.put(&mut self.signature_device),
+            "template_json_keys" => v.put(&mut self.template_json_keys),
+            "images" => v.put(&mut self.images),
+            "user_fields" => v.put(&mut self.user_fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_fields` of `UserMailboxSignature`.
@@ -5225,12 +6335,24 @@ pub struct UserMailboxSignatureI18nVal {
 }
 impl FromJson for UserMailboxSignatureI18nVal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserMailboxSignatureI18nVal")?;
-        let mut out = Self::default();
-        o.set("default_val", &mut out.default_val);
-        o.set("i18n_vals", &mut out.i18n_vals);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserMailboxSignatureI18nVal {
+    const NAME: &'static str = "UserMailboxSignatureI18nVal";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "default_val" => v.put(&mut self.default_val),
+            "i18n_vals" => v.put(&mut self.i18n_vals),
+            _ => v.skip(),
+        }
     }
 }
 /// The `usages` of `GetSignaturesUserMailboxSettingResponseBody`.
@@ -5250,13 +6372,25 @@ pub struct UserMailboxSignatureUsage {
 }
 impl FromJson for UserMailboxSignatureUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserMailboxSignatureUsage")?;
-        let mut out = Self::default();
-        o.set("email_address", &mut out.email_address);
-        o.set("send_mail_signature_id", &mut out.send_mail_signature_id);
-        o.set("reply_signature_id", &mut out.reply_signature_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserMailboxSignatureUsage {
+    const NAME: &'static str = "UserMailboxSignatureUsage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "email_address" => v.put(&mut self.email_address),
+            "send_mail_signature_id" => v.put(&mut self.send_mail_signature_id),
+            "reply_signature_id" => v.put(&mut self.reply_signature_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `mail.v1.mailgroup_member.batch_create` (Batch Create Mail Group Members) answers with.

@@ -69,6 +69,9 @@ impl FromJson for Logic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Logic {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -184,6 +187,9 @@ impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Operator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -207,13 +213,25 @@ pub struct Common {
 }
 impl FromJson for Common {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Common")?;
-        let mut out = Self::default();
-        o.set("tenant_id", &mut out.tenant_id);
-        o.set("languages", &mut out.languages);
-        o.set("custom_executors", &mut out.custom_executors);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Common {
+    const NAME: &'static str = "Common";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant_id" => v.put(&mut self.tenant_id),
+            "languages" => v.put(&mut self.languages),
+            "custom_executors" => v.put(&mut self.custom_executors),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Common {
@@ -284,34 +302,46 @@ pub struct CountryRegion {
 }
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CountryRegion")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("update_by", &mut out.update_by);
-        o.set("create_by", &mut out.create_by);
-        o.set("update_time", &mut out.update_time);
-        o.set("create_time", &mut out.create_time);
-        o.set("alpha_3_code", &mut out.alpha_3_code);
-        o.set("alpha_2_code", &mut out.alpha_2_code);
-        o.set("numeric_code", &mut out.numeric_code);
-        o.set("name", &mut out.name);
-        o.set("local_script", &mut out.local_script);
-        o.set("western_script", &mut out.western_script);
-        o.set("mdm_code", &mut out.mdm_code);
-        o.set("full_name", &mut out.full_name);
-        o.set("global_code", &mut out.global_code);
-        o.set("time_zone", &mut out.time_zone);
-        o.set("overseas", &mut out.overseas);
-        o.set("level", &mut out.level);
-        o.set("remark", &mut out.remark);
-        o.set("update_reason", &mut out.update_reason);
-        o.set("status", &mut out.status);
-        o.set("continents", &mut out.continents);
-        o.set("md_local_script", &mut out.md_local_script);
-        o.set("md_western_script", &mut out.md_western_script);
-        o.set("md_time_zone", &mut out.md_time_zone);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CountryRegion {
+    const NAME: &'static str = "CountryRegion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "update_by" => v.put(&mut self.update_by),
+            "create_by" => v.put(&mut self.create_by),
+            "update_time" => v.put(&mut self.update_time),
+            "create_time" => v.put(&mut self.create_time),
+            "alpha_3_code" => v.put(&mut self.alpha_3_code),
+            "alpha_2_code" => v.put(&mut self.alpha_2_code),
+            "numeric_code" => v.put(&mut self.numeric_code),
+            "name" => v.put(&mut self.name),
+            "local_script" => v.put(&mut self.local_script),
+            "western_script" => v.put(&mut self.western_script),
+            "mdm_code" => v.put(&mut self.mdm_code),
+            "full_name" => v.put(&mut self.full_name),
+            "global_code" => v.put(&mut self.global_code),
+            "time_zone" => v.put(&mut self.time_zone),
+            "overseas" => v.put(&mut self.overseas),
+            "level" => v.put(&mut self.level),
+            "remark" => v.put(&mut self.remark),
+            "update_reason" => v.put(&mut self.update_reason),
+            "status" => v.put(&mut self.status),
+            "continents" => v.put(&mut self.continents),
+            "md_local_script" => v.put(&mut self.md_local_script),
+            "md_western_script" => v.put(&mut self.md_western_script),
+            "md_time_zone" => v.put(&mut self.md_time_zone),
+            _ => v.skip(),
+        }
     }
 }
 /// The `continents` of `CountryRegion`.
@@ -329,12 +359,24 @@ pub struct Enum {
 }
 impl FromJson for Enum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Enum")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("multilingual_name", &mut out.multilingual_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Enum {
+    const NAME: &'static str = "Enum";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "multilingual_name" => v.put(&mut self.multilingual_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `expressions` of `Filter`.
@@ -431,11 +473,23 @@ pub struct GetBatchCountryRegionResponseBody {
 }
 impl FromJson for GetBatchCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetBatchCountryRegionResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetBatchCountryRegionResponseBody {
+    const NAME: &'static str = "GetBatchCountryRegionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `CountryRegion`.
@@ -455,13 +509,25 @@ pub struct I18nString {
 }
 impl FromJson for I18nString {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nString")?;
-        let mut out = Self::default();
-        o.set("value", &mut out.value);
-        o.set("multilingual_value", &mut out.multilingual_value);
-        o.set("return_language", &mut out.return_language);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nString {
+    const NAME: &'static str = "I18nString";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "value" => v.put(&mut self.value),
+            "multilingual_value" => v.put(&mut self.multilingual_value),
+            "return_language" => v.put(&mut self.return_language),
+            _ => v.skip(),
+        }
     }
 }
 /// The `md_local_script` of `CountryRegion`.
@@ -501,23 +567,35 @@ pub struct Language {
 }
 impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Language")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("update_by", &mut out.update_by);
-        o.set("create_by", &mut out.create_by);
-        o.set("update_time", &mut out.update_time);
-        o.set("create_time", &mut out.create_time);
-        o.set("ietf_language_tag", &mut out.ietf_language_tag);
-        o.set("name", &mut out.name);
-        o.set("enable", &mut out.enable);
-        o.set("mdm_code", &mut out.mdm_code);
-        o.set("status", &mut out.status);
-        o.set("system_status", &mut out.system_status);
-        o.set("remark", &mut out.remark);
-        o.set("update_reason", &mut out.update_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Language {
+    const NAME: &'static str = "Language";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "update_by" => v.put(&mut self.update_by),
+            "create_by" => v.put(&mut self.create_by),
+            "update_time" => v.put(&mut self.update_time),
+            "create_time" => v.put(&mut self.create_time),
+            "ietf_language_tag" => v.put(&mut self.ietf_language_tag),
+            "name" => v.put(&mut self.name),
+            "enable" => v.put(&mut self.enable),
+            "mdm_code" => v.put(&mut self.mdm_code),
+            "status" => v.put(&mut self.status),
+            "system_status" => v.put(&mut self.system_status),
+            "remark" => v.put(&mut self.remark),
+            "update_reason" => v.put(&mut self.update_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `mdm.v3.country_region.list` (Pagination Batch Query Country Region).
@@ -564,13 +642,25 @@ pub struct ListCountryRegionResponseBody {
 }
 impl FromJson for ListCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCountryRegionResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.set("total", &mut out.total);
-        o.set("next_page_token", &mut out.next_page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCountryRegionResponseBody {
+    const NAME: &'static str = "ListCountryRegionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            "total" => v.put(&mut self.total),
+            "next_page_token" => v.put(&mut self.next_page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `md_time_zone` of `CountryRegion`.
@@ -606,21 +696,33 @@ pub struct TimeZone {
 }
 impl FromJson for TimeZone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TimeZone")?;
-        let mut out = Self::default();
-        o.set("update_by", &mut out.update_by);
-        o.set("create_by", &mut out.create_by);
-        o.set("update_time", &mut out.update_time);
-        o.set("create_time", &mut out.create_time);
-        o.set("time_zone_id", &mut out.time_zone_id);
-        o.set("name", &mut out.name);
-        o.set("utc_offset", &mut out.utc_offset);
-        o.set("mdm_code", &mut out.mdm_code);
-        o.set("remark", &mut out.remark);
-        o.set("update_reason", &mut out.update_reason);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TimeZone {
+    const NAME: &'static str = "TimeZone";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "update_by" => v.put(&mut self.update_by),
+            "create_by" => v.put(&mut self.create_by),
+            "update_time" => v.put(&mut self.update_time),
+            "create_time" => v.put(&mut self.create_time),
+            "time_zone_id" => v.put(&mut self.time_zone_id),
+            "name" => v.put(&mut self.name),
+            "utc_offset" => v.put(&mut self.utc_offset),
+            "mdm_code" => v.put(&mut self.mdm_code),
+            "remark" => v.put(&mut self.remark),
+            "update_reason" => v.put(&mut self.update_reason),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `value` of `Expression`.

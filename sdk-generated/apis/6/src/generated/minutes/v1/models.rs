@@ -65,6 +65,9 @@ impl FromJson for Sorter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Sorter {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -140,6 +143,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -167,15 +173,27 @@ pub struct ArtifactsMinuteResponseBody {
 }
 impl FromJson for ArtifactsMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ArtifactsMinuteResponseBody")?;
-        let mut out = Self::default();
-        o.set("summary", &mut out.summary);
-        o.set("minute_chapters", &mut out.minute_chapters);
-        o.set("minute_todos", &mut out.minute_todos);
-        o.set("keywords", &mut out.keywords);
-        o.set("transcript", &mut out.transcript);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ArtifactsMinuteResponseBody {
+    const NAME: &'static str = "ArtifactsMinuteResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "summary" => v.put(&mut self.summary),
+            "minute_chapters" => v.put(&mut self.minute_chapters),
+            "minute_todos" => v.put(&mut self.minute_todos),
+            "keywords" => v.put(&mut self.keywords),
+            "transcript" => v.put(&mut self.transcript),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `minutes.v1.minute_media.get` (Download minutes audio or video file) answers with.
@@ -191,11 +209,23 @@ pub struct GetMinuteMediaResponseBody {
 }
 impl FromJson for GetMinuteMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMinuteMediaResponseBody")?;
-        let mut out = Self::default();
-        o.set("download_url", &mut out.download_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMinuteMediaResponseBody {
+    const NAME: &'static str = "GetMinuteMediaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "download_url" => v.put(&mut self.download_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `minutes.v1.minute.get` (Get minutes meta) answers with.
@@ -211,11 +241,23 @@ pub struct GetMinuteResponseBody {
 }
 impl FromJson for GetMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMinuteResponseBody")?;
-        let mut out = Self::default();
-        o.set("minute", &mut out.minute);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMinuteResponseBody {
+    const NAME: &'static str = "GetMinuteResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "minute" => v.put(&mut self.minute),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `minutes.v1.minute_statistics.get` (Get minutes statistics) answers with.
@@ -231,11 +273,23 @@ pub struct GetMinuteStatisticsResponseBody {
 }
 impl FromJson for GetMinuteStatisticsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMinuteStatisticsResponseBody")?;
-        let mut out = Self::default();
-        o.set("statistics", &mut out.statistics);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMinuteStatisticsResponseBody {
+    const NAME: &'static str = "GetMinuteStatisticsResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "statistics" => v.put(&mut self.statistics),
+            _ => v.skip(),
+        }
     }
 }
 /// The `minute` of `GetMinuteResponseBody`.
@@ -265,18 +319,30 @@ pub struct Minute {
 }
 impl FromJson for Minute {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Minute")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("title", &mut out.title);
-        o.set("cover", &mut out.cover);
-        o.set("duration", &mut out.duration);
-        o.set("url", &mut out.url);
-        o.set("note_id", &mut out.note_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Minute {
+    const NAME: &'static str = "Minute";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "owner_id" => v.put(&mut self.owner_id),
+            "create_time" => v.put(&mut self.create_time),
+            "title" => v.put(&mut self.title),
+            "cover" => v.put(&mut self.cover),
+            "duration" => v.put(&mut self.duration),
+            "url" => v.put(&mut self.url),
+            "note_id" => v.put(&mut self.note_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `minute_chapters` of `ArtifactsMinuteResponseBody`.
@@ -298,14 +364,26 @@ pub struct MinuteChapter {
 }
 impl FromJson for MinuteChapter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MinuteChapter")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("start_ms", &mut out.start_ms);
-        o.set("stop_ms", &mut out.stop_ms);
-        o.set("summary_content", &mut out.summary_content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MinuteChapter {
+    const NAME: &'static str = "MinuteChapter";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "start_ms" => v.put(&mut self.start_ms),
+            "stop_ms" => v.put(&mut self.stop_ms),
+            "summary_content" => v.put(&mut self.summary_content),
+            _ => v.skip(),
+        }
     }
 }
 /// The `minute_todos` of `ArtifactsMinuteResponseBody`.
@@ -329,15 +407,27 @@ pub struct MinuteTodo {
 }
 impl FromJson for MinuteTodo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MinuteTodo")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("assignees", &mut out.assignees);
-        o.set("is_done", &mut out.is_done);
-        o.set("todo_id", &mut out.todo_id);
-        o.set("operation", &mut out.operation);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MinuteTodo {
+    const NAME: &'static str = "MinuteTodo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "assignees" => v.put(&mut self.assignees),
+            "is_done" => v.put(&mut self.is_done),
+            "todo_id" => v.put(&mut self.todo_id),
+            "operation" => v.put(&mut self.operation),
+            _ => v.skip(),
+        }
     }
 }
 /// The `filter` of `SearchMinuteRequestBody`.
@@ -381,13 +471,25 @@ pub struct MinutesMeta {
 }
 impl FromJson for MinutesMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MinutesMeta")?;
-        let mut out = Self::default();
-        o.set("app_link", &mut out.app_link);
-        o.set("avatar", &mut out.avatar);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MinutesMeta {
+    const NAME: &'static str = "MinutesMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_link" => v.put(&mut self.app_link),
+            "avatar" => v.put(&mut self.avatar),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchMinuteResponseBody`.
@@ -407,13 +509,25 @@ pub struct MinutesSearchItem {
 }
 impl FromJson for MinutesSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MinutesSearchItem")?;
-        let mut out = Self::default();
-        o.set("token", &mut out.token);
-        o.set("display_info", &mut out.display_info);
-        o.set("meta_data", &mut out.meta_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MinutesSearchItem {
+    const NAME: &'static str = "MinutesSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "token" => v.put(&mut self.token),
+            "display_info" => v.put(&mut self.display_info),
+            "meta_data" => v.put(&mut self.meta_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `minutes.v1.minute.search` (搜索妙记).
@@ -461,15 +575,27 @@ pub struct SearchMinuteResponseBody {
 }
 impl FromJson for SearchMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchMinuteResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("total", &mut out.total);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("notice", &mut out.notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchMinuteResponseBody {
+    const NAME: &'static str = "SearchMinuteResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "total" => v.put(&mut self.total),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "notice" => v.put(&mut self.notice),
+            _ => v.skip(),
+        }
     }
 }
 /// The `statistics` of `GetMinuteStatisticsResponseBody`.
@@ -489,13 +615,25 @@ pub struct Statictics {
 }
 impl FromJson for Statictics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Statictics")?;
-        let mut out = Self::default();
-        o.set("user_view_count", &mut out.user_view_count);
-        o.set("page_view_count", &mut out.page_view_count);
-        o.set("user_view_list", &mut out.user_view_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Statictics {
+    const NAME: &'static str = "Statictics";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_view_count" => v.put(&mut self.user_view_count),
+            "page_view_count" => v.put(&mut self.page_view_count),
+            "user_view_list" => v.put(&mut self.user_view_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `minutes.v1.minute.subscription` (订阅妙记变更事件).
@@ -552,12 +690,24 @@ pub struct UserViewDetail {
 }
 impl FromJson for UserViewDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserViewDetail")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("view_time", &mut out.view_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserViewDetail {
+    const NAME: &'static str = "UserViewDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "view_time" => v.put(&mut self.view_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `minutes.v1.minute.unsubscription` (取消订阅妙记变更事件).

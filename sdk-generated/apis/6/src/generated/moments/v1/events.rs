@@ -65,16 +65,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `moments.comment.created_v1` event.
@@ -94,13 +106,25 @@ pub struct P2MomentsCommentCreatedV1 {
 }
 impl FromJson for P2MomentsCommentCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsCommentCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsCommentCreatedV1 {
+    const NAME: &'static str = "P2MomentsCommentCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `moments.comment.created_v1` event.
@@ -128,17 +152,29 @@ pub struct P2MomentsCommentCreatedV1Data {
 }
 impl FromJson for P2MomentsCommentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsCommentCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("id", &mut out.id);
-        o.set("create_time", &mut out.create_time);
-        o.set("post_id", &mut out.post_id);
-        o.set("reply_comment_id", &mut out.reply_comment_id);
-        o.set("root_comment_id", &mut out.root_comment_id);
-        o.set("user_type", &mut out.user_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsCommentCreatedV1Data {
+    const NAME: &'static str = "P2MomentsCommentCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "id" => v.put(&mut self.id),
+            "create_time" => v.put(&mut self.create_time),
+            "post_id" => v.put(&mut self.post_id),
+            "reply_comment_id" => v.put(&mut self.reply_comment_id),
+            "root_comment_id" => v.put(&mut self.root_comment_id),
+            "user_type" => v.put(&mut self.user_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `moments.comment.deleted_v1` event.
@@ -158,13 +194,25 @@ pub struct P2MomentsCommentDeletedV1 {
 }
 impl FromJson for P2MomentsCommentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsCommentDeletedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsCommentDeletedV1 {
+    const NAME: &'static str = "P2MomentsCommentDeletedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `moments.comment.deleted_v1` event.
@@ -182,12 +230,24 @@ pub struct P2MomentsCommentDeletedV1Data {
 }
 impl FromJson for P2MomentsCommentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsCommentDeletedV1Data")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("post_id", &mut out.post_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsCommentDeletedV1Data {
+    const NAME: &'static str = "P2MomentsCommentDeletedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "post_id" => v.put(&mut self.post_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `moments.post.created_v1` event.
@@ -207,13 +267,25 @@ pub struct P2MomentsPostCreatedV1 {
 }
 impl FromJson for P2MomentsPostCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsPostCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsPostCreatedV1 {
+    const NAME: &'static str = "P2MomentsPostCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `moments.post.created_v1` event.
@@ -239,16 +311,28 @@ pub struct P2MomentsPostCreatedV1Data {
 }
 impl FromJson for P2MomentsPostCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsPostCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_id", &mut out.user_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("category_ids", &mut out.category_ids);
-        o.set("link", &mut out.link);
-        o.set("user_type", &mut out.user_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsPostCreatedV1Data {
+    const NAME: &'static str = "P2MomentsPostCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_id" => v.put(&mut self.user_id),
+            "create_time" => v.put(&mut self.create_time),
+            "category_ids" => v.put(&mut self.category_ids),
+            "link" => v.put(&mut self.link),
+            "user_type" => v.put(&mut self.user_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `moments.post.deleted_v1` event.
@@ -268,13 +352,25 @@ pub struct P2MomentsPostDeletedV1 {
 }
 impl FromJson for P2MomentsPostDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsPostDeletedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsPostDeletedV1 {
+    const NAME: &'static str = "P2MomentsPostDeletedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `moments.post.deleted_v1` event.
@@ -290,11 +386,23 @@ pub struct P2MomentsPostDeletedV1Data {
 }
 impl FromJson for P2MomentsPostDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsPostDeletedV1Data")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsPostDeletedV1Data {
+    const NAME: &'static str = "P2MomentsPostDeletedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `moments.post_statistics.updated_v1` event.
@@ -314,13 +422,25 @@ pub struct P2MomentsPostStatisticsUpdatedV1 {
 }
 impl FromJson for P2MomentsPostStatisticsUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsPostStatisticsUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsPostStatisticsUpdatedV1 {
+    const NAME: &'static str = "P2MomentsPostStatisticsUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `moments.post_statistics.updated_v1` event.
@@ -340,13 +460,25 @@ pub struct P2MomentsPostStatisticsUpdatedV1Data {
 }
 impl FromJson for P2MomentsPostStatisticsUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsPostStatisticsUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("post_id", &mut out.post_id);
-        o.set("statistics_type", &mut out.statistics_type);
-        o.set("statistics", &mut out.statistics);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsPostStatisticsUpdatedV1Data {
+    const NAME: &'static str = "P2MomentsPostStatisticsUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "post_id" => v.put(&mut self.post_id),
+            "statistics_type" => v.put(&mut self.statistics_type),
+            "statistics" => v.put(&mut self.statistics),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `moments.reaction.created_v1` event.
@@ -366,13 +498,25 @@ pub struct P2MomentsReactionCreatedV1 {
 }
 impl FromJson for P2MomentsReactionCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsReactionCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsReactionCreatedV1 {
+    const NAME: &'static str = "P2MomentsReactionCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `moments.reaction.created_v1` event.
@@ -400,17 +544,29 @@ pub struct P2MomentsReactionCreatedV1Data {
 }
 impl FromJson for P2MomentsReactionCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsReactionCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("user_id", &mut out.user_id);
-        o.set("entity_id", &mut out.entity_id);
-        o.set("id", &mut out.id);
-        o.set("entity_type", &mut out.entity_type);
-        o.set("user_type", &mut out.user_type);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsReactionCreatedV1Data {
+    const NAME: &'static str = "P2MomentsReactionCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "user_id" => v.put(&mut self.user_id),
+            "entity_id" => v.put(&mut self.entity_id),
+            "id" => v.put(&mut self.id),
+            "entity_type" => v.put(&mut self.entity_type),
+            "user_type" => v.put(&mut self.user_type),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `moments.reaction.deleted_v1` event.
@@ -430,13 +586,25 @@ pub struct P2MomentsReactionDeletedV1 {
 }
 impl FromJson for P2MomentsReactionDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsReactionDeletedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsReactionDeletedV1 {
+    const NAME: &'static str = "P2MomentsReactionDeletedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `moments.reaction.deleted_v1` event.
@@ -462,16 +630,28 @@ pub struct P2MomentsReactionDeletedV1Data {
 }
 impl FromJson for P2MomentsReactionDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2MomentsReactionDeletedV1Data")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("user_id", &mut out.user_id);
-        o.set("entity_id", &mut out.entity_id);
-        o.set("id", &mut out.id);
-        o.set("entity_type", &mut out.entity_type);
-        o.set("user_type", &mut out.user_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2MomentsReactionDeletedV1Data {
+    const NAME: &'static str = "P2MomentsReactionDeletedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "user_id" => v.put(&mut self.user_id),
+            "entity_id" => v.put(&mut self.entity_id),
+            "id" => v.put(&mut self.id),
+            "entity_type" => v.put(&mut self.entity_type),
+            "user_type" => v.put(&mut self.user_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `statistics` of `P2MomentsPostStatisticsUpdatedV1Data`.
@@ -487,11 +667,23 @@ pub struct PostStatistics {
 }
 impl FromJson for PostStatistics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PostStatistics")?;
-        let mut out = Self::default();
-        o.set("share_count", &mut out.share_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PostStatistics {
+    const NAME: &'static str = "PostStatistics";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "share_count" => v.put(&mut self.share_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_id` of `P2MomentsCommentCreatedV1Data`.
@@ -511,12 +703,24 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }

@@ -73,6 +73,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -92,11 +95,23 @@ pub struct GetPostResponseBody {
 }
 impl FromJson for GetPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetPostResponseBody")?;
-        let mut out = Self::default();
-        o.set("post", &mut out.post);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetPostResponseBody {
+    const NAME: &'static str = "GetPostResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "post" => v.put(&mut self.post),
+            _ => v.skip(),
+        }
     }
 }
 /// The `post` of `GetPostResponseBody`.
@@ -138,24 +153,36 @@ pub struct Post {
 }
 impl FromJson for Post {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Post")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("content", &mut out.content);
-        o.set("image_key_list", &mut out.image_key_list);
-        o.set("media_file_token", &mut out.media_file_token);
-        o.set("comment_count", &mut out.comment_count);
-        o.set("reaction_set", &mut out.reaction_set);
-        o.set("id", &mut out.id);
-        o.set("create_time", &mut out.create_time);
-        o.set("media_cover_image_key", &mut out.media_cover_image_key);
-        o.set("cid", &mut out.cid);
-        o.set("category_ids", &mut out.category_ids);
-        o.set("link", &mut out.link);
-        o.set("user_type", &mut out.user_type);
-        o.set("dislike_count", &mut out.dislike_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Post {
+    const NAME: &'static str = "Post";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "content" => v.put(&mut self.content),
+            "image_key_list" => v.put(&mut self.image_key_list),
+            "media_file_token" => v.put(&mut self.media_file_token),
+            "comment_count" => v.put(&mut self.comment_count),
+            "reaction_set" => v.put(&mut self.reaction_set),
+            "id" => v.put(&mut self.id),
+            "create_time" => v.put(&mut self.create_time),
+            "media_cover_image_key" => v.put(&mut self.media_cover_image_key),
+            "cid" => v.put(&mut self.cid),
+            "category_ids" => v.put(&mut self.category_ids),
+            "link" => v.put(&mut self.link),
+            "user_type" => v.put(&mut self.user_type),
+            "dislike_count" => v.put(&mut self.dislike_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reactions` of `ReactionSet`.
@@ -173,12 +200,24 @@ pub struct ReactionList {
 }
 impl FromJson for ReactionList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReactionList")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("count", &mut out.count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReactionList {
+    const NAME: &'static str = "ReactionList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "count" => v.put(&mut self.count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reaction_set` of `Post`.
@@ -196,11 +235,23 @@ pub struct ReactionSet {
 }
 impl FromJson for ReactionSet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReactionSet")?;
-        let mut out = Self::default();
-        o.set("reactions", &mut out.reactions);
-        o.set("total_count", &mut out.total_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReactionSet {
+    const NAME: &'static str = "ReactionSet";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reactions" => v.put(&mut self.reactions),
+            "total_count" => v.put(&mut self.total_count),
+            _ => v.skip(),
+        }
     }
 }

@@ -81,6 +81,9 @@ impl FromJson for ContentListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ContentListType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -155,6 +158,9 @@ impl json::Absent for ContentParagraphElementType {
 impl FromJson for ContentParagraphElementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ContentParagraphElementType {
@@ -231,6 +237,9 @@ impl FromJson for CreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CreateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -306,6 +315,9 @@ impl FromJson for GetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -376,6 +388,9 @@ impl json::Absent for Type {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Type {
@@ -451,6 +466,9 @@ impl json::Absent for UpdateUserIdType {
 impl FromJson for UpdateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UpdateUserIdType {
@@ -531,6 +549,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -550,11 +571,23 @@ pub struct BatchGetOkrResponseBody {
 }
 impl FromJson for BatchGetOkrResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchGetOkrResponseBody")?;
-        let mut out = Self::default();
-        o.set("okr_list", &mut out.okr_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchGetOkrResponseBody {
+    const NAME: &'static str = "BatchGetOkrResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "okr_list" => v.put(&mut self.okr_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `content` of `CreateProgressRecordRequestBody`.
@@ -570,11 +603,23 @@ pub struct ContentBlock {
 }
 impl FromJson for ContentBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentBlock")?;
-        let mut out = Self::default();
-        o.set("blocks", &mut out.blocks);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentBlock {
+    const NAME: &'static str = "ContentBlock";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "blocks" => v.put(&mut self.blocks),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentBlock {
@@ -603,13 +648,25 @@ pub struct ContentBlockElement {
 }
 impl FromJson for ContentBlockElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentBlockElement")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("paragraph", &mut out.paragraph);
-        o.set("gallery", &mut out.gallery);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentBlockElement {
+    const NAME: &'static str = "ContentBlockElement";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "paragraph" => v.put(&mut self.paragraph),
+            "gallery" => v.put(&mut self.gallery),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentBlockElement {
@@ -640,14 +697,26 @@ pub struct ContentColor {
 }
 impl FromJson for ContentColor {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentColor")?;
-        let mut out = Self::default();
-        o.set("red", &mut out.red);
-        o.set("green", &mut out.green);
-        o.set("blue", &mut out.blue);
-        o.set("alpha", &mut out.alpha);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentColor {
+    const NAME: &'static str = "ContentColor";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "red" => v.put(&mut self.red),
+            "green" => v.put(&mut self.green),
+            "blue" => v.put(&mut self.blue),
+            "alpha" => v.put(&mut self.alpha),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentColor {
@@ -675,12 +744,24 @@ pub struct ContentDocsLink {
 }
 impl FromJson for ContentDocsLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentDocsLink")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("title", &mut out.title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentDocsLink {
+    const NAME: &'static str = "ContentDocsLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "title" => v.put(&mut self.title),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentDocsLink {
@@ -704,11 +785,23 @@ pub struct ContentGallery {
 }
 impl FromJson for ContentGallery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentGallery")?;
-        let mut out = Self::default();
-        o.set("image_list", &mut out.image_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentGallery {
+    const NAME: &'static str = "ContentGallery";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "image_list" => v.put(&mut self.image_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentGallery {
@@ -737,14 +830,26 @@ pub struct ContentImageItem {
 }
 impl FromJson for ContentImageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentImageItem")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("src", &mut out.src);
-        o.set("width", &mut out.width);
-        o.set("height", &mut out.height);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentImageItem {
+    const NAME: &'static str = "ContentImageItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "src" => v.put(&mut self.src),
+            "width" => v.put(&mut self.width),
+            "height" => v.put(&mut self.height),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentImageItem {
@@ -770,11 +875,23 @@ pub struct ContentLink {
 }
 impl FromJson for ContentLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentLink")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentLink {
+    const NAME: &'static str = "ContentLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentLink {
@@ -806,13 +923,25 @@ pub struct ContentList {
 }
 impl FromJson for ContentList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentList")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("indent_level", &mut out.indent_level);
-        o.set("number", &mut out.number);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentList {
+    const NAME: &'static str = "ContentList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "indent_level" => v.put(&mut self.indent_level),
+            "number" => v.put(&mut self.number),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentList {
@@ -839,12 +968,24 @@ pub struct ContentParagraph {
 }
 impl FromJson for ContentParagraph {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentParagraph")?;
-        let mut out = Self::default();
-        o.set("style", &mut out.style);
-        o.set("elements", &mut out.elements);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentParagraph {
+    const NAME: &'static str = "ContentParagraph";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "style" => v.put(&mut self.style),
+            "elements" => v.put(&mut self.elements),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentParagraph {
@@ -877,14 +1018,26 @@ pub struct ContentParagraphElement {
 }
 impl FromJson for ContentParagraphElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentParagraphElement")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("text_run", &mut out.text_run);
-        o.set("docs_link", &mut out.docs_link);
-        o.set("person", &mut out.person);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentParagraphElement {
+    const NAME: &'static str = "ContentParagraphElement";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "text_run" => v.put(&mut self.text_run),
+            "docs_link" => v.put(&mut self.docs_link),
+            "person" => v.put(&mut self.person),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentParagraphElement {
@@ -910,11 +1063,23 @@ pub struct ContentParagraphStyle {
 }
 impl FromJson for ContentParagraphStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentParagraphStyle")?;
-        let mut out = Self::default();
-        o.set("list", &mut out.list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentParagraphStyle {
+    const NAME: &'static str = "ContentParagraphStyle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "list" => v.put(&mut self.list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentParagraphStyle {
@@ -937,11 +1102,23 @@ pub struct ContentPerson {
 }
 impl FromJson for ContentPerson {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentPerson")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentPerson {
+    const NAME: &'static str = "ContentPerson";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentPerson {
@@ -966,12 +1143,24 @@ pub struct ContentTextRun {
 }
 impl FromJson for ContentTextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentTextRun")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.set("style", &mut out.style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentTextRun {
+    const NAME: &'static str = "ContentTextRun";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            "style" => v.put(&mut self.style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentTextRun {
@@ -1003,15 +1192,27 @@ pub struct ContentTextStyle {
 }
 impl FromJson for ContentTextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentTextStyle")?;
-        let mut out = Self::default();
-        o.set("bold", &mut out.bold);
-        o.set("strike_through", &mut out.strike_through);
-        o.set("back_color", &mut out.back_color);
-        o.set("text_color", &mut out.text_color);
-        o.set("link", &mut out.link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentTextStyle {
+    const NAME: &'static str = "ContentTextStyle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bold" => v.put(&mut self.bold),
+            "strike_through" => v.put(&mut self.strike_through),
+            "back_color" => v.put(&mut self.back_color),
+            "text_color" => v.put(&mut self.text_color),
+            "link" => v.put(&mut self.link),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentTextStyle {
@@ -1072,13 +1273,25 @@ pub struct CreatePeriodResponseBody {
 }
 impl FromJson for CreatePeriodResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreatePeriodResponseBody")?;
-        let mut out = Self::default();
-        o.set("period_id", &mut out.period_id);
-        o.set("start_month", &mut out.start_month);
-        o.set("end_month", &mut out.end_month);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreatePeriodResponseBody {
+    const NAME: &'static str = "CreatePeriodResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "period_id" => v.put(&mut self.period_id),
+            "start_month" => v.put(&mut self.start_month),
+            "end_month" => v.put(&mut self.end_month),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `okr.v1.progress_record.create` (Create OKR progress record).
@@ -1153,14 +1366,26 @@ pub struct GetProgressRecordResponseBody {
 }
 impl FromJson for GetProgressRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetProgressRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("progress_id", &mut out.progress_id);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("content", &mut out.content);
-        o.set("progress_rate", &mut out.progress_rate);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetProgressRecordResponseBody {
+    const NAME: &'static str = "GetProgressRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "progress_id" => v.put(&mut self.progress_id),
+            "modify_time" => v.put(&mut self.modify_time),
+            "content" => v.put(&mut self.content),
+            "progress_rate" => v.put(&mut self.progress_rate),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v1.period.list` (Get the OKR cycle list) answers with.
@@ -1180,13 +1405,25 @@ pub struct ListPeriodResponseBody {
 }
 impl FromJson for ListPeriodResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPeriodResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPeriodResponseBody {
+    const NAME: &'static str = "ListPeriodResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v1.period_rule.list` (Get OKR period rules) answers with.
@@ -1202,11 +1439,23 @@ pub struct ListPeriodRuleResponseBody {
 }
 impl FromJson for ListPeriodRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPeriodRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("period_rules", &mut out.period_rules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPeriodRuleResponseBody {
+    const NAME: &'static str = "ListPeriodRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "period_rules" => v.put(&mut self.period_rules),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v1.user_okr.list` (Get the user's OKR list) answers with.
@@ -1224,12 +1473,24 @@ pub struct ListUserOkrResponseBody {
 }
 impl FromJson for ListUserOkrResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListUserOkrResponseBody")?;
-        let mut out = Self::default();
-        o.set("total", &mut out.total);
-        o.set("okr_list", &mut out.okr_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListUserOkrResponseBody {
+    const NAME: &'static str = "ListUserOkrResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "total" => v.put(&mut self.total),
+            "okr_list" => v.put(&mut self.okr_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `okr_list` of `BatchGetOkrResponseBody`.
@@ -1255,16 +1516,28 @@ pub struct OkrBatch {
 }
 impl FromJson for OkrBatch {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrBatch")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("permission", &mut out.permission);
-        o.set("period_id", &mut out.period_id);
-        o.set("name", &mut out.name);
-        o.set("objective_list", &mut out.objective_list);
-        o.set("confirm_status", &mut out.confirm_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrBatch {
+    const NAME: &'static str = "OkrBatch";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "permission" => v.put(&mut self.permission),
+            "period_id" => v.put(&mut self.period_id),
+            "name" => v.put(&mut self.name),
+            "objective_list" => v.put(&mut self.objective_list),
+            "confirm_status" => v.put(&mut self.confirm_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `objective_list` of `OkrBatch`.
@@ -1314,40 +1587,48 @@ pub struct OkrObjective {
 }
 impl FromJson for OkrObjective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrObjective")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("permission", &mut out.permission);
-        o.set("content", &mut out.content);
-        o.set("progress_report", &mut out.progress_report);
-        o.set("score", &mut out.score);
-        o.set("weight", &mut out.weight);
-        o.set("progress_rate", &mut out.progress_rate);
-        o.set("kr_list", &mut out.kr_list);
-        o.set("aligned_objective_list", &mut out.aligned_objective_list);
-        o.set("aligning_objective_list", &mut out.aligning_objective_list);
-        o.set("progress_record_list", &mut out.progress_record_list);
-        o.set(
-            "progress_rate_percent_last_updated_time",
-            &mut out.progress_rate_percent_last_updated_time,
-        );
-        o.set(
-            "progress_rate_status_last_updated_time",
-            &mut out.progress_rate_status_last_updated_time,
-        );
-        o.set(
-            "progress_record_last_updated_time",
-            &mut out.progress_record_last_updated_time,
-        );
-        o.set(
-            "progress_report_last_updated_time",
-            &mut out.progress_report_last_updated_time,
-        );
-        o.set("score_last_updated_time", &mut out.score_last_updated_time);
-        o.set("deadline", &mut out.deadline);
-        o.set("mentioned_user_list", &mut out.mentioned_user_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrObjective {
+    const NAME: &'static str = "OkrObjective";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "permission" => v.put(&mut self.permission),
+            "content" => v.put(&mut self.content),
+            "progress_report" => v.put(&mut self.progress_report),
+            "score" => v.put(&mut self.score),
+            "weight" => v.put(&mut self.weight),
+            "progress_rate" => v.put(&mut self.progress_rate),
+            "kr_list" => v.put(&mut self.kr_list),
+            "aligned_objective_list" => v.put(&mut self.aligned_objective_list),
+            "aligning_objective_list" => v.put(&mut self.aligning_objective_list),
+            "progress_record_list" => v.put(&mut self.progress_record_list),
+            "progress_rate_percent_last_updated_time" => {
+                v.put(&mut self.progress_rate_percent_last_updated_time)
+            }
+            "progress_rate_status_last_updated_time" => {
+                v.put(&mut self.progress_rate_status_last_updated_time)
+            }
+            "progress_record_last_updated_time" => {
+                v.put(&mut self.progress_record_last_updated_time)
+            }
+            "progress_report_last_updated_time" => {
+                v.put(&mut self.progress_report_last_updated_time)
+            }
+            "score_last_updated_time" => v.put(&mut self.score_last_updated_time),
+            "deadline" => v.put(&mut self.deadline),
+            "mentioned_user_list" => v.put(&mut self.mentioned_user_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `aligned_objective_list` of `OkrObjective`.
@@ -1367,13 +1648,25 @@ pub struct OkrObjectiveAlignedObjective {
 }
 impl FromJson for OkrObjectiveAlignedObjective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrObjectiveAlignedObjective")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("okr_id", &mut out.okr_id);
-        o.set("owner", &mut out.owner);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrObjectiveAlignedObjective {
+    const NAME: &'static str = "OkrObjectiveAlignedObjective";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "okr_id" => v.put(&mut self.okr_id),
+            "owner" => v.put(&mut self.owner),
+            _ => v.skip(),
+        }
     }
 }
 /// The `mentioned_user_list` of `OkrObjective`.
@@ -1391,12 +1684,24 @@ pub struct OkrObjectiveAlignedObjectiveOwner {
 }
 impl FromJson for OkrObjectiveAlignedObjectiveOwner {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrObjectiveAlignedObjectiveOwner")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrObjectiveAlignedObjectiveOwner {
+    const NAME: &'static str = "OkrObjectiveAlignedObjectiveOwner";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `kr_list` of `OkrObjective`.
@@ -1438,36 +1743,44 @@ pub struct OkrObjectiveKr {
 }
 impl FromJson for OkrObjectiveKr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrObjectiveKr")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("content", &mut out.content);
-        o.set("score", &mut out.score);
-        o.set("weight", &mut out.weight);
-        o.set("kr_weight", &mut out.kr_weight);
-        o.set("progress_rate", &mut out.progress_rate);
-        o.set("progress_record_list", &mut out.progress_record_list);
-        o.set(
-            "progress_rate_percent_last_updated_time",
-            &mut out.progress_rate_percent_last_updated_time,
-        );
-        o.set(
-            "progress_rate_status_last_updated_time",
-            &mut out.progress_rate_status_last_updated_time,
-        );
-        o.set(
-            "progress_record_last_updated_time",
-            &mut out.progress_record_last_updated_time,
-        );
-        o.set(
-            "progress_report_last_updated_time",
-            &mut out.progress_report_last_updated_time,
-        );
-        o.set("score_last_updated_time", &mut out.score_last_updated_time);
-        o.set("deadline", &mut out.deadline);
-        o.set("mentioned_user_list", &mut out.mentioned_user_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrObjectiveKr {
+    const NAME: &'static str = "OkrObjectiveKr";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "content" => v.put(&mut self.content),
+            "score" => v.put(&mut self.score),
+            "weight" => v.put(&mut self.weight),
+            "kr_weight" => v.put(&mut self.kr_weight),
+            "progress_rate" => v.put(&mut self.progress_rate),
+            "progress_record_list" => v.put(&mut self.progress_record_list),
+            "progress_rate_percent_last_updated_time" => {
+                v.put(&mut self.progress_rate_percent_last_updated_time)
+            }
+            "progress_rate_status_last_updated_time" => {
+                v.put(&mut self.progress_rate_status_last_updated_time)
+            }
+            "progress_record_last_updated_time" => {
+                v.put(&mut self.progress_record_last_updated_time)
+            }
+            "progress_report_last_updated_time" => {
+                v.put(&mut self.progress_report_last_updated_time)
+            }
+            "score_last_updated_time" => v.put(&mut self.score_last_updated_time),
+            "deadline" => v.put(&mut self.deadline),
+            "mentioned_user_list" => v.put(&mut self.mentioned_user_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `progress_rate` of `OkrObjective`.
@@ -1485,12 +1798,24 @@ pub struct OkrObjectiveProgressRate {
 }
 impl FromJson for OkrObjectiveProgressRate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrObjectiveProgressRate")?;
-        let mut out = Self::default();
-        o.set("percent", &mut out.percent);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrObjectiveProgressRate {
+    const NAME: &'static str = "OkrObjectiveProgressRate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "percent" => v.put(&mut self.percent),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `review_list` of `QueryReviewResponseBody`.
@@ -1508,12 +1833,24 @@ pub struct OkrReview {
 }
 impl FromJson for OkrReview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrReview")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("review_period_list", &mut out.review_period_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrReview {
+    const NAME: &'static str = "OkrReview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "review_period_list" => v.put(&mut self.review_period_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `review_period_list` of `OkrReview`.
@@ -1533,13 +1870,25 @@ pub struct OkrReviewPeriod {
 }
 impl FromJson for OkrReviewPeriod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrReviewPeriod")?;
-        let mut out = Self::default();
-        o.set("period_id", &mut out.period_id);
-        o.set("cycle_review_list", &mut out.cycle_review_list);
-        o.set("progress_report_list", &mut out.progress_report_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrReviewPeriod {
+    const NAME: &'static str = "OkrReviewPeriod";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "period_id" => v.put(&mut self.period_id),
+            "cycle_review_list" => v.put(&mut self.cycle_review_list),
+            "progress_report_list" => v.put(&mut self.progress_report_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cycle_review_list` of `OkrReviewPeriod`.
@@ -1557,12 +1906,24 @@ pub struct OkrReviewPeriodUrl {
 }
 impl FromJson for OkrReviewPeriodUrl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OkrReviewPeriodUrl")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("create_time", &mut out.create_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OkrReviewPeriodUrl {
+    const NAME: &'static str = "OkrReviewPeriodUrl";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "create_time" => v.put(&mut self.create_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `okr.v1.period.patch` (Modify OKR period status).
@@ -1601,12 +1962,24 @@ pub struct PatchPeriodResponseBody {
 }
 impl FromJson for PatchPeriodResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchPeriodResponseBody")?;
-        let mut out = Self::default();
-        o.set("period_id", &mut out.period_id);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchPeriodResponseBody {
+    const NAME: &'static str = "PatchPeriodResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "period_id" => v.put(&mut self.period_id),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListPeriodResponseBody`.
@@ -1632,16 +2005,28 @@ pub struct Period {
 }
 impl FromJson for Period {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Period")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("zh_name", &mut out.zh_name);
-        o.set("en_name", &mut out.en_name);
-        o.set("status", &mut out.status);
-        o.set("period_start_time", &mut out.period_start_time);
-        o.set("period_end_time", &mut out.period_end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Period {
+    const NAME: &'static str = "Period";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "zh_name" => v.put(&mut self.zh_name),
+            "en_name" => v.put(&mut self.en_name),
+            "status" => v.put(&mut self.status),
+            "period_start_time" => v.put(&mut self.period_start_time),
+            "period_end_time" => v.put(&mut self.period_end_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `period_rules` of `ListPeriodRuleResponseBody`.
@@ -1663,14 +2048,26 @@ pub struct PeriodRule {
 }
 impl FromJson for PeriodRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PeriodRule")?;
-        let mut out = Self::default();
-        o.set("period_rule_id", &mut out.period_rule_id);
-        o.set("type", &mut out.r#type);
-        o.set("length", &mut out.length);
-        o.set("first_month", &mut out.first_month);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PeriodRule {
+    const NAME: &'static str = "PeriodRule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "period_rule_id" => v.put(&mut self.period_rule_id),
+            "type" => v.put(&mut self.r#type),
+            "length" => v.put(&mut self.length),
+            "first_month" => v.put(&mut self.first_month),
+            _ => v.skip(),
+        }
     }
 }
 /// The `progress_rate` of `CreateProgressRecordRequestBody`.
@@ -1688,12 +2085,24 @@ pub struct ProgressRateNew {
 }
 impl FromJson for ProgressRateNew {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProgressRateNew")?;
-        let mut out = Self::default();
-        o.set("percent", &mut out.percent);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProgressRateNew {
+    const NAME: &'static str = "ProgressRateNew";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "percent" => v.put(&mut self.percent),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ProgressRateNew {
@@ -1717,11 +2126,23 @@ pub struct ProgressRecordSimplify {
 }
 impl FromJson for ProgressRecordSimplify {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProgressRecordSimplify")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProgressRecordSimplify {
+    const NAME: &'static str = "ProgressRecordSimplify";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v1.review.query` (Query review information) answers with.
@@ -1737,11 +2158,23 @@ pub struct QueryReviewResponseBody {
 }
 impl FromJson for QueryReviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryReviewResponseBody")?;
-        let mut out = Self::default();
-        o.set("review_list", &mut out.review_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryReviewResponseBody {
+    const NAME: &'static str = "QueryReviewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "review_list" => v.put(&mut self.review_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `okr.v1.progress_record.update` (Update OKR progress).
@@ -1809,12 +2242,24 @@ pub struct UploadImageResponseBody {
 }
 impl FromJson for UploadImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadImageResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadImageResponseBody {
+    const NAME: &'static str = "UploadImageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v1.progress_record.create` (Create OKR progress record) answers with.

@@ -69,6 +69,9 @@ impl FromJson for AlignType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AlignType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -140,6 +143,9 @@ impl FromJson for BlockElementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for BlockElementType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -210,6 +216,9 @@ impl json::Absent for CategoryType {
 impl FromJson for CategoryType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CategoryType {
@@ -298,6 +307,9 @@ impl FromJson for Color {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Color {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -369,6 +381,9 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -439,6 +454,9 @@ impl json::Absent for ListOwnerType {
 impl FromJson for ListOwnerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ListOwnerType {
@@ -523,6 +541,9 @@ impl FromJson for ListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -589,6 +610,9 @@ impl json::Absent for OwnerType {
 impl FromJson for OwnerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for OwnerType {
@@ -665,6 +689,9 @@ impl FromJson for ParagraphElementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ParagraphElementType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -740,6 +767,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -775,19 +805,31 @@ pub struct Alignment {
 }
 impl FromJson for Alignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Alignment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("from_owner", &mut out.from_owner);
-        o.set("to_owner", &mut out.to_owner);
-        o.set("from_entity_type", &mut out.from_entity_type);
-        o.set("from_entity_id", &mut out.from_entity_id);
-        o.set("to_entity_type", &mut out.to_entity_type);
-        o.set("to_entity_id", &mut out.to_entity_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Alignment {
+    const NAME: &'static str = "Alignment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "from_owner" => v.put(&mut self.from_owner),
+            "to_owner" => v.put(&mut self.to_owner),
+            "from_entity_type" => v.put(&mut self.from_entity_type),
+            "from_entity_id" => v.put(&mut self.from_entity_id),
+            "to_entity_type" => v.put(&mut self.to_entity_type),
+            "to_entity_id" => v.put(&mut self.to_entity_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListOkrCategoryResponseBody`.
@@ -815,17 +857,29 @@ pub struct Category {
 }
 impl FromJson for Category {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Category")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("category_type", &mut out.category_type);
-        o.set("enabled", &mut out.enabled);
-        o.set("color", &mut out.color);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Category {
+    const NAME: &'static str = "Category";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "category_type" => v.put(&mut self.category_type),
+            "enabled" => v.put(&mut self.enabled),
+            "color" => v.put(&mut self.color),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `Category`.
@@ -845,13 +899,25 @@ pub struct CategoryName {
 }
 impl FromJson for CategoryName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CategoryName")?;
-        let mut out = Self::default();
-        o.set("zh", &mut out.zh);
-        o.set("en", &mut out.en);
-        o.set("ja", &mut out.ja);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CategoryName {
+    const NAME: &'static str = "CategoryName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh" => v.put(&mut self.zh),
+            "en" => v.put(&mut self.en),
+            "ja" => v.put(&mut self.ja),
+            _ => v.skip(),
+        }
     }
 }
 /// The `content` of `CreateOkrCycleObjectiveRequestBody`.
@@ -867,11 +933,23 @@ pub struct ContentBlock {
 }
 impl FromJson for ContentBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentBlock")?;
-        let mut out = Self::default();
-        o.set("blocks", &mut out.blocks);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentBlock {
+    const NAME: &'static str = "ContentBlock";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "blocks" => v.put(&mut self.blocks),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentBlock {
@@ -898,13 +976,25 @@ pub struct ContentBlockElement {
 }
 impl FromJson for ContentBlockElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentBlockElement")?;
-        let mut out = Self::default();
-        o.set("block_element_type", &mut out.block_element_type);
-        o.set("paragraph", &mut out.paragraph);
-        o.set("gallery", &mut out.gallery);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentBlockElement {
+    const NAME: &'static str = "ContentBlockElement";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "block_element_type" => v.put(&mut self.block_element_type),
+            "paragraph" => v.put(&mut self.paragraph),
+            "gallery" => v.put(&mut self.gallery),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentBlockElement {
@@ -935,14 +1025,26 @@ pub struct ContentColor {
 }
 impl FromJson for ContentColor {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentColor")?;
-        let mut out = Self::default();
-        o.set("red", &mut out.red);
-        o.set("green", &mut out.green);
-        o.set("blue", &mut out.blue);
-        o.set("alpha", &mut out.alpha);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentColor {
+    const NAME: &'static str = "ContentColor";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "red" => v.put(&mut self.red),
+            "green" => v.put(&mut self.green),
+            "blue" => v.put(&mut self.blue),
+            "alpha" => v.put(&mut self.alpha),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentColor {
@@ -970,12 +1072,24 @@ pub struct ContentDocsLink {
 }
 impl FromJson for ContentDocsLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentDocsLink")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("title", &mut out.title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentDocsLink {
+    const NAME: &'static str = "ContentDocsLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "title" => v.put(&mut self.title),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentDocsLink {
@@ -999,11 +1113,23 @@ pub struct ContentGallery {
 }
 impl FromJson for ContentGallery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentGallery")?;
-        let mut out = Self::default();
-        o.set("images", &mut out.images);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentGallery {
+    const NAME: &'static str = "ContentGallery";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "images" => v.put(&mut self.images),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentGallery {
@@ -1032,14 +1158,26 @@ pub struct ContentImageItem {
 }
 impl FromJson for ContentImageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentImageItem")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("src", &mut out.src);
-        o.set("width", &mut out.width);
-        o.set("height", &mut out.height);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentImageItem {
+    const NAME: &'static str = "ContentImageItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "src" => v.put(&mut self.src),
+            "width" => v.put(&mut self.width),
+            "height" => v.put(&mut self.height),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentImageItem {
@@ -1065,11 +1203,23 @@ pub struct ContentLink {
 }
 impl FromJson for ContentLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentLink")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentLink {
+    const NAME: &'static str = "ContentLink";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentLink {
@@ -1096,13 +1246,25 @@ pub struct ContentList {
 }
 impl FromJson for ContentList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentList")?;
-        let mut out = Self::default();
-        o.set("list_type", &mut out.list_type);
-        o.set("indent_level", &mut out.indent_level);
-        o.set("number", &mut out.number);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentList {
+    const NAME: &'static str = "ContentList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "list_type" => v.put(&mut self.list_type),
+            "indent_level" => v.put(&mut self.indent_level),
+            "number" => v.put(&mut self.number),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentList {
@@ -1127,11 +1289,23 @@ pub struct ContentMention {
 }
 impl FromJson for ContentMention {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentMention")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentMention {
+    const NAME: &'static str = "ContentMention";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentMention {
@@ -1156,12 +1330,24 @@ pub struct ContentParagraph {
 }
 impl FromJson for ContentParagraph {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentParagraph")?;
-        let mut out = Self::default();
-        o.set("style", &mut out.style);
-        o.set("elements", &mut out.elements);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentParagraph {
+    const NAME: &'static str = "ContentParagraph";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "style" => v.put(&mut self.style),
+            "elements" => v.put(&mut self.elements),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentParagraph {
@@ -1191,14 +1377,26 @@ pub struct ContentParagraphElement {
 }
 impl FromJson for ContentParagraphElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentParagraphElement")?;
-        let mut out = Self::default();
-        o.set("paragraph_element_type", &mut out.paragraph_element_type);
-        o.set("text_run", &mut out.text_run);
-        o.set("docs_link", &mut out.docs_link);
-        o.set("mention", &mut out.mention);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentParagraphElement {
+    const NAME: &'static str = "ContentParagraphElement";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "paragraph_element_type" => v.put(&mut self.paragraph_element_type),
+            "text_run" => v.put(&mut self.text_run),
+            "docs_link" => v.put(&mut self.docs_link),
+            "mention" => v.put(&mut self.mention),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentParagraphElement {
@@ -1224,11 +1422,23 @@ pub struct ContentParagraphStyle {
 }
 impl FromJson for ContentParagraphStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentParagraphStyle")?;
-        let mut out = Self::default();
-        o.set("list", &mut out.list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentParagraphStyle {
+    const NAME: &'static str = "ContentParagraphStyle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "list" => v.put(&mut self.list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentParagraphStyle {
@@ -1253,12 +1463,24 @@ pub struct ContentTextRun {
 }
 impl FromJson for ContentTextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentTextRun")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.set("style", &mut out.style);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentTextRun {
+    const NAME: &'static str = "ContentTextRun";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            "style" => v.put(&mut self.style),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentTextRun {
@@ -1290,15 +1512,27 @@ pub struct ContentTextStyle {
 }
 impl FromJson for ContentTextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ContentTextStyle")?;
-        let mut out = Self::default();
-        o.set("bold", &mut out.bold);
-        o.set("strike_through", &mut out.strike_through);
-        o.set("back_color", &mut out.back_color);
-        o.set("text_color", &mut out.text_color);
-        o.set("link", &mut out.link);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ContentTextStyle {
+    const NAME: &'static str = "ContentTextStyle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "bold" => v.put(&mut self.bold),
+            "strike_through" => v.put(&mut self.strike_through),
+            "back_color" => v.put(&mut self.back_color),
+            "text_color" => v.put(&mut self.text_color),
+            "link" => v.put(&mut self.link),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ContentTextStyle {
@@ -1425,19 +1659,31 @@ pub struct Cycle {
 }
 impl FromJson for Cycle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Cycle")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("tenant_cycle_id", &mut out.tenant_cycle_id);
-        o.set("owner", &mut out.owner);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("cycle_status", &mut out.cycle_status);
-        o.set("score", &mut out.score);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Cycle {
+    const NAME: &'static str = "Cycle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "tenant_cycle_id" => v.put(&mut self.tenant_cycle_id),
+            "owner" => v.put(&mut self.owner),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "cycle_status" => v.put(&mut self.cycle_status),
+            "score" => v.put(&mut self.score),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_alignment.delete` (删除 OKR 对齐关系) answers with.
@@ -1453,11 +1699,23 @@ pub struct DeleteOkrAlignmentResponseBody {
 }
 impl FromJson for DeleteOkrAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteOkrAlignmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("alignment_id", &mut out.alignment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteOkrAlignmentResponseBody {
+    const NAME: &'static str = "DeleteOkrAlignmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "alignment_id" => v.put(&mut self.alignment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_key_result.delete` (删除关键结果) answers with.
@@ -1473,11 +1731,23 @@ pub struct DeleteOkrKeyResultResponseBody {
 }
 impl FromJson for DeleteOkrKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteOkrKeyResultResponseBody")?;
-        let mut out = Self::default();
-        o.set("key_result_id", &mut out.key_result_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteOkrKeyResultResponseBody {
+    const NAME: &'static str = "DeleteOkrKeyResultResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key_result_id" => v.put(&mut self.key_result_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_objective.delete` (删除 OKR 目标) answers with.
@@ -1493,11 +1763,23 @@ pub struct DeleteOkrObjectiveResponseBody {
 }
 impl FromJson for DeleteOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteOkrObjectiveResponseBody")?;
-        let mut out = Self::default();
-        o.set("objective_id", &mut out.objective_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteOkrObjectiveResponseBody {
+    const NAME: &'static str = "DeleteOkrObjectiveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "objective_id" => v.put(&mut self.objective_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_alignment.get` (获取 OKR 对齐信息) answers with.
@@ -1513,11 +1795,23 @@ pub struct GetOkrAlignmentResponseBody {
 }
 impl FromJson for GetOkrAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetOkrAlignmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("alignment", &mut out.alignment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetOkrAlignmentResponseBody {
+    const NAME: &'static str = "GetOkrAlignmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "alignment" => v.put(&mut self.alignment),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_key_result.get` (获取关键结果) answers with.
@@ -1533,11 +1827,23 @@ pub struct GetOkrKeyResultResponseBody {
 }
 impl FromJson for GetOkrKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetOkrKeyResultResponseBody")?;
-        let mut out = Self::default();
-        o.set("key_result", &mut out.key_result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetOkrKeyResultResponseBody {
+    const NAME: &'static str = "GetOkrKeyResultResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key_result" => v.put(&mut self.key_result),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_objective.get` (获取目标详细信息) answers with.
@@ -1553,11 +1859,23 @@ pub struct GetOkrObjectiveResponseBody {
 }
 impl FromJson for GetOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetOkrObjectiveResponseBody")?;
-        let mut out = Self::default();
-        o.set("objective", &mut out.objective);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetOkrObjectiveResponseBody {
+    const NAME: &'static str = "GetOkrObjectiveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "objective" => v.put(&mut self.objective),
+            _ => v.skip(),
+        }
     }
 }
 /// The `indicator` of `ListOkrKeyResultIndicatorResponseBody`.
@@ -1597,23 +1915,37 @@ pub struct Indicator {
 }
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Indicator")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("owner", &mut out.owner);
-        o.set("entity_type", &mut out.entity_type);
-        o.set("entity_id", &mut out.entity_id);
-        o.set("indicator_status", &mut out.indicator_status);
-        o.set("status_calculate_type", &mut out.status_calculate_type);
-        o.set("start_value", &mut out.start_value);
-        o.set("target_value", &mut out.target_value);
-        o.set("current_value", &mut out.current_value);
-        o.set("current_value_calculate_type", &mut out.current_value_calculate_type);
-        o.set("unit", &mut out.unit);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Indicator {
+    const NAME: &'static str = "Indicator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "owner" => v.put(&mut self.owner),
+            "entity_type" => v.put(&mut self.entity_type),
+            "entity_id" => v.put(&mut self.entity_id),
+            "indicator_status" => v.put(&mut self.indicator_status),
+            "status_calculate_type" => v.put(&mut self.status_calculate_type),
+            "start_value" => v.put(&mut self.start_value),
+            "target_value" => v.put(&mut self.target_value),
+            "current_value" => v.put(&mut self.current_value),
+            "current_value_calculate_type" => {
+                v.put(&mut self.current_value_calculate_type)
+            }
+            "unit" => v.put(&mut self.unit),
+            _ => v.skip(),
+        }
     }
 }
 /// The `unit` of `Indicator`.
@@ -1631,12 +1963,24 @@ pub struct IndicatorUnit {
 }
 impl FromJson for IndicatorUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IndicatorUnit")?;
-        let mut out = Self::default();
-        o.set("unit_type", &mut out.unit_type);
-        o.set("unit_value", &mut out.unit_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IndicatorUnit {
+    const NAME: &'static str = "IndicatorUnit";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unit_type" => v.put(&mut self.unit_type),
+            "unit_value" => v.put(&mut self.unit_value),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for IndicatorUnit {
@@ -1684,20 +2028,32 @@ pub struct KeyResult {
 }
 impl FromJson for KeyResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "KeyResult")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("owner", &mut out.owner);
-        o.set("objective_id", &mut out.objective_id);
-        o.set("position", &mut out.position);
-        o.set("content", &mut out.content);
-        o.set("score", &mut out.score);
-        o.set("weight", &mut out.weight);
-        o.set("deadline", &mut out.deadline);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for KeyResult {
+    const NAME: &'static str = "KeyResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "owner" => v.put(&mut self.owner),
+            "objective_id" => v.put(&mut self.objective_id),
+            "position" => v.put(&mut self.position),
+            "content" => v.put(&mut self.content),
+            "score" => v.put(&mut self.score),
+            "weight" => v.put(&mut self.weight),
+            "deadline" => v.put(&mut self.deadline),
+            _ => v.skip(),
+        }
     }
 }
 /// The `key_result_weights` of `KeyResultsWeightOkrObjectiveRequestBody`.
@@ -1782,11 +2138,23 @@ pub struct KeyResultsWeightOkrObjectiveResponseBody {
 }
 impl FromJson for KeyResultsWeightOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "KeyResultsWeightOkrObjectiveResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for KeyResultsWeightOkrObjectiveResponseBody {
+    const NAME: &'static str = "KeyResultsWeightOkrObjectiveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_category.list` (获取所有 OKR 分类) answers with.
@@ -1806,13 +2174,25 @@ pub struct ListOkrCategoryResponseBody {
 }
 impl FromJson for ListOkrCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOkrCategoryResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOkrCategoryResponseBody {
+    const NAME: &'static str = "ListOkrCategoryResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_cycle_objective.list` (获取用户 OKR 周期内的目标) answers with.
@@ -1832,13 +2212,25 @@ pub struct ListOkrCycleObjectiveResponseBody {
 }
 impl FromJson for ListOkrCycleObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOkrCycleObjectiveResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOkrCycleObjectiveResponseBody {
+    const NAME: &'static str = "ListOkrCycleObjectiveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_cycle.list` (获取用户 OKR 周期列表) answers with.
@@ -1858,13 +2250,25 @@ pub struct ListOkrCycleResponseBody {
 }
 impl FromJson for ListOkrCycleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOkrCycleResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOkrCycleResponseBody {
+    const NAME: &'static str = "ListOkrCycleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_key_result_progress.list` (获取关键结果下的进展记录) answers with.
@@ -1884,13 +2288,25 @@ pub struct ListOkrKeyResultProgressResponseBody {
 }
 impl FromJson for ListOkrKeyResultProgressResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOkrKeyResultProgressResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOkrKeyResultProgressResponseBody {
+    const NAME: &'static str = "ListOkrKeyResultProgressResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_objective_alignment.list` (获取目标的对齐信息) answers with.
@@ -1910,13 +2326,25 @@ pub struct ListOkrObjectiveAlignmentResponseBody {
 }
 impl FromJson for ListOkrObjectiveAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOkrObjectiveAlignmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOkrObjectiveAlignmentResponseBody {
+    const NAME: &'static str = "ListOkrObjectiveAlignmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_objective_key_result.list` (获取目标下的所有关键结果) answers with.
@@ -1936,13 +2364,25 @@ pub struct ListOkrObjectiveKeyResultResponseBody {
 }
 impl FromJson for ListOkrObjectiveKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListOkrObjectiveKeyResultResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListOkrObjectiveKeyResultResponseBody {
+    const NAME: &'static str = "ListOkrObjectiveKeyResultResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `objective` of `GetOkrObjectiveResponseBody`.
@@ -1980,22 +2420,34 @@ pub struct Objective {
 }
 impl FromJson for Objective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Objective")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("owner", &mut out.owner);
-        o.set("cycle_id", &mut out.cycle_id);
-        o.set("position", &mut out.position);
-        o.set("content", &mut out.content);
-        o.set("score", &mut out.score);
-        o.set("notes", &mut out.notes);
-        o.set("weight", &mut out.weight);
-        o.set("deadline", &mut out.deadline);
-        o.set("category_id", &mut out.category_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Objective {
+    const NAME: &'static str = "Objective";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "owner" => v.put(&mut self.owner),
+            "cycle_id" => v.put(&mut self.cycle_id),
+            "position" => v.put(&mut self.position),
+            "content" => v.put(&mut self.content),
+            "score" => v.put(&mut self.score),
+            "notes" => v.put(&mut self.notes),
+            "weight" => v.put(&mut self.weight),
+            "deadline" => v.put(&mut self.deadline),
+            "category_id" => v.put(&mut self.category_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `objective_weights` of `ObjectivesWeightOkrCycleRequestBody`.
@@ -2080,11 +2532,23 @@ pub struct ObjectivesWeightOkrCycleResponseBody {
 }
 impl FromJson for ObjectivesWeightOkrCycleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectivesWeightOkrCycleResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectivesWeightOkrCycleResponseBody {
+    const NAME: &'static str = "ObjectivesWeightOkrCycleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `from_owner` of `Alignment`.
@@ -2102,12 +2566,24 @@ pub struct Owner {
 }
 impl FromJson for Owner {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Owner")?;
-        let mut out = Self::default();
-        o.set("owner_type", &mut out.owner_type);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Owner {
+    const NAME: &'static str = "Owner";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "owner_type" => v.put(&mut self.owner_type),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `okr.v2.okr_indicator.patch` (更新量化指标).
@@ -2165,11 +2641,23 @@ pub struct PatchOkrIndicatorResponseBody {
 }
 impl FromJson for PatchOkrIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchOkrIndicatorResponseBody")?;
-        let mut out = Self::default();
-        o.set("indicator", &mut out.indicator);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchOkrIndicatorResponseBody {
+    const NAME: &'static str = "PatchOkrIndicatorResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "indicator" => v.put(&mut self.indicator),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `okr.v2.okr_key_result.patch` (编辑关键结果).
@@ -2253,18 +2741,30 @@ pub struct Progress {
 }
 impl FromJson for Progress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Progress")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("owner", &mut out.owner);
-        o.set("entity_type", &mut out.entity_type);
-        o.set("entity_id", &mut out.entity_id);
-        o.set("content", &mut out.content);
-        o.set("progress_rate", &mut out.progress_rate);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Progress {
+    const NAME: &'static str = "Progress";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "owner" => v.put(&mut self.owner),
+            "entity_type" => v.put(&mut self.entity_type),
+            "entity_id" => v.put(&mut self.entity_id),
+            "content" => v.put(&mut self.content),
+            "progress_rate" => v.put(&mut self.progress_rate),
+            _ => v.skip(),
+        }
     }
 }
 /// The `progress_rate` of `Progress`.
@@ -2282,12 +2782,24 @@ pub struct ProgressRate {
 }
 impl FromJson for ProgressRate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProgressRate")?;
-        let mut out = Self::default();
-        o.set("progress_percent", &mut out.progress_percent);
-        o.set("progress_status", &mut out.progress_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProgressRate {
+    const NAME: &'static str = "ProgressRate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "progress_percent" => v.put(&mut self.progress_percent),
+            "progress_status" => v.put(&mut self.progress_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `okr.v2.okr_cycle_objective.create` (创建 OKR 目标) answers with.

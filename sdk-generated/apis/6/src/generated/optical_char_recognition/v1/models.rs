@@ -35,10 +35,22 @@ pub struct BasicRecognizeImageResponseBody {
 }
 impl FromJson for BasicRecognizeImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BasicRecognizeImageResponseBody")?;
-        let mut out = Self::default();
-        o.set("text_list", &mut out.text_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BasicRecognizeImageResponseBody {
+    const NAME: &'static str = "BasicRecognizeImageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text_list" => v.put(&mut self.text_list),
+            _ => v.skip(),
+        }
     }
 }

@@ -73,6 +73,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -143,14 +146,26 @@ pub struct MaskSession {
 }
 impl FromJson for MaskSession {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MaskSession")?;
-        let mut out = Self::default();
-        o.set("create_time", &mut out.create_time);
-        o.set("terminal_type", &mut out.terminal_type);
-        o.set("user_id", &mut out.user_id);
-        o.set("sid", &mut out.sid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MaskSession {
+    const NAME: &'static str = "MaskSession";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "create_time" => v.put(&mut self.create_time),
+            "terminal_type" => v.put(&mut self.terminal_type),
+            "user_id" => v.put(&mut self.user_id),
+            "sid" => v.put(&mut self.sid),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `passport.v1.session.query` (Obtain desensitized user login information in batches).
@@ -184,11 +199,23 @@ pub struct QuerySessionResponseBody {
 }
 impl FromJson for QuerySessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QuerySessionResponseBody")?;
-        let mut out = Self::default();
-        o.set("mask_sessions", &mut out.mask_sessions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySessionResponseBody {
+    const NAME: &'static str = "QuerySessionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "mask_sessions" => v.put(&mut self.mask_sessions),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `passport.v1.password.update` (重置登录密码).

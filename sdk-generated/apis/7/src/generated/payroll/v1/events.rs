@@ -40,16 +40,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `payroll.payment_activity.approved_v1` event.
@@ -69,13 +81,25 @@ pub struct P2PayrollPaymentActivityApprovedV1 {
 }
 impl FromJson for P2PayrollPaymentActivityApprovedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2PayrollPaymentActivityApprovedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2PayrollPaymentActivityApprovedV1 {
+    const NAME: &'static str = "P2PayrollPaymentActivityApprovedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `payroll.payment_activity.approved_v1` event.
@@ -91,11 +115,23 @@ pub struct P2PayrollPaymentActivityApprovedV1Data {
 }
 impl FromJson for P2PayrollPaymentActivityApprovedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2PayrollPaymentActivityApprovedV1Data")?;
-        let mut out = Self::default();
-        o.set("activity_id", &mut out.activity_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2PayrollPaymentActivityApprovedV1Data {
+    const NAME: &'static str = "P2PayrollPaymentActivityApprovedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "activity_id" => v.put(&mut self.activity_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `payroll.payment_activity.status_changed_v1` event.
@@ -115,13 +151,25 @@ pub struct P2PayrollPaymentActivityStatusChangedV1 {
 }
 impl FromJson for P2PayrollPaymentActivityStatusChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2PayrollPaymentActivityStatusChangedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2PayrollPaymentActivityStatusChangedV1 {
+    const NAME: &'static str = "P2PayrollPaymentActivityStatusChangedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `payroll.payment_activity.status_changed_v1` event.
@@ -139,14 +187,23 @@ pub struct P2PayrollPaymentActivityStatusChangedV1Data {
 }
 impl FromJson for P2PayrollPaymentActivityStatusChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2PayrollPaymentActivityStatusChangedV1Data",
-        )?;
-        let mut out = Self::default();
-        o.set("activity_id", &mut out.activity_id);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2PayrollPaymentActivityStatusChangedV1Data {
+    const NAME: &'static str = "P2PayrollPaymentActivityStatusChangedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "activity_id" => v.put(&mut self.activity_id),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }

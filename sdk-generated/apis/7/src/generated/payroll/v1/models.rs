@@ -19,12 +19,24 @@ pub struct AccountingItemValue {
 }
 impl FromJson for AccountingItemValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AccountingItemValue")?;
-        let mut out = Self::default();
-        o.set("original_value", &mut out.original_value);
-        o.set("reference_values", &mut out.reference_values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AccountingItemValue {
+    const NAME: &'static str = "AccountingItemValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "original_value" => v.put(&mut self.original_value),
+            "reference_values" => v.put(&mut self.reference_values),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListAcctItemResponseBody`.
@@ -50,16 +62,28 @@ pub struct AcctItem {
 }
 impl FromJson for AcctItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AcctItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("category_id", &mut out.category_id);
-        o.set("data_type", &mut out.data_type);
-        o.set("decimal_places", &mut out.decimal_places);
-        o.set("active_status", &mut out.active_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AcctItem {
+    const NAME: &'static str = "AcctItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "category_id" => v.put(&mut self.category_id),
+            "data_type" => v.put(&mut self.data_type),
+            "decimal_places" => v.put(&mut self.decimal_places),
+            "active_status" => v.put(&mut self.active_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `payroll.v1.payment_activity.archive` (封存发薪活动).
@@ -101,12 +125,24 @@ pub struct CalculationActivity {
 }
 impl FromJson for CalculationActivity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CalculationActivity")?;
-        let mut out = Self::default();
-        o.set("calculation_activity_id", &mut out.calculation_activity_id);
-        o.set("calculation_activity_names", &mut out.calculation_activity_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CalculationActivity {
+    const NAME: &'static str = "CalculationActivity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "calculation_activity_id" => v.put(&mut self.calculation_activity_id),
+            "calculation_activity_names" => v.put(&mut self.calculation_activity_names),
+            _ => v.skip(),
+        }
     }
 }
 /// The `compensation_costs` of `CompensationCostItem`.
@@ -124,12 +160,24 @@ pub struct CompensationCost {
 }
 impl FromJson for CompensationCost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompensationCost")?;
-        let mut out = Self::default();
-        o.set("compensation_cost_value", &mut out.compensation_cost_value);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompensationCost {
+    const NAME: &'static str = "CompensationCost";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "compensation_cost_value" => v.put(&mut self.compensation_cost_value),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            _ => v.skip(),
+        }
     }
 }
 /// The `compensation_cost_item` of `CostAllocationReportData`.
@@ -147,15 +195,26 @@ pub struct CompensationCostItem {
 }
 impl FromJson for CompensationCostItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CompensationCostItem")?;
-        let mut out = Self::default();
-        o.set(
-            "number_of_individuals_for_payment",
-            &mut out.number_of_individuals_for_payment,
-        );
-        o.set("compensation_costs", &mut out.compensation_costs);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CompensationCostItem {
+    const NAME: &'static str = "CompensationCostItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "number_of_individuals_for_payment" => {
+                v.put(&mut self.number_of_individuals_for_payment)
+            }
+            "compensation_costs" => v.put(&mut self.compensation_costs),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListCostAllocationPlanResponseBody`.
@@ -179,15 +238,27 @@ pub struct CostAllocationPlan {
 }
 impl FromJson for CostAllocationPlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CostAllocationPlan")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("names", &mut out.names);
-        o.set("applicable_country_region", &mut out.applicable_country_region);
-        o.set("dimensions", &mut out.dimensions);
-        o.set("cost_items", &mut out.cost_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CostAllocationPlan {
+    const NAME: &'static str = "CostAllocationPlan";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "names" => v.put(&mut self.names),
+            "applicable_country_region" => v.put(&mut self.applicable_country_region),
+            "dimensions" => v.put(&mut self.dimensions),
+            "cost_items" => v.put(&mut self.cost_items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cost_allocation_report_datas` of `ListCostAllocationDetailResponseBody`.
@@ -207,13 +278,25 @@ pub struct CostAllocationReportData {
 }
 impl FromJson for CostAllocationReportData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CostAllocationReportData")?;
-        let mut out = Self::default();
-        o.set("data_summary_dimensions", &mut out.data_summary_dimensions);
-        o.set("compensation_cost_item", &mut out.compensation_cost_item);
-        o.set("employment_id", &mut out.employment_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CostAllocationReportData {
+    const NAME: &'static str = "CostAllocationReportData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data_summary_dimensions" => v.put(&mut self.data_summary_dimensions),
+            "compensation_cost_item" => v.put(&mut self.compensation_cost_item),
+            "employment_id" => v.put(&mut self.employment_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cost_items` of `CostAllocationPlan`.
@@ -233,13 +316,25 @@ pub struct CostItem {
 }
 impl FromJson for CostItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CostItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("enable_correct", &mut out.enable_correct);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CostItem {
+    const NAME: &'static str = "CostItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "enable_correct" => v.put(&mut self.enable_correct),
+            _ => v.skip(),
+        }
     }
 }
 /// The `country_region` of `Paygroup`.
@@ -257,12 +352,24 @@ pub struct CountryRegion {
 }
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CountryRegion")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("alpha3_code", &mut out.alpha3_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CountryRegion {
+    const NAME: &'static str = "CountryRegion";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "alpha3_code" => v.put(&mut self.alpha3_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `data_summary_dimensions` of `CostAllocationReportData`.
@@ -290,17 +397,29 @@ pub struct DataSummaryDimension {
 }
 impl FromJson for DataSummaryDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataSummaryDimension")?;
-        let mut out = Self::default();
-        o.set("dimension_level", &mut out.dimension_level);
-        o.set("dimension_type", &mut out.dimension_type);
-        o.set("dimension_value_id", &mut out.dimension_value_id);
-        o.set("enum_dimension", &mut out.enum_dimension);
-        o.set("dimension_value_lookup_info", &mut out.dimension_value_lookup_info);
-        o.set("dimension_names", &mut out.dimension_names);
-        o.set("dimension_titles", &mut out.dimension_titles);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataSummaryDimension {
+    const NAME: &'static str = "DataSummaryDimension";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "dimension_level" => v.put(&mut self.dimension_level),
+            "dimension_type" => v.put(&mut self.dimension_type),
+            "dimension_value_id" => v.put(&mut self.dimension_value_id),
+            "enum_dimension" => v.put(&mut self.enum_dimension),
+            "dimension_value_lookup_info" => v.put(&mut self.dimension_value_lookup_info),
+            "dimension_names" => v.put(&mut self.dimension_names),
+            "dimension_titles" => v.put(&mut self.dimension_titles),
+            _ => v.skip(),
+        }
     }
 }
 /// The `datasources` of `ListDatasourceResponseBody`.
@@ -326,16 +445,28 @@ pub struct Datasource {
 }
 impl FromJson for Datasource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Datasource")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("active_status", &mut out.active_status);
-        o.set("fields", &mut out.fields);
-        o.set("i18n_description", &mut out.i18n_description);
-        o.set("data_period_type", &mut out.data_period_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Datasource {
+    const NAME: &'static str = "Datasource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "active_status" => v.put(&mut self.active_status),
+            "fields" => v.put(&mut self.fields),
+            "i18n_description" => v.put(&mut self.i18n_description),
+            "data_period_type" => v.put(&mut self.data_period_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `fields` of `Datasource`.
@@ -361,16 +492,28 @@ pub struct DatasourceField {
 }
 impl FromJson for DatasourceField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DatasourceField")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("field_type", &mut out.field_type);
-        o.set("active_status", &mut out.active_status);
-        o.set("i18n_description", &mut out.i18n_description);
-        o.set("decimal_places", &mut out.decimal_places);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DatasourceField {
+    const NAME: &'static str = "DatasourceField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "field_type" => v.put(&mut self.field_type),
+            "active_status" => v.put(&mut self.active_status),
+            "i18n_description" => v.put(&mut self.i18n_description),
+            "decimal_places" => v.put(&mut self.decimal_places),
+            _ => v.skip(),
+        }
     }
 }
 /// The `records` of `QueryDatasourceRecordResponseBody`.
@@ -394,12 +537,24 @@ pub struct DatasourceRecord {
 }
 impl FromJson for DatasourceRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DatasourceRecord")?;
-        let mut out = Self::default();
-        o.set("active_status", &mut out.active_status);
-        o.set("field_values", &mut out.field_values);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DatasourceRecord {
+    const NAME: &'static str = "DatasourceRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "active_status" => v.put(&mut self.active_status),
+            "field_values" => v.put(&mut self.field_values),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DatasourceRecord {
@@ -439,13 +594,25 @@ pub struct DatasourceRecordField {
 }
 impl FromJson for DatasourceRecordField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DatasourceRecordField")?;
-        let mut out = Self::default();
-        o.set("field_code", &mut out.field_code);
-        o.set("value", &mut out.value);
-        o.set("field_type", &mut out.field_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DatasourceRecordField {
+    const NAME: &'static str = "DatasourceRecordField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_code" => v.put(&mut self.field_code),
+            "value" => v.put(&mut self.value),
+            "field_type" => v.put(&mut self.field_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DatasourceRecordField {
@@ -513,13 +680,25 @@ pub struct Dimension {
 }
 impl FromJson for Dimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Dimension")?;
-        let mut out = Self::default();
-        o.set("i18n_names", &mut out.i18n_names);
-        o.set("api_name", &mut out.api_name);
-        o.set("obj_api_name", &mut out.obj_api_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Dimension {
+    const NAME: &'static str = "Dimension";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "i18n_names" => v.put(&mut self.i18n_names),
+            "api_name" => v.put(&mut self.api_name),
+            "obj_api_name" => v.put(&mut self.obj_api_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dimension_value_lookup_info` of `DataSummaryDimension`.
@@ -539,13 +718,25 @@ pub struct DimensionValueLookupInfo {
 }
 impl FromJson for DimensionValueLookupInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DimensionValueLookupInfo")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("id", &mut out.id);
-        o.set("code", &mut out.code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DimensionValueLookupInfo {
+    const NAME: &'static str = "DimensionValueLookupInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "id" => v.put(&mut self.id),
+            "code" => v.put(&mut self.code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `enum_dimension` of `DataSummaryDimension`.
@@ -563,12 +754,24 @@ pub struct EnumObject {
 }
 impl FromJson for EnumObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EnumObject")?;
-        let mut out = Self::default();
-        o.set("enum_value_id", &mut out.enum_value_id);
-        o.set("enum_key", &mut out.enum_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EnumObject {
+    const NAME: &'static str = "EnumObject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enum_value_id" => v.put(&mut self.enum_value_id),
+            "enum_key" => v.put(&mut self.enum_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `Paygroup`.
@@ -586,12 +789,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reference_values` of `AccountingItemValue`.
@@ -611,13 +826,25 @@ pub struct I18nContent {
 }
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nContent")?;
-        let mut out = Self::default();
-        o.set("locale", &mut out.locale);
-        o.set("value", &mut out.value);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nContent {
+    const NAME: &'static str = "I18nContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "locale" => v.put(&mut self.locale),
+            "value" => v.put(&mut self.value),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `payroll.v1.acct_item.list` (批量查询算薪项) answers with.
@@ -637,13 +864,25 @@ pub struct ListAcctItemResponseBody {
 }
 impl FromJson for ListAcctItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAcctItemResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAcctItemResponseBody {
+    const NAME: &'static str = "ListAcctItemResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `payroll.v1.cost_allocation_detail.list` (query details on cost allocation reports) answers with.
@@ -667,15 +906,31 @@ pub struct ListCostAllocationDetailResponseBody {
 }
 impl FromJson for ListCostAllocationDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCostAllocationDetailResponseBody")?;
-        let mut out = Self::default();
-        o.set("cost_allocation_report_datas", &mut out.cost_allocation_report_datas);
-        o.set("cost_allocation_report_names", &mut out.cost_allocation_report_names);
-        o.set("pay_period", &mut out.pay_period);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCostAllocationDetailResponseBody {
+    const NAME: &'static str = "ListCostAllocationDetailResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "cost_allocation_report_datas" => {
+                v.put(&mut self.cost_allocation_report_datas)
+            }
+            "cost_allocation_report_names" => {
+                v.put(&mut self.cost_allocation_report_names)
+            }
+            "pay_period" => v.put(&mut self.pay_period),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `payroll.v1.cost_allocation_plan.list` (Get Cost Plans) answers with.
@@ -695,13 +950,25 @@ pub struct ListCostAllocationPlanResponseBody {
 }
 impl FromJson for ListCostAllocationPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCostAllocationPlanResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCostAllocationPlanResponseBody {
+    const NAME: &'static str = "ListCostAllocationPlanResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `payroll.v1.cost_allocation_report.list` (Batch Get Cost Reports) answers with.
@@ -725,15 +992,31 @@ pub struct ListCostAllocationReportResponseBody {
 }
 impl FromJson for ListCostAllocationReportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCostAllocationReportResponseBody")?;
-        let mut out = Self::default();
-        o.set("pay_period", &mut out.pay_period);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("cost_allocation_report_names", &mut out.cost_allocation_report_names);
-        o.set("cost_allocation_report_datas", &mut out.cost_allocation_report_datas);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCostAllocationReportResponseBody {
+    const NAME: &'static str = "ListCostAllocationReportResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pay_period" => v.put(&mut self.pay_period),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "cost_allocation_report_names" => {
+                v.put(&mut self.cost_allocation_report_names)
+            }
+            "cost_allocation_report_datas" => {
+                v.put(&mut self.cost_allocation_report_datas)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The data `payroll.v1.datasource.list` (list datasource configs) answers with.
@@ -753,13 +1036,25 @@ pub struct ListDatasourceResponseBody {
 }
 impl FromJson for ListDatasourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDatasourceResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("datasources", &mut out.datasources);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDatasourceResponseBody {
+    const NAME: &'static str = "ListDatasourceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "datasources" => v.put(&mut self.datasources),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `payroll.v1.paygroup.list` (获取薪资组基本信息) answers with.
@@ -779,13 +1074,25 @@ pub struct ListPaygroupResponseBody {
 }
 impl FromJson for ListPaygroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPaygroupResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPaygroupResponseBody {
+    const NAME: &'static str = "ListPaygroupResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `payroll.v1.payment_activity_detail.list` (查询发薪活动明细列表) answers with.
@@ -803,12 +1110,24 @@ pub struct ListPaymentActivityDetailResponseBody {
 }
 impl FromJson for ListPaymentActivityDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPaymentActivityDetailResponseBody")?;
-        let mut out = Self::default();
-        o.set("payment_activity_details", &mut out.payment_activity_details);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPaymentActivityDetailResponseBody {
+    const NAME: &'static str = "ListPaymentActivityDetailResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "payment_activity_details" => v.put(&mut self.payment_activity_details),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `payroll.v1.payment_activity.list` (查询发薪活动列表) answers with.
@@ -828,13 +1147,25 @@ pub struct ListPaymentActivityResponseBody {
 }
 impl FromJson for ListPaymentActivityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListPaymentActivityResponseBody")?;
-        let mut out = Self::default();
-        o.set("payment_activitys", &mut out.payment_activitys);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListPaymentActivityResponseBody {
+    const NAME: &'static str = "ListPaymentActivityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "payment_activitys" => v.put(&mut self.payment_activitys),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListPaygroupResponseBody`.
@@ -860,16 +1191,28 @@ pub struct Paygroup {
 }
 impl FromJson for Paygroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Paygroup")?;
-        let mut out = Self::default();
-        o.set("pay_group_id", &mut out.pay_group_id);
-        o.set("name", &mut out.name);
-        o.set("code", &mut out.code);
-        o.set("status", &mut out.status);
-        o.set("country_region", &mut out.country_region);
-        o.set("is_global_region", &mut out.is_global_region);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Paygroup {
+    const NAME: &'static str = "Paygroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pay_group_id" => v.put(&mut self.pay_group_id),
+            "name" => v.put(&mut self.name),
+            "code" => v.put(&mut self.code),
+            "status" => v.put(&mut self.status),
+            "country_region" => v.put(&mut self.country_region),
+            "is_global_region" => v.put(&mut self.is_global_region),
+            _ => v.skip(),
+        }
     }
 }
 /// The `payment_details` of `PaymentActivityDetail`.
@@ -893,15 +1236,27 @@ pub struct PaymentAccountingItem {
 }
 impl FromJson for PaymentAccountingItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PaymentAccountingItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("accounting_item_names", &mut out.accounting_item_names);
-        o.set("accounting_item_value", &mut out.accounting_item_value);
-        o.set("segment_values", &mut out.segment_values);
-        o.set("accounting_item_type", &mut out.accounting_item_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PaymentAccountingItem {
+    const NAME: &'static str = "PaymentAccountingItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "accounting_item_names" => v.put(&mut self.accounting_item_names),
+            "accounting_item_value" => v.put(&mut self.accounting_item_value),
+            "segment_values" => v.put(&mut self.segment_values),
+            "accounting_item_type" => v.put(&mut self.accounting_item_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `payment_activitys` of `ListPaymentActivityResponseBody`.
@@ -929,20 +1284,31 @@ pub struct PaymentActivity {
 }
 impl FromJson for PaymentActivity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PaymentActivity")?;
-        let mut out = Self::default();
-        o.set("activity_id", &mut out.activity_id);
-        o.set("activity_names", &mut out.activity_names);
-        o.set("pay_date", &mut out.pay_date);
-        o.set("total_number_of_payroll", &mut out.total_number_of_payroll);
-        o.set(
-            "number_of_calculation_activities",
-            &mut out.number_of_calculation_activities,
-        );
-        o.set("calculation_activities", &mut out.calculation_activities);
-        o.set("activity_status", &mut out.activity_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PaymentActivity {
+    const NAME: &'static str = "PaymentActivity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "activity_id" => v.put(&mut self.activity_id),
+            "activity_names" => v.put(&mut self.activity_names),
+            "pay_date" => v.put(&mut self.pay_date),
+            "total_number_of_payroll" => v.put(&mut self.total_number_of_payroll),
+            "number_of_calculation_activities" => {
+                v.put(&mut self.number_of_calculation_activities)
+            }
+            "calculation_activities" => v.put(&mut self.calculation_activities),
+            "activity_status" => v.put(&mut self.activity_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `payment_activity_details` of `ListPaymentActivityDetailResponseBody`.
@@ -960,12 +1326,24 @@ pub struct PaymentActivityDetail {
 }
 impl FromJson for PaymentActivityDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PaymentActivityDetail")?;
-        let mut out = Self::default();
-        o.set("employee_id", &mut out.employee_id);
-        o.set("payment_details", &mut out.payment_details);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PaymentActivityDetail {
+    const NAME: &'static str = "PaymentActivityDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employee_id" => v.put(&mut self.employee_id),
+            "payment_details" => v.put(&mut self.payment_details),
+            _ => v.skip(),
+        }
     }
 }
 /// The `payment_details` of `QueryPaymentDetailResponseBody`.
@@ -985,13 +1363,25 @@ pub struct PaymentDetail {
 }
 impl FromJson for PaymentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PaymentDetail")?;
-        let mut out = Self::default();
-        o.set("employee_id", &mut out.employee_id);
-        o.set("activity_id", &mut out.activity_id);
-        o.set("payment_accounting_items", &mut out.payment_accounting_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PaymentDetail {
+    const NAME: &'static str = "PaymentDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "employee_id" => v.put(&mut self.employee_id),
+            "activity_id" => v.put(&mut self.activity_id),
+            "payment_accounting_items" => v.put(&mut self.payment_accounting_items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `payroll.v1.datasource_record.query` (query datasource records).
@@ -1051,13 +1441,25 @@ pub struct QueryDatasourceRecordResponseBody {
 }
 impl FromJson for QueryDatasourceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryDatasourceRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.set("records", &mut out.records);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryDatasourceRecordResponseBody {
+    const NAME: &'static str = "QueryDatasourceRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            "records" => v.put(&mut self.records),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `payroll.v1.payment_detail.query` (批量查询发薪明细).
@@ -1118,12 +1520,24 @@ pub struct QueryPaymentDetailResponseBody {
 }
 impl FromJson for QueryPaymentDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryPaymentDetailResponseBody")?;
-        let mut out = Self::default();
-        o.set("payment_details", &mut out.payment_details);
-        o.set("total", &mut out.total);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryPaymentDetailResponseBody {
+    const NAME: &'static str = "QueryPaymentDetailResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "payment_details" => v.put(&mut self.payment_details),
+            "total" => v.put(&mut self.total),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `payroll.v1.datasource_record.save` (save datasource records).
@@ -1169,11 +1583,23 @@ pub struct SaveDatasourceRecordResponseBody {
 }
 impl FromJson for SaveDatasourceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SaveDatasourceRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("affect_counts", &mut out.affect_counts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SaveDatasourceRecordResponseBody {
+    const NAME: &'static str = "SaveDatasourceRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "affect_counts" => v.put(&mut self.affect_counts),
+            _ => v.skip(),
+        }
     }
 }
 /// The `segment_values` of `PaymentAccountingItem`.
@@ -1195,13 +1621,25 @@ pub struct SegmentValue {
 }
 impl FromJson for SegmentValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SegmentValue")?;
-        let mut out = Self::default();
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("reference_values", &mut out.reference_values);
-        o.set("original_value", &mut out.original_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SegmentValue {
+    const NAME: &'static str = "SegmentValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "reference_values" => v.put(&mut self.reference_values),
+            "original_value" => v.put(&mut self.original_value),
+            _ => v.skip(),
+        }
     }
 }

@@ -73,6 +73,9 @@ impl FromJson for ListUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ListUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -143,6 +146,9 @@ impl json::Absent for Progress {
 impl FromJson for Progress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Progress {
@@ -223,6 +229,9 @@ impl FromJson for StageTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for StageTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -297,6 +306,9 @@ impl json::Absent for StageTypes {
 impl FromJson for StageTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for StageTypes {
@@ -465,6 +477,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -552,6 +567,9 @@ impl FromJson for TypeGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TypeGroup {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -631,6 +649,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -654,13 +675,25 @@ pub struct Activity {
 }
 impl FromJson for Activity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Activity")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("semester_id", &mut out.semester_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Activity {
+    const NAME: &'static str = "Activity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "semester_id" => v.put(&mut self.semester_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `fields` of `QueryReviewDataResponseBody`.
@@ -682,14 +715,26 @@ pub struct Field {
 }
 impl FromJson for Field {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Field")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("indicator_id", &mut out.indicator_id);
-        o.set("parent_field_id", &mut out.parent_field_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Field {
+    const NAME: &'static str = "Field";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "indicator_id" => v.put(&mut self.indicator_id),
+            "parent_field_id" => v.put(&mut self.parent_field_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v1.stage_task.find_by_page` (Obtain Cycle Tasks (all users)).
@@ -750,14 +795,26 @@ pub struct FindByPageStageTaskResponseBody {
 }
 impl FromJson for FindByPageStageTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FindByPageStageTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("base", &mut out.base);
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FindByPageStageTaskResponseBody {
+    const NAME: &'static str = "FindByPageStageTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "base" => v.put(&mut self.base),
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v1.stage_task.find_by_user_list` (Obtain Cycle Tasks (specified users)).
@@ -811,12 +868,24 @@ pub struct FindByUserListStageTaskResponseBody {
 }
 impl FromJson for FindByUserListStageTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FindByUserListStageTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("base", &mut out.base);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FindByUserListStageTaskResponseBody {
+    const NAME: &'static str = "FindByUserListStageTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "base" => v.put(&mut self.base),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `Activity`.
@@ -834,12 +903,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The `indicators` of `QueryReviewDataResponseBody`.
@@ -859,13 +940,25 @@ pub struct Indicator {
 }
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Indicator")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("options", &mut out.options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Indicator {
+    const NAME: &'static str = "Indicator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "options" => v.put(&mut self.options),
+            _ => v.skip(),
+        }
     }
 }
 /// The `options` of `Indicator`.
@@ -885,13 +978,25 @@ pub struct IndicatorOption {
 }
 impl FromJson for IndicatorOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IndicatorOption")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("label", &mut out.label);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IndicatorOption {
+    const NAME: &'static str = "IndicatorOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "label" => v.put(&mut self.label),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `performance.v1.semester.list` (Obtain cycle) answers with.
@@ -907,11 +1012,23 @@ pub struct ListSemesterResponseBody {
 }
 impl FromJson for ListSemesterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSemesterResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSemesterResponseBody {
+    const NAME: &'static str = "ListSemesterResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v1.review_data.query` (Get performance result).
@@ -992,17 +1109,29 @@ pub struct QueryReviewDataResponseBody {
 }
 impl FromJson for QueryReviewDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryReviewDataResponseBody")?;
-        let mut out = Self::default();
-        o.set("semesters", &mut out.semesters);
-        o.set("activities", &mut out.activities);
-        o.set("indicators", &mut out.indicators);
-        o.set("templates", &mut out.templates);
-        o.set("units", &mut out.units);
-        o.set("fields", &mut out.fields);
-        o.set("datas", &mut out.datas);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryReviewDataResponseBody {
+    const NAME: &'static str = "QueryReviewDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "semesters" => v.put(&mut self.semesters),
+            "activities" => v.put(&mut self.activities),
+            "indicators" => v.put(&mut self.indicators),
+            "templates" => v.put(&mut self.templates),
+            "units" => v.put(&mut self.units),
+            "fields" => v.put(&mut self.fields),
+            "datas" => v.put(&mut self.datas),
+            _ => v.skip(),
+        }
     }
 }
 /// The `data` of `ReviewStage`.
@@ -1038,21 +1167,33 @@ pub struct ReviewDetail {
 }
 impl FromJson for ReviewDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewDetail")?;
-        let mut out = Self::default();
-        o.set("template_id", &mut out.template_id);
-        o.set("unit_id", &mut out.unit_id);
-        o.set("field_id", &mut out.field_id);
-        o.set("reviewer_user_id", &mut out.reviewer_user_id);
-        o.set("submit_time", &mut out.submit_time);
-        o.set("indicator_id", &mut out.indicator_id);
-        o.set("option_id", &mut out.option_id);
-        o.set("score", &mut out.score);
-        o.set("text", &mut out.text);
-        o.set("perf_coefficient_result", &mut out.perf_coefficient_result);
-        o.set("richtext", &mut out.richtext);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewDetail {
+    const NAME: &'static str = "ReviewDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "template_id" => v.put(&mut self.template_id),
+            "unit_id" => v.put(&mut self.unit_id),
+            "field_id" => v.put(&mut self.field_id),
+            "reviewer_user_id" => v.put(&mut self.reviewer_user_id),
+            "submit_time" => v.put(&mut self.submit_time),
+            "indicator_id" => v.put(&mut self.indicator_id),
+            "option_id" => v.put(&mut self.option_id),
+            "score" => v.put(&mut self.score),
+            "text" => v.put(&mut self.text),
+            "perf_coefficient_result" => v.put(&mut self.perf_coefficient_result),
+            "richtext" => v.put(&mut self.richtext),
+            _ => v.skip(),
+        }
     }
 }
 /// The `datas` of `QueryReviewDataResponseBody`.
@@ -1074,14 +1215,26 @@ pub struct ReviewProfile {
 }
 impl FromJson for ReviewProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewProfile")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("semester_id", &mut out.semester_id);
-        o.set("activity_id", &mut out.activity_id);
-        o.set("stages", &mut out.stages);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewProfile {
+    const NAME: &'static str = "ReviewProfile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "semester_id" => v.put(&mut self.semester_id),
+            "activity_id" => v.put(&mut self.activity_id),
+            "stages" => v.put(&mut self.stages),
+            _ => v.skip(),
+        }
     }
 }
 /// The `stages` of `ReviewProfile`.
@@ -1101,13 +1254,25 @@ pub struct ReviewStage {
 }
 impl FromJson for ReviewStage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewStage")?;
-        let mut out = Self::default();
-        o.set("stage_type", &mut out.stage_type);
-        o.set("progress", &mut out.progress);
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewStage {
+    const NAME: &'static str = "ReviewStage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "stage_type" => v.put(&mut self.stage_type),
+            "progress" => v.put(&mut self.progress),
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListSemesterResponseBody`.
@@ -1145,22 +1310,34 @@ pub struct Semester {
 }
 impl FromJson for Semester {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Semester")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("year", &mut out.year);
-        o.set("type_group", &mut out.type_group);
-        o.set("type", &mut out.r#type);
-        o.set("name", &mut out.name);
-        o.set("progress", &mut out.progress);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("create_user_id", &mut out.create_user_id);
-        o.set("modify_user_id", &mut out.modify_user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Semester {
+    const NAME: &'static str = "Semester";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "year" => v.put(&mut self.year),
+            "type_group" => v.put(&mut self.type_group),
+            "type" => v.put(&mut self.r#type),
+            "name" => v.put(&mut self.name),
+            "progress" => v.put(&mut self.progress),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "create_user_id" => v.put(&mut self.create_user_id),
+            "modify_user_id" => v.put(&mut self.modify_user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `base` of `FindByPageStageTaskResponseBody`.
@@ -1182,14 +1359,26 @@ pub struct SemesterBaseInfo {
 }
 impl FromJson for SemesterBaseInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SemesterBaseInfo")?;
-        let mut out = Self::default();
-        o.set("semester_id", &mut out.semester_id);
-        o.set("semester_name", &mut out.semester_name);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SemesterBaseInfo {
+    const NAME: &'static str = "SemesterBaseInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "semester_id" => v.put(&mut self.semester_id),
+            "semester_name" => v.put(&mut self.semester_name),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `FindByPageStageTaskResponseBody`.
@@ -1209,13 +1398,25 @@ pub struct StageTask {
 }
 impl FromJson for StageTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StageTask")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("stage_num_lists", &mut out.stage_num_lists);
-        o.set("stage_task_info_lists", &mut out.stage_task_info_lists);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StageTask {
+    const NAME: &'static str = "StageTask";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "stage_num_lists" => v.put(&mut self.stage_num_lists),
+            "stage_task_info_lists" => v.put(&mut self.stage_task_info_lists),
+            _ => v.skip(),
+        }
     }
 }
 /// The `stage_task_info_lists` of `StageTask`.
@@ -1245,18 +1446,30 @@ pub struct StageTaskInfo {
 }
 impl FromJson for StageTaskInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StageTaskInfo")?;
-        let mut out = Self::default();
-        o.set("stage_id", &mut out.stage_id);
-        o.set("name", &mut out.name);
-        o.set("deadline", &mut out.deadline);
-        o.set("need_todo_count", &mut out.need_todo_count);
-        o.set("jump_url", &mut out.jump_url);
-        o.set("stage_task_status", &mut out.stage_task_status);
-        o.set("task_option_id", &mut out.task_option_id);
-        o.set("finished_count", &mut out.finished_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StageTaskInfo {
+    const NAME: &'static str = "StageTaskInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "stage_id" => v.put(&mut self.stage_id),
+            "name" => v.put(&mut self.name),
+            "deadline" => v.put(&mut self.deadline),
+            "need_todo_count" => v.put(&mut self.need_todo_count),
+            "jump_url" => v.put(&mut self.jump_url),
+            "stage_task_status" => v.put(&mut self.stage_task_status),
+            "task_option_id" => v.put(&mut self.task_option_id),
+            "finished_count" => v.put(&mut self.finished_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `stage_num_lists` of `StageTask`.
@@ -1274,12 +1487,24 @@ pub struct StageTaskStatusNum {
 }
 impl FromJson for StageTaskStatusNum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StageTaskStatusNum")?;
-        let mut out = Self::default();
-        o.set("task_option_id", &mut out.task_option_id);
-        o.set("stage_num", &mut out.stage_num);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StageTaskStatusNum {
+    const NAME: &'static str = "StageTaskStatusNum";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_option_id" => v.put(&mut self.task_option_id),
+            "stage_num" => v.put(&mut self.stage_num),
+            _ => v.skip(),
+        }
     }
 }
 /// The `templates` of `QueryReviewDataResponseBody`.
@@ -1299,13 +1524,25 @@ pub struct Template {
 }
 impl FromJson for Template {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Template")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("stage", &mut out.stage);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Template {
+    const NAME: &'static str = "Template";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "stage" => v.put(&mut self.stage),
+            _ => v.skip(),
+        }
     }
 }
 /// The `units` of `QueryReviewDataResponseBody`.
@@ -1323,12 +1560,24 @@ pub struct Unit {
 }
 impl FromJson for Unit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Unit")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Unit {
+    const NAME: &'static str = "Unit";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reviewer_user_id` of `ReviewDetail`.
@@ -1346,11 +1595,23 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "User")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for User {
+    const NAME: &'static str = "User";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }

@@ -102,6 +102,9 @@ impl FromJson for ReviewStageRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ReviewStageRole {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -189,6 +192,9 @@ impl FromJson for StageType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for StageType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -218,16 +224,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `P2PerformanceStageTaskOpenResultV2Data`.
@@ -249,14 +267,26 @@ pub struct OpenResult {
 }
 impl FromJson for OpenResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpenResult")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("semester_id", &mut out.semester_id);
-        o.set("activity_id", &mut out.activity_id);
-        o.set("open_time", &mut out.open_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenResult {
+    const NAME: &'static str = "OpenResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "semester_id" => v.put(&mut self.semester_id),
+            "activity_id" => v.put(&mut self.activity_id),
+            "open_time" => v.put(&mut self.open_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `performance.review_data.changed_v2` event.
@@ -276,13 +306,25 @@ pub struct P2PerformanceReviewDataChangedV2 {
 }
 impl FromJson for P2PerformanceReviewDataChangedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2PerformanceReviewDataChangedV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2PerformanceReviewDataChangedV2 {
+    const NAME: &'static str = "P2PerformanceReviewDataChangedV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `performance.review_data.changed_v2` event.
@@ -298,11 +340,23 @@ pub struct P2PerformanceReviewDataChangedV2Data {
 }
 impl FromJson for P2PerformanceReviewDataChangedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2PerformanceReviewDataChangedV2Data")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2PerformanceReviewDataChangedV2Data {
+    const NAME: &'static str = "P2PerformanceReviewDataChangedV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `performance.stage_task.open_result_v2` event.
@@ -322,13 +376,25 @@ pub struct P2PerformanceStageTaskOpenResultV2 {
 }
 impl FromJson for P2PerformanceStageTaskOpenResultV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2PerformanceStageTaskOpenResultV2")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2PerformanceStageTaskOpenResultV2 {
+    const NAME: &'static str = "P2PerformanceStageTaskOpenResultV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `performance.stage_task.open_result_v2` event.
@@ -344,11 +410,23 @@ pub struct P2PerformanceStageTaskOpenResultV2Data {
 }
 impl FromJson for P2PerformanceStageTaskOpenResultV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2PerformanceStageTaskOpenResultV2Data")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2PerformanceStageTaskOpenResultV2Data {
+    const NAME: &'static str = "P2PerformanceStageTaskOpenResultV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `P2PerformanceReviewDataChangedV2Data`.
@@ -370,14 +448,26 @@ pub struct ReviewDataChange {
 }
 impl FromJson for ReviewDataChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewDataChange")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("semester_id", &mut out.semester_id);
-        o.set("activity_id", &mut out.activity_id);
-        o.set("stage_changes", &mut out.stage_changes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewDataChange {
+    const NAME: &'static str = "ReviewDataChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "semester_id" => v.put(&mut self.semester_id),
+            "activity_id" => v.put(&mut self.activity_id),
+            "stage_changes" => v.put(&mut self.stage_changes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `stage_changes` of `ReviewDataChange`.
@@ -397,13 +487,25 @@ pub struct StageChange {
 }
 impl FromJson for StageChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StageChange")?;
-        let mut out = Self::default();
-        o.set("stage_id", &mut out.stage_id);
-        o.set("stage_type", &mut out.stage_type);
-        o.set("review_stage_role", &mut out.review_stage_role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StageChange {
+    const NAME: &'static str = "StageChange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "stage_id" => v.put(&mut self.stage_id),
+            "stage_type" => v.put(&mut self.stage_type),
+            "review_stage_role" => v.put(&mut self.review_stage_role),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_id` of `OpenResult`.
@@ -423,12 +525,24 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }

@@ -69,6 +69,9 @@ impl FromJson for AddFrom {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AddFrom {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -147,6 +150,9 @@ impl json::Absent for ImportUserIdType {
 impl FromJson for ImportUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ImportUserIdType {
@@ -227,6 +233,9 @@ impl FromJson for ImportUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ImportUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -301,6 +310,9 @@ impl json::Absent for InputSetting {
 impl FromJson for InputSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for InputSetting {
@@ -385,6 +397,9 @@ impl FromJson for Invitedby {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Invitedby {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -459,6 +474,9 @@ impl json::Absent for LeaderReviewDataSource {
 impl FromJson for LeaderReviewDataSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for LeaderReviewDataSource {
@@ -539,6 +557,9 @@ impl FromJson for MetricFieldType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MetricFieldType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -609,6 +630,9 @@ impl json::Absent for MetricInTemplateScoringSettingType {
 impl FromJson for MetricInTemplateScoringSettingType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for MetricInTemplateScoringSettingType {
@@ -689,6 +713,9 @@ impl FromJson for MetricWeightMethod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MetricWeightMethod {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -767,6 +794,9 @@ impl json::Absent for Mode {
 impl FromJson for Mode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Mode {
@@ -851,6 +881,9 @@ impl FromJson for Progress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Progress {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -929,6 +962,9 @@ impl json::Absent for QueryUserIdType {
 impl FromJson for QueryUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for QueryUserIdType {
@@ -1009,6 +1045,9 @@ impl FromJson for QueryUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for QueryUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1087,6 +1126,9 @@ impl json::Absent for QueryUserIdType3 {
 impl FromJson for QueryUserIdType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for QueryUserIdType3 {
@@ -1167,6 +1209,9 @@ impl FromJson for QueryUserIdType4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for QueryUserIdType4 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1245,6 +1290,9 @@ impl json::Absent for QueryUserIdType5 {
 impl FromJson for QueryUserIdType5 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for QueryUserIdType5 {
@@ -1325,6 +1373,9 @@ impl FromJson for QueryUserIdType6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for QueryUserIdType6 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1395,6 +1446,9 @@ impl json::Absent for RangeOfAvailability {
 impl FromJson for RangeOfAvailability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RangeOfAvailability {
@@ -1482,6 +1536,9 @@ impl json::Absent for RelationshipWithReviewee {
 impl FromJson for RelationshipWithReviewee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for RelationshipWithReviewee {
@@ -1578,6 +1635,9 @@ impl FromJson for ReviewStageRoles {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ReviewStageRoles {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1648,6 +1708,9 @@ impl json::Absent for ScoringSettingType {
 impl FromJson for ScoringSettingType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ScoringSettingType {
@@ -1736,6 +1799,9 @@ impl FromJson for StageTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for StageTypes {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1815,6 +1881,9 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1893,6 +1962,9 @@ impl json::Absent for TotalMetricScoreMethod {
 impl FromJson for TotalMetricScoreMethod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for TotalMetricScoreMethod {
@@ -1977,6 +2049,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2051,6 +2126,9 @@ impl json::Absent for UserIdType {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for UserIdType {
@@ -2131,6 +2209,9 @@ impl FromJson for WriteUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for WriteUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2168,20 +2249,32 @@ pub struct Activity {
 }
 impl FromJson for Activity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Activity")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("semester_id", &mut out.semester_id);
-        o.set("mode", &mut out.mode);
-        o.set("progress", &mut out.progress);
-        o.set("create_time", &mut out.create_time);
-        o.set("modify_time", &mut out.modify_time);
-        o.set("create_user_id", &mut out.create_user_id);
-        o.set("modify_user_id", &mut out.modify_user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Activity {
+    const NAME: &'static str = "Activity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "semester_id" => v.put(&mut self.semester_id),
+            "mode" => v.put(&mut self.mode),
+            "progress" => v.put(&mut self.progress),
+            "create_time" => v.put(&mut self.create_time),
+            "modify_time" => v.put(&mut self.modify_time),
+            "create_user_id" => v.put(&mut self.create_user_id),
+            "modify_user_id" => v.put(&mut self.modify_user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `additional_informations` of `ImportAdditionalInformationRequestBody`.
@@ -2214,16 +2307,28 @@ pub struct AdditionalInformation {
 }
 impl FromJson for AdditionalInformation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AdditionalInformation")?;
-        let mut out = Self::default();
-        o.set("item_id", &mut out.item_id);
-        o.set("external_id", &mut out.external_id);
-        o.set("reviewee_user_id", &mut out.reviewee_user_id);
-        o.set("item", &mut out.item);
-        o.set("time", &mut out.time);
-        o.set("detailed_description", &mut out.detailed_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AdditionalInformation {
+    const NAME: &'static str = "AdditionalInformation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "item_id" => v.put(&mut self.item_id),
+            "external_id" => v.put(&mut self.external_id),
+            "reviewee_user_id" => v.put(&mut self.reviewee_user_id),
+            "item" => v.put(&mut self.item),
+            "time" => v.put(&mut self.time),
+            "detailed_description" => v.put(&mut self.detailed_description),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AdditionalInformation {
@@ -2274,15 +2379,27 @@ pub struct CooperationProject {
 }
 impl FromJson for CooperationProject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CooperationProject")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("roles", &mut out.roles);
-        o.set("user_roles", &mut out.user_roles);
-        o.set("underling_roles", &mut out.underling_roles);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CooperationProject {
+    const NAME: &'static str = "CooperationProject";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "roles" => v.put(&mut self.roles),
+            "user_roles" => v.put(&mut self.user_roles),
+            "underling_roles" => v.put(&mut self.underling_roles),
+            _ => v.skip(),
+        }
     }
 }
 /// The `roles` of `CooperationProject`.
@@ -2300,12 +2417,24 @@ pub struct CooperationRole {
 }
 impl FromJson for CooperationRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CooperationRole")?;
-        let mut out = Self::default();
-        o.set("reviewer_role", &mut out.reviewer_role);
-        o.set("reviewee_role", &mut out.reviewee_role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CooperationRole {
+    const NAME: &'static str = "CooperationRole";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reviewer_role" => v.put(&mut self.reviewer_role),
+            "reviewee_role" => v.put(&mut self.reviewee_role),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_roles` of `CooperationProject`.
@@ -2323,12 +2452,24 @@ pub struct CooperationUserRole {
 }
 impl FromJson for CooperationUserRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CooperationUserRole")?;
-        let mut out = Self::default();
-        o.set("role_id", &mut out.role_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CooperationUserRole {
+    const NAME: &'static str = "CooperationUserRole";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "role_id" => v.put(&mut self.role_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_metric_config` of `MetricDimension`.
@@ -2348,13 +2489,25 @@ pub struct CustomMetricConfig {
 }
 impl FromJson for CustomMetricConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomMetricConfig")?;
-        let mut out = Self::default();
-        o.set("default_formula_id", &mut out.default_formula_id);
-        o.set("least_metrics_size", &mut out.least_metrics_size);
-        o.set("add_metric_options", &mut out.add_metric_options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomMetricConfig {
+    const NAME: &'static str = "CustomMetricConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "default_formula_id" => v.put(&mut self.default_formula_id),
+            "least_metrics_size" => v.put(&mut self.least_metrics_size),
+            "add_metric_options" => v.put(&mut self.add_metric_options),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.additional_informations_batch.delete` (Batch Delete Supplementary Information).
@@ -2397,14 +2550,23 @@ pub struct DeleteAdditionalInformationsBatchResponseBody {
 }
 impl FromJson for DeleteAdditionalInformationsBatchResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "DeleteAdditionalInformationsBatchResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("additional_informations", &mut out.additional_informations);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteAdditionalInformationsBatchResponseBody {
+    const NAME: &'static str = "DeleteAdditionalInformationsBatchResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "additional_informations" => v.put(&mut self.additional_informations),
+            _ => v.skip(),
+        }
     }
 }
 /// The `direct_project_leader_record_info` of `ReviewRecord`.
@@ -2426,14 +2588,26 @@ pub struct DirectProjectLeaderRecordInfo {
 }
 impl FromJson for DirectProjectLeaderRecordInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DirectProjectLeaderRecordInfo")?;
-        let mut out = Self::default();
-        o.set("reviewer_id", &mut out.reviewer_id);
-        o.set("cooperation_projects", &mut out.cooperation_projects);
-        o.set("review_depend_projects", &mut out.review_depend_projects);
-        o.set("participated_projects", &mut out.participated_projects);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DirectProjectLeaderRecordInfo {
+    const NAME: &'static str = "DirectProjectLeaderRecordInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reviewer_id" => v.put(&mut self.reviewer_id),
+            "cooperation_projects" => v.put(&mut self.cooperation_projects),
+            "review_depend_projects" => v.put(&mut self.review_depend_projects),
+            "participated_projects" => v.put(&mut self.participated_projects),
+            _ => v.skip(),
+        }
     }
 }
 /// The `fields` of `Unit`.
@@ -2463,18 +2637,34 @@ pub struct Field {
 }
 impl FromJson for Field {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Field")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("name", &mut out.name);
-        o.set("indicator_id", &mut out.indicator_id);
-        o.set("tag_based_question_id", &mut out.tag_based_question_id);
-        o.set("objective_text_qustion_title", &mut out.objective_text_qustion_title);
-        o.set("keyresult_text_qustion_title", &mut out.keyresult_text_qustion_title);
-        o.set("parent_field_id", &mut out.parent_field_id);
-        o.set("kpi_template_id", &mut out.kpi_template_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Field {
+    const NAME: &'static str = "Field";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "name" => v.put(&mut self.name),
+            "indicator_id" => v.put(&mut self.indicator_id),
+            "tag_based_question_id" => v.put(&mut self.tag_based_question_id),
+            "objective_text_qustion_title" => {
+                v.put(&mut self.objective_text_qustion_title)
+            }
+            "keyresult_text_qustion_title" => {
+                v.put(&mut self.keyresult_text_qustion_title)
+            }
+            "parent_field_id" => v.put(&mut self.parent_field_id),
+            "kpi_template_id" => v.put(&mut self.kpi_template_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `scoring_formula` of `MetricInLibrary`.
@@ -2494,13 +2684,25 @@ pub struct Formula {
 }
 impl FromJson for Formula {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Formula")?;
-        let mut out = Self::default();
-        o.set("formula_id", &mut out.formula_id);
-        o.set("formula_name", &mut out.formula_name);
-        o.set("formula_details", &mut out.formula_details);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Formula {
+    const NAME: &'static str = "Formula";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "formula_id" => v.put(&mut self.formula_id),
+            "formula_name" => v.put(&mut self.formula_name),
+            "formula_details" => v.put(&mut self.formula_details),
+            _ => v.skip(),
+        }
     }
 }
 /// The `name` of `Activity`.
@@ -2518,12 +2720,24 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18n")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18n {
+    const NAME: &'static str = "I18n";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.additional_information.import` (Batch Import Supplementary Information).
@@ -2578,12 +2792,24 @@ pub struct ImportAdditionalInformationResponseBody {
 }
 impl FromJson for ImportAdditionalInformationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ImportAdditionalInformationResponseBody")?;
-        let mut out = Self::default();
-        o.set("import_record_id", &mut out.import_record_id);
-        o.set("additional_informations", &mut out.additional_informations);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ImportAdditionalInformationResponseBody {
+    const NAME: &'static str = "ImportAdditionalInformationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "import_record_id" => v.put(&mut self.import_record_id),
+            "additional_informations" => v.put(&mut self.additional_informations),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.metric_detail.import` (Batch entry of key metrics details of the person being evaluated for the specified period).
@@ -2632,11 +2858,23 @@ pub struct ImportMetricDetailResponseBody {
 }
 impl FromJson for ImportMetricDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ImportMetricDetailResponseBody")?;
-        let mut out = Self::default();
-        o.set("import_record_id", &mut out.import_record_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ImportMetricDetailResponseBody {
+    const NAME: &'static str = "ImportMetricDetailResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "import_record_id" => v.put(&mut self.import_record_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `imported_metrics` of `ImportMetricDetailRequestBody`.
@@ -2724,14 +2962,26 @@ pub struct Indicator {
 }
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Indicator")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("options", &mut out.options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Indicator {
+    const NAME: &'static str = "Indicator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "options" => v.put(&mut self.options),
+            _ => v.skip(),
+        }
     }
 }
 /// The `options` of `Indicator`.
@@ -2751,13 +3001,25 @@ pub struct IndicatorOption {
 }
 impl FromJson for IndicatorOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IndicatorOption")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("lable", &mut out.lable);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IndicatorOption {
+    const NAME: &'static str = "IndicatorOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "lable" => v.put(&mut self.lable),
+            _ => v.skip(),
+        }
     }
 }
 /// The `invited_review_record_info` of `ReviewRecord`.
@@ -2785,17 +3047,29 @@ pub struct InvitedReviewRecordInfo {
 }
 impl FromJson for InvitedReviewRecordInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InvitedReviewRecordInfo")?;
-        let mut out = Self::default();
-        o.set("reviewer_id", &mut out.reviewer_id);
-        o.set("is_rejected", &mut out.is_rejected);
-        o.set("rejected_reason", &mut out.rejected_reason);
-        o.set("distribute_type", &mut out.distribute_type);
-        o.set("avg_diff", &mut out.avg_diff);
-        o.set("relationship_with_reviewee", &mut out.relationship_with_reviewee);
-        o.set("invitedby", &mut out.invitedby);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InvitedReviewRecordInfo {
+    const NAME: &'static str = "InvitedReviewRecordInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reviewer_id" => v.put(&mut self.reviewer_id),
+            "is_rejected" => v.put(&mut self.is_rejected),
+            "rejected_reason" => v.put(&mut self.rejected_reason),
+            "distribute_type" => v.put(&mut self.distribute_type),
+            "avg_diff" => v.put(&mut self.avg_diff),
+            "relationship_with_reviewee" => v.put(&mut self.relationship_with_reviewee),
+            "invitedby" => v.put(&mut self.invitedby),
+            _ => v.skip(),
+        }
     }
 }
 /// The `job_level` of `UserInfo`.
@@ -2813,12 +3087,24 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JobLevel")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JobLevel {
+    const NAME: &'static str = "JobLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `keyresult_data` of `ObjectiveData`.
@@ -2840,14 +3126,26 @@ pub struct KeyresultData {
 }
 impl FromJson for KeyresultData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "KeyresultData")?;
-        let mut out = Self::default();
-        o.set("keyresult_id", &mut out.keyresult_id);
-        o.set("score", &mut out.score);
-        o.set("text", &mut out.text);
-        o.set("richtext", &mut out.richtext);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for KeyresultData {
+    const NAME: &'static str = "KeyresultData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "keyresult_id" => v.put(&mut self.keyresult_id),
+            "score" => v.put(&mut self.score),
+            "text" => v.put(&mut self.text),
+            "richtext" => v.put(&mut self.richtext),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `performance.v2.metric_tag.list` (Get metric tag information) answers with.
@@ -2867,13 +3165,25 @@ pub struct ListMetricTagResponseBody {
 }
 impl FromJson for ListMetricTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMetricTagResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMetricTagResponseBody {
+    const NAME: &'static str = "ListMetricTagResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `metric_data` of `ReviewDetail`.
@@ -2891,12 +3201,24 @@ pub struct MetricData {
 }
 impl FromJson for MetricData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricData")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("score", &mut out.score);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricData {
+    const NAME: &'static str = "MetricData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "score" => v.put(&mut self.score),
+            _ => v.skip(),
+        }
     }
 }
 /// The `metric_details` of `RevieweeMetric`.
@@ -2926,18 +3248,30 @@ pub struct MetricDetail {
 }
 impl FromJson for MetricDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricDetail")?;
-        let mut out = Self::default();
-        o.set("metric_id", &mut out.metric_id);
-        o.set("name", &mut out.name);
-        o.set("fields", &mut out.fields);
-        o.set("dimension_id", &mut out.dimension_id);
-        o.set("dimension_name", &mut out.dimension_name);
-        o.set("dimension_weight", &mut out.dimension_weight);
-        o.set("add_from", &mut out.add_from);
-        o.set("is_from_library", &mut out.is_from_library);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricDetail {
+    const NAME: &'static str = "MetricDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "metric_id" => v.put(&mut self.metric_id),
+            "name" => v.put(&mut self.name),
+            "fields" => v.put(&mut self.fields),
+            "dimension_id" => v.put(&mut self.dimension_id),
+            "dimension_name" => v.put(&mut self.dimension_name),
+            "dimension_weight" => v.put(&mut self.dimension_weight),
+            "add_from" => v.put(&mut self.add_from),
+            "is_from_library" => v.put(&mut self.is_from_library),
+            _ => v.skip(),
+        }
     }
 }
 /// The `metric_dimensions` of `MetricTemplate`.
@@ -2967,21 +3301,32 @@ pub struct MetricDimension {
 }
 impl FromJson for MetricDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricDimension")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.set("metric_dimension_id", &mut out.metric_dimension_id);
-        o.set("name", &mut out.name);
-        o.set(
-            "evaluation_rule_id_for_each_metric",
-            &mut out.evaluation_rule_id_for_each_metric,
-        );
-        o.set("dimension_weight", &mut out.dimension_weight);
-        o.set("description", &mut out.description);
-        o.set("review_rule_option", &mut out.review_rule_option);
-        o.set("custom_metric_config", &mut out.custom_metric_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricDimension {
+    const NAME: &'static str = "MetricDimension";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            "metric_dimension_id" => v.put(&mut self.metric_dimension_id),
+            "name" => v.put(&mut self.name),
+            "evaluation_rule_id_for_each_metric" => {
+                v.put(&mut self.evaluation_rule_id_for_each_metric)
+            }
+            "dimension_weight" => v.put(&mut self.dimension_weight),
+            "description" => v.put(&mut self.description),
+            "review_rule_option" => v.put(&mut self.review_rule_option),
+            "custom_metric_config" => v.put(&mut self.custom_metric_config),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryMetricFieldResponseBody`.
@@ -3001,13 +3346,25 @@ pub struct MetricField {
 }
 impl FromJson for MetricField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricField")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricField {
+    const NAME: &'static str = "MetricField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `fields` of `MetricDetail`.
@@ -3027,13 +3384,25 @@ pub struct MetricFieldInDetails {
 }
 impl FromJson for MetricFieldInDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricFieldInDetails")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("field_value", &mut out.field_value);
-        o.set("field_value_person", &mut out.field_value_person);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricFieldInDetails {
+    const NAME: &'static str = "MetricFieldInDetails";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "field_value" => v.put(&mut self.field_value),
+            "field_value_person" => v.put(&mut self.field_value_person),
+            _ => v.skip(),
+        }
     }
 }
 /// The `fields` of `MetricInLibrary`.
@@ -3055,14 +3424,26 @@ pub struct MetricFieldInLibrary {
 }
 impl FromJson for MetricFieldInLibrary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricFieldInLibrary")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("input_setting", &mut out.input_setting);
-        o.set("field_value", &mut out.field_value);
-        o.set("field_value_person", &mut out.field_value_person);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricFieldInLibrary {
+    const NAME: &'static str = "MetricFieldInLibrary";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "input_setting" => v.put(&mut self.input_setting),
+            "field_value" => v.put(&mut self.field_value),
+            "field_value_person" => v.put(&mut self.field_value_person),
+            _ => v.skip(),
+        }
     }
 }
 /// The `fields` of `MetricInTemplate`.
@@ -3084,14 +3465,26 @@ pub struct MetricFieldInTemplate {
 }
 impl FromJson for MetricFieldInTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricFieldInTemplate")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("input_setting", &mut out.input_setting);
-        o.set("filed_value", &mut out.filed_value);
-        o.set("field_value_person", &mut out.field_value_person);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricFieldInTemplate {
+    const NAME: &'static str = "MetricFieldInTemplate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "input_setting" => v.put(&mut self.input_setting),
+            "filed_value" => v.put(&mut self.filed_value),
+            "field_value_person" => v.put(&mut self.field_value_person),
+            _ => v.skip(),
+        }
     }
 }
 /// The `groups` of `MetricTemplate`.
@@ -3109,12 +3502,24 @@ pub struct MetricGroup {
 }
 impl FromJson for MetricGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricGroup")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricGroup {
+    const NAME: &'static str = "MetricGroup";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryMetricLibResponseBody`.
@@ -3148,20 +3553,32 @@ pub struct MetricInLibrary {
 }
 impl FromJson for MetricInLibrary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricInLibrary")?;
-        let mut out = Self::default();
-        o.set("metric_id", &mut out.metric_id);
-        o.set("name", &mut out.name);
-        o.set("type_id", &mut out.type_id);
-        o.set("tags", &mut out.tags);
-        o.set("fields", &mut out.fields);
-        o.set("scoring_setting_type", &mut out.scoring_setting_type);
-        o.set("scoring_formula", &mut out.scoring_formula);
-        o.set("data_source_inputters", &mut out.data_source_inputters);
-        o.set("range_of_availability", &mut out.range_of_availability);
-        o.set("is_active", &mut out.is_active);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricInLibrary {
+    const NAME: &'static str = "MetricInLibrary";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "metric_id" => v.put(&mut self.metric_id),
+            "name" => v.put(&mut self.name),
+            "type_id" => v.put(&mut self.type_id),
+            "tags" => v.put(&mut self.tags),
+            "fields" => v.put(&mut self.fields),
+            "scoring_setting_type" => v.put(&mut self.scoring_setting_type),
+            "scoring_formula" => v.put(&mut self.scoring_formula),
+            "data_source_inputters" => v.put(&mut self.data_source_inputters),
+            "range_of_availability" => v.put(&mut self.range_of_availability),
+            "is_active" => v.put(&mut self.is_active),
+            _ => v.skip(),
+        }
     }
 }
 /// The `metrics` of `MetricTemplate`.
@@ -3195,20 +3612,32 @@ pub struct MetricInTemplate {
 }
 impl FromJson for MetricInTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricInTemplate")?;
-        let mut out = Self::default();
-        o.set("group_id", &mut out.group_id);
-        o.set("metric_id", &mut out.metric_id);
-        o.set("name", &mut out.name);
-        o.set("type_id", &mut out.type_id);
-        o.set("fields", &mut out.fields);
-        o.set("is_from_library", &mut out.is_from_library);
-        o.set("scoring_setting_type", &mut out.scoring_setting_type);
-        o.set("data_source_inputters", &mut out.data_source_inputters);
-        o.set("metric_dimension_id", &mut out.metric_dimension_id);
-        o.set("review_rule_config", &mut out.review_rule_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricInTemplate {
+    const NAME: &'static str = "MetricInTemplate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "group_id" => v.put(&mut self.group_id),
+            "metric_id" => v.put(&mut self.metric_id),
+            "name" => v.put(&mut self.name),
+            "type_id" => v.put(&mut self.type_id),
+            "fields" => v.put(&mut self.fields),
+            "is_from_library" => v.put(&mut self.is_from_library),
+            "scoring_setting_type" => v.put(&mut self.scoring_setting_type),
+            "data_source_inputters" => v.put(&mut self.data_source_inputters),
+            "metric_dimension_id" => v.put(&mut self.metric_dimension_id),
+            "review_rule_config" => v.put(&mut self.review_rule_config),
+            _ => v.skip(),
+        }
     }
 }
 /// The `review_rule_config` of `MetricInTemplate`.
@@ -3226,12 +3655,24 @@ pub struct MetricReviewRuleConfig {
 }
 impl FromJson for MetricReviewRuleConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricReviewRuleConfig")?;
-        let mut out = Self::default();
-        o.set("max", &mut out.max);
-        o.set("min", &mut out.min);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricReviewRuleConfig {
+    const NAME: &'static str = "MetricReviewRuleConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "max" => v.put(&mut self.max),
+            "min" => v.put(&mut self.min),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListMetricTagResponseBody`.
@@ -3255,15 +3696,27 @@ pub struct MetricTag {
 }
 impl FromJson for MetricTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricTag")?;
-        let mut out = Self::default();
-        o.set("tag_id", &mut out.tag_id);
-        o.set("tag_name", &mut out.tag_name);
-        o.set("index", &mut out.index);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricTag {
+    const NAME: &'static str = "MetricTag";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tag_id" => v.put(&mut self.tag_id),
+            "tag_name" => v.put(&mut self.tag_name),
+            "index" => v.put(&mut self.index),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryMetricTemplateResponseBody`.
@@ -3297,20 +3750,32 @@ pub struct MetricTemplate {
 }
 impl FromJson for MetricTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MetricTemplate")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("status", &mut out.status);
-        o.set("is_set_by_group", &mut out.is_set_by_group);
-        o.set("total_metric_score_method", &mut out.total_metric_score_method);
-        o.set("metric_weight_method", &mut out.metric_weight_method);
-        o.set("metric_dimensions", &mut out.metric_dimensions);
-        o.set("metrics", &mut out.metrics);
-        o.set("groups", &mut out.groups);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MetricTemplate {
+    const NAME: &'static str = "MetricTemplate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "status" => v.put(&mut self.status),
+            "is_set_by_group" => v.put(&mut self.is_set_by_group),
+            "total_metric_score_method" => v.put(&mut self.total_metric_score_method),
+            "metric_weight_method" => v.put(&mut self.metric_weight_method),
+            "metric_dimensions" => v.put(&mut self.metric_dimensions),
+            "metrics" => v.put(&mut self.metrics),
+            "groups" => v.put(&mut self.groups),
+            _ => v.skip(),
+        }
     }
 }
 /// The `objective_data` of `ReviewDetail`.
@@ -3334,15 +3799,27 @@ pub struct ObjectiveData {
 }
 impl FromJson for ObjectiveData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ObjectiveData")?;
-        let mut out = Self::default();
-        o.set("objective_id", &mut out.objective_id);
-        o.set("score", &mut out.score);
-        o.set("text", &mut out.text);
-        o.set("keyresult_data", &mut out.keyresult_data);
-        o.set("richtext", &mut out.richtext);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ObjectiveData {
+    const NAME: &'static str = "ObjectiveData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "objective_id" => v.put(&mut self.objective_id),
+            "score" => v.put(&mut self.score),
+            "text" => v.put(&mut self.text),
+            "keyresult_data" => v.put(&mut self.keyresult_data),
+            "richtext" => v.put(&mut self.richtext),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.activity.query` (Get information about the project).
@@ -3379,11 +3856,23 @@ pub struct QueryActivityResponseBody {
 }
 impl FromJson for QueryActivityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryActivityResponseBody")?;
-        let mut out = Self::default();
-        o.set("activities", &mut out.activities);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryActivityResponseBody {
+    const NAME: &'static str = "QueryActivityResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "activities" => v.put(&mut self.activities),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.additional_information.query` (Batch Query Supplementary Information).
@@ -3436,13 +3925,25 @@ pub struct QueryAdditionalInformationResponseBody {
 }
 impl FromJson for QueryAdditionalInformationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryAdditionalInformationResponseBody")?;
-        let mut out = Self::default();
-        o.set("additional_informations", &mut out.additional_informations);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryAdditionalInformationResponseBody {
+    const NAME: &'static str = "QueryAdditionalInformationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "additional_informations" => v.put(&mut self.additional_informations),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.indicator.query` (Get the evaluation question configuration).
@@ -3480,13 +3981,25 @@ pub struct QueryIndicatorResponseBody {
 }
 impl FromJson for QueryIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryIndicatorResponseBody")?;
-        let mut out = Self::default();
-        o.set("indicators", &mut out.indicators);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryIndicatorResponseBody {
+    const NAME: &'static str = "QueryIndicatorResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "indicators" => v.put(&mut self.indicators),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.metric_detail.query` (Batch acquisition of key metric details of the person being evaluated for the specified period).
@@ -3531,12 +4044,24 @@ pub struct QueryMetricDetailResponseBody {
 }
 impl FromJson for QueryMetricDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMetricDetailResponseBody")?;
-        let mut out = Self::default();
-        o.set("semester_id", &mut out.semester_id);
-        o.set("reviewee_metrics", &mut out.reviewee_metrics);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMetricDetailResponseBody {
+    const NAME: &'static str = "QueryMetricDetailResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "semester_id" => v.put(&mut self.semester_id),
+            "reviewee_metrics" => v.put(&mut self.reviewee_metrics),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.metric_field.query` (Get indicator field information).
@@ -3570,11 +4095,23 @@ pub struct QueryMetricFieldResponseBody {
 }
 impl FromJson for QueryMetricFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMetricFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMetricFieldResponseBody {
+    const NAME: &'static str = "QueryMetricFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.metric_lib.query` (Get indicator library information).
@@ -3628,13 +4165,25 @@ pub struct QueryMetricLibResponseBody {
 }
 impl FromJson for QueryMetricLibResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMetricLibResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMetricLibResponseBody {
+    const NAME: &'static str = "QueryMetricLibResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.metric_template.query` (Get indicator template information).
@@ -3679,13 +4228,25 @@ pub struct QueryMetricTemplateResponseBody {
 }
 impl FromJson for QueryMetricTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMetricTemplateResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMetricTemplateResponseBody {
+    const NAME: &'static str = "QueryMetricTemplateResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.question.query` (Get evaluation template configuration).
@@ -3723,13 +4284,25 @@ pub struct QueryQuestionResponseBody {
 }
 impl FromJson for QueryQuestionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryQuestionResponseBody")?;
-        let mut out = Self::default();
-        o.set("tag_based_questions", &mut out.tag_based_questions);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryQuestionResponseBody {
+    const NAME: &'static str = "QueryQuestionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tag_based_questions" => v.put(&mut self.tag_based_questions),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.review_data.query` (Acquire detailed performance data).
@@ -3799,11 +4372,23 @@ pub struct QueryReviewDataResponseBody {
 }
 impl FromJson for QueryReviewDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryReviewDataResponseBody")?;
-        let mut out = Self::default();
-        o.set("datas", &mut out.datas);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryReviewDataResponseBody {
+    const NAME: &'static str = "QueryReviewDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "datas" => v.put(&mut self.datas),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.review_template.query` (Get label fill in question configuration).
@@ -3841,13 +4426,25 @@ pub struct QueryReviewTemplateResponseBody {
 }
 impl FromJson for QueryReviewTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryReviewTemplateResponseBody")?;
-        let mut out = Self::default();
-        o.set("review_templates", &mut out.review_templates);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryReviewTemplateResponseBody {
+    const NAME: &'static str = "QueryReviewTemplateResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "review_templates" => v.put(&mut self.review_templates),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.reviewee.query` (Obtain information of reviewees).
@@ -3899,14 +4496,26 @@ pub struct QueryRevieweeResponseBody {
 }
 impl FromJson for QueryRevieweeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRevieweeResponseBody")?;
-        let mut out = Self::default();
-        o.set("semester_id", &mut out.semester_id);
-        o.set("reviewees", &mut out.reviewees);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRevieweeResponseBody {
+    const NAME: &'static str = "QueryRevieweeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "semester_id" => v.put(&mut self.semester_id),
+            "reviewees" => v.put(&mut self.reviewees),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.user_info.query` (获取绩效周期人员信息).
@@ -3951,12 +4560,24 @@ pub struct QueryUserInfoResponseBody {
 }
 impl FromJson for QueryUserInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryUserInfoResponseBody")?;
-        let mut out = Self::default();
-        o.set("semester_id", &mut out.semester_id);
-        o.set("user_infos", &mut out.user_infos);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryUserInfoResponseBody {
+    const NAME: &'static str = "QueryUserInfoResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "semester_id" => v.put(&mut self.semester_id),
+            "user_infos" => v.put(&mut self.user_infos),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tag_based_questions` of `QueryQuestionResponseBody`.
@@ -3976,13 +4597,25 @@ pub struct Question {
 }
 impl FromJson for Question {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Question")?;
-        let mut out = Self::default();
-        o.set("question_id", &mut out.question_id);
-        o.set("name", &mut out.name);
-        o.set("tag_items", &mut out.tag_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Question {
+    const NAME: &'static str = "Question";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "question_id" => v.put(&mut self.question_id),
+            "name" => v.put(&mut self.name),
+            "tag_items" => v.put(&mut self.tag_items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `data` of `ReviewUnit`.
@@ -4032,28 +4665,40 @@ pub struct ReviewDetail {
 }
 impl FromJson for ReviewDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewDetail")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("reviewer_user_id", &mut out.reviewer_user_id);
-        o.set("submit_time", &mut out.submit_time);
-        o.set("indicator_id", &mut out.indicator_id);
-        o.set("option_id", &mut out.option_id);
-        o.set("score", &mut out.score);
-        o.set("text", &mut out.text);
-        o.set("tag_based_question_id", &mut out.tag_based_question_id);
-        o.set("tag_text_item_data", &mut out.tag_text_item_data);
-        o.set("perf_coefficient_value", &mut out.perf_coefficient_value);
-        o.set("sub_indicator_data", &mut out.sub_indicator_data);
-        o.set("objective_data", &mut out.objective_data);
-        o.set("metric_data", &mut out.metric_data);
-        o.set("leader_review_data_source", &mut out.leader_review_data_source);
-        o.set("multi_texts", &mut out.multi_texts);
-        o.set("richtext", &mut out.richtext);
-        o.set("multi_richtexts", &mut out.multi_richtexts);
-        o.set("is_principal_review_item", &mut out.is_principal_review_item);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewDetail {
+    const NAME: &'static str = "ReviewDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "reviewer_user_id" => v.put(&mut self.reviewer_user_id),
+            "submit_time" => v.put(&mut self.submit_time),
+            "indicator_id" => v.put(&mut self.indicator_id),
+            "option_id" => v.put(&mut self.option_id),
+            "score" => v.put(&mut self.score),
+            "text" => v.put(&mut self.text),
+            "tag_based_question_id" => v.put(&mut self.tag_based_question_id),
+            "tag_text_item_data" => v.put(&mut self.tag_text_item_data),
+            "perf_coefficient_value" => v.put(&mut self.perf_coefficient_value),
+            "sub_indicator_data" => v.put(&mut self.sub_indicator_data),
+            "objective_data" => v.put(&mut self.objective_data),
+            "metric_data" => v.put(&mut self.metric_data),
+            "leader_review_data_source" => v.put(&mut self.leader_review_data_source),
+            "multi_texts" => v.put(&mut self.multi_texts),
+            "richtext" => v.put(&mut self.richtext),
+            "multi_richtexts" => v.put(&mut self.multi_richtexts),
+            "is_principal_review_item" => v.put(&mut self.is_principal_review_item),
+            _ => v.skip(),
+        }
     }
 }
 /// The `datas` of `QueryReviewDataResponseBody`.
@@ -4077,15 +4722,27 @@ pub struct ReviewProfile {
 }
 impl FromJson for ReviewProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewProfile")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("semester_id", &mut out.semester_id);
-        o.set("activity_id", &mut out.activity_id);
-        o.set("review_template_id", &mut out.review_template_id);
-        o.set("stages", &mut out.stages);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewProfile {
+    const NAME: &'static str = "ReviewProfile";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "semester_id" => v.put(&mut self.semester_id),
+            "activity_id" => v.put(&mut self.activity_id),
+            "review_template_id" => v.put(&mut self.review_template_id),
+            "stages" => v.put(&mut self.stages),
+            _ => v.skip(),
+        }
     }
 }
 /// The `records` of `ReviewStage`.
@@ -4109,18 +4766,29 @@ pub struct ReviewRecord {
 }
 impl FromJson for ReviewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewRecord")?;
-        let mut out = Self::default();
-        o.set("progress", &mut out.progress);
-        o.set("units", &mut out.units);
-        o.set("invited_review_record_info", &mut out.invited_review_record_info);
-        o.set(
-            "direct_project_leader_record_info",
-            &mut out.direct_project_leader_record_info,
-        );
-        o.set("record_id", &mut out.record_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewRecord {
+    const NAME: &'static str = "ReviewRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "progress" => v.put(&mut self.progress),
+            "units" => v.put(&mut self.units),
+            "invited_review_record_info" => v.put(&mut self.invited_review_record_info),
+            "direct_project_leader_record_info" => {
+                v.put(&mut self.direct_project_leader_record_info)
+            }
+            "record_id" => v.put(&mut self.record_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `stages` of `ReviewProfile`.
@@ -4146,16 +4814,28 @@ pub struct ReviewStage {
 }
 impl FromJson for ReviewStage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewStage")?;
-        let mut out = Self::default();
-        o.set("stage_id", &mut out.stage_id);
-        o.set("stage_type", &mut out.stage_type);
-        o.set("review_stage_roles", &mut out.review_stage_roles);
-        o.set("template_id", &mut out.template_id);
-        o.set("records", &mut out.records);
-        o.set("review_stage_role", &mut out.review_stage_role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewStage {
+    const NAME: &'static str = "ReviewStage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "stage_id" => v.put(&mut self.stage_id),
+            "stage_type" => v.put(&mut self.stage_type),
+            "review_stage_roles" => v.put(&mut self.review_stage_roles),
+            "template_id" => v.put(&mut self.template_id),
+            "records" => v.put(&mut self.records),
+            "review_stage_role" => v.put(&mut self.review_stage_role),
+            _ => v.skip(),
+        }
     }
 }
 /// The `review_templates` of `QueryReviewTemplateResponseBody`.
@@ -4181,16 +4861,28 @@ pub struct ReviewTemplate {
 }
 impl FromJson for ReviewTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewTemplate")?;
-        let mut out = Self::default();
-        o.set("templates", &mut out.templates);
-        o.set("units", &mut out.units);
-        o.set("review_template_id", &mut out.review_template_id);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewTemplate {
+    const NAME: &'static str = "ReviewTemplate";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "templates" => v.put(&mut self.templates),
+            "units" => v.put(&mut self.units),
+            "review_template_id" => v.put(&mut self.review_template_id),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `units` of `ReviewRecord`.
@@ -4210,13 +4902,25 @@ pub struct ReviewUnit {
 }
 impl FromJson for ReviewUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReviewUnit")?;
-        let mut out = Self::default();
-        o.set("unit_id", &mut out.unit_id);
-        o.set("is_unknown", &mut out.is_unknown);
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReviewUnit {
+    const NAME: &'static str = "ReviewUnit";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unit_id" => v.put(&mut self.unit_id),
+            "is_unknown" => v.put(&mut self.is_unknown),
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reviewees` of `QueryRevieweeResponseBody`.
@@ -4236,13 +4940,25 @@ pub struct Reviewee {
 }
 impl FromJson for Reviewee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Reviewee")?;
-        let mut out = Self::default();
-        o.set("reviewee_user_id", &mut out.reviewee_user_id);
-        o.set("activity_ids", &mut out.activity_ids);
-        o.set("reviewprofile_url", &mut out.reviewprofile_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Reviewee {
+    const NAME: &'static str = "Reviewee";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reviewee_user_id" => v.put(&mut self.reviewee_user_id),
+            "activity_ids" => v.put(&mut self.activity_ids),
+            "reviewprofile_url" => v.put(&mut self.reviewprofile_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reviewee_metrics` of `QueryMetricDetailResponseBody`.
@@ -4264,14 +4980,26 @@ pub struct RevieweeMetric {
 }
 impl FromJson for RevieweeMetric {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RevieweeMetric")?;
-        let mut out = Self::default();
-        o.set("reviewee_user_id", &mut out.reviewee_user_id);
-        o.set("metric_template_id", &mut out.metric_template_id);
-        o.set("metric_details", &mut out.metric_details);
-        o.set("reviewee_stage_statuses", &mut out.reviewee_stage_statuses);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RevieweeMetric {
+    const NAME: &'static str = "RevieweeMetric";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reviewee_user_id" => v.put(&mut self.reviewee_user_id),
+            "metric_template_id" => v.put(&mut self.metric_template_id),
+            "metric_details" => v.put(&mut self.metric_details),
+            "reviewee_stage_statuses" => v.put(&mut self.reviewee_stage_statuses),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reviewee_stage_statuses` of `RevieweeMetric`.
@@ -4291,13 +5019,25 @@ pub struct RevieweeStageStatus {
 }
 impl FromJson for RevieweeStageStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RevieweeStageStatus")?;
-        let mut out = Self::default();
-        o.set("stage_id", &mut out.stage_id);
-        o.set("stage_type", &mut out.stage_type);
-        o.set("stage_status", &mut out.stage_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RevieweeStageStatus {
+    const NAME: &'static str = "RevieweeStageStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "stage_id" => v.put(&mut self.stage_id),
+            "stage_type" => v.put(&mut self.stage_type),
+            "stage_status" => v.put(&mut self.stage_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sub_indicator_data` of `ReviewDetail`.
@@ -4323,16 +5063,28 @@ pub struct SubIndicator {
 }
 impl FromJson for SubIndicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubIndicator")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("indicator_id", &mut out.indicator_id);
-        o.set("option_id", &mut out.option_id);
-        o.set("score", &mut out.score);
-        o.set("text", &mut out.text);
-        o.set("richtext", &mut out.richtext);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubIndicator {
+    const NAME: &'static str = "SubIndicator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "indicator_id" => v.put(&mut self.indicator_id),
+            "option_id" => v.put(&mut self.option_id),
+            "score" => v.put(&mut self.score),
+            "text" => v.put(&mut self.text),
+            "richtext" => v.put(&mut self.richtext),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tag_items` of `Question`.
@@ -4350,12 +5102,24 @@ pub struct TagItem {
 }
 impl FromJson for TagItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TagItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TagItem {
+    const NAME: &'static str = "TagItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tag_text_item_data` of `ReviewDetail`.
@@ -4375,13 +5139,25 @@ pub struct TagText {
 }
 impl FromJson for TagText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TagText")?;
-        let mut out = Self::default();
-        o.set("tag_text_id", &mut out.tag_text_id);
-        o.set("tag_text", &mut out.tag_text);
-        o.set("tag_richtext", &mut out.tag_richtext);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TagText {
+    const NAME: &'static str = "TagText";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tag_text_id" => v.put(&mut self.tag_text_id),
+            "tag_text" => v.put(&mut self.tag_text),
+            "tag_richtext" => v.put(&mut self.tag_richtext),
+            _ => v.skip(),
+        }
     }
 }
 /// The `templates` of `ReviewTemplate`.
@@ -4405,15 +5181,29 @@ pub struct Template {
 }
 impl FromJson for Template {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Template")?;
-        let mut out = Self::default();
-        o.set("template_id", &mut out.template_id);
-        o.set("name", &mut out.name);
-        o.set("stage_type", &mut out.stage_type);
-        o.set("review_stage_role", &mut out.review_stage_role);
-        o.set("review_stage_data_write_mode", &mut out.review_stage_data_write_mode);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Template {
+    const NAME: &'static str = "Template";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "template_id" => v.put(&mut self.template_id),
+            "name" => v.put(&mut self.name),
+            "stage_type" => v.put(&mut self.stage_type),
+            "review_stage_role" => v.put(&mut self.review_stage_role),
+            "review_stage_data_write_mode" => {
+                v.put(&mut self.review_stage_data_write_mode)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `units` of `ReviewTemplate`.
@@ -4433,13 +5223,25 @@ pub struct Unit {
 }
 impl FromJson for Unit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Unit")?;
-        let mut out = Self::default();
-        o.set("unit_id", &mut out.unit_id);
-        o.set("name", &mut out.name);
-        o.set("fields", &mut out.fields);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Unit {
+    const NAME: &'static str = "Unit";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unit_id" => v.put(&mut self.unit_id),
+            "name" => v.put(&mut self.name),
+            "fields" => v.put(&mut self.fields),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reviewer_id` of `DirectProjectLeaderRecordInfo`.
@@ -4457,12 +5259,24 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "User")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for User {
+    const NAME: &'static str = "User";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_infos` of `QueryUserInfoResponseBody`.
@@ -4486,15 +5300,27 @@ pub struct UserInfo {
 }
 impl FromJson for UserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserInfo")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("direct_leader_user_id", &mut out.direct_leader_user_id);
-        o.set("department", &mut out.department);
-        o.set("job_family", &mut out.job_family);
-        o.set("job_level", &mut out.job_level);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserInfo {
+    const NAME: &'static str = "UserInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "direct_leader_user_id" => v.put(&mut self.direct_leader_user_id),
+            "department" => v.put(&mut self.department),
+            "job_family" => v.put(&mut self.job_family),
+            "job_level" => v.put(&mut self.job_level),
+            _ => v.skip(),
+        }
     }
 }
 /// The `data` of `WriteUserGroupUserRelResponseBody`.
@@ -4512,12 +5338,24 @@ pub struct WriteUserGroupScopeData {
 }
 impl FromJson for WriteUserGroupScopeData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WriteUserGroupScopeData")?;
-        let mut out = Self::default();
-        o.set("success_user_ids", &mut out.success_user_ids);
-        o.set("fail_user_datas", &mut out.fail_user_datas);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WriteUserGroupScopeData {
+    const NAME: &'static str = "WriteUserGroupScopeData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "success_user_ids" => v.put(&mut self.success_user_ids),
+            "fail_user_datas" => v.put(&mut self.fail_user_datas),
+            _ => v.skip(),
+        }
     }
 }
 /// The `fail_user_datas` of `WriteUserGroupScopeData`.
@@ -4535,12 +5373,24 @@ pub struct WriteUserGroupScopeFailUserData {
 }
 impl FromJson for WriteUserGroupScopeFailUserData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WriteUserGroupScopeFailUserData")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("fail_code", &mut out.fail_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WriteUserGroupScopeFailUserData {
+    const NAME: &'static str = "WriteUserGroupScopeFailUserData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "fail_code" => v.put(&mut self.fail_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `performance.v2.user_group_user_rel.write` (Write member scope of individual group).
@@ -4582,11 +5432,23 @@ pub struct WriteUserGroupUserRelResponseBody {
 }
 impl FromJson for WriteUserGroupUserRelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WriteUserGroupUserRelResponseBody")?;
-        let mut out = Self::default();
-        o.set("data", &mut out.data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WriteUserGroupUserRelResponseBody {
+    const NAME: &'static str = "WriteUserGroupUserRelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data" => v.put(&mut self.data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `department` of `UserInfo`.

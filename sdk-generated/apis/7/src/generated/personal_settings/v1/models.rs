@@ -113,6 +113,9 @@ impl FromJson for Color {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Color {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -248,6 +251,9 @@ impl FromJson for IconKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for IconKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -330,6 +336,9 @@ impl json::Absent for ResultModel {
 impl FromJson for ResultModel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ResultModel {
@@ -428,6 +437,9 @@ impl FromJson for SystemStatusUserOpenResultEntityResultModel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SystemStatusUserOpenResultEntityResultModel {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -515,6 +527,9 @@ impl FromJson for UpdateFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UpdateFields {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -590,6 +605,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -627,11 +645,23 @@ pub struct BatchCloseSystemStatusResponseBody {
 }
 impl FromJson for BatchCloseSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchCloseSystemStatusResponseBody")?;
-        let mut out = Self::default();
-        o.set("result_list", &mut out.result_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchCloseSystemStatusResponseBody {
+    const NAME: &'static str = "BatchCloseSystemStatusResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result_list" => v.put(&mut self.result_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `personal_settings.v1.system_status.batch_open` (Batch open system status).
@@ -671,11 +701,23 @@ pub struct BatchOpenSystemStatusResponseBody {
 }
 impl FromJson for BatchOpenSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchOpenSystemStatusResponseBody")?;
-        let mut out = Self::default();
-        o.set("result_list", &mut out.result_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchOpenSystemStatusResponseBody {
+    const NAME: &'static str = "BatchOpenSystemStatusResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result_list" => v.put(&mut self.result_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `personal_settings.v1.system_status.list` (List system status) answers with.
@@ -695,13 +737,25 @@ pub struct ListSystemStatusResponseBody {
 }
 impl FromJson for ListSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSystemStatusResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSystemStatusResponseBody {
+    const NAME: &'static str = "ListSystemStatusResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `personal_settings.v1.system_status.patch` (Patch system status).
@@ -744,11 +798,23 @@ pub struct PatchSystemStatusResponseBody {
 }
 impl FromJson for PatchSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchSystemStatusResponseBody")?;
-        let mut out = Self::default();
-        o.set("system_status", &mut out.system_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchSystemStatusResponseBody {
+    const NAME: &'static str = "PatchSystemStatusResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "system_status" => v.put(&mut self.system_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `personal_settings.v1.system_status.create` (Create system status).
@@ -811,17 +877,29 @@ pub struct SystemStatus {
 }
 impl FromJson for SystemStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SystemStatus")?;
-        let mut out = Self::default();
-        o.set("system_status_id", &mut out.system_status_id);
-        o.set("title", &mut out.title);
-        o.set("i18n_title", &mut out.i18n_title);
-        o.set("icon_key", &mut out.icon_key);
-        o.set("color", &mut out.color);
-        o.set("priority", &mut out.priority);
-        o.set("sync_setting", &mut out.sync_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SystemStatus {
+    const NAME: &'static str = "SystemStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "system_status_id" => v.put(&mut self.system_status_id),
+            "title" => v.put(&mut self.title),
+            "i18n_title" => v.put(&mut self.i18n_title),
+            "icon_key" => v.put(&mut self.icon_key),
+            "color" => v.put(&mut self.color),
+            "priority" => v.put(&mut self.priority),
+            "sync_setting" => v.put(&mut self.sync_setting),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SystemStatus {
@@ -863,13 +941,25 @@ pub struct SystemStatusI18nName {
 }
 impl FromJson for SystemStatusI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SystemStatusI18nName")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SystemStatusI18nName {
+    const NAME: &'static str = "SystemStatusI18nName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SystemStatusI18nName {
@@ -910,15 +1000,27 @@ pub struct SystemStatusSyncSetting {
 }
 impl FromJson for SystemStatusSyncSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SystemStatusSyncSetting")?;
-        let mut out = Self::default();
-        o.set("is_open_by_default", &mut out.is_open_by_default);
-        o.set("title", &mut out.title);
-        o.set("i18n_title", &mut out.i18n_title);
-        o.set("explain", &mut out.explain);
-        o.set("i18n_explain", &mut out.i18n_explain);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SystemStatusSyncSetting {
+    const NAME: &'static str = "SystemStatusSyncSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_open_by_default" => v.put(&mut self.is_open_by_default),
+            "title" => v.put(&mut self.title),
+            "i18n_title" => v.put(&mut self.i18n_title),
+            "explain" => v.put(&mut self.explain),
+            "i18n_explain" => v.put(&mut self.i18n_explain),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SystemStatusSyncSetting {
@@ -947,12 +1049,24 @@ pub struct SystemStatusUserCloseResultEntity {
 }
 impl FromJson for SystemStatusUserCloseResultEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SystemStatusUserCloseResultEntity")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SystemStatusUserCloseResultEntity {
+    const NAME: &'static str = "SystemStatusUserCloseResultEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_list` of `BatchOpenSystemStatusRequestBody`.
@@ -999,13 +1113,25 @@ pub struct SystemStatusUserOpenResultEntity {
 }
 impl FromJson for SystemStatusUserOpenResultEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SystemStatusUserOpenResultEntity")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("end_time", &mut out.end_time);
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SystemStatusUserOpenResultEntity {
+    const NAME: &'static str = "SystemStatusUserOpenResultEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "end_time" => v.put(&mut self.end_time),
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `personal_settings.v1.system_status.create` (Create system status) answers with.

@@ -93,6 +93,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -168,6 +171,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -191,13 +197,25 @@ pub struct FormContent {
 }
 impl FromJson for FormContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormContent")?;
-        let mut out = Self::default();
-        o.set("field_id", &mut out.field_id);
-        o.set("field_name", &mut out.field_name);
-        o.set("field_value", &mut out.field_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormContent {
+    const NAME: &'static str = "FormContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "field_id" => v.put(&mut self.field_id),
+            "field_name" => v.put(&mut self.field_name),
+            "field_value" => v.put(&mut self.field_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `form_schema` of `Rule`.
@@ -215,12 +233,24 @@ pub struct FormField {
 }
 impl FromJson for FormField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FormField")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FormField {
+    const NAME: &'static str = "FormField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `report.v1.rule.query` (Query rules) answers with.
@@ -236,11 +266,23 @@ pub struct QueryRuleResponseBody {
 }
 impl FromJson for QueryRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryRuleResponseBody")?;
-        let mut out = Self::default();
-        o.set("rules", &mut out.rules);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryRuleResponseBody {
+    const NAME: &'static str = "QueryRuleResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rules" => v.put(&mut self.rules),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `report.v1.task.query` (Query tasks).
@@ -299,13 +341,25 @@ pub struct QueryTaskResponseBody {
 }
 impl FromJson for QueryTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryTaskResponseBody {
+    const NAME: &'static str = "QueryTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `report.v1.rule_view.remove` (Remove rule board).
@@ -379,31 +433,43 @@ pub struct Rule {
 }
 impl FromJson for Rule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Rule")?;
-        let mut out = Self::default();
-        o.set("rule_id", &mut out.rule_id);
-        o.set("name", &mut out.name);
-        o.set("icon_name", &mut out.icon_name);
-        o.set("created_at", &mut out.created_at);
-        o.set("creator_user_id", &mut out.creator_user_id);
-        o.set("creator_user_name", &mut out.creator_user_name);
-        o.set("owner_user_id", &mut out.owner_user_id);
-        o.set("owner_user_name", &mut out.owner_user_name);
-        o.set("form_schema", &mut out.form_schema);
-        o.set("is_deleted", &mut out.is_deleted);
-        o.set("need_report_user_ids", &mut out.need_report_user_ids);
-        o.set("need_report_department_ids", &mut out.need_report_department_ids);
-        o.set("need_report_chat_ids", &mut out.need_report_chat_ids);
-        o.set("cc_user_ids", &mut out.cc_user_ids);
-        o.set("cc_department_ids", &mut out.cc_department_ids);
-        o.set("to_user_ids", &mut out.to_user_ids);
-        o.set("to_chat_ids", &mut out.to_chat_ids);
-        o.set("to_leaders", &mut out.to_leaders);
-        o.set("to_department_owners", &mut out.to_department_owners);
-        o.set("manager_user_ids", &mut out.manager_user_ids);
-        o.set("cc_chat_ids", &mut out.cc_chat_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Rule {
+    const NAME: &'static str = "Rule";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rule_id" => v.put(&mut self.rule_id),
+            "name" => v.put(&mut self.name),
+            "icon_name" => v.put(&mut self.icon_name),
+            "created_at" => v.put(&mut self.created_at),
+            "creator_user_id" => v.put(&mut self.creator_user_id),
+            "creator_user_name" => v.put(&mut self.creator_user_name),
+            "owner_user_id" => v.put(&mut self.owner_user_id),
+            "owner_user_name" => v.put(&mut self.owner_user_name),
+            "form_schema" => v.put(&mut self.form_schema),
+            "is_deleted" => v.put(&mut self.is_deleted),
+            "need_report_user_ids" => v.put(&mut self.need_report_user_ids),
+            "need_report_department_ids" => v.put(&mut self.need_report_department_ids),
+            "need_report_chat_ids" => v.put(&mut self.need_report_chat_ids),
+            "cc_user_ids" => v.put(&mut self.cc_user_ids),
+            "cc_department_ids" => v.put(&mut self.cc_department_ids),
+            "to_user_ids" => v.put(&mut self.to_user_ids),
+            "to_chat_ids" => v.put(&mut self.to_chat_ids),
+            "to_leaders" => v.put(&mut self.to_leaders),
+            "to_department_owners" => v.put(&mut self.to_department_owners),
+            "manager_user_ids" => v.put(&mut self.manager_user_ids),
+            "cc_chat_ids" => v.put(&mut self.cc_chat_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `QueryTaskResponseBody`.
@@ -439,20 +505,32 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Task")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("rule_name", &mut out.rule_name);
-        o.set("from_user_id", &mut out.from_user_id);
-        o.set("from_user_name", &mut out.from_user_name);
-        o.set("department_name", &mut out.department_name);
-        o.set("commit_time", &mut out.commit_time);
-        o.set("form_contents", &mut out.form_contents);
-        o.set("rule_id", &mut out.rule_id);
-        o.set("department_ids", &mut out.department_ids);
-        o.set("to_user_ids", &mut out.to_user_ids);
-        o.set("to_user_names", &mut out.to_user_names);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Task {
+    const NAME: &'static str = "Task";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "rule_name" => v.put(&mut self.rule_name),
+            "from_user_id" => v.put(&mut self.from_user_id),
+            "from_user_name" => v.put(&mut self.from_user_name),
+            "department_name" => v.put(&mut self.department_name),
+            "commit_time" => v.put(&mut self.commit_time),
+            "form_contents" => v.put(&mut self.form_contents),
+            "rule_id" => v.put(&mut self.rule_id),
+            "department_ids" => v.put(&mut self.department_ids),
+            "to_user_ids" => v.put(&mut self.to_user_ids),
+            "to_user_names" => v.put(&mut self.to_user_names),
+            _ => v.skip(),
+        }
     }
 }

@@ -69,6 +69,9 @@ impl FromJson for Access {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Access {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -140,6 +143,9 @@ impl FromJson for AssociatedSmartFilter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for AssociatedSmartFilter {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -206,6 +212,9 @@ impl json::Absent for CardKey {
 impl FromJson for CardKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for CardKey {
@@ -277,6 +286,9 @@ impl json::Absent for ChatType {
 impl FromJson for ChatType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ChatType {
@@ -360,6 +372,9 @@ impl json::Absent for Color {
 impl FromJson for Color {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Color {
@@ -468,6 +483,9 @@ impl FromJson for DocTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DocTypes {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -538,6 +556,9 @@ impl json::Absent for EntityType {
 impl FromJson for EntityType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for EntityType {
@@ -618,6 +639,9 @@ impl FromJson for FilterType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for FilterType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -689,6 +713,9 @@ impl FromJson for Format {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Format {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -759,6 +786,9 @@ impl json::Absent for FromType {
 impl FromJson for FromType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for FromType {
@@ -835,6 +865,9 @@ impl FromJson for IdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for IdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -910,6 +943,9 @@ impl FromJson for MessageType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MessageType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -981,6 +1017,9 @@ impl FromJson for OptionMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OptionMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1051,6 +1090,9 @@ impl json::Absent for Order {
 impl FromJson for Order {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Order {
@@ -1142,6 +1184,9 @@ impl json::Absent for SchemaPropertyType {
 impl FromJson for SchemaPropertyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SchemaPropertyType {
@@ -1237,6 +1282,9 @@ impl json::Absent for SortType {
 impl FromJson for SortType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for SortType {
@@ -1337,6 +1385,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1412,6 +1463,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1446,13 +1500,25 @@ pub struct Acl {
 }
 impl FromJson for Acl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Acl")?;
-        let mut out = Self::default();
-        o.set("access", &mut out.access);
-        o.set("value", &mut out.value);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Acl {
+    const NAME: &'static str = "Acl";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "access" => v.put(&mut self.access),
+            "value" => v.put(&mut self.value),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Acl {
@@ -1483,12 +1549,24 @@ pub struct ConnectorParam {
 }
 impl FromJson for ConnectorParam {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ConnectorParam")?;
-        let mut out = Self::default();
-        o.set("callback_user_id_type", &mut out.callback_user_id_type);
-        o.set("callback_endpoint", &mut out.callback_endpoint);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ConnectorParam {
+    const NAME: &'static str = "ConnectorParam";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "callback_user_id_type" => v.put(&mut self.callback_user_id_type),
+            "callback_endpoint" => v.put(&mut self.callback_endpoint),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ConnectorParam {
@@ -1540,13 +1618,25 @@ pub struct CreateAppResponseBody {
 }
 impl FromJson for CreateAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAppResponseBody {
+    const NAME: &'static str = "CreateAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `search.v2.message.create` (search message).
@@ -1653,27 +1743,39 @@ pub struct DataSource {
 }
 impl FromJson for DataSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DataSource")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("state", &mut out.state);
-        o.set("description", &mut out.description);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("is_exceed_quota", &mut out.is_exceed_quota);
-        o.set("icon_url", &mut out.icon_url);
-        o.set("template", &mut out.template);
-        o.set("searchable_fields", &mut out.searchable_fields);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("i18n_description", &mut out.i18n_description);
-        o.set("schema_id", &mut out.schema_id);
-        o.set("app_id", &mut out.app_id);
-        o.set("connect_type", &mut out.connect_type);
-        o.set("connector_param", &mut out.connector_param);
-        o.set("enable_answer", &mut out.enable_answer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DataSource {
+    const NAME: &'static str = "DataSource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "state" => v.put(&mut self.state),
+            "description" => v.put(&mut self.description),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "is_exceed_quota" => v.put(&mut self.is_exceed_quota),
+            "icon_url" => v.put(&mut self.icon_url),
+            "template" => v.put(&mut self.template),
+            "searchable_fields" => v.put(&mut self.searchable_fields),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "i18n_description" => v.put(&mut self.i18n_description),
+            "schema_id" => v.put(&mut self.schema_id),
+            "app_id" => v.put(&mut self.app_id),
+            "connect_type" => v.put(&mut self.connect_type),
+            "connector_param" => v.put(&mut self.connector_param),
+            "enable_answer" => v.put(&mut self.enable_answer),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DataSource {
@@ -1796,23 +1898,35 @@ pub struct DocMeta {
 }
 impl FromJson for DocMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DocMeta")?;
-        let mut out = Self::default();
-        o.set("doc_types", &mut out.doc_types);
-        o.set("update_time", &mut out.update_time);
-        o.set("url", &mut out.url);
-        o.set("owner_name", &mut out.owner_name);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("is_cross_tenant", &mut out.is_cross_tenant);
-        o.set("create_time", &mut out.create_time);
-        o.set("last_open_time", &mut out.last_open_time);
-        o.set("edit_user_id", &mut out.edit_user_id);
-        o.set("edit_user_name", &mut out.edit_user_name);
-        o.set("token", &mut out.token);
-        o.set("file_type", &mut out.file_type);
-        o.set("icon_info", &mut out.icon_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocMeta {
+    const NAME: &'static str = "DocMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "doc_types" => v.put(&mut self.doc_types),
+            "update_time" => v.put(&mut self.update_time),
+            "url" => v.put(&mut self.url),
+            "owner_name" => v.put(&mut self.owner_name),
+            "owner_id" => v.put(&mut self.owner_id),
+            "is_cross_tenant" => v.put(&mut self.is_cross_tenant),
+            "create_time" => v.put(&mut self.create_time),
+            "last_open_time" => v.put(&mut self.last_open_time),
+            "edit_user_id" => v.put(&mut self.edit_user_id),
+            "edit_user_name" => v.put(&mut self.edit_user_name),
+            "token" => v.put(&mut self.token),
+            "file_type" => v.put(&mut self.file_type),
+            "icon_info" => v.put(&mut self.icon_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `res_units` of `SearchDocWikiResponseBody`.
@@ -1834,14 +1948,26 @@ pub struct DocResUnit {
 }
 impl FromJson for DocResUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DocResUnit")?;
-        let mut out = Self::default();
-        o.set("title_highlighted", &mut out.title_highlighted);
-        o.set("summary_highlighted", &mut out.summary_highlighted);
-        o.set("entity_type", &mut out.entity_type);
-        o.set("result_meta", &mut out.result_meta);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocResUnit {
+    const NAME: &'static str = "DocResUnit";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title_highlighted" => v.put(&mut self.title_highlighted),
+            "summary_highlighted" => v.put(&mut self.summary_highlighted),
+            "entity_type" => v.put(&mut self.entity_type),
+            "result_meta" => v.put(&mut self.result_meta),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `search.v2.data_source_item.get` (Get data item) answers with.
@@ -1857,11 +1983,23 @@ pub struct GetDataSourceItemResponseBody {
 }
 impl FromJson for GetDataSourceItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDataSourceItemResponseBody")?;
-        let mut out = Self::default();
-        o.set("item", &mut out.item);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDataSourceItemResponseBody {
+    const NAME: &'static str = "GetDataSourceItemResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "item" => v.put(&mut self.item),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `search.v2.data_source.get` (Get data source) answers with.
@@ -1877,11 +2015,23 @@ pub struct GetDataSourceResponseBody {
 }
 impl FromJson for GetDataSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDataSourceResponseBody")?;
-        let mut out = Self::default();
-        o.set("data_source", &mut out.data_source);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDataSourceResponseBody {
+    const NAME: &'static str = "GetDataSourceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "data_source" => v.put(&mut self.data_source),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `search.v2.schema.get` (Get data schema) answers with.
@@ -1897,11 +2047,23 @@ pub struct GetSchemaResponseBody {
 }
 impl FromJson for GetSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSchemaResponseBody")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSchemaResponseBody {
+    const NAME: &'static str = "GetSchemaResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_name` of `DataSource`.
@@ -1921,13 +2083,25 @@ pub struct I18nMeta {
 }
 impl FromJson for I18nMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nMeta")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("en_us", &mut out.en_us);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nMeta {
+    const NAME: &'static str = "I18nMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "en_us" => v.put(&mut self.en_us),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nMeta {
@@ -1960,15 +2134,27 @@ pub struct Item {
 }
 impl FromJson for Item {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Item")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("acl", &mut out.acl);
-        o.set("metadata", &mut out.metadata);
-        o.set("structured_data", &mut out.structured_data);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Item {
+    const NAME: &'static str = "Item";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "acl" => v.put(&mut self.acl),
+            "metadata" => v.put(&mut self.metadata),
+            "structured_data" => v.put(&mut self.structured_data),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Item {
@@ -2011,12 +2197,24 @@ pub struct ItemContent {
 }
 impl FromJson for ItemContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ItemContent")?;
-        let mut out = Self::default();
-        o.set("format", &mut out.format);
-        o.set("content_data", &mut out.content_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ItemContent {
+    const NAME: &'static str = "ItemContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "format" => v.put(&mut self.format),
+            "content_data" => v.put(&mut self.content_data),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ItemContent {
@@ -2048,15 +2246,27 @@ pub struct ItemMetadata {
 }
 impl FromJson for ItemMetadata {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ItemMetadata")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("source_url", &mut out.source_url);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("source_url_mobile", &mut out.source_url_mobile);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ItemMetadata {
+    const NAME: &'static str = "ItemMetadata";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "source_url" => v.put(&mut self.source_url),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "source_url_mobile" => v.put(&mut self.source_url_mobile),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ItemMetadata {
@@ -2096,13 +2306,25 @@ pub struct ListDataSourceResponseBody {
 }
 impl FromJson for ListDataSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDataSourceResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDataSourceResponseBody {
+    const NAME: &'static str = "ListDataSourceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `search.v2.data_source.patch` (Modify data source).
@@ -2223,13 +2445,25 @@ pub struct Schema {
 }
 impl FromJson for Schema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Schema")?;
-        let mut out = Self::default();
-        o.set("properties", &mut out.properties);
-        o.set("display", &mut out.display);
-        o.set("schema_id", &mut out.schema_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Schema {
+    const NAME: &'static str = "Schema";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "properties" => v.put(&mut self.properties),
+            "display" => v.put(&mut self.display),
+            "schema_id" => v.put(&mut self.schema_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Schema {
@@ -2269,12 +2503,24 @@ pub struct SchemaDisplay {
 }
 impl FromJson for SchemaDisplay {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaDisplay")?;
-        let mut out = Self::default();
-        o.set("card_key", &mut out.card_key);
-        o.set("fields_mapping", &mut out.fields_mapping);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaDisplay {
+    const NAME: &'static str = "SchemaDisplay";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "card_key" => v.put(&mut self.card_key),
+            "fields_mapping" => v.put(&mut self.fields_mapping),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaDisplay {
@@ -2309,12 +2555,24 @@ pub struct SchemaDisplayFieldMapping {
 }
 impl FromJson for SchemaDisplayFieldMapping {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaDisplayFieldMapping")?;
-        let mut out = Self::default();
-        o.set("display_field", &mut out.display_field);
-        o.set("data_field", &mut out.data_field);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaDisplayFieldMapping {
+    const NAME: &'static str = "SchemaDisplayFieldMapping";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "display_field" => v.put(&mut self.display_field),
+            "data_field" => v.put(&mut self.data_field),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaDisplayFieldMapping {
@@ -2349,12 +2607,24 @@ pub struct SchemaFieldAnswerOption {
 }
 impl FromJson for SchemaFieldAnswerOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaFieldAnswerOption")?;
-        let mut out = Self::default();
-        o.set("is_searchable", &mut out.is_searchable);
-        o.set("is_returnable", &mut out.is_returnable);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaFieldAnswerOption {
+    const NAME: &'static str = "SchemaFieldAnswerOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_searchable" => v.put(&mut self.is_searchable),
+            "is_returnable" => v.put(&mut self.is_returnable),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaFieldAnswerOption {
@@ -2400,18 +2670,30 @@ pub struct SchemaFilterOptions {
 }
 impl FromJson for SchemaFilterOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaFilterOptions")?;
-        let mut out = Self::default();
-        o.set("display_name", &mut out.display_name);
-        o.set("i18n_display_name", &mut out.i18n_display_name);
-        o.set("option_mode", &mut out.option_mode);
-        o.set("associated_smart_filter", &mut out.associated_smart_filter);
-        o.set("filter_type", &mut out.filter_type);
-        o.set("predefine_enum_values", &mut out.predefine_enum_values);
-        o.set("enable_client_filter", &mut out.enable_client_filter);
-        o.set("reference_datasource_id", &mut out.reference_datasource_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaFilterOptions {
+    const NAME: &'static str = "SchemaFilterOptions";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "display_name" => v.put(&mut self.display_name),
+            "i18n_display_name" => v.put(&mut self.i18n_display_name),
+            "option_mode" => v.put(&mut self.option_mode),
+            "associated_smart_filter" => v.put(&mut self.associated_smart_filter),
+            "filter_type" => v.put(&mut self.filter_type),
+            "predefine_enum_values" => v.put(&mut self.predefine_enum_values),
+            "enable_client_filter" => v.put(&mut self.enable_client_filter),
+            "reference_datasource_id" => v.put(&mut self.reference_datasource_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaFilterOptions {
@@ -2455,12 +2737,24 @@ pub struct SchemaPredefineEnumStruct {
 }
 impl FromJson for SchemaPredefineEnumStruct {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaPredefineEnumStruct")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("text", &mut out.text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaPredefineEnumStruct {
+    const NAME: &'static str = "SchemaPredefineEnumStruct";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "text" => v.put(&mut self.text),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaPredefineEnumStruct {
@@ -2522,22 +2816,34 @@ pub struct SchemaProperty {
 }
 impl FromJson for SchemaProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaProperty")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("is_searchable", &mut out.is_searchable);
-        o.set("is_sortable", &mut out.is_sortable);
-        o.set("is_returnable", &mut out.is_returnable);
-        o.set("sort_options", &mut out.sort_options);
-        o.set("type_definitions", &mut out.type_definitions);
-        o.set("search_options", &mut out.search_options);
-        o.set("is_filterable", &mut out.is_filterable);
-        o.set("filter_options", &mut out.filter_options);
-        o.set("answer_option", &mut out.answer_option);
-        o.set("desc", &mut out.desc);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaProperty {
+    const NAME: &'static str = "SchemaProperty";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "is_searchable" => v.put(&mut self.is_searchable),
+            "is_sortable" => v.put(&mut self.is_sortable),
+            "is_returnable" => v.put(&mut self.is_returnable),
+            "sort_options" => v.put(&mut self.sort_options),
+            "type_definitions" => v.put(&mut self.type_definitions),
+            "search_options" => v.put(&mut self.search_options),
+            "is_filterable" => v.put(&mut self.is_filterable),
+            "filter_options" => v.put(&mut self.filter_options),
+            "answer_option" => v.put(&mut self.answer_option),
+            "desc" => v.put(&mut self.desc),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaProperty {
@@ -2594,15 +2900,27 @@ pub struct SchemaSearchOptions {
 }
 impl FromJson for SchemaSearchOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaSearchOptions")?;
-        let mut out = Self::default();
-        o.set("enable_semantic_match", &mut out.enable_semantic_match);
-        o.set("enable_exact_match", &mut out.enable_exact_match);
-        o.set("enable_prefix_match", &mut out.enable_prefix_match);
-        o.set("enable_number_suffix_match", &mut out.enable_number_suffix_match);
-        o.set("enable_camel_match", &mut out.enable_camel_match);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaSearchOptions {
+    const NAME: &'static str = "SchemaSearchOptions";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enable_semantic_match" => v.put(&mut self.enable_semantic_match),
+            "enable_exact_match" => v.put(&mut self.enable_exact_match),
+            "enable_prefix_match" => v.put(&mut self.enable_prefix_match),
+            "enable_number_suffix_match" => v.put(&mut self.enable_number_suffix_match),
+            "enable_camel_match" => v.put(&mut self.enable_camel_match),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaSearchOptions {
@@ -2638,12 +2956,24 @@ pub struct SchemaSortOptions {
 }
 impl FromJson for SchemaSortOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaSortOptions")?;
-        let mut out = Self::default();
-        o.set("priority", &mut out.priority);
-        o.set("order", &mut out.order);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaSortOptions {
+    const NAME: &'static str = "SchemaSortOptions";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "priority" => v.put(&mut self.priority),
+            "order" => v.put(&mut self.order),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaSortOptions {
@@ -2676,13 +3006,25 @@ pub struct SchemaTagOptions {
 }
 impl FromJson for SchemaTagOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaTagOptions")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("color", &mut out.color);
-        o.set("text", &mut out.text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaTagOptions {
+    const NAME: &'static str = "SchemaTagOptions";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "color" => v.put(&mut self.color),
+            "text" => v.put(&mut self.text),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaTagOptions {
@@ -2721,12 +3063,24 @@ pub struct SchemaTypeDefinitions {
 }
 impl FromJson for SchemaTypeDefinitions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaTypeDefinitions")?;
-        let mut out = Self::default();
-        o.set("tag", &mut out.tag);
-        o.set("user_ids", &mut out.user_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaTypeDefinitions {
+    const NAME: &'static str = "SchemaTypeDefinitions";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tag" => v.put(&mut self.tag),
+            "user_ids" => v.put(&mut self.user_ids),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaTypeDefinitions {
@@ -2762,11 +3116,23 @@ pub struct SchemaUserIdsOption {
 }
 impl FromJson for SchemaUserIdsOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SchemaUserIdsOption")?;
-        let mut out = Self::default();
-        o.set("id_type", &mut out.id_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SchemaUserIdsOption {
+    const NAME: &'static str = "SchemaUserIdsOption";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id_type" => v.put(&mut self.id_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SchemaUserIdsOption {
@@ -2839,15 +3205,27 @@ pub struct SearchDocWikiResponseBody {
 }
 impl FromJson for SearchDocWikiResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchDocWikiResponseBody")?;
-        let mut out = Self::default();
-        o.set("total", &mut out.total);
-        o.set("has_more", &mut out.has_more);
-        o.set("res_units", &mut out.res_units);
-        o.set("page_token", &mut out.page_token);
-        o.set("notice", &mut out.notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchDocWikiResponseBody {
+    const NAME: &'static str = "SearchDocWikiResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "total" => v.put(&mut self.total),
+            "has_more" => v.put(&mut self.has_more),
+            "res_units" => v.put(&mut self.res_units),
+            "page_token" => v.put(&mut self.page_token),
+            "notice" => v.put(&mut self.notice),
+            _ => v.skip(),
+        }
     }
 }
 /// The `open_time` of `DocFilter`.

@@ -73,6 +73,9 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -148,6 +151,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -212,11 +218,23 @@ pub struct CreateUserMigrationResponseBody {
 }
 impl FromJson for CreateUserMigrationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateUserMigrationResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_migrations", &mut out.user_migrations);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateUserMigrationResponseBody {
+    const NAME: &'static str = "CreateUserMigrationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_migrations" => v.put(&mut self.user_migrations),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `security_and_compliance.v1.multi_geo_entity_tenant.get` (获取数据驻留地理位置列表) answers with.
@@ -232,11 +250,23 @@ pub struct GetMultiGeoEntityTenantResponseBody {
 }
 impl FromJson for GetMultiGeoEntityTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMultiGeoEntityTenantResponseBody")?;
-        let mut out = Self::default();
-        o.set("tenant", &mut out.tenant);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMultiGeoEntityTenantResponseBody {
+    const NAME: &'static str = "GetMultiGeoEntityTenantResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant" => v.put(&mut self.tenant),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `security_and_compliance.v1.user_migration.get` (获取单个用户迁移状态) answers with.
@@ -252,11 +282,23 @@ pub struct GetUserMigrationResponseBody {
 }
 impl FromJson for GetUserMigrationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetUserMigrationResponseBody")?;
-        let mut out = Self::default();
-        o.set("user_migration", &mut out.user_migration);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetUserMigrationResponseBody {
+    const NAME: &'static str = "GetUserMigrationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_migration" => v.put(&mut self.user_migration),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `security_and_compliance.v1.openapi_log.list_data` (Obtain OpenAPI audit log) answers with.
@@ -276,13 +318,25 @@ pub struct ListDataOpenapiLogResponseBody {
 }
 impl FromJson for ListDataOpenapiLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDataOpenapiLogResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDataOpenapiLogResponseBody {
+    const NAME: &'static str = "ListDataOpenapiLogResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `security_and_compliance.v1.openapi_log.list_data` (Obtain OpenAPI audit log).
@@ -341,16 +395,28 @@ pub struct OpenapiLog {
 }
 impl FromJson for OpenapiLog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpenapiLog")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("api_key", &mut out.api_key);
-        o.set("event_time", &mut out.event_time);
-        o.set("app_id", &mut out.app_id);
-        o.set("ip", &mut out.ip);
-        o.set("log_detail", &mut out.log_detail);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenapiLog {
+    const NAME: &'static str = "OpenapiLog";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "api_key" => v.put(&mut self.api_key),
+            "event_time" => v.put(&mut self.event_time),
+            "app_id" => v.put(&mut self.app_id),
+            "ip" => v.put(&mut self.ip),
+            "log_detail" => v.put(&mut self.log_detail),
+            _ => v.skip(),
+        }
     }
 }
 /// The `log_detail` of `OpenapiLog`.
@@ -376,16 +442,28 @@ pub struct OpenapiLogDetail {
 }
 impl FromJson for OpenapiLogDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OpenapiLogDetail")?;
-        let mut out = Self::default();
-        o.set("path", &mut out.path);
-        o.set("method", &mut out.method);
-        o.set("query_param", &mut out.query_param);
-        o.set("payload", &mut out.payload);
-        o.set("status_code", &mut out.status_code);
-        o.set("response", &mut out.response);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OpenapiLogDetail {
+    const NAME: &'static str = "OpenapiLogDetail";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "path" => v.put(&mut self.path),
+            "method" => v.put(&mut self.method),
+            "query_param" => v.put(&mut self.query_param),
+            "payload" => v.put(&mut self.payload),
+            "status_code" => v.put(&mut self.status_code),
+            "response" => v.put(&mut self.response),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `security_and_compliance.v1.user_migration.search` (批量获取用户迁移状态) answers with.
@@ -401,11 +479,23 @@ pub struct SearchUserMigrationResponseBody {
 }
 impl FromJson for SearchUserMigrationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchUserMigrationResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchUserMigrationResponseBody {
+    const NAME: &'static str = "SearchUserMigrationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tenant` of `GetMultiGeoEntityTenantResponseBody`.
@@ -421,11 +511,23 @@ pub struct Tenant {
 }
 impl FromJson for Tenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Tenant")?;
-        let mut out = Self::default();
-        o.set("available_geo_locations", &mut out.available_geo_locations);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Tenant {
+    const NAME: &'static str = "Tenant";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "available_geo_locations" => v.put(&mut self.available_geo_locations),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_migrations` of `CreateUserMigrationResponseBody`.
@@ -449,15 +551,27 @@ pub struct UserMigration {
 }
 impl FromJson for UserMigration {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserMigration")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("dest_geo", &mut out.dest_geo);
-        o.set("task_id", &mut out.task_id);
-        o.set("status", &mut out.status);
-        o.set("progress", &mut out.progress);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserMigration {
+    const NAME: &'static str = "UserMigration";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "dest_geo" => v.put(&mut self.dest_geo),
+            "task_id" => v.put(&mut self.task_id),
+            "status" => v.put(&mut self.status),
+            "progress" => v.put(&mut self.progress),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `security_and_compliance.v1.user_migration.search` (批量获取用户迁移状态).

@@ -72,32 +72,44 @@ pub struct DeviceChangeEvent {
 }
 impl FromJson for DeviceChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeviceChangeEvent")?;
-        let mut out = Self::default();
-        o.set("device_record_id", &mut out.device_record_id);
-        o.set("version", &mut out.version);
-        o.set("current_user_id", &mut out.current_user_id);
-        o.set("device_name", &mut out.device_name);
-        o.set("model", &mut out.model);
-        o.set("device_system", &mut out.device_system);
-        o.set("serial_number", &mut out.serial_number);
-        o.set("disk_serial_number", &mut out.disk_serial_number);
-        o.set("uuid", &mut out.uuid);
-        o.set("mac_address", &mut out.mac_address);
-        o.set("android_id", &mut out.android_id);
-        o.set("idfv", &mut out.idfv);
-        o.set("aaid", &mut out.aaid);
-        o.set("device_ownership", &mut out.device_ownership);
-        o.set("device_status", &mut out.device_status);
-        o.set("certification_level", &mut out.certification_level);
-        o.set("device_terminal_type", &mut out.device_terminal_type);
-        o.set("is_managed", &mut out.is_managed);
-        o.set("mdm_device_id", &mut out.mdm_device_id);
-        o.set("mdm_provider_name", &mut out.mdm_provider_name);
-        o.set("device_env_detect_status", &mut out.device_env_detect_status);
-        o.set("is_public", &mut out.is_public);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeviceChangeEvent {
+    const NAME: &'static str = "DeviceChangeEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_record_id" => v.put(&mut self.device_record_id),
+            "version" => v.put(&mut self.version),
+            "current_user_id" => v.put(&mut self.current_user_id),
+            "device_name" => v.put(&mut self.device_name),
+            "model" => v.put(&mut self.model),
+            "device_system" => v.put(&mut self.device_system),
+            "serial_number" => v.put(&mut self.serial_number),
+            "disk_serial_number" => v.put(&mut self.disk_serial_number),
+            "uuid" => v.put(&mut self.uuid),
+            "mac_address" => v.put(&mut self.mac_address),
+            "android_id" => v.put(&mut self.android_id),
+            "idfv" => v.put(&mut self.idfv),
+            "aaid" => v.put(&mut self.aaid),
+            "device_ownership" => v.put(&mut self.device_ownership),
+            "device_status" => v.put(&mut self.device_status),
+            "certification_level" => v.put(&mut self.certification_level),
+            "device_terminal_type" => v.put(&mut self.device_terminal_type),
+            "is_managed" => v.put(&mut self.is_managed),
+            "mdm_device_id" => v.put(&mut self.mdm_device_id),
+            "mdm_provider_name" => v.put(&mut self.mdm_provider_name),
+            "device_env_detect_status" => v.put(&mut self.device_env_detect_status),
+            "is_public" => v.put(&mut self.is_public),
+            _ => v.skip(),
+        }
     }
 }
 /// The `device_record` of `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data`.
@@ -157,33 +169,45 @@ pub struct DeviceRecordEvent {
 }
 impl FromJson for DeviceRecordEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeviceRecordEvent")?;
-        let mut out = Self::default();
-        o.set("device_record_id", &mut out.device_record_id);
-        o.set("version", &mut out.version);
-        o.set("current_user_id", &mut out.current_user_id);
-        o.set("device_name", &mut out.device_name);
-        o.set("model", &mut out.model);
-        o.set("device_system", &mut out.device_system);
-        o.set("serial_number", &mut out.serial_number);
-        o.set("disk_serial_number", &mut out.disk_serial_number);
-        o.set("uuid", &mut out.uuid);
-        o.set("mac_address", &mut out.mac_address);
-        o.set("android_id", &mut out.android_id);
-        o.set("idfv", &mut out.idfv);
-        o.set("aaid", &mut out.aaid);
-        o.set("device_ownership", &mut out.device_ownership);
-        o.set("device_status", &mut out.device_status);
-        o.set("certification_level", &mut out.certification_level);
-        o.set("device_terminal_type", &mut out.device_terminal_type);
-        o.set("is_managed", &mut out.is_managed);
-        o.set("mdm_device_id", &mut out.mdm_device_id);
-        o.set("mdm_provider_name", &mut out.mdm_provider_name);
-        o.set("device_env_detect_status", &mut out.device_env_detect_status);
-        o.set("is_public", &mut out.is_public);
-        o.set("source", &mut out.source);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeviceRecordEvent {
+    const NAME: &'static str = "DeviceRecordEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_record_id" => v.put(&mut self.device_record_id),
+            "version" => v.put(&mut self.version),
+            "current_user_id" => v.put(&mut self.current_user_id),
+            "device_name" => v.put(&mut self.device_name),
+            "model" => v.put(&mut self.model),
+            "device_system" => v.put(&mut self.device_system),
+            "serial_number" => v.put(&mut self.serial_number),
+            "disk_serial_number" => v.put(&mut self.disk_serial_number),
+            "uuid" => v.put(&mut self.uuid),
+            "mac_address" => v.put(&mut self.mac_address),
+            "android_id" => v.put(&mut self.android_id),
+            "idfv" => v.put(&mut self.idfv),
+            "aaid" => v.put(&mut self.aaid),
+            "device_ownership" => v.put(&mut self.device_ownership),
+            "device_status" => v.put(&mut self.device_status),
+            "certification_level" => v.put(&mut self.certification_level),
+            "device_terminal_type" => v.put(&mut self.device_terminal_type),
+            "is_managed" => v.put(&mut self.is_managed),
+            "mdm_device_id" => v.put(&mut self.mdm_device_id),
+            "mdm_provider_name" => v.put(&mut self.mdm_provider_name),
+            "device_env_detect_status" => v.put(&mut self.device_env_detect_status),
+            "is_public" => v.put(&mut self.is_public),
+            "source" => v.put(&mut self.source),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2`.
@@ -209,16 +233,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `security_and_compliance.device_apply_record.device_apply_event_v2` event.
@@ -238,16 +274,25 @@ pub struct P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2 {
 }
 impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2",
-        )?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2 {
+    const NAME: &'static str = "P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `security_and_compliance.device_apply_record.device_apply_event_v2` event.
@@ -275,20 +320,30 @@ pub struct P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data {
 }
 impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data",
-        )?;
-        let mut out = Self::default();
-        o.set("device_apply_record_id", &mut out.device_apply_record_id);
-        o.set("device_record", &mut out.device_record);
-        o.set("apply_time", &mut out.apply_time);
-        o.set("apply_status", &mut out.apply_status);
-        o.set("operator", &mut out.operator);
-        o.set("apply_device_ownership", &mut out.apply_device_ownership);
-        o.set("apply_reason", &mut out.apply_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data {
+    const NAME: &'static str = "P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_apply_record_id" => v.put(&mut self.device_apply_record_id),
+            "device_record" => v.put(&mut self.device_record),
+            "apply_time" => v.put(&mut self.apply_time),
+            "apply_status" => v.put(&mut self.apply_status),
+            "operator" => v.put(&mut self.operator),
+            "apply_device_ownership" => v.put(&mut self.apply_device_ownership),
+            "apply_reason" => v.put(&mut self.apply_reason),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `security_and_compliance.device_record.device_change_event_v2` event.
@@ -308,16 +363,25 @@ pub struct P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2 {
 }
 impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2",
-        )?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2 {
+    const NAME: &'static str = "P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `security_and_compliance.device_record.device_change_event_v2` event.
@@ -341,18 +405,27 @@ pub struct P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data {
 }
 impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data",
-        )?;
-        let mut out = Self::default();
-        o.set("device_record_id", &mut out.device_record_id);
-        o.set("version", &mut out.version);
-        o.set("change_type", &mut out.change_type);
-        o.set("before", &mut out.before);
-        o.set("after", &mut out.after);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data {
+    const NAME: &'static str = "P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_record_id" => v.put(&mut self.device_record_id),
+            "version" => v.put(&mut self.version),
+            "change_type" => v.put(&mut self.change_type),
+            "before" => v.put(&mut self.before),
+            "after" => v.put(&mut self.after),
+            _ => v.skip(),
+        }
     }
 }
 /// The `current_user_id` of `DeviceChangeEvent`.
@@ -372,12 +445,24 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }

@@ -73,6 +73,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -140,11 +143,23 @@ pub struct CreateDeviceRecordResponseBody {
 }
 impl FromJson for CreateDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateDeviceRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("device_record_id", &mut out.device_record_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateDeviceRecordResponseBody {
+    const NAME: &'static str = "CreateDeviceRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_record_id" => v.put(&mut self.device_record_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `device_record` of `GetDeviceRecordResponseBody`.
@@ -220,41 +235,53 @@ pub struct DeviceRecord {
 }
 impl FromJson for DeviceRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeviceRecord")?;
-        let mut out = Self::default();
-        o.set("device_record_id", &mut out.device_record_id);
-        o.set("version", &mut out.version);
-        o.set("current_user_id", &mut out.current_user_id);
-        o.set("device_name", &mut out.device_name);
-        o.set("model", &mut out.model);
-        o.set("device_system", &mut out.device_system);
-        o.set("serial_number", &mut out.serial_number);
-        o.set("disk_serial_number", &mut out.disk_serial_number);
-        o.set("uuid", &mut out.uuid);
-        o.set("mac_address", &mut out.mac_address);
-        o.set("android_id", &mut out.android_id);
-        o.set("idfv", &mut out.idfv);
-        o.set("aaid", &mut out.aaid);
-        o.set("device_ownership", &mut out.device_ownership);
-        o.set("device_status", &mut out.device_status);
-        o.set("certification_level", &mut out.certification_level);
-        o.set("device_terminal_type", &mut out.device_terminal_type);
-        o.set("latest_user_id", &mut out.latest_user_id);
-        o.set("dids", &mut out.dids);
-        o.set("is_managed", &mut out.is_managed);
-        o.set("mdm_device_id", &mut out.mdm_device_id);
-        o.set("mdm_provider_name", &mut out.mdm_provider_name);
-        o.set("lsa_info", &mut out.lsa_info);
-        o.set("device_env_info", &mut out.device_env_info);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("is_public", &mut out.is_public);
-        o.set("source", &mut out.source);
-        o.set("cert_verified_at_unix", &mut out.cert_verified_at_unix);
-        o.set("cert_serial_number", &mut out.cert_serial_number);
-        o.set("cert_issuer", &mut out.cert_issuer);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeviceRecord {
+    const NAME: &'static str = "DeviceRecord";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_record_id" => v.put(&mut self.device_record_id),
+            "version" => v.put(&mut self.version),
+            "current_user_id" => v.put(&mut self.current_user_id),
+            "device_name" => v.put(&mut self.device_name),
+            "model" => v.put(&mut self.model),
+            "device_system" => v.put(&mut self.device_system),
+            "serial_number" => v.put(&mut self.serial_number),
+            "disk_serial_number" => v.put(&mut self.disk_serial_number),
+            "uuid" => v.put(&mut self.uuid),
+            "mac_address" => v.put(&mut self.mac_address),
+            "android_id" => v.put(&mut self.android_id),
+            "idfv" => v.put(&mut self.idfv),
+            "aaid" => v.put(&mut self.aaid),
+            "device_ownership" => v.put(&mut self.device_ownership),
+            "device_status" => v.put(&mut self.device_status),
+            "certification_level" => v.put(&mut self.certification_level),
+            "device_terminal_type" => v.put(&mut self.device_terminal_type),
+            "latest_user_id" => v.put(&mut self.latest_user_id),
+            "dids" => v.put(&mut self.dids),
+            "is_managed" => v.put(&mut self.is_managed),
+            "mdm_device_id" => v.put(&mut self.mdm_device_id),
+            "mdm_provider_name" => v.put(&mut self.mdm_provider_name),
+            "lsa_info" => v.put(&mut self.lsa_info),
+            "device_env_info" => v.put(&mut self.device_env_info),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "is_public" => v.put(&mut self.is_public),
+            "source" => v.put(&mut self.source),
+            "cert_verified_at_unix" => v.put(&mut self.cert_verified_at_unix),
+            "cert_serial_number" => v.put(&mut self.cert_serial_number),
+            "cert_issuer" => v.put(&mut self.cert_issuer),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `security_and_compliance.v2.device_record.get` (获取设备信息) answers with.
@@ -270,11 +297,23 @@ pub struct GetDeviceRecordResponseBody {
 }
 impl FromJson for GetDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDeviceRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("device_record", &mut out.device_record);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDeviceRecordResponseBody {
+    const NAME: &'static str = "GetDeviceRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_record" => v.put(&mut self.device_record),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `security_and_compliance.v2.device_record.list` (查询设备信息) answers with.
@@ -294,13 +333,25 @@ pub struct ListDeviceRecordResponseBody {
 }
 impl FromJson for ListDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListDeviceRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListDeviceRecordResponseBody {
+    const NAME: &'static str = "ListDeviceRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `security_and_compliance.v2.device_record.mine` (获取设备认证信息) answers with.
@@ -320,13 +371,25 @@ pub struct MineDeviceRecordResponseBody {
 }
 impl FromJson for MineDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MineDeviceRecordResponseBody")?;
-        let mut out = Self::default();
-        o.set("device_record_id", &mut out.device_record_id);
-        o.set("device_ownership", &mut out.device_ownership);
-        o.set("device_status", &mut out.device_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MineDeviceRecordResponseBody {
+    const NAME: &'static str = "MineDeviceRecordResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "device_record_id" => v.put(&mut self.device_record_id),
+            "device_ownership" => v.put(&mut self.device_ownership),
+            "device_status" => v.put(&mut self.device_status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `security_and_compliance.v2.device_apply_record.update` (审批设备申报).

@@ -73,6 +73,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -96,13 +99,25 @@ pub struct Condition {
 }
 impl FromJson for Condition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Condition")?;
-        let mut out = Self::default();
-        o.set("filter_type", &mut out.filter_type);
-        o.set("compare_type", &mut out.compare_type);
-        o.set("expected", &mut out.expected);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Condition {
+    const NAME: &'static str = "Condition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "filter_type" => v.put(&mut self.filter_type),
+            "compare_type" => v.put(&mut self.compare_type),
+            "expected" => v.put(&mut self.expected),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Condition {
@@ -169,11 +184,23 @@ pub struct CreateSpreadsheetResponseBody {
 }
 impl FromJson for CreateSpreadsheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateSpreadsheetResponseBody")?;
-        let mut out = Self::default();
-        o.set("spreadsheet", &mut out.spreadsheet);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateSpreadsheetResponseBody {
+    const NAME: &'static str = "CreateSpreadsheetResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "spreadsheet" => v.put(&mut self.spreadsheet),
+            _ => v.skip(),
+        }
     }
 }
 /// The `source` of `MoveDimension`.
@@ -216,12 +243,24 @@ pub struct FilterInfo {
 }
 impl FromJson for FilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FilterInfo")?;
-        let mut out = Self::default();
-        o.set("col", &mut out.col);
-        o.set("conditions", &mut out.conditions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FilterInfo {
+    const NAME: &'static str = "FilterInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "col" => v.put(&mut self.col),
+            "conditions" => v.put(&mut self.conditions),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `sheets.v3.spreadsheet_sheet_filter_view.create` (Create Filter View).
@@ -241,13 +280,25 @@ pub struct FilterView {
 }
 impl FromJson for FilterView {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FilterView")?;
-        let mut out = Self::default();
-        o.set("filter_view_id", &mut out.filter_view_id);
-        o.set("filter_view_name", &mut out.filter_view_name);
-        o.set("range", &mut out.range);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FilterView {
+    const NAME: &'static str = "FilterView";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "filter_view_id" => v.put(&mut self.filter_view_id),
+            "filter_view_name" => v.put(&mut self.filter_view_name),
+            "range" => v.put(&mut self.range),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FilterView {
@@ -278,14 +329,26 @@ pub struct FilterViewCondition {
 }
 impl FromJson for FilterViewCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FilterViewCondition")?;
-        let mut out = Self::default();
-        o.set("condition_id", &mut out.condition_id);
-        o.set("filter_type", &mut out.filter_type);
-        o.set("compare_type", &mut out.compare_type);
-        o.set("expected", &mut out.expected);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FilterViewCondition {
+    const NAME: &'static str = "FilterViewCondition";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "condition_id" => v.put(&mut self.condition_id),
+            "filter_type" => v.put(&mut self.filter_type),
+            "compare_type" => v.put(&mut self.compare_type),
+            "expected" => v.put(&mut self.expected),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FilterViewCondition {
@@ -389,13 +452,25 @@ pub struct FindReplaceResult {
 }
 impl FromJson for FindReplaceResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FindReplaceResult")?;
-        let mut out = Self::default();
-        o.set("matched_cells", &mut out.matched_cells);
-        o.set("matched_formula_cells", &mut out.matched_formula_cells);
-        o.set("rows_count", &mut out.rows_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FindReplaceResult {
+    const NAME: &'static str = "FindReplaceResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "matched_cells" => v.put(&mut self.matched_cells),
+            "matched_formula_cells" => v.put(&mut self.matched_formula_cells),
+            "rows_count" => v.put(&mut self.rows_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet_sheet.find` (Find cells) answers with.
@@ -411,11 +486,23 @@ pub struct FindSpreadsheetSheetResponseBody {
 }
 impl FromJson for FindSpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FindSpreadsheetSheetResponseBody")?;
-        let mut out = Self::default();
-        o.set("find_result", &mut out.find_result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FindSpreadsheetSheetResponseBody {
+    const NAME: &'static str = "FindSpreadsheetSheetResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "find_result" => v.put(&mut self.find_result),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `sheets.v3.spreadsheet_sheet_float_image.create` (Create Floating Image).
@@ -443,17 +530,29 @@ pub struct FloatImage {
 }
 impl FromJson for FloatImage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FloatImage")?;
-        let mut out = Self::default();
-        o.set("float_image_id", &mut out.float_image_id);
-        o.set("float_image_token", &mut out.float_image_token);
-        o.set("range", &mut out.range);
-        o.set("width", &mut out.width);
-        o.set("height", &mut out.height);
-        o.set("offset_x", &mut out.offset_x);
-        o.set("offset_y", &mut out.offset_y);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FloatImage {
+    const NAME: &'static str = "FloatImage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "float_image_id" => v.put(&mut self.float_image_id),
+            "float_image_token" => v.put(&mut self.float_image_token),
+            "range" => v.put(&mut self.range),
+            "width" => v.put(&mut self.width),
+            "height" => v.put(&mut self.height),
+            "offset_x" => v.put(&mut self.offset_x),
+            "offset_y" => v.put(&mut self.offset_y),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for FloatImage {
@@ -488,14 +587,26 @@ pub struct GetSpreadsheet {
 }
 impl FromJson for GetSpreadsheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSpreadsheet")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("owner_id", &mut out.owner_id);
-        o.set("token", &mut out.token);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSpreadsheet {
+    const NAME: &'static str = "GetSpreadsheet";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "owner_id" => v.put(&mut self.owner_id),
+            "token" => v.put(&mut self.token),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet.get` (Get spreadsheet information) answers with.
@@ -511,11 +622,23 @@ pub struct GetSpreadsheetResponseBody {
 }
 impl FromJson for GetSpreadsheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSpreadsheetResponseBody")?;
-        let mut out = Self::default();
-        o.set("spreadsheet", &mut out.spreadsheet);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSpreadsheetResponseBody {
+    const NAME: &'static str = "GetSpreadsheetResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "spreadsheet" => v.put(&mut self.spreadsheet),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet_sheet_filter.get` (Obtain Filter) answers with.
@@ -531,11 +654,23 @@ pub struct GetSpreadsheetSheetFilterResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetFilterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSpreadsheetSheetFilterResponseBody")?;
-        let mut out = Self::default();
-        o.set("sheet_filter_info", &mut out.sheet_filter_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSpreadsheetSheetFilterResponseBody {
+    const NAME: &'static str = "GetSpreadsheetSheetFilterResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sheet_filter_info" => v.put(&mut self.sheet_filter_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet_sheet_filter_view_condition.get` (Obtain Filter Condition) answers with.
@@ -551,14 +686,23 @@ pub struct GetSpreadsheetSheetFilterViewConditionResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetFilterViewConditionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetSpreadsheetSheetFilterViewConditionResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("condition", &mut out.condition);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSpreadsheetSheetFilterViewConditionResponseBody {
+    const NAME: &'static str = "GetSpreadsheetSheetFilterViewConditionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "condition" => v.put(&mut self.condition),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet_sheet_filter_view.get` (Obtain Filter View) answers with.
@@ -574,14 +718,23 @@ pub struct GetSpreadsheetSheetFilterViewResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetFilterViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetSpreadsheetSheetFilterViewResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("filter_view", &mut out.filter_view);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSpreadsheetSheetFilterViewResponseBody {
+    const NAME: &'static str = "GetSpreadsheetSheetFilterViewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "filter_view" => v.put(&mut self.filter_view),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet_sheet_float_image.get` (Obtain Floating Image) answers with.
@@ -597,14 +750,23 @@ pub struct GetSpreadsheetSheetFloatImageResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetFloatImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetSpreadsheetSheetFloatImageResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("float_image", &mut out.float_image);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSpreadsheetSheetFloatImageResponseBody {
+    const NAME: &'static str = "GetSpreadsheetSheetFloatImageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "float_image" => v.put(&mut self.float_image),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet_sheet.get` (Query a sheet) answers with.
@@ -620,11 +782,23 @@ pub struct GetSpreadsheetSheetResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSpreadsheetSheetResponseBody")?;
-        let mut out = Self::default();
-        o.set("sheet", &mut out.sheet);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSpreadsheetSheetResponseBody {
+    const NAME: &'static str = "GetSpreadsheetSheetResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sheet" => v.put(&mut self.sheet),
+            _ => v.skip(),
+        }
     }
 }
 /// The `grid_properties` of `Sheet`.
@@ -646,14 +820,26 @@ pub struct GridProperties {
 }
 impl FromJson for GridProperties {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GridProperties")?;
-        let mut out = Self::default();
-        o.set("frozen_row_count", &mut out.frozen_row_count);
-        o.set("frozen_column_count", &mut out.frozen_column_count);
-        o.set("row_count", &mut out.row_count);
-        o.set("column_count", &mut out.column_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GridProperties {
+    const NAME: &'static str = "GridProperties";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "frozen_row_count" => v.put(&mut self.frozen_row_count),
+            "frozen_column_count" => v.put(&mut self.frozen_column_count),
+            "row_count" => v.put(&mut self.row_count),
+            "column_count" => v.put(&mut self.column_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `merges` of `Sheet`.
@@ -675,14 +861,26 @@ pub struct MergeRange {
 }
 impl FromJson for MergeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MergeRange")?;
-        let mut out = Self::default();
-        o.set("start_row_index", &mut out.start_row_index);
-        o.set("end_row_index", &mut out.end_row_index);
-        o.set("start_column_index", &mut out.start_column_index);
-        o.set("end_column_index", &mut out.end_column_index);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MergeRange {
+    const NAME: &'static str = "MergeRange";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_row_index" => v.put(&mut self.start_row_index),
+            "end_row_index" => v.put(&mut self.end_row_index),
+            "start_column_index" => v.put(&mut self.start_column_index),
+            "end_column_index" => v.put(&mut self.end_column_index),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `sheets.v3.spreadsheet_sheet.move_dimension` (Move rows or columns).
@@ -719,14 +917,23 @@ pub struct QuerySpreadsheetSheetFilterViewConditionResponseBody {
 }
 impl FromJson for QuerySpreadsheetSheetFilterViewConditionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "QuerySpreadsheetSheetFilterViewConditionResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySpreadsheetSheetFilterViewConditionResponseBody {
+    const NAME: &'static str = "QuerySpreadsheetSheetFilterViewConditionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet_sheet_filter_view.query` (Query Filter View) answers with.
@@ -742,14 +949,23 @@ pub struct QuerySpreadsheetSheetFilterViewResponseBody {
 }
 impl FromJson for QuerySpreadsheetSheetFilterViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "QuerySpreadsheetSheetFilterViewResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySpreadsheetSheetFilterViewResponseBody {
+    const NAME: &'static str = "QuerySpreadsheetSheetFilterViewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet_sheet_float_image.query` (Query Floating Image) answers with.
@@ -765,14 +981,23 @@ pub struct QuerySpreadsheetSheetFloatImageResponseBody {
 }
 impl FromJson for QuerySpreadsheetSheetFloatImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "QuerySpreadsheetSheetFloatImageResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySpreadsheetSheetFloatImageResponseBody {
+    const NAME: &'static str = "QuerySpreadsheetSheetFloatImageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `sheets.v3.spreadsheet_sheet.query` (Get a sheet) answers with.
@@ -788,11 +1013,23 @@ pub struct QuerySpreadsheetSheetResponseBody {
 }
 impl FromJson for QuerySpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QuerySpreadsheetSheetResponseBody")?;
-        let mut out = Self::default();
-        o.set("sheets", &mut out.sheets);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySpreadsheetSheetResponseBody {
+    const NAME: &'static str = "QuerySpreadsheetSheetResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sheets" => v.put(&mut self.sheets),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `sheets.v3.spreadsheet_sheet.replace` (Replace cells).
@@ -844,11 +1081,23 @@ pub struct ReplaceSpreadsheetSheetResponseBody {
 }
 impl FromJson for ReplaceSpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReplaceSpreadsheetSheetResponseBody")?;
-        let mut out = Self::default();
-        o.set("replace_result", &mut out.replace_result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReplaceSpreadsheetSheetResponseBody {
+    const NAME: &'static str = "ReplaceSpreadsheetSheetResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "replace_result" => v.put(&mut self.replace_result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sheet` of `GetSpreadsheetSheetResponseBody`.
@@ -876,17 +1125,29 @@ pub struct Sheet {
 }
 impl FromJson for Sheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Sheet")?;
-        let mut out = Self::default();
-        o.set("sheet_id", &mut out.sheet_id);
-        o.set("title", &mut out.title);
-        o.set("index", &mut out.index);
-        o.set("hidden", &mut out.hidden);
-        o.set("grid_properties", &mut out.grid_properties);
-        o.set("resource_type", &mut out.resource_type);
-        o.set("merges", &mut out.merges);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Sheet {
+    const NAME: &'static str = "Sheet";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sheet_id" => v.put(&mut self.sheet_id),
+            "title" => v.put(&mut self.title),
+            "index" => v.put(&mut self.index),
+            "hidden" => v.put(&mut self.hidden),
+            "grid_properties" => v.put(&mut self.grid_properties),
+            "resource_type" => v.put(&mut self.resource_type),
+            "merges" => v.put(&mut self.merges),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sheet_filter_info` of `GetSpreadsheetSheetFilterResponseBody`.
@@ -906,13 +1167,25 @@ pub struct SheetFilterInfo {
 }
 impl FromJson for SheetFilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SheetFilterInfo")?;
-        let mut out = Self::default();
-        o.set("range", &mut out.range);
-        o.set("filtered_out_rows", &mut out.filtered_out_rows);
-        o.set("filter_infos", &mut out.filter_infos);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SheetFilterInfo {
+    const NAME: &'static str = "SheetFilterInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "range" => v.put(&mut self.range),
+            "filtered_out_rows" => v.put(&mut self.filtered_out_rows),
+            "filter_infos" => v.put(&mut self.filter_infos),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `sheets.v3.spreadsheet.create` (Create a spreadsheet).
@@ -940,15 +1213,27 @@ pub struct Spreadsheet {
 }
 impl FromJson for Spreadsheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Spreadsheet")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("folder_token", &mut out.folder_token);
-        o.set("url", &mut out.url);
-        o.set("spreadsheet_token", &mut out.spreadsheet_token);
-        o.set("without_mount", &mut out.without_mount);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Spreadsheet {
+    const NAME: &'static str = "Spreadsheet";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "folder_token" => v.put(&mut self.folder_token),
+            "url" => v.put(&mut self.url),
+            "spreadsheet_token" => v.put(&mut self.spreadsheet_token),
+            "without_mount" => v.put(&mut self.without_mount),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Spreadsheet {

@@ -73,6 +73,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -110,20 +113,32 @@ pub struct App {
 }
 impl FromJson for App {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "App")?;
-        let mut out = Self::default();
-        o.set("app_id", &mut out.app_id);
-        o.set("app_type", &mut out.app_type);
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("icon_url", &mut out.icon_url);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("is_published", &mut out.is_published);
-        o.set("online_url", &mut out.online_url);
-        o.set("meta_token", &mut out.meta_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for App {
+    const NAME: &'static str = "App";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_id" => v.put(&mut self.app_id),
+            "app_type" => v.put(&mut self.app_type),
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "icon_url" => v.put(&mut self.icon_url),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "is_published" => v.put(&mut self.is_published),
+            "online_url" => v.put(&mut self.online_url),
+            "meta_token" => v.put(&mut self.meta_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `GetEnumListAppEnumResponseBody`.
@@ -145,14 +160,26 @@ pub struct AppEnum {
 }
 impl FromJson for AppEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppEnum")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("options", &mut out.options);
-        o.set("created_at", &mut out.created_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppEnum {
+    const NAME: &'static str = "AppEnum";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "options" => v.put(&mut self.options),
+            "created_at" => v.put(&mut self.created_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `GetTableListAppTableResponseBody`.
@@ -180,17 +207,29 @@ pub struct AppTable {
 }
 impl FromJson for AppTable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTable")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("columns", &mut out.columns);
-        o.set("indexes", &mut out.indexes);
-        o.set("constraints", &mut out.constraints);
-        o.set("estimated_row_count", &mut out.estimated_row_count);
-        o.set("size_bytes", &mut out.size_bytes);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTable {
+    const NAME: &'static str = "AppTable";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "columns" => v.put(&mut self.columns),
+            "indexes" => v.put(&mut self.indexes),
+            "constraints" => v.put(&mut self.constraints),
+            "estimated_row_count" => v.put(&mut self.estimated_row_count),
+            "size_bytes" => v.put(&mut self.size_bytes),
+            _ => v.skip(),
+        }
     }
 }
 /// The `columns` of `AppTable`.
@@ -222,19 +261,31 @@ pub struct AppTableColumn {
 }
 impl FromJson for AppTableColumn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableColumn")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("data_type", &mut out.data_type);
-        o.set("is_primary_key", &mut out.is_primary_key);
-        o.set("is_unique", &mut out.is_unique);
-        o.set("is_auto_increment", &mut out.is_auto_increment);
-        o.set("is_array", &mut out.is_array);
-        o.set("is_allow_null", &mut out.is_allow_null);
-        o.set("default_value", &mut out.default_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableColumn {
+    const NAME: &'static str = "AppTableColumn";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "data_type" => v.put(&mut self.data_type),
+            "is_primary_key" => v.put(&mut self.is_primary_key),
+            "is_unique" => v.put(&mut self.is_unique),
+            "is_auto_increment" => v.put(&mut self.is_auto_increment),
+            "is_array" => v.put(&mut self.is_array),
+            "is_allow_null" => v.put(&mut self.is_allow_null),
+            "default_value" => v.put(&mut self.default_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `constraints` of `AppTable`.
@@ -258,15 +309,27 @@ pub struct AppTableConstraint {
 }
 impl FromJson for AppTableConstraint {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableConstraint")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("name", &mut out.name);
-        o.set("columns", &mut out.columns);
-        o.set("referenced_table", &mut out.referenced_table);
-        o.set("referenced_columns", &mut out.referenced_columns);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableConstraint {
+    const NAME: &'static str = "AppTableConstraint";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "name" => v.put(&mut self.name),
+            "columns" => v.put(&mut self.columns),
+            "referenced_table" => v.put(&mut self.referenced_table),
+            "referenced_columns" => v.put(&mut self.referenced_columns),
+            _ => v.skip(),
+        }
     }
 }
 /// The `indexes` of `AppTable`.
@@ -288,14 +351,26 @@ pub struct AppTableIndex {
 }
 impl FromJson for AppTableIndex {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AppTableIndex")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("columns", &mut out.columns);
-        o.set("type", &mut out.r#type);
-        o.set("definition", &mut out.definition);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AppTableIndex {
+    const NAME: &'static str = "AppTableIndex";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "columns" => v.put(&mut self.columns),
+            "type" => v.put(&mut self.r#type),
+            "definition" => v.put(&mut self.definition),
+            _ => v.skip(),
+        }
     }
 }
 /// The `apply_config` of `GetAppVisibilityAppResponseBody`.
@@ -313,12 +388,24 @@ pub struct ApplyConfig {
 }
 impl FromJson for ApplyConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplyConfig")?;
-        let mut out = Self::default();
-        o.set("enabled", &mut out.enabled);
-        o.set("approvers", &mut out.approvers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplyConfig {
+    const NAME: &'static str = "ApplyConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "enabled" => v.put(&mut self.enabled),
+            "approvers" => v.put(&mut self.approvers),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ApplyConfig {
@@ -391,16 +478,28 @@ pub struct GetAppVisibilityAppResponseBody {
 }
 impl FromJson for GetAppVisibilityAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAppVisibilityAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("scope", &mut out.scope);
-        o.set("users", &mut out.users);
-        o.set("departments", &mut out.departments);
-        o.set("chats", &mut out.chats);
-        o.set("apply_config", &mut out.apply_config);
-        o.set("require_login", &mut out.require_login);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAppVisibilityAppResponseBody {
+    const NAME: &'static str = "GetAppVisibilityAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "scope" => v.put(&mut self.scope),
+            "users" => v.put(&mut self.users),
+            "departments" => v.put(&mut self.departments),
+            "chats" => v.put(&mut self.chats),
+            "apply_config" => v.put(&mut self.apply_config),
+            "require_login" => v.put(&mut self.require_login),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `spark.v1.app_enum.get_enum_detail` (获取自定义枚举详细信息) answers with.
@@ -422,14 +521,26 @@ pub struct GetEnumDetailAppEnumResponseBody {
 }
 impl FromJson for GetEnumDetailAppEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetEnumDetailAppEnumResponseBody")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("options", &mut out.options);
-        o.set("created_at", &mut out.created_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetEnumDetailAppEnumResponseBody {
+    const NAME: &'static str = "GetEnumDetailAppEnumResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "options" => v.put(&mut self.options),
+            "created_at" => v.put(&mut self.created_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `spark.v1.app_enum.get_enum_list` (获取自定义枚举列表) answers with.
@@ -449,13 +560,25 @@ pub struct GetEnumListAppEnumResponseBody {
 }
 impl FromJson for GetEnumListAppEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetEnumListAppEnumResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetEnumListAppEnumResponseBody {
+    const NAME: &'static str = "GetEnumListAppEnumResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `spark.v1.app_table.get_table_detail` (获取数据表详细信息) answers with.
@@ -485,18 +608,30 @@ pub struct GetTableDetailAppTableResponseBody {
 }
 impl FromJson for GetTableDetailAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTableDetailAppTableResponseBody")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("columns", &mut out.columns);
-        o.set("indexes", &mut out.indexes);
-        o.set("constraints", &mut out.constraints);
-        o.set("estimated_row_count", &mut out.estimated_row_count);
-        o.set("size_bytes", &mut out.size_bytes);
-        o.set("ddl", &mut out.ddl);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTableDetailAppTableResponseBody {
+    const NAME: &'static str = "GetTableDetailAppTableResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "columns" => v.put(&mut self.columns),
+            "indexes" => v.put(&mut self.indexes),
+            "constraints" => v.put(&mut self.constraints),
+            "estimated_row_count" => v.put(&mut self.estimated_row_count),
+            "size_bytes" => v.put(&mut self.size_bytes),
+            "ddl" => v.put(&mut self.ddl),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `spark.v1.app_table.get_table_list` (获取数据表列表) answers with.
@@ -516,13 +651,25 @@ pub struct GetTableListAppTableResponseBody {
 }
 impl FromJson for GetTableListAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTableListAppTableResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTableListAppTableResponseBody {
+    const NAME: &'static str = "GetTableListAppTableResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `spark.v1.app_view.get_view_record_list` (查询视图数据记录) answers with.
@@ -544,14 +691,26 @@ pub struct GetViewRecordListAppViewResponseBody {
 }
 impl FromJson for GetViewRecordListAppViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetViewRecordListAppViewResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("total", &mut out.total);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetViewRecordListAppViewResponseBody {
+    const NAME: &'static str = "GetViewRecordListAppViewResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "total" => v.put(&mut self.total),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.app.icon` (上传妙搭应用图标).
@@ -586,11 +745,23 @@ pub struct IconAppResponseBody {
 }
 impl FromJson for IconAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IconAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("icon_url", &mut out.icon_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IconAppResponseBody {
+    const NAME: &'static str = "IconAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "icon_url" => v.put(&mut self.icon_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.directory_user.id_convert` (转换飞书妙搭和飞书开放平台用户 ID).
@@ -627,11 +798,23 @@ pub struct IdConvertDirectoryUserResponseBody {
 }
 impl FromJson for IdConvertDirectoryUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IdConvertDirectoryUserResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IdConvertDirectoryUserResponseBody {
+    const NAME: &'static str = "IdConvertDirectoryUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `IdConvertDirectoryUserResponseBody`.
@@ -649,12 +832,24 @@ pub struct IdMapItem {
 }
 impl FromJson for IdMapItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "IdMapItem")?;
-        let mut out = Self::default();
-        o.set("source_id", &mut out.source_id);
-        o.set("target_id", &mut out.target_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for IdMapItem {
+    const NAME: &'static str = "IdMapItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "source_id" => v.put(&mut self.source_id),
+            "target_id" => v.put(&mut self.target_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `spark.v1.app.list` (批量获取妙搭应用) answers with.
@@ -674,13 +869,25 @@ pub struct ListAppResponseBody {
 }
 impl FromJson for ListAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAppResponseBody {
+    const NAME: &'static str = "ListAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.app.patch` (更新妙搭应用信息).
@@ -720,11 +927,23 @@ pub struct PatchAppResponseBody {
 }
 impl FromJson for PatchAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("app", &mut out.app);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchAppResponseBody {
+    const NAME: &'static str = "PatchAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app" => v.put(&mut self.app),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.app_table.patch_table_records` (按条件更新数据表中的记录).
@@ -788,11 +1007,23 @@ pub struct PostTableRecordsAppTableResponseBody {
 }
 impl FromJson for PostTableRecordsAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PostTableRecordsAppTableResponseBody")?;
-        let mut out = Self::default();
-        o.set("record_ids", &mut out.record_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PostTableRecordsAppTableResponseBody {
+    const NAME: &'static str = "PostTableRecordsAppTableResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "record_ids" => v.put(&mut self.record_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.app.sql_commands` (执行 SQL).
@@ -832,11 +1063,23 @@ pub struct SqlCommandsAppResponseBody {
 }
 impl FromJson for SqlCommandsAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SqlCommandsAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SqlCommandsAppResponseBody {
+    const NAME: &'static str = "SqlCommandsAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.app.update_app_visibility` (更新妙搭应用可用范围).
@@ -930,15 +1173,27 @@ pub struct UploadAppStorageResponseBody {
 }
 impl FromJson for UploadAppStorageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadAppStorageResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_key", &mut out.file_key);
-        o.set("file_url", &mut out.file_url);
-        o.set("file_name", &mut out.file_name);
-        o.set("file_size", &mut out.file_size);
-        o.set("mime_type", &mut out.mime_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadAppStorageResponseBody {
+    const NAME: &'static str = "UploadAppStorageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_key" => v.put(&mut self.file_key),
+            "file_url" => v.put(&mut self.file_url),
+            "file_name" => v.put(&mut self.file_name),
+            "file_size" => v.put(&mut self.file_size),
+            "mime_type" => v.put(&mut self.mime_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.app_storage.upload_complete` (分片上传文件 - 完成上传).
@@ -986,15 +1241,27 @@ pub struct UploadCompleteAppStorageResponseBody {
 }
 impl FromJson for UploadCompleteAppStorageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadCompleteAppStorageResponseBody")?;
-        let mut out = Self::default();
-        o.set("file_key", &mut out.file_key);
-        o.set("file_url", &mut out.file_url);
-        o.set("file_name", &mut out.file_name);
-        o.set("file_size", &mut out.file_size);
-        o.set("mime_type", &mut out.mime_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadCompleteAppStorageResponseBody {
+    const NAME: &'static str = "UploadCompleteAppStorageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_key" => v.put(&mut self.file_key),
+            "file_url" => v.put(&mut self.file_url),
+            "file_name" => v.put(&mut self.file_name),
+            "file_size" => v.put(&mut self.file_size),
+            "mime_type" => v.put(&mut self.mime_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.app.upload_html_code_and_release` (上传 HTML 代码并发布;).
@@ -1029,11 +1296,23 @@ pub struct UploadHtmlCodeAndReleaseAppResponseBody {
 }
 impl FromJson for UploadHtmlCodeAndReleaseAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadHtmlCodeAndReleaseAppResponseBody")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadHtmlCodeAndReleaseAppResponseBody {
+    const NAME: &'static str = "UploadHtmlCodeAndReleaseAppResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.app_storage.upload_initialize` (分片上传文件 - 创建上传请求).
@@ -1083,13 +1362,25 @@ pub struct UploadInitializeAppStorageResponseBody {
 }
 impl FromJson for UploadInitializeAppStorageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadInitializeAppStorageResponseBody")?;
-        let mut out = Self::default();
-        o.set("upload_id", &mut out.upload_id);
-        o.set("chunk_size", &mut out.chunk_size);
-        o.set("chunk_numbers", &mut out.chunk_numbers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadInitializeAppStorageResponseBody {
+    const NAME: &'static str = "UploadInitializeAppStorageResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "upload_id" => v.put(&mut self.upload_id),
+            "chunk_size" => v.put(&mut self.chunk_size),
+            "chunk_numbers" => v.put(&mut self.chunk_numbers),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `spark.v1.app_storage.upload_part` (分片上传文件 - 上传分片).

@@ -80,11 +80,23 @@ pub struct FileRecognizeSpeechResponseBody {
 }
 impl FromJson for FileRecognizeSpeechResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FileRecognizeSpeechResponseBody")?;
-        let mut out = Self::default();
-        o.set("recognition_text", &mut out.recognition_text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FileRecognizeSpeechResponseBody {
+    const NAME: &'static str = "FileRecognizeSpeechResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "recognition_text" => v.put(&mut self.recognition_text),
+            _ => v.skip(),
+        }
     }
 }
 /// The `speech` of `FileRecognizeSpeechRequestBody`.
@@ -194,12 +206,24 @@ pub struct StreamRecognizeSpeechResponseBody {
 }
 impl FromJson for StreamRecognizeSpeechResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StreamRecognizeSpeechResponseBody")?;
-        let mut out = Self::default();
-        o.set("stream_id", &mut out.stream_id);
-        o.set("sequence_id", &mut out.sequence_id);
-        o.set("recognition_text", &mut out.recognition_text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StreamRecognizeSpeechResponseBody {
+    const NAME: &'static str = "StreamRecognizeSpeechResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "stream_id" => v.put(&mut self.stream_id),
+            "sequence_id" => v.put(&mut self.sequence_id),
+            "recognition_text" => v.put(&mut self.recognition_text),
+            _ => v.skip(),
+        }
     }
 }

@@ -45,16 +45,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `task.task.comment.updated_v1` event.
@@ -74,13 +86,25 @@ pub struct P2TaskTaskCommentUpdatedV1 {
 }
 impl FromJson for P2TaskTaskCommentUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2TaskTaskCommentUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2TaskTaskCommentUpdatedV1 {
+    const NAME: &'static str = "P2TaskTaskCommentUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `task.task.comment.updated_v1` event.
@@ -102,14 +126,26 @@ pub struct P2TaskTaskCommentUpdatedV1Data {
 }
 impl FromJson for P2TaskTaskCommentUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2TaskTaskCommentUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("comment_id", &mut out.comment_id);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("obj_type", &mut out.obj_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2TaskTaskCommentUpdatedV1Data {
+    const NAME: &'static str = "P2TaskTaskCommentUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "comment_id" => v.put(&mut self.comment_id),
+            "parent_id" => v.put(&mut self.parent_id),
+            "obj_type" => v.put(&mut self.obj_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `task.task.update_tenant_v1` event.
@@ -129,13 +165,25 @@ pub struct P2TaskTaskUpdateTenantV1 {
 }
 impl FromJson for P2TaskTaskUpdateTenantV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2TaskTaskUpdateTenantV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2TaskTaskUpdateTenantV1 {
+    const NAME: &'static str = "P2TaskTaskUpdateTenantV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `task.task.update_tenant_v1` event.
@@ -157,14 +205,26 @@ pub struct P2TaskTaskUpdateTenantV1Data {
 }
 impl FromJson for P2TaskTaskUpdateTenantV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2TaskTaskUpdateTenantV1Data")?;
-        let mut out = Self::default();
-        o.set("user_id_list", &mut out.user_id_list);
-        o.set("task_id", &mut out.task_id);
-        o.set("object_type", &mut out.object_type);
-        o.set("event_type", &mut out.event_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2TaskTaskUpdateTenantV1Data {
+    const NAME: &'static str = "P2TaskTaskUpdateTenantV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id_list" => v.put(&mut self.user_id_list),
+            "task_id" => v.put(&mut self.task_id),
+            "object_type" => v.put(&mut self.object_type),
+            "event_type" => v.put(&mut self.event_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `task.task.updated_v1` event.
@@ -184,13 +244,25 @@ pub struct P2TaskTaskUpdatedV1 {
 }
 impl FromJson for P2TaskTaskUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2TaskTaskUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2TaskTaskUpdatedV1 {
+    const NAME: &'static str = "P2TaskTaskUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `task.task.updated_v1` event.
@@ -208,12 +280,24 @@ pub struct P2TaskTaskUpdatedV1Data {
 }
 impl FromJson for P2TaskTaskUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2TaskTaskUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("obj_type", &mut out.obj_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2TaskTaskUpdatedV1Data {
+    const NAME: &'static str = "P2TaskTaskUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "obj_type" => v.put(&mut self.obj_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_id_list` of `UserIdList`.
@@ -233,13 +317,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_id_list` of `P2TaskTaskUpdateTenantV1Data`.
@@ -255,10 +351,22 @@ pub struct UserIdList {
 }
 impl FromJson for UserIdList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserIdList")?;
-        let mut out = Self::default();
-        o.set("user_id_list", &mut out.user_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserIdList {
+    const NAME: &'static str = "UserIdList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id_list" => v.put(&mut self.user_id_list),
+            _ => v.skip(),
+        }
     }
 }

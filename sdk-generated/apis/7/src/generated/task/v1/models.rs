@@ -73,6 +73,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -92,11 +95,23 @@ pub struct BatchDeleteCollaboratorTaskResponseBody {
 }
 impl FromJson for BatchDeleteCollaboratorTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchDeleteCollaboratorTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("collaborators", &mut out.collaborators);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDeleteCollaboratorTaskResponseBody {
+    const NAME: &'static str = "BatchDeleteCollaboratorTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "collaborators" => v.put(&mut self.collaborators),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v1.task.batch_delete_follower` (Batch delete followers) answers with.
@@ -112,11 +127,23 @@ pub struct BatchDeleteFollowerTaskResponseBody {
 }
 impl FromJson for BatchDeleteFollowerTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BatchDeleteFollowerTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("followers", &mut out.followers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BatchDeleteFollowerTaskResponseBody {
+    const NAME: &'static str = "BatchDeleteFollowerTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "followers" => v.put(&mut self.followers),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `task.v1.task_comment.create` (Create a comment).
@@ -142,16 +169,28 @@ pub struct Comment {
 }
 impl FromJson for Comment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Comment")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("id", &mut out.id);
-        o.set("create_milli_time", &mut out.create_milli_time);
-        o.set("rich_content", &mut out.rich_content);
-        o.set("creator_id", &mut out.creator_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Comment {
+    const NAME: &'static str = "Comment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "parent_id" => v.put(&mut self.parent_id),
+            "id" => v.put(&mut self.id),
+            "create_milli_time" => v.put(&mut self.create_milli_time),
+            "rich_content" => v.put(&mut self.rich_content),
+            "creator_id" => v.put(&mut self.creator_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Comment {
@@ -179,11 +218,23 @@ pub struct CreateTaskCollaboratorResponseBody {
 }
 impl FromJson for CreateTaskCollaboratorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateTaskCollaboratorResponseBody")?;
-        let mut out = Self::default();
-        o.set("collaborator", &mut out.collaborator);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateTaskCollaboratorResponseBody {
+    const NAME: &'static str = "CreateTaskCollaboratorResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "collaborator" => v.put(&mut self.collaborator),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v1.task_follower.create` (Add followers to a task) answers with.
@@ -199,11 +250,23 @@ pub struct CreateTaskFollowerResponseBody {
 }
 impl FromJson for CreateTaskFollowerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateTaskFollowerResponseBody")?;
-        let mut out = Self::default();
-        o.set("follower", &mut out.follower);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateTaskFollowerResponseBody {
+    const NAME: &'static str = "CreateTaskFollowerResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "follower" => v.put(&mut self.follower),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v1.task_reminder.create` (Add reminder time) answers with.
@@ -219,11 +282,23 @@ pub struct CreateTaskReminderResponseBody {
 }
 impl FromJson for CreateTaskReminderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateTaskReminderResponseBody")?;
-        let mut out = Self::default();
-        o.set("reminder", &mut out.reminder);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateTaskReminderResponseBody {
+    const NAME: &'static str = "CreateTaskReminderResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reminder" => v.put(&mut self.reminder),
+            _ => v.skip(),
+        }
     }
 }
 /// The `due` of `Task`.
@@ -245,13 +320,25 @@ pub struct Due {
 }
 impl FromJson for Due {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Due")?;
-        let mut out = Self::default();
-        o.set("time", &mut out.time);
-        o.set("timezone", &mut out.timezone);
-        o.set("is_all_day", &mut out.is_all_day);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Due {
+    const NAME: &'static str = "Due";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "time" => v.put(&mut self.time),
+            "timezone" => v.put(&mut self.timezone),
+            "is_all_day" => v.put(&mut self.is_all_day),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Due {
@@ -278,12 +365,24 @@ pub struct Follower {
 }
 impl FromJson for Follower {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Follower")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("id_list", &mut out.id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Follower {
+    const NAME: &'static str = "Follower";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "id_list" => v.put(&mut self.id_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Follower {
@@ -307,11 +406,23 @@ pub struct GetTaskCommentResponseBody {
 }
 impl FromJson for GetTaskCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTaskCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("comment", &mut out.comment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTaskCommentResponseBody {
+    const NAME: &'static str = "GetTaskCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "comment" => v.put(&mut self.comment),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v1.task.get` (Obtain task details) answers with.
@@ -327,11 +438,23 @@ pub struct GetTaskResponseBody {
 }
 impl FromJson for GetTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("task", &mut out.task);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTaskResponseBody {
+    const NAME: &'static str = "GetTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task" => v.put(&mut self.task),
+            _ => v.skip(),
+        }
     }
 }
 /// The `href` of `Origin`.
@@ -349,12 +472,24 @@ pub struct Href {
 }
 impl FromJson for Href {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Href")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("title", &mut out.title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Href {
+    const NAME: &'static str = "Href";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "title" => v.put(&mut self.title),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Href {
@@ -382,13 +517,25 @@ pub struct ListTaskCommentResponseBody {
 }
 impl FromJson for ListTaskCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTaskCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTaskCommentResponseBody {
+    const NAME: &'static str = "ListTaskCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v1.task_follower.list` (Obtain a follower list) answers with.
@@ -408,13 +555,25 @@ pub struct ListTaskFollowerResponseBody {
 }
 impl FromJson for ListTaskFollowerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTaskFollowerResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTaskFollowerResponseBody {
+    const NAME: &'static str = "ListTaskFollowerResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v1.task_reminder.list` (Query reminder time list) answers with.
@@ -434,13 +593,25 @@ pub struct ListTaskReminderResponseBody {
 }
 impl FromJson for ListTaskReminderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTaskReminderResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTaskReminderResponseBody {
+    const NAME: &'static str = "ListTaskReminderResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v1.task.list` (Get task list) answers with.
@@ -460,13 +631,25 @@ pub struct ListTaskResponseBody {
 }
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTaskResponseBody {
+    const NAME: &'static str = "ListTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `origin` of `Task`.
@@ -484,12 +667,24 @@ pub struct Origin {
 }
 impl FromJson for Origin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Origin")?;
-        let mut out = Self::default();
-        o.set("platform_i18n_name", &mut out.platform_i18n_name);
-        o.set("href", &mut out.href);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Origin {
+    const NAME: &'static str = "Origin";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "platform_i18n_name" => v.put(&mut self.platform_i18n_name),
+            "href" => v.put(&mut self.href),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Origin {
@@ -558,12 +753,24 @@ pub struct Reminder {
 }
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Reminder")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("relative_fire_minute", &mut out.relative_fire_minute);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Reminder {
+    const NAME: &'static str = "Reminder";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "relative_fire_minute" => v.put(&mut self.relative_fire_minute),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Reminder {
@@ -625,30 +832,42 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Task")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("summary", &mut out.summary);
-        o.set("description", &mut out.description);
-        o.set("complete_time", &mut out.complete_time);
-        o.set("creator_id", &mut out.creator_id);
-        o.set("extra", &mut out.extra);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("due", &mut out.due);
-        o.set("origin", &mut out.origin);
-        o.set("can_edit", &mut out.can_edit);
-        o.set("custom", &mut out.custom);
-        o.set("source", &mut out.source);
-        o.set("followers", &mut out.followers);
-        o.set("collaborators", &mut out.collaborators);
-        o.set("collaborator_ids", &mut out.collaborator_ids);
-        o.set("follower_ids", &mut out.follower_ids);
-        o.set("repeat_rule", &mut out.repeat_rule);
-        o.set("rich_summary", &mut out.rich_summary);
-        o.set("rich_description", &mut out.rich_description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Task {
+    const NAME: &'static str = "Task";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "summary" => v.put(&mut self.summary),
+            "description" => v.put(&mut self.description),
+            "complete_time" => v.put(&mut self.complete_time),
+            "creator_id" => v.put(&mut self.creator_id),
+            "extra" => v.put(&mut self.extra),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "due" => v.put(&mut self.due),
+            "origin" => v.put(&mut self.origin),
+            "can_edit" => v.put(&mut self.can_edit),
+            "custom" => v.put(&mut self.custom),
+            "source" => v.put(&mut self.source),
+            "followers" => v.put(&mut self.followers),
+            "collaborators" => v.put(&mut self.collaborators),
+            "collaborator_ids" => v.put(&mut self.collaborator_ids),
+            "follower_ids" => v.put(&mut self.follower_ids),
+            "repeat_rule" => v.put(&mut self.repeat_rule),
+            "rich_summary" => v.put(&mut self.rich_summary),
+            "rich_description" => v.put(&mut self.rich_description),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Task {

@@ -69,6 +69,9 @@ impl FromJson for CustomSymbolPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CustomSymbolPosition {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -139,6 +142,9 @@ impl json::Absent for Direction {
 impl FromJson for Direction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Direction {
@@ -223,6 +229,9 @@ impl FromJson for Format {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Format {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -298,6 +307,9 @@ impl FromJson for OriginOwnerToRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for OriginOwnerToRole {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -369,6 +381,9 @@ impl FromJson for Separator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Separator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -439,6 +454,9 @@ impl json::Absent for TaskDependencyType {
 impl FromJson for TaskDependencyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for TaskDependencyType {
@@ -527,6 +545,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -606,6 +627,9 @@ impl FromJson for UpdateFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UpdateFields {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -681,6 +705,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -730,11 +757,23 @@ pub struct AddDependenciesTaskRequestBody {
 }
 impl FromJson for AddDependenciesTaskRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AddDependenciesTaskRequestBody")?;
-        let mut out = Self::default();
-        o.set("dependencies", &mut out.dependencies);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AddDependenciesTaskRequestBody {
+    const NAME: &'static str = "AddDependenciesTaskRequestBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "dependencies" => v.put(&mut self.dependencies),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for AddDependenciesTaskRequestBody {
@@ -845,19 +884,31 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Attachment")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("file_token", &mut out.file_token);
-        o.set("name", &mut out.name);
-        o.set("size", &mut out.size);
-        o.set("resource", &mut out.resource);
-        o.set("uploader", &mut out.uploader);
-        o.set("is_cover", &mut out.is_cover);
-        o.set("uploaded_at", &mut out.uploaded_at);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Attachment {
+    const NAME: &'static str = "Attachment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "file_token" => v.put(&mut self.file_token),
+            "name" => v.put(&mut self.name),
+            "size" => v.put(&mut self.size),
+            "resource" => v.put(&mut self.resource),
+            "uploader" => v.put(&mut self.uploader),
+            "is_cover" => v.put(&mut self.is_cover),
+            "uploaded_at" => v.put(&mut self.uploaded_at),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The `comment` of `CreateCommentResponseBody`.
@@ -887,18 +938,30 @@ pub struct Comment {
 }
 impl FromJson for Comment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Comment")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("content", &mut out.content);
-        o.set("creator", &mut out.creator);
-        o.set("reply_to_comment_id", &mut out.reply_to_comment_id);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("resource_type", &mut out.resource_type);
-        o.set("resource_id", &mut out.resource_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Comment {
+    const NAME: &'static str = "Comment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "content" => v.put(&mut self.content),
+            "creator" => v.put(&mut self.creator),
+            "reply_to_comment_id" => v.put(&mut self.reply_to_comment_id),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "resource_type" => v.put(&mut self.resource_type),
+            "resource_id" => v.put(&mut self.resource_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.task_subtask.create` (Create Subtask) answers with.
@@ -914,11 +977,23 @@ pub struct CreateTaskSubtaskResponseBody {
 }
 impl FromJson for CreateTaskSubtaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateTaskSubtaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("subtask", &mut out.subtask);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateTaskSubtaskResponseBody {
+    const NAME: &'static str = "CreateTaskSubtaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subtask" => v.put(&mut self.subtask),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_complete` of `InputTask`.
@@ -938,13 +1013,25 @@ pub struct CustomComplete {
 }
 impl FromJson for CustomComplete {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomComplete")?;
-        let mut out = Self::default();
-        o.set("pc", &mut out.pc);
-        o.set("ios", &mut out.ios);
-        o.set("android", &mut out.android);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomComplete {
+    const NAME: &'static str = "CustomComplete";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pc" => v.put(&mut self.pc),
+            "ios" => v.put(&mut self.ios),
+            "android" => v.put(&mut self.android),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CustomComplete {
@@ -971,12 +1058,24 @@ pub struct CustomCompleteItem {
 }
 impl FromJson for CustomCompleteItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomCompleteItem")?;
-        let mut out = Self::default();
-        o.set("href", &mut out.href);
-        o.set("tip", &mut out.tip);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomCompleteItem {
+    const NAME: &'static str = "CustomCompleteItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "href" => v.put(&mut self.href),
+            "tip" => v.put(&mut self.tip),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CustomCompleteItem {
@@ -1022,22 +1121,34 @@ pub struct CustomField {
 }
 impl FromJson for CustomField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomField")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("name", &mut out.name);
-        o.set("type", &mut out.r#type);
-        o.set("number_setting", &mut out.number_setting);
-        o.set("member_setting", &mut out.member_setting);
-        o.set("datetime_setting", &mut out.datetime_setting);
-        o.set("single_select_setting", &mut out.single_select_setting);
-        o.set("multi_select_setting", &mut out.multi_select_setting);
-        o.set("creator", &mut out.creator);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("text_setting", &mut out.text_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomField {
+    const NAME: &'static str = "CustomField";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "name" => v.put(&mut self.name),
+            "type" => v.put(&mut self.r#type),
+            "number_setting" => v.put(&mut self.number_setting),
+            "member_setting" => v.put(&mut self.member_setting),
+            "datetime_setting" => v.put(&mut self.datetime_setting),
+            "single_select_setting" => v.put(&mut self.single_select_setting),
+            "multi_select_setting" => v.put(&mut self.multi_select_setting),
+            "creator" => v.put(&mut self.creator),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "text_setting" => v.put(&mut self.text_setting),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_fields` of `Task`.
@@ -1069,19 +1180,31 @@ pub struct CustomFieldValue {
 }
 impl FromJson for CustomFieldValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomFieldValue")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("type", &mut out.r#type);
-        o.set("number_value", &mut out.number_value);
-        o.set("datetime_value", &mut out.datetime_value);
-        o.set("member_value", &mut out.member_value);
-        o.set("single_select_value", &mut out.single_select_value);
-        o.set("multi_select_value", &mut out.multi_select_value);
-        o.set("name", &mut out.name);
-        o.set("text_value", &mut out.text_value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomFieldValue {
+    const NAME: &'static str = "CustomFieldValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "type" => v.put(&mut self.r#type),
+            "number_value" => v.put(&mut self.number_value),
+            "datetime_value" => v.put(&mut self.datetime_value),
+            "member_value" => v.put(&mut self.member_value),
+            "single_select_value" => v.put(&mut self.single_select_value),
+            "multi_select_value" => v.put(&mut self.multi_select_value),
+            "name" => v.put(&mut self.name),
+            "text_value" => v.put(&mut self.text_value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `datetime_setting` of `CustomField`.
@@ -1098,11 +1221,23 @@ pub struct DatetimeSetting {
 }
 impl FromJson for DatetimeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DatetimeSetting")?;
-        let mut out = Self::default();
-        o.set("format", &mut out.format);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DatetimeSetting {
+    const NAME: &'static str = "DatetimeSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "format" => v.put(&mut self.format),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DatetimeSetting {
@@ -1157,12 +1292,24 @@ pub struct Due {
 }
 impl FromJson for Due {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Due")?;
-        let mut out = Self::default();
-        o.set("timestamp", &mut out.timestamp);
-        o.set("is_all_day", &mut out.is_all_day);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Due {
+    const NAME: &'static str = "Due";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "timestamp" => v.put(&mut self.timestamp),
+            "is_all_day" => v.put(&mut self.is_all_day),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Due {
@@ -1186,11 +1333,23 @@ pub struct GetAttachmentResponseBody {
 }
 impl FromJson for GetAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAttachmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("attachment", &mut out.attachment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAttachmentResponseBody {
+    const NAME: &'static str = "GetAttachmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "attachment" => v.put(&mut self.attachment),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.comment.get` (Get Comment) answers with.
@@ -1206,11 +1365,23 @@ pub struct GetCommentResponseBody {
 }
 impl FromJson for GetCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("comment", &mut out.comment);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCommentResponseBody {
+    const NAME: &'static str = "GetCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "comment" => v.put(&mut self.comment),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.custom_field.get` (Get Custom Field) answers with.
@@ -1226,11 +1397,23 @@ pub struct GetCustomFieldResponseBody {
 }
 impl FromJson for GetCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCustomFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("custom_field", &mut out.custom_field);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCustomFieldResponseBody {
+    const NAME: &'static str = "GetCustomFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_field" => v.put(&mut self.custom_field),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.section.get` (Get Section) answers with.
@@ -1246,11 +1429,23 @@ pub struct GetSectionResponseBody {
 }
 impl FromJson for GetSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSectionResponseBody")?;
-        let mut out = Self::default();
-        o.set("section", &mut out.section);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSectionResponseBody {
+    const NAME: &'static str = "GetSectionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "section" => v.put(&mut self.section),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.task.get` (Get Task Details) answers with.
@@ -1266,11 +1461,23 @@ pub struct GetTaskResponseBody {
 }
 impl FromJson for GetTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("task", &mut out.task);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTaskResponseBody {
+    const NAME: &'static str = "GetTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task" => v.put(&mut self.task),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.tasklist_activity_subscription.get` (Get Activity Subscription) answers with.
@@ -1286,14 +1493,23 @@ pub struct GetTasklistActivitySubscriptionResponseBody {
 }
 impl FromJson for GetTasklistActivitySubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetTasklistActivitySubscriptionResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("activity_subscription", &mut out.activity_subscription);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTasklistActivitySubscriptionResponseBody {
+    const NAME: &'static str = "GetTasklistActivitySubscriptionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "activity_subscription" => v.put(&mut self.activity_subscription),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.tasklist.get` (Get Tasklist Details) answers with.
@@ -1309,11 +1525,23 @@ pub struct GetTasklistResponseBody {
 }
 impl FromJson for GetTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTasklistResponseBody")?;
-        let mut out = Self::default();
-        o.set("tasklist", &mut out.tasklist);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTasklistResponseBody {
+    const NAME: &'static str = "GetTasklistResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tasklist" => v.put(&mut self.tasklist),
+            _ => v.skip(),
+        }
     }
 }
 /// The `href` of `Origin`.
@@ -1333,12 +1561,24 @@ pub struct Href {
 }
 impl FromJson for Href {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Href")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("title", &mut out.title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Href {
+    const NAME: &'static str = "Href";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "title" => v.put(&mut self.title),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Href {
@@ -1384,22 +1624,34 @@ pub struct I18nText {
 }
 impl FromJson for I18nText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nText")?;
-        let mut out = Self::default();
-        o.set("en_us", &mut out.en_us);
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("zh_hk", &mut out.zh_hk);
-        o.set("zh_tw", &mut out.zh_tw);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.set("fr_fr", &mut out.fr_fr);
-        o.set("it_it", &mut out.it_it);
-        o.set("de_de", &mut out.de_de);
-        o.set("ru_ru", &mut out.ru_ru);
-        o.set("th_th", &mut out.th_th);
-        o.set("es_es", &mut out.es_es);
-        o.set("ko_kr", &mut out.ko_kr);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nText {
+    const NAME: &'static str = "I18nText";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "en_us" => v.put(&mut self.en_us),
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "zh_hk" => v.put(&mut self.zh_hk),
+            "zh_tw" => v.put(&mut self.zh_tw),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            "fr_fr" => v.put(&mut self.fr_fr),
+            "it_it" => v.put(&mut self.it_it),
+            "de_de" => v.put(&mut self.de_de),
+            "ru_ru" => v.put(&mut self.ru_ru),
+            "th_th" => v.put(&mut self.th_th),
+            "es_es" => v.put(&mut self.es_es),
+            "ko_kr" => v.put(&mut self.ko_kr),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for I18nText {
@@ -1791,13 +2043,25 @@ pub struct ListAttachmentResponseBody {
 }
 impl FromJson for ListAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAttachmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAttachmentResponseBody {
+    const NAME: &'static str = "ListAttachmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.comment.list` (List Comments) answers with.
@@ -1817,13 +2081,25 @@ pub struct ListCommentResponseBody {
 }
 impl FromJson for ListCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCommentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCommentResponseBody {
+    const NAME: &'static str = "ListCommentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.custom_field.list` (List Custom Field) answers with.
@@ -1843,13 +2119,25 @@ pub struct ListCustomFieldResponseBody {
 }
 impl FromJson for ListCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCustomFieldResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCustomFieldResponseBody {
+    const NAME: &'static str = "ListCustomFieldResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.section.list` (List Section) answers with.
@@ -1869,13 +2157,25 @@ pub struct ListSectionResponseBody {
 }
 impl FromJson for ListSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSectionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSectionResponseBody {
+    const NAME: &'static str = "ListSectionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.task.list` (List tasks) answers with.
@@ -1895,13 +2195,25 @@ pub struct ListTaskResponseBody {
 }
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTaskResponseBody {
+    const NAME: &'static str = "ListTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.tasklist_activity_subscription.list` (List Activity Subscription) answers with.
@@ -1917,14 +2229,23 @@ pub struct ListTasklistActivitySubscriptionResponseBody {
 }
 impl FromJson for ListTasklistActivitySubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ListTasklistActivitySubscriptionResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTasklistActivitySubscriptionResponseBody {
+    const NAME: &'static str = "ListTasklistActivitySubscriptionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.tasklist.list` (List Tasklists) answers with.
@@ -1944,13 +2265,25 @@ pub struct ListTasklistResponseBody {
 }
 impl FromJson for ListTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListTasklistResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListTasklistResponseBody {
+    const NAME: &'static str = "ListTasklistResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `members` of `AddMembersTaskRequestBody`.
@@ -1976,14 +2309,26 @@ pub struct Member {
 }
 impl FromJson for Member {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Member")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("type", &mut out.r#type);
-        o.set("role", &mut out.role);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Member {
+    const NAME: &'static str = "Member";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "type" => v.put(&mut self.r#type),
+            "role" => v.put(&mut self.role),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Member {
@@ -2009,11 +2354,23 @@ pub struct MemberSetting {
 }
 impl FromJson for MemberSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MemberSetting")?;
-        let mut out = Self::default();
-        o.set("multi", &mut out.multi);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MemberSetting {
+    const NAME: &'static str = "MemberSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "multi" => v.put(&mut self.multi),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MemberSetting {
@@ -2053,15 +2410,27 @@ pub struct NumberSetting {
 }
 impl FromJson for NumberSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NumberSetting")?;
-        let mut out = Self::default();
-        o.set("format", &mut out.format);
-        o.set("custom_symbol", &mut out.custom_symbol);
-        o.set("custom_symbol_position", &mut out.custom_symbol_position);
-        o.set("separator", &mut out.separator);
-        o.set("decimal_count", &mut out.decimal_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NumberSetting {
+    const NAME: &'static str = "NumberSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "format" => v.put(&mut self.format),
+            "custom_symbol" => v.put(&mut self.custom_symbol),
+            "custom_symbol_position" => v.put(&mut self.custom_symbol_position),
+            "separator" => v.put(&mut self.separator),
+            "decimal_count" => v.put(&mut self.decimal_count),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for NumberSetting {
@@ -2094,14 +2463,26 @@ pub struct OptionModel {
 }
 impl FromJson for OptionModel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Option")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("name", &mut out.name);
-        o.set("color_index", &mut out.color_index);
-        o.set("is_hidden", &mut out.is_hidden);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OptionModel {
+    const NAME: &'static str = "Option";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "name" => v.put(&mut self.name),
+            "color_index" => v.put(&mut self.color_index),
+            "is_hidden" => v.put(&mut self.is_hidden),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OptionModel {
@@ -2131,13 +2512,25 @@ pub struct Origin {
 }
 impl FromJson for Origin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Origin")?;
-        let mut out = Self::default();
-        o.set("platform_i18n_name", &mut out.platform_i18n_name);
-        o.set("href", &mut out.href);
-        o.set("refer_resources", &mut out.refer_resources);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Origin {
+    const NAME: &'static str = "Origin";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "platform_i18n_name" => v.put(&mut self.platform_i18n_name),
+            "href" => v.put(&mut self.href),
+            "refer_resources" => v.put(&mut self.refer_resources),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Origin {
@@ -2168,14 +2561,26 @@ pub struct OriginReferResource {
 }
 impl FromJson for OriginReferResource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OriginReferResource")?;
-        let mut out = Self::default();
-        o.set("resource_id", &mut out.resource_id);
-        o.set("type", &mut out.r#type);
-        o.set("source_message", &mut out.source_message);
-        o.set("unavailable_reason", &mut out.unavailable_reason);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OriginReferResource {
+    const NAME: &'static str = "OriginReferResource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "resource_id" => v.put(&mut self.resource_id),
+            "type" => v.put(&mut self.r#type),
+            "source_message" => v.put(&mut self.source_message),
+            "unavailable_reason" => v.put(&mut self.unavailable_reason),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OriginReferResource {
@@ -2203,12 +2608,24 @@ pub struct OriginSourceMessage {
 }
 impl FromJson for OriginSourceMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "OriginSourceMessage")?;
-        let mut out = Self::default();
-        o.set("message_id", &mut out.message_id);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for OriginSourceMessage {
+    const NAME: &'static str = "OriginSourceMessage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "message_id" => v.put(&mut self.message_id),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for OriginSourceMessage {
@@ -2279,11 +2696,23 @@ pub struct PatchCustomFieldOptionResponseBody {
 }
 impl FromJson for PatchCustomFieldOptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PatchCustomFieldOptionResponseBody")?;
-        let mut out = Self::default();
-        o.set("option", &mut out.option);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PatchCustomFieldOptionResponseBody {
+    const NAME: &'static str = "PatchCustomFieldOptionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "option" => v.put(&mut self.option),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `task.v2.custom_field.patch` (Patch Custom Field).
@@ -2449,12 +2878,24 @@ pub struct Reminder {
 }
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Reminder")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("relative_fire_minute", &mut out.relative_fire_minute);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Reminder {
+    const NAME: &'static str = "Reminder";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "relative_fire_minute" => v.put(&mut self.relative_fire_minute),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Reminder {
@@ -2564,12 +3005,24 @@ pub struct Resource {
 }
 impl FromJson for Resource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Resource")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Resource {
+    const NAME: &'static str = "Resource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `task.v2.task.search` (搜索任务).
@@ -2614,15 +3067,27 @@ pub struct SearchTaskResponseBody {
 }
 impl FromJson for SearchTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("total", &mut out.total);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("notice", &mut out.notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchTaskResponseBody {
+    const NAME: &'static str = "SearchTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "total" => v.put(&mut self.total),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "notice" => v.put(&mut self.notice),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `task.v2.tasklist.search` (搜索清单).
@@ -2673,18 +3138,30 @@ pub struct Section {
 }
 impl FromJson for Section {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Section")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("name", &mut out.name);
-        o.set("resource_type", &mut out.resource_type);
-        o.set("is_default", &mut out.is_default);
-        o.set("creator", &mut out.creator);
-        o.set("tasklist", &mut out.tasklist);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Section {
+    const NAME: &'static str = "Section";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "name" => v.put(&mut self.name),
+            "resource_type" => v.put(&mut self.resource_type),
+            "is_default" => v.put(&mut self.is_default),
+            "creator" => v.put(&mut self.creator),
+            "tasklist" => v.put(&mut self.tasklist),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListSectionResponseBody`.
@@ -2704,13 +3181,25 @@ pub struct SectionSummary {
 }
 impl FromJson for SectionSummary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SectionSummary")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("name", &mut out.name);
-        o.set("is_default", &mut out.is_default);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SectionSummary {
+    const NAME: &'static str = "SectionSummary";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "name" => v.put(&mut self.name),
+            "is_default" => v.put(&mut self.is_default),
+            _ => v.skip(),
+        }
     }
 }
 /// The `single_select_setting` of `CustomField`.
@@ -2726,11 +3215,23 @@ pub struct SelectSetting {
 }
 impl FromJson for SelectSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SelectSetting")?;
-        let mut out = Self::default();
-        o.set("options", &mut out.options);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SelectSetting {
+    const NAME: &'static str = "SelectSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "options" => v.put(&mut self.options),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SelectSetting {
@@ -2843,44 +3344,56 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Task")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("summary", &mut out.summary);
-        o.set("description", &mut out.description);
-        o.set("due", &mut out.due);
-        o.set("reminders", &mut out.reminders);
-        o.set("creator", &mut out.creator);
-        o.set("members", &mut out.members);
-        o.set("completed_at", &mut out.completed_at);
-        o.set("attachments", &mut out.attachments);
-        o.set("origin", &mut out.origin);
-        o.set("extra", &mut out.extra);
-        o.set("tasklists", &mut out.tasklists);
-        o.set("repeat_rule", &mut out.repeat_rule);
-        o.set("parent_task_guid", &mut out.parent_task_guid);
-        o.set("mode", &mut out.mode);
-        o.set("source", &mut out.source);
-        o.set("custom_complete", &mut out.custom_complete);
-        o.set("task_id", &mut out.task_id);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("status", &mut out.status);
-        o.set("url", &mut out.url);
-        o.set("start", &mut out.start);
-        o.set("subtask_count", &mut out.subtask_count);
-        o.set("is_milestone", &mut out.is_milestone);
-        o.set("custom_fields", &mut out.custom_fields);
-        o.set("dependencies", &mut out.dependencies);
-        o.set("assignee_related", &mut out.assignee_related);
-        o.set("positive_reminders", &mut out.positive_reminders);
-        o.set("agent_task_status", &mut out.agent_task_status);
-        o.set("agent_task_progress", &mut out.agent_task_progress);
-        o.set("text_deliveries", &mut out.text_deliveries);
-        o.set("attachment_deliveries", &mut out.attachment_deliveries);
-        o.set("next_task_guid", &mut out.next_task_guid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Task {
+    const NAME: &'static str = "Task";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "summary" => v.put(&mut self.summary),
+            "description" => v.put(&mut self.description),
+            "due" => v.put(&mut self.due),
+            "reminders" => v.put(&mut self.reminders),
+            "creator" => v.put(&mut self.creator),
+            "members" => v.put(&mut self.members),
+            "completed_at" => v.put(&mut self.completed_at),
+            "attachments" => v.put(&mut self.attachments),
+            "origin" => v.put(&mut self.origin),
+            "extra" => v.put(&mut self.extra),
+            "tasklists" => v.put(&mut self.tasklists),
+            "repeat_rule" => v.put(&mut self.repeat_rule),
+            "parent_task_guid" => v.put(&mut self.parent_task_guid),
+            "mode" => v.put(&mut self.mode),
+            "source" => v.put(&mut self.source),
+            "custom_complete" => v.put(&mut self.custom_complete),
+            "task_id" => v.put(&mut self.task_id),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "status" => v.put(&mut self.status),
+            "url" => v.put(&mut self.url),
+            "start" => v.put(&mut self.start),
+            "subtask_count" => v.put(&mut self.subtask_count),
+            "is_milestone" => v.put(&mut self.is_milestone),
+            "custom_fields" => v.put(&mut self.custom_fields),
+            "dependencies" => v.put(&mut self.dependencies),
+            "assignee_related" => v.put(&mut self.assignee_related),
+            "positive_reminders" => v.put(&mut self.positive_reminders),
+            "agent_task_status" => v.put(&mut self.agent_task_status),
+            "agent_task_progress" => v.put(&mut self.agent_task_progress),
+            "text_deliveries" => v.put(&mut self.text_deliveries),
+            "attachment_deliveries" => v.put(&mut self.attachment_deliveries),
+            "next_task_guid" => v.put(&mut self.next_task_guid),
+            _ => v.skip(),
+        }
     }
 }
 /// The `assignee_related` of `Task`.
@@ -2898,12 +3411,24 @@ pub struct TaskAssignee {
 }
 impl FromJson for TaskAssignee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskAssignee")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("completed_at", &mut out.completed_at);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskAssignee {
+    const NAME: &'static str = "TaskAssignee";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "completed_at" => v.put(&mut self.completed_at),
+            _ => v.skip(),
+        }
     }
 }
 /// The `dependencies` of `AddDependenciesTaskRequestBody`.
@@ -2923,12 +3448,24 @@ pub struct TaskDependency {
 }
 impl FromJson for TaskDependency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskDependency")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("task_guid", &mut out.task_guid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskDependency {
+    const NAME: &'static str = "TaskDependency";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "task_guid" => v.put(&mut self.task_guid),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TaskDependency {
@@ -2963,12 +3500,24 @@ pub struct TaskInTasklistInfo {
 }
 impl FromJson for TaskInTasklistInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskInTasklistInfo")?;
-        let mut out = Self::default();
-        o.set("tasklist_guid", &mut out.tasklist_guid);
-        o.set("section_guid", &mut out.section_guid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskInTasklistInfo {
+    const NAME: &'static str = "TaskInTasklistInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tasklist_guid" => v.put(&mut self.tasklist_guid),
+            "section_guid" => v.put(&mut self.section_guid),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TaskInTasklistInfo {
@@ -3026,13 +3575,25 @@ pub struct TaskSearchItem {
 }
 impl FromJson for TaskSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskSearchItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("display_info", &mut out.display_info);
-        o.set("meta_data", &mut out.meta_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskSearchItem {
+    const NAME: &'static str = "TaskSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "display_info" => v.put(&mut self.display_info),
+            "meta_data" => v.put(&mut self.meta_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meta_data` of `TaskSearchItem`.
@@ -3052,13 +3613,25 @@ pub struct TaskSearchMeta {
 }
 impl FromJson for TaskSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskSearchMeta")?;
-        let mut out = Self::default();
-        o.set("app_link", &mut out.app_link);
-        o.set("avatar", &mut out.avatar);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskSearchMeta {
+    const NAME: &'static str = "TaskSearchMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_link" => v.put(&mut self.app_link),
+            "avatar" => v.put(&mut self.avatar),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.task_v2.task_subscription` (订阅任务更新事件) answers with.
@@ -3076,12 +3649,24 @@ pub struct TaskSubscriptionTaskV2ResponseBody {
 }
 impl FromJson for TaskSubscriptionTaskV2ResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskSubscriptionTaskV2ResponseBody")?;
-        let mut out = Self::default();
-        o.set("code", &mut out.code);
-        o.set("msg", &mut out.msg);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskSubscriptionTaskV2ResponseBody {
+    const NAME: &'static str = "TaskSubscriptionTaskV2ResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "code" => v.put(&mut self.code),
+            "msg" => v.put(&mut self.msg),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `TasksSectionResponseBody`.
@@ -3109,17 +3694,29 @@ pub struct TaskSummary {
 }
 impl FromJson for TaskSummary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskSummary")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("summary", &mut out.summary);
-        o.set("completed_at", &mut out.completed_at);
-        o.set("start", &mut out.start);
-        o.set("due", &mut out.due);
-        o.set("members", &mut out.members);
-        o.set("subtask_count", &mut out.subtask_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskSummary {
+    const NAME: &'static str = "TaskSummary";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "summary" => v.put(&mut self.summary),
+            "completed_at" => v.put(&mut self.completed_at),
+            "start" => v.put(&mut self.start),
+            "due" => v.put(&mut self.due),
+            "members" => v.put(&mut self.members),
+            "subtask_count" => v.put(&mut self.subtask_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tasklist` of `AddMembersTasklistResponseBody`.
@@ -3151,19 +3748,31 @@ pub struct Tasklist {
 }
 impl FromJson for Tasklist {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Tasklist")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("name", &mut out.name);
-        o.set("creator", &mut out.creator);
-        o.set("owner", &mut out.owner);
-        o.set("members", &mut out.members);
-        o.set("url", &mut out.url);
-        o.set("created_at", &mut out.created_at);
-        o.set("updated_at", &mut out.updated_at);
-        o.set("archive_msec", &mut out.archive_msec);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Tasklist {
+    const NAME: &'static str = "Tasklist";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "name" => v.put(&mut self.name),
+            "creator" => v.put(&mut self.creator),
+            "owner" => v.put(&mut self.owner),
+            "members" => v.put(&mut self.members),
+            "url" => v.put(&mut self.url),
+            "created_at" => v.put(&mut self.created_at),
+            "updated_at" => v.put(&mut self.updated_at),
+            "archive_msec" => v.put(&mut self.archive_msec),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `task.v2.tasklist_activity_subscription.create` (Create Activity Subscription).
@@ -3201,15 +3810,27 @@ pub struct TasklistActivitySubscription {
 }
 impl FromJson for TasklistActivitySubscription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TasklistActivitySubscription")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("name", &mut out.name);
-        o.set("subscribers", &mut out.subscribers);
-        o.set("include_keys", &mut out.include_keys);
-        o.set("disabled", &mut out.disabled);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TasklistActivitySubscription {
+    const NAME: &'static str = "TasklistActivitySubscription";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "name" => v.put(&mut self.name),
+            "subscribers" => v.put(&mut self.subscribers),
+            "include_keys" => v.put(&mut self.include_keys),
+            "disabled" => v.put(&mut self.disabled),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TasklistActivitySubscription {
@@ -3259,12 +3880,24 @@ pub struct TasklistSummary {
 }
 impl FromJson for TasklistSummary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TasklistSummary")?;
-        let mut out = Self::default();
-        o.set("guid", &mut out.guid);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TasklistSummary {
+    const NAME: &'static str = "TasklistSummary";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "guid" => v.put(&mut self.guid),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.task.tasklists` (List tasklists of task) answers with.
@@ -3280,11 +3913,23 @@ pub struct TasklistsTaskResponseBody {
 }
 impl FromJson for TasklistsTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TasklistsTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("tasklists", &mut out.tasklists);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TasklistsTaskResponseBody {
+    const NAME: &'static str = "TasklistsTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tasklists" => v.put(&mut self.tasklists),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.section.tasks` (List Tasks of Section) answers with.
@@ -3304,13 +3949,25 @@ pub struct TasksSectionResponseBody {
 }
 impl FromJson for TasksSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TasksSectionResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TasksSectionResponseBody {
+    const NAME: &'static str = "TasksSectionResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `text_setting` of `CustomField`.
@@ -3323,8 +3980,21 @@ impl FromJson for TasksSectionResponseBody {
 pub struct TextSetting {}
 impl FromJson for TextSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        json::object(value, "TextSetting")?;
-        Ok(Self {})
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TextSetting {
+    const NAME: &'static str = "TextSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        let _ = key;
+        v.skip()
     }
 }
 impl ToJson for TextSetting {
@@ -3367,11 +4037,23 @@ pub struct UploadAttachmentResponseBody {
 }
 impl FromJson for UploadAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UploadAttachmentResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UploadAttachmentResponseBody {
+    const NAME: &'static str = "UploadAttachmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `task.v2.task.add_dependencies` (Add Dependency) answers with.

@@ -23,14 +23,26 @@ pub struct Avatar {
 }
 impl FromJson for Avatar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Avatar")?;
-        let mut out = Self::default();
-        o.set("avatar_origin", &mut out.avatar_origin);
-        o.set("avatar_72", &mut out.avatar_72);
-        o.set("avatar_240", &mut out.avatar_240);
-        o.set("avatar_640", &mut out.avatar_640);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Avatar {
+    const NAME: &'static str = "Avatar";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "avatar_origin" => v.put(&mut self.avatar_origin),
+            "avatar_72" => v.put(&mut self.avatar_72),
+            "avatar_240" => v.put(&mut self.avatar_240),
+            "avatar_640" => v.put(&mut self.avatar_640),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_name` of `TenantAssignInfo`.
@@ -50,13 +62,25 @@ pub struct ProductI18nName {
 }
 impl FromJson for ProductI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ProductI18nName")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ProductI18nName {
+    const NAME: &'static str = "ProductI18nName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `tenant.v2.tenant_product_assign_info.query` (Obtain company assign information) answers with.
@@ -72,11 +96,23 @@ pub struct QueryTenantProductAssignInfoResponseBody {
 }
 impl FromJson for QueryTenantProductAssignInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryTenantProductAssignInfoResponseBody")?;
-        let mut out = Self::default();
-        o.set("assign_info_list", &mut out.assign_info_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryTenantProductAssignInfoResponseBody {
+    const NAME: &'static str = "QueryTenantProductAssignInfoResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "assign_info_list" => v.put(&mut self.assign_info_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `tenant.v2.tenant.query` (Obtains company information such as the company name and the company ID) answers with.
@@ -92,11 +128,23 @@ pub struct QueryTenantResponseBody {
 }
 impl FromJson for QueryTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryTenantResponseBody")?;
-        let mut out = Self::default();
-        o.set("tenant", &mut out.tenant);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryTenantResponseBody {
+    const NAME: &'static str = "QueryTenantResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant" => v.put(&mut self.tenant),
+            _ => v.skip(),
+        }
     }
 }
 /// The `tenant` of `QueryTenantResponseBody`.
@@ -122,16 +170,28 @@ pub struct Tenant {
 }
 impl FromJson for Tenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Tenant")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("display_id", &mut out.display_id);
-        o.set("tenant_tag", &mut out.tenant_tag);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("avatar", &mut out.avatar);
-        o.set("domain", &mut out.domain);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Tenant {
+    const NAME: &'static str = "Tenant";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "display_id" => v.put(&mut self.display_id),
+            "tenant_tag" => v.put(&mut self.tenant_tag),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "avatar" => v.put(&mut self.avatar),
+            "domain" => v.put(&mut self.domain),
+            _ => v.skip(),
+        }
     }
 }
 /// The `assign_info_list` of `QueryTenantProductAssignInfoResponseBody`.
@@ -161,17 +221,29 @@ pub struct TenantAssignInfo {
 }
 impl FromJson for TenantAssignInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TenantAssignInfo")?;
-        let mut out = Self::default();
-        o.set("subscription_id", &mut out.subscription_id);
-        o.set("license_plan_key", &mut out.license_plan_key);
-        o.set("product_name", &mut out.product_name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("total_seats", &mut out.total_seats);
-        o.set("assigned_seats", &mut out.assigned_seats);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TenantAssignInfo {
+    const NAME: &'static str = "TenantAssignInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "subscription_id" => v.put(&mut self.subscription_id),
+            "license_plan_key" => v.put(&mut self.license_plan_key),
+            "product_name" => v.put(&mut self.product_name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "total_seats" => v.put(&mut self.total_seats),
+            "assigned_seats" => v.put(&mut self.assigned_seats),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            _ => v.skip(),
+        }
     }
 }

@@ -17,11 +17,23 @@ pub struct DetectTextRequestBody {
 }
 impl FromJson for DetectTextRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DetectTextRequestBody")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DetectTextRequestBody {
+    const NAME: &'static str = "DetectTextRequestBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DetectTextRequestBody {
@@ -50,11 +62,23 @@ pub struct DetectTextResponseBody {
 }
 impl FromJson for DetectTextResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DetectTextResponseBody")?;
-        let mut out = Self::default();
-        o.set("language", &mut out.language);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DetectTextResponseBody {
+    const NAME: &'static str = "DetectTextResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "language" => v.put(&mut self.language),
+            _ => v.skip(),
+        }
     }
 }
 /// The `glossary` of `TranslateTextRequestBody`.

@@ -73,6 +73,9 @@ impl FromJson for CollaborationEntityType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for CollaborationEntityType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -143,6 +146,9 @@ impl json::Absent for DepartmentIdType {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for DepartmentIdType {
@@ -215,6 +221,9 @@ impl FromJson for GroupIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GroupIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -285,6 +294,9 @@ impl json::Absent for TargetDepartmentIdType {
 impl FromJson for TargetDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for TargetDepartmentIdType {
@@ -361,6 +373,9 @@ impl FromJson for TargetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TargetUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -386,14 +401,26 @@ pub struct AvatarInfo {
 }
 impl FromJson for AvatarInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AvatarInfo")?;
-        let mut out = Self::default();
-        o.set("avatar_72", &mut out.avatar_72);
-        o.set("avatar_240", &mut out.avatar_240);
-        o.set("avatar_640", &mut out.avatar_640);
-        o.set("avatar_origin", &mut out.avatar_origin);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AvatarInfo {
+    const NAME: &'static str = "AvatarInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "avatar_72" => v.put(&mut self.avatar_72),
+            "avatar_240" => v.put(&mut self.avatar_240),
+            "avatar_640" => v.put(&mut self.avatar_640),
+            "avatar_origin" => v.put(&mut self.avatar_origin),
+            _ => v.skip(),
+        }
     }
 }
 /// The `target_department` of `GetCollaborationTenantCollaborationDepartmentResponseBody`.
@@ -421,17 +448,29 @@ pub struct CollaborationDepartment {
 }
 impl FromJson for CollaborationDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationDepartment")?;
-        let mut out = Self::default();
-        o.set("open_department_id", &mut out.open_department_id);
-        o.set("department_id", &mut out.department_id);
-        o.set("name", &mut out.name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("order", &mut out.order);
-        o.set("leaders", &mut out.leaders);
-        o.set("parent_department_id", &mut out.parent_department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationDepartment {
+    const NAME: &'static str = "CollaborationDepartment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_department_id" => v.put(&mut self.open_department_id),
+            "department_id" => v.put(&mut self.department_id),
+            "name" => v.put(&mut self.name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "order" => v.put(&mut self.order),
+            "leaders" => v.put(&mut self.leaders),
+            "parent_department_id" => v.put(&mut self.parent_department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `parent_department_id` of `CollaborationDepartment`.
@@ -449,12 +488,24 @@ pub struct CollaborationDepartmentId {
 }
 impl FromJson for CollaborationDepartmentId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationDepartmentId")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("open_department_id", &mut out.open_department_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationDepartmentId {
+    const NAME: &'static str = "CollaborationDepartmentId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "open_department_id" => v.put(&mut self.open_department_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `leaders` of `CollaborationDepartment`.
@@ -472,12 +523,24 @@ pub struct CollaborationDepartmentLeader {
 }
 impl FromJson for CollaborationDepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationDepartmentLeader")?;
-        let mut out = Self::default();
-        o.set("leader_type", &mut out.leader_type);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationDepartmentLeader {
+    const NAME: &'static str = "CollaborationDepartmentLeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leader_type" => v.put(&mut self.leader_type),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `collaboration_entity_list` of `VisibleOrganizationCollaborationTenantResponseBody`.
@@ -523,26 +586,38 @@ pub struct CollaborationEntity {
 }
 impl FromJson for CollaborationEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationEntity")?;
-        let mut out = Self::default();
-        o.set("collaboration_entity_type", &mut out.collaboration_entity_type);
-        o.set("department_id", &mut out.department_id);
-        o.set("open_department_id", &mut out.open_department_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_user_id", &mut out.open_user_id);
-        o.set("union_user_id", &mut out.union_user_id);
-        o.set("department_name", &mut out.department_name);
-        o.set("i18n_department_name", &mut out.i18n_department_name);
-        o.set("department_order", &mut out.department_order);
-        o.set("user_name", &mut out.user_name);
-        o.set("i18n_user_name", &mut out.i18n_user_name);
-        o.set("user_avatar", &mut out.user_avatar);
-        o.set("group_id", &mut out.group_id);
-        o.set("open_group_id", &mut out.open_group_id);
-        o.set("group_name", &mut out.group_name);
-        o.set("i18n_group_name", &mut out.i18n_group_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationEntity {
+    const NAME: &'static str = "CollaborationEntity";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "collaboration_entity_type" => v.put(&mut self.collaboration_entity_type),
+            "department_id" => v.put(&mut self.department_id),
+            "open_department_id" => v.put(&mut self.open_department_id),
+            "user_id" => v.put(&mut self.user_id),
+            "open_user_id" => v.put(&mut self.open_user_id),
+            "union_user_id" => v.put(&mut self.union_user_id),
+            "department_name" => v.put(&mut self.department_name),
+            "i18n_department_name" => v.put(&mut self.i18n_department_name),
+            "department_order" => v.put(&mut self.department_order),
+            "user_name" => v.put(&mut self.user_name),
+            "i18n_user_name" => v.put(&mut self.i18n_user_name),
+            "user_avatar" => v.put(&mut self.user_avatar),
+            "group_id" => v.put(&mut self.group_id),
+            "open_group_id" => v.put(&mut self.open_group_id),
+            "group_name" => v.put(&mut self.group_name),
+            "i18n_group_name" => v.put(&mut self.i18n_group_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `target_tenant` of `GetCollaborationTenantResponseBody`.
@@ -576,20 +651,32 @@ pub struct CollaborationTenant {
 }
 impl FromJson for CollaborationTenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationTenant")?;
-        let mut out = Self::default();
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("tenant_name", &mut out.tenant_name);
-        o.set("i18n_tenant_name", &mut out.i18n_tenant_name);
-        o.set("tenant_short_name", &mut out.tenant_short_name);
-        o.set("i18n_tenant_short_name", &mut out.i18n_tenant_short_name);
-        o.set("connect_time", &mut out.connect_time);
-        o.set("tenant_tag", &mut out.tenant_tag);
-        o.set("i18n_tenant_tag", &mut out.i18n_tenant_tag);
-        o.set("avatar", &mut out.avatar);
-        o.set("brand", &mut out.brand);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationTenant {
+    const NAME: &'static str = "CollaborationTenant";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "tenant_name" => v.put(&mut self.tenant_name),
+            "i18n_tenant_name" => v.put(&mut self.i18n_tenant_name),
+            "tenant_short_name" => v.put(&mut self.tenant_short_name),
+            "i18n_tenant_short_name" => v.put(&mut self.i18n_tenant_short_name),
+            "connect_time" => v.put(&mut self.connect_time),
+            "tenant_tag" => v.put(&mut self.tenant_tag),
+            "i18n_tenant_tag" => v.put(&mut self.i18n_tenant_tag),
+            "avatar" => v.put(&mut self.avatar),
+            "brand" => v.put(&mut self.brand),
+            _ => v.skip(),
+        }
     }
 }
 /// The `target_user` of `GetCollaborationTenantCollaborationUserResponseBody`.
@@ -633,25 +720,37 @@ pub struct CollaborationUser {
 }
 impl FromJson for CollaborationUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationUser")?;
-        let mut out = Self::default();
-        o.set("open_id", &mut out.open_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("union_id", &mut out.union_id);
-        o.set("name", &mut out.name);
-        o.set("i18n_name", &mut out.i18n_name);
-        o.set("avatar", &mut out.avatar);
-        o.set("mobile", &mut out.mobile);
-        o.set("status", &mut out.status);
-        o.set("department_ids", &mut out.department_ids);
-        o.set("leader_user_id", &mut out.leader_user_id);
-        o.set("job_title", &mut out.job_title);
-        o.set("custom_attrs", &mut out.custom_attrs);
-        o.set("employee_no", &mut out.employee_no);
-        o.set("parent_department_ids", &mut out.parent_department_ids);
-        o.set("leader_id", &mut out.leader_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationUser {
+    const NAME: &'static str = "CollaborationUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "open_id" => v.put(&mut self.open_id),
+            "user_id" => v.put(&mut self.user_id),
+            "union_id" => v.put(&mut self.union_id),
+            "name" => v.put(&mut self.name),
+            "i18n_name" => v.put(&mut self.i18n_name),
+            "avatar" => v.put(&mut self.avatar),
+            "mobile" => v.put(&mut self.mobile),
+            "status" => v.put(&mut self.status),
+            "department_ids" => v.put(&mut self.department_ids),
+            "leader_user_id" => v.put(&mut self.leader_user_id),
+            "job_title" => v.put(&mut self.job_title),
+            "custom_attrs" => v.put(&mut self.custom_attrs),
+            "employee_no" => v.put(&mut self.employee_no),
+            "parent_department_ids" => v.put(&mut self.parent_department_ids),
+            "leader_id" => v.put(&mut self.leader_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `id` of `CollaborationDepartmentLeader`.
@@ -671,13 +770,25 @@ pub struct CollaborationUserId {
 }
 impl FromJson for CollaborationUserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CollaborationUserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CollaborationUserId {
+    const NAME: &'static str = "CollaborationUserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `generic_user` of `UserCustomAttrValue`.
@@ -695,12 +806,24 @@ pub struct CustomAttrGenericUser {
 }
 impl FromJson for CustomAttrGenericUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomAttrGenericUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("type", &mut out.r#type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomAttrGenericUser {
+    const NAME: &'static str = "CustomAttrGenericUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "type" => v.put(&mut self.r#type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `trust_party.v1.collaboration_tenant_collaboration_department.get` (Query department details of trusted party) answers with.
@@ -716,14 +839,23 @@ pub struct GetCollaborationTenantCollaborationDepartmentResponseBody {
 }
 impl FromJson for GetCollaborationTenantCollaborationDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetCollaborationTenantCollaborationDepartmentResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("target_department", &mut out.target_department);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCollaborationTenantCollaborationDepartmentResponseBody {
+    const NAME: &'static str = "GetCollaborationTenantCollaborationDepartmentResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "target_department" => v.put(&mut self.target_department),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `trust_party.v1.collaboration_tenant_collaboration_user.get` (Query the details of trusted party members) answers with.
@@ -739,14 +871,23 @@ pub struct GetCollaborationTenantCollaborationUserResponseBody {
 }
 impl FromJson for GetCollaborationTenantCollaborationUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetCollaborationTenantCollaborationUserResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("target_user", &mut out.target_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCollaborationTenantCollaborationUserResponseBody {
+    const NAME: &'static str = "GetCollaborationTenantCollaborationUserResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "target_user" => v.put(&mut self.target_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `trust_party.v1.collaboration_tenant.get` (Query the trusted party information) answers with.
@@ -762,11 +903,23 @@ pub struct GetCollaborationTenantResponseBody {
 }
 impl FromJson for GetCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCollaborationTenantResponseBody")?;
-        let mut out = Self::default();
-        o.set("target_tenant", &mut out.target_tenant);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCollaborationTenantResponseBody {
+    const NAME: &'static str = "GetCollaborationTenantResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "target_tenant" => v.put(&mut self.target_tenant),
+            _ => v.skip(),
+        }
     }
 }
 /// The `i18n_name` of `CollaborationDepartment`.
@@ -786,13 +939,25 @@ pub struct I18nName {
 }
 impl FromJson for I18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nName")?;
-        let mut out = Self::default();
-        o.set("zh_cn", &mut out.zh_cn);
-        o.set("ja_jp", &mut out.ja_jp);
-        o.set("en_us", &mut out.en_us);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nName {
+    const NAME: &'static str = "I18nName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "zh_cn" => v.put(&mut self.zh_cn),
+            "ja_jp" => v.put(&mut self.ja_jp),
+            "en_us" => v.put(&mut self.en_us),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `trust_party.v1.collaboration_tenant.list` (Query visible trusted parties list) answers with.
@@ -812,13 +977,25 @@ pub struct ListCollaborationTenantResponseBody {
 }
 impl FromJson for ListCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListCollaborationTenantResponseBody")?;
-        let mut out = Self::default();
-        o.set("target_tenant_list", &mut out.target_tenant_list);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListCollaborationTenantResponseBody {
+    const NAME: &'static str = "ListCollaborationTenantResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "target_tenant_list" => v.put(&mut self.target_tenant_list),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_attrs` of `CollaborationUser`.
@@ -838,13 +1015,25 @@ pub struct UserCustomAttr {
 }
 impl FromJson for UserCustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserCustomAttr")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("id", &mut out.id);
-        o.set("value", &mut out.value);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserCustomAttr {
+    const NAME: &'static str = "UserCustomAttr";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "id" => v.put(&mut self.id),
+            "value" => v.put(&mut self.value),
+            _ => v.skip(),
+        }
     }
 }
 /// The `value` of `UserCustomAttr`.
@@ -874,18 +1063,30 @@ pub struct UserCustomAttrValue {
 }
 impl FromJson for UserCustomAttrValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserCustomAttrValue")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.set("url", &mut out.url);
-        o.set("pc_url", &mut out.pc_url);
-        o.set("option_id", &mut out.option_id);
-        o.set("option_value", &mut out.option_value);
-        o.set("picture_url", &mut out.picture_url);
-        o.set("name", &mut out.name);
-        o.set("generic_user", &mut out.generic_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserCustomAttrValue {
+    const NAME: &'static str = "UserCustomAttrValue";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            "url" => v.put(&mut self.url),
+            "pc_url" => v.put(&mut self.pc_url),
+            "option_id" => v.put(&mut self.option_id),
+            "option_value" => v.put(&mut self.option_value),
+            "picture_url" => v.put(&mut self.picture_url),
+            "name" => v.put(&mut self.name),
+            "generic_user" => v.put(&mut self.generic_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `status` of `CollaborationUser`.
@@ -909,15 +1110,27 @@ pub struct UserStatus {
 }
 impl FromJson for UserStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserStatus")?;
-        let mut out = Self::default();
-        o.set("is_frozen", &mut out.is_frozen);
-        o.set("is_resigned", &mut out.is_resigned);
-        o.set("is_activated", &mut out.is_activated);
-        o.set("is_exited", &mut out.is_exited);
-        o.set("is_unjoin", &mut out.is_unjoin);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserStatus {
+    const NAME: &'static str = "UserStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "is_frozen" => v.put(&mut self.is_frozen),
+            "is_resigned" => v.put(&mut self.is_resigned),
+            "is_activated" => v.put(&mut self.is_activated),
+            "is_exited" => v.put(&mut self.is_exited),
+            "is_unjoin" => v.put(&mut self.is_unjoin),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `trust_party.v1.collaboration_tenant.visible_organization` (Query department and member information for trusted party) answers with.
@@ -937,15 +1150,24 @@ pub struct VisibleOrganizationCollaborationTenantResponseBody {
 }
 impl FromJson for VisibleOrganizationCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "VisibleOrganizationCollaborationTenantResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("collaboration_entity_list", &mut out.collaboration_entity_list);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for VisibleOrganizationCollaborationTenantResponseBody {
+    const NAME: &'static str = "VisibleOrganizationCollaborationTenantResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "collaboration_entity_list" => v.put(&mut self.collaboration_entity_list),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }

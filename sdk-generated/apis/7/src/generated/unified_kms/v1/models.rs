@@ -33,19 +33,31 @@ pub struct AutonomousKey {
 }
 impl FromJson for AutonomousKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AutonomousKey")?;
-        let mut out = Self::default();
-        o.set("key_version_id", &mut out.key_version_id);
-        o.set("status", &mut out.status);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("algorithm_type", &mut out.algorithm_type);
-        o.set("operator", &mut out.operator);
-        o.set("key_usage", &mut out.key_usage);
-        o.set("feature_code", &mut out.feature_code);
-        o.set("key_alias", &mut out.key_alias);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AutonomousKey {
+    const NAME: &'static str = "AutonomousKey";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key_version_id" => v.put(&mut self.key_version_id),
+            "status" => v.put(&mut self.status),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "algorithm_type" => v.put(&mut self.algorithm_type),
+            "operator" => v.put(&mut self.operator),
+            "key_usage" => v.put(&mut self.key_usage),
+            "feature_code" => v.put(&mut self.feature_code),
+            "key_alias" => v.put(&mut self.key_alias),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `unified_kms.v1.autonomous_key_deletion_plan.create`.
@@ -141,12 +153,24 @@ pub struct CreateAutonomousKeyResponseBody {
 }
 impl FromJson for CreateAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateAutonomousKeyResponseBody")?;
-        let mut out = Self::default();
-        o.set("key_version_id", &mut out.key_version_id);
-        o.set("hashed_master_key", &mut out.hashed_master_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateAutonomousKeyResponseBody {
+    const NAME: &'static str = "CreateAutonomousKeyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key_version_id" => v.put(&mut self.key_version_id),
+            "hashed_master_key" => v.put(&mut self.hashed_master_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `unified_kms.v1.autonomous_key.delete` answers with.
@@ -162,11 +186,23 @@ pub struct DeleteAutonomousKeyResponseBody {
 }
 impl FromJson for DeleteAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteAutonomousKeyResponseBody")?;
-        let mut out = Self::default();
-        o.set("key_version_id", &mut out.key_version_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteAutonomousKeyResponseBody {
+    const NAME: &'static str = "DeleteAutonomousKeyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key_version_id" => v.put(&mut self.key_version_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `unified_kms.v1.autonomous_key.get` answers with.
@@ -182,11 +218,23 @@ pub struct GetAutonomousKeyResponseBody {
 }
 impl FromJson for GetAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetAutonomousKeyResponseBody")?;
-        let mut out = Self::default();
-        o.set("autonomous_key", &mut out.autonomous_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetAutonomousKeyResponseBody {
+    const NAME: &'static str = "GetAutonomousKeyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "autonomous_key" => v.put(&mut self.autonomous_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `unified_kms.v1.key_import_material.get` answers with.
@@ -202,11 +250,23 @@ pub struct GetKeyImportMaterialResponseBody {
 }
 impl FromJson for GetKeyImportMaterialResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetKeyImportMaterialResponseBody")?;
-        let mut out = Self::default();
-        o.set("key_import_material", &mut out.key_import_material);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetKeyImportMaterialResponseBody {
+    const NAME: &'static str = "GetKeyImportMaterialResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key_import_material" => v.put(&mut self.key_import_material),
+            _ => v.skip(),
+        }
     }
 }
 /// The `key_import_material` of `GetKeyImportMaterialResponseBody`.
@@ -224,12 +284,24 @@ pub struct KeyImportMaterial {
 }
 impl FromJson for KeyImportMaterial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "KeyImportMaterial")?;
-        let mut out = Self::default();
-        o.set("encrypted_token", &mut out.encrypted_token);
-        o.set("public_key", &mut out.public_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for KeyImportMaterial {
+    const NAME: &'static str = "KeyImportMaterial";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "encrypted_token" => v.put(&mut self.encrypted_token),
+            "public_key" => v.put(&mut self.public_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `unified_kms.v1.autonomous_key.list` answers with.
@@ -249,13 +321,25 @@ pub struct ListAutonomousKeyResponseBody {
 }
 impl FromJson for ListAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAutonomousKeyResponseBody")?;
-        let mut out = Self::default();
-        o.set("autonomous_keys", &mut out.autonomous_keys);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAutonomousKeyResponseBody {
+    const NAME: &'static str = "ListAutonomousKeyResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "autonomous_keys" => v.put(&mut self.autonomous_keys),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `AutonomousKey`.
@@ -275,13 +359,25 @@ pub struct Operator {
 }
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Operator")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("name", &mut out.name);
-        o.set("operator_type", &mut out.operator_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Operator {
+    const NAME: &'static str = "Operator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "name" => v.put(&mut self.name),
+            "operator_type" => v.put(&mut self.operator_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `unified_kms.v1.autonomous_key_deletion_plan.create` answers with.

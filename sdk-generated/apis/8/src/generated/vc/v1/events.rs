@@ -181,14 +181,26 @@ pub struct ApprovalConfigEvent {
 }
 impl FromJson for ApprovalConfigEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApprovalConfigEvent")?;
-        let mut out = Self::default();
-        o.set("approval_switch", &mut out.approval_switch);
-        o.set("approval_condition", &mut out.approval_condition);
-        o.set("meeting_duration", &mut out.meeting_duration);
-        o.set("approvers", &mut out.approvers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApprovalConfigEvent {
+    const NAME: &'static str = "ApprovalConfigEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_switch" => v.put(&mut self.approval_switch),
+            "approval_condition" => v.put(&mut self.approval_condition),
+            "meeting_duration" => v.put(&mut self.meeting_duration),
+            "approvers" => v.put(&mut self.approvers),
+            _ => v.skip(),
+        }
     }
 }
 /// The `chat_received_items` of `MeetingActivityItem`.
@@ -212,15 +224,27 @@ pub struct ChatMessageItem {
 }
 impl FromJson for ChatMessageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatMessageItem")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("message_id", &mut out.message_id);
-        o.set("message_type", &mut out.message_type);
-        o.set("content", &mut out.content);
-        o.set("send_time", &mut out.send_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatMessageItem {
+    const NAME: &'static str = "ChatMessageItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "message_id" => v.put(&mut self.message_id),
+            "message_type" => v.put(&mut self.message_type),
+            "content" => v.put(&mut self.content),
+            "send_time" => v.put(&mut self.send_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `comment_focus` of `DocumentContextChangedItem`.
@@ -238,12 +262,24 @@ pub struct CommentFocus {
 }
 impl FromJson for CommentFocus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommentFocus")?;
-        let mut out = Self::default();
-        o.set("comment_id", &mut out.comment_id);
-        o.set("focused", &mut out.focused);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommentFocus {
+    const NAME: &'static str = "CommentFocus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "comment_id" => v.put(&mut self.comment_id),
+            "focused" => v.put(&mut self.focused),
+            _ => v.skip(),
+        }
     }
 }
 /// The `device` of `RoomEvent`.
@@ -259,11 +295,23 @@ pub struct Device {
 }
 impl FromJson for Device {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Device")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Device {
+    const NAME: &'static str = "Device";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `document_context_changed_items` of `MeetingActivityItem`.
@@ -291,17 +339,29 @@ pub struct DocumentContextChangedItem {
 }
 impl FromJson for DocumentContextChangedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DocumentContextChangedItem")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("share_id", &mut out.share_id);
-        o.set("share_doc", &mut out.share_doc);
-        o.set("time", &mut out.time);
-        o.set("comment_focus", &mut out.comment_focus);
-        o.set("section_location", &mut out.section_location);
-        o.set("element_preview", &mut out.element_preview);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocumentContextChangedItem {
+    const NAME: &'static str = "DocumentContextChangedItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "share_id" => v.put(&mut self.share_id),
+            "share_doc" => v.put(&mut self.share_doc),
+            "time" => v.put(&mut self.time),
+            "comment_focus" => v.put(&mut self.comment_focus),
+            "section_location" => v.put(&mut self.section_location),
+            "element_preview" => v.put(&mut self.element_preview),
+            _ => v.skip(),
+        }
     }
 }
 /// The `element_preview` of `DocumentContextChangedItem`.
@@ -323,14 +383,26 @@ pub struct ElementPreview {
 }
 impl FromJson for ElementPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ElementPreview")?;
-        let mut out = Self::default();
-        o.set("action", &mut out.action);
-        o.set("element_type", &mut out.element_type);
-        o.set("element_token", &mut out.element_token);
-        o.set("block_id", &mut out.block_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ElementPreview {
+    const NAME: &'static str = "ElementPreview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "action" => v.put(&mut self.action),
+            "element_type" => v.put(&mut self.element_type),
+            "element_token" => v.put(&mut self.element_token),
+            "block_id" => v.put(&mut self.block_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `header` of `P2VcBotMeetingActivityV1`.
@@ -356,16 +428,28 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventHeader")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("token", &mut out.token);
-        o.set("create_time", &mut out.create_time);
-        o.set("event_type", &mut out.event_type);
-        o.set("tenant_key", &mut out.tenant_key);
-        o.set("app_id", &mut out.app_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventHeader {
+    const NAME: &'static str = "EventHeader";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "token" => v.put(&mut self.token),
+            "create_time" => v.put(&mut self.create_time),
+            "event_type" => v.put(&mut self.event_type),
+            "tenant_key" => v.put(&mut self.tenant_key),
+            "app_id" => v.put(&mut self.app_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `magic_share_ended_items` of `MeetingActivityItem`.
@@ -385,13 +469,25 @@ pub struct MagicShareEndedItem {
 }
 impl FromJson for MagicShareEndedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MagicShareEndedItem")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("share_id", &mut out.share_id);
-        o.set("time", &mut out.time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MagicShareEndedItem {
+    const NAME: &'static str = "MagicShareEndedItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "share_id" => v.put(&mut self.share_id),
+            "time" => v.put(&mut self.time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `magic_share_started_items` of `MeetingActivityItem`.
@@ -413,14 +509,26 @@ pub struct MagicShareStartedItem {
 }
 impl FromJson for MagicShareStartedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MagicShareStartedItem")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("share_id", &mut out.share_id);
-        o.set("share_doc", &mut out.share_doc);
-        o.set("time", &mut out.time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MagicShareStartedItem {
+    const NAME: &'static str = "MagicShareStartedItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "share_id" => v.put(&mut self.share_id),
+            "share_doc" => v.put(&mut self.share_doc),
+            "time" => v.put(&mut self.time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting_activity_items` of `P2VcBotMeetingActivityV1Data`.
@@ -452,19 +560,33 @@ pub struct MeetingActivityItem {
 }
 impl FromJson for MeetingActivityItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingActivityItem")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("activity_event_type", &mut out.activity_event_type);
-        o.set("participant_joined_items", &mut out.participant_joined_items);
-        o.set("participant_left_items", &mut out.participant_left_items);
-        o.set("transcript_received_items", &mut out.transcript_received_items);
-        o.set("chat_received_items", &mut out.chat_received_items);
-        o.set("magic_share_started_items", &mut out.magic_share_started_items);
-        o.set("magic_share_ended_items", &mut out.magic_share_ended_items);
-        o.set("document_context_changed_items", &mut out.document_context_changed_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingActivityItem {
+    const NAME: &'static str = "MeetingActivityItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "activity_event_type" => v.put(&mut self.activity_event_type),
+            "participant_joined_items" => v.put(&mut self.participant_joined_items),
+            "participant_left_items" => v.put(&mut self.participant_left_items),
+            "transcript_received_items" => v.put(&mut self.transcript_received_items),
+            "chat_received_items" => v.put(&mut self.chat_received_items),
+            "magic_share_started_items" => v.put(&mut self.magic_share_started_items),
+            "magic_share_ended_items" => v.put(&mut self.magic_share_ended_items),
+            "document_context_changed_items" => {
+                v.put(&mut self.document_context_changed_items)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting` of `MeetingActivityItem`.
@@ -490,16 +612,28 @@ pub struct MeetingAgentEventMeeting {
 }
 impl FromJson for MeetingAgentEventMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingAgentEventMeeting")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("topic", &mut out.topic);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("host_user", &mut out.host_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingAgentEventMeeting {
+    const NAME: &'static str = "MeetingAgentEventMeeting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "topic" => v.put(&mut self.topic),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "host_user" => v.put(&mut self.host_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `ChatMessageItem`.
@@ -521,14 +655,26 @@ pub struct MeetingAgentEventUser {
 }
 impl FromJson for MeetingAgentEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingAgentEventUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_type", &mut out.user_type);
-        o.set("user_role", &mut out.user_role);
-        o.set("user_name", &mut out.user_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingAgentEventUser {
+    const NAME: &'static str = "MeetingAgentEventUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_type" => v.put(&mut self.user_type),
+            "user_role" => v.put(&mut self.user_role),
+            "user_name" => v.put(&mut self.user_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting` of `P2VcMeetingAllMeetingEndedV1Data`.
@@ -566,22 +712,34 @@ pub struct MeetingEventMeeting {
 }
 impl FromJson for MeetingEventMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingEventMeeting")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("topic", &mut out.topic);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("meeting_source", &mut out.meeting_source);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("host_user", &mut out.host_user);
-        o.set("owner", &mut out.owner);
-        o.set("calendar_event_id", &mut out.calendar_event_id);
-        o.set("meeting_sub_type", &mut out.meeting_sub_type);
-        o.set("security_setting", &mut out.security_setting);
-        o.set("webinar_setting", &mut out.webinar_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingEventMeeting {
+    const NAME: &'static str = "MeetingEventMeeting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "topic" => v.put(&mut self.topic),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "meeting_source" => v.put(&mut self.meeting_source),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "host_user" => v.put(&mut self.host_user),
+            "owner" => v.put(&mut self.owner),
+            "calendar_event_id" => v.put(&mut self.calendar_event_id),
+            "meeting_sub_type" => v.put(&mut self.meeting_sub_type),
+            "security_setting" => v.put(&mut self.security_setting),
+            "webinar_setting" => v.put(&mut self.webinar_setting),
+            _ => v.skip(),
+        }
     }
 }
 /// The `host_user` of `MeetingEventMeeting`.
@@ -601,13 +759,25 @@ pub struct MeetingEventUser {
 }
 impl FromJson for MeetingEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingEventUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_role", &mut out.user_role);
-        o.set("user_type", &mut out.user_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingEventUser {
+    const NAME: &'static str = "MeetingEventUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_role" => v.put(&mut self.user_role),
+            "user_type" => v.put(&mut self.user_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `security_setting` of `MeetingEventMeeting`.
@@ -631,18 +801,29 @@ pub struct MeetingSecuritySetting {
 }
 impl FromJson for MeetingSecuritySetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingSecuritySetting")?;
-        let mut out = Self::default();
-        o.set("security_level", &mut out.security_level);
-        o.set("group_ids", &mut out.group_ids);
-        o.set("user_ids", &mut out.user_ids);
-        o.set("room_ids", &mut out.room_ids);
-        o.set(
-            "has_set_security_contacts_and_group",
-            &mut out.has_set_security_contacts_and_group,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingSecuritySetting {
+    const NAME: &'static str = "MeetingSecuritySetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "security_level" => v.put(&mut self.security_level),
+            "group_ids" => v.put(&mut self.group_ids),
+            "user_ids" => v.put(&mut self.user_ids),
+            "room_ids" => v.put(&mut self.room_ids),
+            "has_set_security_contacts_and_group" => {
+                v.put(&mut self.has_set_security_contacts_and_group)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `webinar_setting` of `MeetingEventMeeting`.
@@ -658,11 +839,23 @@ pub struct MeetingWebinarSetting {
 }
 impl FromJson for MeetingWebinarSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingWebinarSetting")?;
-        let mut out = Self::default();
-        o.set("webinar_type", &mut out.webinar_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingWebinarSetting {
+    const NAME: &'static str = "MeetingWebinarSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "webinar_type" => v.put(&mut self.webinar_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.bot.meeting_activity_v1` event.
@@ -682,13 +875,25 @@ pub struct P2VcBotMeetingActivityV1 {
 }
 impl FromJson for P2VcBotMeetingActivityV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcBotMeetingActivityV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcBotMeetingActivityV1 {
+    const NAME: &'static str = "P2VcBotMeetingActivityV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.bot.meeting_activity_v1` event.
@@ -704,11 +909,23 @@ pub struct P2VcBotMeetingActivityV1Data {
 }
 impl FromJson for P2VcBotMeetingActivityV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcBotMeetingActivityV1Data")?;
-        let mut out = Self::default();
-        o.set("meeting_activity_items", &mut out.meeting_activity_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcBotMeetingActivityV1Data {
+    const NAME: &'static str = "P2VcBotMeetingActivityV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_activity_items" => v.put(&mut self.meeting_activity_items),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.bot.meeting_ended_v1` event.
@@ -728,13 +945,25 @@ pub struct P2VcBotMeetingEndedV1 {
 }
 impl FromJson for P2VcBotMeetingEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcBotMeetingEndedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcBotMeetingEndedV1 {
+    const NAME: &'static str = "P2VcBotMeetingEndedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.bot.meeting_ended_v1` event.
@@ -750,11 +979,23 @@ pub struct P2VcBotMeetingEndedV1Data {
 }
 impl FromJson for P2VcBotMeetingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcBotMeetingEndedV1Data")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcBotMeetingEndedV1Data {
+    const NAME: &'static str = "P2VcBotMeetingEndedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.bot.meeting_invited_v1` event.
@@ -774,13 +1015,25 @@ pub struct P2VcBotMeetingInvitedV1 {
 }
 impl FromJson for P2VcBotMeetingInvitedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcBotMeetingInvitedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcBotMeetingInvitedV1 {
+    const NAME: &'static str = "P2VcBotMeetingInvitedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.bot.meeting_invited_v1` event.
@@ -804,15 +1057,27 @@ pub struct P2VcBotMeetingInvitedV1Data {
 }
 impl FromJson for P2VcBotMeetingInvitedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcBotMeetingInvitedV1Data")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("bot", &mut out.bot);
-        o.set("inviter", &mut out.inviter);
-        o.set("invite_time", &mut out.invite_time);
-        o.set("call_id", &mut out.call_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcBotMeetingInvitedV1Data {
+    const NAME: &'static str = "P2VcBotMeetingInvitedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "bot" => v.put(&mut self.bot),
+            "inviter" => v.put(&mut self.inviter),
+            "invite_time" => v.put(&mut self.invite_time),
+            "call_id" => v.put(&mut self.call_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.material.review_result_v1` event.
@@ -830,12 +1095,24 @@ pub struct P2VcMaterialReviewResultV1Data {
 }
 impl FromJson for P2VcMaterialReviewResultV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMaterialReviewResultV1Data")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("results", &mut out.results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMaterialReviewResultV1Data {
+    const NAME: &'static str = "P2VcMaterialReviewResultV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "results" => v.put(&mut self.results),
+            _ => v.skip(),
+        }
     }
 }
 /// The `results` of `P2VcMaterialReviewResultV1Data`.
@@ -853,12 +1130,24 @@ pub struct P2VcMaterialReviewResultV1DataResults {
 }
 impl FromJson for P2VcMaterialReviewResultV1DataResults {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMaterialReviewResultV1DataResults")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMaterialReviewResultV1DataResults {
+    const NAME: &'static str = "P2VcMaterialReviewResultV1DataResults";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `user_id` of `P2VcMaterialReviewResultV1Data`.
@@ -878,13 +1167,25 @@ pub struct P2VcMaterialReviewResultV1DataUserId {
 }
 impl FromJson for P2VcMaterialReviewResultV1DataUserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMaterialReviewResultV1DataUserId")?;
-        let mut out = Self::default();
-        o.set("union_id", &mut out.union_id);
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMaterialReviewResultV1DataUserId {
+    const NAME: &'static str = "P2VcMaterialReviewResultV1DataUserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "union_id" => v.put(&mut self.union_id),
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.meeting.leave_meeting_v1` event.
@@ -904,13 +1205,25 @@ pub struct P2VcMeetingLeaveMeetingV1 {
 }
 impl FromJson for P2VcMeetingLeaveMeetingV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingLeaveMeetingV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingLeaveMeetingV1 {
+    const NAME: &'static str = "P2VcMeetingLeaveMeetingV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.meeting.leave_meeting_v1` event.
@@ -932,14 +1245,26 @@ pub struct P2VcMeetingLeaveMeetingV1Data {
 }
 impl FromJson for P2VcMeetingLeaveMeetingV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingLeaveMeetingV1Data")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("operator", &mut out.operator);
-        o.set("leave_reason", &mut out.leave_reason);
-        o.set("leave_user", &mut out.leave_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingLeaveMeetingV1Data {
+    const NAME: &'static str = "P2VcMeetingLeaveMeetingV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "operator" => v.put(&mut self.operator),
+            "leave_reason" => v.put(&mut self.leave_reason),
+            "leave_user" => v.put(&mut self.leave_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.meeting.participant_meeting_ended_v1` event.
@@ -959,13 +1284,25 @@ pub struct P2VcMeetingParticipantMeetingEndedV1 {
 }
 impl FromJson for P2VcMeetingParticipantMeetingEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingParticipantMeetingEndedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingParticipantMeetingEndedV1 {
+    const NAME: &'static str = "P2VcMeetingParticipantMeetingEndedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.meeting.participant_meeting_ended_v1` event.
@@ -985,13 +1322,25 @@ pub struct P2VcMeetingParticipantMeetingEndedV1Data {
 }
 impl FromJson for P2VcMeetingParticipantMeetingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingParticipantMeetingEndedV1Data")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("operator", &mut out.operator);
-        o.set("subscriber_ids", &mut out.subscriber_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingParticipantMeetingEndedV1Data {
+    const NAME: &'static str = "P2VcMeetingParticipantMeetingEndedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "operator" => v.put(&mut self.operator),
+            "subscriber_ids" => v.put(&mut self.subscriber_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.meeting.participant_meeting_joined_v1` event.
@@ -1011,16 +1360,25 @@ pub struct P2VcMeetingParticipantMeetingJoinedV1Data {
 }
 impl FromJson for P2VcMeetingParticipantMeetingJoinedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1Data",
-        )?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("operator", &mut out.operator);
-        o.set("subscriber_ids", &mut out.subscriber_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingParticipantMeetingJoinedV1Data {
+    const NAME: &'static str = "P2VcMeetingParticipantMeetingJoinedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "operator" => v.put(&mut self.operator),
+            "subscriber_ids" => v.put(&mut self.subscriber_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting` of `P2VcMeetingParticipantMeetingJoinedV1Data`.
@@ -1058,25 +1416,34 @@ pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
 }
 impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataMeeting",
-        )?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("topic", &mut out.topic);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("meeting_source", &mut out.meeting_source);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("host_user", &mut out.host_user);
-        o.set("owner", &mut out.owner);
-        o.set("calendar_event_id", &mut out.calendar_event_id);
-        o.set("meeting_sub_type", &mut out.meeting_sub_type);
-        o.set("security_setting", &mut out.security_setting);
-        o.set("webinar_setting", &mut out.webinar_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
+    const NAME: &'static str = "P2VcMeetingParticipantMeetingJoinedV1DataMeeting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "topic" => v.put(&mut self.topic),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "meeting_source" => v.put(&mut self.meeting_source),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "host_user" => v.put(&mut self.host_user),
+            "owner" => v.put(&mut self.owner),
+            "calendar_event_id" => v.put(&mut self.calendar_event_id),
+            "meeting_sub_type" => v.put(&mut self.meeting_sub_type),
+            "security_setting" => v.put(&mut self.security_setting),
+            "webinar_setting" => v.put(&mut self.webinar_setting),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `P2VcMeetingParticipantMeetingJoinedV1Data`.
@@ -1096,16 +1463,25 @@ pub struct P2VcMeetingParticipantMeetingJoinedV1DataOperator {
 }
 impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataOperator",
-        )?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_role", &mut out.user_role);
-        o.set("user_type", &mut out.user_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingParticipantMeetingJoinedV1DataOperator {
+    const NAME: &'static str = "P2VcMeetingParticipantMeetingJoinedV1DataOperator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_role" => v.put(&mut self.user_role),
+            "user_type" => v.put(&mut self.user_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.meeting.recording_ready_v1` event.
@@ -1125,13 +1501,25 @@ pub struct P2VcMeetingRecordingReadyV1 {
 }
 impl FromJson for P2VcMeetingRecordingReadyV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingRecordingReadyV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingRecordingReadyV1 {
+    const NAME: &'static str = "P2VcMeetingRecordingReadyV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.meeting.recording_ready_v1` event.
@@ -1151,13 +1539,25 @@ pub struct P2VcMeetingRecordingReadyV1Data {
 }
 impl FromJson for P2VcMeetingRecordingReadyV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingRecordingReadyV1Data")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("url", &mut out.url);
-        o.set("duration", &mut out.duration);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingRecordingReadyV1Data {
+    const NAME: &'static str = "P2VcMeetingRecordingReadyV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "url" => v.put(&mut self.url),
+            "duration" => v.put(&mut self.duration),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.meeting.send_meeting_im_v1` event.
@@ -1177,13 +1577,25 @@ pub struct P2VcMeetingSendMeetingImV1Data {
 }
 impl FromJson for P2VcMeetingSendMeetingImV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingSendMeetingImV1Data")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("operator", &mut out.operator);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingSendMeetingImV1Data {
+    const NAME: &'static str = "P2VcMeetingSendMeetingImV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "operator" => v.put(&mut self.operator),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting` of `P2VcMeetingSendMeetingImV1Data`.
@@ -1207,15 +1619,27 @@ pub struct P2VcMeetingSendMeetingImV1DataMeeting {
 }
 impl FromJson for P2VcMeetingSendMeetingImV1DataMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingSendMeetingImV1DataMeeting")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("meeting_source", &mut out.meeting_source);
-        o.set("meeting_sub_type", &mut out.meeting_sub_type);
-        o.set("security_setting", &mut out.security_setting);
-        o.set("webinar_setting", &mut out.webinar_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingSendMeetingImV1DataMeeting {
+    const NAME: &'static str = "P2VcMeetingSendMeetingImV1DataMeeting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "meeting_source" => v.put(&mut self.meeting_source),
+            "meeting_sub_type" => v.put(&mut self.meeting_sub_type),
+            "security_setting" => v.put(&mut self.security_setting),
+            "webinar_setting" => v.put(&mut self.webinar_setting),
+            _ => v.skip(),
+        }
     }
 }
 /// The `security_setting` of `P2VcMeetingSendMeetingImV1DataMeeting`.
@@ -1239,21 +1663,29 @@ pub struct P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
 }
 impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting",
-        )?;
-        let mut out = Self::default();
-        o.set("security_level", &mut out.security_level);
-        o.set("group_ids", &mut out.group_ids);
-        o.set("user_ids", &mut out.user_ids);
-        o.set("room_ids", &mut out.room_ids);
-        o.set(
-            "has_set_security_contacts_and_group",
-            &mut out.has_set_security_contacts_and_group,
-        );
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
+    const NAME: &'static str = "P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "security_level" => v.put(&mut self.security_level),
+            "group_ids" => v.put(&mut self.group_ids),
+            "user_ids" => v.put(&mut self.user_ids),
+            "room_ids" => v.put(&mut self.room_ids),
+            "has_set_security_contacts_and_group" => {
+                v.put(&mut self.has_set_security_contacts_and_group)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `P2VcMeetingSendMeetingImV1Data`.
@@ -1271,12 +1703,24 @@ pub struct P2VcMeetingSendMeetingImV1DataOperator {
 }
 impl FromJson for P2VcMeetingSendMeetingImV1DataOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingSendMeetingImV1DataOperator")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_type", &mut out.user_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingSendMeetingImV1DataOperator {
+    const NAME: &'static str = "P2VcMeetingSendMeetingImV1DataOperator";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_type" => v.put(&mut self.user_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.meeting.share_ended_v1` event.
@@ -1296,13 +1740,25 @@ pub struct P2VcMeetingShareEndedV1 {
 }
 impl FromJson for P2VcMeetingShareEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingShareEndedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingShareEndedV1 {
+    const NAME: &'static str = "P2VcMeetingShareEndedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.meeting.share_ended_v1` event.
@@ -1320,12 +1776,24 @@ pub struct P2VcMeetingShareEndedV1Data {
 }
 impl FromJson for P2VcMeetingShareEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcMeetingShareEndedV1Data")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("operator", &mut out.operator);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcMeetingShareEndedV1Data {
+    const NAME: &'static str = "P2VcMeetingShareEndedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "operator" => v.put(&mut self.operator),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.note.generated_v1` event.
@@ -1345,13 +1813,25 @@ pub struct P2VcNoteGeneratedV1 {
 }
 impl FromJson for P2VcNoteGeneratedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcNoteGeneratedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcNoteGeneratedV1 {
+    const NAME: &'static str = "P2VcNoteGeneratedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.note.generated_v1` event.
@@ -1369,12 +1849,24 @@ pub struct P2VcNoteGeneratedV1Data {
 }
 impl FromJson for P2VcNoteGeneratedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcNoteGeneratedV1Data")?;
-        let mut out = Self::default();
-        o.set("note_id", &mut out.note_id);
-        o.set("subscriber_ids", &mut out.subscriber_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcNoteGeneratedV1Data {
+    const NAME: &'static str = "P2VcNoteGeneratedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "note_id" => v.put(&mut self.note_id),
+            "subscriber_ids" => v.put(&mut self.subscriber_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.recording.recording_ended_v1` event.
@@ -1394,13 +1886,25 @@ pub struct P2VcRecordingRecordingEndedV1Data {
 }
 impl FromJson for P2VcRecordingRecordingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcRecordingRecordingEndedV1Data")?;
-        let mut out = Self::default();
-        o.set("unique_key", &mut out.unique_key);
-        o.set("source", &mut out.source);
-        o.set("subscriber_ids", &mut out.subscriber_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcRecordingRecordingEndedV1Data {
+    const NAME: &'static str = "P2VcRecordingRecordingEndedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unique_key" => v.put(&mut self.unique_key),
+            "source" => v.put(&mut self.source),
+            "subscriber_ids" => v.put(&mut self.subscriber_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.recording.recording_transcript_generated_v1` event.
@@ -1422,17 +1926,26 @@ pub struct P2VcRecordingRecordingTranscriptGeneratedV1Data {
 }
 impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "P2VcRecordingRecordingTranscriptGeneratedV1Data",
-        )?;
-        let mut out = Self::default();
-        o.set("unique_key", &mut out.unique_key);
-        o.set("source", &mut out.source);
-        o.set("subscriber_ids", &mut out.subscriber_ids);
-        o.set("transcript_items", &mut out.transcript_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcRecordingRecordingTranscriptGeneratedV1Data {
+    const NAME: &'static str = "P2VcRecordingRecordingTranscriptGeneratedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "unique_key" => v.put(&mut self.unique_key),
+            "source" => v.put(&mut self.source),
+            "subscriber_ids" => v.put(&mut self.subscriber_ids),
+            "transcript_items" => v.put(&mut self.transcript_items),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.reserve_config.updated_v1` event.
@@ -1452,13 +1965,25 @@ pub struct P2VcReserveConfigUpdatedV1 {
 }
 impl FromJson for P2VcReserveConfigUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcReserveConfigUpdatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcReserveConfigUpdatedV1 {
+    const NAME: &'static str = "P2VcReserveConfigUpdatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.reserve_config.updated_v1` event.
@@ -1482,15 +2007,27 @@ pub struct P2VcReserveConfigUpdatedV1Data {
 }
 impl FromJson for P2VcReserveConfigUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcReserveConfigUpdatedV1Data")?;
-        let mut out = Self::default();
-        o.set("scope_id", &mut out.scope_id);
-        o.set("scope_type", &mut out.scope_type);
-        o.set("approve_config", &mut out.approve_config);
-        o.set("time_config", &mut out.time_config);
-        o.set("reserve_scope_config", &mut out.reserve_scope_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcReserveConfigUpdatedV1Data {
+    const NAME: &'static str = "P2VcReserveConfigUpdatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "scope_id" => v.put(&mut self.scope_id),
+            "scope_type" => v.put(&mut self.scope_type),
+            "approve_config" => v.put(&mut self.approve_config),
+            "time_config" => v.put(&mut self.time_config),
+            "reserve_scope_config" => v.put(&mut self.reserve_scope_config),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.room.created_v1` event.
@@ -1510,13 +2047,25 @@ pub struct P2VcRoomCreatedV1 {
 }
 impl FromJson for P2VcRoomCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcRoomCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcRoomCreatedV1 {
+    const NAME: &'static str = "P2VcRoomCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.room.created_v1` event.
@@ -1532,11 +2081,23 @@ pub struct P2VcRoomCreatedV1Data {
 }
 impl FromJson for P2VcRoomCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcRoomCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("room", &mut out.room);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcRoomCreatedV1Data {
+    const NAME: &'static str = "P2VcRoomCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room" => v.put(&mut self.room),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.room_level.created_v1` event.
@@ -1556,13 +2117,25 @@ pub struct P2VcRoomLevelCreatedV1 {
 }
 impl FromJson for P2VcRoomLevelCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcRoomLevelCreatedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcRoomLevelCreatedV1 {
+    const NAME: &'static str = "P2VcRoomLevelCreatedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.room_level.created_v1` event.
@@ -1578,11 +2151,23 @@ pub struct P2VcRoomLevelCreatedV1Data {
 }
 impl FromJson for P2VcRoomLevelCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcRoomLevelCreatedV1Data")?;
-        let mut out = Self::default();
-        o.set("room_level", &mut out.room_level);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcRoomLevelCreatedV1Data {
+    const NAME: &'static str = "P2VcRoomLevelCreatedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_level" => v.put(&mut self.room_level),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.room_level.deleted_v1` event.
@@ -1602,13 +2187,25 @@ pub struct P2VcRoomLevelDeletedV1 {
 }
 impl FromJson for P2VcRoomLevelDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcRoomLevelDeletedV1")?;
-        let mut out = Self::default();
-        o.set("schema", &mut out.schema);
-        o.set("header", &mut out.header);
-        o.set("event", &mut out.event);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcRoomLevelDeletedV1 {
+    const NAME: &'static str = "P2VcRoomLevelDeletedV1";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "schema" => v.put(&mut self.schema),
+            "header" => v.put(&mut self.header),
+            "event" => v.put(&mut self.event),
+            _ => v.skip(),
+        }
     }
 }
 /// The payload of the `vc.room_level.deleted_v1` event.
@@ -1626,12 +2223,24 @@ pub struct P2VcRoomLevelDeletedV1Data {
 }
 impl FromJson for P2VcRoomLevelDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "P2VcRoomLevelDeletedV1Data")?;
-        let mut out = Self::default();
-        o.set("room_level_id", &mut out.room_level_id);
-        o.set("delete_child", &mut out.delete_child);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for P2VcRoomLevelDeletedV1Data {
+    const NAME: &'static str = "P2VcRoomLevelDeletedV1Data";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_level_id" => v.put(&mut self.room_level_id),
+            "delete_child" => v.put(&mut self.delete_child),
+            _ => v.skip(),
+        }
     }
 }
 /// The `participant_joined_items` of `MeetingActivityItem`.
@@ -1649,12 +2258,24 @@ pub struct ParticipantJoinedItem {
 }
 impl FromJson for ParticipantJoinedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ParticipantJoinedItem")?;
-        let mut out = Self::default();
-        o.set("participant", &mut out.participant);
-        o.set("join_time", &mut out.join_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ParticipantJoinedItem {
+    const NAME: &'static str = "ParticipantJoinedItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "participant" => v.put(&mut self.participant),
+            "join_time" => v.put(&mut self.join_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `participant_left_items` of `MeetingActivityItem`.
@@ -1674,13 +2295,25 @@ pub struct ParticipantLeftItem {
 }
 impl FromJson for ParticipantLeftItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ParticipantLeftItem")?;
-        let mut out = Self::default();
-        o.set("participant", &mut out.participant);
-        o.set("leave_reason", &mut out.leave_reason);
-        o.set("leave_time", &mut out.leave_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ParticipantLeftItem {
+    const NAME: &'static str = "ParticipantLeftItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "participant" => v.put(&mut self.participant),
+            "leave_reason" => v.put(&mut self.leave_reason),
+            "leave_time" => v.put(&mut self.leave_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reserve_scope_config` of `P2VcReserveConfigUpdatedV1Data`.
@@ -1700,13 +2333,25 @@ pub struct ReserveScopeConfigEvent {
 }
 impl FromJson for ReserveScopeConfigEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveScopeConfigEvent")?;
-        let mut out = Self::default();
-        o.set("allow_all_users", &mut out.allow_all_users);
-        o.set("allow_users", &mut out.allow_users);
-        o.set("allow_depts", &mut out.allow_depts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveScopeConfigEvent {
+    const NAME: &'static str = "ReserveScopeConfigEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "allow_all_users" => v.put(&mut self.allow_all_users),
+            "allow_users" => v.put(&mut self.allow_users),
+            "allow_depts" => v.put(&mut self.allow_depts),
+            _ => v.skip(),
+        }
     }
 }
 /// The `room` of `P2VcRoomCreatedV1Data`.
@@ -1740,20 +2385,32 @@ pub struct RoomEvent {
 }
 impl FromJson for RoomEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoomEvent")?;
-        let mut out = Self::default();
-        o.set("room_id", &mut out.room_id);
-        o.set("name", &mut out.name);
-        o.set("capacity", &mut out.capacity);
-        o.set("description", &mut out.description);
-        o.set("display_id", &mut out.display_id);
-        o.set("custom_room_id", &mut out.custom_room_id);
-        o.set("room_level_id", &mut out.room_level_id);
-        o.set("path", &mut out.path);
-        o.set("room_status", &mut out.room_status);
-        o.set("device", &mut out.device);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoomEvent {
+    const NAME: &'static str = "RoomEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_id" => v.put(&mut self.room_id),
+            "name" => v.put(&mut self.name),
+            "capacity" => v.put(&mut self.capacity),
+            "description" => v.put(&mut self.description),
+            "display_id" => v.put(&mut self.display_id),
+            "custom_room_id" => v.put(&mut self.custom_room_id),
+            "room_level_id" => v.put(&mut self.room_level_id),
+            "path" => v.put(&mut self.path),
+            "room_status" => v.put(&mut self.room_status),
+            "device" => v.put(&mut self.device),
+            _ => v.skip(),
+        }
     }
 }
 /// The `room_level` of `P2VcRoomLevelCreatedV1Data`.
@@ -1779,16 +2436,28 @@ pub struct RoomLevel {
 }
 impl FromJson for RoomLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoomLevel")?;
-        let mut out = Self::default();
-        o.set("room_level_id", &mut out.room_level_id);
-        o.set("name", &mut out.name);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("path", &mut out.path);
-        o.set("has_child", &mut out.has_child);
-        o.set("custom_group_id", &mut out.custom_group_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoomLevel {
+    const NAME: &'static str = "RoomLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_level_id" => v.put(&mut self.room_level_id),
+            "name" => v.put(&mut self.name),
+            "parent_id" => v.put(&mut self.parent_id),
+            "path" => v.put(&mut self.path),
+            "has_child" => v.put(&mut self.has_child),
+            "custom_group_id" => v.put(&mut self.custom_group_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `room_status` of `RoomEvent`.
@@ -1818,18 +2487,30 @@ pub struct RoomStatusEvent {
 }
 impl FromJson for RoomStatusEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoomStatusEvent")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("schedule_status", &mut out.schedule_status);
-        o.set("disable_start_time", &mut out.disable_start_time);
-        o.set("disable_end_time", &mut out.disable_end_time);
-        o.set("disable_reason", &mut out.disable_reason);
-        o.set("contact_ids", &mut out.contact_ids);
-        o.set("disable_notice", &mut out.disable_notice);
-        o.set("resume_notice", &mut out.resume_notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoomStatusEvent {
+    const NAME: &'static str = "RoomStatusEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "schedule_status" => v.put(&mut self.schedule_status),
+            "disable_start_time" => v.put(&mut self.disable_start_time),
+            "disable_end_time" => v.put(&mut self.disable_end_time),
+            "disable_reason" => v.put(&mut self.disable_reason),
+            "contact_ids" => v.put(&mut self.contact_ids),
+            "disable_notice" => v.put(&mut self.disable_notice),
+            "resume_notice" => v.put(&mut self.resume_notice),
+            _ => v.skip(),
+        }
     }
 }
 /// The `section_location` of `DocumentContextChangedItem`.
@@ -1849,13 +2530,25 @@ pub struct SectionLocation {
 }
 impl FromJson for SectionLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SectionLocation")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("level", &mut out.level);
-        o.set("parent_titles", &mut out.parent_titles);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SectionLocation {
+    const NAME: &'static str = "SectionLocation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "level" => v.put(&mut self.level),
+            "parent_titles" => v.put(&mut self.parent_titles),
+            _ => v.skip(),
+        }
     }
 }
 /// The `share_doc` of `DocumentContextChangedItem`.
@@ -1873,12 +2566,24 @@ pub struct ShareDoc {
 }
 impl FromJson for ShareDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ShareDoc")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("title", &mut out.title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ShareDoc {
+    const NAME: &'static str = "ShareDoc";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "title" => v.put(&mut self.title),
+            _ => v.skip(),
+        }
     }
 }
 /// The `allow_depts` of `ReserveScopeConfigEvent`.
@@ -1896,12 +2601,24 @@ pub struct SubscribeDepartment {
 }
 impl FromJson for SubscribeDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubscribeDepartment")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("department_name", &mut out.department_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubscribeDepartment {
+    const NAME: &'static str = "SubscribeDepartment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "department_name" => v.put(&mut self.department_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `approvers` of `ApprovalConfigEvent`.
@@ -1917,11 +2634,23 @@ pub struct SubscribeUserEvent {
 }
 impl FromJson for SubscribeUserEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubscribeUserEvent")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubscribeUserEvent {
+    const NAME: &'static str = "SubscribeUserEvent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `time_config` of `P2VcReserveConfigUpdatedV1Data`.
@@ -1949,17 +2678,29 @@ pub struct TimeConfig {
 }
 impl FromJson for TimeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TimeConfig")?;
-        let mut out = Self::default();
-        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
-        o.set("time_switch", &mut out.time_switch);
-        o.set("days_in_advance", &mut out.days_in_advance);
-        o.set("opening_hour", &mut out.opening_hour);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("max_duration", &mut out.max_duration);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TimeConfig {
+    const NAME: &'static str = "TimeConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "if_cover_child_scope" => v.put(&mut self.if_cover_child_scope),
+            "time_switch" => v.put(&mut self.time_switch),
+            "days_in_advance" => v.put(&mut self.days_in_advance),
+            "opening_hour" => v.put(&mut self.opening_hour),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "max_duration" => v.put(&mut self.max_duration),
+            _ => v.skip(),
+        }
     }
 }
 /// The `transcript_received_items` of `MeetingActivityItem`.
@@ -1985,16 +2726,28 @@ pub struct TranscriptItem {
 }
 impl FromJson for TranscriptItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TranscriptItem")?;
-        let mut out = Self::default();
-        o.set("speaker", &mut out.speaker);
-        o.set("text", &mut out.text);
-        o.set("language", &mut out.language);
-        o.set("start_time_ms", &mut out.start_time_ms);
-        o.set("end_time_ms", &mut out.end_time_ms);
-        o.set("sentence_id", &mut out.sentence_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TranscriptItem {
+    const NAME: &'static str = "TranscriptItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "speaker" => v.put(&mut self.speaker),
+            "text" => v.put(&mut self.text),
+            "language" => v.put(&mut self.language),
+            "start_time_ms" => v.put(&mut self.start_time_ms),
+            "end_time_ms" => v.put(&mut self.end_time_ms),
+            "sentence_id" => v.put(&mut self.sentence_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `id` of `MeetingEventUser`.
@@ -2014,13 +2767,25 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserId")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("open_id", &mut out.open_id);
-        o.set("union_id", &mut out.union_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserId {
+    const NAME: &'static str = "UserId";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "open_id" => v.put(&mut self.open_id),
+            "union_id" => v.put(&mut self.union_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The envelope of the `vc.bot.meeting_started_v1` event.

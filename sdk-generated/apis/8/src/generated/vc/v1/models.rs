@@ -85,6 +85,9 @@ impl FromJson for DataType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for DataType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -181,6 +184,9 @@ impl json::Absent for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
 impl FromJson for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
@@ -279,6 +285,9 @@ impl FromJson for MediaParseMyAiMmReqBodyScenarioContextScenario {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for MediaParseMyAiMmReqBodyScenarioContextScenario {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -376,6 +385,9 @@ impl FromJson for QueryMyAiMmReqBodyScenarioContextScenario {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for QueryMyAiMmReqBodyScenarioContextScenario {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -470,6 +482,9 @@ impl json::Absent for Scenario {
 impl FromJson for Scenario {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for Scenario {
@@ -566,6 +581,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -641,6 +659,9 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -690,11 +711,23 @@ pub struct AccessCodeScopeConfigRespData {
 }
 impl FromJson for AccessCodeScopeConfigRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AccessCodeScopeConfigRespData")?;
-        let mut out = Self::default();
-        o.set("access_code", &mut out.access_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AccessCodeScopeConfigRespData {
+    const NAME: &'static str = "AccessCodeScopeConfigRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "access_code" => v.put(&mut self.access_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `ListAlertResponseBody`.
@@ -738,25 +771,37 @@ pub struct Alert {
 }
 impl FromJson for Alert {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Alert")?;
-        let mut out = Self::default();
-        o.set("alert_id", &mut out.alert_id);
-        o.set("resource_scope", &mut out.resource_scope);
-        o.set("monitor_target", &mut out.monitor_target);
-        o.set("alert_strategy", &mut out.alert_strategy);
-        o.set("alert_time", &mut out.alert_time);
-        o.set("alert_level", &mut out.alert_level);
-        o.set("contacts", &mut out.contacts);
-        o.set("notify_methods", &mut out.notify_methods);
-        o.set("alert_rule", &mut out.alert_rule);
-        o.set("process_time", &mut out.process_time);
-        o.set("recover_time", &mut out.recover_time);
-        o.set("process_status", &mut out.process_status);
-        o.set("alert_rule_id", &mut out.alert_rule_id);
-        o.set("monitor_target_room_id", &mut out.monitor_target_room_id);
-        o.set("monitor_target_room_mac", &mut out.monitor_target_room_mac);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Alert {
+    const NAME: &'static str = "Alert";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "alert_id" => v.put(&mut self.alert_id),
+            "resource_scope" => v.put(&mut self.resource_scope),
+            "monitor_target" => v.put(&mut self.monitor_target),
+            "alert_strategy" => v.put(&mut self.alert_strategy),
+            "alert_time" => v.put(&mut self.alert_time),
+            "alert_level" => v.put(&mut self.alert_level),
+            "contacts" => v.put(&mut self.contacts),
+            "notify_methods" => v.put(&mut self.notify_methods),
+            "alert_rule" => v.put(&mut self.alert_rule),
+            "process_time" => v.put(&mut self.process_time),
+            "recover_time" => v.put(&mut self.recover_time),
+            "process_status" => v.put(&mut self.process_status),
+            "alert_rule_id" => v.put(&mut self.alert_rule_id),
+            "monitor_target_room_id" => v.put(&mut self.monitor_target_room_id),
+            "monitor_target_room_mac" => v.put(&mut self.monitor_target_room_mac),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.reserve.apply` (Schedule a meeting).
@@ -804,12 +849,26 @@ pub struct ApplyReserveResponseBody {
 }
 impl FromJson for ApplyReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApplyReserveResponseBody")?;
-        let mut out = Self::default();
-        o.set("reserve", &mut out.reserve);
-        o.set("reserve_correction_check_info", &mut out.reserve_correction_check_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApplyReserveResponseBody {
+    const NAME: &'static str = "ApplyReserveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reserve" => v.put(&mut self.reserve),
+            "reserve_correction_check_info" => {
+                v.put(&mut self.reserve_correction_check_info)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `approval_config` of `PatchReserveConfigRequestBody`.
@@ -831,14 +890,26 @@ pub struct ApprovalConfig {
 }
 impl FromJson for ApprovalConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ApprovalConfig")?;
-        let mut out = Self::default();
-        o.set("approval_switch", &mut out.approval_switch);
-        o.set("approval_condition", &mut out.approval_condition);
-        o.set("meeting_duration", &mut out.meeting_duration);
-        o.set("approvers", &mut out.approvers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ApprovalConfig {
+    const NAME: &'static str = "ApprovalConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approval_switch" => v.put(&mut self.approval_switch),
+            "approval_condition" => v.put(&mut self.approval_condition),
+            "meeting_duration" => v.put(&mut self.meeting_duration),
+            "approvers" => v.put(&mut self.approvers),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ApprovalConfig {
@@ -900,14 +971,26 @@ pub struct BotMeetingInfo {
 }
 impl FromJson for BotMeetingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BotMeetingInfo")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("start_time", &mut out.start_time);
-        o.set("topic", &mut out.topic);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BotMeetingInfo {
+    const NAME: &'static str = "BotMeetingInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "start_time" => v.put(&mut self.start_time),
+            "topic" => v.put(&mut self.topic),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_vc_meeting.callback`.
@@ -1082,11 +1165,23 @@ pub struct ChangeNameMeetingRespData {
 }
 impl FromJson for ChangeNameMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChangeNameMeetingRespData")?;
-        let mut out = Self::default();
-        o.set("results", &mut out.results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChangeNameMeetingRespData {
+    const NAME: &'static str = "ChangeNameMeetingRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "results" => v.put(&mut self.results),
+            _ => v.skip(),
+        }
     }
 }
 /// The `chat_received_items` of `MeetingActivityItem`.
@@ -1110,15 +1205,27 @@ pub struct ChatMessageItem {
 }
 impl FromJson for ChatMessageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ChatMessageItem")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("message_id", &mut out.message_id);
-        o.set("message_type", &mut out.message_type);
-        o.set("content", &mut out.content);
-        o.set("send_time", &mut out.send_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ChatMessageItem {
+    const NAME: &'static str = "ChatMessageItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "message_id" => v.put(&mut self.message_id),
+            "message_type" => v.put(&mut self.message_type),
+            "content" => v.put(&mut self.content),
+            "send_time" => v.put(&mut self.send_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_room.check_in_schedule` (签到日程).
@@ -1205,12 +1312,24 @@ pub struct CommentFocus {
 }
 impl FromJson for CommentFocus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CommentFocus")?;
-        let mut out = Self::default();
-        o.set("comment_id", &mut out.comment_id);
-        o.set("focused", &mut out.focused);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CommentFocus {
+    const NAME: &'static str = "CommentFocus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "comment_id" => v.put(&mut self.comment_id),
+            "focused" => v.put(&mut self.focused),
+            _ => v.skip(),
+        }
     }
 }
 /// The `conditions` of `CustomList`.
@@ -1228,12 +1347,24 @@ pub struct Conditions {
 }
 impl FromJson for Conditions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Conditions")?;
-        let mut out = Self::default();
-        o.set("custom_key", &mut out.custom_key);
-        o.set("option_keys", &mut out.option_keys);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Conditions {
+    const NAME: &'static str = "Conditions";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_key" => v.put(&mut self.custom_key),
+            "option_keys" => v.put(&mut self.option_keys),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Conditions {
@@ -1259,12 +1390,24 @@ pub struct Contact {
 }
 impl FromJson for Contact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Contact")?;
-        let mut out = Self::default();
-        o.set("contact_type", &mut out.contact_type);
-        o.set("contact_name", &mut out.contact_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Contact {
+    const NAME: &'static str = "Contact";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "contact_type" => v.put(&mut self.contact_type),
+            "contact_name" => v.put(&mut self.contact_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_sip.create_event_card` (生成卡片).
@@ -1308,13 +1451,25 @@ pub struct CreateEventCardMyAiSipRespData {
 }
 impl FromJson for CreateEventCardMyAiSipRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateEventCardMyAiSipRespData")?;
-        let mut out = Self::default();
-        o.set("hint", &mut out.hint);
-        o.set("result", &mut out.result);
-        o.set("present", &mut out.present);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateEventCardMyAiSipRespData {
+    const NAME: &'static str = "CreateEventCardMyAiSipRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "hint" => v.put(&mut self.hint),
+            "result" => v.put(&mut self.result),
+            "present" => v.put(&mut self.present),
+            _ => v.skip(),
+        }
     }
 }
 /// The `present` of `CreateEventCardMyAiSipRespData`.
@@ -1346,19 +1501,31 @@ pub struct CreateEventCardMyAiSipRespDataPresent {
 }
 impl FromJson for CreateEventCardMyAiSipRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateEventCardMyAiSipRespDataPresent")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("body", &mut out.body);
-        o.set("operation_type", &mut out.operation_type);
-        o.set("interactable", &mut out.interactable);
-        o.set("operation_url", &mut out.operation_url);
-        o.set("callback_url", &mut out.callback_url);
-        o.set("callback_info", &mut out.callback_info);
-        o.set("card_template_id", &mut out.card_template_id);
-        o.set("card_variables", &mut out.card_variables);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateEventCardMyAiSipRespDataPresent {
+    const NAME: &'static str = "CreateEventCardMyAiSipRespDataPresent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "body" => v.put(&mut self.body),
+            "operation_type" => v.put(&mut self.operation_type),
+            "interactable" => v.put(&mut self.interactable),
+            "operation_url" => v.put(&mut self.operation_url),
+            "callback_url" => v.put(&mut self.callback_url),
+            "callback_info" => v.put(&mut self.callback_info),
+            "card_template_id" => v.put(&mut self.card_template_id),
+            "card_variables" => v.put(&mut self.card_variables),
+            _ => v.skip(),
+        }
     }
 }
 /// The `card_variables` of `CreateEventCardMyAiSipRespDataPresent`.
@@ -1376,15 +1543,24 @@ pub struct CreateEventCardMyAiSipRespDataPresentCardVariables {
 }
 impl FromJson for CreateEventCardMyAiSipRespDataPresentCardVariables {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "CreateEventCardMyAiSipRespDataPresentCardVariables",
-        )?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.set("image_key", &mut out.image_key);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateEventCardMyAiSipRespDataPresentCardVariables {
+    const NAME: &'static str = "CreateEventCardMyAiSipRespDataPresentCardVariables";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            "image_key" => v.put(&mut self.image_key),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_list` of `ReserveFormConfig`.
@@ -1412,17 +1588,29 @@ pub struct CustomList {
 }
 impl FromJson for CustomList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomList")?;
-        let mut out = Self::default();
-        o.set("custom_type", &mut out.custom_type);
-        o.set("key", &mut out.key);
-        o.set("need_fill", &mut out.need_fill);
-        o.set("title", &mut out.title);
-        o.set("placeholder", &mut out.placeholder);
-        o.set("options", &mut out.options);
-        o.set("conditions", &mut out.conditions);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomList {
+    const NAME: &'static str = "CustomList";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_type" => v.put(&mut self.custom_type),
+            "key" => v.put(&mut self.key),
+            "need_fill" => v.put(&mut self.need_fill),
+            "title" => v.put(&mut self.title),
+            "placeholder" => v.put(&mut self.placeholder),
+            "options" => v.put(&mut self.options),
+            "conditions" => v.put(&mut self.conditions),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for CustomList {
@@ -1532,11 +1720,23 @@ pub struct Device {
 }
 impl FromJson for Device {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Device")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Device {
+    const NAME: &'static str = "Device";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Device {
@@ -1571,14 +1771,26 @@ pub struct DisableInformConfig {
 }
 impl FromJson for DisableInformConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DisableInformConfig")?;
-        let mut out = Self::default();
-        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
-        o.set("if_inform", &mut out.if_inform);
-        o.set("informed_users", &mut out.informed_users);
-        o.set("informed_depts", &mut out.informed_depts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DisableInformConfig {
+    const NAME: &'static str = "DisableInformConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "if_cover_child_scope" => v.put(&mut self.if_cover_child_scope),
+            "if_inform" => v.put(&mut self.if_inform),
+            "informed_users" => v.put(&mut self.informed_users),
+            "informed_depts" => v.put(&mut self.informed_depts),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for DisableInformConfig {
@@ -1646,11 +1858,23 @@ pub struct DoOperationMyAiVcMeetingRespData {
 }
 impl FromJson for DoOperationMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DoOperationMyAiVcMeetingRespData")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DoOperationMyAiVcMeetingRespData {
+    const NAME: &'static str = "DoOperationMyAiVcMeetingRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `result` of `DoOperationMyAiVcMeetingRespData`.
@@ -1666,11 +1890,23 @@ pub struct DoOperationMyAiVcMeetingRespDataResult {
 }
 impl FromJson for DoOperationMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DoOperationMyAiVcMeetingRespDataResult")?;
-        let mut out = Self::default();
-        o.set("meeting_operation_reply", &mut out.meeting_operation_reply);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DoOperationMyAiVcMeetingRespDataResult {
+    const NAME: &'static str = "DoOperationMyAiVcMeetingRespDataResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_operation_reply" => v.put(&mut self.meeting_operation_reply),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_vc_meeting.doc_based_suggest_question`.
@@ -1704,14 +1940,23 @@ pub struct DocBasedSuggestQuestionMyAiVcMeetingRespData {
 }
 impl FromJson for DocBasedSuggestQuestionMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "DocBasedSuggestQuestionMyAiVcMeetingRespData",
-        )?;
-        let mut out = Self::default();
-        o.set("presents", &mut out.presents);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocBasedSuggestQuestionMyAiVcMeetingRespData {
+    const NAME: &'static str = "DocBasedSuggestQuestionMyAiVcMeetingRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "presents" => v.put(&mut self.presents),
+            _ => v.skip(),
+        }
     }
 }
 /// The `document_context_changed_items` of `MeetingActivityItem`.
@@ -1739,17 +1984,29 @@ pub struct DocumentContextChangedItem {
 }
 impl FromJson for DocumentContextChangedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DocumentContextChangedItem")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("share_id", &mut out.share_id);
-        o.set("share_doc", &mut out.share_doc);
-        o.set("time", &mut out.time);
-        o.set("comment_focus", &mut out.comment_focus);
-        o.set("section_location", &mut out.section_location);
-        o.set("element_preview", &mut out.element_preview);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DocumentContextChangedItem {
+    const NAME: &'static str = "DocumentContextChangedItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "share_id" => v.put(&mut self.share_id),
+            "share_doc" => v.put(&mut self.share_doc),
+            "time" => v.put(&mut self.time),
+            "comment_focus" => v.put(&mut self.comment_focus),
+            "section_location" => v.put(&mut self.section_location),
+            "element_preview" => v.put(&mut self.element_preview),
+            _ => v.skip(),
+        }
     }
 }
 /// The `element_preview` of `DocumentContextChangedItem`.
@@ -1771,14 +2028,26 @@ pub struct ElementPreview {
 }
 impl FromJson for ElementPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ElementPreview")?;
-        let mut out = Self::default();
-        o.set("action", &mut out.action);
-        o.set("element_type", &mut out.element_type);
-        o.set("element_token", &mut out.element_token);
-        o.set("block_id", &mut out.block_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ElementPreview {
+    const NAME: &'static str = "ElementPreview";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "action" => v.put(&mut self.action),
+            "element_type" => v.put(&mut self.element_type),
+            "element_token" => v.put(&mut self.element_token),
+            "block_id" => v.put(&mut self.block_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `events` of `EventsBotResponseBody`.
@@ -1800,14 +2069,26 @@ pub struct Event {
 }
 impl FromJson for Event {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Event")?;
-        let mut out = Self::default();
-        o.set("event_id", &mut out.event_id);
-        o.set("event_type", &mut out.event_type);
-        o.set("event_time", &mut out.event_time);
-        o.set("payload", &mut out.payload);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Event {
+    const NAME: &'static str = "Event";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "event_id" => v.put(&mut self.event_id),
+            "event_type" => v.put(&mut self.event_type),
+            "event_time" => v.put(&mut self.event_time),
+            "payload" => v.put(&mut self.payload),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.bot.events` (获取会议事件列表) answers with.
@@ -1827,13 +2108,25 @@ pub struct EventsBotResponseBody {
 }
 impl FromJson for EventsBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "EventsBotResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("events", &mut out.events);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for EventsBotResponseBody {
+    const NAME: &'static str = "EventsBotResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "events" => v.put(&mut self.events),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_room.exit` (退出).
@@ -1905,12 +2198,24 @@ pub struct ExitMyAiRoomRespData {
 }
 impl FromJson for ExitMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExitMyAiRoomRespData")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.set("present", &mut out.present);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExitMyAiRoomRespData {
+    const NAME: &'static str = "ExitMyAiRoomRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            "present" => v.put(&mut self.present),
+            _ => v.skip(),
+        }
     }
 }
 /// The `present` of `ExitMyAiRoomRespData`.
@@ -1938,17 +2243,29 @@ pub struct ExitMyAiRoomRespDataPresent {
 }
 impl FromJson for ExitMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExitMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("body", &mut out.body);
-        o.set("interactable", &mut out.interactable);
-        o.set("operation_type", &mut out.operation_type);
-        o.set("operation_url", &mut out.operation_url);
-        o.set("callback_url", &mut out.callback_url);
-        o.set("callback_info", &mut out.callback_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExitMyAiRoomRespDataPresent {
+    const NAME: &'static str = "ExitMyAiRoomRespDataPresent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "body" => v.put(&mut self.body),
+            "interactable" => v.put(&mut self.interactable),
+            "operation_type" => v.put(&mut self.operation_type),
+            "operation_url" => v.put(&mut self.operation_url),
+            "callback_url" => v.put(&mut self.callback_url),
+            "callback_info" => v.put(&mut self.callback_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `result` of `ExitMyAiRoomRespData`.
@@ -1966,12 +2283,24 @@ pub struct ExitMyAiRoomRespDataResult {
 }
 impl FromJson for ExitMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ExitMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        o.set("room_reply", &mut out.room_reply);
-        o.set("openapi_response", &mut out.openapi_response);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExitMyAiRoomRespDataResult {
+    const NAME: &'static str = "ExitMyAiRoomRespDataResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_reply" => v.put(&mut self.room_reply),
+            "openapi_response" => v.put(&mut self.openapi_response),
+            _ => v.skip(),
+        }
     }
 }
 /// The `openapi_response` of `ExitMyAiRoomRespDataResult`.
@@ -1993,17 +2322,26 @@ pub struct ExitMyAiRoomRespDataResultOpenapiResponse {
 }
 impl FromJson for ExitMyAiRoomRespDataResultOpenapiResponse {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "ExitMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        o.set("response_type", &mut out.response_type);
-        o.set("schedule_event_id", &mut out.schedule_event_id);
-        o.set("other_msg", &mut out.other_msg);
-        o.set("oapi_msg", &mut out.oapi_msg);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ExitMyAiRoomRespDataResultOpenapiResponse {
+    const NAME: &'static str = "ExitMyAiRoomRespDataResultOpenapiResponse";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "response_type" => v.put(&mut self.response_type),
+            "schedule_event_id" => v.put(&mut self.schedule_event_id),
+            "other_msg" => v.put(&mut self.other_msg),
+            "oapi_msg" => v.put(&mut self.oapi_msg),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ExitMyAiRoomRespDataResultOpenapiResponse {
@@ -2088,12 +2426,24 @@ pub struct FetchMeetingAnalyzeMyAiVcRespData {
 }
 impl FromJson for FetchMeetingAnalyzeMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FetchMeetingAnalyzeMyAiVcRespData")?;
-        let mut out = Self::default();
-        o.set("meeting_analyze_status", &mut out.meeting_analyze_status);
-        o.set("analyze_outputs", &mut out.analyze_outputs);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FetchMeetingAnalyzeMyAiVcRespData {
+    const NAME: &'static str = "FetchMeetingAnalyzeMyAiVcRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_analyze_status" => v.put(&mut self.meeting_analyze_status),
+            "analyze_outputs" => v.put(&mut self.analyze_outputs),
+            _ => v.skip(),
+        }
     }
 }
 /// The `analyze_outputs` of `FetchMeetingAnalyzeMyAiVcRespData`.
@@ -2119,17 +2469,26 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs {
 }
 impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs",
-        )?;
-        let mut out = Self::default();
-        o.set("meeting_id", &mut out.meeting_id);
-        o.set("check_status_code", &mut out.check_status_code);
-        o.set("objective_check_output", &mut out.objective_check_output);
-        o.set("subjective_check_output", &mut out.subjective_check_output);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs {
+    const NAME: &'static str = "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_id" => v.put(&mut self.meeting_id),
+            "check_status_code" => v.put(&mut self.check_status_code),
+            "objective_check_output" => v.put(&mut self.objective_check_output),
+            "subjective_check_output" => v.put(&mut self.subjective_check_output),
+            _ => v.skip(),
+        }
     }
 }
 /// The `objective_check_output` of `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`.
@@ -2147,15 +2506,25 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput {
 }
 impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput",
-        )?;
-        let mut out = Self::default();
-        o.set("failed_lists", &mut out.failed_lists);
-        o.set("status_code", &mut out.status_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput {
+    const NAME: &'static str = "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "failed_lists" => v.put(&mut self.failed_lists),
+            "status_code" => v.put(&mut self.status_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `subjective_check_output` of `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`.
@@ -2181,17 +2550,27 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput 
 }
 impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput",
-        )?;
-        let mut out = Self::default();
-        o.set("keypoints", &mut out.keypoints);
-        o.set("key_point_match_details", &mut out.key_point_match_details);
-        o.set("user_prompt_outputs", &mut out.user_prompt_outputs);
-        o.set("status_code", &mut out.status_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput {
+    const NAME: &'static str = "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "keypoints" => v.put(&mut self.keypoints),
+            "key_point_match_details" => v.put(&mut self.key_point_match_details),
+            "user_prompt_outputs" => v.put(&mut self.user_prompt_outputs),
+            "status_code" => v.put(&mut self.status_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The `key_point_match_details` of `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput`.
@@ -2212,14 +2591,24 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputK
 impl FromJson
 for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails",
-        )?;
-        let mut out = Self::default();
-        o.set("key_point_match_details", &mut out.key_point_match_details);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails {
+    const NAME: &'static str = "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "key_point_match_details" => v.put(&mut self.key_point_match_details),
+            _ => v.skip(),
+        }
     }
 }
 /// The `key_point_match_details` of `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails`.
@@ -2238,15 +2627,25 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputK
 impl FromJson
 for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails",
-        )?;
-        let mut out = Self::default();
-        o.set("start_timestamp", &mut out.start_timestamp);
-        o.set("matched_text", &mut out.matched_text);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails {
+    const NAME: &'static str = "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "start_timestamp" => v.put(&mut self.start_timestamp),
+            "matched_text" => v.put(&mut self.matched_text),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.my_ai_vc.fetch_meeting_list` (用于获取已经保存的会议列表) answers with.
@@ -2262,11 +2661,23 @@ pub struct FetchMeetingListMyAiVcRespData {
 }
 impl FromJson for FetchMeetingListMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "FetchMeetingListMyAiVcRespData")?;
-        let mut out = Self::default();
-        o.set("meeting_list_url", &mut out.meeting_list_url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for FetchMeetingListMyAiVcRespData {
+    const NAME: &'static str = "FetchMeetingListMyAiVcRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_list_url" => v.put(&mut self.meeting_list_url),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_vc_meeting.fetch_recap_stream` (流式获取会议纪要).
@@ -2326,12 +2737,24 @@ pub struct GeneratedSource {
 }
 impl FromJson for GeneratedSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GeneratedSource")?;
-        let mut out = Self::default();
-        o.set("source_type", &mut out.source_type);
-        o.set("source_entity_id", &mut out.source_entity_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GeneratedSource {
+    const NAME: &'static str = "GeneratedSource";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "source_type" => v.put(&mut self.source_type),
+            "source_entity_id" => v.put(&mut self.source_entity_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.reserve.get_active_meeting` (Obtain an active meeting) answers with.
@@ -2347,11 +2770,23 @@ pub struct GetActiveMeetingReserveResponseBody {
 }
 impl FromJson for GetActiveMeetingReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetActiveMeetingReserveResponseBody")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetActiveMeetingReserveResponseBody {
+    const NAME: &'static str = "GetActiveMeetingReserveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.my_ai_vc_meeting.get_common_reply` (会议内容问答) answers with.
@@ -2367,11 +2802,23 @@ pub struct GetCommonReplyMyAiVcMeetingRespData {
 }
 impl FromJson for GetCommonReplyMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetCommonReplyMyAiVcMeetingRespData")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCommonReplyMyAiVcMeetingRespData {
+    const NAME: &'static str = "GetCommonReplyMyAiVcMeetingRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `result` of `GetCommonReplyMyAiVcMeetingRespData`.
@@ -2387,14 +2834,23 @@ pub struct GetCommonReplyMyAiVcMeetingRespDataResult {
 }
 impl FromJson for GetCommonReplyMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetCommonReplyMyAiVcMeetingRespDataResult",
-        )?;
-        let mut out = Self::default();
-        o.set("meeting_content_reply", &mut out.meeting_content_reply);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetCommonReplyMyAiVcMeetingRespDataResult {
+    const NAME: &'static str = "GetCommonReplyMyAiVcMeetingRespDataResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_content_reply" => v.put(&mut self.meeting_content_reply),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.report.get_daily` (Obtain meeting reports) answers with.
@@ -2410,11 +2866,23 @@ pub struct GetDailyReportResponseBody {
 }
 impl FromJson for GetDailyReportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetDailyReportResponseBody")?;
-        let mut out = Self::default();
-        o.set("meeting_report", &mut out.meeting_report);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetDailyReportResponseBody {
+    const NAME: &'static str = "GetDailyReportResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_report" => v.put(&mut self.meeting_report),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.export.get` (Query export task results) answers with.
@@ -2436,14 +2904,26 @@ pub struct GetExportResponseBody {
 }
 impl FromJson for GetExportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetExportResponseBody")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("url", &mut out.url);
-        o.set("file_token", &mut out.file_token);
-        o.set("fail_msg", &mut out.fail_msg);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetExportResponseBody {
+    const NAME: &'static str = "GetExportResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "url" => v.put(&mut self.url),
+            "file_token" => v.put(&mut self.file_token),
+            "fail_msg" => v.put(&mut self.fail_msg),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.meeting_list.get` (Get meeting details) answers with.
@@ -2463,13 +2943,25 @@ pub struct GetMeetingListResponseBody {
 }
 impl FromJson for GetMeetingListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMeetingListResponseBody")?;
-        let mut out = Self::default();
-        o.set("meeting_list", &mut out.meeting_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMeetingListResponseBody {
+    const NAME: &'static str = "GetMeetingListResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_list" => v.put(&mut self.meeting_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.meeting_pull_subtitle.get` (获取会议或录音字幕) answers with.
@@ -2489,13 +2981,25 @@ pub struct GetMeetingPullSubtitleRespData {
 }
 impl FromJson for GetMeetingPullSubtitleRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMeetingPullSubtitleRespData")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("meeting_subtitles", &mut out.meeting_subtitles);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMeetingPullSubtitleRespData {
+    const NAME: &'static str = "GetMeetingPullSubtitleRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "meeting_subtitles" => v.put(&mut self.meeting_subtitles),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting_subtitles` of `GetMeetingPullSubtitleRespData`.
@@ -2513,15 +3017,24 @@ pub struct GetMeetingPullSubtitleRespDataMeetingSubtitles {
 }
 impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitles {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetMeetingPullSubtitleRespDataMeetingSubtitles",
-        )?;
-        let mut out = Self::default();
-        o.set("seg_id", &mut out.seg_id);
-        o.set("subtitle", &mut out.subtitle);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMeetingPullSubtitleRespDataMeetingSubtitles {
+    const NAME: &'static str = "GetMeetingPullSubtitleRespDataMeetingSubtitles";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "seg_id" => v.put(&mut self.seg_id),
+            "subtitle" => v.put(&mut self.subtitle),
+            _ => v.skip(),
+        }
     }
 }
 /// The `subtitle` of `GetMeetingPullSubtitleRespDataMeetingSubtitles`.
@@ -2547,18 +3060,27 @@ pub struct GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle {
 }
 impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle",
-        )?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.set("language", &mut out.language);
-        o.set("speaker_user_id", &mut out.speaker_user_id);
-        o.set("speaker_device_id", &mut out.speaker_device_id);
-        o.set("ssd_speaker", &mut out.ssd_speaker);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle {
+    const NAME: &'static str = "GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            "language" => v.put(&mut self.language),
+            "speaker_user_id" => v.put(&mut self.speaker_user_id),
+            "speaker_device_id" => v.put(&mut self.speaker_device_id),
+            "ssd_speaker" => v.put(&mut self.ssd_speaker),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ssd_speaker` of `GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle`.
@@ -2578,16 +3100,26 @@ pub struct GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker {
 }
 impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker",
-        )?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("speaker_id", &mut out.speaker_id);
-        o.set("speaker_id_type", &mut out.speaker_id_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker {
+    const NAME: &'static str = "GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "speaker_id" => v.put(&mut self.speaker_id),
+            "speaker_id_type" => v.put(&mut self.speaker_id_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.meeting_recording.get` (Obtain recording files) answers with.
@@ -2603,11 +3135,23 @@ pub struct GetMeetingRecordingResponseBody {
 }
 impl FromJson for GetMeetingRecordingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMeetingRecordingResponseBody")?;
-        let mut out = Self::default();
-        o.set("recording", &mut out.recording);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMeetingRecordingResponseBody {
+    const NAME: &'static str = "GetMeetingRecordingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "recording" => v.put(&mut self.recording),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.meeting.get` (Obtain meeting details) answers with.
@@ -2625,12 +3169,24 @@ pub struct GetMeetingResponseBody {
 }
 impl FromJson for GetMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetMeetingResponseBody")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("related_artifacts", &mut out.related_artifacts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetMeetingResponseBody {
+    const NAME: &'static str = "GetMeetingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "related_artifacts" => v.put(&mut self.related_artifacts),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.note.get` (获取纪要详情) answers with.
@@ -2646,11 +3202,23 @@ pub struct GetNoteResponseBody {
 }
 impl FromJson for GetNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetNoteResponseBody")?;
-        let mut out = Self::default();
-        o.set("note", &mut out.note);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetNoteResponseBody {
+    const NAME: &'static str = "GetNoteResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "note" => v.put(&mut self.note),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.participant_list.get` (Get participant details) answers with.
@@ -2670,13 +3238,25 @@ pub struct GetParticipantListResponseBody {
 }
 impl FromJson for GetParticipantListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetParticipantListResponseBody")?;
-        let mut out = Self::default();
-        o.set("participants", &mut out.participants);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetParticipantListResponseBody {
+    const NAME: &'static str = "GetParticipantListResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "participants" => v.put(&mut self.participants),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.participant_quality_list.get` (Get participant meeting quality data) answers with.
@@ -2696,13 +3276,25 @@ pub struct GetParticipantQualityListResponseBody {
 }
 impl FromJson for GetParticipantQualityListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetParticipantQualityListResponseBody")?;
-        let mut out = Self::default();
-        o.set("participant_quality_list", &mut out.participant_quality_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetParticipantQualityListResponseBody {
+    const NAME: &'static str = "GetParticipantQualityListResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "participant_quality_list" => v.put(&mut self.participant_quality_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_vc_meeting.get_recap` (获取会议纪要).
@@ -2844,11 +3436,23 @@ pub struct GetRecapMyAiVcMeetingRespData {
 }
 impl FromJson for GetRecapMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetRecapMyAiVcMeetingRespData")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetRecapMyAiVcMeetingRespData {
+    const NAME: &'static str = "GetRecapMyAiVcMeetingRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `result` of `GetRecapMyAiVcMeetingRespData`.
@@ -2866,12 +3470,26 @@ pub struct GetRecapMyAiVcMeetingRespDataResult {
 }
 impl FromJson for GetRecapMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetRecapMyAiVcMeetingRespDataResult")?;
-        let mut out = Self::default();
-        o.set("meeting_recap_or_fail_reason", &mut out.meeting_recap_or_fail_reason);
-        o.set("meeting_recap", &mut out.meeting_recap);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetRecapMyAiVcMeetingRespDataResult {
+    const NAME: &'static str = "GetRecapMyAiVcMeetingRespDataResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_recap_or_fail_reason" => {
+                v.put(&mut self.meeting_recap_or_fail_reason)
+            }
+            "meeting_recap" => v.put(&mut self.meeting_recap),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.reserve_config_admin.get` (Get reserve admin) answers with.
@@ -2887,11 +3505,23 @@ pub struct GetReserveConfigAdminResponseBody {
 }
 impl FromJson for GetReserveConfigAdminResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetReserveConfigAdminResponseBody")?;
-        let mut out = Self::default();
-        o.set("reserve_admin_config", &mut out.reserve_admin_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetReserveConfigAdminResponseBody {
+    const NAME: &'static str = "GetReserveConfigAdminResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reserve_admin_config" => v.put(&mut self.reserve_admin_config),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.reserve_config_disable_inform.get` (Get disable status change notifications) answers with.
@@ -2907,14 +3537,23 @@ pub struct GetReserveConfigDisableInformResponseBody {
 }
 impl FromJson for GetReserveConfigDisableInformResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "GetReserveConfigDisableInformResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("disable_inform", &mut out.disable_inform);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetReserveConfigDisableInformResponseBody {
+    const NAME: &'static str = "GetReserveConfigDisableInformResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "disable_inform" => v.put(&mut self.disable_inform),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.reserve_config_form.get` (Get reserve form) answers with.
@@ -2930,11 +3569,23 @@ pub struct GetReserveConfigFormResponseBody {
 }
 impl FromJson for GetReserveConfigFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetReserveConfigFormResponseBody")?;
-        let mut out = Self::default();
-        o.set("reserve_form_config", &mut out.reserve_form_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetReserveConfigFormResponseBody {
+    const NAME: &'static str = "GetReserveConfigFormResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reserve_form_config" => v.put(&mut self.reserve_form_config),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.reserve.get` (Obtain a schedule) answers with.
@@ -2950,11 +3601,23 @@ pub struct GetReserveResponseBody {
 }
 impl FromJson for GetReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetReserveResponseBody")?;
-        let mut out = Self::default();
-        o.set("reserve", &mut out.reserve);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetReserveResponseBody {
+    const NAME: &'static str = "GetReserveResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reserve" => v.put(&mut self.reserve),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.resource_reservation_list.get` (Get meeting room reservation data) answers with.
@@ -2974,13 +3637,25 @@ pub struct GetResourceReservationListResponseBody {
 }
 impl FromJson for GetResourceReservationListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetResourceReservationListResponseBody")?;
-        let mut out = Self::default();
-        o.set("room_reservation_list", &mut out.room_reservation_list);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetResourceReservationListResponseBody {
+    const NAME: &'static str = "GetResourceReservationListResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_reservation_list" => v.put(&mut self.room_reservation_list),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.room_level.get` (Query room level details) answers with.
@@ -2996,11 +3671,23 @@ pub struct GetRoomLevelResponseBody {
 }
 impl FromJson for GetRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetRoomLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("room_level", &mut out.room_level);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetRoomLevelResponseBody {
+    const NAME: &'static str = "GetRoomLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_level" => v.put(&mut self.room_level),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.room.get` (Query meeting room details) answers with.
@@ -3016,11 +3703,23 @@ pub struct GetRoomResponseBody {
 }
 impl FromJson for GetRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetRoomResponseBody")?;
-        let mut out = Self::default();
-        o.set("room", &mut out.room);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetRoomResponseBody {
+    const NAME: &'static str = "GetRoomResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room" => v.put(&mut self.room),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.scope_config.get` (Query room configuration) answers with.
@@ -3038,12 +3737,24 @@ pub struct GetScopeConfigResponseBody {
 }
 impl FromJson for GetScopeConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetScopeConfigResponseBody")?;
-        let mut out = Self::default();
-        o.set("current_config", &mut out.current_config);
-        o.set("origin_configs", &mut out.origin_configs);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetScopeConfigResponseBody {
+    const NAME: &'static str = "GetScopeConfigResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "current_config" => v.put(&mut self.current_config),
+            "origin_configs" => v.put(&mut self.origin_configs),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.my_ai_vc_meeting.get_todo_task` (获取会议待办) answers with.
@@ -3059,11 +3770,23 @@ pub struct GetTodoTaskMyAiVcMeetingRespData {
 }
 impl FromJson for GetTodoTaskMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTodoTaskMyAiVcMeetingRespData")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTodoTaskMyAiVcMeetingRespData {
+    const NAME: &'static str = "GetTodoTaskMyAiVcMeetingRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `result` of `GetTodoTaskMyAiVcMeetingRespData`.
@@ -3081,15 +3804,26 @@ pub struct GetTodoTaskMyAiVcMeetingRespDataResult {
 }
 impl FromJson for GetTodoTaskMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTodoTaskMyAiVcMeetingRespDataResult")?;
-        let mut out = Self::default();
-        o.set(
-            "meeting_todo_task_or_fail_reason",
-            &mut out.meeting_todo_task_or_fail_reason,
-        );
-        o.set("meeting_todo_task", &mut out.meeting_todo_task);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTodoTaskMyAiVcMeetingRespDataResult {
+    const NAME: &'static str = "GetTodoTaskMyAiVcMeetingRespDataResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_todo_task_or_fail_reason" => {
+                v.put(&mut self.meeting_todo_task_or_fail_reason)
+            }
+            "meeting_todo_task" => v.put(&mut self.meeting_todo_task),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.report.get_top_user` (Get top user list) answers with.
@@ -3105,11 +3839,23 @@ pub struct GetTopUserReportResponseBody {
 }
 impl FromJson for GetTopUserReportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTopUserReportResponseBody")?;
-        let mut out = Self::default();
-        o.set("top_user_report", &mut out.top_user_report);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTopUserReportResponseBody {
+    const NAME: &'static str = "GetTopUserReportResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "top_user_report" => v.put(&mut self.top_user_report),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_room.help_scene_type` (获取帮助指令).
@@ -3164,11 +3910,23 @@ pub struct InviteMeetingResponseBody {
 }
 impl FromJson for InviteMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "InviteMeetingResponseBody")?;
-        let mut out = Self::default();
-        o.set("invite_results", &mut out.invite_results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for InviteMeetingResponseBody {
+    const NAME: &'static str = "InviteMeetingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "invite_results" => v.put(&mut self.invite_results),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.bot.join` (加入会议).
@@ -3213,12 +3971,24 @@ pub struct JoinBotResponseBody {
 }
 impl FromJson for JoinBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "JoinBotResponseBody")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("join_user", &mut out.join_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for JoinBotResponseBody {
+    const NAME: &'static str = "JoinBotResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "join_user" => v.put(&mut self.join_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `join_identify` of `JoinBotRequestBody`.
@@ -3351,11 +4121,23 @@ pub struct KickoutMeetingResponseBody {
 }
 impl FromJson for KickoutMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "KickoutMeetingResponseBody")?;
-        let mut out = Self::default();
-        o.set("kickout_results", &mut out.kickout_results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for KickoutMeetingResponseBody {
+    const NAME: &'static str = "KickoutMeetingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "kickout_results" => v.put(&mut self.kickout_results),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.bot.leave` (离开会议).
@@ -3395,11 +4177,23 @@ pub struct LeaveBotResponseBody {
 }
 impl FromJson for LeaveBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "LeaveBotResponseBody")?;
-        let mut out = Self::default();
-        o.set("leave_user", &mut out.leave_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for LeaveBotResponseBody {
+    const NAME: &'static str = "LeaveBotResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "leave_user" => v.put(&mut self.leave_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_room.leave_meeting` (离开会议).
@@ -3440,13 +4234,25 @@ pub struct ListAlertResponseBody {
 }
 impl FromJson for ListAlertResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListAlertResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListAlertResponseBody {
+    const NAME: &'static str = "ListAlertResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.meeting.list_by_no` (List meetings of same meeting number) answers with.
@@ -3466,13 +4272,25 @@ pub struct ListByNoMeetingResponseBody {
 }
 impl FromJson for ListByNoMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListByNoMeetingResponseBody")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("meeting_briefs", &mut out.meeting_briefs);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListByNoMeetingResponseBody {
+    const NAME: &'static str = "ListByNoMeetingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "meeting_briefs" => v.put(&mut self.meeting_briefs),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.meeting.list` answers with.
@@ -3492,13 +4310,25 @@ pub struct ListMeetingRespData {
 }
 impl FromJson for ListMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMeetingRespData")?;
-        let mut out = Self::default();
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.set("meetings", &mut out.meetings);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMeetingRespData {
+    const NAME: &'static str = "ListMeetingRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            "meetings" => v.put(&mut self.meetings),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meetings` of `ListMeetingRespData`.
@@ -3532,20 +4362,34 @@ pub struct ListMeetingRespDataMeetings {
 }
 impl FromJson for ListMeetingRespDataMeetings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListMeetingRespDataMeetings")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("topic", &mut out.topic);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("password", &mut out.password);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("meeting_connect", &mut out.meeting_connect);
-        o.set("status", &mut out.status);
-        o.set("participant_count_accumulated", &mut out.participant_count_accumulated);
-        o.set("note_id", &mut out.note_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListMeetingRespDataMeetings {
+    const NAME: &'static str = "ListMeetingRespDataMeetings";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "topic" => v.put(&mut self.topic),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "password" => v.put(&mut self.password),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "meeting_connect" => v.put(&mut self.meeting_connect),
+            "status" => v.put(&mut self.status),
+            "participant_count_accumulated" => {
+                v.put(&mut self.participant_count_accumulated)
+            }
+            "note_id" => v.put(&mut self.note_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.room_level.list` (Query room level list) answers with.
@@ -3565,13 +4409,25 @@ pub struct ListRoomLevelResponseBody {
 }
 impl FromJson for ListRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListRoomLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListRoomLevelResponseBody {
+    const NAME: &'static str = "ListRoomLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.room.list` (Query meeting room list) answers with.
@@ -3591,13 +4447,25 @@ pub struct ListRoomResponseBody {
 }
 impl FromJson for ListRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListRoomResponseBody")?;
-        let mut out = Self::default();
-        o.set("rooms", &mut out.rooms);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListRoomResponseBody {
+    const NAME: &'static str = "ListRoomResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "rooms" => v.put(&mut self.rooms),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `magic_share_ended_items` of `MeetingActivityItem`.
@@ -3617,13 +4485,25 @@ pub struct MagicShareEndedItem {
 }
 impl FromJson for MagicShareEndedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MagicShareEndedItem")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("share_id", &mut out.share_id);
-        o.set("time", &mut out.time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MagicShareEndedItem {
+    const NAME: &'static str = "MagicShareEndedItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "share_id" => v.put(&mut self.share_id),
+            "time" => v.put(&mut self.time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `magic_share_started_items` of `MeetingActivityItem`.
@@ -3645,14 +4525,26 @@ pub struct MagicShareStartedItem {
 }
 impl FromJson for MagicShareStartedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MagicShareStartedItem")?;
-        let mut out = Self::default();
-        o.set("operator", &mut out.operator);
-        o.set("share_id", &mut out.share_id);
-        o.set("share_doc", &mut out.share_doc);
-        o.set("time", &mut out.time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MagicShareStartedItem {
+    const NAME: &'static str = "MagicShareStartedItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "operator" => v.put(&mut self.operator),
+            "share_id" => v.put(&mut self.share_id),
+            "share_doc" => v.put(&mut self.share_doc),
+            "time" => v.put(&mut self.time),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_mm.media_bind`.
@@ -3713,11 +4605,23 @@ pub struct MediaBindMyAiMmRespData {
 }
 impl FromJson for MediaBindMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MediaBindMyAiMmRespData")?;
-        let mut out = Self::default();
-        o.set("present", &mut out.present);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MediaBindMyAiMmRespData {
+    const NAME: &'static str = "MediaBindMyAiMmRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "present" => v.put(&mut self.present),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_mm.media_parse`.
@@ -3820,26 +4724,40 @@ pub struct Meeting {
 }
 impl FromJson for Meeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Meeting")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("topic", &mut out.topic);
-        o.set("url", &mut out.url);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("password", &mut out.password);
-        o.set("create_time", &mut out.create_time);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("host_user", &mut out.host_user);
-        o.set("meeting_connect", &mut out.meeting_connect);
-        o.set("status", &mut out.status);
-        o.set("participant_count", &mut out.participant_count);
-        o.set("participant_count_accumulated", &mut out.participant_count_accumulated);
-        o.set("participants", &mut out.participants);
-        o.set("ability", &mut out.ability);
-        o.set("note_id", &mut out.note_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Meeting {
+    const NAME: &'static str = "Meeting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "topic" => v.put(&mut self.topic),
+            "url" => v.put(&mut self.url),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "password" => v.put(&mut self.password),
+            "create_time" => v.put(&mut self.create_time),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "host_user" => v.put(&mut self.host_user),
+            "meeting_connect" => v.put(&mut self.meeting_connect),
+            "status" => v.put(&mut self.status),
+            "participant_count" => v.put(&mut self.participant_count),
+            "participant_count_accumulated" => {
+                v.put(&mut self.participant_count_accumulated)
+            }
+            "participants" => v.put(&mut self.participants),
+            "ability" => v.put(&mut self.ability),
+            "note_id" => v.put(&mut self.note_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The `ability` of `Meeting`.
@@ -3865,16 +4783,28 @@ pub struct MeetingAbility {
 }
 impl FromJson for MeetingAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingAbility")?;
-        let mut out = Self::default();
-        o.set("use_video", &mut out.use_video);
-        o.set("use_audio", &mut out.use_audio);
-        o.set("use_share_screen", &mut out.use_share_screen);
-        o.set("use_follow_screen", &mut out.use_follow_screen);
-        o.set("use_recording", &mut out.use_recording);
-        o.set("use_pstn", &mut out.use_pstn);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingAbility {
+    const NAME: &'static str = "MeetingAbility";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "use_video" => v.put(&mut self.use_video),
+            "use_audio" => v.put(&mut self.use_audio),
+            "use_share_screen" => v.put(&mut self.use_share_screen),
+            "use_follow_screen" => v.put(&mut self.use_follow_screen),
+            "use_recording" => v.put(&mut self.use_recording),
+            "use_pstn" => v.put(&mut self.use_pstn),
+            _ => v.skip(),
+        }
     }
 }
 /// The `payload` of `Event`.
@@ -3906,19 +4836,33 @@ pub struct MeetingActivityItem {
 }
 impl FromJson for MeetingActivityItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingActivityItem")?;
-        let mut out = Self::default();
-        o.set("meeting", &mut out.meeting);
-        o.set("activity_event_type", &mut out.activity_event_type);
-        o.set("participant_joined_items", &mut out.participant_joined_items);
-        o.set("participant_left_items", &mut out.participant_left_items);
-        o.set("transcript_received_items", &mut out.transcript_received_items);
-        o.set("chat_received_items", &mut out.chat_received_items);
-        o.set("magic_share_started_items", &mut out.magic_share_started_items);
-        o.set("magic_share_ended_items", &mut out.magic_share_ended_items);
-        o.set("document_context_changed_items", &mut out.document_context_changed_items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingActivityItem {
+    const NAME: &'static str = "MeetingActivityItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting" => v.put(&mut self.meeting),
+            "activity_event_type" => v.put(&mut self.activity_event_type),
+            "participant_joined_items" => v.put(&mut self.participant_joined_items),
+            "participant_left_items" => v.put(&mut self.participant_left_items),
+            "transcript_received_items" => v.put(&mut self.transcript_received_items),
+            "chat_received_items" => v.put(&mut self.chat_received_items),
+            "magic_share_started_items" => v.put(&mut self.magic_share_started_items),
+            "magic_share_ended_items" => v.put(&mut self.magic_share_ended_items),
+            "document_context_changed_items" => {
+                v.put(&mut self.document_context_changed_items)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting` of `MeetingActivityItem`.
@@ -3944,16 +4888,28 @@ pub struct MeetingAgentEventMeeting {
 }
 impl FromJson for MeetingAgentEventMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingAgentEventMeeting")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("topic", &mut out.topic);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("host_user", &mut out.host_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingAgentEventMeeting {
+    const NAME: &'static str = "MeetingAgentEventMeeting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "topic" => v.put(&mut self.topic),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "host_user" => v.put(&mut self.host_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The `operator` of `ChatMessageItem`.
@@ -3975,14 +4931,26 @@ pub struct MeetingAgentEventUser {
 }
 impl FromJson for MeetingAgentEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingAgentEventUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_type", &mut out.user_type);
-        o.set("user_role", &mut out.user_role);
-        o.set("user_name", &mut out.user_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingAgentEventUser {
+    const NAME: &'static str = "MeetingAgentEventUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_type" => v.put(&mut self.user_type),
+            "user_role" => v.put(&mut self.user_role),
+            "user_name" => v.put(&mut self.user_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_vc.meeting_analyze`.
@@ -4105,11 +5073,23 @@ pub struct MeetingAnalyzeMyAiVcRespData {
 }
 impl FromJson for MeetingAnalyzeMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingAnalyzeMyAiVcRespData")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingAnalyzeMyAiVcRespData {
+    const NAME: &'static str = "MeetingAnalyzeMyAiVcRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MeetingAnalyzeMyAiVcRespData {
@@ -4209,36 +5189,48 @@ pub struct MeetingInfo {
 }
 impl FromJson for MeetingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingInfo")?;
-        let mut out = Self::default();
-        o.set("meeting_id", &mut out.meeting_id);
-        o.set("meeting_topic", &mut out.meeting_topic);
-        o.set("meeting_type", &mut out.meeting_type);
-        o.set("organizer", &mut out.organizer);
-        o.set("department", &mut out.department);
-        o.set("user_id", &mut out.user_id);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("email", &mut out.email);
-        o.set("mobile", &mut out.mobile);
-        o.set("meeting_start_time", &mut out.meeting_start_time);
-        o.set("meeting_end_time", &mut out.meeting_end_time);
-        o.set("meeting_duration", &mut out.meeting_duration);
-        o.set("number_of_participants", &mut out.number_of_participants);
-        o.set("number_of_devices", &mut out.number_of_devices);
-        o.set("audio", &mut out.audio);
-        o.set("video", &mut out.video);
-        o.set("sharing", &mut out.sharing);
-        o.set("recording", &mut out.recording);
-        o.set("telephone", &mut out.telephone);
-        o.set("reserved_rooms", &mut out.reserved_rooms);
-        o.set("has_related_document", &mut out.has_related_document);
-        o.set("ai_note", &mut out.ai_note);
-        o.set("is_external", &mut out.is_external);
-        o.set("meeting_subtype", &mut out.meeting_subtype);
-        o.set("meeting_instance_id", &mut out.meeting_instance_id);
-        o.set("number_of_webinar_viewers", &mut out.number_of_webinar_viewers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingInfo {
+    const NAME: &'static str = "MeetingInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_id" => v.put(&mut self.meeting_id),
+            "meeting_topic" => v.put(&mut self.meeting_topic),
+            "meeting_type" => v.put(&mut self.meeting_type),
+            "organizer" => v.put(&mut self.organizer),
+            "department" => v.put(&mut self.department),
+            "user_id" => v.put(&mut self.user_id),
+            "employee_id" => v.put(&mut self.employee_id),
+            "email" => v.put(&mut self.email),
+            "mobile" => v.put(&mut self.mobile),
+            "meeting_start_time" => v.put(&mut self.meeting_start_time),
+            "meeting_end_time" => v.put(&mut self.meeting_end_time),
+            "meeting_duration" => v.put(&mut self.meeting_duration),
+            "number_of_participants" => v.put(&mut self.number_of_participants),
+            "number_of_devices" => v.put(&mut self.number_of_devices),
+            "audio" => v.put(&mut self.audio),
+            "video" => v.put(&mut self.video),
+            "sharing" => v.put(&mut self.sharing),
+            "recording" => v.put(&mut self.recording),
+            "telephone" => v.put(&mut self.telephone),
+            "reserved_rooms" => v.put(&mut self.reserved_rooms),
+            "has_related_document" => v.put(&mut self.has_related_document),
+            "ai_note" => v.put(&mut self.ai_note),
+            "is_external" => v.put(&mut self.is_external),
+            "meeting_subtype" => v.put(&mut self.meeting_subtype),
+            "meeting_instance_id" => v.put(&mut self.meeting_instance_id),
+            "number_of_webinar_viewers" => v.put(&mut self.number_of_webinar_viewers),
+            _ => v.skip(),
+        }
     }
 }
 /// The `invite_results` of `InviteMeetingResponseBody`.
@@ -4258,13 +5250,25 @@ pub struct MeetingInviteStatus {
 }
 impl FromJson for MeetingInviteStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingInviteStatus")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_type", &mut out.user_type);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingInviteStatus {
+    const NAME: &'static str = "MeetingInviteStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_type" => v.put(&mut self.user_type),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.export.meeting_list` (Export meeting details).
@@ -4335,13 +5339,25 @@ pub struct MeetingMeta {
 }
 impl FromJson for MeetingMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingMeta")?;
-        let mut out = Self::default();
-        o.set("app_link", &mut out.app_link);
-        o.set("avatar", &mut out.avatar);
-        o.set("description", &mut out.description);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingMeta {
+    const NAME: &'static str = "MeetingMeta";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "app_link" => v.put(&mut self.app_link),
+            "avatar" => v.put(&mut self.avatar),
+            "description" => v.put(&mut self.description),
+            _ => v.skip(),
+        }
     }
 }
 /// The `participants` of `Meeting`.
@@ -4373,19 +5389,31 @@ pub struct MeetingParticipant {
 }
 impl FromJson for MeetingParticipant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingParticipant")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("first_join_time", &mut out.first_join_time);
-        o.set("final_leave_time", &mut out.final_leave_time);
-        o.set("in_meeting_duration", &mut out.in_meeting_duration);
-        o.set("user_type", &mut out.user_type);
-        o.set("is_host", &mut out.is_host);
-        o.set("is_cohost", &mut out.is_cohost);
-        o.set("is_external", &mut out.is_external);
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingParticipant {
+    const NAME: &'static str = "MeetingParticipant";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "first_join_time" => v.put(&mut self.first_join_time),
+            "final_leave_time" => v.put(&mut self.final_leave_time),
+            "in_meeting_duration" => v.put(&mut self.in_meeting_duration),
+            "user_type" => v.put(&mut self.user_type),
+            "is_host" => v.put(&mut self.is_host),
+            "is_cohost" => v.put(&mut self.is_cohost),
+            "is_external" => v.put(&mut self.is_external),
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The `kickout_results` of `KickoutMeetingResponseBody`.
@@ -4405,13 +5433,25 @@ pub struct MeetingParticipantResult {
 }
 impl FromJson for MeetingParticipantResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingParticipantResult")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_type", &mut out.user_type);
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingParticipantResult {
+    const NAME: &'static str = "MeetingParticipantResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_type" => v.put(&mut self.user_type),
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `recording` of `GetMeetingRecordingResponseBody`.
@@ -4433,14 +5473,26 @@ pub struct MeetingRecording {
 }
 impl FromJson for MeetingRecording {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingRecording")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("meeting_id", &mut out.meeting_id);
-        o.set("url", &mut out.url);
-        o.set("duration", &mut out.duration);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingRecording {
+    const NAME: &'static str = "MeetingRecording";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "meeting_id" => v.put(&mut self.meeting_id),
+            "url" => v.put(&mut self.url),
+            "duration" => v.put(&mut self.duration),
+            _ => v.skip(),
+        }
     }
 }
 /// The `related_artifacts` of `GetMeetingResponseBody`.
@@ -4458,12 +5510,24 @@ pub struct MeetingRelatedArtifacts {
 }
 impl FromJson for MeetingRelatedArtifacts {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingRelatedArtifacts")?;
-        let mut out = Self::default();
-        o.set("note_doc_token", &mut out.note_doc_token);
-        o.set("verbatim_doc_token", &mut out.verbatim_doc_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingRelatedArtifacts {
+    const NAME: &'static str = "MeetingRelatedArtifacts";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "note_doc_token" => v.put(&mut self.note_doc_token),
+            "verbatim_doc_token" => v.put(&mut self.verbatim_doc_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchMeetingResponseBody`.
@@ -4483,13 +5547,25 @@ pub struct MeetingSearchItem {
 }
 impl FromJson for MeetingSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingSearchItem")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("display_info", &mut out.display_info);
-        o.set("meta_data", &mut out.meta_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingSearchItem {
+    const NAME: &'static str = "MeetingSearchItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "display_info" => v.put(&mut self.display_info),
+            "meta_data" => v.put(&mut self.meta_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `invitees` of `InviteMeetingRequestBody`.
@@ -4514,12 +5590,24 @@ pub struct MeetingUser {
 }
 impl FromJson for MeetingUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MeetingUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_type", &mut out.user_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MeetingUser {
+    const NAME: &'static str = "MeetingUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_type" => v.put(&mut self.user_type),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for MeetingUser {
@@ -4582,11 +5670,23 @@ pub struct MessageBotResponseBody {
 }
 impl FromJson for MessageBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MessageBotResponseBody")?;
-        let mut out = Self::default();
-        o.set("uuid", &mut out.uuid);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MessageBotResponseBody {
+    const NAME: &'static str = "MessageBotResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "uuid" => v.put(&mut self.uuid),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.room_level.mget` (Batch query room level details).
@@ -4620,11 +5720,23 @@ pub struct MgetRoomLevelResponseBody {
 }
 impl FromJson for MgetRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MgetRoomLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MgetRoomLevelResponseBody {
+    const NAME: &'static str = "MgetRoomLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.room.mget` (Batch query meeting room details).
@@ -4658,11 +5770,23 @@ pub struct MgetRoomResponseBody {
 }
 impl FromJson for MgetRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MgetRoomResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MgetRoomResponseBody {
+    const NAME: &'static str = "MgetRoomResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            _ => v.skip(),
+        }
     }
 }
 /// The `note` of `GetNoteResponseBody`.
@@ -4688,16 +5812,28 @@ pub struct Note {
 }
 impl FromJson for Note {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Note")?;
-        let mut out = Self::default();
-        o.set("creator_id", &mut out.creator_id);
-        o.set("create_time", &mut out.create_time);
-        o.set("artifacts", &mut out.artifacts);
-        o.set("references", &mut out.references);
-        o.set("note_source", &mut out.note_source);
-        o.set("note_display_type", &mut out.note_display_type);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Note {
+    const NAME: &'static str = "Note";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "creator_id" => v.put(&mut self.creator_id),
+            "create_time" => v.put(&mut self.create_time),
+            "artifacts" => v.put(&mut self.artifacts),
+            "references" => v.put(&mut self.references),
+            "note_source" => v.put(&mut self.note_source),
+            "note_display_type" => v.put(&mut self.note_display_type),
+            _ => v.skip(),
+        }
     }
 }
 /// The `artifacts` of `Note`.
@@ -4717,13 +5853,25 @@ pub struct NoteArtifactInfo {
 }
 impl FromJson for NoteArtifactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NoteArtifactInfo")?;
-        let mut out = Self::default();
-        o.set("artifact_type", &mut out.artifact_type);
-        o.set("create_time", &mut out.create_time);
-        o.set("doc_token", &mut out.doc_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NoteArtifactInfo {
+    const NAME: &'static str = "NoteArtifactInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "artifact_type" => v.put(&mut self.artifact_type),
+            "create_time" => v.put(&mut self.create_time),
+            "doc_token" => v.put(&mut self.doc_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `references` of `Note`.
@@ -4741,12 +5889,24 @@ pub struct NoteReferenceInfo {
 }
 impl FromJson for NoteReferenceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "NoteReferenceInfo")?;
-        let mut out = Self::default();
-        o.set("reference_type", &mut out.reference_type);
-        o.set("doc_token", &mut out.doc_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for NoteReferenceInfo {
+    const NAME: &'static str = "NoteReferenceInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reference_type" => v.put(&mut self.reference_type),
+            "doc_token" => v.put(&mut self.doc_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `options` of `CustomList`.
@@ -4766,13 +5926,25 @@ pub struct Options {
 }
 impl FromJson for Options {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Options")?;
-        let mut out = Self::default();
-        o.set("text", &mut out.text);
-        o.set("key", &mut out.key);
-        o.set("is_other", &mut out.is_other);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Options {
+    const NAME: &'static str = "Options";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "text" => v.put(&mut self.text),
+            "key" => v.put(&mut self.key),
+            "is_other" => v.put(&mut self.is_other),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Options {
@@ -4860,38 +6032,50 @@ pub struct Participant {
 }
 impl FromJson for Participant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Participant")?;
-        let mut out = Self::default();
-        o.set("participant_name", &mut out.participant_name);
-        o.set("department", &mut out.department);
-        o.set("user_id", &mut out.user_id);
-        o.set("meeting_room_id", &mut out.meeting_room_id);
-        o.set("employee_id", &mut out.employee_id);
-        o.set("phone", &mut out.phone);
-        o.set("email", &mut out.email);
-        o.set("device", &mut out.device);
-        o.set("app_version", &mut out.app_version);
-        o.set("public_ip", &mut out.public_ip);
-        o.set("internal_ip", &mut out.internal_ip);
-        o.set("use_rtc_proxy", &mut out.use_rtc_proxy);
-        o.set("location", &mut out.location);
-        o.set("network_type", &mut out.network_type);
-        o.set("protocol", &mut out.protocol);
-        o.set("microphone", &mut out.microphone);
-        o.set("speaker", &mut out.speaker);
-        o.set("camera", &mut out.camera);
-        o.set("audio", &mut out.audio);
-        o.set("video", &mut out.video);
-        o.set("sharing", &mut out.sharing);
-        o.set("join_time", &mut out.join_time);
-        o.set("leave_time", &mut out.leave_time);
-        o.set("time_in_meeting", &mut out.time_in_meeting);
-        o.set("leave_reason", &mut out.leave_reason);
-        o.set("accept_status", &mut out.accept_status);
-        o.set("is_external", &mut out.is_external);
-        o.set("webinar_user_role", &mut out.webinar_user_role);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Participant {
+    const NAME: &'static str = "Participant";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "participant_name" => v.put(&mut self.participant_name),
+            "department" => v.put(&mut self.department),
+            "user_id" => v.put(&mut self.user_id),
+            "meeting_room_id" => v.put(&mut self.meeting_room_id),
+            "employee_id" => v.put(&mut self.employee_id),
+            "phone" => v.put(&mut self.phone),
+            "email" => v.put(&mut self.email),
+            "device" => v.put(&mut self.device),
+            "app_version" => v.put(&mut self.app_version),
+            "public_ip" => v.put(&mut self.public_ip),
+            "internal_ip" => v.put(&mut self.internal_ip),
+            "use_rtc_proxy" => v.put(&mut self.use_rtc_proxy),
+            "location" => v.put(&mut self.location),
+            "network_type" => v.put(&mut self.network_type),
+            "protocol" => v.put(&mut self.protocol),
+            "microphone" => v.put(&mut self.microphone),
+            "speaker" => v.put(&mut self.speaker),
+            "camera" => v.put(&mut self.camera),
+            "audio" => v.put(&mut self.audio),
+            "video" => v.put(&mut self.video),
+            "sharing" => v.put(&mut self.sharing),
+            "join_time" => v.put(&mut self.join_time),
+            "leave_time" => v.put(&mut self.leave_time),
+            "time_in_meeting" => v.put(&mut self.time_in_meeting),
+            "leave_reason" => v.put(&mut self.leave_reason),
+            "accept_status" => v.put(&mut self.accept_status),
+            "is_external" => v.put(&mut self.is_external),
+            "webinar_user_role" => v.put(&mut self.webinar_user_role),
+            _ => v.skip(),
+        }
     }
 }
 /// The `participant_joined_items` of `MeetingActivityItem`.
@@ -4909,12 +6093,24 @@ pub struct ParticipantJoinedItem {
 }
 impl FromJson for ParticipantJoinedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ParticipantJoinedItem")?;
-        let mut out = Self::default();
-        o.set("participant", &mut out.participant);
-        o.set("join_time", &mut out.join_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ParticipantJoinedItem {
+    const NAME: &'static str = "ParticipantJoinedItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "participant" => v.put(&mut self.participant),
+            "join_time" => v.put(&mut self.join_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `participant_left_items` of `MeetingActivityItem`.
@@ -4934,13 +6130,25 @@ pub struct ParticipantLeftItem {
 }
 impl FromJson for ParticipantLeftItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ParticipantLeftItem")?;
-        let mut out = Self::default();
-        o.set("participant", &mut out.participant);
-        o.set("leave_reason", &mut out.leave_reason);
-        o.set("leave_time", &mut out.leave_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ParticipantLeftItem {
+    const NAME: &'static str = "ParticipantLeftItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "participant" => v.put(&mut self.participant),
+            "leave_reason" => v.put(&mut self.leave_reason),
+            "leave_time" => v.put(&mut self.leave_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.export.participant_list` (Export participant details).
@@ -5012,15 +6220,27 @@ pub struct ParticipantQuality {
 }
 impl FromJson for ParticipantQuality {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ParticipantQuality")?;
-        let mut out = Self::default();
-        o.set("network", &mut out.network);
-        o.set("audio", &mut out.audio);
-        o.set("video", &mut out.video);
-        o.set("screen_sharing", &mut out.screen_sharing);
-        o.set("cpu_usage", &mut out.cpu_usage);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ParticipantQuality {
+    const NAME: &'static str = "ParticipantQuality";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "network" => v.put(&mut self.network),
+            "audio" => v.put(&mut self.audio),
+            "video" => v.put(&mut self.video),
+            "screen_sharing" => v.put(&mut self.screen_sharing),
+            "cpu_usage" => v.put(&mut self.cpu_usage),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.export.participant_quality_list` (Export participant meeting quality data).
@@ -5212,12 +6432,24 @@ pub struct PstnSipInfo {
 }
 impl FromJson for PstnSipInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PstnSipInfo")?;
-        let mut out = Self::default();
-        o.set("nickname", &mut out.nickname);
-        o.set("main_address", &mut out.main_address);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PstnSipInfo {
+    const NAME: &'static str = "PstnSipInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "nickname" => v.put(&mut self.nickname),
+            "main_address" => v.put(&mut self.main_address),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for PstnSipInfo {
@@ -5247,11 +6479,23 @@ pub struct PullMetaMaterialRespData {
 }
 impl FromJson for PullMetaMaterialRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PullMetaMaterialRespData")?;
-        let mut out = Self::default();
-        o.set("materials", &mut out.materials);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PullMetaMaterialRespData {
+    const NAME: &'static str = "PullMetaMaterialRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "materials" => v.put(&mut self.materials),
+            _ => v.skip(),
+        }
     }
 }
 /// The `materials` of `PullMetaMaterialRespData`.
@@ -5277,16 +6521,28 @@ pub struct PullMetaMaterialRespDataMaterials {
 }
 impl FromJson for PullMetaMaterialRespDataMaterials {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "PullMetaMaterialRespDataMaterials")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("file_token", &mut out.file_token);
-        o.set("file_size", &mut out.file_size);
-        o.set("device_type", &mut out.device_type);
-        o.set("material_type", &mut out.material_type);
-        o.set("review_result", &mut out.review_result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for PullMetaMaterialRespDataMaterials {
+    const NAME: &'static str = "PullMetaMaterialRespDataMaterials";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "file_token" => v.put(&mut self.file_token),
+            "file_size" => v.put(&mut self.file_size),
+            "device_type" => v.put(&mut self.device_type),
+            "material_type" => v.put(&mut self.material_type),
+            "review_result" => v.put(&mut self.review_result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `audio` of `ParticipantQuality`.
@@ -5318,19 +6574,31 @@ pub struct QualityAudio {
 }
 impl FromJson for QualityAudio {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QualityAudio")?;
-        let mut out = Self::default();
-        o.set("time", &mut out.time);
-        o.set("mic_input_volume", &mut out.mic_input_volume);
-        o.set("speaker_volume", &mut out.speaker_volume);
-        o.set("bitrate_received", &mut out.bitrate_received);
-        o.set("latency_received", &mut out.latency_received);
-        o.set("jitter_received", &mut out.jitter_received);
-        o.set("bitrate_sent", &mut out.bitrate_sent);
-        o.set("latency_sent", &mut out.latency_sent);
-        o.set("jitter_sent", &mut out.jitter_sent);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QualityAudio {
+    const NAME: &'static str = "QualityAudio";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "time" => v.put(&mut self.time),
+            "mic_input_volume" => v.put(&mut self.mic_input_volume),
+            "speaker_volume" => v.put(&mut self.speaker_volume),
+            "bitrate_received" => v.put(&mut self.bitrate_received),
+            "latency_received" => v.put(&mut self.latency_received),
+            "jitter_received" => v.put(&mut self.jitter_received),
+            "bitrate_sent" => v.put(&mut self.bitrate_sent),
+            "latency_sent" => v.put(&mut self.latency_sent),
+            "jitter_sent" => v.put(&mut self.jitter_sent),
+            _ => v.skip(),
+        }
     }
 }
 /// The `cpu_usage` of `ParticipantQuality`.
@@ -5354,15 +6622,27 @@ pub struct QualityCpuUsage {
 }
 impl FromJson for QualityCpuUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QualityCpuUsage")?;
-        let mut out = Self::default();
-        o.set("time", &mut out.time);
-        o.set("client_avg_cpu_usage", &mut out.client_avg_cpu_usage);
-        o.set("client_max_cpu_usage", &mut out.client_max_cpu_usage);
-        o.set("system_avg_cpu_usage", &mut out.system_avg_cpu_usage);
-        o.set("system_max_cpu_usage", &mut out.system_max_cpu_usage);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QualityCpuUsage {
+    const NAME: &'static str = "QualityCpuUsage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "time" => v.put(&mut self.time),
+            "client_avg_cpu_usage" => v.put(&mut self.client_avg_cpu_usage),
+            "client_max_cpu_usage" => v.put(&mut self.client_max_cpu_usage),
+            "system_avg_cpu_usage" => v.put(&mut self.system_avg_cpu_usage),
+            "system_max_cpu_usage" => v.put(&mut self.system_max_cpu_usage),
+            _ => v.skip(),
+        }
     }
 }
 /// The `network` of `ParticipantQuality`.
@@ -5392,18 +6672,30 @@ pub struct QualityNetwork {
 }
 impl FromJson for QualityNetwork {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QualityNetwork")?;
-        let mut out = Self::default();
-        o.set("time", &mut out.time);
-        o.set("network_delay", &mut out.network_delay);
-        o.set("bitrate_received", &mut out.bitrate_received);
-        o.set("packet_loss_avg_received", &mut out.packet_loss_avg_received);
-        o.set("packet_loss_max_received", &mut out.packet_loss_max_received);
-        o.set("bitrate_sent", &mut out.bitrate_sent);
-        o.set("packet_loss_avg_sent", &mut out.packet_loss_avg_sent);
-        o.set("packet_loss_max_sent", &mut out.packet_loss_max_sent);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QualityNetwork {
+    const NAME: &'static str = "QualityNetwork";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "time" => v.put(&mut self.time),
+            "network_delay" => v.put(&mut self.network_delay),
+            "bitrate_received" => v.put(&mut self.bitrate_received),
+            "packet_loss_avg_received" => v.put(&mut self.packet_loss_avg_received),
+            "packet_loss_max_received" => v.put(&mut self.packet_loss_max_received),
+            "bitrate_sent" => v.put(&mut self.bitrate_sent),
+            "packet_loss_avg_sent" => v.put(&mut self.packet_loss_avg_sent),
+            "packet_loss_max_sent" => v.put(&mut self.packet_loss_max_sent),
+            _ => v.skip(),
+        }
     }
 }
 /// The `video` of `ParticipantQuality`.
@@ -5439,21 +6731,33 @@ pub struct QualityVideoSharing {
 }
 impl FromJson for QualityVideoSharing {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QualityVideoSharing")?;
-        let mut out = Self::default();
-        o.set("time", &mut out.time);
-        o.set("bitrate_received", &mut out.bitrate_received);
-        o.set("latency_received", &mut out.latency_received);
-        o.set("jitter_received", &mut out.jitter_received);
-        o.set("maximum_resolution_received", &mut out.maximum_resolution_received);
-        o.set("framerate_received", &mut out.framerate_received);
-        o.set("bitrate_sent", &mut out.bitrate_sent);
-        o.set("latency_sent", &mut out.latency_sent);
-        o.set("jitter_sent", &mut out.jitter_sent);
-        o.set("maximum_resolution_sent", &mut out.maximum_resolution_sent);
-        o.set("framerate_sent", &mut out.framerate_sent);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QualityVideoSharing {
+    const NAME: &'static str = "QualityVideoSharing";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "time" => v.put(&mut self.time),
+            "bitrate_received" => v.put(&mut self.bitrate_received),
+            "latency_received" => v.put(&mut self.latency_received),
+            "jitter_received" => v.put(&mut self.jitter_received),
+            "maximum_resolution_received" => v.put(&mut self.maximum_resolution_received),
+            "framerate_received" => v.put(&mut self.framerate_received),
+            "bitrate_sent" => v.put(&mut self.bitrate_sent),
+            "latency_sent" => v.put(&mut self.latency_sent),
+            "jitter_sent" => v.put(&mut self.jitter_sent),
+            "maximum_resolution_sent" => v.put(&mut self.maximum_resolution_sent),
+            "framerate_sent" => v.put(&mut self.framerate_sent),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_mm.query`.
@@ -5600,12 +6904,24 @@ pub struct QueryMyAiMmRespData {
 }
 impl FromJson for QueryMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMyAiMmRespData")?;
-        let mut out = Self::default();
-        o.set("present", &mut out.present);
-        o.set("hint", &mut out.hint);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMyAiMmRespData {
+    const NAME: &'static str = "QueryMyAiMmRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "present" => v.put(&mut self.present),
+            "hint" => v.put(&mut self.hint),
+            _ => v.skip(),
+        }
     }
 }
 /// The `present` of `QueryMyAiMmRespData`.
@@ -5629,15 +6945,27 @@ pub struct QueryMyAiMmRespDataPresent {
 }
 impl FromJson for QueryMyAiMmRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMyAiMmRespDataPresent")?;
-        let mut out = Self::default();
-        o.set("type", &mut out.r#type);
-        o.set("card_template_id", &mut out.card_template_id);
-        o.set("body", &mut out.body);
-        o.set("card_variables", &mut out.card_variables);
-        o.set("callback_info", &mut out.callback_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMyAiMmRespDataPresent {
+    const NAME: &'static str = "QueryMyAiMmRespDataPresent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "type" => v.put(&mut self.r#type),
+            "card_template_id" => v.put(&mut self.card_template_id),
+            "body" => v.put(&mut self.body),
+            "card_variables" => v.put(&mut self.card_variables),
+            "callback_info" => v.put(&mut self.callback_info),
+            _ => v.skip(),
+        }
     }
 }
 /// The `card_variables` of `QueryMyAiMmRespDataPresent`.
@@ -5653,11 +6981,23 @@ pub struct QueryMyAiMmRespDataPresentCardVariables {
 }
 impl FromJson for QueryMyAiMmRespDataPresentCardVariables {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QueryMyAiMmRespDataPresentCardVariables")?;
-        let mut out = Self::default();
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QueryMyAiMmRespDataPresentCardVariables {
+    const NAME: &'static str = "QueryMyAiMmRespDataPresentCardVariables";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.my_ai_mm.query_suggest_context` answers with.
@@ -5675,12 +7015,24 @@ pub struct QuerySuggestContextMyAiMmRespData {
 }
 impl FromJson for QuerySuggestContextMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "QuerySuggestContextMyAiMmRespData")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("content", &mut out.content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for QuerySuggestContextMyAiMmRespData {
+    const NAME: &'static str = "QuerySuggestContextMyAiMmRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "content" => v.put(&mut self.content),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.bot.realtime_endpoint` (获取会议机器人实时 WebSocket 连接地址) answers with.
@@ -5698,12 +7050,24 @@ pub struct RealtimeEndpointBotRespData {
 }
 impl FromJson for RealtimeEndpointBotRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RealtimeEndpointBotRespData")?;
-        let mut out = Self::default();
-        o.set("websocket_url", &mut out.websocket_url);
-        o.set("expires_time", &mut out.expires_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RealtimeEndpointBotRespData {
+    const NAME: &'static str = "RealtimeEndpointBotRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "websocket_url" => v.put(&mut self.websocket_url),
+            "expires_time" => v.put(&mut self.expires_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `permission_objects` of `SetPermissionMeetingRecordingRequestBody`.
@@ -5766,11 +7130,23 @@ pub struct RemoveMaterialRespData {
 }
 impl FromJson for RemoveMaterialRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RemoveMaterialRespData")?;
-        let mut out = Self::default();
-        o.set("results", &mut out.results);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RemoveMaterialRespData {
+    const NAME: &'static str = "RemoveMaterialRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "results" => v.put(&mut self.results),
+            _ => v.skip(),
+        }
     }
 }
 /// The `results` of `RemoveMaterialRespData`.
@@ -5788,12 +7164,24 @@ pub struct RemoveMaterialRespDataResults {
 }
 impl FromJson for RemoveMaterialRespDataResults {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RemoveMaterialRespDataResults")?;
-        let mut out = Self::default();
-        o.set("file_token", &mut out.file_token);
-        o.set("result", &mut out.result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RemoveMaterialRespDataResults {
+    const NAME: &'static str = "RemoveMaterialRespDataResults";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "file_token" => v.put(&mut self.file_token),
+            "result" => v.put(&mut self.result),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meeting_report` of `GetDailyReportResponseBody`.
@@ -5815,14 +7203,26 @@ pub struct Report {
 }
 impl FromJson for Report {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Report")?;
-        let mut out = Self::default();
-        o.set("total_meeting_count", &mut out.total_meeting_count);
-        o.set("total_meeting_duration", &mut out.total_meeting_duration);
-        o.set("total_participant_count", &mut out.total_participant_count);
-        o.set("daily_report", &mut out.daily_report);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Report {
+    const NAME: &'static str = "Report";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "total_meeting_count" => v.put(&mut self.total_meeting_count),
+            "total_meeting_duration" => v.put(&mut self.total_meeting_duration),
+            "total_participant_count" => v.put(&mut self.total_participant_count),
+            "daily_report" => v.put(&mut self.daily_report),
+            _ => v.skip(),
+        }
     }
 }
 /// The `daily_report` of `Report`.
@@ -5844,14 +7244,26 @@ pub struct ReportMeetingDaily {
 }
 impl FromJson for ReportMeetingDaily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReportMeetingDaily")?;
-        let mut out = Self::default();
-        o.set("date", &mut out.date);
-        o.set("meeting_count", &mut out.meeting_count);
-        o.set("meeting_duration", &mut out.meeting_duration);
-        o.set("participant_count", &mut out.participant_count);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReportMeetingDaily {
+    const NAME: &'static str = "ReportMeetingDaily";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "date" => v.put(&mut self.date),
+            "meeting_count" => v.put(&mut self.meeting_count),
+            "meeting_duration" => v.put(&mut self.meeting_duration),
+            "participant_count" => v.put(&mut self.participant_count),
+            _ => v.skip(),
+        }
     }
 }
 /// The `top_user_report` of `GetTopUserReportResponseBody`.
@@ -5875,15 +7287,27 @@ pub struct ReportTopUser {
 }
 impl FromJson for ReportTopUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReportTopUser")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("user_type", &mut out.user_type);
-        o.set("meeting_count", &mut out.meeting_count);
-        o.set("meeting_duration", &mut out.meeting_duration);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReportTopUser {
+    const NAME: &'static str = "ReportTopUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "user_type" => v.put(&mut self.user_type),
+            "meeting_count" => v.put(&mut self.meeting_count),
+            "meeting_duration" => v.put(&mut self.meeting_duration),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reserve` of `ApplyReserveResponseBody`.
@@ -5917,20 +7341,32 @@ pub struct Reserve {
 }
 impl FromJson for Reserve {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Reserve")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("password", &mut out.password);
-        o.set("url", &mut out.url);
-        o.set("app_link", &mut out.app_link);
-        o.set("live_link", &mut out.live_link);
-        o.set("end_time", &mut out.end_time);
-        o.set("expire_status", &mut out.expire_status);
-        o.set("reserve_user_id", &mut out.reserve_user_id);
-        o.set("meeting_settings", &mut out.meeting_settings);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Reserve {
+    const NAME: &'static str = "Reserve";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "password" => v.put(&mut self.password),
+            "url" => v.put(&mut self.url),
+            "app_link" => v.put(&mut self.app_link),
+            "live_link" => v.put(&mut self.live_link),
+            "end_time" => v.put(&mut self.end_time),
+            "expire_status" => v.put(&mut self.expire_status),
+            "reserve_user_id" => v.put(&mut self.reserve_user_id),
+            "meeting_settings" => v.put(&mut self.meeting_settings),
+            _ => v.skip(),
+        }
     }
 }
 /// The `action_permissions` of `ReserveMeetingSetting`.
@@ -5951,12 +7387,24 @@ pub struct ReserveActionPermission {
 }
 impl FromJson for ReserveActionPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveActionPermission")?;
-        let mut out = Self::default();
-        o.set("permission", &mut out.permission);
-        o.set("permission_checkers", &mut out.permission_checkers);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveActionPermission {
+    const NAME: &'static str = "ReserveActionPermission";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "permission" => v.put(&mut self.permission),
+            "permission_checkers" => v.put(&mut self.permission_checkers),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReserveActionPermission {
@@ -5982,12 +7430,24 @@ pub struct ReserveAdminConfig {
 }
 impl FromJson for ReserveAdminConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveAdminConfig")?;
-        let mut out = Self::default();
-        o.set("depts", &mut out.depts);
-        o.set("users", &mut out.users);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveAdminConfig {
+    const NAME: &'static str = "ReserveAdminConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "depts" => v.put(&mut self.depts),
+            "users" => v.put(&mut self.users),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReserveAdminConfig {
@@ -6023,12 +7483,24 @@ pub struct ReserveAssignHost {
 }
 impl FromJson for ReserveAssignHost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveAssignHost")?;
-        let mut out = Self::default();
-        o.set("user_type", &mut out.user_type);
-        o.set("id", &mut out.id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveAssignHost {
+    const NAME: &'static str = "ReserveAssignHost";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_type" => v.put(&mut self.user_type),
+            "id" => v.put(&mut self.id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReserveAssignHost {
@@ -6052,11 +7524,23 @@ pub struct ReserveCallSetting {
 }
 impl FromJson for ReserveCallSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveCallSetting")?;
-        let mut out = Self::default();
-        o.set("callee", &mut out.callee);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveCallSetting {
+    const NAME: &'static str = "ReserveCallSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "callee" => v.put(&mut self.callee),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReserveCallSetting {
@@ -6096,13 +7580,25 @@ pub struct ReserveCallee {
 }
 impl FromJson for ReserveCallee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveCallee")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("user_type", &mut out.user_type);
-        o.set("pstn_sip_info", &mut out.pstn_sip_info);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveCallee {
+    const NAME: &'static str = "ReserveCallee";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "user_type" => v.put(&mut self.user_type),
+            "pstn_sip_info" => v.put(&mut self.pstn_sip_info),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReserveCallee {
@@ -6133,11 +7629,23 @@ pub struct ReserveCorrectionCheckInfo {
 }
 impl FromJson for ReserveCorrectionCheckInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveCorrectionCheckInfo")?;
-        let mut out = Self::default();
-        o.set("invalid_host_id_list", &mut out.invalid_host_id_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveCorrectionCheckInfo {
+    const NAME: &'static str = "ReserveCorrectionCheckInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "invalid_host_id_list" => v.put(&mut self.invalid_host_id_list),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reserve_form_config` of `GetReserveConfigFormResponseBody`.
@@ -6163,16 +7671,28 @@ pub struct ReserveFormConfig {
 }
 impl FromJson for ReserveFormConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveFormConfig")?;
-        let mut out = Self::default();
-        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
-        o.set("reserve_form", &mut out.reserve_form);
-        o.set("notified_users", &mut out.notified_users);
-        o.set("notified_time", &mut out.notified_time);
-        o.set("time_unit", &mut out.time_unit);
-        o.set("custom_list", &mut out.custom_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveFormConfig {
+    const NAME: &'static str = "ReserveFormConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "if_cover_child_scope" => v.put(&mut self.if_cover_child_scope),
+            "reserve_form" => v.put(&mut self.reserve_form),
+            "notified_users" => v.put(&mut self.notified_users),
+            "notified_time" => v.put(&mut self.notified_time),
+            "time_unit" => v.put(&mut self.time_unit),
+            "custom_list" => v.put(&mut self.custom_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReserveFormConfig {
@@ -6252,18 +7772,30 @@ pub struct ReserveMeetingSetting {
 }
 impl FromJson for ReserveMeetingSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveMeetingSetting")?;
-        let mut out = Self::default();
-        o.set("topic", &mut out.topic);
-        o.set("action_permissions", &mut out.action_permissions);
-        o.set("meeting_initial_type", &mut out.meeting_initial_type);
-        o.set("meeting_connect", &mut out.meeting_connect);
-        o.set("call_setting", &mut out.call_setting);
-        o.set("auto_record", &mut out.auto_record);
-        o.set("assign_host_list", &mut out.assign_host_list);
-        o.set("password", &mut out.password);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveMeetingSetting {
+    const NAME: &'static str = "ReserveMeetingSetting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "topic" => v.put(&mut self.topic),
+            "action_permissions" => v.put(&mut self.action_permissions),
+            "meeting_initial_type" => v.put(&mut self.meeting_initial_type),
+            "meeting_connect" => v.put(&mut self.meeting_connect),
+            "call_setting" => v.put(&mut self.call_setting),
+            "auto_record" => v.put(&mut self.auto_record),
+            "assign_host_list" => v.put(&mut self.assign_host_list),
+            "password" => v.put(&mut self.password),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReserveMeetingSetting {
@@ -6308,13 +7840,25 @@ pub struct ReservePermissionChecker {
 }
 impl FromJson for ReservePermissionChecker {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReservePermissionChecker")?;
-        let mut out = Self::default();
-        o.set("check_field", &mut out.check_field);
-        o.set("check_mode", &mut out.check_mode);
-        o.set("check_list", &mut out.check_list);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReservePermissionChecker {
+    const NAME: &'static str = "ReservePermissionChecker";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "check_field" => v.put(&mut self.check_field),
+            "check_mode" => v.put(&mut self.check_mode),
+            "check_list" => v.put(&mut self.check_list),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReservePermissionChecker {
@@ -6346,14 +7890,26 @@ pub struct ReserveScopeConfig {
 }
 impl FromJson for ReserveScopeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveScopeConfig")?;
-        let mut out = Self::default();
-        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
-        o.set("allow_all_users", &mut out.allow_all_users);
-        o.set("allow_users", &mut out.allow_users);
-        o.set("allow_depts", &mut out.allow_depts);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveScopeConfig {
+    const NAME: &'static str = "ReserveScopeConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "if_cover_child_scope" => v.put(&mut self.if_cover_child_scope),
+            "allow_all_users" => v.put(&mut self.allow_all_users),
+            "allow_users" => v.put(&mut self.allow_users),
+            "allow_depts" => v.put(&mut self.allow_depts),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ReserveScopeConfig {
@@ -6392,13 +7948,25 @@ pub struct ReserveScopeReserveConfigResponseBody {
 }
 impl FromJson for ReserveScopeReserveConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReserveScopeReserveConfigResponseBody")?;
-        let mut out = Self::default();
-        o.set("approve_config", &mut out.approve_config);
-        o.set("time_config", &mut out.time_config);
-        o.set("reserve_scope_config", &mut out.reserve_scope_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReserveScopeReserveConfigResponseBody {
+    const NAME: &'static str = "ReserveScopeReserveConfigResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "approve_config" => v.put(&mut self.approve_config),
+            "time_config" => v.put(&mut self.time_config),
+            "reserve_scope_config" => v.put(&mut self.reserve_scope_config),
+            _ => v.skip(),
+        }
     }
 }
 /// The `reserved_rooms` of `MeetingInfo`.
@@ -6416,12 +7984,24 @@ pub struct ReservedRoom {
 }
 impl FromJson for ReservedRoom {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ReservedRoom")?;
-        let mut out = Self::default();
-        o.set("room_id", &mut out.room_id);
-        o.set("room_name", &mut out.room_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ReservedRoom {
+    const NAME: &'static str = "ReservedRoom";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_id" => v.put(&mut self.room_id),
+            "room_name" => v.put(&mut self.room_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.export.resource_reservation_list` (Export meeting room reservation data).
@@ -6500,20 +8080,32 @@ pub struct Room {
 }
 impl FromJson for Room {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Room")?;
-        let mut out = Self::default();
-        o.set("room_id", &mut out.room_id);
-        o.set("name", &mut out.name);
-        o.set("capacity", &mut out.capacity);
-        o.set("description", &mut out.description);
-        o.set("display_id", &mut out.display_id);
-        o.set("custom_room_id", &mut out.custom_room_id);
-        o.set("room_level_id", &mut out.room_level_id);
-        o.set("path", &mut out.path);
-        o.set("room_status", &mut out.room_status);
-        o.set("device", &mut out.device);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Room {
+    const NAME: &'static str = "Room";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_id" => v.put(&mut self.room_id),
+            "name" => v.put(&mut self.name),
+            "capacity" => v.put(&mut self.capacity),
+            "description" => v.put(&mut self.description),
+            "display_id" => v.put(&mut self.display_id),
+            "custom_room_id" => v.put(&mut self.custom_room_id),
+            "room_level_id" => v.put(&mut self.room_level_id),
+            "path" => v.put(&mut self.path),
+            "room_status" => v.put(&mut self.room_status),
+            "device" => v.put(&mut self.device),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Room {
@@ -6583,15 +8175,27 @@ pub struct RoomConfig {
 }
 impl FromJson for RoomConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoomConfig")?;
-        let mut out = Self::default();
-        o.set("room_background", &mut out.room_background);
-        o.set("display_background", &mut out.display_background);
-        o.set("digital_signage", &mut out.digital_signage);
-        o.set("room_box_digital_signage", &mut out.room_box_digital_signage);
-        o.set("room_status", &mut out.room_status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoomConfig {
+    const NAME: &'static str = "RoomConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_background" => v.put(&mut self.room_background),
+            "display_background" => v.put(&mut self.display_background),
+            "digital_signage" => v.put(&mut self.digital_signage),
+            "room_box_digital_signage" => v.put(&mut self.room_box_digital_signage),
+            "room_status" => v.put(&mut self.room_status),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RoomConfig {
@@ -6628,16 +8232,28 @@ pub struct RoomDigitalSignage {
 }
 impl FromJson for RoomDigitalSignage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoomDigitalSignage")?;
-        let mut out = Self::default();
-        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
-        o.set("enable", &mut out.enable);
-        o.set("mute", &mut out.mute);
-        o.set("start_display", &mut out.start_display);
-        o.set("stop_display", &mut out.stop_display);
-        o.set("materials", &mut out.materials);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoomDigitalSignage {
+    const NAME: &'static str = "RoomDigitalSignage";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "if_cover_child_scope" => v.put(&mut self.if_cover_child_scope),
+            "enable" => v.put(&mut self.enable),
+            "mute" => v.put(&mut self.mute),
+            "start_display" => v.put(&mut self.start_display),
+            "stop_display" => v.put(&mut self.stop_display),
+            "materials" => v.put(&mut self.materials),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RoomDigitalSignage {
@@ -6684,19 +8300,31 @@ pub struct RoomDigitalSignageMaterial {
 }
 impl FromJson for RoomDigitalSignageMaterial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoomDigitalSignageMaterial")?;
-        let mut out = Self::default();
-        o.set("id", &mut out.id);
-        o.set("name", &mut out.name);
-        o.set("material_type", &mut out.material_type);
-        o.set("url", &mut out.url);
-        o.set("duration", &mut out.duration);
-        o.set("cover", &mut out.cover);
-        o.set("md5", &mut out.md5);
-        o.set("vid", &mut out.vid);
-        o.set("size", &mut out.size);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoomDigitalSignageMaterial {
+    const NAME: &'static str = "RoomDigitalSignageMaterial";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "id" => v.put(&mut self.id),
+            "name" => v.put(&mut self.name),
+            "material_type" => v.put(&mut self.material_type),
+            "url" => v.put(&mut self.url),
+            "duration" => v.put(&mut self.duration),
+            "cover" => v.put(&mut self.cover),
+            "md5" => v.put(&mut self.md5),
+            "vid" => v.put(&mut self.vid),
+            "size" => v.put(&mut self.size),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RoomDigitalSignageMaterial {
@@ -6739,16 +8367,28 @@ pub struct RoomLevel {
 }
 impl FromJson for RoomLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoomLevel")?;
-        let mut out = Self::default();
-        o.set("room_level_id", &mut out.room_level_id);
-        o.set("name", &mut out.name);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("path", &mut out.path);
-        o.set("has_child", &mut out.has_child);
-        o.set("custom_group_id", &mut out.custom_group_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoomLevel {
+    const NAME: &'static str = "RoomLevel";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_level_id" => v.put(&mut self.room_level_id),
+            "name" => v.put(&mut self.name),
+            "parent_id" => v.put(&mut self.parent_id),
+            "path" => v.put(&mut self.path),
+            "has_child" => v.put(&mut self.has_child),
+            "custom_group_id" => v.put(&mut self.custom_group_id),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RoomLevel {
@@ -6810,28 +8450,40 @@ pub struct RoomMeetingReservation {
 }
 impl FromJson for RoomMeetingReservation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoomMeetingReservation")?;
-        let mut out = Self::default();
-        o.set("room_id", &mut out.room_id);
-        o.set("room_name", &mut out.room_name);
-        o.set("event_title", &mut out.event_title);
-        o.set("reserver", &mut out.reserver);
-        o.set("reserver_user_id", &mut out.reserver_user_id);
-        o.set("department_of_reserver", &mut out.department_of_reserver);
-        o.set("guests_number", &mut out.guests_number);
-        o.set("accepted_number", &mut out.accepted_number);
-        o.set("event_start_time", &mut out.event_start_time);
-        o.set("event_end_time", &mut out.event_end_time);
-        o.set("event_duration", &mut out.event_duration);
-        o.set("reservation_status", &mut out.reservation_status);
-        o.set("check_in_device", &mut out.check_in_device);
-        o.set("room_check_in_status", &mut out.room_check_in_status);
-        o.set("check_in_time", &mut out.check_in_time);
-        o.set("is_release_early", &mut out.is_release_early);
-        o.set("releasing_person", &mut out.releasing_person);
-        o.set("releasing_time", &mut out.releasing_time);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoomMeetingReservation {
+    const NAME: &'static str = "RoomMeetingReservation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_id" => v.put(&mut self.room_id),
+            "room_name" => v.put(&mut self.room_name),
+            "event_title" => v.put(&mut self.event_title),
+            "reserver" => v.put(&mut self.reserver),
+            "reserver_user_id" => v.put(&mut self.reserver_user_id),
+            "department_of_reserver" => v.put(&mut self.department_of_reserver),
+            "guests_number" => v.put(&mut self.guests_number),
+            "accepted_number" => v.put(&mut self.accepted_number),
+            "event_start_time" => v.put(&mut self.event_start_time),
+            "event_end_time" => v.put(&mut self.event_end_time),
+            "event_duration" => v.put(&mut self.event_duration),
+            "reservation_status" => v.put(&mut self.reservation_status),
+            "check_in_device" => v.put(&mut self.check_in_device),
+            "room_check_in_status" => v.put(&mut self.room_check_in_status),
+            "check_in_time" => v.put(&mut self.check_in_time),
+            "is_release_early" => v.put(&mut self.is_release_early),
+            "releasing_person" => v.put(&mut self.releasing_person),
+            "releasing_time" => v.put(&mut self.releasing_time),
+            _ => v.skip(),
+        }
     }
 }
 /// The `room_status` of `QueryRoomConfigResponseBody`.
@@ -6861,18 +8513,30 @@ pub struct RoomStatus {
 }
 impl FromJson for RoomStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "RoomStatus")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("schedule_status", &mut out.schedule_status);
-        o.set("disable_start_time", &mut out.disable_start_time);
-        o.set("disable_end_time", &mut out.disable_end_time);
-        o.set("disable_reason", &mut out.disable_reason);
-        o.set("contact_ids", &mut out.contact_ids);
-        o.set("disable_notice", &mut out.disable_notice);
-        o.set("resume_notice", &mut out.resume_notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for RoomStatus {
+    const NAME: &'static str = "RoomStatus";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "schedule_status" => v.put(&mut self.schedule_status),
+            "disable_start_time" => v.put(&mut self.disable_start_time),
+            "disable_end_time" => v.put(&mut self.disable_end_time),
+            "disable_reason" => v.put(&mut self.disable_reason),
+            "contact_ids" => v.put(&mut self.contact_ids),
+            "disable_notice" => v.put(&mut self.disable_notice),
+            "resume_notice" => v.put(&mut self.resume_notice),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for RoomStatus {
@@ -6908,13 +8572,25 @@ pub struct ScopeConfig {
 }
 impl FromJson for ScopeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ScopeConfig")?;
-        let mut out = Self::default();
-        o.set("scope_type", &mut out.scope_type);
-        o.set("scope_id", &mut out.scope_id);
-        o.set("scope_config", &mut out.scope_config);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ScopeConfig {
+    const NAME: &'static str = "ScopeConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "scope_type" => v.put(&mut self.scope_type),
+            "scope_id" => v.put(&mut self.scope_id),
+            "scope_config" => v.put(&mut self.scope_config),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for ScopeConfig {
@@ -6974,15 +8650,27 @@ pub struct SearchMeetingResponseBody {
 }
 impl FromJson for SearchMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchMeetingResponseBody")?;
-        let mut out = Self::default();
-        o.set("total", &mut out.total);
-        o.set("has_more", &mut out.has_more);
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("notice", &mut out.notice);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchMeetingResponseBody {
+    const NAME: &'static str = "SearchMeetingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "total" => v.put(&mut self.total),
+            "has_more" => v.put(&mut self.has_more),
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "notice" => v.put(&mut self.notice),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.room_level.search` (Search room level) answers with.
@@ -6998,11 +8686,23 @@ pub struct SearchRoomLevelResponseBody {
 }
 impl FromJson for SearchRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchRoomLevelResponseBody")?;
-        let mut out = Self::default();
-        o.set("level_ids", &mut out.level_ids);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchRoomLevelResponseBody {
+    const NAME: &'static str = "SearchRoomLevelResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "level_ids" => v.put(&mut self.level_ids),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.room.search` (Search meeting room).
@@ -7055,13 +8755,25 @@ pub struct SectionLocation {
 }
 impl FromJson for SectionLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SectionLocation")?;
-        let mut out = Self::default();
-        o.set("title", &mut out.title);
-        o.set("level", &mut out.level);
-        o.set("parent_titles", &mut out.parent_titles);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SectionLocation {
+    const NAME: &'static str = "SectionLocation";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "title" => v.put(&mut self.title),
+            "level" => v.put(&mut self.level),
+            "parent_titles" => v.put(&mut self.parent_titles),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_vc_meeting.section_summary` (获取会议分段纪要).
@@ -7115,12 +8827,24 @@ pub struct SeedAiPullDataMyAiVcMeetingRespData {
 }
 impl FromJson for SeedAiPullDataMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SeedAiPullDataMyAiVcMeetingRespData")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.set("fail_msg", &mut out.fail_msg);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SeedAiPullDataMyAiVcMeetingRespData {
+    const NAME: &'static str = "SeedAiPullDataMyAiVcMeetingRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            "fail_msg" => v.put(&mut self.fail_msg),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.meeting.set_host` (Set meeting host).
@@ -7157,11 +8881,23 @@ pub struct SetHostMeetingResponseBody {
 }
 impl FromJson for SetHostMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SetHostMeetingResponseBody")?;
-        let mut out = Self::default();
-        o.set("host_user", &mut out.host_user);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SetHostMeetingResponseBody {
+    const NAME: &'static str = "SetHostMeetingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "host_user" => v.put(&mut self.host_user),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_vc.set_meeting_list` (设置需要分析的会议列表).
@@ -7269,11 +9005,23 @@ pub struct SetRoomAccessCodeRoomConfigResponseBody {
 }
 impl FromJson for SetRoomAccessCodeRoomConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SetRoomAccessCodeRoomConfigResponseBody")?;
-        let mut out = Self::default();
-        o.set("access_code", &mut out.access_code);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SetRoomAccessCodeRoomConfigResponseBody {
+    const NAME: &'static str = "SetRoomAccessCodeRoomConfigResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "access_code" => v.put(&mut self.access_code),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.room_config.set` (Set up meeting room configuration).
@@ -7333,12 +9081,24 @@ pub struct ShareDoc {
 }
 impl FromJson for ShareDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ShareDoc")?;
-        let mut out = Self::default();
-        o.set("url", &mut out.url);
-        o.set("title", &mut out.title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ShareDoc {
+    const NAME: &'static str = "ShareDoc";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "url" => v.put(&mut self.url),
+            "title" => v.put(&mut self.title),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_vc.start_analysis` (开始会议分析).
@@ -7380,12 +9140,24 @@ pub struct StartAnalysisMyAiVcRespData {
 }
 impl FromJson for StartAnalysisMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StartAnalysisMyAiVcRespData")?;
-        let mut out = Self::default();
-        o.set("result", &mut out.result);
-        o.set("present", &mut out.present);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StartAnalysisMyAiVcRespData {
+    const NAME: &'static str = "StartAnalysisMyAiVcRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "result" => v.put(&mut self.result),
+            "present" => v.put(&mut self.present),
+            _ => v.skip(),
+        }
     }
 }
 /// The `result` of `StartAnalysisMyAiVcRespData`.
@@ -7401,11 +9173,23 @@ pub struct StartAnalysisMyAiVcRespDataResult {
 }
 impl FromJson for StartAnalysisMyAiVcRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "StartAnalysisMyAiVcRespDataResult")?;
-        let mut out = Self::default();
-        o.set("reply", &mut out.reply);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for StartAnalysisMyAiVcRespDataResult {
+    const NAME: &'static str = "StartAnalysisMyAiVcRespDataResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "reply" => v.put(&mut self.reply),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.meeting_recording.start` (Start recording).
@@ -7441,12 +9225,24 @@ pub struct SubscribeDepartment {
 }
 impl FromJson for SubscribeDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubscribeDepartment")?;
-        let mut out = Self::default();
-        o.set("department_id", &mut out.department_id);
-        o.set("department_name", &mut out.department_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubscribeDepartment {
+    const NAME: &'static str = "SubscribeDepartment";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "department_id" => v.put(&mut self.department_id),
+            "department_name" => v.put(&mut self.department_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SubscribeDepartment {
@@ -7478,12 +9274,24 @@ pub struct SubscribeUser {
 }
 impl FromJson for SubscribeUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SubscribeUser")?;
-        let mut out = Self::default();
-        o.set("user_id", &mut out.user_id);
-        o.set("user_name", &mut out.user_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SubscribeUser {
+    const NAME: &'static str = "SubscribeUser";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "user_id" => v.put(&mut self.user_id),
+            "user_name" => v.put(&mut self.user_name),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for SubscribeUser {
@@ -7569,17 +9377,29 @@ pub struct TimeConfig {
 }
 impl FromJson for TimeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TimeConfig")?;
-        let mut out = Self::default();
-        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
-        o.set("time_switch", &mut out.time_switch);
-        o.set("days_in_advance", &mut out.days_in_advance);
-        o.set("opening_hour", &mut out.opening_hour);
-        o.set("start_time", &mut out.start_time);
-        o.set("end_time", &mut out.end_time);
-        o.set("max_duration", &mut out.max_duration);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TimeConfig {
+    const NAME: &'static str = "TimeConfig";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "if_cover_child_scope" => v.put(&mut self.if_cover_child_scope),
+            "time_switch" => v.put(&mut self.time_switch),
+            "days_in_advance" => v.put(&mut self.days_in_advance),
+            "opening_hour" => v.put(&mut self.opening_hour),
+            "start_time" => v.put(&mut self.start_time),
+            "end_time" => v.put(&mut self.end_time),
+            "max_duration" => v.put(&mut self.max_duration),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for TimeConfig {
@@ -7639,16 +9459,28 @@ pub struct TranscriptItem {
 }
 impl FromJson for TranscriptItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TranscriptItem")?;
-        let mut out = Self::default();
-        o.set("speaker", &mut out.speaker);
-        o.set("text", &mut out.text);
-        o.set("language", &mut out.language);
-        o.set("start_time_ms", &mut out.start_time_ms);
-        o.set("end_time_ms", &mut out.end_time_ms);
-        o.set("sentence_id", &mut out.sentence_id);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TranscriptItem {
+    const NAME: &'static str = "TranscriptItem";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "speaker" => v.put(&mut self.speaker),
+            "text" => v.put(&mut self.text),
+            "language" => v.put(&mut self.language),
+            "start_time_ms" => v.put(&mut self.start_time_ms),
+            "end_time_ms" => v.put(&mut self.end_time_ms),
+            "sentence_id" => v.put(&mut self.sentence_id),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `vc.v1.note.unified_note_transcript` (获取三合一纪要文档的原始转写记录（支持分页）) answers with.
@@ -7670,14 +9502,26 @@ pub struct UnifiedNoteTranscriptNoteRespData {
 }
 impl FromJson for UnifiedNoteTranscriptNoteRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UnifiedNoteTranscriptNoteRespData")?;
-        let mut out = Self::default();
-        o.set("transcript", &mut out.transcript);
-        o.set("next_cursor_id", &mut out.next_cursor_id);
-        o.set("page_size", &mut out.page_size);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UnifiedNoteTranscriptNoteRespData {
+    const NAME: &'static str = "UnifiedNoteTranscriptNoteRespData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "transcript" => v.put(&mut self.transcript),
+            "next_cursor_id" => v.put(&mut self.next_cursor_id),
+            "page_size" => v.put(&mut self.page_size),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The `transcript` of `UnifiedNoteTranscriptNoteRespData`.
@@ -7701,17 +9545,28 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscript {
 }
 impl FromJson for UnifiedNoteTranscriptNoteRespDataTranscript {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "UnifiedNoteTranscriptNoteRespDataTranscript",
-        )?;
-        let mut out = Self::default();
-        o.set("format", &mut out.format);
-        o.set("plain_text", &mut out.plain_text);
-        o.set("markdown", &mut out.markdown);
-        o.set("structured_transcript_content", &mut out.structured_transcript_content);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UnifiedNoteTranscriptNoteRespDataTranscript {
+    const NAME: &'static str = "UnifiedNoteTranscriptNoteRespDataTranscript";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "format" => v.put(&mut self.format),
+            "plain_text" => v.put(&mut self.plain_text),
+            "markdown" => v.put(&mut self.markdown),
+            "structured_transcript_content" => {
+                v.put(&mut self.structured_transcript_content)
+            }
+            _ => v.skip(),
+        }
     }
 }
 /// The `structured_transcript_content` of `UnifiedNoteTranscriptNoteRespDataTranscript`.
@@ -7732,14 +9587,24 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent",
-        )?;
-        let mut out = Self::default();
-        o.set("paragraphs", &mut out.paragraphs);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent {
+    const NAME: &'static str = "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "paragraphs" => v.put(&mut self.paragraphs),
+            _ => v.skip(),
+        }
     }
 }
 /// The `paragraphs` of `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent`.
@@ -7766,16 +9631,26 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs",
-        )?;
-        let mut out = Self::default();
-        o.set("speaker", &mut out.speaker);
-        o.set("speak_ms", &mut out.speak_ms);
-        o.set("sentences", &mut out.sentences);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs {
+    const NAME: &'static str = "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "speaker" => v.put(&mut self.speaker),
+            "speak_ms" => v.put(&mut self.speak_ms),
+            "sentences" => v.put(&mut self.sentences),
+            _ => v.skip(),
+        }
     }
 }
 /// The `sentences` of `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`.
@@ -7798,17 +9673,27 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences",
-        )?;
-        let mut out = Self::default();
-        o.set("sentence_id", &mut out.sentence_id);
-        o.set("content", &mut out.content);
-        o.set("start_ms", &mut out.start_ms);
-        o.set("stop_ms", &mut out.stop_ms);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences {
+    const NAME: &'static str = "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "sentence_id" => v.put(&mut self.sentence_id),
+            "content" => v.put(&mut self.content),
+            "start_ms" => v.put(&mut self.start_ms),
+            "stop_ms" => v.put(&mut self.stop_ms),
+            _ => v.skip(),
+        }
     }
 }
 /// The `speaker` of `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`.
@@ -7833,17 +9718,27 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker",
-        )?;
-        let mut out = Self::default();
-        o.set("speaker_id", &mut out.speaker_id);
-        o.set("speaker_type", &mut out.speaker_type);
-        o.set("speaker_name", &mut out.speaker_name);
-        o.set("extra", &mut out.extra);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker {
+    const NAME: &'static str = "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "speaker_id" => v.put(&mut self.speaker_id),
+            "speaker_type" => v.put(&mut self.speaker_type),
+            "speaker_name" => v.put(&mut self.speaker_name),
+            "extra" => v.put(&mut self.extra),
+            _ => v.skip(),
+        }
     }
 }
 /// The `extra` of `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker`.
@@ -7864,16 +9759,26 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra",
-        )?;
-        let mut out = Self::default();
-        o.set("room_name", &mut out.room_name);
-        o.set("other_device_user_id", &mut out.other_device_user_id);
-        o.set("other_device_user_name", &mut out.other_device_user_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields
+for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra {
+    const NAME: &'static str = "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "room_name" => v.put(&mut self.room_name),
+            "other_device_user_id" => v.put(&mut self.other_device_user_id),
+            "other_device_user_name" => v.put(&mut self.other_device_user_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.reserve.update` (Update a schedule).
@@ -7979,11 +9884,23 @@ pub struct UserActiveMeetingBotResponseBody {
 }
 impl FromJson for UserActiveMeetingBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserActiveMeetingBotResponseBody")?;
-        let mut out = Self::default();
-        o.set("meetings", &mut out.meetings);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserActiveMeetingBotResponseBody {
+    const NAME: &'static str = "UserActiveMeetingBotResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meetings" => v.put(&mut self.meetings),
+            _ => v.skip(),
+        }
     }
 }
 /// The `meetings` of `UserActiveMeetingBotResponseBody`.
@@ -8003,13 +9920,25 @@ pub struct UserActiveMeetingInfo {
 }
 impl FromJson for UserActiveMeetingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UserActiveMeetingInfo")?;
-        let mut out = Self::default();
-        o.set("meeting_no", &mut out.meeting_no);
-        o.set("meeting_id", &mut out.meeting_id);
-        o.set("meeting_title", &mut out.meeting_title);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UserActiveMeetingInfo {
+    const NAME: &'static str = "UserActiveMeetingInfo";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "meeting_no" => v.put(&mut self.meeting_no),
+            "meeting_id" => v.put(&mut self.meeting_id),
+            "meeting_title" => v.put(&mut self.meeting_title),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `vc.v1.my_ai_room.auto_release_event` (引导释放).

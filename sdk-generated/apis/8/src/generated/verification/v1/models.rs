@@ -17,11 +17,23 @@ pub struct GetVerificationResponseBody {
 }
 impl FromJson for GetVerificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetVerificationResponseBody")?;
-        let mut out = Self::default();
-        o.set("verification", &mut out.verification);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetVerificationResponseBody {
+    const NAME: &'static str = "GetVerificationResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "verification" => v.put(&mut self.verification),
+            _ => v.skip(),
+        }
     }
 }
 /// The `verification` of `GetVerificationResponseBody`.
@@ -39,11 +51,23 @@ pub struct Verification {
 }
 impl FromJson for Verification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Verification")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("has_verification", &mut out.has_verification);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Verification {
+    const NAME: &'static str = "Verification";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "has_verification" => v.put(&mut self.has_verification),
+            _ => v.skip(),
+        }
     }
 }

@@ -47,26 +47,38 @@ pub struct Node {
 }
 impl FromJson for Node {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Node")?;
-        let mut out = Self::default();
-        o.set("node_id", &mut out.node_id);
-        o.set("space_id", &mut out.space_id);
-        o.set("parent_id", &mut out.parent_id);
-        o.set("obj_type", &mut out.obj_type);
-        o.set("title", &mut out.title);
-        o.set("url", &mut out.url);
-        o.set("icon", &mut out.icon);
-        o.set("area_id", &mut out.area_id);
-        o.set("sort_id", &mut out.sort_id);
-        o.set("domain", &mut out.domain);
-        o.set("obj_token", &mut out.obj_token);
-        o.set("create_time", &mut out.create_time);
-        o.set("update_time", &mut out.update_time);
-        o.set("delete_time", &mut out.delete_time);
-        o.set("child_num", &mut out.child_num);
-        o.set("version", &mut out.version);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Node {
+    const NAME: &'static str = "Node";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "node_id" => v.put(&mut self.node_id),
+            "space_id" => v.put(&mut self.space_id),
+            "parent_id" => v.put(&mut self.parent_id),
+            "obj_type" => v.put(&mut self.obj_type),
+            "title" => v.put(&mut self.title),
+            "url" => v.put(&mut self.url),
+            "icon" => v.put(&mut self.icon),
+            "area_id" => v.put(&mut self.area_id),
+            "sort_id" => v.put(&mut self.sort_id),
+            "domain" => v.put(&mut self.domain),
+            "obj_token" => v.put(&mut self.obj_token),
+            "create_time" => v.put(&mut self.create_time),
+            "update_time" => v.put(&mut self.update_time),
+            "delete_time" => v.put(&mut self.delete_time),
+            "child_num" => v.put(&mut self.child_num),
+            "version" => v.put(&mut self.version),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `wiki.v1.node.search` (Search Wiki).
@@ -116,12 +128,24 @@ pub struct SearchNodeResponseBody {
 }
 impl FromJson for SearchNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchNodeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchNodeResponseBody {
+    const NAME: &'static str = "SearchNodeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }

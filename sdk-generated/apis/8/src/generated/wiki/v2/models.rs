@@ -93,6 +93,9 @@ impl FromJson for GetNodeObjType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for GetNodeObjType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -220,6 +223,9 @@ impl FromJson for Lang {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Lang {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -290,6 +296,9 @@ impl json::Absent for NodeType {
 impl FromJson for NodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for NodeType {
@@ -382,6 +391,9 @@ impl FromJson for ObjType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for ObjType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -452,6 +464,9 @@ impl json::Absent for OpenSharing {
 impl FromJson for OpenSharing {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
     }
 }
 impl ToJson for OpenSharing {
@@ -532,6 +547,9 @@ impl FromJson for SpaceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for SpaceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -611,6 +629,9 @@ impl FromJson for TaskType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for TaskType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -686,6 +707,9 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -757,6 +781,9 @@ impl FromJson for Visibility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_enum(r)
+    }
 }
 impl ToJson for Visibility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -802,11 +829,23 @@ pub struct CopySpaceNodeResponseBody {
 }
 impl FromJson for CopySpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CopySpaceNodeResponseBody")?;
-        let mut out = Self::default();
-        o.set("node", &mut out.node);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CopySpaceNodeResponseBody {
+    const NAME: &'static str = "CopySpaceNodeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "node" => v.put(&mut self.node),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `wiki.v2.space_member.create` (Add Wiki space members) answers with.
@@ -822,11 +861,23 @@ pub struct CreateSpaceMemberResponseBody {
 }
 impl FromJson for CreateSpaceMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CreateSpaceMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("member", &mut out.member);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CreateSpaceMemberResponseBody {
+    const NAME: &'static str = "CreateSpaceMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member" => v.put(&mut self.member),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `wiki.v2.space_member.delete` (Delete Wiki space members) answers with.
@@ -842,11 +893,23 @@ pub struct DeleteSpaceMemberResponseBody {
 }
 impl FromJson for DeleteSpaceMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "DeleteSpaceMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("member", &mut out.member);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for DeleteSpaceMemberResponseBody {
+    const NAME: &'static str = "DeleteSpaceMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member" => v.put(&mut self.member),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `wiki.v2.space.get_node` (Get Wiki node information) answers with.
@@ -862,11 +925,23 @@ pub struct GetNodeSpaceResponseBody {
 }
 impl FromJson for GetNodeSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetNodeSpaceResponseBody")?;
-        let mut out = Self::default();
-        o.set("node", &mut out.node);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetNodeSpaceResponseBody {
+    const NAME: &'static str = "GetNodeSpaceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "node" => v.put(&mut self.node),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `wiki.v2.space.get` (Access to Wiki space information) answers with.
@@ -882,11 +957,23 @@ pub struct GetSpaceResponseBody {
 }
 impl FromJson for GetSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetSpaceResponseBody")?;
-        let mut out = Self::default();
-        o.set("space", &mut out.space);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetSpaceResponseBody {
+    const NAME: &'static str = "GetSpaceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "space" => v.put(&mut self.space),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `wiki.v2.task.get` (Retrieve the result of Wiki task) answers with.
@@ -902,11 +989,23 @@ pub struct GetTaskResponseBody {
 }
 impl FromJson for GetTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "GetTaskResponseBody")?;
-        let mut out = Self::default();
-        o.set("task", &mut out.task);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for GetTaskResponseBody {
+    const NAME: &'static str = "GetTaskResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task" => v.put(&mut self.task),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `wiki.v2.space_member.list` (Obtain Wiki space members) answers with.
@@ -926,13 +1025,25 @@ pub struct ListSpaceMemberResponseBody {
 }
 impl FromJson for ListSpaceMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSpaceMemberResponseBody")?;
-        let mut out = Self::default();
-        o.set("members", &mut out.members);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSpaceMemberResponseBody {
+    const NAME: &'static str = "ListSpaceMemberResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "members" => v.put(&mut self.members),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `wiki.v2.space_node.list` (Get the list of child nodes in Wiki) answers with.
@@ -952,13 +1063,25 @@ pub struct ListSpaceNodeResponseBody {
 }
 impl FromJson for ListSpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSpaceNodeResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSpaceNodeResponseBody {
+    const NAME: &'static str = "ListSpaceNodeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `wiki.v2.space.list` (Get a list of Wiki spaces) answers with.
@@ -978,13 +1101,25 @@ pub struct ListSpaceResponseBody {
 }
 impl FromJson for ListSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "ListSpaceResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("page_token", &mut out.page_token);
-        o.set("has_more", &mut out.has_more);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for ListSpaceResponseBody {
+    const NAME: &'static str = "ListSpaceResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "page_token" => v.put(&mut self.page_token),
+            "has_more" => v.put(&mut self.has_more),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `wiki.v2.space_member.create` (Add Wiki space members).
@@ -1011,15 +1146,27 @@ pub struct Member {
 }
 impl FromJson for Member {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Member")?;
-        let mut out = Self::default();
-        o.set("member_type", &mut out.member_type);
-        o.set("member_id", &mut out.member_id);
-        o.set("member_role", &mut out.member_role);
-        o.set("type", &mut out.r#type);
-        o.set("member_perm", &mut out.member_perm);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Member {
+    const NAME: &'static str = "Member";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "member_type" => v.put(&mut self.member_type),
+            "member_id" => v.put(&mut self.member_id),
+            "member_role" => v.put(&mut self.member_role),
+            "type" => v.put(&mut self.r#type),
+            "member_perm" => v.put(&mut self.member_perm),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Member {
@@ -1105,13 +1252,25 @@ pub struct MoveDocsToWikiSpaceNodeResponseBody {
 }
 impl FromJson for MoveDocsToWikiSpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MoveDocsToWikiSpaceNodeResponseBody")?;
-        let mut out = Self::default();
-        o.set("wiki_token", &mut out.wiki_token);
-        o.set("task_id", &mut out.task_id);
-        o.set("applied", &mut out.applied);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MoveDocsToWikiSpaceNodeResponseBody {
+    const NAME: &'static str = "MoveDocsToWikiSpaceNodeResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "wiki_token" => v.put(&mut self.wiki_token),
+            "task_id" => v.put(&mut self.task_id),
+            "applied" => v.put(&mut self.applied),
+            _ => v.skip(),
+        }
     }
 }
 /// The `move_result` of `TaskResult`.
@@ -1131,13 +1290,25 @@ pub struct MoveResult {
 }
 impl FromJson for MoveResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MoveResult")?;
-        let mut out = Self::default();
-        o.set("node", &mut out.node);
-        o.set("status", &mut out.status);
-        o.set("status_msg", &mut out.status_msg);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MoveResult {
+    const NAME: &'static str = "MoveResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "node" => v.put(&mut self.node),
+            "status" => v.put(&mut self.status),
+            "status_msg" => v.put(&mut self.status_msg),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `wiki.v2.space_node.move` (Move node in Wiki).
@@ -1182,15 +1353,27 @@ pub struct MoveWikiToDocsResult {
 }
 impl FromJson for MoveWikiToDocsResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "MoveWikiToDocsResult")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.set("status_msg", &mut out.status_msg);
-        o.set("obj_token", &mut out.obj_token);
-        o.set("obj_type", &mut out.obj_type);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for MoveWikiToDocsResult {
+    const NAME: &'static str = "MoveWikiToDocsResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            "status_msg" => v.put(&mut self.status_msg),
+            "obj_token" => v.put(&mut self.obj_token),
+            "obj_type" => v.put(&mut self.obj_type),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `wiki.v2.space_node.create` (Create node).
@@ -1247,27 +1430,39 @@ pub struct Node {
 }
 impl FromJson for Node {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Node")?;
-        let mut out = Self::default();
-        o.set("space_id", &mut out.space_id);
-        o.set("node_token", &mut out.node_token);
-        o.set("obj_token", &mut out.obj_token);
-        o.set("obj_type", &mut out.obj_type);
-        o.set("parent_node_token", &mut out.parent_node_token);
-        o.set("node_type", &mut out.node_type);
-        o.set("origin_node_token", &mut out.origin_node_token);
-        o.set("origin_space_id", &mut out.origin_space_id);
-        o.set("has_child", &mut out.has_child);
-        o.set("title", &mut out.title);
-        o.set("obj_create_time", &mut out.obj_create_time);
-        o.set("obj_edit_time", &mut out.obj_edit_time);
-        o.set("node_create_time", &mut out.node_create_time);
-        o.set("creator", &mut out.creator);
-        o.set("owner", &mut out.owner);
-        o.set("node_creator", &mut out.node_creator);
-        o.set("url", &mut out.url);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Node {
+    const NAME: &'static str = "Node";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "space_id" => v.put(&mut self.space_id),
+            "node_token" => v.put(&mut self.node_token),
+            "obj_token" => v.put(&mut self.obj_token),
+            "obj_type" => v.put(&mut self.obj_type),
+            "parent_node_token" => v.put(&mut self.parent_node_token),
+            "node_type" => v.put(&mut self.node_type),
+            "origin_node_token" => v.put(&mut self.origin_node_token),
+            "origin_space_id" => v.put(&mut self.origin_space_id),
+            "has_child" => v.put(&mut self.has_child),
+            "title" => v.put(&mut self.title),
+            "obj_create_time" => v.put(&mut self.obj_create_time),
+            "obj_edit_time" => v.put(&mut self.obj_edit_time),
+            "node_create_time" => v.put(&mut self.node_create_time),
+            "creator" => v.put(&mut self.creator),
+            "owner" => v.put(&mut self.owner),
+            "node_creator" => v.put(&mut self.node_creator),
+            "url" => v.put(&mut self.url),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Node {
@@ -1319,13 +1514,25 @@ pub struct Setting {
 }
 impl FromJson for Setting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Setting")?;
-        let mut out = Self::default();
-        o.set("create_setting", &mut out.create_setting);
-        o.set("security_setting", &mut out.security_setting);
-        o.set("comment_setting", &mut out.comment_setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Setting {
+    const NAME: &'static str = "Setting";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "create_setting" => v.put(&mut self.create_setting),
+            "security_setting" => v.put(&mut self.security_setting),
+            "comment_setting" => v.put(&mut self.comment_setting),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Setting {
@@ -1350,11 +1557,23 @@ pub struct SimpleTaskResult {
 }
 impl FromJson for SimpleTaskResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SimpleTaskResult")?;
-        let mut out = Self::default();
-        o.set("status", &mut out.status);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SimpleTaskResult {
+    const NAME: &'static str = "SimpleTaskResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "status" => v.put(&mut self.status),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `wiki.v2.space.create` (Create Wiki space).
@@ -1382,16 +1601,28 @@ pub struct Space {
 }
 impl FromJson for Space {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "Space")?;
-        let mut out = Self::default();
-        o.set("name", &mut out.name);
-        o.set("description", &mut out.description);
-        o.set("space_id", &mut out.space_id);
-        o.set("space_type", &mut out.space_type);
-        o.set("visibility", &mut out.visibility);
-        o.set("open_sharing", &mut out.open_sharing);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for Space {
+    const NAME: &'static str = "Space";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "name" => v.put(&mut self.name),
+            "description" => v.put(&mut self.description),
+            "space_id" => v.put(&mut self.space_id),
+            "space_type" => v.put(&mut self.space_type),
+            "visibility" => v.put(&mut self.visibility),
+            "open_sharing" => v.put(&mut self.open_sharing),
+            _ => v.skip(),
+        }
     }
 }
 impl ToJson for Space {
@@ -1427,15 +1658,27 @@ pub struct TaskResult {
 }
 impl FromJson for TaskResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "TaskResult")?;
-        let mut out = Self::default();
-        o.set("task_id", &mut out.task_id);
-        o.set("move_result", &mut out.move_result);
-        o.set("delete_space_result", &mut out.delete_space_result);
-        o.set("simple_task_result", &mut out.simple_task_result);
-        o.set("move_wiki_to_docs_result", &mut out.move_wiki_to_docs_result);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for TaskResult {
+    const NAME: &'static str = "TaskResult";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "task_id" => v.put(&mut self.task_id),
+            "move_result" => v.put(&mut self.move_result),
+            "delete_space_result" => v.put(&mut self.delete_space_result),
+            "simple_task_result" => v.put(&mut self.simple_task_result),
+            "move_wiki_to_docs_result" => v.put(&mut self.move_wiki_to_docs_result),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `wiki.v2.space_setting.update` (Update Wiki space settings) answers with.
@@ -1451,11 +1694,23 @@ pub struct UpdateSpaceSettingResponseBody {
 }
 impl FromJson for UpdateSpaceSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "UpdateSpaceSettingResponseBody")?;
-        let mut out = Self::default();
-        o.set("setting", &mut out.setting);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for UpdateSpaceSettingResponseBody {
+    const NAME: &'static str = "UpdateSpaceSettingResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "setting" => v.put(&mut self.setting),
+            _ => v.skip(),
+        }
     }
 }
 /// The request body of `wiki.v2.space_node.update_title` (Update title).

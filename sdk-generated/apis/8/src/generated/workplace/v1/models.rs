@@ -19,12 +19,24 @@ pub struct AccessData {
 }
 impl FromJson for AccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "AccessData")?;
-        let mut out = Self::default();
-        o.set("pv", &mut out.pv);
-        o.set("uv", &mut out.uv);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for AccessData {
+    const NAME: &'static str = "AccessData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "pv" => v.put(&mut self.pv),
+            "uv" => v.put(&mut self.uv),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchWorkplaceBlockAccessDataResponseBody`.
@@ -44,13 +56,25 @@ pub struct BlockAccessData {
 }
 impl FromJson for BlockAccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "BlockAccessData")?;
-        let mut out = Self::default();
-        o.set("date", &mut out.date);
-        o.set("block_id", &mut out.block_id);
-        o.set("access_data", &mut out.access_data);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for BlockAccessData {
+    const NAME: &'static str = "BlockAccessData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "date" => v.put(&mut self.date),
+            "block_id" => v.put(&mut self.block_id),
+            "access_data" => v.put(&mut self.access_data),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchCustomWorkplaceAccessDataResponseBody`.
@@ -72,14 +96,26 @@ pub struct CustomWorkplaceAccessData {
 }
 impl FromJson for CustomWorkplaceAccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "CustomWorkplaceAccessData")?;
-        let mut out = Self::default();
-        o.set("custom_workplace_id", &mut out.custom_workplace_id);
-        o.set("access_data", &mut out.access_data);
-        o.set("date", &mut out.date);
-        o.set("custom_workplace_name", &mut out.custom_workplace_name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for CustomWorkplaceAccessData {
+    const NAME: &'static str = "CustomWorkplaceAccessData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "custom_workplace_id" => v.put(&mut self.custom_workplace_id),
+            "access_data" => v.put(&mut self.access_data),
+            "date" => v.put(&mut self.date),
+            "custom_workplace_name" => v.put(&mut self.custom_workplace_name),
+            _ => v.skip(),
+        }
     }
 }
 /// The `custom_workplace_name` of `CustomWorkplaceAccessData`.
@@ -97,12 +133,24 @@ pub struct I18nName {
 }
 impl FromJson for I18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "I18nName")?;
-        let mut out = Self::default();
-        o.set("language", &mut out.language);
-        o.set("name", &mut out.name);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for I18nName {
+    const NAME: &'static str = "I18nName";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "language" => v.put(&mut self.language),
+            "name" => v.put(&mut self.name),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `workplace.v1.custom_workplace_access_data.search` (Get Custom Workplace Access Data) answers with.
@@ -122,16 +170,25 @@ pub struct SearchCustomWorkplaceAccessDataResponseBody {
 }
 impl FromJson for SearchCustomWorkplaceAccessDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "SearchCustomWorkplaceAccessDataResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchCustomWorkplaceAccessDataResponseBody {
+    const NAME: &'static str = "SearchCustomWorkplaceAccessDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `workplace.v1.workplace_access_data.search` (search workplace access data) answers with.
@@ -151,13 +208,25 @@ pub struct SearchWorkplaceAccessDataResponseBody {
 }
 impl FromJson for SearchWorkplaceAccessDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "SearchWorkplaceAccessDataResponseBody")?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchWorkplaceAccessDataResponseBody {
+    const NAME: &'static str = "SearchWorkplaceAccessDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The data `workplace.v1.workplace_block_access_data.search` (Get Block Access Data) answers with.
@@ -177,16 +246,25 @@ pub struct SearchWorkplaceBlockAccessDataResponseBody {
 }
 impl FromJson for SearchWorkplaceBlockAccessDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(
-            value,
-            "SearchWorkplaceBlockAccessDataResponseBody",
-        )?;
-        let mut out = Self::default();
-        o.set("items", &mut out.items);
-        o.set("has_more", &mut out.has_more);
-        o.set("page_token", &mut out.page_token);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for SearchWorkplaceBlockAccessDataResponseBody {
+    const NAME: &'static str = "SearchWorkplaceBlockAccessDataResponseBody";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "items" => v.put(&mut self.items),
+            "has_more" => v.put(&mut self.has_more),
+            "page_token" => v.put(&mut self.page_token),
+            _ => v.skip(),
+        }
     }
 }
 /// The `items` of `SearchWorkplaceAccessDataResponseBody`.
@@ -206,12 +284,24 @@ pub struct WorkplaceAccessData {
 }
 impl FromJson for WorkplaceAccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::Fields::of(value, "WorkplaceAccessData")?;
-        let mut out = Self::default();
-        o.set("date", &mut out.date);
-        o.set("all_workplace", &mut out.all_workplace);
-        o.set("default_workplace", &mut out.default_workplace);
-        o.finish()?;
-        Ok(out)
+        json::decode_struct(value)
+    }
+    fn from_reader(r: &mut json::Reader<'_>) -> Result<Self, JsonError> {
+        json::read_struct(r)
+    }
+}
+impl json::DecodeFields for WorkplaceAccessData {
+    const NAME: &'static str = "WorkplaceAccessData";
+    fn decode_field(
+        &mut self,
+        key: &str,
+        v: json::Input<'_, '_>,
+    ) -> Result<(), JsonError> {
+        match key {
+            "date" => v.put(&mut self.date),
+            "all_workplace" => v.put(&mut self.all_workplace),
+            "default_workplace" => v.put(&mut self.default_workplace),
+            _ => v.skip(),
+        }
     }
 }
