@@ -83,6 +83,16 @@ impl RawResponse {
     /// `flat`: the operation's fields sit beside `code` and `msg`, with no `data` (an
     /// operation flag from the generator: the `auth/v3` token endpoints).
     pub(crate) fn typed_as<T: crate::json::FromJson>(self, flat: bool) -> Result<Response<T>> {
+        if !flat {
+            return match read_data::<T>(&self.body) {
+                Ok(data) => Ok(Response {
+                    data,
+                    log_id: self.log_id,
+                    status: self.status,
+                }),
+                Err(e) => Err(self.decode_error(e)),
+            };
+        }
         let value = match serde_json::from_slice::<serde_json::Value>(&self.body) {
             Ok(v) => v,
             Err(e) => return Err(self.decode_error(e.to_string())),
@@ -222,5 +232,56 @@ impl<T> Deref for Response<T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.data
+    }
+}
+
+/// The envelope's `data` member decoded in one pass over the body (no `Value` tree); a
+/// missing or `null` `data` is the type's absent value.
+fn read_data<T: crate::json::FromJson>(body: &[u8]) -> std::result::Result<T, String> {
+    use crate::json::Reader;
+    let mut r = Reader::from_slice(body).map_err(|e| e.to_string())?;
+    if r.next_byte() != Some(b'{') {
+        return Err("the body is not a JSON object".into());
+    }
+    let mut data = T::absent();
+    let read = (|| {
+        r.begin_object()?;
+        while let Some(key) = r.next_key()? {
+            if key == "data" {
+                r.put(&mut data).map_err(|e| e.at("data"))?;
+            } else {
+                r.skip()?;
+            }
+        }
+        r.finish()
+    })();
+    read.map(|()| data).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_data;
+
+    #[test]
+    fn data_is_read_in_one_pass_with_the_path_of_a_bad_value() {
+        let ok = br#"{"code":0,"msg":"ok","data":{"items":["a","b"]},"extra":[1,{}]}"#;
+        let data: serde_json::Value = read_data(ok).unwrap();
+        assert_eq!(data, serde_json::json!({"items": ["a", "b"]}));
+        let items: std::collections::BTreeMap<String, Vec<String>> = read_data(ok).unwrap();
+        assert_eq!(items["items"], ["a", "b"]);
+        // Missing or null `data`: the absent value.
+        assert_eq!(read_data::<Vec<i64>>(br#"{"code":0}"#).unwrap(), Vec::<i64>::new());
+        assert_eq!(read_data::<Option<i64>>(br#"{"data":null}"#).unwrap(), None);
+        let bad = read_data::<std::collections::BTreeMap<String, i64>>(br#"{"data":{"n":"x"}}"#);
+        assert_eq!(
+            bad.unwrap_err(),
+            "at `data.n`: expected an integer, found a string"
+        );
+        assert_eq!(
+            read_data::<i64>(b"[1]").unwrap_err(),
+            "the body is not a JSON object"
+        );
+        assert!(read_data::<i64>(br#"{"data":1} x"#).is_err(), "trailing bytes");
+        assert!(read_data::<i64>(b"{\"data\":\"\xff\"}").is_err(), "not UTF-8");
     }
 }
