@@ -270,7 +270,10 @@ mod tests {
         let items: std::collections::BTreeMap<String, Vec<String>> = read_data(ok).unwrap();
         assert_eq!(items["items"], ["a", "b"]);
         // Missing or null `data`: the absent value.
-        assert_eq!(read_data::<Vec<i64>>(br#"{"code":0}"#).unwrap(), Vec::<i64>::new());
+        assert_eq!(
+            read_data::<Vec<i64>>(br#"{"code":0}"#).unwrap(),
+            Vec::<i64>::new()
+        );
         assert_eq!(read_data::<Option<i64>>(br#"{"data":null}"#).unwrap(), None);
         let bad = read_data::<std::collections::BTreeMap<String, i64>>(br#"{"data":{"n":"x"}}"#);
         assert_eq!(
@@ -281,7 +284,13 @@ mod tests {
             read_data::<i64>(b"[1]").unwrap_err(),
             "the body is not a JSON object"
         );
-        assert!(read_data::<i64>(br#"{"data":1} x"#).is_err(), "trailing bytes");
-        assert!(read_data::<i64>(b"{\"data\":\"\xff\"}").is_err(), "not UTF-8");
+        assert!(
+            read_data::<i64>(br#"{"data":1} x"#).is_err(),
+            "trailing bytes"
+        );
+        assert!(
+            read_data::<i64>(b"{\"data\":\"\xff\"}").is_err(),
+            "not UTF-8"
+        );
     }
 }
