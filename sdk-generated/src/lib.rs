@@ -58,6 +58,12 @@ pub use lark_oapi_core::{dispatcher, event_crypto};
 #[cfg(feature = "bot-kit")]
 pub use lark_oapi_bot as bot_kit;
 
+/// State shared through Redis by the processes of one app (feature `redis`): the access
+/// tokens and the `app_ticket`, with one token request between all of them (see
+/// [`redis::RedisTokenCache`]).
+#[cfg(feature = "redis")]
+pub use lark_oapi_redis as redis;
+
 // Generated code is formatted by the generator (prettyplease), not rustfmt.
 #[rustfmt::skip]
 mod generated;
@@ -65,13 +71,15 @@ mod generated;
 pub use generated::*;
 
 /// The README's examples, compiled as doctests so that a stale one fails CI (they need
-/// every project, runtime and bot feature, as `cargo test --workspace` builds this crate).
+/// every project, runtime, bot and Redis feature, as `cargo test --workspace` builds this
+/// crate).
 #[cfg(all(
     doctest,
     feature = "full",
     feature = "axum",
     feature = "long-connection",
-    feature = "bot-kit"
+    feature = "bot-kit",
+    feature = "redis"
 ))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

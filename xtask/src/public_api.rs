@@ -22,7 +22,7 @@ struct Target {
 
 /// The runtime with every runtime feature, the facade without any API project (its own
 /// items and re-exports; the generated projects are checked by `codegen --check`), and the
-/// bot kit.
+/// bot kit, and the Redis-shared state.
 const TARGETS: &[Target] = &[
     Target {
         package: "lark-oapi-core",
@@ -41,6 +41,12 @@ const TARGETS: &[Target] = &[
         lib_name: "lark_oapi_bot",
         features: "",
         listing: "api/lark-oapi-bot.txt",
+    },
+    Target {
+        package: "lark-oapi-redis",
+        lib_name: "lark_oapi_redis",
+        features: "",
+        listing: "api/lark-oapi-redis.txt",
     },
 ];
 

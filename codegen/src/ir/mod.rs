@@ -328,6 +328,7 @@ impl Ir {
             "event_handlers",
             "event_types",
             "bot_kit",
+            "redis",
         ]);
         for entry in &specs.projects.projects {
             let module = project_scope.claim(&names::snake_ident(&entry.name));

@@ -47,6 +47,40 @@ pub trait TokenCache: Send + Sync + std::fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<(), CacheError>>;
     /// Removes `key`.
     fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
+
+    /// Removes `key` only while it holds `value` (a rejected token is evicted, a newer one
+    /// stored meanwhile by another process stays). The default reads, compares and
+    /// removes; a shared cache does it atomically.
+    fn remove_if<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            if self.get(key).await?.as_deref() == Some(value) {
+                self.remove(key).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Takes the right to fetch the token under `key` for everyone sharing this cache, for
+    /// at most `ttl` (a lease): `true` when this caller should fetch and store it, `false`
+    /// while another process holds the lease (the caller then waits for the token to
+    /// appear, asking for the lease again now and then). Within one process the token
+    /// manager already fetches once per key, so a cache of one process grants every lease
+    /// (the default).
+    fn lease<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, CacheError>> {
+        let _ = (key, ttl);
+        Box::pin(std::future::ready(Ok(true)))
+    }
+
+    /// Gives back the lease on `key` taken with [`lease`](Self::lease): the token is
+    /// stored, or fetching it failed (so another process may try at once).
+    fn release<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        let _ = key;
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// The in-memory token cache (the default).

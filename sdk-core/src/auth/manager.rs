@@ -26,7 +26,35 @@ const MARKETPLACE_TENANT: &str = "/open-apis/auth/v3/tenant_access_token";
 const MARKETPLACE_APP: &str = "/open-apis/auth/v3/app_access_token";
 const RESEND_APP_TICKET: &str = "/open-apis/auth/v3/app_ticket/resend";
 
-/// Fetches and caches tokens. Concurrent misses on one key make a single fetch.
+/// How long one process may hold the right to fetch a token for every process sharing the
+/// cache: one killed while fetching delays the others by at most this.
+const FETCH_LEASE: Duration = Duration::from_secs(10);
+
+/// How often a process waiting for another one's fetch reads the cache again.
+const FETCH_POLL: Duration = Duration::from_millis(20);
+
+/// Gives the fetch lease back when the fetch ends, however it ends (a dropped future
+/// included: the release then runs on the runtime, or the lease lapses by itself).
+struct Release<'a> {
+    cache: &'a std::sync::Arc<dyn crate::auth::TokenCache>,
+    key: &'a str,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let (cache, key) = (self.cache.clone(), self.key.to_owned());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = cache.release(&key).await {
+                    tracing::warn!(error = %e, "token cache lease release failed; it lapses by itself");
+                }
+            });
+        }
+    }
+}
+
+/// Fetches and caches tokens. Concurrent misses on one key make a single fetch (across
+/// processes too, when the cache is shared: see [`TokenCache::lease`](crate::auth::TokenCache::lease)).
 #[derive(Debug)]
 pub(crate) struct TokenManager {
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -157,21 +185,10 @@ impl TokenManager {
         };
         let guard = flight.lock().await;
         // Whoever held the lock before us may have fetched it.
-        let result = match cache_get(rt, key).await? {
-            Some(token) => Ok(SecretString::new(token)),
-            None => match Box::pin(self.fetch(rt, kind, tenant_key)).await {
-                Ok((token, ttl)) => {
-                    if let Err(e) = config
-                        .token_cache
-                        .set(key, token.expose().to_owned(), ttl)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "token cache set failed; continuing with the fetched token");
-                    }
-                    Ok(token)
-                }
-                Err(e) => Err(e),
-            },
+        let result = match cache_get(rt, key).await {
+            Ok(Some(token)) => Ok(SecretString::new(token)),
+            Ok(None) => self.fetch_once(rt, kind, tenant_key, key).await,
+            Err(e) => Err(e),
         };
         drop(guard);
         let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
@@ -179,6 +196,41 @@ impl TokenManager {
             flights.remove(key);
         }
         result
+    }
+
+    /// Fetches the token under `key` once for every process sharing the cache: the holder
+    /// of the cache's lease fetches and stores it; the others wait for it to appear (or
+    /// for the lease to come free: its holder failed, or died and the lease lapsed).
+    async fn fetch_once(
+        &self,
+        rt: &dyn Platform,
+        kind: TokenKind,
+        tenant_key: Option<&str>,
+        key: &str,
+    ) -> Result<SecretString> {
+        let cache = &rt.config().token_cache;
+        loop {
+            let leased = cache.lease(key, FETCH_LEASE).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "token cache lease failed; fetching in this process");
+                true
+            });
+            if leased {
+                let _release = Release { cache, key };
+                // The holder before us may have stored it after our last read.
+                if let Some(token) = cache_get(rt, key).await? {
+                    return Ok(SecretString::new(token));
+                }
+                let (token, ttl) = Box::pin(self.fetch(rt, kind, tenant_key)).await?;
+                if let Err(e) = cache.set(key, token.expose().to_owned(), ttl).await {
+                    tracing::warn!(error = %e, "token cache set failed; continuing with the fetched token");
+                }
+                return Ok(token);
+            }
+            tokio::time::sleep(FETCH_POLL).await;
+            if let Some(token) = cache_get(rt, key).await? {
+                return Ok(SecretString::new(token));
+            }
+        }
     }
 
     /// Evicts `bad` if it is still the cached token for its key.
@@ -194,11 +246,7 @@ impl TokenManager {
             return;
         }
         let key = Self::cache_key(rt, kind, tenant_key);
-        if let Ok(Some(current)) = config.token_cache.get(&key).await
-            && current == bad.expose()
-        {
-            let _ = config.token_cache.remove(&key).await;
-        }
+        let _ = config.token_cache.remove_if(&key, bad.expose()).await;
         if kind == TokenKind::Tenant && config.app_type == AppType::Marketplace {
             // The app token behind it may be the stale one.
             let app_key = Self::cache_key(rt, TokenKind::App, None);
