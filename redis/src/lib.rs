@@ -1,6 +1,7 @@
 //! State shared through Redis, for an app that runs as several processes (replicas behind a
-//! load balancer, several long connections): today the access tokens and the marketplace
-//! `app_ticket`, so that the processes share one token and fetch it once between them.
+//! load balancer, several long connections): the access tokens and the marketplace
+//! `app_ticket` ([`RedisTokenCache`]: one token, fetched once between the processes), and
+//! the ids of events handled ([`RedisDedupStore`]: an event handled once between them).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,8 +24,10 @@
 //! calls still authenticate, each process with its own token, and sharing resumes when
 //! Redis is back (the connection is re-established by itself).
 
+mod dedup;
 mod store;
 mod tokens;
 
+pub use dedup::RedisDedupStore;
 pub use store::{RedisStore, RedisStoreBuilder, StoreError};
 pub use tokens::RedisTokenCache;

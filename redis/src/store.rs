@@ -13,6 +13,24 @@ const OP_TIMEOUT: Duration = Duration::from_millis(500);
 /// The default [`RedisStoreBuilder::connect_timeout`].
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// An id unique among the processes sharing a Redis (process id, a counter, the clock):
+/// the owner of a lease or a claim.
+pub(crate) fn unique_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{n}-{nanos}", std::process::id())
+}
+
+/// Milliseconds for Redis, at least 1.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 /// Why the store could not be set up, or an operation failed.
 #[derive(Debug)]
 #[non_exhaustive]

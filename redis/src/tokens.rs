@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use lark_oapi_core::{BoxFuture, CacheError, TokenCache};
 
-use crate::store::RedisStore;
+use crate::store::{RedisStore, millis, unique_id};
 
 /// Deletes `KEYS[1]` only while it holds `ARGV[1]` (atomic compare-and-delete).
 const DELETE_IF_EQUAL: &str = r#"
@@ -47,23 +46,6 @@ impl std::fmt::Debug for RedisTokenCache {
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
-}
-
-/// A lease id unique among the processes sharing a Redis: process id, a counter and the
-/// clock.
-fn lease_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{}-{n}-{nanos}", std::process::id())
-}
-
-/// Milliseconds for Redis, at least 1.
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 impl RedisTokenCache {
@@ -211,7 +193,7 @@ impl TokenCache for RedisTokenCache {
 
     fn lease<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, CacheError>> {
         Box::pin(async move {
-            let id = lease_id();
+            let id = unique_id();
             let lease_key = self.store.key("lease", key);
             let taken = self
                 .store

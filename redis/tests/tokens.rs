@@ -1,16 +1,13 @@
 //! The shared token cache across real processes: this test binary runs itself as workers
 //! (`LARK_REDIS_WORKER` set), all against one `redis-server` and one mock platform.
 
-mod support;
-
 use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lark_oapi_core::{Client, Config, Domain, Method};
-use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform};
+use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform, RedisServer};
 use lark_oapi_redis::{RedisStore, RedisTokenCache};
-use support::RedisServer;
 
 const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
 const WORKER: &str = "LARK_REDIS_WORKER";

@@ -59,8 +59,8 @@ pub use lark_oapi_core::{dispatcher, event_crypto};
 pub use lark_oapi_bot as bot_kit;
 
 /// State shared through Redis by the processes of one app (feature `redis`): the access
-/// tokens and the `app_ticket`, with one token request between all of them (see
-/// [`redis::RedisTokenCache`]).
+/// tokens and the `app_ticket`, with one token request between all of them
+/// ([`redis::RedisTokenCache`]), and event de-duplication ([`redis::RedisDedupStore`]).
 #[cfg(feature = "redis")]
 pub use lark_oapi_redis as redis;
 

@@ -46,6 +46,69 @@ pub trait DedupStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<bool, CacheError>>;
     /// Forgets `id`, after its handler failed, so the platform's retry is handled.
     fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
+
+    /// Claims `id` for a delivery about to be handled by this process: [`Claim::New`]
+    /// (handle it), [`Claim::Handled`] (a duplicate), or [`Claim::InFlight`] (another
+    /// process is handling it now, its outcome not known yet: the dispatcher waits a while
+    /// for it, then answers so that the platform retries, never 200 for a delivery that may
+    /// still fail). `lease` bounds the in-flight mark: a process that dies mid-delivery
+    /// frees the id after it. The default, for a store of one process (where the dispatcher
+    /// itself tracks its deliveries in flight), is [`first_seen`](Self::first_seen).
+    fn claim<'a>(
+        &'a self,
+        id: &'a str,
+        lease: Duration,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Claim, CacheError>> {
+        let _ = lease;
+        Box::pin(async move {
+            Ok(if self.first_seen(id, ttl).await? {
+                Claim::New
+            } else {
+                Claim::Handled
+            })
+        })
+    }
+
+    /// The delivery of `id` claimed with [`claim`](Self::claim) succeeded: remember it as
+    /// handled for `ttl`. The default does nothing (`first_seen` recorded it already).
+    fn complete<'a>(&'a self, id: &'a str, ttl: Duration) -> BoxFuture<'a, Result<(), CacheError>> {
+        let _ = (id, ttl);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// Claims `id`; while another process has it in flight, waits for its outcome (asking again
+/// every 50 ms, at most `patience`): handled there gives [`Claim::Handled`], failed there
+/// (the id forgotten, or its lease lapsed) gives [`Claim::New`] to this process.
+pub(crate) async fn claim_or_wait(
+    store: &dyn DedupStore,
+    id: &str,
+    lease: Duration,
+    ttl: Duration,
+    patience: Duration,
+) -> Result<Claim, CacheError> {
+    let until = Instant::now() + patience;
+    loop {
+        match store.claim(id, lease, ttl).await? {
+            Claim::InFlight if Instant::now() < until => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            claim => return Ok(claim),
+        }
+    }
+}
+
+/// What [`DedupStore::claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Claim {
+    /// Not seen before: this process handles it.
+    New,
+    /// Handled already: a duplicate, acknowledged without running the handler.
+    Handled,
+    /// Being handled by another process now.
+    InFlight,
 }
 
 impl<T: DedupStore> DedupStore for std::sync::Arc<T> {
@@ -59,6 +122,19 @@ impl<T: DedupStore> DedupStore for std::sync::Arc<T> {
 
     fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
         (**self).forget(id)
+    }
+
+    fn claim<'a>(
+        &'a self,
+        id: &'a str,
+        lease: Duration,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Claim, CacheError>> {
+        (**self).claim(id, lease, ttl)
+    }
+
+    fn complete<'a>(&'a self, id: &'a str, ttl: Duration) -> BoxFuture<'a, Result<(), CacheError>> {
+        (**self).complete(id, ttl)
     }
 }
 

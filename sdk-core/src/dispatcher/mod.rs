@@ -42,7 +42,7 @@ mod ordering;
 pub(crate) mod register;
 
 pub use card_action::{CardActionHandler, LegacyCardAnswer};
-pub use dedup::{DedupStore, MemoryDedupStore};
+pub use dedup::{Claim, DedupStore, MemoryDedupStore};
 pub(crate) use delivery::Outcome;
 use delivery::{InFlight, RunToCompletion};
 pub(crate) use envelope::RawPayload;
@@ -645,15 +645,25 @@ impl EventDispatcher {
         let id = guard.as_ref().map(|g| g.id.clone());
         let id = id.as_deref();
         if let Some(id) = id {
-            match inner.dedup.first_seen(id, inner.dedup_ttl).await {
-                Ok(true) => {
+            // In flight elsewhere: marked for the handler timeout and a margin at most.
+            let lease = inner.handler_timeout + Duration::from_secs(5);
+            let patience = COPY_WAIT.min(inner.handler_timeout);
+            let claim = dedup::claim_or_wait(&*inner.dedup, id, lease, inner.dedup_ttl, patience);
+            match claim.await {
+                Ok(Claim::New) => {
                     if let Some(g) = guard.as_mut() {
                         g.recorded = true;
                     }
                 }
-                Ok(false) => {
+                Ok(Claim::Handled) => {
                     tracing::debug!(event_id = %id, "duplicate event dropped");
                     return Outcome::ok(None);
+                }
+                Ok(_) => {
+                    return Outcome::fail(
+                        503,
+                        "this event is being handled by another process; the platform will deliver it again",
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(event_id = %id, error = %e, "de-duplication store failed; handling the event anyway");
@@ -703,7 +713,13 @@ impl EventDispatcher {
                 }
             }
         };
-        if outcome.status != 200 {
+        if outcome.status == 200 {
+            if let Some(id) = id
+                && let Err(e) = inner.dedup.complete(id, inner.dedup_ttl).await
+            {
+                tracing::warn!(event_id = %id, error = %e, "could not record a handled event id");
+            }
+        } else {
             // Forget the id, so the platform's retry is handled.
             if let Some(id) = id
                 && let Err(e) = inner.dedup.forget(id).await

@@ -1,6 +1,7 @@
-//! Runtime benchmark: CPU and wall time per call of our raw request vs bare `reqwest`
-//! against the mock platform, peak RSS at concurrency 50, and peak RSS of a 1 GiB
-//! `save_to` download.
+//! Runtime benchmark: CPU and wall time per call of our raw request (with the in-memory
+//! token cache, and with the Redis-backed one of `lark-oapi-redis` against a real
+//! `redis-server`) vs bare `reqwest` against the mock platform, peak RSS at concurrency
+//! 50, and peak RSS of a 1 GiB `save_to` download.
 //!
 //! Run: `cargo bench -p lark-oapi-integration-tests --bench runtime`
 //! (options after `--`: `--calls N` per client run, default 20000; `--skip-download`).
@@ -44,6 +45,7 @@ fn main() {
         Some("client") => run_client(
             &arg("--kind").unwrap(),
             &arg("--url").unwrap(),
+            arg("--redis").as_deref(),
             arg("--concurrency").unwrap().parse().unwrap(),
             arg("--calls").unwrap().parse().unwrap(),
         ),
@@ -103,7 +105,7 @@ fn run_mock() {
     });
 }
 
-fn run_client(kind: &str, url: &str, concurrency: usize, calls: usize) {
+fn run_client(kind: &str, url: &str, redis: Option<&str>, concurrency: usize, calls: usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -115,6 +117,17 @@ fn run_client(kind: &str, url: &str, concurrency: usize, calls: usize) {
                 .domain(lark_oapi::Domain::custom(url));
         if std::env::var_os("BENCH_NO_TIMEOUT").is_some() {
             config = config.no_timeout();
+        }
+        if kind == "ours+redis" {
+            // Tokens shared through a real Redis (each process keeps its own copy).
+            let store = lark_oapi::redis::RedisStore::builder(redis.expect("--redis URL"))
+                .prefix(format!("bench-{}", std::process::id()))
+                .connect()
+                .await
+                .unwrap();
+            config = config.token_cache(std::sync::Arc::new(
+                lark_oapi::redis::RedisTokenCache::new(store),
+            ));
         }
         let client = lark_oapi::Client::new(config.build().unwrap());
         // The bare client sends the same token ours has fetched.
@@ -130,7 +143,7 @@ fn run_client(kind: &str, url: &str, concurrency: usize, calls: usize) {
             let bearer = bearer.clone();
             async move {
                 match kind {
-                    "ours" => {
+                    "ours" | "ours+redis" => {
                         let r = client
                             .request(lark_oapi::Method::GET, path)
                             .send::<Echo>()
@@ -249,8 +262,10 @@ fn run_parent(calls: usize, skip_download: bool) {
         .strip_prefix("URL ")
         .expect("mock prints its URL")
         .to_owned();
+    let redis = lark_oapi_mock::RedisServer::start();
+    let redis_url = redis.url();
     println!(
-        "mock platform (separate process, 1 thread) at {url}; {calls} calls per run, client on a current-thread runtime\n"
+        "mock platform (separate process, 1 thread) at {url}; {calls} calls per run, client on a current-thread runtime; ours+redis: tokens in a real redis-server at {redis_url}\n"
     );
     println!(
         "{:<12} {:>5} {:>14} {:>14} {:>14} {:>16}",
@@ -260,12 +275,13 @@ fn run_parent(calls: usize, skip_download: bool) {
     for concurrency in [1usize, 50] {
         // Interleave the rounds so drift on a noisy machine hits every client alike, and
         // report medians.
-        let kinds = ["bare", "bare+json", "ours"];
+        let kinds = ["bare", "bare+json", "ours", "ours+redis"];
         let mut runs: std::collections::BTreeMap<&str, Vec<Vec<f64>>> = Default::default();
         for _round in 0..ROUNDS {
             for kind in kinds {
                 let mut cmd = self_cmd();
                 cmd.args(["--role", "client", "--kind", kind, "--url", &url])
+                    .args(["--redis", &redis_url])
                     .args([
                         "--concurrency",
                         &concurrency.to_string(),

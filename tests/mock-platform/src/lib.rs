@@ -67,6 +67,7 @@ pub mod crypto;
 pub mod frame;
 mod handler;
 mod messages;
+mod redis_server;
 mod server;
 mod state;
 mod user_auth;
@@ -88,6 +89,7 @@ pub use crate::callback::{
     CallbackDelivery, CallbackOptions, CallbackRequest, build_callback, send_callback,
 };
 pub use crate::cardkit::{CardOp, CardState, ELEMENT_TEXT_LIMIT, OPS_PER_SEC};
+pub use crate::redis_server::RedisServer;
 pub use crate::webhook::{WEBHOOK_BODY_LIMIT, WebhookConfig, webhook_sign};
 pub use crate::ws::{NACK_REDELIVERY_DELAY, WS_SERVICE_ID, WsAck, WsClientConfig, WsStats};
 

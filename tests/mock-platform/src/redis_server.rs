@@ -1,15 +1,21 @@
-//! A real `redis-server` for the tests: started on a free loopback port in a temporary
-//! directory, stopped by its pid when dropped.
-
-#![allow(dead_code)]
+//! A real `redis-server` for tests and benchmarks: started on a free loopback port in a
+//! temporary directory, stopped by its pid when dropped.
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running `redis-server`.
-pub(crate) struct RedisServer {
+/// A running `redis-server` (the Debian package `redis-server`; `.ci/run` installs it),
+/// persistence off, for tests that need a real Redis.
+///
+/// ```no_run
+/// let redis = lark_oapi_mock::RedisServer::start();
+/// println!("{}", redis.url()); // redis://127.0.0.1:<port>/0
+/// drop(redis); // killed by pid, its directory removed
+/// ```
+#[derive(Debug)]
+pub struct RedisServer {
     child: Child,
     port: u16,
     dir: PathBuf,
@@ -24,12 +30,12 @@ fn free_port() -> u16 {
 
 impl RedisServer {
     /// Starts one (persistence off) and waits until it accepts connections.
-    pub(crate) fn start() -> RedisServer {
+    pub fn start() -> RedisServer {
         Self::start_on(free_port())
     }
 
     /// Starts one on `port` (to bring a stopped one back where clients expect it).
-    pub(crate) fn start_on(port: u16) -> RedisServer {
+    pub fn start_on(port: u16) -> RedisServer {
         let dir =
             std::env::temp_dir().join(format!("lark-oapi-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temporary directory");
@@ -64,17 +70,17 @@ impl RedisServer {
     }
 
     /// `redis://127.0.0.1:<port>/0`.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
     /// The port it listens on.
-    pub(crate) fn port(&self) -> u16 {
+    pub fn port(&self) -> u16 {
         self.port
     }
 
     /// Commands the server has processed so far (`INFO stats`), over a raw connection.
-    pub(crate) fn commands_processed(&self) -> u64 {
+    pub fn commands_processed(&self) -> u64 {
         use std::io::{Read, Write};
         let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).unwrap();
         s.write_all(b"INFO stats\r\n").unwrap();
@@ -96,7 +102,7 @@ impl RedisServer {
     }
 
     /// The server's pid.
-    pub(crate) fn pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         self.child.id()
     }
 }
