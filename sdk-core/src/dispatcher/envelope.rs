@@ -89,15 +89,7 @@ fn inner_string(r: &mut Reader<'_>, key: &str) -> Result<Option<String>, JsonErr
 impl Event<RawPayload> {
     /// The event with its payload decoded into `P`.
     pub(crate) fn into_typed<P: FromJson>(self) -> Result<Event<P>, JsonError> {
-        Ok(Event {
-            payload: self.payload.decode()?,
-            event_type: self.event_type,
-            event_id: self.event_id,
-            tenant_key: self.tenant_key,
-            app_id: self.app_id,
-            create_time: self.create_time,
-            schema: self.schema,
-        })
+        self.try_map(|payload| payload.decode())
     }
 }
 

@@ -65,8 +65,15 @@ impl Event {
 
     /// The event with its payload decoded into a generated event type.
     pub fn into_typed<T: FromJson>(self) -> Result<Event<T>, crate::json::JsonError> {
+        self.try_map(T::from_json)
+    }
+}
+
+impl<P> Event<P> {
+    /// The same event with its payload turned into another by `f`.
+    pub(crate) fn try_map<Q, E>(self, f: impl FnOnce(P) -> Result<Q, E>) -> Result<Event<Q>, E> {
         Ok(Event {
-            payload: T::from_json(self.payload)?,
+            payload: f(self.payload)?,
             event_type: self.event_type,
             event_id: self.event_id,
             tenant_key: self.tenant_key,
