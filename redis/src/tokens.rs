@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use lark_oapi_core::{BoxFuture, CacheError, TokenCache};
 
-use crate::store::{RedisStore, millis, unique_id};
+use crate::store::{RedisStore, StoreError, millis, unique_id};
 
 /// Deletes `KEYS[1]` only while it holds `ARGV[1]` (atomic compare-and-delete).
 const DELETE_IF_EQUAL: &str = r#"
@@ -73,6 +73,21 @@ impl RedisTokenCache {
             }
             None => None,
         }
+    }
+
+    /// Deletes the Redis key `redis_key` only while it holds `value`, atomically.
+    async fn delete_if_equal(&self, redis_key: String, value: &str) -> Result<(), StoreError> {
+        let script = &self.script;
+        self.store
+            .run(|mut conn| async move {
+                script
+                    .key(&redis_key)
+                    .arg(value)
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+            })
+            .await
+            .map(|_| ())
     }
 
     async fn read(&self, key: &str) -> Option<String> {
@@ -172,17 +187,8 @@ impl TokenCache for RedisTokenCache {
                     local.remove(key);
                 }
             }
-            let redis_key = self.store.key("token", key);
-            let script = &self.script;
             let removed = self
-                .store
-                .run(|mut conn| async move {
-                    script
-                        .key(&redis_key)
-                        .arg(value)
-                        .invoke_async::<i64>(&mut conn)
-                        .await
-                })
+                .delete_if_equal(self.store.key("token", key), value)
                 .await;
             if let Err(e) = removed {
                 tracing::warn!(error = %e, "shared token cache unreachable; evicted in this process only");
@@ -238,17 +244,8 @@ impl TokenCache for RedisTokenCache {
             let Some(id) = id else {
                 return Ok(());
             };
-            let lease_key = self.store.key("lease", key);
-            let script = &self.script;
             let released = self
-                .store
-                .run(|mut conn| async move {
-                    script
-                        .key(&lease_key)
-                        .arg(id)
-                        .invoke_async::<i64>(&mut conn)
-                        .await
-                })
+                .delete_if_equal(self.store.key("lease", key), &id)
                 .await;
             if let Err(e) = released {
                 tracing::warn!(error = %e, "could not release the token lease; it lapses by itself");
