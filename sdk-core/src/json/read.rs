@@ -189,11 +189,6 @@ impl<'de> Reader<'de> {
         self.peek()
     }
 
-    /// The text between two positions (from [`position`](Self::position)).
-    pub fn slice(&self, from: usize, to: usize) -> &'de str {
-        &self.text[from..to]
-    }
-
     fn bytes(&self) -> &'de [u8] {
         self.text.as_bytes()
     }
@@ -561,7 +556,7 @@ impl<'de> Reader<'de> {
         match self.peek() {
             Some(b'{') => {
                 self.begin_object()?;
-                while self.next_key_skipped()? {
+                while self.next_key()?.is_some() {
                     self.skip()?;
                 }
                 Ok(())
@@ -624,11 +619,6 @@ impl<'de> Reader<'de> {
         }
         self.pos = i;
         Err(self.syntax("unterminated object or array"))
-    }
-
-    /// Like [`next_key`](Self::next_key), for a key that is not needed.
-    fn next_key_skipped(&mut self) -> Result<bool, JsonError> {
-        self.next_key().map(|k| k.is_some())
     }
 
     /// The text of the next value, checked and passed over (for a [`Value`] or to keep raw).
