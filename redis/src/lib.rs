@@ -1,7 +1,9 @@
 //! State shared through Redis, for an app that runs as several processes (replicas behind a
 //! load balancer, several long connections): the access tokens and the marketplace
-//! `app_ticket` ([`RedisTokenCache`]: one token, fetched once between the processes), and
-//! the ids of events handled ([`RedisDedupStore`]: an event handled once between them).
+//! `app_ticket` ([`RedisTokenCache`]: one token, fetched once between the processes), the
+//! ids of events handled ([`RedisDedupStore`]: an event handled once between them), and
+//! users' tokens ([`RedisUserTokenStore`]: each user's single-use refresh token spent once
+//! between them).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,7 +29,9 @@
 mod dedup;
 mod store;
 mod tokens;
+mod users;
 
 pub use dedup::RedisDedupStore;
 pub use store::{RedisStore, RedisStoreBuilder, StoreError};
 pub use tokens::RedisTokenCache;
+pub use users::RedisUserTokenStore;

@@ -1,23 +1,17 @@
 //! The shared token cache across real processes: this test binary runs itself as workers
 //! (`LARK_REDIS_WORKER` set), all against one `redis-server` and one mock platform.
 
-use std::process::{Child, Command};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lark_oapi_core::{Client, Config, Domain, Method};
 use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform, RedisServer};
 use lark_oapi_redis::{RedisStore, RedisTokenCache};
 
 const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
-const WORKER: &str = "LARK_REDIS_WORKER";
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+mod common;
+use common::{WORKER, run_workers, spawn_workers, var, wait_for_start};
 
 async fn client(mock_url: &str, redis_url: &str, prefix: &str) -> Client {
     let store = RedisStore::builder(redis_url)
@@ -36,9 +30,7 @@ async fn client(mock_url: &str, redis_url: &str, prefix: &str) -> Client {
 /// A worker: waits for the common start time, then makes `calls` concurrent calls, each
 /// needing the tenant token; exits non-zero if any fails.
 fn worker() {
-    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is set for workers"));
     let (mock_url, redis_url, prefix) = (var("MOCK_URL"), var("REDIS_URL"), var("PREFIX"));
-    let start_at: u64 = var("START_AT_MS").parse().unwrap();
     let calls: usize = var("CALLS").parse().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -47,7 +39,7 @@ fn worker() {
         .unwrap();
     rt.block_on(async {
         let client = client(&mock_url, &redis_url, &prefix).await;
-        tokio::time::sleep(Duration::from_millis(start_at.saturating_sub(now_ms()))).await;
+        wait_for_start().await;
         let tasks: Vec<_> = (0..calls)
             .map(|i| {
                 let client = client.clone();
@@ -64,35 +56,6 @@ fn worker() {
             t.await.unwrap().expect("every call succeeds");
         }
     });
-}
-
-/// Starts `n` workers of `test` (this binary, `--exact test`), which begin together about
-/// `delay_ms` from now.
-fn spawn_workers(test: &str, n: usize, delay_ms: u64, env: &[(&str, String)]) -> Vec<Child> {
-    let exe = std::env::current_exe().unwrap();
-    let start_at = now_ms() + delay_ms;
-    (0..n)
-        .map(|_| {
-            let mut cmd = Command::new(&exe);
-            cmd.args(["--exact", test, "--nocapture", "--test-threads", "1"])
-                .env(WORKER, "1")
-                .env("START_AT_MS", start_at.to_string());
-            for (k, v) in env {
-                cmd.env(k, v);
-            }
-            // Their own test harness output would clutter the log; failures show on stderr.
-            cmd.stdout(std::process::Stdio::null());
-            cmd.spawn().expect("a worker process")
-        })
-        .collect()
-}
-
-/// Runs `n` workers of `test` and waits for them all to succeed.
-fn run_workers(test: &str, n: usize, env: &[(&str, String)]) {
-    for mut child in spawn_workers(test, n, 1500, env) {
-        let status = child.wait().unwrap();
-        assert!(status.success(), "a worker failed: {status}");
-    }
 }
 
 #[test]

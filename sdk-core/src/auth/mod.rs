@@ -3,9 +3,11 @@
 mod cache;
 pub(crate) mod manager;
 mod user;
+mod user_token;
 
 pub use cache::{BoxFuture, CacheError, MemoryTokenCache, TokenCache};
-pub use user::{MemoryUserTokenStore, UserToken, UserTokenStore, UserTokens, UserTokensBuilder};
+pub use user::{UserTokens, UserTokensBuilder};
+pub use user_token::{MemoryUserTokenStore, UserToken, UserTokenStore};
 
 use std::fmt;
 

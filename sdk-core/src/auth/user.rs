@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::CallOptions as _;
-use crate::auth::{BoxFuture, CacheError};
+use crate::auth::{BoxFuture, CacheError, MemoryUserTokenStore, UserToken, UserTokenStore};
 use crate::client::Client;
 use crate::error::{AuthErrorKind, Error, Result, codes};
 use crate::secret::SecretString;
@@ -17,209 +17,6 @@ use crate::{Method, TokenTypes};
 
 const OIDC_ACCESS_TOKEN: &str = "/open-apis/authen/v1/oidc/access_token";
 const OIDC_REFRESH_ACCESS_TOKEN: &str = "/open-apis/authen/v1/oidc/refresh_access_token";
-
-/// A user's tokens as the platform issued them: the `user_access_token`, the single-use
-/// refresh token that replaces it, and when each expires.
-///
-/// Secrets stay out of `Debug`. To persist a token, store [`access_token`](Self::access_token),
-/// [`refresh_token`](Self::refresh_token) and the two expiry times, and rebuild it with
-/// [`UserToken::new`] and [`with_refresh_token`](Self::with_refresh_token).
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use lark_oapi_core::UserToken;
-///
-/// let now = SystemTime::now();
-/// let token = UserToken::new("u-abc", now + Duration::from_secs(7200))
-///     .with_refresh_token("ur-def", now + Duration::from_secs(30 * 86_400));
-/// assert_eq!(token.access_token().expose(), "u-abc");
-/// assert!(!format!("{token:?}").contains("u-abc"));
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct UserToken {
-    access_token: SecretString,
-    expires_at: SystemTime,
-    refresh_token: Option<SecretString>,
-    refresh_expires_at: Option<SystemTime>,
-    scope: Option<String>,
-}
-
-impl UserToken {
-    /// A token that expires at `expires_at` and cannot be refreshed.
-    pub fn new(access_token: impl Into<SecretString>, expires_at: SystemTime) -> Self {
-        Self {
-            access_token: access_token.into(),
-            expires_at,
-            refresh_token: None,
-            refresh_expires_at: None,
-            scope: None,
-        }
-    }
-
-    /// Adds the refresh token and the time it expires.
-    pub fn with_refresh_token(
-        mut self,
-        refresh_token: impl Into<SecretString>,
-        expires_at: SystemTime,
-    ) -> Self {
-        self.refresh_token = Some(refresh_token.into());
-        self.refresh_expires_at = Some(expires_at);
-        self
-    }
-
-    /// Adds the scopes the user granted (space-separated, as the platform sends them).
-    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into());
-        self
-    }
-
-    /// The `user_access_token` (`u-...`), to pass as `.user_access_token(..)`.
-    pub fn access_token(&self) -> &SecretString {
-        &self.access_token
-    }
-
-    /// When the access token expires.
-    pub fn expires_at(&self) -> SystemTime {
-        self.expires_at
-    }
-
-    /// The refresh token. It is single-use: each refresh returns a new one.
-    pub fn refresh_token(&self) -> Option<&SecretString> {
-        self.refresh_token.as_ref()
-    }
-
-    /// When the refresh token expires.
-    pub fn refresh_expires_at(&self) -> Option<SystemTime> {
-        self.refresh_expires_at
-    }
-
-    /// The scopes the user granted, if the platform said.
-    pub fn scope(&self) -> Option<&str> {
-        self.scope.as_deref()
-    }
-
-    /// Whether the access token is usable for at least `margin` more.
-    fn is_fresh(&self, now: SystemTime, margin: Duration) -> bool {
-        now.checked_add(margin)
-            .is_some_and(|later| later < self.expires_at)
-    }
-
-    /// Whether the access token has not expired yet.
-    fn is_unexpired(&self, now: SystemTime) -> bool {
-        now < self.expires_at
-    }
-
-    /// The refresh token, if present and not expired.
-    fn usable_refresh_token(&self, now: SystemTime) -> Option<&SecretString> {
-        let token = self.refresh_token.as_ref()?;
-        match self.refresh_expires_at {
-            Some(at) if now >= at => None,
-            _ => Some(token),
-        }
-    }
-}
-
-impl fmt::Debug for UserToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UserToken")
-            .field("access_token", &self.access_token)
-            .field("expires_at", &self.expires_at)
-            .field("refresh_token", &self.refresh_token)
-            .field("refresh_expires_at", &self.refresh_expires_at)
-            .field("scope", &self.scope)
-            .finish()
-    }
-}
-
-/// Where [`UserTokens`] keeps each user's tokens.
-///
-/// The default, [`MemoryUserTokenStore`], lives in the process. Implement this trait to keep
-/// tokens in a database: refresh tokens are single-use, so a refreshed token must be saved
-/// before the old one is forgotten, or the user has to log in again after a restart.
-/// Values are secrets: do not log them.
-///
-/// ```
-/// use std::collections::HashMap;
-/// use std::sync::Mutex;
-/// use lark_oapi_core::{BoxFuture, CacheError, UserToken, UserTokenStore};
-///
-/// /// Stands in for a database table of (key, access, expiry, refresh, refresh expiry).
-/// #[derive(Debug, Default)]
-/// struct Table(Mutex<HashMap<String, UserToken>>);
-///
-/// impl UserTokenStore for Table {
-///     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
-///         let row = self.0.lock().unwrap().get(key).cloned();
-///         Box::pin(async move { Ok(row) })
-///     }
-///     fn save<'a>(&'a self, key: &'a str, token: &'a UserToken) -> BoxFuture<'a, Result<(), CacheError>> {
-///         self.0.lock().unwrap().insert(key.to_owned(), token.clone());
-///         Box::pin(async { Ok(()) })
-///     }
-///     fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-///         self.0.lock().unwrap().remove(key);
-///         Box::pin(async { Ok(()) })
-///     }
-/// }
-/// ```
-pub trait UserTokenStore: Send + Sync + fmt::Debug + 'static {
-    /// The token saved under `key`, if any (expired ones included: they may still refresh).
-    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>>;
-    /// Saves `token` under `key`, replacing what was there.
-    fn save<'a>(
-        &'a self,
-        key: &'a str,
-        token: &'a UserToken,
-    ) -> BoxFuture<'a, Result<(), CacheError>>;
-    /// Forgets `key`.
-    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
-}
-
-/// The in-memory [`UserTokenStore`] (the default): tokens are lost when the process ends.
-///
-/// ```
-/// # fn run(client: &lark_oapi_core::Client) {
-/// let users = lark_oapi_core::UserTokens::builder(client)
-///     .store(lark_oapi_core::MemoryUserTokenStore::new())
-///     .build();
-/// # }
-/// ```
-#[derive(Debug, Default)]
-pub struct MemoryUserTokenStore {
-    tokens: Mutex<HashMap<String, UserToken>>,
-}
-
-impl MemoryUserTokenStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserToken>> {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl UserTokenStore for MemoryUserTokenStore {
-    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
-        let found = self.map().get(key).cloned();
-        Box::pin(std::future::ready(Ok(found)))
-    }
-
-    fn save<'a>(
-        &'a self,
-        key: &'a str,
-        token: &'a UserToken,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
-        self.map().insert(key.to_owned(), token.clone());
-        Box::pin(std::future::ready(Ok(())))
-    }
-
-    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        self.map().remove(key);
-        Box::pin(std::future::ready(Ok(())))
-    }
-}
 
 /// Keeps users' access tokens, keyed by anything you choose (the user's `open_id` is
 /// natural), and hands out one that is valid, refreshing it when it nears expiry. Keys appear
@@ -402,6 +199,47 @@ fn refresh_token_dead(code: i64) -> bool {
     )
 }
 
+/// How long a process may hold the right to refresh one user's token for everyone
+/// sharing the store (a process killed while refreshing delays the others this long).
+const USER_LEASE: Duration = Duration::from_secs(10);
+/// How often a process waiting for another's refresh looks at the store again.
+const USER_LEASE_POLL: Duration = Duration::from_millis(25);
+
+/// The outcome of [`UserTokens::shared_lease`].
+enum SharedLease {
+    /// This process refreshes `token` (under `fence`, when the store granted one).
+    Held {
+        fence: Option<u64>,
+        token: UserToken,
+    },
+    /// Another process refreshed meanwhile: its token.
+    Refreshed(UserToken),
+}
+
+/// Gives back the store's refresh lease when dropped (also when the refresh is cancelled).
+struct ReleaseLease {
+    store: Arc<dyn UserTokenStore>,
+    key: String,
+    fence: u64,
+}
+
+impl Drop for ReleaseLease {
+    fn drop(&mut self) {
+        let (store, key, fence) = (
+            self.store.clone(),
+            std::mem::take(&mut self.key),
+            self.fence,
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = store.release(&key, fence).await {
+                    tracing::warn!(error = %e, "user token lease release failed; it lapses by itself");
+                }
+            });
+        }
+    }
+}
+
 /// Holds a key's lock; removes the key's entry from `flights` when the last user is done,
 /// also when the holder is cancelled.
 struct KeyLock {
@@ -564,7 +402,7 @@ impl UserTokens {
                 {
                     return Ok(token.clone());
                 }
-                current.map(|t| t.access_token)
+                current.map(|t| t.access_token().clone())
             }
         };
         // The refresh runs in a task of its own: if this caller is cancelled once the
@@ -628,7 +466,7 @@ impl UserTokens {
         {
             return Ok(token);
         }
-        let Some(refresh_token) = token.usable_refresh_token(now).cloned() else {
+        if token.usable_refresh_token(now).is_none() {
             if !force && token.is_unexpired(now) {
                 return Ok(token);
             }
@@ -638,13 +476,27 @@ impl UserTokens {
                     "the user token under {key:?} has expired and its refresh token is missing or expired: send the user through authorization again"
                 ),
             ));
+        }
+        // Across processes: one refresh per user, under the store's lease.
+        let (fence, token) = match self.shared_lease(key, token).await? {
+            SharedLease::Held { fence, token } => (fence, token),
+            SharedLease::Refreshed(theirs) => return Ok(theirs),
+        };
+        let _release = fence.map(|fence| ReleaseLease {
+            store: self.inner.store.clone(),
+            key: key.to_owned(),
+            fence,
+        });
+        let Some(refresh_token) = token.usable_refresh_token(SystemTime::now()).cloned() else {
+            return Err(Error::auth(
+                AuthErrorKind::UserAuthorizationRequired,
+                format!(
+                    "the user token under {key:?} was replaced by one whose refresh token is missing or expired: send the user through authorization again"
+                ),
+            ));
         };
         let e = match self.request_refresh(&refresh_token).await {
-            Ok(fresh) => {
-                // A failed save keeps the token in memory (see `save`); it is still handed out.
-                self.save(key, &fresh).await.ok();
-                return Ok(fresh);
-            }
+            Ok(fresh) => return self.save_refreshed(key, fresh, fence, &refresh_token).await,
             Err(e) => e,
         };
         let code = e.code();
@@ -674,6 +526,113 @@ impl UserTokens {
             return Ok(token);
         }
         Err(e)
+    }
+
+    /// Takes the store's lease on `key` before spending `token`'s refresh token, waiting
+    /// while another process holds it. Returns the lease (`None` when the store could not
+    /// grant one: the refresh goes ahead unfenced) with the token to refresh as the store
+    /// holds it once the lease is ours, or the token another process refreshed meanwhile.
+    async fn shared_lease(&self, key: &str, token: UserToken) -> Result<SharedLease> {
+        let store = &self.inner.store;
+        let spent = token.refresh_token().cloned();
+        // Past this, the holder is neither finishing nor dying (its lease would lapse).
+        let give_up = tokio::time::Instant::now() + 3 * USER_LEASE;
+        loop {
+            let fence = match store.lease(key, USER_LEASE).await {
+                Ok(fence) => fence,
+                Err(e) => {
+                    tracing::warn!(error = %e, "user token store lease failed; refreshing in this process");
+                    return Ok(SharedLease::Held { fence: None, token });
+                }
+            };
+            // What the store holds now: another process may have refreshed (or the user
+            // logged out or in) since this caller read it.
+            let stored = match store.load(key).await {
+                Ok(stored) => stored,
+                Err(e) => {
+                    tracing::warn!(error = %e, "user token store load failed; refreshing the token read before");
+                    Some(token.clone())
+                }
+            };
+            let Some(stored) = stored else {
+                if let Some(fence) = fence {
+                    store.release(key, fence).await.ok();
+                }
+                return Err(Error::auth(
+                    AuthErrorKind::UserAuthorizationRequired,
+                    format!(
+                        "the user token under {key:?} was removed (logout) while it was being refreshed: send the user through authorization again"
+                    ),
+                ));
+            };
+            let replaced = stored.refresh_token() != spent.as_ref();
+            if replaced && stored.is_unexpired(SystemTime::now()) {
+                if let Some(fence) = fence {
+                    store.release(key, fence).await.ok();
+                }
+                return Ok(SharedLease::Refreshed(stored));
+            }
+            if fence.is_some() {
+                return Ok(SharedLease::Held {
+                    fence,
+                    token: stored,
+                });
+            }
+            if tokio::time::Instant::now() >= give_up {
+                return Err(Error::auth(
+                    AuthErrorKind::Cache,
+                    format!(
+                        "another process has held the refresh lease for {key:?} for over {:?} without saving a token",
+                        3 * USER_LEASE
+                    ),
+                ));
+            }
+            tokio::time::sleep(USER_LEASE_POLL).await;
+        }
+    }
+
+    /// Saves a refreshed token under the lease `fence`, or unfenced. A refused fenced save
+    /// means a login, a logout or a later lease happened meanwhile: a login or logout
+    /// stands (the refreshed token is dropped); if the store still holds the refresh
+    /// token just spent, only a later lease happened (this refresh outlived its lease) and
+    /// the refreshed token, the only live one, is saved over it.
+    async fn save_refreshed(
+        &self,
+        key: &str,
+        fresh: UserToken,
+        fence: Option<u64>,
+        spent: &SecretString,
+    ) -> Result<UserToken> {
+        let Some(fence) = fence else {
+            // A failed save keeps the token in memory (see `save`); it is still handed out.
+            self.save(key, &fresh).await.ok();
+            return Ok(fresh);
+        };
+        match self.inner.store.save_fenced(key, &fresh, fence).await {
+            Ok(true) => {
+                self.lock_unsaved().remove(key);
+                Ok(fresh)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "saving a refreshed user token failed; kept in memory and saved again on the next call");
+                self.lock_unsaved().insert(key.to_owned(), fresh.clone());
+                Ok(fresh)
+            }
+            Ok(false) => match self.inner.store.load(key).await {
+                Ok(Some(stored)) if stored.refresh_token() == Some(spent) => {
+                    self.save(key, &fresh).await.ok();
+                    Ok(fresh)
+                }
+                Ok(Some(stored)) if stored.is_unexpired(SystemTime::now()) => Ok(stored),
+                Ok(_) => Err(Error::auth(
+                    AuthErrorKind::UserAuthorizationRequired,
+                    format!(
+                        "the user token under {key:?} was removed or replaced while it was being refreshed: send the user through authorization again"
+                    ),
+                )),
+                Err(e) => Err(store_error("load", key, &e)),
+            },
+        }
     }
 
     /// After 20073 (refresh token already used): the token another process refreshed and
