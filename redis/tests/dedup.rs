@@ -103,10 +103,12 @@ async fn a_failed_delivery_is_handled_by_the_copy_waiting_at_another_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_redis_down_events_are_still_handled_within_the_timeout() {
+async fn with_redis_down_events_are_still_handled_within_the_timeout_and_sharing_resumes() {
     let redis = RedisServer::start();
+    let (url, port) = (redis.url(), redis.port());
     let runs = Arc::new(Runs::default());
-    let a = dispatcher(&redis.url(), "dedup", runs.clone()).await;
+    let a = dispatcher(&url, "dedup", runs.clone()).await;
+    let b = dispatcher(&url, "dedup", runs.clone()).await;
     drop(redis);
     let started = std::time::Instant::now();
     for i in 0..5 {
@@ -123,4 +125,20 @@ async fn with_redis_down_events_are_still_handled_within_the_timeout() {
         "{:?}",
         started.elapsed()
     );
+    // Back (empty, same port): the connections come back by themselves, and an event
+    // delivered to both dispatchers is handled once again.
+    let _redis = RedisServer::start_on(port);
+    let mut resumed = false;
+    for i in 0..50 {
+        let event = body(&format!("ev-back-{i}"), serde_json::json!({}));
+        let before = runs.ok.load(Ordering::SeqCst);
+        assert_eq!(a.handle("POST", &[], &event).await.status, 200);
+        assert_eq!(b.handle("POST", &[], &event).await.status, 200);
+        if runs.ok.load(Ordering::SeqCst) == before + 1 {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "shared de-duplication resumed once Redis was back");
 }

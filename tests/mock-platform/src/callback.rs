@@ -172,6 +172,18 @@ fn tamper(body: &mut [u8]) {
 /// one attempt, then a retry after each of `opts.retry_delays` while the
 /// answer is not HTTP 200. Every attempt sends the same body and headers.
 pub async fn send_callback(url: &str, event: &Value, opts: &CallbackOptions) -> CallbackDelivery {
+    send_callback_spread(std::slice::from_ref(&url), event, opts).await
+}
+
+/// Like [`send_callback`] for an app behind a load balancer: each attempt goes to
+/// one of `urls` picked at random, so that a delivery and its retries land on
+/// different replicas. Answers [`CallbackDelivery`] with the attempts in order;
+/// `urls` empty counts as a transport error.
+pub async fn send_callback_spread(
+    urls: &[impl AsRef<str>],
+    event: &Value,
+    opts: &CallbackOptions,
+) -> CallbackDelivery {
     let request = build_callback(event, opts);
     let mut delivery = CallbackDelivery {
         statuses: Vec::new(),
@@ -179,6 +191,10 @@ pub async fn send_callback(url: &str, event: &Value, opts: &CallbackOptions) -> 
     };
     let mut delays = opts.retry_delays.iter();
     loop {
+        let url = match urls.len() {
+            0 => "",
+            n => urls[fastrand::usize(..n)].as_ref(),
+        };
         let (status, body) = match tokio::time::timeout(opts.timeout, attempt(url, &request)).await
         {
             Ok(Some(answer)) => answer,

@@ -87,6 +87,7 @@ use crate::ws::StopMode;
 
 pub use crate::callback::{
     CallbackDelivery, CallbackOptions, CallbackRequest, build_callback, send_callback,
+    send_callback_spread,
 };
 pub use crate::cardkit::{CardOp, CardState, ELEMENT_TEXT_LIMIT, OPS_PER_SEC};
 pub use crate::redis_server::RedisServer;
@@ -301,13 +302,21 @@ impl MockPlatform {
     /// Queues `event` for delivery over the long connection as a data frame
     /// with header `type=event`; returns its `message_id`.
     ///
-    /// The event goes to the newest live connection, or waits until one
-    /// exists. It stays pending until acknowledged with code 200: a non-200 ack
+    /// The event goes to the newest live connection (to a random one after
+    /// [`MockPlatform::ws_set_spread`]), or waits until one exists. It stays pending until acknowledged with code 200: a non-200 ack
     /// makes it due again after [`NACK_REDELIVERY_DELAY`], and a connection
     /// that ends before acking hands it to the next connection. Redeliveries
     /// carry the same `message_id` and the same JSON bytes.
     pub fn ws_push_event(&self, event: serde_json::Value) -> String {
         self.shared.ws.push("event", &event)
+    }
+
+    /// Spreads deliveries over the live connections (`true`): each delivery
+    /// attempt, the first and every redelivery, goes to a live connection picked
+    /// at random, as the platform load-balances the long connections of one app
+    /// (protocol notes §8). Off (the default): the newest connection takes all.
+    pub fn ws_set_spread(&self, spread: bool) {
+        self.shared.ws.set_spread(spread);
     }
 
     /// Like [`MockPlatform::ws_push_event`] but the frames carry header `type=card`.

@@ -3,7 +3,9 @@
 //! connection that pushes events, answers pings and records acknowledgements.
 //!
 //! Delivery model: pushed events wait in a FIFO queue; the newest live
-//! connection takes every due event from the queue, sends it (possibly in
+//! connection takes every due event from the queue (or, with spreading on,
+//! each delivery goes to a live connection picked at random, as the platform
+//! load-balances the connections of one app), sends it (possibly in
 //! fragments) and keeps it "in flight" until an ack for its `message_id`
 //! arrives. An ack with code 200 marks it delivered; any other code puts it
 //! back in the queue, due [`NACK_REDELIVERY_DELAY`] later. When a connection
@@ -163,6 +165,8 @@ struct Outgoing {
     payload: Arc<Vec<u8>>,
     not_before: Option<Instant>,
     attempts: u64,
+    /// With spreading on: the connection this delivery attempt was given to.
+    target: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -172,6 +176,8 @@ struct Inner {
     url_host: Option<String>,
     fragments: usize,
     silent: bool,
+    /// Each delivery to a random live connection (else: the newest takes all).
+    spread: bool,
     tickets: HashSet<String>,
     endpoint_faults: VecDeque<(i64, usize)>,
     refusals: VecDeque<(u16, Option<i64>, usize)>,
@@ -194,7 +200,8 @@ impl Inner {
     }
 
     /// Puts `item` back into the queue at its push-order position.
-    fn requeue(&mut self, item: Outgoing) {
+    fn requeue(&mut self, mut item: Outgoing) {
+        item.target = None;
         let at = self.queue.partition_point(|q| q.order < item.order);
         self.queue.insert(at, item);
     }
@@ -236,6 +243,20 @@ impl Inner {
         }
         self.acks.push(ack);
         requeued
+    }
+
+    /// The live connection a delivery given to `target` goes to (spreading):
+    /// that one while it lives, else a random one.
+    fn pick_target(&self, target: Option<u64>) -> u64 {
+        if let Some(t) = target.filter(|t| self.conns.contains_key(t)) {
+            return t;
+        }
+        let n = self.conns.len();
+        self.conns
+            .keys()
+            .nth(fastrand::usize(..n.max(1)))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The data frames of one delivery attempt, in sending order.
@@ -311,6 +332,7 @@ impl WsState {
                 url_host: None,
                 fragments: 1,
                 silent: false,
+                spread: false,
                 tickets: HashSet::new(),
                 endpoint_faults: VecDeque::new(),
                 refusals: VecDeque::new(),
@@ -356,6 +378,7 @@ impl WsState {
             payload: Arc::new(payload),
             not_before: None,
             attempts: 0,
+            target: None,
         });
         drop(g);
         self.wake_senders();
@@ -382,6 +405,11 @@ impl WsState {
 
     pub(crate) fn set_client_config(&self, cfg: WsClientConfig) {
         lock(&self.inner).config = cfg;
+    }
+
+    pub(crate) fn set_spread(&self, spread: bool) {
+        lock(&self.inner).spread = spread;
+        self.wake_senders();
     }
 
     pub(crate) fn set_silent(&self, silent: bool) {
@@ -499,13 +527,15 @@ impl WsState {
     /// frames to send; also returns when the next delayed event becomes due.
     fn take_due(&self, id: u64) -> (Vec<Vec<u8>>, Option<Instant>) {
         let mut g = lock(&self.inner);
-        if g.silent || g.conns.keys().next_back() != Some(&id) || g.queue.is_empty() {
+        let newest = g.conns.keys().next_back() == Some(&id);
+        if g.silent || !(newest || g.spread) || g.queue.is_empty() {
             return (Vec::new(), None);
         }
         let now = Instant::now();
         let mut frames = Vec::new();
         let mut next_due: Option<Instant> = None;
         let mut waiting = VecDeque::new();
+        let mut handed_over = false;
         while let Some(mut item) = g.queue.pop_front() {
             match item.not_before {
                 Some(t) if t > now => {
@@ -513,6 +543,16 @@ impl WsState {
                     waiting.push_back(item);
                 }
                 _ => {
+                    if g.spread {
+                        let target = g.pick_target(item.target);
+                        // Wake the others only for a new assignment (not in a loop).
+                        let assigned = item.target.replace(target) != Some(target);
+                        if target != id {
+                            handed_over |= assigned;
+                            waiting.push_back(item);
+                            continue;
+                        }
+                    }
                     frames.extend(g.frames_for(&item));
                     g.stats.events_sent += 1;
                     if item.attempts > 0 {
@@ -527,6 +567,9 @@ impl WsState {
         g.queue = waiting;
         let sent = !frames.is_empty();
         drop(g);
+        if handed_over {
+            self.wake_senders();
+        }
         if sent {
             self.changed();
         }
