@@ -28,4 +28,4 @@ pub mod streaming;
 pub mod webhook;
 
 pub use content::{ContentError, MessageContent, Outgoing};
-pub use send::{Receiver, SentMessage, reply, send, send_to};
+pub use send::{Receiver, SentMessage, pace_key, reply, send, send_to};

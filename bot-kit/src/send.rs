@@ -1,6 +1,7 @@
 //! One call to send a message or reply to one.
 
-use lark_oapi_core::{Client, Method, RequestSpec, Response, Result};
+use lark_oapi_core::pacing::limits;
+use lark_oapi_core::{Client, Method, RequestOptions, RequestSpec, Response, Result};
 use serde::Deserialize;
 
 use crate::content::{MessageContent, Outgoing, check_size};
@@ -128,6 +129,13 @@ pub async fn send(
 
 /// Sends `content` to `to`. `uuid`: the same uuid within an hour sends at most one message
 /// (safe to retry).
+///
+/// Sends are paced with the client's [`Pacer`](lark_oapi_core::pacing::Pacer) under
+/// [`pace_key`] at the platform's 5 per second per chat or user: a burst waits for its
+/// slots (shared between processes when the pacer is), and a send whose slot is further
+/// away than the pacer's bound fails with [`Error::Paced`](lark_oapi_core::Error::Paced)
+/// before anything is sent. Replies are not paced per chat (the chat of the message replied
+/// to is not known here); pace them with `CallOptions::pace` and [`pace_key`] when it is.
 pub async fn send_to(
     client: &Client,
     to: &Receiver,
@@ -149,8 +157,21 @@ pub async fn send_to(
     .encode()?;
     let spec = RequestSpec::new(Method::POST, "/open-apis/im/v1/messages")
         .query("receive_id_type", to.id_type())
-        .json_bytes(body);
+        .json_bytes(body)
+        .with_options(RequestOptions::new().pace(pace_key(to), limits::MESSAGES_PER_RECEIVER));
     client.send(&spec).await
+}
+
+/// The key under which sends to `to` are paced (5 per second per chat or user):
+/// `im:<receive_id_type>:<receive_id>`. Pace other calls to the same receiver under it,
+/// with the client's pacer, to keep them together under the limit.
+///
+/// ```
+/// use lark_oapi_bot::{Receiver, pace_key};
+/// assert_eq!(pace_key(&Receiver::infer("oc_84983ff6516d731e5b5f68d4ea2e1da5")), "im:chat_id:oc_84983ff6516d731e5b5f68d4ea2e1da5");
+/// ```
+pub fn pace_key(to: &Receiver) -> String {
+    format!("im:{}:{}", to.id_type(), to.id())
 }
 
 /// Replies to the message `message_id` with `content`; `in_thread` replies in its thread

@@ -3,7 +3,8 @@
 //! `app_ticket` ([`RedisTokenCache`]: one token, fetched once between the processes), the
 //! ids of events handled ([`RedisDedupStore`]: an event handled once between them), and
 //! users' tokens ([`RedisUserTokenStore`]: each user's single-use refresh token spent once
-//! between them).
+//! between them), and the pacing of sends ([`RedisPaceStore`]: together under the
+//! platform's rate limits).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,17 +22,22 @@
 //! # let _ = client; Ok(()) }
 //! ```
 //!
+//! **Connection.** `redis://` or `rediss://` (TLS) URLs with the password in them, a key
+//! prefix per deployment, and a connection that re-establishes itself: [`RedisStore`].
+//!
 //! **Faults.** Every Redis operation is bounded by the store's operation timeout. When Redis
 //! is slow or down, the cache behaves as a cache of one process (with a logged warning):
 //! calls still authenticate, each process with its own token, and sharing resumes when
 //! Redis is back (the connection is re-established by itself).
 
 mod dedup;
+mod pacing;
 mod store;
 mod tokens;
 mod users;
 
 pub use dedup::RedisDedupStore;
+pub use pacing::RedisPaceStore;
 pub use store::{RedisStore, RedisStoreBuilder, StoreError};
 pub use tokens::RedisTokenCache;
 pub use users::RedisUserTokenStore;

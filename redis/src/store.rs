@@ -71,6 +71,7 @@ pub struct RedisStoreBuilder {
     prefix: String,
     op_timeout: Duration,
     connect_timeout: Duration,
+    root_pem: Option<Vec<u8>>,
 }
 
 /// The URL without its password.
@@ -90,6 +91,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("prefix", &self.prefix)
             .field("op_timeout", &self.op_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("root_certificate", &self.root_pem.is_some())
             .finish()
     }
 }
@@ -116,11 +118,46 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// For `rediss://`: trust only this CA (PEM), instead of the system's roots (a private
+    /// CA, as managed Redis services and self-hosted TLS use).
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_pem = Some(pem.into());
+        self
+    }
+
     /// Connects. Fails when the URL is not valid or Redis is not reachable now; once
     /// connected, a lost connection is re-established by itself.
+    ///
+    /// `rediss://` connects with TLS (rustls on ring: the process's default crypto
+    /// provider, installed if there is none), verifying the server's certificate against
+    /// the system's roots or the [`root_certificate_pem`](Self::root_certificate_pem); a
+    /// password in the URL (`rediss://:password@host` or `user:password@`) authenticates.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| StoreError::Url(format!("{} ({:?})", redacted(&self.url), e.kind())))?;
+        let bad_url = |e: redis::RedisError| {
+            StoreError::Url(format!("{} ({:?})", redacted(&self.url), e.kind()))
+        };
+        let tls = self.url.starts_with("rediss://");
+        if tls && rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Another thread may install one first: either way there is one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let client = match &self.root_pem {
+            Some(pem) if tls => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+            Some(_) => {
+                return Err(StoreError::Url(format!(
+                    "{}: a root certificate is given but the URL is not rediss:// (TLS)",
+                    redacted(&self.url)
+                )));
+            }
+            None => redis::Client::open(self.url.as_str()),
+        }
+        .map_err(bad_url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.op_timeout))
@@ -175,6 +212,7 @@ impl RedisStore {
             prefix: "lark".into(),
             op_timeout: OP_TIMEOUT,
             connect_timeout: CONNECT_TIMEOUT,
+            root_pem: None,
         }
     }
 

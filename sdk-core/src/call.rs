@@ -335,6 +335,11 @@ pub trait CallOptions: Sized {
         self.with_options(|o| o.on_behalf_of(users, key))
     }
 
+    /// Paces the call under `key` at `rate` (see [`RequestOptions::pace`]).
+    fn pace(self, key: impl Into<String>, rate: crate::pacing::Rate) -> Self {
+        self.with_options(|o| o.pace(key, rate))
+    }
+
     /// Sends this tenant access token instead of a fetched one.
     fn tenant_access_token(self, token: impl Into<crate::SecretString>) -> Self {
         self.with_options(|o| o.tenant_access_token(token))

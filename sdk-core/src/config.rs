@@ -148,6 +148,7 @@ pub struct Config {
     pub(crate) timeout: Option<Duration>,
     pub(crate) token_cache_enabled: bool,
     pub(crate) token_cache: Arc<dyn TokenCache>,
+    pub(crate) pacer: crate::pacing::Pacer,
     pub(crate) token_refresh_margin: Duration,
     pub(crate) retry: RetryPolicy,
     /// `lark-oapi-rust/<version>`, then the app's own product if it named one.
@@ -169,6 +170,7 @@ impl fmt::Debug for Config {
             .field("token_cache_enabled", &self.token_cache_enabled)
             .field("token_refresh_margin", &self.token_refresh_margin)
             .field("retry", &self.retry)
+            .field("pacer", &self.pacer)
             .field("user_agent", &self.user_agent)
             .finish_non_exhaustive()
     }
@@ -203,6 +205,7 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             token_cache_enabled: true,
             token_cache: None,
+            pacer: None,
             token_refresh_margin: Duration::from_secs(180),
             retry: RetryPolicy::default(),
             root_certificates: Vec::new(),
@@ -234,6 +237,11 @@ impl Config {
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
     }
+
+    /// The pacer of calls made with this configuration ([`crate::pacing`]).
+    pub fn pacer(&self) -> &crate::pacing::Pacer {
+        &self.pacer
+    }
 }
 
 /// Builder for [`Config`]; `build()` validates every setting once.
@@ -248,6 +256,7 @@ pub struct ConfigBuilder {
     connect_timeout: Duration,
     token_cache_enabled: bool,
     token_cache: Option<Arc<dyn TokenCache>>,
+    pacer: Option<crate::pacing::Pacer>,
     token_refresh_margin: Duration,
     retry: RetryPolicy,
     root_certificates: Vec<RootCertificate>,
@@ -367,6 +376,23 @@ impl ConfigBuilder {
         self
     }
 
+    /// The pacer that spaces calls under rate limits (default: one of this process,
+    /// [`Pacer::new`](crate::pacing::Pacer::new)). Give every process of an app a pacer
+    /// on one shared store (e.g. Redis) to keep them together under a limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lark_oapi_core::{Config, pacing::Pacer};
+    /// let config = Config::builder("cli_a1b2c3d4e5f60718", "secret")
+    ///     .pacer(Pacer::new().max_wait(Duration::from_secs(3)))
+    ///     .build()?;
+    /// # Ok::<(), lark_oapi_core::Error>(())
+    /// ```
+    pub fn pacer(mut self, pacer: crate::pacing::Pacer) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
     /// How long before expiry a cached token is refreshed (3 minutes by default; at most 30 minutes).
     pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
         self.token_refresh_margin = margin;
@@ -455,6 +481,7 @@ impl ConfigBuilder {
             token_cache: self
                 .token_cache
                 .unwrap_or_else(|| Arc::new(MemoryTokenCache::new())),
+            pacer: self.pacer.unwrap_or_default(),
             token_refresh_margin: self.token_refresh_margin,
             retry: self.retry,
             user_agent,

@@ -66,6 +66,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The call would have had to wait past the pacer's bound for its slot under a rate
+    /// limit ([`crate::pacing`]); nothing was sent.
+    #[error("{0}")]
+    Paced(Box<crate::pacing::PaceError>),
     /// The long connection could not be opened or was lost for good.
     #[cfg(feature = "long-connection")]
     #[error(transparent)]

@@ -45,6 +45,7 @@ pub mod event_crypto;
 mod file;
 #[cfg(feature = "long-connection")]
 pub mod long_connection;
+pub mod pacing;
 mod page;
 mod request;
 mod response;

@@ -45,7 +45,7 @@ pub use lark_oapi_core::{
     Paginator, PermissionViolation, RawRequest, RawResponse, RequestOptions, RequestSpec, Response,
     ResponseFuture, Result, RetryPolicy, SecretString, TokenCache, TokenLocation, TokenTypes,
     TransportError, USER_AGENT, UnknownValue, UserToken, UserTokenStore, UserTokens,
-    UserTokensBuilder, card, codes, from_value, reqwest, to_value,
+    UserTokensBuilder, card, codes, from_value, pacing, reqwest, to_value,
 };
 #[cfg(feature = "events")]
 pub use lark_oapi_core::{dispatcher, event_crypto};
@@ -60,7 +60,9 @@ pub use lark_oapi_bot as bot_kit;
 
 /// State shared through Redis by the processes of one app (feature `redis`): the access
 /// tokens and the `app_ticket`, with one token request between all of them
-/// ([`redis::RedisTokenCache`]), and event de-duplication ([`redis::RedisDedupStore`]).
+/// ([`redis::RedisTokenCache`]), event de-duplication ([`redis::RedisDedupStore`]), users'
+/// tokens refreshed once between them ([`redis::RedisUserTokenStore`]) and send pacing
+/// under the platform's rate limits ([`redis::RedisPaceStore`]).
 #[cfg(feature = "redis")]
 pub use lark_oapi_redis as redis;
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lark_oapi_core::{Client, Method, RequestSpec, Result};
+use lark_oapi_core::{Client, Method, RequestOptions, RequestSpec, Result};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -317,7 +317,11 @@ impl Worker {
     fn spec(&self, op: Op<'_>) -> RequestSpec {
         let card_id = &self.card.card_id;
         let seq = self.sequence;
-        match op {
+        let pace = RequestOptions::new().pace(
+            format!("cardkit:card:{card_id}"),
+            lark_oapi_core::pacing::limits::CARD_ENTITY_OPS,
+        );
+        let spec = match op {
             Op::Content(text) => RequestSpec::new(
                 Method::PUT,
                 "/open-apis/cardkit/v1/cards/:card_id/elements/:element_id/content",
@@ -337,7 +341,8 @@ impl Worker {
                 "sequence": seq,
                 "uuid": format!("s_{card_id}_{seq}")
             })),
-        }
+        };
+        spec.with_options(pace)
     }
 }
 

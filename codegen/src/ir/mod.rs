@@ -328,6 +328,7 @@ impl Ir {
             "event_handlers",
             "event_types",
             "bot_kit",
+            "pacing",
             "redis",
         ]);
         for entry in &specs.projects.projects {

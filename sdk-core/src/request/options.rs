@@ -1,10 +1,12 @@
-//! Per-call options: tenant key, explicit tokens, help desk credential, headers, timeout, retries.
+//! Per-call options: tenant key, explicit tokens, help desk credential, headers, timeout,
+//! retries, pacing.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::auth::UserTokens;
 use crate::config::HelpdeskCredential;
+use crate::pacing::Rate;
 use crate::request::retry::RetryPolicy;
 use crate::secret::SecretString;
 
@@ -48,6 +50,8 @@ pub struct RequestOptions {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) retry: Option<RetryPolicy>,
+    /// Keys to pace the call under, with their rates (the client's pacer).
+    pub(crate) pace: Vec<(String, Rate)>,
 }
 
 impl fmt::Debug for RequestOptions {
@@ -68,6 +72,7 @@ impl fmt::Debug for RequestOptions {
             )
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field("pace", &self.pace)
             .finish()
     }
 }
@@ -154,6 +159,20 @@ impl RequestOptions {
     /// Retry policy of this call (overrides the client's), e.g. `RetryPolicy::disabled()`.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
+        self
+    }
+
+    /// Paces this call under `key` at `rate` with the client's [`Pacer`](crate::pacing::Pacer):
+    /// it waits for its slot before it is sent (once, not for each retry), or fails with
+    /// [`Error::Paced`](crate::Error::Paced) if the slot is further away than the pacer's
+    /// bound. Give several keys to keep under several limits (a chat and the API).
+    ///
+    /// ```
+    /// use lark_oapi_core::{RequestOptions, pacing::limits};
+    /// let opts = RequestOptions::new().pace("im:chat_id:oc_84983ff6516d731e5b5f68d4ea2e1da5", limits::MESSAGES_PER_RECEIVER);
+    /// ```
+    pub fn pace(mut self, key: impl Into<String>, rate: Rate) -> Self {
+        self.pace.push((key.into(), rate));
         self
     }
 }

@@ -114,6 +114,9 @@ impl Runtime {
         let foreign_host = (spec.path.starts_with("https://") || spec.path.starts_with("http://"))
             && url.origin() != self.config.base.origin();
         let extra_headers = exchange::extra_headers(spec)?;
+        for (key, rate) in &spec.options.pace {
+            self.config.pacer.acquire(key, *rate).await?;
+        }
         let timeout = spec.options.timeout.or(self.config.timeout);
         let mut call = Attempts {
             spec,

@@ -25,6 +25,13 @@ pub fn builder(mock: &MockPlatform) -> ConfigBuilder {
         .retry_policy(fast_retries())
 }
 
+/// reqwest is built without a default crypto provider; `Config::build` installs ring. Tests
+/// that build their own reqwest client call this first (each test may run in a process of
+/// its own, as under nextest: never count on another test having built a `Config`).
+pub fn install_provider() {
+    Config::builder(APP_ID, APP_SECRET).build().unwrap();
+}
+
 pub async fn setup() -> (MockPlatform, Client) {
     let mock = MockPlatform::start().await.expect("mock platform starts");
     let client = Client::new(builder(&mock).build().expect("valid config"));

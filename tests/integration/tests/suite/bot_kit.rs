@@ -349,3 +349,49 @@ async fn the_mock_refuses_malformed_content_and_recalled_targets() {
         .unwrap_err();
     assert_eq!(err.code(), Some(230011));
 }
+
+/// Sends to one chat are paced at the platform's 5 per second per chat, measured at the
+/// mock; another chat is not held up; past the pacer's bound a send fails typed, unsent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_to_one_chat_are_paced_and_past_the_bound_fail_typed() {
+    use lark_oapi::pacing::Pacer;
+    let (mock, client) =
+        setup_with(|b| b.pacer(Pacer::new().max_wait(Duration::from_secs(1)))).await;
+    let send = |chat: &'static str, i: usize| {
+        let client = client.clone();
+        async move { lark_oapi::bot_kit::send(&client, chat, &Text::new(format!("#{i}"))).await }
+    };
+    // Seven at once to one chat: slots 0, 210, ..., 840 ms fit the 1 s bound; the sixth
+    // (1,050 ms) and seventh do not. One to another chat goes at once.
+    let started = std::time::Instant::now();
+    let (burst, other) = tokio::join!(
+        futures_util::future::join_all((0..7).map(|i| send("oc_paced", i))),
+        send("oc_elsewhere", 99)
+    );
+    other.unwrap();
+    let refused: Vec<_> = burst
+        .iter()
+        .filter_map(|r| match r {
+            Err(lark_oapi::Error::Paced(e)) => Some(e.key.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(burst.iter().filter(|r| r.is_ok()).count(), 5);
+    assert_eq!(refused, ["im:chat_id:oc_paced", "im:chat_id:oc_paced"]);
+    let mut at: Vec<_> = mock
+        .requests_to("/open-apis/im/v1/messages")
+        .into_iter()
+        .filter(|r| {
+            r.query_values("receive_id_type") == ["chat_id"]
+                && String::from_utf8_lossy(&r.body).contains("oc_paced")
+        })
+        .map(|r| r.received_at)
+        .collect();
+    at.sort();
+    assert_eq!(at.len(), 5, "refused sends sent nothing");
+    for pair in at.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(gap >= Duration::from_millis(190), "sends {gap:?} apart");
+    }
+    assert!(started.elapsed() >= Duration::from_millis(800));
+}

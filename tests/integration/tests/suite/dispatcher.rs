@@ -248,6 +248,7 @@ async fn over_http_with_the_axum_adapter() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    install_provider();
     let http = reqwest::Client::new();
     let url = format!("http://{addr}/webhook/event");
 

@@ -19,12 +19,6 @@ fn config(mock: &MockPlatform) -> lark_oapi::ConfigBuilder {
         .retry_policy(fast_retries())
 }
 
-/// reqwest is built without a default crypto provider; `Config::build` installs ring. Tests
-/// that build their own reqwest client call this first.
-fn install_provider() {
-    Config::builder(APP_ID, APP_SECRET).build().unwrap();
-}
-
 /// Starts a long connection that must fail at the TLS handshake, for a reason that mentions
 /// `reason`.
 async fn refused_at_tls(client: &Client, reason: &str) {
