@@ -162,13 +162,15 @@ impl RedisStoreBuilder {
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.op_timeout))
             .set_number_of_retries(2);
-        let connect = ConnectionManager::new_with_config(client, config);
+        let connect = ConnectionManager::new_with_config(client.clone(), config);
         let conn = tokio::time::timeout(self.connect_timeout, connect)
             .await
             .map_err(|_| StoreError::Timeout(self.connect_timeout))?
             .map_err(|e| StoreError::Redis(Box::new(e)))?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
+                client,
+                connect_timeout: self.connect_timeout,
                 conn,
                 prefix: self.prefix,
                 op_timeout: self.op_timeout,
@@ -186,6 +188,9 @@ pub struct RedisStore {
 }
 
 struct Inner {
+    /// For connections of their own (pub/sub).
+    client: redis::Client,
+    connect_timeout: Duration,
     conn: ConnectionManager,
     prefix: String,
     op_timeout: Duration,
@@ -219,6 +224,24 @@ impl RedisStore {
     /// The Redis key for `kind` and `key`: `<prefix>:<kind>:<key>`.
     pub(crate) fn key(&self, kind: &str, key: &str) -> String {
         format!("{}:{kind}:{key}", self.inner.prefix)
+    }
+
+    /// A pub/sub connection of its own (the shared one cannot subscribe), subscribed to
+    /// `channel`; within the connect timeout.
+    pub(crate) async fn subscribe(
+        &self,
+        channel: &str,
+    ) -> Result<(redis::aio::PubSubSink, redis::aio::PubSubStream), StoreError> {
+        let timeout = self.inner.connect_timeout;
+        let subscribe = async {
+            let mut pubsub = self.inner.client.get_async_pubsub().await?;
+            pubsub.subscribe(channel).await?;
+            Ok::<_, redis::RedisError>(pubsub.split())
+        };
+        match tokio::time::timeout(timeout, subscribe).await {
+            Ok(result) => result.map_err(|e| StoreError::Redis(Box::new(e))),
+            Err(_) => Err(StoreError::Timeout(timeout)),
+        }
     }
 
     /// Runs `op` on the connection within the operation timeout.

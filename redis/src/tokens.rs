@@ -2,8 +2,11 @@
 //! `app_ticket`, with a copy kept in each process and one fetch across processes.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
 
 use lark_oapi_core::{BoxFuture, CacheError, TokenCache};
 
@@ -17,6 +20,74 @@ end
 return 0
 "#;
 
+type Local = Mutex<HashMap<String, (String, Instant)>>;
+
+fn lock(local: &Local) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+    local.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A short hash of a token for eviction messages (FNV-1a 64, hex): names which copy to
+/// drop without sending the token itself.
+fn fingerprint(value: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in value.as_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Listens on `channel` for evictions and drops the copies they name from `local`, until
+/// `stop` (the cache is dropped); resubscribes after a lost connection (every second while
+/// Redis is unreachable), and after one re-reads every token from Redis (drops all
+/// copies: evictions may have been missed meanwhile).
+async fn listen_for_evictions(
+    store: RedisStore,
+    channel: String,
+    local: Weak<Local>,
+    stop: Arc<tokio::sync::Notify>,
+) {
+    let mut lost = false;
+    loop {
+        let subscribed = tokio::select! {
+            s = store.subscribe(&channel) => s,
+            () = stop.notified() => return,
+        };
+        if let Ok((_sink, mut messages)) = subscribed {
+            if lost && let Some(local) = local.upgrade() {
+                lock(&local).clear();
+            }
+            loop {
+                let msg = tokio::select! {
+                    m = messages.next() => m,
+                    () = stop.notified() => return,
+                };
+                let Some(msg) = msg else { break };
+                let Some(local) = local.upgrade() else {
+                    return;
+                };
+                let Ok(text) = msg.get_payload::<String>() else {
+                    continue;
+                };
+                let Some((hash, key)) = text.split_once(':') else {
+                    continue;
+                };
+                let mut local = lock(&local);
+                if local
+                    .get(key)
+                    .is_some_and(|(value, _)| hash == "*" || fingerprint(value) == hash)
+                {
+                    local.remove(key);
+                }
+            }
+        }
+        lost = true;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = stop.notified() => return,
+        }
+    }
+}
+
 /// A [`TokenCache`] shared by every process that uses the same Redis and prefix.
 ///
 /// - **Hot path in memory.** Each process keeps a copy of what it read until the entry
@@ -26,15 +97,24 @@ return 0
 ///   the others wait for it to appear. A process killed while holding the lease delays the
 ///   others by at most the lease time (10 s).
 /// - **A rejected token is evicted for everyone**: removed from Redis only while it is
-///   still the one there, so a newer token another process stored meanwhile stays.
+///   still the one there, so a newer token another process stored meanwhile stays, and
+///   dropped from every process's copy at once (a message on the channel
+///   `<prefix>:evict:token`, which each cache listens to on a connection of its own; the
+///   message names the key and a hash of the token, never the token). After that
+///   connection was lost, each process re-reads its tokens from Redis once.
 /// - **Faults.** A Redis failure or timeout is logged and the cache acts as a cache of one
 ///   process: nothing fails because of Redis.
 ///
 /// Values are secrets: they are never logged, and `Debug` shows none.
 pub struct RedisTokenCache {
     store: RedisStore,
-    /// The copies read or written by this process, with their expiry.
-    local: Mutex<HashMap<String, (String, Instant)>>,
+    /// The copies read or written by this process, with their expiry (shared with the
+    /// eviction listener, which holds it weakly).
+    local: Arc<Local>,
+    /// Whether the eviction listener was started (on first use, inside a runtime).
+    listening: AtomicBool,
+    /// Stops the listener when the cache is dropped.
+    stop: Arc<tokio::sync::Notify>,
     /// The lease ids this process holds, by cache key.
     leases: Mutex<HashMap<String, String>>,
     script: redis::Script,
@@ -48,19 +128,69 @@ impl std::fmt::Debug for RedisTokenCache {
     }
 }
 
+impl Drop for RedisTokenCache {
+    fn drop(&mut self) {
+        // A permit is stored if the listener is not waiting right now.
+        self.stop.notify_one();
+    }
+}
+
 impl RedisTokenCache {
     /// A cache in `store` (keys `<prefix>:token:<key>` and `<prefix>:lease:<key>`).
     pub fn new(store: RedisStore) -> Self {
         Self {
             store,
-            local: Mutex::new(HashMap::new()),
+            local: Arc::default(),
+            listening: AtomicBool::new(false),
+            stop: Arc::default(),
             leases: Mutex::new(HashMap::new()),
             script: redis::Script::new(DELETE_IF_EQUAL),
         }
     }
 
     fn local(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
-        self.local.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.local)
+    }
+
+    /// Starts listening for evictions by other processes, once, when first used inside a
+    /// Tokio runtime.
+    fn listen(&self) {
+        if self.listening.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !self.listening.swap(true, Ordering::Relaxed) {
+            rt.spawn(listen_for_evictions(
+                self.store.clone(),
+                self.store.key("evict", "token"),
+                Arc::downgrade(&self.local),
+                self.stop.clone(),
+            ));
+        }
+    }
+
+    /// Tells every process to drop its copy of `key` (if it holds `value`, when given).
+    async fn broadcast_eviction(&self, key: &str, value: Option<&str>) {
+        let channel = self.store.key("evict", "token");
+        let message = format!(
+            "{}:{key}",
+            value.map_or_else(|| "*".to_owned(), fingerprint)
+        );
+        let sent = self
+            .store
+            .run(|mut conn| async move {
+                redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(message)
+                    .query_async::<i64>(&mut conn)
+                    .await
+            })
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "could not tell the other processes of an evicted token; their copies lapse or are refused");
+        }
     }
 
     fn fresh_copy(&self, key: &str) -> Option<String> {
@@ -91,6 +221,7 @@ impl RedisTokenCache {
     }
 
     async fn read(&self, key: &str) -> Option<String> {
+        self.listen();
         if let Some(value) = self.fresh_copy(key) {
             return Some(value);
         }
@@ -168,8 +299,11 @@ impl TokenCache for RedisTokenCache {
                         .await
                 })
                 .await;
-            if let Err(e) = removed {
-                tracing::warn!(error = %e, "shared token cache unreachable; removed in this process only");
+            match removed {
+                Ok(()) => self.broadcast_eviction(key, None).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared token cache unreachable; removed in this process only");
+                }
             }
             Ok(())
         })
@@ -190,8 +324,11 @@ impl TokenCache for RedisTokenCache {
             let removed = self
                 .delete_if_equal(self.store.key("token", key), value)
                 .await;
-            if let Err(e) = removed {
-                tracing::warn!(error = %e, "shared token cache unreachable; evicted in this process only");
+            match removed {
+                Ok(()) => self.broadcast_eviction(key, Some(value)).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared token cache unreachable; evicted in this process only");
+                }
             }
             Ok(())
         })

@@ -240,3 +240,42 @@ fn a_process_killed_while_fetching_delays_the_others_by_at_most_the_lease() {
         "the killed holder's request and one more, for the three others together"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_rejected_in_one_process_is_dropped_from_the_others_copies() {
+    let redis = RedisServer::start();
+    let mock = MockPlatform::start().await.unwrap();
+    let a = client(&mock.base_url(), &redis.url(), "evict").await;
+    let b = client(&mock.base_url(), &redis.url(), "evict").await;
+    let ping = |c: &Client| {
+        c.request(Method::GET, "/open-apis/echo/v1/ping")
+            .send_value()
+    };
+    ping(&a).await.unwrap();
+    ping(&b).await.unwrap(); // B keeps its own copy of the token A fetched
+    let authorization = |r: &lark_oapi_mock::RecordedRequest| {
+        r.header("authorization").unwrap_or_default().to_owned()
+    };
+    let first = authorization(&mock.requests_to("/open-apis/echo/v1/ping")[0]);
+    assert_eq!(mock.requests_to(TENANT_TOKEN_PATH).len(), 1);
+    // The platform revokes it; A finds out, evicts it and fetches a new one.
+    mock.revoke_tokens();
+    mock.clear_requests();
+    ping(&a).await.unwrap();
+    let rejected = |mock: &MockPlatform| {
+        mock.requests_to("/open-apis/echo/v1/ping")
+            .iter()
+            .filter(|r| authorization(r) == first)
+            .count()
+    };
+    assert_eq!(rejected(&mock), 1, "A's call with the revoked token");
+    // B hears of the eviction and goes straight to the new token: its call is not refused.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ping(&b).await.unwrap();
+    assert_eq!(rejected(&mock), 1, "B never sent the revoked token again");
+    assert_eq!(
+        mock.requests_to(TENANT_TOKEN_PATH).len(),
+        1,
+        "and fetched none itself"
+    );
+}
