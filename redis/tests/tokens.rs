@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lark_oapi_core::{Client, Config, Domain, Method};
+use lark_oapi_core::{CallOptions as _, Client, Config, Domain, Method};
 use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform, RedisServer};
 use lark_oapi_redis::{RedisStore, RedisTokenCache};
 
@@ -277,5 +277,55 @@ async fn a_token_rejected_in_one_process_is_dropped_from_the_others_copies() {
         mock.requests_to(TENANT_TOKEN_PATH).len(),
         1,
         "and fetched none itself"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_ticket_pushed_to_one_replica_serves_the_others() {
+    let redis = RedisServer::start();
+    let mock = MockPlatform::start().await.unwrap();
+    let marketplace = |store: RedisStore| {
+        let config = Config::builder(APP_ID, APP_SECRET)
+            .domain(Domain::custom(mock.base_url()))
+            .app_type(lark_oapi_core::AppType::Marketplace)
+            .token_cache(Arc::new(RedisTokenCache::new(store)))
+            .build()
+            .unwrap();
+        Client::new(config)
+    };
+    let connect = || RedisStore::builder(redis.url()).prefix("ticket").connect();
+    let (a, b) = (
+        marketplace(connect().await.unwrap()),
+        marketplace(connect().await.unwrap()),
+    );
+    // The platform pushes the ticket to replica A only.
+    let d = lark_oapi_core::dispatcher::EventDispatcher::builder()
+        .client(a.clone())
+        .build();
+    let ticket_event = serde_json::json!({
+        "uuid": "u-1", "ts": "1700000000.0", "token": "", "type": "event_callback",
+        "event": {"app_id": APP_ID, "app_ticket": lark_oapi_mock::APP_TICKET, "type": "app_ticket"}
+    });
+    assert_eq!(
+        d.handle("POST", &[], ticket_event.to_string().as_bytes())
+            .await
+            .status,
+        200
+    );
+    // Replica B, which never saw it, gets its tokens with it.
+    b.request(Method::GET, "/open-apis/echo/v1/isv")
+        .tenant_key("tenant-1")
+        .send_value()
+        .await
+        .expect("B authenticates with the ticket A received");
+    let asked = mock.requests_to("/open-apis/auth/v3/app_access_token");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].json().unwrap()["app_ticket"],
+        lark_oapi_mock::APP_TICKET
+    );
+    assert!(
+        mock.requests_to("/open-apis/auth/v3/app_ticket/resend")
+            .is_empty()
     );
 }
