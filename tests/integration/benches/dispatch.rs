@@ -3,10 +3,6 @@
 //!
 //! `cargo bench -p lark-oapi-integration-tests --bench dispatch [-- --events N] [--whole-only]`
 //!
-//! Last, the latency a shared de-duplication check adds per event: the same events handled
-//! one at a time with the in-memory store and with `RedisDedupStore` on a real
-//! `redis-server` (wall and CPU time per event).
-//!
 //! Each round gets a fresh dispatcher (so its de-duplication store starts empty) and
 //! handles distinct events prepared beforehand; CPU time is the thread's user + system
 //! time (`getrusage(RUSAGE_THREAD)`), measured around the dispatch loop only. The stages are
@@ -105,57 +101,6 @@ fn seal(i: usize, ts: &str) -> Sealed {
     }
 }
 
-/// The shared de-duplication check: wall and CPU µs per event handled one at a time by a
-/// dispatcher whose store is in memory vs in a real `redis-server` on loopback
-/// (`RedisDedupStore`: a claim and a settle, one round trip each), alternated `passes`
-/// times; returns (memory wall, redis wall, memory CPU, redis CPU).
-fn shared_dedup_check(
-    rt: &tokio::runtime::Runtime,
-    events: &[Sealed],
-    passes: usize,
-) -> (f64, f64, f64, f64) {
-    let redis = lark_oapi_mock::RedisServer::start();
-    let count = Arc::new(AtomicUsize::new(0));
-    let mut sums = [0f64; 4];
-    for pass in 0..passes {
-        for shared in [false, true] {
-            let mut b = EventDispatcher::builder()
-                .encrypt_key(KEY)
-                .verification_token(TOKEN);
-            if shared {
-                let store = rt.block_on(
-                    lark_oapi::redis::RedisStore::builder(redis.url())
-                        .prefix(format!("bench-{pass}"))
-                        .connect(),
-                );
-                b = b.dedup_store(lark_oapi::redis::RedisDedupStore::new(store.unwrap()));
-            }
-            let c = count.clone();
-            let d = b
-                .on_im_message_receive_v1(move |event| {
-                    let c = c.clone();
-                    async move {
-                        c.fetch_add(event.payload.message.content.len(), Ordering::Relaxed);
-                        Ok(())
-                    }
-                })
-                .build();
-            let (wall, cpu) = (Instant::now(), thread_cpu());
-            rt.block_on(async {
-                for e in events {
-                    assert_eq!(d.handle("POST", &e.headers, &e.body).await.status, 200);
-                }
-            });
-            let per = |d: Duration| d.as_secs_f64() * 1e6 / events.len() as f64;
-            let i = usize::from(shared);
-            sums[i] += per(wall.elapsed());
-            sums[2 + i] += per(thread_cpu() - cpu);
-        }
-    }
-    let n = passes as f64;
-    (sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n)
-}
-
 /// `reading`: the handler reads the message as a bot does (the bot kit: content parsed,
 /// mentions resolved, plain text rendered); else it only touches the typed payload.
 fn dispatcher(count: Arc<AtomicUsize>, reading: bool) -> EventDispatcher {
@@ -206,7 +151,7 @@ fn main() {
         .unwrap_or(200_000);
     let rounds = total.div_ceil(ROUND);
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all() // the handler timeout; Redis for the shared de-duplication check
+        .enable_time() // the dispatcher's handler timeout
         .build()
         .expect("runtime");
     let ts = SystemTime::now()
@@ -350,11 +295,5 @@ fn main() {
     println!(
         "typed decode, one pass over the text vs the plaintext into a `Value` and then decoded: {one_pass:.2} vs {via_value:.2} µs ({:.2}x)",
         one_pass / via_value
-    );
-    let (mem_wall, redis_wall, mem_cpu, redis_cpu) = shared_dedup_check(&rt, &events[..5000], 3);
-    println!(
-        "shared de-duplication (RedisDedupStore, redis-server on loopback; events one at a time, 3 alternated passes of 5,000): memory store {mem_wall:.1} µs wall / {mem_cpu:.1} µs CPU per event, Redis {redis_wall:.1} µs wall / {redis_cpu:.1} µs CPU: +{:.1} µs latency and +{:.1} µs CPU per event",
-        redis_wall - mem_wall,
-        redis_cpu - mem_cpu
     );
 }

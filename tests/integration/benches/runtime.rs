@@ -1,7 +1,8 @@
 //! Runtime benchmark: CPU and wall time per call of our raw request (with the in-memory
 //! token cache, and with the Redis-backed one of `lark-oapi-redis` against a real
 //! `redis-server`) vs bare `reqwest` against the mock platform, peak RSS at concurrency
-//! 50, and peak RSS of a 1 GiB `save_to` download.
+//! 50, the latency a shared de-duplication check (`RedisDedupStore`) adds per event, and
+//! peak RSS of a 1 GiB `save_to` download.
 //!
 //! Run: `cargo bench -p lark-oapi-integration-tests --bench runtime`
 //! (options after `--`: `--calls N` per client run, default 20000; `--skip-download`).
@@ -48,6 +49,10 @@ fn main() {
             arg("--redis").as_deref(),
             arg("--concurrency").unwrap().parse().unwrap(),
             arg("--calls").unwrap().parse().unwrap(),
+        ),
+        Some("dedup") => run_dedup(
+            &arg("--redis").unwrap(),
+            arg("--events").unwrap().parse().unwrap(),
         ),
         Some("download") => run_download(
             &arg("--url").unwrap(),
@@ -233,6 +238,74 @@ fn run_download(url: &str, bytes: u64) {
     });
 }
 
+/// The shared de-duplication check: `events` distinct events handled one at a time by a
+/// dispatcher whose store is in memory, then by one whose store is `RedisDedupStore` (a
+/// claim and a settle: one round trip each), alternated over 3 passes; prints the mean
+/// wall and CPU µs per event of each.
+fn run_dedup(redis: &str, events: usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bodies: Vec<Vec<u8>> = (0..events)
+        .map(|i| {
+            serde_json::json!({
+                "schema": "2.0",
+                "header": {"event_id": format!("ev-{i:08}"), "event_type": "bench.event", "create_time": "1700000000000"},
+                "event": {"n": i},
+            })
+            .to_string()
+            .into_bytes()
+        })
+        .collect();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let mut sums = [0f64; 4];
+    const PASSES: usize = 3;
+    for pass in 0..PASSES {
+        for shared in [false, true] {
+            let mut builder = lark_oapi::dispatcher::EventDispatcher::builder();
+            if shared {
+                let store = rt
+                    .block_on(
+                        lark_oapi::redis::RedisStore::builder(redis)
+                            .prefix(format!("dedup-bench-{pass}"))
+                            .connect(),
+                    )
+                    .unwrap();
+                builder = builder.dedup_store(lark_oapi::redis::RedisDedupStore::new(store));
+            }
+            let s = seen.clone();
+            let d = builder
+                .on_raw("bench.event", move |_| {
+                    s.fetch_add(1, Ordering::Relaxed);
+                    async { Ok(None) }
+                })
+                .build();
+            let (wall, cpu) = (Instant::now(), cpu_time());
+            rt.block_on(async {
+                for body in &bodies {
+                    assert_eq!(d.handle("POST", &[], body).await.status, 200);
+                }
+            });
+            let per = |d: Duration| d.as_secs_f64() * 1e6 / events as f64;
+            let i = usize::from(shared);
+            sums[i] += per(wall.elapsed());
+            sums[2 + i] += per(cpu_time() - cpu);
+        }
+    }
+    assert_eq!(seen.load(Ordering::Relaxed), 2 * PASSES * events);
+    let n = PASSES as f64;
+    println!(
+        "RESULT {} {} {} {}",
+        sums[0] / n,
+        sums[1] / n,
+        sums[2] / n,
+        sums[3] / n
+    );
+}
+
 fn result_line(mut cmd: Command) -> Vec<f64> {
     let out = cmd.stderr(Stdio::inherit()).output().expect("child runs");
     assert!(out.status.success(), "child failed: {:?}", out.status);
@@ -307,6 +380,18 @@ fn run_parent(calls: usize, skip_download: bool) {
             );
         }
     }
+    let mut cmd = self_cmd();
+    cmd.args(["--role", "dedup", "--redis", &redis_url, "--events", "5000"]);
+    let r = result_line(cmd);
+    println!(
+        "\nshared de-duplication check per event (5,000 events one at a time, 3 alternated passes; CPU of the whole process, Redis client included): memory store {:.1} µs wall / {:.1} µs CPU, RedisDedupStore {:.1} µs wall / {:.1} µs CPU: adds {:.1} µs latency and {:.1} µs CPU per event",
+        r[0],
+        r[2],
+        r[1],
+        r[3],
+        r[1] - r[0],
+        r[3] - r[2]
+    );
     if !skip_download {
         let bytes = 1u64 << 30;
         let mut cmd = self_cmd();
