@@ -64,8 +64,11 @@ impl RedisPaceStore {
     }
 }
 
+/// Microseconds, rounded up (a paced interval never shrinks); a `Rate` holds intervals to
+/// a year and bounds are capped to a year, so the figures stay exact in Lua's doubles.
 fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2)
+    const YEAR_US: u128 = 365 * 86_400 * 1_000_000;
+    u64::try_from(d.as_nanos().div_ceil(1000).min(YEAR_US)).unwrap_or(u64::MAX)
 }
 
 impl PaceStore for RedisPaceStore {

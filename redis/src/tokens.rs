@@ -2,7 +2,7 @@
 //! `app_ticket`, with a copy kept in each process and one fetch across processes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -20,10 +20,16 @@ end
 return 0
 "#;
 
-type Local = Mutex<HashMap<String, (String, Instant)>>;
+/// A process's copies, with their expiry, and a count of the evictions heard (a copy read
+/// from Redis while an eviction arrived is not kept: it may be the evicted token).
+#[derive(Default)]
+struct Local {
+    copies: Mutex<HashMap<String, (String, Instant)>>,
+    evictions: AtomicU64,
+}
 
 fn lock(local: &Local) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
-    local.lock().unwrap_or_else(|p| p.into_inner())
+    local.copies.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A short hash of a token for eviction messages (FNV-1a 64, hex): names which copy to
@@ -38,27 +44,46 @@ fn fingerprint(value: &str) -> String {
 
 /// Listens on `channel` for evictions and drops the copies they name from `local`, until
 /// `stop` (the cache is dropped); resubscribes after a lost connection (every second while
-/// Redis is unreachable), and after one re-reads every token from Redis (drops all
-/// copies: evictions may have been missed meanwhile).
+/// Redis is unreachable), dropping all copies on each subscription (evictions may have
+/// been missed before it).
 async fn listen_for_evictions(
     store: RedisStore,
     channel: String,
     local: Weak<Local>,
     stop: Arc<tokio::sync::Notify>,
 ) {
-    let mut lost = false;
     loop {
         let subscribed = tokio::select! {
             s = store.subscribe(&channel) => s,
             () = stop.notified() => return,
         };
-        if let Ok((_sink, mut messages)) = subscribed {
-            if lost && let Some(local) = local.upgrade() {
-                lock(&local).clear();
+        if let Ok((mut sink, mut messages)) = subscribed {
+            // Evictions published before the subscription (this one's first, or while the
+            // connection was down) were not heard: read every token from Redis again.
+            match local.upgrade() {
+                Some(local) => {
+                    local.evictions.fetch_add(1, Ordering::SeqCst);
+                    lock(&local).clear();
+                }
+                None => return,
             }
+            // A ping now and then notices a connection that died without closing.
+            let mut ping = tokio::time::interval(LISTENER_PING);
+            ping.tick().await;
             loop {
                 let msg = tokio::select! {
                     m = messages.next() => m,
+                    _ = ping.tick() => {
+                        let pong = tokio::time::timeout(
+                            LISTENER_PING_TIMEOUT,
+                            sink.ping::<redis::Value>(),
+                        )
+                        .await;
+                        if matches!(pong, Ok(Ok(_))) {
+                            continue;
+                        }
+                        break;
+                    }
                     () = stop.notified() => return,
                 };
                 let Some(msg) = msg else { break };
@@ -71,22 +96,27 @@ async fn listen_for_evictions(
                 let Some((hash, key)) = text.split_once(':') else {
                     continue;
                 };
-                let mut local = lock(&local);
-                if local
+                local.evictions.fetch_add(1, Ordering::SeqCst);
+                let mut copies = lock(&local);
+                if copies
                     .get(key)
                     .is_some_and(|(value, _)| hash == "*" || fingerprint(value) == hash)
                 {
-                    local.remove(key);
+                    copies.remove(key);
                 }
             }
         }
-        lost = true;
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
             () = stop.notified() => return,
         }
     }
 }
+
+/// How often the eviction listener pings its connection, and how long it waits for the
+/// answer before it connects again.
+const LISTENER_PING: Duration = Duration::from_secs(30);
+const LISTENER_PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A [`TokenCache`] shared by every process that uses the same Redis and prefix.
 ///
@@ -100,8 +130,8 @@ async fn listen_for_evictions(
 ///   still the one there, so a newer token another process stored meanwhile stays, and
 ///   dropped from every process's copy at once (a message on the channel
 ///   `<prefix>:evict:token`, which each cache listens to on a connection of its own; the
-///   message names the key and a hash of the token, never the token). After that
-///   connection was lost, each process re-reads its tokens from Redis once.
+///   message names the key and a hash of the token, never the token). Each time that
+///   connection is (re)established, the process re-reads its tokens from Redis once.
 /// - **Faults.** A Redis failure or timeout is logged and the cache acts as a cache of one
 ///   process: nothing fails because of Redis.
 ///
@@ -226,6 +256,7 @@ impl RedisTokenCache {
             return Some(value);
         }
         let redis_key = self.store.key("token", key);
+        let evictions = self.local.evictions.load(Ordering::SeqCst);
         let read = self
             .store
             .run(|mut conn| async move {
@@ -239,8 +270,10 @@ impl RedisTokenCache {
         match read {
             Ok((Some(value), ttl_ms)) if ttl_ms > 0 => {
                 let expires = Instant::now() + Duration::from_millis(ttl_ms as u64);
-                self.local()
-                    .insert(key.to_owned(), (value.clone(), expires));
+                let mut copies = self.local();
+                if self.local.evictions.load(Ordering::SeqCst) == evictions {
+                    copies.insert(key.to_owned(), (value.clone(), expires));
+                }
                 Some(value)
             }
             Ok(_) => None,
@@ -264,6 +297,7 @@ impl TokenCache for RedisTokenCache {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(async move {
+            self.listen();
             let redis_key = self.store.key("token", key);
             self.local()
                 .insert(key.to_owned(), (value.clone(), Instant::now() + ttl));

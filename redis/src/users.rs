@@ -11,24 +11,43 @@ use serde_json::{Value, json};
 
 use crate::store::{RedisStore, StoreError, millis};
 
+/// Makes every fence granted before stale: increments the fence counter `k`, which starts
+/// at the Redis clock in microseconds (so that fences stay larger than any granted before
+/// even after the counter was lost: evicted, expired, or a restart without persistence),
+/// and keeps it 31 days past its last use.
+const BUMP: &str = r#"
+local function bump(k)
+  local f = redis.call('incr', k)
+  if f == 1 then
+    local t = redis.call('time')
+    f = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('set', k, string.format('%d', f))
+  end
+  redis.call('pexpire', k, 2678400000)
+  return f
+end
+"#;
+
 /// Grants the refresh lease `KEYS[1]` for `ARGV[1]` ms unless it is held: returns the new
-/// fence (the incremented `KEYS[2]`), or -1 while held.
+/// fence (from the counter `KEYS[2]`), or -1 while held.
 const LEASE: &str = r#"
 if redis.call('exists', KEYS[1]) == 1 then
   return -1
 end
-local fence = redis.call('incr', KEYS[2])
-redis.call('set', KEYS[1], fence, 'PX', ARGV[1])
+local fence = bump(KEYS[2])
+redis.call('set', KEYS[1], string.format('%d', fence), 'PX', ARGV[1])
 return fence
 "#;
 
-/// Writes `ARGV[2]` to `KEYS[1]` (for `ARGV[3]` ms, `0` = no expiry) only while `KEYS[2]`
-/// (the latest fence) is `ARGV[1]`: 1 written, 0 refused.
-const SAVE_FENCED: &str = r#"
+/// Writes `ARGV[2]` to `KEYS[1]` (for `ARGV[3]` ms, `0` = no expiry; `ARGV[2]` empty:
+/// deletes it) only while `KEYS[2]` (the latest fence) is `ARGV[1]`: 1 done, 0 refused.
+const FENCED: &str = r#"
 if redis.call('get', KEYS[2]) ~= ARGV[1] then
   return 0
 end
-if ARGV[3] == '0' then
+if ARGV[2] == '' then
+  redis.call('del', KEYS[1])
+elseif ARGV[3] == '0' then
   redis.call('set', KEYS[1], ARGV[2])
 else
   redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -37,9 +56,9 @@ return 1
 "#;
 
 /// Writes (`ARGV[1]` non-empty, for `ARGV[2]` ms, `0` = no expiry) or deletes `KEYS[1]`,
-/// making every fence granted before stale (increments `KEYS[2]`).
+/// making every fence granted before stale.
 const SAVE_OR_REMOVE: &str = r#"
-redis.call('incr', KEYS[2])
+bump(KEYS[2])
 if ARGV[1] == '' then
   return redis.call('del', KEYS[1])
 end
@@ -70,14 +89,18 @@ return 0
 ///   only while no later lease, login ([`UserTokens::insert`]) or logout
 ///   ([`UserTokens::remove`]) happened, atomically, so a logout or login during a refresh
 ///   is never undone.
-/// - **Every call reads Redis** (one `GET`): a logout in one process is seen by all at once.
+/// - **Every call reads Redis** (one `GET`): a logout in one process is seen by all at once
+///   (except by a process holding a refreshed token it could not save yet: it uses that one
+///   until it is saved, under its fence, or refused because of the logout).
 /// - **Faults.** When Redis fails or is slow (bounded by the store's operation timeout),
 ///   a token this process read or saved before is used, with a logged warning; a token
 ///   refreshed meanwhile is kept in memory by `UserTokens` and saved when Redis is back.
 ///
 /// Keys: `<prefix>:user:<key>` (the tokens, as JSON, kept until the refresh token expires),
-/// `<prefix>:user_lease:<key>` and `<prefix>:user_fence:<key>`. Values are secrets: they
-/// are never logged, and `Debug` shows none.
+/// `<prefix>:user_lease:<key>` and `<prefix>:user_fence:<key>` (the fence counter, kept 31
+/// days past its last use; it starts at the Redis clock in microseconds, so fences keep
+/// growing even after it is lost). Redis 5 or later (scripts read the server's clock).
+/// Values are secrets: they are never logged, and `Debug` shows none.
 ///
 /// [`UserTokens::insert`]: lark_oapi_core::UserTokens::insert
 /// [`UserTokens::remove`]: lark_oapi_core::UserTokens::remove
@@ -95,7 +118,7 @@ pub struct RedisUserTokenStore {
     /// The last token this process read or saved per key: used while Redis is unreachable.
     last: Mutex<HashMap<String, UserToken>>,
     lease: redis::Script,
-    save_fenced: redis::Script,
+    fenced: redis::Script,
     save_or_remove: redis::Script,
     release: redis::Script,
 }
@@ -172,9 +195,9 @@ impl RedisUserTokenStore {
         Self {
             store,
             last: Mutex::new(HashMap::new()),
-            lease: redis::Script::new(LEASE),
-            save_fenced: redis::Script::new(SAVE_FENCED),
-            save_or_remove: redis::Script::new(SAVE_OR_REMOVE),
+            lease: redis::Script::new(&format!("{BUMP}{LEASE}")),
+            fenced: redis::Script::new(FENCED),
+            save_or_remove: redis::Script::new(&format!("{BUMP}{SAVE_OR_REMOVE}")),
             release: redis::Script::new(RELEASE),
         }
     }
@@ -304,6 +327,21 @@ impl UserTokenStore for RedisUserTokenStore {
         })
     }
 
+    fn remove_fenced<'a>(
+        &'a self,
+        key: &'a str,
+        fence: u64,
+    ) -> BoxFuture<'a, Result<bool, CacheError>> {
+        Box::pin(async move {
+            let args = [fence.to_string(), String::new(), String::new()];
+            let removed = self.invoke(&self.fenced, "user", key, &args).await? == 1;
+            if removed {
+                self.last().remove(key);
+            }
+            Ok(removed)
+        })
+    }
+
     fn save_fenced<'a>(
         &'a self,
         key: &'a str,
@@ -312,7 +350,7 @@ impl UserTokenStore for RedisUserTokenStore {
     ) -> BoxFuture<'a, Result<bool, CacheError>> {
         Box::pin(async move {
             let args = [fence.to_string(), encode(token), keep_ms(token).to_string()];
-            let written = self.invoke(&self.save_fenced, "user", key, &args).await? == 1;
+            let written = self.invoke(&self.fenced, "user", key, &args).await? == 1;
             if written {
                 self.last().insert(key.to_owned(), token.clone());
             }

@@ -312,3 +312,50 @@ async fn with_redis_down_user_calls_keep_working_and_the_refreshed_token_is_save
     );
     assert_eq!(mock.user_token_refreshes(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_in_one_process_does_not_delete_a_login_made_in_another() {
+    let redis = RedisServer::start();
+    let mock = MockPlatform::start().await.unwrap();
+    let (a, b) = two_processes(&mock, &redis, "dead").await;
+    logged_in_and_expired(&mock, &a, "gus").await;
+    mock.revoke_user_tokens();
+    let refreshing = refresh_on_the_wire(&mock, &a, "gus").await;
+    // The user logs in again at B while A's doomed refresh is on the wire.
+    let code = mock.issue_auth_code("ou_shared_user");
+    let new_login = b.exchange_code(&code).await.unwrap();
+    b.insert("gus", new_login.clone()).await.unwrap();
+    let err = refreshing.await.unwrap().unwrap_err();
+    assert!(err.requires_user_authorization(), "{err:?}");
+    assert_eq!(
+        b.get("gus").await.unwrap(),
+        Some(new_login),
+        "A's refused refresh token did not take the new login with it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fences_keep_growing_after_redis_lost_its_counter() {
+    use lark_oapi_core::UserTokenStore as _;
+    let redis = RedisServer::start();
+    let port = redis.port();
+    let users = RedisUserTokenStore::new(store(&redis.url(), "fences").await);
+    let first = users
+        .lease("hal", Duration::from_millis(50))
+        .await
+        .unwrap()
+        .unwrap();
+    drop(redis);
+    // Back empty (no persistence): the counter is gone.
+    let _redis = RedisServer::start_on(port);
+    let mut second = None;
+    for _ in 0..50 {
+        if let Ok(Some(f)) = users.lease("hal", Duration::from_millis(50)).await {
+            second = Some(f);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = second.expect("a lease once Redis is back");
+    assert!(second > first, "{second} after {first}");
+}

@@ -67,7 +67,9 @@ struct Inner {
     margin: Duration,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Refreshed tokens the store failed to save, by key; saved again on the next call.
-    unsaved: Mutex<HashMap<String, UserToken>>,
+    /// With the fence of the lease it was refreshed under, if any (saved again under it,
+    /// so that a logout or login made meanwhile stands).
+    unsaved: Mutex<HashMap<String, (UserToken, Option<u64>)>>,
 }
 
 impl fmt::Debug for UserTokens {
@@ -202,6 +204,8 @@ fn refresh_token_dead(code: i64) -> bool {
 /// How long a process may hold the right to refresh one user's token for everyone
 /// sharing the store (a process killed while refreshing delays the others this long).
 const USER_LEASE: Duration = Duration::from_secs(10);
+/// How long the refresh request may take under the lease (it leaves room to save).
+const REFRESH_DEADLINE: Duration = Duration::from_secs(8);
 /// How often a process waiting for another's refresh looks at the store again.
 const USER_LEASE_POLL: Duration = Duration::from_millis(25);
 
@@ -444,8 +448,27 @@ impl UserTokens {
         // A token left unsaved is saved first, under the lock, so that no older token can
         // land after a newer one.
         let unsaved = self.lock_unsaved().get(key).cloned();
-        if let Some(token) = unsaved {
-            self.save(key, &token).await.ok();
+        match unsaved {
+            Some((token, None)) => {
+                self.save(key, &token).await.ok();
+            }
+            Some((token, Some(fence))) => {
+                match self.inner.store.save_fenced(key, &token, fence).await {
+                    Ok(true) => {
+                        self.lock_unsaved().remove(key);
+                    }
+                    Ok(false) => {
+                        tracing::warn!(
+                            "a refreshed user token kept in memory lost to a login or logout made meanwhile; dropped"
+                        );
+                        self.lock_unsaved().remove(key);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "saving a user token kept in memory failed again");
+                    }
+                }
+            }
+            None => {}
         }
         let token = self.current(key).await?.ok_or_else(|| {
             Error::auth(
@@ -495,7 +518,15 @@ impl UserTokens {
                 ),
             ));
         };
-        let e = match self.request_refresh(&refresh_token).await {
+        // Within the lease: past it another process may take over and spend the same
+        // refresh token.
+        let refreshed =
+            tokio::time::timeout(REFRESH_DEADLINE, self.request_refresh(&refresh_token))
+                .await
+                .unwrap_or(Err(Error::Timeout {
+                    after: REFRESH_DEADLINE,
+                }));
+        let e = match refreshed {
             Ok(fresh) => return self.save_refreshed(key, fresh, fence, &refresh_token).await,
             Err(e) => e,
         };
@@ -511,12 +542,19 @@ impl UserTokens {
                 "user refresh token refused; the user must authorize again"
             );
             self.lock_unsaved().remove(key);
-            // Forget it only if it is still the dead one (another process may have saved a
-            // new token meanwhile).
-            if let Ok(Some(stored)) = self.inner.store.load(key).await
-                && stored.refresh_token() == Some(&refresh_token)
-                && let Err(store) = self.inner.store.remove(key).await
-            {
+            // Forget it only if it is still the dead one: under the lease, atomically (a
+            // login elsewhere since makes the fence stale); unfenced, if the store still
+            // holds it.
+            let removed = match fence {
+                Some(fence) => self.inner.store.remove_fenced(key, fence).await.map(|_| ()),
+                None => match self.inner.store.load(key).await {
+                    Ok(Some(stored)) if stored.refresh_token() == Some(&refresh_token) => {
+                        self.inner.store.remove(key).await
+                    }
+                    other => other.map(|_| ()),
+                },
+            };
+            if let Err(store) = removed {
                 tracing::warn!(error = %store, "removing a dead user token from the store failed");
             }
             return Err(e);
@@ -615,12 +653,16 @@ impl UserTokens {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "saving a refreshed user token failed; kept in memory and saved again on the next call");
-                self.lock_unsaved().insert(key.to_owned(), fresh.clone());
+                self.lock_unsaved()
+                    .insert(key.to_owned(), (fresh.clone(), Some(fence)));
                 Ok(fresh)
             }
             Ok(false) => match self.inner.store.load(key).await {
                 Ok(Some(stored)) if stored.refresh_token() == Some(spent) => {
-                    self.save(key, &fresh).await.ok();
+                    // Only a later lease happened (this refresh outlived its own, e.g. the
+                    // process was paused): save the only live token under a new lease,
+                    // which a login or logout in between would make stale.
+                    self.save_under_new_lease(key, &fresh, spent).await;
                     Ok(fresh)
                 }
                 Ok(Some(stored)) if stored.is_unexpired(SystemTime::now()) => Ok(stored),
@@ -633,6 +675,25 @@ impl UserTokens {
                 Err(e) => Err(store_error("load", key, &e)),
             },
         }
+    }
+
+    /// Saves `fresh` under a lease of its own if the store still holds the refresh token
+    /// `spent` once the lease is granted; else (the lease is held elsewhere, or a login or
+    /// logout came first) keeps what the store holds, with a warning.
+    async fn save_under_new_lease(&self, key: &str, fresh: &UserToken, spent: &SecretString) {
+        let store = &self.inner.store;
+        let Ok(Some(fence)) = store.lease(key, USER_LEASE).await else {
+            tracing::warn!(
+                "a refreshed user token outlived its lease and another process holds it now; not saved"
+            );
+            return;
+        };
+        let still_spent =
+            matches!(store.load(key).await, Ok(Some(t)) if t.refresh_token() == Some(spent));
+        if still_spent && !matches!(store.save_fenced(key, fresh, fence).await, Ok(true)) {
+            tracing::warn!("a refreshed user token that outlived its lease could not be saved");
+        }
+        store.release(key, fence).await.ok();
     }
 
     /// After 20073 (refresh token already used): the token another process refreshed and
@@ -684,7 +745,7 @@ impl UserTokens {
 
     /// The token for `key`: one not yet saved, else the store's.
     async fn current(&self, key: &str) -> Result<Option<UserToken>> {
-        if let Some(token) = self.lock_unsaved().get(key).cloned() {
+        if let Some((token, _)) = self.lock_unsaved().get(key).cloned() {
             return Ok(Some(token));
         }
         self.inner
@@ -704,13 +765,14 @@ impl UserTokens {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "saving a user token failed; kept in memory and saved again on the next call");
-                self.lock_unsaved().insert(key.to_owned(), token.clone());
+                self.lock_unsaved()
+                    .insert(key.to_owned(), (token.clone(), None));
                 Err(store_error("save", key, &e))
             }
         }
     }
 
-    fn lock_unsaved(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserToken>> {
+    fn lock_unsaved(&self) -> std::sync::MutexGuard<'_, HashMap<String, (UserToken, Option<u64>)>> {
         self.inner.unsaved.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

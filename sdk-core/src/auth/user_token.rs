@@ -171,10 +171,11 @@ pub trait UserTokenStore: Send + Sync + fmt::Debug + 'static {
     /// (the caller then watches the store for the token that process saves, and asks
     /// again). An error makes the caller refresh on its own, unfenced.
     ///
-    /// A store shared between processes implements the three methods together: a granted
+    /// A store shared between processes implements these methods together: a granted
     /// lease, and every [`save`](Self::save) and [`remove`](Self::remove) (a login or a
     /// logout), make all fences granted before it stale, so that
-    /// [`save_fenced`](Self::save_fenced) with one of them writes nothing. Within one
+    /// [`save_fenced`](Self::save_fenced) or [`remove_fenced`](Self::remove_fenced) with one
+    /// of them changes nothing. Within one
     /// process [`UserTokens`](crate::UserTokens) already refreshes each key once at a time,
     /// so a store of one process grants every lease with fence 0 (the default).
     fn lease<'a>(
@@ -191,6 +192,19 @@ pub trait UserTokenStore: Send + Sync + fmt::Debug + 'static {
     fn release<'a>(&'a self, key: &'a str, fence: u64) -> BoxFuture<'a, Result<(), CacheError>> {
         let _ = (key, fence);
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Removes `key` (its refresh token was refused for good) only while `fence` is the
+    /// latest fence for `key`, as [`save_fenced`](Self::save_fenced) writes: `Ok(false)`
+    /// when a login or logout happened meanwhile, which stands. The default removes
+    /// unconditionally.
+    fn remove_fenced<'a>(
+        &'a self,
+        key: &'a str,
+        fence: u64,
+    ) -> BoxFuture<'a, Result<bool, CacheError>> {
+        let _ = fence;
+        Box::pin(async move { self.remove(key).await.map(|()| true) })
     }
 
     /// Saves a refreshed `token` under `key` only while `fence` is the latest fence for

@@ -38,7 +38,12 @@ impl MemoryPaceStore {
         if wait > max_wait {
             return Reservation::Refused { wait };
         }
-        map.insert(key.to_owned(), tat + rate.interval);
+        // `Rate` holds intervals to a year; an `Instant` that far out cannot overflow, and
+        // if it could, the slot would stay where it is.
+        map.insert(
+            key.to_owned(),
+            tat.checked_add(rate.interval).unwrap_or(tat),
+        );
         Reservation::Granted { wait }
     }
 

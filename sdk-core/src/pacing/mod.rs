@@ -55,6 +55,8 @@ const JITTER_ALLOWANCE: Duration = Duration::from_millis(10);
 /// assert_eq!(Rate::per_second(5).interval(), Duration::from_millis(200));
 /// assert_eq!(Rate::per_minute(1000).interval(), Duration::from_millis(60));
 /// assert_eq!(Rate::per_second(0).interval(), Duration::from_secs(1)); // at least 1
+/// // Rounded up: 3 a second never become 4.
+/// assert_eq!(Rate::per(3, Duration::from_secs(1)).interval(), Duration::from_nanos(333_333_334));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Rate {
@@ -79,14 +81,19 @@ impl Rate {
         Rate::per(n, Duration::from_secs(60))
     }
 
-    /// `n` per `period` (`n` of 0 counts as 1; a zero period paces nothing).
+    /// `n` per `period` (`n` of 0 counts as 1; a zero period paces nothing). The interval
+    /// is rounded up to the nanosecond, so that `n` never become `n + 1`, and held to at
+    /// most a year.
     pub const fn per(n: u32, period: Duration) -> Rate {
-        let n = if n == 0 { 1 } else { n };
+        const YEAR_NS: u128 = 365 * 86_400 * 1_000_000_000;
+        let n = if n == 0 { 1 } else { n as u128 };
+        let mut ns = period.as_nanos().div_ceil(n);
+        if ns > YEAR_NS {
+            ns = YEAR_NS;
+        }
         Rate {
-            interval: match period.checked_div(n) {
-                Some(d) => d,
-                None => Duration::ZERO,
-            },
+            // At most a year in nanoseconds: fits a u64.
+            interval: Duration::from_nanos(ns as u64),
             burst: 1,
         }
     }
@@ -279,12 +286,53 @@ impl Pacer {
     /// [`Error::Paced`] if it is further away than [`max_wait`](Self::max_wait).
     /// Cancelling the wait gives no slot back (the slot passes unused).
     pub async fn acquire(&self, key: &str, rate: Rate) -> Result<()> {
+        self.acquire_all(&[(key, rate)]).await
+    }
+
+    /// Waits for a slot under every key at once: reserves one under each, then waits for
+    /// the furthest, so that each key's operation goes no earlier than its slot. If a key's
+    /// slot is past the bound, fails with [`Error::Paced`] for it; the slots already
+    /// reserved under the keys before it pass unused.
+    pub async fn acquire_all<K: AsRef<str>>(&self, keys: &[(K, Rate)]) -> Result<()> {
+        let mut longest = Duration::ZERO;
+        for (key, rate) in keys {
+            let key = key.as_ref();
+            if rate.interval.is_zero() {
+                continue;
+            }
+            match self.reserve(key, *rate).await {
+                Reservation::Granted { wait } => longest = longest.max(wait),
+                Reservation::Refused { wait } => {
+                    return Err(Error::Paced(Box::new(PaceError {
+                        key: key.to_owned(),
+                        rate: *rate,
+                        wait,
+                        max_wait: self.max_wait,
+                    })));
+                }
+            }
+        }
+        if !longest.is_zero() {
+            tokio::time::sleep(longest).await;
+        }
+        Ok(())
+    }
+
+    /// One reservation: in the store, and in this process's own as well when the store is
+    /// shared (so that pacing alone after a store failure knows the slots taken before).
+    async fn reserve(&self, key: &str, rate: Rate) -> Reservation {
         let padded = Rate {
             interval: rate.interval.saturating_add(self.jitter),
             ..rate
         };
-        let reserved = match self.store.reserve(key, padded, self.max_wait).await {
-            Ok(r) => r,
+        let shared = !std::ptr::addr_eq(Arc::as_ptr(&self.store), Arc::as_ptr(&self.local));
+        match self.store.reserve(key, padded, self.max_wait).await {
+            Ok(reserved) => {
+                if shared && matches!(reserved, Reservation::Granted { .. }) {
+                    let _ = self.local.reserve(key, padded, Duration::MAX).await;
+                }
+                reserved
+            }
             Err(e) => {
                 tracing::warn!(error = %e, key, "shared pace store failed; pacing in this process");
                 self.local
@@ -294,20 +342,64 @@ impl Pacer {
                         wait: Duration::ZERO,
                     })
             }
-        };
-        match reserved {
-            Reservation::Granted { wait } => {
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
-                Ok(())
-            }
-            Reservation::Refused { wait } => Err(Error::Paced(Box::new(PaceError {
-                key: key.to_owned(),
-                rate,
-                wait,
-                max_wait: self.max_wait,
-            }))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn several_keys_wait_for_the_furthest_slot_and_a_refusal_names_its_key() {
+        block_on(async {
+            let pacer = Pacer::new()
+                .jitter_allowance(Duration::ZERO)
+                .max_wait(Duration::from_millis(250));
+            let chat = Rate::per_second(5);
+            let api = Rate::per_second(10);
+            // The chat's next slot is 200 ms away, the API's 100 ms: the call waits 200.
+            pacer
+                .acquire_all(&[("chat", chat), ("api", api)])
+                .await
+                .unwrap();
+            pacer.acquire("api", api).await.unwrap(); // now 100 ms away, waited for
+            let started = tokio::time::Instant::now();
+            pacer
+                .acquire_all(&[("api", api), ("chat", chat)])
+                .await
+                .unwrap();
+            let waited = started.elapsed();
+            assert!(waited >= Duration::from_millis(90), "{waited:?}");
+            // Two at once: the first takes the chat's slot 200 ms away; the second's, 400
+            // ms away, is past the bound (its API slot was fine): refused for "chat".
+            let both = [("api", api), ("chat", chat)];
+            let (first, second) =
+                tokio::join!(pacer.acquire("chat", chat), pacer.acquire_all(&both));
+            first.unwrap();
+            match second {
+                Err(Error::Paced(e)) => {
+                    assert_eq!(e.key, "chat");
+                    assert!(e.wait > Duration::from_millis(250), "{e:?}");
+                    assert!(e.to_string().contains("\"chat\""), "{e}");
+                }
+                other => panic!("{other:?}"),
+            }
+            // A zero interval paces nothing, jitter allowance or not.
+            let free = Pacer::new();
+            for _ in 0..100 {
+                free.acquire("k", Rate::per(5, Duration::ZERO))
+                    .await
+                    .unwrap();
+            }
+        });
     }
 }

@@ -114,8 +114,8 @@ impl Runtime {
         let foreign_host = (spec.path.starts_with("https://") || spec.path.starts_with("http://"))
             && url.origin() != self.config.base.origin();
         let extra_headers = exchange::extra_headers(spec)?;
-        for (key, rate) in &spec.options.pace {
-            self.config.pacer.acquire(key, *rate).await?;
+        if !spec.options.pace.is_empty() {
+            self.config.pacer.acquire_all(&spec.options.pace).await?;
         }
         let timeout = spec.options.timeout.or(self.config.timeout);
         let mut call = Attempts {
