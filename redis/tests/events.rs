@@ -18,7 +18,7 @@ use lark_oapi_redis::{RedisDedupStore, RedisStore};
 use serde_json::json;
 
 mod common;
-use common::{WORKER, spawn_workers, var};
+use common::{WORKER, spawn_workers, var, worker_runtime};
 
 const ENCRYPT_KEY: &str = "multi-process-encrypt-key";
 const TOKEN: &str = "multi-process-verification-token";
@@ -75,11 +75,7 @@ async fn dispatcher(redis_url: &str, prefix: &str, log: Arc<Mutex<Log>>) -> Even
 /// until `DIR/stop` appears, then writes its log to `DIR/log-<pid>` and exits.
 fn http_worker() {
     let dir = PathBuf::from(var("DIR"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = worker_runtime();
     let log = Arc::new(Mutex::new(Log::default()));
     rt.block_on(async {
         let d = dispatcher(&var("REDIS_URL"), &var("PREFIX"), log.clone()).await;

@@ -9,7 +9,7 @@ use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform, RedisServer};
 use lark_oapi_redis::{RedisPaceStore, RedisStore};
 
 mod common;
-use common::{WORKER, run_workers, var, wait_for_start};
+use common::{WORKER, run_workers, var, wait_for_start, worker_runtime};
 
 const MESSAGES: &str = "/open-apis/im/v1/messages";
 const CHAT: &str = "oc_84983ff6516d731e5b5f68d4ea2e1da5";
@@ -51,11 +51,7 @@ async fn send(client: &Client, text: &str) -> lark_oapi_core::Result<()> {
 
 /// A worker: `SENDS` concurrent sends to the chat, all starting together.
 fn worker() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = worker_runtime();
     rt.block_on(async {
         let pacer = match var("SHARED").as_str() {
             "1" => shared_pacer(&var("REDIS_URL")).await,

@@ -11,7 +11,7 @@ use lark_oapi_redis::{RedisStore, RedisTokenCache};
 const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
 
 mod common;
-use common::{WORKER, run_workers, spawn_workers, var, wait_for_start};
+use common::{WORKER, run_workers, spawn_workers, var, wait_for_start, worker_runtime};
 
 async fn client(mock_url: &str, redis_url: &str, prefix: &str) -> Client {
     let store = RedisStore::builder(redis_url)
@@ -32,11 +32,7 @@ async fn client(mock_url: &str, redis_url: &str, prefix: &str) -> Client {
 fn worker() {
     let (mock_url, redis_url, prefix) = (var("MOCK_URL"), var("REDIS_URL"), var("PREFIX"));
     let calls: usize = var("CALLS").parse().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = worker_runtime();
     rt.block_on(async {
         let client = client(&mock_url, &redis_url, &prefix).await;
         wait_for_start().await;

@@ -9,7 +9,7 @@ use lark_oapi_mock::{APP_ID, APP_SECRET, Fault, MockPlatform, RedisServer};
 use lark_oapi_redis::{RedisStore, RedisUserTokenStore};
 
 mod common;
-use common::{WORKER, run_workers, var, wait_for_start};
+use common::{WORKER, run_workers, var, wait_for_start, worker_runtime};
 
 const REFRESH_PATH: &str = "/open-apis/authen/v1/oidc/refresh_access_token";
 const USER_INFO_PATH: &str = "/open-apis/authen/v1/user_info";
@@ -71,11 +71,7 @@ async fn whoami(
 /// A worker: `CALLS` concurrent calls as user `KEY`, all starting together; exits non-zero
 /// if any fails.
 fn worker() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = worker_runtime();
     rt.block_on(async {
         let client = client(&var("MOCK_URL"));
         let users = users(&client, store(&var("REDIS_URL"), &var("PREFIX")).await).await;

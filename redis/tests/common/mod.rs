@@ -17,6 +17,15 @@ pub(crate) fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// A worker's runtime: two threads, I/O and time.
+pub(crate) fn worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// The value of `key` in a worker's environment.
 pub(crate) fn var(key: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| panic!("{key} is set for workers"))
