@@ -90,8 +90,14 @@ impl AesKey {
 
     /// Decrypts base64(IV ‖ ciphertext), checking the PKCS#7 padding strictly.
     pub fn decrypt(&self, encrypted: &str) -> Result<Vec<u8>, CryptoError> {
+        self.decrypt_bytes(encrypted.trim().as_bytes())
+    }
+
+    /// [`AesKey::decrypt`] of base64 text given as bytes (the dispatcher's borrowed slice of
+    /// the body: the base64 decoder checks each byte, so no UTF-8 pass is needed first).
+    pub(crate) fn decrypt_bytes(&self, encrypted: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut raw = base64::engine::general_purpose::STANDARD
-            .decode(encrypted.trim())
+            .decode(encrypted.trim_ascii())
             .map_err(|_| CryptoError::Base64)?;
         if raw.len() < 32 {
             return Err(CryptoError::TooShort(raw.len()));

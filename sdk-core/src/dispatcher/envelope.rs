@@ -3,6 +3,7 @@
 //! a typed handler decodes its payload straight from the text ([`Reader`]) and no
 //! [`Value`] tree is built on the way.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use serde_json::Value;
@@ -209,21 +210,56 @@ impl Envelope {
     }
 }
 
-/// The `encrypt` string of an outer body, borrowed when it has no escapes; `None` for a
+/// The `encrypt` value of an outer body, borrowed when it has no escapes; `None` for a
 /// plain (unencrypted) body. Only `encrypt` is read, without building anything.
-pub(crate) fn sealed(body: &[u8]) -> Result<Option<std::borrow::Cow<'_, str>>, JsonError> {
+///
+/// The platform's body is exactly `{"encrypt":"<base64>"}`: that shape is taken apart
+/// directly (no UTF-8 pass over the body: the base64 decoder checks every byte of the value
+/// against its alphabet). Any other text goes through the [`Reader`].
+pub(crate) fn sealed(body: &[u8]) -> Result<Option<Cow<'_, [u8]>>, JsonError> {
+    if let Some(value) = sealed_shape(body) {
+        return Ok(Some(Cow::Borrowed(value)));
+    }
     let mut r = Reader::from_slice(body)?;
     let mut sealed = None;
     r.begin_object()?;
     while let Some(key) = r.next_key()? {
-        if key == "encrypt" && !r.absent(false)? {
-            sealed = Some(r.string()?);
+        if key == "encrypt" {
+            // `null` counts as absent (a plain body).
+            if !r.absent(false)? {
+                sealed = Some(match r.string()? {
+                    Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+                    Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+                });
+            }
         } else {
             r.skip()?;
         }
     }
     r.finish()?;
     Ok(sealed)
+}
+
+/// The value of a body that is `{"encrypt":"…"}` (JSON whitespace allowed between the
+/// tokens) with no escape in the value; `None` for any other text.
+fn sealed_shape(body: &[u8]) -> Option<&[u8]> {
+    fn ws(b: &[u8]) -> &[u8] {
+        let n = b
+            .iter()
+            .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+        &b[n..]
+    }
+    let rest = ws(body).strip_prefix(b"{")?;
+    let rest = ws(rest).strip_prefix(b"\"encrypt\"")?;
+    let rest = ws(rest).strip_prefix(b":")?;
+    let rest = ws(rest).strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    if rest[end] != b'"' {
+        return None;
+    }
+    let tail = ws(&rest[end + 1..]).strip_prefix(b"}")?;
+    ws(tail).is_empty().then_some(&rest[..end])
 }
 
 /// The envelope of a body or decrypted plaintext; `None` when it is not UTF-8 text holding
@@ -252,4 +288,57 @@ pub(crate) fn v1_fields(payload: &RawPayload) -> Result<V1Fields, JsonError> {
         }
     }
     Ok((kind, tenant, app))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(body: &str) -> Result<Option<String>, JsonError> {
+        sealed(body.as_bytes()).map(|v| v.map(|b| String::from_utf8(b.into_owned()).unwrap()))
+    }
+
+    #[test]
+    fn the_platform_s_shape_is_taken_apart_directly_with_json_whitespace() {
+        for body in [
+            r#"{"encrypt":"QUJD+/="}"#,
+            " \t\r\n{ \"encrypt\" :\n\"QUJD+/=\" } \n",
+        ] {
+            assert!(sealed_shape(body.as_bytes()).is_some(), "{body:?}");
+            assert_eq!(value(body).unwrap().as_deref(), Some("QUJD+/="));
+        }
+        // Not JSON whitespace: left to the reader, which refuses it.
+        assert!(sealed_shape(b"\x0c{\"encrypt\":\"QUJD\"}").is_none());
+        assert!(value("\x0c{\"encrypt\":\"QUJD\"}").is_err());
+    }
+
+    #[test]
+    fn other_shapes_go_through_the_reader_with_the_same_answer() {
+        for (body, want) in [
+            (r#"{"encrypt":"QU\/JD"}"#, Some("QU/JD")),
+            (r#"{"encrypt":"QUJD","extra":[1,{"a":"b"}]}"#, Some("QUJD")),
+            (r#"{"schema":"2.0","encrypt":"QUJD"}"#, Some("QUJD")),
+            (r#"{"encrypt":null}"#, None),
+            (r#"{"schema":"2.0","header":{}}"#, None),
+        ] {
+            assert!(sealed_shape(body.as_bytes()).is_none(), "{body:?}");
+            assert_eq!(value(body).unwrap().as_deref(), want, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn broken_bodies_are_errors_whichever_path_looks_first() {
+        for body in [
+            r#"{"encrypt":"QUJD"} x"#,
+            r#"{"encrypt":"QUJD""#,
+            r#"{"encrypt":"QUJD}"#,
+            r#"{"encrypt":"QUJD",}"#,
+            r#"["encrypt","QUJD"]"#,
+            r#"{"encrypt":5}"#,
+            "",
+        ] {
+            assert!(sealed_shape(body.as_bytes()).is_none(), "{body:?}");
+            assert!(value(body).is_err(), "{body:?}");
+        }
+    }
 }

@@ -471,7 +471,7 @@ impl EventDispatcher {
                         if !timestamp_fresh(ts, inner.timestamp_window) {
                             return Reply::msg(401, "stale or missing request timestamp");
                         }
-                        let decrypted = match aes.decrypt(sealed) {
+                        let decrypted = match aes.decrypt_bytes(sealed) {
                             Ok(d) => d,
                             Err(e) => return Reply::msg(400, &e.to_string()),
                         };
@@ -485,7 +485,7 @@ impl EventDispatcher {
                     // Unsigned: only a challenge may pass. Every other outcome (bad padding,
                     // not JSON, not a challenge) gets the same answer, so an unsigned sender
                     // learns nothing about the plaintext (no padding oracle).
-                    None => match aes.decrypt(sealed).ok().and_then(read_envelope) {
+                    None => match aes.decrypt_bytes(sealed).ok().and_then(read_envelope) {
                         Some(envelope) if envelope.kind.as_deref() == Some("url_verification") => {
                             envelope
                         }
