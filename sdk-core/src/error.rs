@@ -70,6 +70,9 @@ pub enum Error {
     /// limit ([`crate::pacing`]); nothing was sent.
     #[error("{0}")]
     Paced(Box<crate::pacing::PaceError>),
+    /// An event stream ([`crate::sse`]) was not one, or failed while it was read.
+    #[error("{0}")]
+    Sse(Box<crate::sse::SseError>),
     /// The long connection could not be opened or was lost for good.
     #[cfg(feature = "long-connection")]
     #[error(transparent)]
@@ -105,6 +108,7 @@ impl Error {
             Error::Api(e) => e.log_id.as_deref(),
             Error::Http(e) => e.log_id.as_deref(),
             Error::Decode(e) => e.log_id.as_deref(),
+            Error::Sse(e) => e.log_id.as_deref(),
             _ => None,
         }
     }
@@ -115,6 +119,7 @@ impl Error {
             Error::Api(e) => Some(e.http_status),
             Error::Http(e) => Some(e.status),
             Error::Decode(e) => Some(e.status),
+            Error::Sse(e) => Some(e.http_status),
             _ => None,
         }
     }
@@ -135,6 +140,10 @@ impl Error {
             Error::Api(e) => e.is_retryable(),
             Error::Http(e) => ErrorClass::of(0, e.status) != ErrorClass::Final,
             Error::Transport(_) | Error::Timeout { .. } => true,
+            Error::Sse(e) => matches!(
+                e.kind,
+                crate::sse::SseErrorKind::IdleTimeout(_) | crate::sse::SseErrorKind::EndedMidEvent
+            ),
             _ => false,
         }
     }
@@ -161,7 +170,15 @@ impl Error {
 
     /// Whether the call ran out of time.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. })
+        match self {
+            Error::Timeout { .. } => true,
+            Error::Sse(e) => matches!(
+                e.kind,
+                crate::sse::SseErrorKind::IdleTimeout(_)
+                    | crate::sse::SseErrorKind::TotalTimeout(_)
+            ),
+            _ => false,
+        }
     }
 
     pub(crate) fn auth(kind: AuthErrorKind, message: impl Into<String>) -> Self {

@@ -50,6 +50,7 @@ mod page;
 mod request;
 mod response;
 mod secret;
+pub mod sse;
 mod unknown;
 
 pub use auth::{

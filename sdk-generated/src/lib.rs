@@ -45,7 +45,7 @@ pub use lark_oapi_core::{
     Paginator, PermissionViolation, RawRequest, RawResponse, RequestOptions, RequestSpec, Response,
     ResponseFuture, Result, RetryPolicy, SecretString, TokenCache, TokenLocation, TokenTypes,
     TransportError, USER_AGENT, UnknownValue, UserToken, UserTokenStore, UserTokens,
-    UserTokensBuilder, card, codes, from_value, pacing, reqwest, to_value,
+    UserTokensBuilder, card, codes, from_value, pacing, reqwest, sse, to_value,
 };
 #[cfg(feature = "events")]
 pub use lark_oapi_core::{dispatcher, event_crypto};

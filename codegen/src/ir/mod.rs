@@ -330,6 +330,7 @@ impl Ir {
             "bot_kit",
             "pacing",
             "redis",
+            "sse",
         ]);
         for entry in &specs.projects.projects {
             let module = project_scope.claim(&names::snake_ident(&entry.name));

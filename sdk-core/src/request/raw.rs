@@ -14,6 +14,7 @@ use crate::page::Paginator;
 use crate::request::RequestSpec;
 use crate::request::options::RequestOptions;
 use crate::response::{RawResponse, Response};
+use crate::sse::{SseOptions, SseStream};
 
 /// A request to any endpoint, built fluently and sent with one of the `send` methods. The
 /// per-call options (tokens, tenant key, headers, timeout, retries) are
@@ -131,6 +132,17 @@ impl RawRequest {
     /// Sends a download request.
     pub async fn download(self) -> Result<Download> {
         self.client.download(&self.spec).await
+    }
+
+    /// Sends the call and reads its answer as server-sent events, with the default
+    /// [`SseOptions`]; see [`crate::sse`].
+    pub async fn sse(self) -> Result<SseStream> {
+        self.sse_with(SseOptions::default()).await
+    }
+
+    /// [`RawRequest::sse`] with its deadlines, event size limit and `Last-Event-ID`.
+    pub async fn sse_with(self, options: SseOptions) -> Result<SseStream> {
+        self.client.sse(&self.spec, &options).await
     }
 
     /// Pages through a list endpoint; see [`Paginator`].

@@ -172,9 +172,35 @@ pub(crate) fn fault_from_json(v: &Value) -> Result<Fault, String> {
                 .to_owned(),
             error: v.get("error").cloned().filter(|e| !e.is_null()),
         },
+        "event_stream" => Fault::EventStream {
+            steps: v
+                .get("steps")
+                .and_then(Value::as_array)
+                .ok_or("event_stream fault needs \"steps\" (array)")?
+                .iter()
+                .map(sse_step_from_json)
+                .collect::<Result<_, _>>()?,
+        },
         other => return Err(format!("unknown fault kind {other:?}")),
     };
     Ok(fault)
+}
+
+/// One step of an `event_stream` fault: `{"send": "text"}`, `{"wait_ms": N}` or
+/// `{"cut": true}`.
+fn sse_step_from_json(v: &Value) -> Result<crate::SseStep, String> {
+    if let Some(text) = v.get("send").and_then(Value::as_str) {
+        return Ok(crate::SseStep::Send(text.to_owned()));
+    }
+    if let Some(ms) = v.get("wait_ms").and_then(Value::as_u64) {
+        return Ok(crate::SseStep::Wait(Duration::from_millis(ms)));
+    }
+    if v.get("cut").and_then(Value::as_bool) == Some(true) {
+        return Ok(crate::SseStep::Cut);
+    }
+    Err(format!(
+        "an event_stream step is {{\"send\": text}}, {{\"wait_ms\": n}} or {{\"cut\": true}}, not {v}"
+    ))
 }
 
 #[cfg(test)]
@@ -203,6 +229,21 @@ mod tests {
                 ..
             })
         ));
+        match fault_from_json(&json!({"kind":"event_stream","steps":[
+            {"send":"data: a\n\n"},{"wait_ms":5},{"cut":true}
+        ]})) {
+            Ok(Fault::EventStream { steps }) => assert_eq!(
+                steps,
+                [
+                    crate::SseStep::Send("data: a\n\n".into()),
+                    crate::SseStep::Wait(Duration::from_millis(5)),
+                    crate::SseStep::Cut,
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(fault_from_json(&json!({"kind":"event_stream","steps":[{"say":"x"}]})).is_err());
+        assert!(fault_from_json(&json!({"kind":"event_stream"})).is_err());
         assert!(fault_from_json(&json!({"kind":"nope"})).is_err());
         assert!(fault_from_json(&json!({})).is_err());
         assert!(fault_from_json(&json!({"kind":"server_error","status":70000})).is_err());

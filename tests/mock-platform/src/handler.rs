@@ -541,6 +541,7 @@ async fn apply_fault(ctx: &Ctx<'_>, path: &str, wildcard: bool) -> Option<Respon
             msg,
             error,
         } => Some(ctx.error(status_or_500(http_status), code, &msg, error)),
+        Fault::EventStream { steps } => Some(event_stream(steps)),
         Fault::File { name, body } => {
             let mut resp = Response::new(Body::from(body));
             let headers = resp.headers_mut();
@@ -555,6 +556,38 @@ async fn apply_fault(ctx: &Ctx<'_>, path: &str, wildcard: bool) -> Option<Respon
             Some(resp)
         }
     }
+}
+
+/// A `text/event-stream` answer whose body follows `steps`.
+fn event_stream(steps: Vec<crate::SseStep>) -> Response {
+    use crate::SseStep;
+    let body = futures_util::stream::unfold(steps.into_iter(), |mut steps| async move {
+        loop {
+            match steps.next()? {
+                SseStep::Send(text) => return Some((Ok(Bytes::from(text)), steps)),
+                SseStep::Wait(d) => tokio::time::sleep(d).await,
+                SseStep::Cut => {
+                    // hyper aborts the connection on a body error without flushing what it
+                    // holds: give it time to write what was sent before the cut.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock: cut");
+                    // Nothing follows the error: hyper drops the connection mid-body.
+                    return Some((Err(cut), Vec::new().into_iter()));
+                }
+            }
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    let headers = resp.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    resp
 }
 
 /// The `/open-apis/auth/v3/*` endpoints (POST, JSON bodies, no Authorization).

@@ -10,6 +10,8 @@
 //! * a handful of real APIs: sending / replying to / updating messages, paginated
 //!   lists, multipart uploads and streamed binary downloads;
 //! * an echo handler for every other `/open-apis/` path;
+//! * scripted server-sent-event answers on any path ([`Fault::EventStream`]: events,
+//!   comments, multi-line data, slow drips, silence and cut connections);
 //! * the long connection (WebSocket mode): `POST /callback/ws/endpoint` and
 //!   the upgrade on `GET /callback/ws/connect`, speaking the protobuf
 //!   [`frame`] protocol — push events with [`MockPlatform::ws_push_event`],
@@ -26,7 +28,7 @@
 //! | endpoint | does |
 //! | --- | --- |
 //! | `GET /__mock/requests`, `POST /__mock/reset` | the request log; forget it and every queued fault |
-//! | `POST /__mock/faults` `{"path", "fault": {"kind", ..}}` | queue a [`Fault`] |
+//! | `POST /__mock/faults` `{"path", "fault": {"kind", ..}}` | queue a [`Fault`] (`event_stream` with `"steps": [{"send": text}, {"wait_ms": n}, {"cut": true}]` scripts a server-sent-events answer) |
 //! | `POST /__mock/revoke_tokens`, `/__mock/token_expire` `{"secs"}`, `/__mock/app_ticket` `{"ticket"}`, `/__mock/list_size` `{"path","total"}` | tokens and lists |
 //! | `POST /__mock/ws/events` `{"event", "type": "event"\|"card"}` | push an event over the long connection; answers its `message_id` |
 //! | `GET /__mock/ws/acks`, `/__mock/ws/delivered`, `/__mock/ws/stats` | what clients acknowledged, and the server's counters |
@@ -593,6 +595,13 @@ pub enum Fault {
         /// The file's bytes.
         body: Vec<u8>,
     },
+    /// HTTP 200 with `Content-Type: text/event-stream` and a body written step by step
+    /// (server-sent events): bytes, pauses, and a cut connection.
+    EventStream {
+        /// What the body does, in order; after the last step the body ends normally
+        /// (unless a [`SseStep::Cut`] ended it first).
+        steps: Vec<SseStep>,
+    },
     /// An arbitrary platform error.
     Api {
         /// HTTP status of the answer (500 when it is not a valid status).
@@ -605,6 +614,19 @@ pub enum Fault {
         /// (e.g. `{"field_violations":[...]}`), stored under `error.details` otherwise.
         error: Option<serde_json::Value>,
     },
+}
+
+/// One step of a [`Fault::EventStream`] body.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseStep {
+    /// Writes these bytes as one chunk (e.g. `"data: hi\n\n"`, or half an event).
+    Send(String),
+    /// Writes nothing for that long (a slow drip, or a silent stream).
+    Wait(Duration),
+    /// Breaks the connection: the body never ends properly (the client sees a transport
+    /// error after what was sent).
+    Cut,
 }
 
 /// A request as the mock received it.

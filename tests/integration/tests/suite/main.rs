@@ -21,6 +21,7 @@ mod pagination;
 mod request;
 mod retry;
 mod secrets;
+mod sse;
 mod tls;
 mod typed;
 mod user_tokens;
