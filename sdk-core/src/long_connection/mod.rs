@@ -34,6 +34,7 @@
 //! `NO_PROXY`, as HTTP `CONNECT` tunnels; override with [`LongConnectionBuilder::proxy`].
 
 pub mod frame;
+mod lifecycle;
 mod session;
 mod transport;
 
@@ -44,6 +45,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use lifecycle::Lifecycle;
+pub use lifecycle::{ConnectionState, LifecycleEvent};
 
 use crate::client::Client;
 use crate::dispatcher::EventDispatcher;
@@ -242,9 +246,37 @@ pub struct LongConnectionBuilder {
     max_in_flight: usize,
     shutdown_grace: Duration,
     settings: ClientConfig,
+    lifecycle: Lifecycle,
 }
 
 impl LongConnectionBuilder {
+    /// Calls `f` with each [`LifecycleEvent`] and the [`ConnectionState`] it leaves, in
+    /// order, from the connection's own task (keep it short; hand work to a channel). The
+    /// first attempt's events happen inside [`LongConnection::start`]. A panic in `f` is
+    /// caught and logged.
+    ///
+    /// ```no_run
+    /// # async fn run(client: lark_oapi_core::Client, dispatcher: lark_oapi_core::dispatcher::EventDispatcher) -> Result<(), lark_oapi_core::long_connection::LongConnectionError> {
+    /// use lark_oapi_core::long_connection::{LifecycleEvent, LongConnection};
+    /// let connection = LongConnection::builder(&client, dispatcher)
+    ///     .on_lifecycle(|event, state| match event {
+    ///         LifecycleEvent::Error { message, fatal: true } => eprintln!("long connection down for good: {message}"),
+    ///         other => println!("long connection: {other:?} -> {state:?}"),
+    ///     })
+    ///     .build()
+    ///     .start()
+    ///     .await?;
+    /// println!("{:?}", connection.state()); // Connected
+    /// # Ok(()) }
+    /// ```
+    pub fn on_lifecycle(
+        mut self,
+        f: impl Fn(&LifecycleEvent, ConnectionState) + Send + Sync + 'static,
+    ) -> Self {
+        self.lifecycle = Lifecycle::new(Some(Arc::new(f)));
+        self
+    }
+
     /// Settings used until the server sends its own (which replace them): the platform's
     /// defaults are [`ClientConfig::default`]. Set a short reconnect interval and no jitter
     /// here if a failed first attempt should be retried quickly.
@@ -424,6 +456,7 @@ pub struct LongConnectionHandle {
     stop: ShutdownSignal,
     task: JoinHandle<Result<(), LongConnectionError>>,
     counters: Arc<Counters>,
+    lifecycle: Lifecycle,
 }
 
 /// Stops a running long connection from anywhere; cheap to clone.
@@ -440,6 +473,18 @@ impl ShutdownSignal {
 }
 
 impl LongConnectionHandle {
+    /// Where the connection stands now.
+    pub fn state(&self) -> ConnectionState {
+        self.lifecycle.state()
+    }
+
+    /// The state as it changes (a `tokio` watch: `changed().await`, then `borrow()`; quick
+    /// changes between two looks are seen as the last one, use
+    /// [`LongConnectionBuilder::on_lifecycle`] to see every step).
+    pub fn state_changes(&self) -> watch::Receiver<ConnectionState> {
+        self.lifecycle.watch()
+    }
+
     /// Counters of the connection so far.
     pub fn stats(&self) -> ConnectionStats {
         self.counters.snapshot()
@@ -487,6 +532,7 @@ impl LongConnection {
             max_in_flight: 256,
             shutdown_grace: Duration::from_secs(10),
             settings: ClientConfig::default(),
+            lifecycle: Lifecycle::new(None),
         }
     }
 
@@ -526,12 +572,30 @@ impl LongConnection {
             draining_until: None,
             outage_attempts: 0,
             in_flight_bytes: Arc::default(),
+            lifecycle: b.lifecycle,
+            ready: false,
         };
+        let lifecycle = supervisor.lifecycle.clone();
+        lifecycle.emit(LifecycleEvent::Connecting);
         let first = match supervisor.connect().await {
-            Ok(socket) => Some(socket),
-            Err(e) if e.is_fatal() || !supervisor.auto_reconnect => return Err(e),
+            Ok(socket) => {
+                supervisor.ready = true;
+                lifecycle.emit(LifecycleEvent::Ready);
+                Some(socket)
+            }
+            Err(e) if e.is_fatal() || !supervisor.auto_reconnect => {
+                lifecycle.emit(LifecycleEvent::Error {
+                    message: e.to_string(),
+                    fatal: true,
+                });
+                return Err(e);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "long connection: first attempt failed; retrying");
+                lifecycle.emit(LifecycleEvent::Error {
+                    message: e.to_string(),
+                    fatal: false,
+                });
                 None
             }
         };
@@ -540,6 +604,7 @@ impl LongConnection {
             stop: ShutdownSignal { tx: Arc::new(tx) },
             task,
             counters,
+            lifecycle,
         })
     }
 }

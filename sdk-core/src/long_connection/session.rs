@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::frame::{Frame, METHOD_CONTROL, METHOD_DATA, Reassembly};
+use super::lifecycle::{ConnectionState, Lifecycle, LifecycleEvent};
 use super::transport::{self, Endpoint, Proxy, Socket};
 use super::{ClientConfig, Counters, LongConnectionError};
 use crate::config::Config;
@@ -95,6 +96,10 @@ pub(crate) struct Supervisor {
     pub(crate) outage_attempts: u32,
     /// Payload bytes held by running handlers.
     pub(crate) in_flight_bytes: Arc<std::sync::atomic::AtomicUsize>,
+    /// The state and the user's lifecycle callback.
+    pub(crate) lifecycle: Lifecycle,
+    /// A connection was open once (the next one is a reconnection).
+    pub(crate) ready: bool,
 }
 
 /// Gives back a handler's payload bytes when it ends (or is stopped).
@@ -154,6 +159,12 @@ impl Supervisor {
         let mut reason = String::from("the first connection attempt failed");
         let result = loop {
             if *self.stop.borrow() {
+                // Stopped before the first connection was served: it closes here.
+                if next.take().is_some() {
+                    self.counters.connected.store(false, Ordering::Relaxed);
+                    self.lifecycle
+                        .disconnected("shut down".into(), ConnectionState::Idle);
+                }
                 break Ok(());
             }
             let conn = match next.take() {
@@ -161,18 +172,41 @@ impl Supervisor {
                 None if !self.auto_reconnect => {
                     break Err(LongConnectionError::Disconnected(reason));
                 }
-                None => match self.reconnect(&reason).await {
-                    Ok(Some(conn)) => conn,
-                    Ok(None) => break Ok(()),
-                    Err(e) => break Err(e),
-                },
+                None => {
+                    self.lifecycle.emit(LifecycleEvent::Reconnecting {
+                        reason: reason.clone(),
+                    });
+                    match self.reconnect(&reason).await {
+                        Ok(Some(conn)) => {
+                            let ready = std::mem::replace(&mut self.ready, true);
+                            self.lifecycle.emit(if ready {
+                                LifecycleEvent::Reconnected
+                            } else {
+                                LifecycleEvent::Ready
+                            });
+                            conn
+                        }
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                }
             };
             let opened = Instant::now();
             let ended = self.serve(conn).await;
             self.counters.connected.store(false, Ordering::Relaxed);
             match ended {
-                Ended::Shutdown => break Ok(()),
+                Ended::Shutdown => {
+                    self.lifecycle
+                        .disconnected("shut down".into(), ConnectionState::Idle);
+                    break Ok(());
+                }
                 Ended::Dropped(why) => {
+                    let next = if self.auto_reconnect {
+                        ConnectionState::Reconnecting
+                    } else {
+                        ConnectionState::Failed
+                    };
+                    self.lifecycle.disconnected(why.clone(), next);
                     let lived = opened.elapsed();
                     if lived >= HEALTHY_AFTER {
                         self.outage_attempts = 0;
@@ -200,8 +234,15 @@ impl Supervisor {
         })
         .await;
         self.handlers.shutdown().await;
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "long connection stopped");
+        match &result {
+            Err(e) => {
+                tracing::error!(error = %e, "long connection stopped");
+                self.lifecycle.emit(LifecycleEvent::Error {
+                    message: e.to_string(),
+                    fatal: true,
+                });
+            }
+            Ok(()) => self.lifecycle.emit(LifecycleEvent::Stopped),
         }
         result
     }
@@ -261,6 +302,10 @@ impl Supervisor {
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, attempt = attempts, "long connection: reconnect failed");
+                    self.lifecycle.emit(LifecycleEvent::Error {
+                        message: e.to_string(),
+                        fatal: false,
+                    });
                     last = e;
                 }
             }

@@ -482,3 +482,132 @@ async fn without_auto_reconnect_a_failed_first_attempt_is_returned() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn the_lifecycle_is_observed_step_by_step_from_connect_to_a_fatal_refusal() {
+    use lark_oapi::long_connection::{ConnectionState as S, LifecycleEvent as E};
+    let (mock, client) = setup().await;
+    fast(&mock);
+    let seen: Arc<Mutex<Vec<(E, S)>>> = Arc::default();
+    let record = seen.clone();
+    let conn = connection(&client, recording().0)
+        .on_lifecycle(move |event, state| record.lock().unwrap().push((event.clone(), state)))
+        .build()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(conn.state(), S::Connected);
+    let mut changes = conn.state_changes();
+    assert_eq!(*changes.borrow_and_update(), S::Connected);
+
+    // Dropped by the server: reconnected.
+    mock.ws_drop_connections();
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_stats().connections_opened == 2
+            && m.ws_stats().live_connections == 1)
+            .await
+    );
+    tokio::time::timeout(WAIT, async {
+        while *changes.borrow_and_update() != S::Connected || seen.lock().unwrap().len() < 5 {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("reconnected");
+
+    // Dropped again, and the next handshake is refused for good (403).
+    mock.ws_refuse_handshakes(403, None, 1);
+    mock.ws_drop_connections();
+    let err = tokio::time::timeout(WAIT, conn_wait(conn))
+        .await
+        .expect("ends")
+        .unwrap_err();
+    assert!(err.is_fatal(), "{err}");
+
+    let seen = seen.lock().unwrap().clone();
+    let steps: Vec<(&str, S)> = seen
+        .iter()
+        .map(|(event, state)| {
+            let name = match event {
+                E::Connecting => "connecting",
+                E::Ready => "ready",
+                E::Disconnected { .. } => "disconnected",
+                E::Reconnecting { .. } => "reconnecting",
+                E::Reconnected => "reconnected",
+                E::Error { fatal: true, .. } => "fatal error",
+                E::Error { .. } => "error",
+                E::Stopped => "stopped",
+                _ => "other",
+            };
+            (name, *state)
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("connecting", S::Connecting),
+            ("ready", S::Connected),
+            ("disconnected", S::Reconnecting),
+            ("reconnecting", S::Reconnecting),
+            ("reconnected", S::Connected),
+            ("disconnected", S::Reconnecting),
+            ("reconnecting", S::Reconnecting),
+            ("fatal error", S::Failed),
+        ],
+        "{seen:#?}"
+    );
+    match &seen[7].0 {
+        E::Error { message, .. } => assert!(message.contains("403"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_shutdown_ends_in_idle_and_a_fatal_first_attempt_in_failed() {
+    use lark_oapi::long_connection::{ConnectionState as S, LifecycleEvent as E};
+    let (mock, client) = setup().await;
+    let seen: Arc<Mutex<Vec<(E, S)>>> = Arc::default();
+    let record = seen.clone();
+    let conn = connection(&client, recording().0)
+        .on_lifecycle(move |event, state| {
+            record.lock().unwrap().push((event.clone(), state));
+            // A panicking callback never takes the connection down.
+            assert!(!matches!(event, E::Ready), "the callback panics on purpose");
+        })
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let mut changes = conn.state_changes();
+    let stop = conn.shutdown_signal();
+    stop.shutdown();
+    conn_wait(conn).await.unwrap();
+    assert_eq!(*changes.borrow_and_update(), S::Idle);
+    let states: Vec<S> = seen.lock().unwrap().iter().map(|(_, s)| *s).collect();
+    assert_eq!(states, [S::Connecting, S::Connected, S::Idle, S::Idle]);
+    assert!(matches!(seen.lock().unwrap()[3].0, E::Stopped));
+
+    let seen: Arc<Mutex<Vec<(E, S)>>> = Arc::default();
+    let record = seen.clone();
+    mock.ws_refuse_handshakes(403, None, 1);
+    let err = connection(&client, recording().0)
+        .on_lifecycle(move |event, state| record.lock().unwrap().push((event.clone(), state)))
+        .build()
+        .start()
+        .await
+        .unwrap_err();
+    assert!(err.is_fatal());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], (E::Connecting, S::Connecting));
+    assert!(
+        matches!(&seen[1], (E::Error { fatal: true, .. }, S::Failed)),
+        "{seen:?}"
+    );
+}
+
+async fn conn_wait(
+    conn: lark_oapi::long_connection::LongConnectionHandle,
+) -> Result<(), LongConnectionError> {
+    conn.wait().await
+}
