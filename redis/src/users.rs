@@ -150,6 +150,7 @@ fn encode(token: &UserToken) -> String {
         "refresh_token": token.refresh_token().map(|t| t.expose()),
         "refresh_expires_at_ns": token.refresh_expires_at().map(unix_ns),
         "scope": token.scope(),
+        "flow": token.flow().as_str(),
     })
     .to_string()
 }
@@ -169,6 +170,10 @@ fn decode(text: &str) -> Option<UserToken> {
     }
     if let Some(scope) = v["scope"].as_str() {
         token = token.with_scope(scope);
+    }
+    // Written before the flow was kept: the OIDC default.
+    if let Some(flow) = v["flow"].as_str() {
+        token = token.with_flow(lark_oapi_core::UserTokenFlow::from_name(flow));
     }
     Some(token)
 }
@@ -372,6 +377,11 @@ mod tests {
         assert_eq!(decode(&encode(&token)), Some(token));
         let bare = UserToken::new("u-2", now);
         assert_eq!(decode(&encode(&bare)), Some(bare));
+        let oauth2 = UserToken::new("u-3", now).with_flow(lark_oapi_core::UserTokenFlow::OAuth2);
+        assert_eq!(
+            decode(&encode(&oauth2)).unwrap().flow(),
+            lark_oapi_core::UserTokenFlow::OAuth2
+        );
         assert_eq!(decode("{\"access_token\":1}"), None);
         assert_eq!(decode("not json"), None);
     }

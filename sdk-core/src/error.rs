@@ -70,6 +70,10 @@ pub enum Error {
     /// limit ([`crate::pacing`]); nothing was sent.
     #[error("{0}")]
     Paced(Box<crate::pacing::PaceError>),
+    /// An OAuth 2 endpoint refused, in OAuth style (`error`, `error_description`, and the
+    /// platform's numeric `code`): the v2 token endpoint, the device flow.
+    #[error("{0}")]
+    OAuth(Box<OAuthError>),
     /// An event stream ([`crate::sse`]) was not one, or failed while it was read.
     #[error("{0}")]
     Sse(Box<crate::sse::SseError>),
@@ -92,6 +96,7 @@ impl Error {
     pub fn code(&self) -> Option<i64> {
         match self {
             Error::Api(e) => Some(e.code),
+            Error::OAuth(e) => e.code,
             #[cfg(feature = "long-connection")]
             Error::LongConnection(e) => match **e {
                 crate::long_connection::LongConnectionError::Endpoint { code, .. } => code,
@@ -109,6 +114,7 @@ impl Error {
             Error::Http(e) => e.log_id.as_deref(),
             Error::Decode(e) => e.log_id.as_deref(),
             Error::Sse(e) => e.log_id.as_deref(),
+            Error::OAuth(e) => e.log_id.as_deref(),
             _ => None,
         }
     }
@@ -120,6 +126,7 @@ impl Error {
             Error::Http(e) => Some(e.status),
             Error::Decode(e) => Some(e.status),
             Error::Sse(e) => Some(e.http_status),
+            Error::OAuth(e) => Some(e.http_status),
             _ => None,
         }
     }
@@ -140,6 +147,10 @@ impl Error {
             Error::Api(e) => e.is_retryable(),
             Error::Http(e) => ErrorClass::of(0, e.status) != ErrorClass::Final,
             Error::Transport(_) | Error::Timeout { .. } => true,
+            Error::OAuth(e) => !matches!(
+                ErrorClass::of(e.code.unwrap_or(0), e.http_status),
+                ErrorClass::Final | ErrorClass::TokenRejected
+            ),
             Error::Sse(e) => matches!(
                 e.kind,
                 crate::sse::SseErrorKind::IdleTimeout(_) | crate::sse::SseErrorKind::EndedMidEvent
@@ -154,6 +165,21 @@ impl Error {
     pub fn requires_user_authorization(&self) -> bool {
         match self {
             Error::Auth(e) => e.kind == AuthErrorKind::UserAuthorizationRequired,
+            // The grant (a code, a refresh token, a device code) can never work again.
+            Error::OAuth(e) => {
+                matches!(
+                    e.error.as_str(),
+                    "invalid_grant" | "access_denied" | "expired_token"
+                ) || e.code.is_some_and(|c| {
+                    matches!(
+                        c,
+                        codes::REFRESH_TOKEN_INVALID
+                            | codes::REFRESH_TOKEN_EXPIRED
+                            | codes::REFRESH_TOKEN_REVOKED
+                            | codes::REFRESH_TOKEN_USED
+                    )
+                })
+            }
             Error::Api(e) => matches!(
                 e.code,
                 codes::REFRESH_TOKEN_INVALID
@@ -428,6 +454,42 @@ pub struct ErrorHelp {
     pub description: String,
 }
 
+/// A refusal in OAuth style (RFC 6749 §5.2), as the v2 token endpoint and the device flow
+/// answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OAuthError {
+    /// The OAuth error, e.g. `invalid_grant`, `invalid_client`, `authorization_pending`.
+    pub error: String,
+    /// What the platform said about it.
+    pub error_description: String,
+    /// The platform's numeric code, when it sent one (e.g. 20073: refresh token used).
+    pub code: Option<i64>,
+    /// The HTTP status of the answer.
+    pub http_status: u16,
+    /// The log id.
+    pub log_id: Option<String>,
+    /// Which request.
+    pub request: String,
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OAuth error {}", self.error)?;
+        if let Some(code) = self.code {
+            write!(f, " (code {code})")?;
+        }
+        if !self.error_description.is_empty() {
+            write!(f, ": {}", self.error_description)?;
+        }
+        write!(f, " [{}, HTTP {}", self.request, self.http_status)?;
+        if let Some(log_id) = &self.log_id {
+            write!(f, ", log_id {log_id}")?;
+        }
+        f.write_str("]")
+    }
+}
+
 /// An HTTP error status whose body is not the platform's JSON envelope.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -537,6 +599,9 @@ pub enum AuthErrorKind {
     /// The user must log in again: no user token is stored for them, or it expired and
     /// cannot be refreshed.
     UserAuthorizationRequired,
+    /// The `state` an OAuth callback brought back is not the login's: the callback does
+    /// not belong to the session (a forged or mixed-up redirect).
+    StateMismatch,
 }
 
 /// Credentials needed for the call are missing or unusable.

@@ -45,6 +45,7 @@ pub mod event_crypto;
 mod file;
 #[cfg(feature = "long-connection")]
 pub mod long_connection;
+pub mod oauth;
 pub mod pacing;
 mod page;
 mod request;
@@ -55,14 +56,14 @@ mod unknown;
 
 pub use auth::{
     BoxFuture, CacheError, MemoryTokenCache, MemoryUserTokenStore, TokenCache, TokenTypes,
-    UserToken, UserTokenStore, UserTokens, UserTokensBuilder,
+    UserToken, UserTokenFlow, UserTokenStore, UserTokens, UserTokensBuilder,
 };
 pub use call::{CallOptions, DownloadFuture, ResponseFuture};
 pub use client::Client;
 pub use config::{AppType, Config, ConfigBuilder, Domain, HelpdeskCredential, USER_AGENT};
 pub use error::{
     ApiError, AuthError, AuthErrorKind, DecodeError, Error, ErrorDetail, ErrorHelp, FieldViolation,
-    HttpError, PermissionViolation, Result, TransportError, codes,
+    HttpError, OAuthError, PermissionViolation, Result, TransportError, codes,
 };
 pub use file::download::{ByteStream, Download};
 pub use file::upload::{DEFAULT_FILE_NAME, FilePart, Multipart};

@@ -331,6 +331,7 @@ impl Ir {
             "pacing",
             "redis",
             "sse",
+            "oauth",
         ]);
         for entry in &specs.projects.projects {
             let module = project_scope.claim(&names::snake_ident(&entry.name));

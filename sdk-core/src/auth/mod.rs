@@ -2,12 +2,13 @@
 
 mod cache;
 pub(crate) mod manager;
+pub(crate) mod oauth2;
 mod user;
 mod user_token;
 
 pub use cache::{BoxFuture, CacheError, MemoryTokenCache, TokenCache};
 pub use user::{UserTokens, UserTokensBuilder};
-pub use user_token::{MemoryUserTokenStore, UserToken, UserTokenStore};
+pub use user_token::{MemoryUserTokenStore, UserToken, UserTokenFlow, UserTokenStore};
 
 use std::fmt;
 

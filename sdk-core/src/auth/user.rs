@@ -141,22 +141,23 @@ struct RefreshGrant<'a> {
     refresh_token: &'a str,
 }
 
+/// A token endpoint's answer (OIDC `data`, or the whole body on the v2 endpoint).
 #[derive(Deserialize)]
-struct GrantResponse {
+pub(crate) struct GrantResponse {
     #[serde(default)]
     access_token: String,
     #[serde(default)]
     expires_in: i64,
     #[serde(default)]
     refresh_token: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "refresh_token_expires_in")]
     refresh_expires_in: Option<i64>,
     #[serde(default)]
     scope: Option<String>,
 }
 
 impl GrantResponse {
-    fn into_token(self, issued_at: SystemTime) -> Result<UserToken> {
+    pub(crate) fn into_token(self, issued_at: SystemTime) -> Result<UserToken> {
         if self.access_token.is_empty() {
             return Err(Error::auth(
                 AuthErrorKind::TokenMissingInResponse,
@@ -520,12 +521,14 @@ impl UserTokens {
         };
         // Within the lease: past it another process may take over and spend the same
         // refresh token.
-        let refreshed =
-            tokio::time::timeout(REFRESH_DEADLINE, self.request_refresh(&refresh_token))
-                .await
-                .unwrap_or(Err(Error::Timeout {
-                    after: REFRESH_DEADLINE,
-                }));
+        let refreshed = tokio::time::timeout(
+            REFRESH_DEADLINE,
+            self.request_refresh(&token, &refresh_token),
+        )
+        .await
+        .unwrap_or(Err(Error::Timeout {
+            after: REFRESH_DEADLINE,
+        }));
         let e = match refreshed {
             Ok(fresh) => return self.save_refreshed(key, fresh, fence, &refresh_token).await,
             Err(e) => e,
@@ -711,7 +714,14 @@ impl UserTokens {
         None
     }
 
-    async fn request_refresh(&self, refresh_token: &SecretString) -> Result<UserToken> {
+    async fn request_refresh(
+        &self,
+        token: &UserToken,
+        refresh_token: &SecretString,
+    ) -> Result<UserToken> {
+        if token.flow() == crate::UserTokenFlow::OAuth2 {
+            return super::oauth2::refresh(&self.inner.client, token, refresh_token, None).await;
+        }
         self.grant(
             OIDC_REFRESH_ACCESS_TOKEN,
             &RefreshGrant {
@@ -720,6 +730,11 @@ impl UserTokens {
             },
         )
         .await
+    }
+
+    /// The client the tokens are for.
+    pub(crate) fn client(&self) -> &Client {
+        &self.inner.client
     }
 
     /// Posts a grant to a token endpoint with the app's app_access_token. The answer holds

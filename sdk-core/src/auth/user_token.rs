@@ -33,6 +33,39 @@ pub struct UserToken {
     refresh_token: Option<SecretString>,
     refresh_expires_at: Option<SystemTime>,
     scope: Option<String>,
+    flow: UserTokenFlow,
+}
+
+/// Which authorization flow issued a user token: it is refreshed on that flow's endpoint
+/// (a refresh token of one is refused by the other's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UserTokenFlow {
+    /// The OIDC endpoints (`/open-apis/authen/v1/oidc/*`, with the app's app_access_token):
+    /// [`UserTokens::exchange_code`](crate::UserTokens::exchange_code).
+    #[default]
+    Oidc,
+    /// OAuth 2 on the v2 token endpoint (`/open-apis/authen/v2/oauth/token`, with the app's
+    /// id and secret): the PKCE login of [`crate::oauth`] and the device flow.
+    OAuth2,
+}
+
+impl UserTokenFlow {
+    /// `"oidc"` or `"oauth2"`, for stores that persist it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserTokenFlow::Oidc => "oidc",
+            UserTokenFlow::OAuth2 => "oauth2",
+        }
+    }
+
+    /// The flow named by [`as_str`](Self::as_str); anything else is the OIDC default.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "oauth2" => UserTokenFlow::OAuth2,
+            _ => UserTokenFlow::Oidc,
+        }
+    }
 }
 
 impl UserToken {
@@ -44,7 +77,20 @@ impl UserToken {
             refresh_token: None,
             refresh_expires_at: None,
             scope: None,
+            flow: UserTokenFlow::Oidc,
         }
+    }
+
+    /// Marks which flow issued the token (default [`UserTokenFlow::Oidc`]); a store that
+    /// persists tokens keeps it ([`flow`](Self::flow)).
+    pub fn with_flow(mut self, flow: UserTokenFlow) -> Self {
+        self.flow = flow;
+        self
+    }
+
+    /// Which flow issued the token, and so where it is refreshed.
+    pub fn flow(&self) -> UserTokenFlow {
+        self.flow
     }
 
     /// Adds the refresh token and the time it expires.
@@ -118,6 +164,7 @@ impl fmt::Debug for UserToken {
             .field("refresh_token", &self.refresh_token)
             .field("refresh_expires_at", &self.refresh_expires_at)
             .field("scope", &self.scope)
+            .field("flow", &self.flow)
             .finish()
     }
 }

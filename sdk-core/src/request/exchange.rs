@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::error::{
-    ApiError, ErrorDetail, ErrorHelp, FieldViolation, HttpError, PermissionViolation,
+    ApiError, ErrorDetail, ErrorHelp, FieldViolation, HttpError, OAuthError, PermissionViolation,
     TransportError, excerpt, value_text,
 };
 use crate::error::{Error, ErrorClass, Result};
@@ -383,6 +383,23 @@ fn head_of(body: &[u8]) -> Option<Head> {
     })
 }
 
+/// `error` and `error_description` of an OAuth-style refusal (RFC 6749 §5.2: `error` is a
+/// string; the platform's envelopes carry an object there).
+fn oauth_fields(body: &[u8]) -> Option<(String, String)> {
+    #[derive(Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        error: serde_json::Value,
+        #[serde(default)]
+        error_description: serde_json::Value,
+    }
+    let raw = serde_json::from_slice::<Raw>(body).ok()?;
+    let serde_json::Value::String(error) = raw.error else {
+        return None;
+    };
+    Some((error, value_text(raw.error_description).unwrap_or_default()))
+}
+
 /// How an attempt that failed with `class` is retried.
 fn backoff(class: ErrorClass, rate_limit_wait: impl FnOnce() -> Option<Duration>) -> Retry {
     let (rate_limit_wait, needs_idempotent) = match class {
@@ -414,7 +431,25 @@ fn classify(
             .filter(|s| *s > 0)
             .map(Duration::from_secs)
     };
-    match head_of(&body) {
+    let head = head_of(&body);
+    let failed = !status.is_success() || head.as_ref().is_some_and(|h| h.code != 0);
+    if failed && let Some((error, error_description)) = oauth_fields(&body) {
+        let numeric = head.as_ref().map(|h| h.code).filter(|c| *c != 0);
+        let retry = match ErrorClass::of(numeric.unwrap_or(0), code) {
+            ErrorClass::TokenRejected => Retry::No,
+            class => backoff(class, rate_limit_wait),
+        };
+        let e = OAuthError {
+            error,
+            error_description,
+            code: numeric,
+            http_status: code,
+            log_id,
+            request: request_label(spec),
+        };
+        return Err((Error::OAuth(Box::new(e)), retry));
+    }
+    match head {
         Some(head) if head.code == 0 && status.is_success() => {
             Ok(Delivered::Buffered(RawResponse {
                 status: code,

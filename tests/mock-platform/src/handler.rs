@@ -307,6 +307,22 @@ async fn dispatch(ctx: &Ctx<'_>, req: Request, received_at: Instant) -> Response
         }
         return crate::webhook::handle(ctx, &incoming, &decode_segment(token));
     }
+    // OAuth 2: the authorize step and the v2 token endpoint take no Authorization.
+    let oauth = match (incoming.method.as_str(), incoming.path.as_str()) {
+        ("GET", crate::oauth::AUTHORIZE_PATH) => {
+            Some(crate::oauth::authorize as fn(&Ctx<'_>, &Incoming) -> Response)
+        }
+        ("POST", crate::oauth::TOKEN_PATH) => {
+            Some(crate::oauth::token as fn(&Ctx<'_>, &Incoming) -> Response)
+        }
+        _ => None,
+    };
+    if let Some(endpoint) = oauth {
+        if let Some(resp) = apply_fault(ctx, &incoming.path, false).await {
+            return resp;
+        }
+        return endpoint(ctx, &incoming);
+    }
     let auth_path = is_auth_path(&incoming.path);
     if auth_path && incoming.method == "POST" {
         if let Some(resp) = apply_fault(ctx, &incoming.path, false).await {

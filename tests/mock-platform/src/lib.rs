@@ -7,6 +7,10 @@
 //!   apps), with real expiry and revocation;
 //! * authorization checks on every other `/open-apis/` path, answering the
 //!   platform's error codes (99991661, 99991663, 99991664, 99991668, 99991671);
+//! * OAuth 2 with PKCE: the authorize step (`GET /open-apis/authen/v1/authorize`, which
+//!   redirects back at once with a code bound to the challenge, as if the user approved)
+//!   and the v2 token endpoint (verifier checked, refresh tokens rotated, scopes narrowed,
+//!   OAuth-style refusals);
 //! * a handful of real APIs: sending / replying to / updating messages, paginated
 //!   lists, multipart uploads and streamed binary downloads;
 //! * an echo handler for every other `/open-apis/` path;
@@ -69,6 +73,7 @@ pub mod crypto;
 pub mod frame;
 mod handler;
 mod messages;
+mod oauth;
 mod redis_server;
 mod server;
 mod state;
@@ -92,6 +97,7 @@ pub use crate::callback::{
     send_callback_spread,
 };
 pub use crate::cardkit::{CardOp, CardState, ELEMENT_TEXT_LIMIT, OPS_PER_SEC};
+pub use crate::oauth::OAUTH_USER;
 pub use crate::redis_server::RedisServer;
 pub use crate::webhook::{WEBHOOK_BODY_LIMIT, WebhookConfig, webhook_sign};
 pub use crate::ws::{NACK_REDELIVERY_DELAY, WS_SERVICE_ID, WsAck, WsClientConfig, WsStats};
@@ -226,6 +232,11 @@ impl MockPlatform {
     /// authorization check succeeded.
     pub fn push_fault(&self, path: &str, fault: Fault) {
         self.shared.push_fault(path, fault);
+    }
+
+    /// The user who approves OAuth 2 authorizations from now on (`None`: [`OAUTH_USER`]).
+    pub fn set_oauth_user(&self, open_id: Option<&str>) {
+        crate::state::lock(&self.shared.oauth).set_user(open_id.map(str::to_owned));
     }
 
     /// Puts `host` into the connection URLs the endpoint hands out, instead of `localhost`

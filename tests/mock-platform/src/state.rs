@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) ws: WsState,
     /// Login codes and user tokens.
     pub(crate) users: UserAuth,
+    /// Codes of the OAuth 2 authorize step.
+    pub(crate) oauth: Mutex<crate::oauth::OAuthCodes>,
     /// Sent messages.
     pub(crate) messages: crate::messages::Store,
     /// CardKit card entities.
@@ -117,6 +119,7 @@ impl Shared {
                 format!("ws://{ws_host}")
             }),
             users: UserAuth::new(),
+            oauth: Mutex::default(),
             messages: Default::default(),
             cards: Default::default(),
             hooks: Default::default(),

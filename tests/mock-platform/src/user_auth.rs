@@ -28,7 +28,22 @@ struct Grant {
     expires_at: Instant,
     revoked: bool,
     used: bool,
+    /// The scopes granted (refresh tokens).
+    scope: String,
+    /// Issued by the v2 (OAuth 2) endpoint: refused by the OIDC one, and the other way round.
+    oauth2: bool,
 }
+
+/// Tokens the v2 endpoint issued.
+pub(crate) struct Issued {
+    pub(crate) access: String,
+    pub(crate) access_expire: i64,
+    pub(crate) refresh: Option<String>,
+    pub(crate) refresh_expire: i64,
+}
+
+/// The scope the OIDC endpoints grant.
+const OIDC_SCOPE: &str = "contact:user.base:readonly offline_access";
 
 #[derive(Debug)]
 struct Grants {
@@ -77,6 +92,8 @@ impl UserAuth {
                 expires_at: Instant::now() + CODE_LIFETIME,
                 revoked: false,
                 used: false,
+                scope: OIDC_SCOPE.into(),
+                oauth2: false,
             },
         );
     }
@@ -121,15 +138,20 @@ impl UserAuth {
         Ok(grant.open_id.clone())
     }
 
-    /// A new access token and refresh token for `open_id`, as the response `data`.
-    fn issue_tokens(&self, g: &mut Grants, open_id: &str, seq: u64, salt: &str) -> Value {
-        let access = format!("{ISSUED_USER_TOKEN_PREFIX}{salt}g{seq}");
-        let refresh = format!("ur-mock{salt}g{seq}");
+    /// Records a new access token (and refresh token) for `open_id`.
+    fn record(
+        g: &mut Grants,
+        open_id: &str,
+        tokens: [Option<&String>; 2],
+        scope: &str,
+        oauth2: bool,
+    ) {
         let (access_expire, refresh_expire) = (g.access_expire, g.refresh_expire);
         for (map, token, expire) in [
-            (&mut g.access, &access, access_expire),
-            (&mut g.refresh, &refresh, refresh_expire),
+            (&mut g.access, tokens[0], access_expire),
+            (&mut g.refresh, tokens[1], refresh_expire),
         ] {
+            let Some(token) = token else { continue };
             map.insert(
                 token.clone(),
                 Grant {
@@ -137,16 +159,81 @@ impl UserAuth {
                     expires_at: after(expire),
                     revoked: false,
                     used: false,
+                    scope: scope.to_owned(),
+                    oauth2,
                 },
             );
         }
+    }
+
+    /// Tokens of the v2 endpoint for `open_id` (a refresh token only when `offline`).
+    pub(crate) fn issue_oauth(
+        &self,
+        open_id: &str,
+        scope: &str,
+        offline: bool,
+        seq: u64,
+        salt: &str,
+    ) -> Issued {
+        let mut g = lock(&self.grants);
+        let access = format!("{ISSUED_USER_TOKEN_PREFIX}{salt}o{seq}");
+        let refresh = offline.then(|| format!("ur-mock{salt}o{seq}"));
+        Self::record(
+            &mut g,
+            open_id,
+            [Some(&access), refresh.as_ref()],
+            scope,
+            true,
+        );
+        Issued {
+            access,
+            access_expire: g.access_expire,
+            refresh,
+            refresh_expire: g.refresh_expire,
+        }
+    }
+
+    /// Spends a refresh token of the v2 endpoint: who it was for and what it granted.
+    pub(crate) fn spend_refresh(&self, token: &str) -> Result<(String, String), Refusal> {
+        let mut g = lock(&self.grants);
+        g.refreshes += 1;
+        let now = Instant::now();
+        let grant = match g.refresh.get_mut(token) {
+            Some(grant) if grant.oauth2 => grant,
+            _ => return Err((20026, "refresh token invalid")),
+        };
+        if grant.revoked {
+            return Err((20064, "refresh token revoked"));
+        }
+        if grant.used {
+            return Err((20073, "refresh token already used"));
+        }
+        if now >= grant.expires_at {
+            return Err((20037, "refresh token expired"));
+        }
+        grant.used = true;
+        Ok((grant.open_id.clone(), grant.scope.clone()))
+    }
+
+    /// A new access token and refresh token for `open_id`, as the response `data`.
+    fn issue_tokens(&self, g: &mut Grants, open_id: &str, seq: u64, salt: &str) -> Value {
+        let access = format!("{ISSUED_USER_TOKEN_PREFIX}{salt}g{seq}");
+        let refresh = format!("ur-mock{salt}g{seq}");
+        let (access_expire, refresh_expire) = (g.access_expire, g.refresh_expire);
+        Self::record(
+            g,
+            open_id,
+            [Some(&access), Some(&refresh)],
+            OIDC_SCOPE,
+            false,
+        );
         json!({
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": access_expire,
             "refresh_token": refresh,
             "refresh_expires_in": refresh_expire,
-            "scope": "contact:user.base:readonly offline_access",
+            "scope": OIDC_SCOPE,
         })
     }
 }
@@ -186,7 +273,9 @@ pub(crate) fn grant(ctx: &Ctx<'_>, req: &Incoming, refresh: bool) -> Response {
         (&mut g.codes, (20007, "authorization code invalid"))
     };
     let refusal = match map.get_mut(secret) {
+        // A refresh token of the v2 endpoint is not one of these.
         None => Some(unknown),
+        Some(grant) if grant.oauth2 => Some(unknown),
         Some(grant) if grant.revoked => Some((20064, "refresh token revoked")),
         Some(grant) if grant.used => Some(if refresh {
             (20073, "refresh token already used")

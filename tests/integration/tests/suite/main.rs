@@ -16,6 +16,7 @@ mod event_endpoint_hostile;
 mod files;
 mod long_connection;
 mod long_connection_soak;
+mod oauth;
 mod ordering;
 mod pagination;
 mod request;

@@ -1,0 +1,142 @@
+//! The OAuth 2 grants of the v2 token endpoint (`POST /open-apis/authen/v2/oauth/token`):
+//! authorization code with a PKCE verifier, refresh with rotation. The endpoint takes the
+//! app's id and secret in the body (no app token), answers the token fields at the top level,
+//! and refuses in OAuth style (`error`, `error_description`, with the platform's numeric
+//! `code`): [`Error::OAuth`](crate::Error::OAuth).
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::CallOptions as _;
+use crate::auth::user::GrantResponse;
+use crate::client::Client;
+use crate::error::Result;
+use crate::secret::SecretString;
+use crate::{Method, TokenTypes, UserToken, UserTokenFlow};
+
+/// The v2 token endpoint, on the open platform host.
+pub(crate) const OAUTH_TOKEN_PATH: &str = "/open-apis/authen/v2/oauth/token";
+
+#[derive(Serialize)]
+struct Grant<'a> {
+    grant_type: &'static str,
+    client_id: &'a str,
+    client_secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect_uri: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_verifier: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+}
+
+impl<'a> Grant<'a> {
+    fn new(client: &'a Client, grant_type: &'static str) -> Self {
+        let config = &client.inner.config;
+        Self {
+            grant_type,
+            client_id: &config.app_id,
+            client_secret: config.app_secret.expose(),
+            code: None,
+            redirect_uri: None,
+            code_verifier: None,
+            refresh_token: None,
+            scope: None,
+        }
+    }
+}
+
+/// Posts `grant` and reads the token it answers (marked [`UserTokenFlow::OAuth2`]).
+async fn post(client: &Client, grant: &Grant<'_>) -> Result<UserToken> {
+    let issued_at = SystemTime::now();
+    // A grant the token service failed (20050) is tried once more: that failure does not
+    // spend a single-use refresh token or code.
+    let mut retry = client.inner.config.retry.clone();
+    retry.max_retries = retry.max_retries.min(1);
+    let raw = client
+        .request(Method::POST, OAUTH_TOKEN_PATH)
+        .token_types(TokenTypes::NONE)
+        .retry_policy(retry)
+        .json(grant)
+        .send_raw()
+        .await?;
+    Ok(raw
+        .decode_secret::<GrantResponse>(false)?
+        .into_token(issued_at)?
+        .with_flow(UserTokenFlow::OAuth2))
+}
+
+/// Exchanges an authorization `code` with its PKCE `verifier` and the `redirect_uri` the
+/// authorization used.
+pub(crate) async fn exchange_code(
+    client: &Client,
+    code: &str,
+    verifier: &SecretString,
+    redirect_uri: &str,
+) -> Result<UserToken> {
+    let mut grant = Grant::new(client, "authorization_code");
+    grant.code = Some(code);
+    grant.code_verifier = Some(verifier.expose());
+    grant.redirect_uri = Some(redirect_uri);
+    post(client, &grant).await
+}
+
+/// Refreshes `old` with its refresh token (rotated: the answer's replaces it; an answer
+/// without one keeps the old one and its expiry), optionally narrowed to `scope`.
+pub(crate) async fn refresh(
+    client: &Client,
+    old: &UserToken,
+    refresh_token: &SecretString,
+    scope: Option<&str>,
+) -> Result<UserToken> {
+    let mut grant = Grant::new(client, "refresh_token");
+    grant.refresh_token = Some(refresh_token.expose());
+    grant.scope = scope;
+    let fresh = post(client, &grant).await?;
+    Ok(keep_refresh_token(fresh, old))
+}
+
+/// `fresh`, with `old`'s refresh token and scope where the answer left them out.
+fn keep_refresh_token(fresh: UserToken, old: &UserToken) -> UserToken {
+    let mut fresh = fresh;
+    if fresh.refresh_token().is_none()
+        && let (Some(refresh), Some(until)) = (old.refresh_token(), old.refresh_expires_at())
+    {
+        fresh = fresh.with_refresh_token(refresh.clone(), until);
+    }
+    if fresh.scope().is_none()
+        && let Some(scope) = old.scope()
+    {
+        fresh = fresh.with_scope(scope);
+    }
+    fresh
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn an_answer_without_a_refresh_token_keeps_the_old_one() {
+        let now = SystemTime::now();
+        let old = UserToken::new("u-old", now)
+            .with_refresh_token("ur-old", now + Duration::from_secs(60))
+            .with_scope("a b");
+        let kept = keep_refresh_token(UserToken::new("u-new", now), &old);
+        assert_eq!(kept.refresh_token().unwrap().expose(), "ur-old");
+        assert_eq!(kept.refresh_expires_at(), old.refresh_expires_at());
+        assert_eq!(kept.scope(), Some("a b"));
+        let rotated = UserToken::new("u-new", now)
+            .with_refresh_token("ur-new", now)
+            .with_scope("a");
+        let kept = keep_refresh_token(rotated, &old);
+        assert_eq!(kept.refresh_token().unwrap().expose(), "ur-new");
+        assert_eq!(kept.scope(), Some("a"));
+    }
+}
