@@ -164,7 +164,10 @@ impl Error {
     /// or already used, the login code is bad, or the user has not granted a needed scope.
     pub fn requires_user_authorization(&self) -> bool {
         match self {
-            Error::Auth(e) => e.kind == AuthErrorKind::UserAuthorizationRequired,
+            Error::Auth(e) => matches!(
+                e.kind,
+                AuthErrorKind::UserAuthorizationRequired | AuthErrorKind::DeviceCodeExpired
+            ),
             // The grant (a code, a refresh token, a device code) can never work again.
             Error::OAuth(e) => {
                 matches!(
@@ -602,6 +605,8 @@ pub enum AuthErrorKind {
     /// The `state` an OAuth callback brought back is not the login's: the callback does
     /// not belong to the session (a forged or mixed-up redirect).
     StateMismatch,
+    /// A device login's code expired before the user approved it: start again.
+    DeviceCodeExpired,
 }
 
 /// Credentials needed for the call are missing or unusable.

@@ -33,6 +33,8 @@ struct Grant<'a> {
     refresh_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_code: Option<&'a str>,
 }
 
 impl<'a> Grant<'a> {
@@ -47,17 +49,26 @@ impl<'a> Grant<'a> {
             code_verifier: None,
             refresh_token: None,
             scope: None,
+            device_code: None,
         }
     }
 }
 
 /// Posts `grant` and reads the token it answers (marked [`UserTokenFlow::OAuth2`]).
 async fn post(client: &Client, grant: &Grant<'_>) -> Result<UserToken> {
-    let issued_at = SystemTime::now();
     // A grant the token service failed (20050) is tried once more: that failure does not
     // spend a single-use refresh token or code.
     let mut retry = client.inner.config.retry.clone();
     retry.max_retries = retry.max_retries.min(1);
+    post_with(client, grant, retry).await
+}
+
+async fn post_with(
+    client: &Client,
+    grant: &Grant<'_>,
+    retry: crate::RetryPolicy,
+) -> Result<UserToken> {
+    let issued_at = SystemTime::now();
     let raw = client
         .request(Method::POST, OAUTH_TOKEN_PATH)
         .token_types(TokenTypes::NONE)
@@ -99,6 +110,16 @@ pub(crate) async fn refresh(
     grant.scope = scope;
     let fresh = post(client, &grant).await?;
     Ok(keep_refresh_token(fresh, old))
+}
+
+/// Polls once for a device code's token (RFC 8628 §3.4); pending and the like come back
+/// as [`Error::OAuth`](crate::Error::OAuth).
+pub(crate) async fn device_token(client: &Client, device_code: &str) -> Result<UserToken> {
+    let mut grant = Grant::new(client, "urn:ietf:params:oauth:grant-type:device_code");
+    grant.device_code = Some(device_code);
+    let mut grant_retry = client.inner.config.retry.clone();
+    grant_retry.max_retries = 0;
+    post_with(client, &grant, grant_retry).await
 }
 
 /// `fresh`, with `old`'s refresh token and scope where the answer left them out.

@@ -52,6 +52,8 @@ pub struct RequestOptions {
     pub(crate) retry: Option<RetryPolicy>,
     /// Keys to pace the call under, with their rates (the client's pacer).
     pub(crate) pace: Vec<(String, Rate)>,
+    /// `base64(id:secret)` sent as HTTP Basic instead of a token (SDK-internal calls only).
+    pub(crate) basic_auth: Option<SecretString>,
 }
 
 impl fmt::Debug for RequestOptions {

@@ -299,6 +299,20 @@ impl Runtime {
     /// Picks the token for this attempt (see `RequestOptions` for the precedence).
     async fn authorization(&self, spec: &RequestSpec, foreign_host: bool) -> Result<Option<Auth>> {
         let o = &spec.options;
+        // HTTP Basic with the app's credentials (the OAuth device authorization): set by the
+        // SDK itself, never by a caller's header.
+        if let Some(basic) = &o.basic_auth {
+            let mut header =
+                HeaderValue::from_str(&format!("Basic {}", basic.expose())).map_err(|_| {
+                    Error::InvalidRequest("the app credentials are not header text".into())
+                })?;
+            header.set_sensitive(true);
+            return Ok(Some(Auth {
+                header,
+                fetched: None,
+                user: None,
+            }));
+        }
         if let Some(given) = o
             .user_access_token
             .as_ref()

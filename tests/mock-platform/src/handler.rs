@@ -164,6 +164,8 @@ pub(crate) struct Incoming {
     pub(crate) body_len: u64,
     pub(crate) multipart: Option<MultipartOutcome>,
     pub(crate) auth: Option<AuthInfo>,
+    /// The `Authorization` header as sent.
+    pub(crate) authorization: Option<String>,
 }
 
 impl Incoming {
@@ -284,6 +286,7 @@ async fn dispatch(ctx: &Ctx<'_>, req: Request, received_at: Instant) -> Response
         body_len,
         multipart,
         auth: None,
+        authorization: authorization.clone(),
     };
 
     if ws_upgrade.is_some() || incoming.path == crate::ws::WS_ENDPOINT_PATH {
@@ -294,6 +297,26 @@ async fn dispatch(ctx: &Ctx<'_>, req: Request, received_at: Instant) -> Response
             Some(upgrade) => crate::ws::connect(ctx.sh, upgrade, &incoming.query),
             None => crate::ws::endpoint(ctx, &incoming.method, &incoming.body),
         };
+    }
+    // OAuth 2: the authorize step, the v2 token endpoint and the device authorization take
+    // no token.
+    let oauth = match (incoming.method.as_str(), incoming.path.as_str()) {
+        ("GET", crate::oauth::AUTHORIZE_PATH) => {
+            Some(crate::oauth::authorize as fn(&Ctx<'_>, &Incoming) -> Response)
+        }
+        ("POST", crate::oauth::TOKEN_PATH) => {
+            Some(crate::oauth::token as fn(&Ctx<'_>, &Incoming) -> Response)
+        }
+        ("POST", crate::oauth::DEVICE_PATH) => {
+            Some(crate::oauth::device_authorization as fn(&Ctx<'_>, &Incoming) -> Response)
+        }
+        _ => None,
+    };
+    if let Some(endpoint) = oauth {
+        if let Some(resp) = apply_fault(ctx, &incoming.path, false).await {
+            return resp;
+        }
+        return endpoint(ctx, &incoming);
     }
     if !incoming.path.starts_with("/open-apis/") {
         if let Some(resp) = apply_fault(ctx, &incoming.path, false).await {
@@ -306,22 +329,6 @@ async fn dispatch(ctx: &Ctx<'_>, req: Request, received_at: Instant) -> Response
             return resp;
         }
         return crate::webhook::handle(ctx, &incoming, &decode_segment(token));
-    }
-    // OAuth 2: the authorize step and the v2 token endpoint take no Authorization.
-    let oauth = match (incoming.method.as_str(), incoming.path.as_str()) {
-        ("GET", crate::oauth::AUTHORIZE_PATH) => {
-            Some(crate::oauth::authorize as fn(&Ctx<'_>, &Incoming) -> Response)
-        }
-        ("POST", crate::oauth::TOKEN_PATH) => {
-            Some(crate::oauth::token as fn(&Ctx<'_>, &Incoming) -> Response)
-        }
-        _ => None,
-    };
-    if let Some(endpoint) = oauth {
-        if let Some(resp) = apply_fault(ctx, &incoming.path, false).await {
-            return resp;
-        }
-        return endpoint(ctx, &incoming);
     }
     let auth_path = is_auth_path(&incoming.path);
     if auth_path && incoming.method == "POST" {

@@ -10,7 +10,8 @@
 //! * OAuth 2 with PKCE: the authorize step (`GET /open-apis/authen/v1/authorize`, which
 //!   redirects back at once with a code bound to the challenge, as if the user approved)
 //!   and the v2 token endpoint (verifier checked, refresh tokens rotated, scopes narrowed,
-//!   OAuth-style refusals);
+//!   OAuth-style refusals), and the device flow (`POST /oauth/v1/device_authorization`,
+//!   polls answered as [`MockPlatform::script_device_flow`] says);
 //! * a handful of real APIs: sending / replying to / updating messages, paginated
 //!   lists, multipart uploads and streamed binary downloads;
 //! * an echo handler for every other `/open-apis/` path;
@@ -97,7 +98,7 @@ pub use crate::callback::{
     send_callback_spread,
 };
 pub use crate::cardkit::{CardOp, CardState, ELEMENT_TEXT_LIMIT, OPS_PER_SEC};
-pub use crate::oauth::OAUTH_USER;
+pub use crate::oauth::{DeviceFlowScript, DevicePoll, OAUTH_USER};
 pub use crate::redis_server::RedisServer;
 pub use crate::webhook::{WEBHOOK_BODY_LIMIT, WebhookConfig, webhook_sign};
 pub use crate::ws::{NACK_REDELIVERY_DELAY, WS_SERVICE_ID, WsAck, WsClientConfig, WsStats};
@@ -232,6 +233,12 @@ impl MockPlatform {
     /// authorization check succeeded.
     pub fn push_fault(&self, path: &str, fault: Fault) {
         self.shared.push_fault(path, fault);
+    }
+
+    /// How the next device authorizations (RFC 8628) answer: their expiry and interval, and
+    /// the answers to their polls (pending, slow_down, denied, expired, then approved).
+    pub fn script_device_flow(&self, script: DeviceFlowScript) {
+        crate::state::lock(&self.shared.oauth).script_devices(script);
     }
 
     /// The user who approves OAuth 2 authorizations from now on (`None`: [`OAUTH_USER`]).

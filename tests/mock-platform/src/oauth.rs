@@ -51,6 +51,58 @@ pub(crate) struct PkceCode {
 pub(crate) struct OAuthCodes {
     codes: HashMap<String, PkceCode>,
     user: Option<String>,
+    devices: HashMap<String, DeviceGrant>,
+    device_script: Option<DeviceFlowScript>,
+}
+
+/// The device authorization path (on the accounts host; here the mock's base).
+pub(crate) const DEVICE_PATH: &str = "/oauth/v1/device_authorization";
+
+/// What the next poll of a device code is answered.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevicePoll {
+    /// `authorization_pending`: the user has not decided yet.
+    Pending,
+    /// `slow_down`: polling too fast.
+    SlowDown,
+    /// `access_denied`: the user refused (ends the flow).
+    Denied,
+    /// `expired_token` (ends the flow).
+    Expired,
+    /// The user approved: the tokens.
+    Approved,
+}
+
+/// How the next device authorizations behave; see
+/// [`MockPlatform::script_device_flow`](crate::MockPlatform::script_device_flow).
+#[derive(Debug, Clone)]
+pub struct DeviceFlowScript {
+    /// `expires_in` of the answer, in seconds.
+    pub expires_in: u64,
+    /// `interval` of the answer, in seconds.
+    pub interval: u64,
+    /// The answers to the polls, in order; after the last, polls are approved.
+    pub polls: Vec<DevicePoll>,
+}
+
+impl Default for DeviceFlowScript {
+    fn default() -> Self {
+        Self {
+            expires_in: 240,
+            interval: 5,
+            polls: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct DeviceGrant {
+    open_id: String,
+    scope: String,
+    polls: std::collections::VecDeque<DevicePoll>,
+    expires_at: Instant,
+    done: bool,
 }
 
 fn refuse(
@@ -193,6 +245,7 @@ pub(crate) fn token(ctx: &Ctx<'_>, req: &Incoming) -> Response {
             get("refresh_token"),
             f.get("scope").map(String::as_str),
         ),
+        "urn:ietf:params:oauth:grant-type:device_code" => device_grant(ctx, get("device_code")),
         other => refuse(
             ctx,
             StatusCode::BAD_REQUEST,
@@ -313,4 +366,107 @@ impl OAuthCodes {
     pub(crate) fn set_user(&mut self, open_id: Option<String>) {
         self.user = open_id;
     }
+
+    pub(crate) fn script_devices(&mut self, script: DeviceFlowScript) {
+        self.device_script = Some(script);
+    }
+}
+
+/// `POST /oauth/v1/device_authorization`: the app's id and secret as HTTP Basic, a form
+/// with `client_id` and `scope`.
+pub(crate) fn device_authorization(ctx: &Ctx<'_>, req: &Incoming) -> Response {
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{APP_ID}:{APP_SECRET}"))
+    );
+    if req.authorization.as_deref() != Some(basic.as_str()) {
+        return refuse(
+            ctx,
+            StatusCode::UNAUTHORIZED,
+            20002,
+            "invalid_client",
+            "HTTP Basic client credentials are wrong or missing",
+        );
+    }
+    let form: HashMap<String, String> = parse_query(&String::from_utf8_lossy(&req.body))
+        .into_iter()
+        .collect();
+    if form.get("client_id").map(String::as_str) != Some(APP_ID) {
+        return refuse(
+            ctx,
+            StatusCode::BAD_REQUEST,
+            20001,
+            "invalid_request",
+            "client_id is missing or differs from the credentials",
+        );
+    }
+    let mut codes = lock(&ctx.sh.oauth);
+    let script = codes.device_script.clone().unwrap_or_default();
+    let seq = ctx.sh.next_seq();
+    let device_code = format!("dev-{}-{seq}", ctx.sh.token_salt());
+    let user_code = format!("MOCK-{:04}", seq % 10_000);
+    let open_id = codes.user.clone().unwrap_or_else(|| OAUTH_USER.to_owned());
+    codes.devices.insert(
+        device_code.clone(),
+        DeviceGrant {
+            open_id,
+            scope: form.get("scope").cloned().unwrap_or_default(),
+            polls: script.polls.into_iter().collect(),
+            expires_at: Instant::now() + Duration::from_secs(script.expires_in),
+            done: false,
+        },
+    );
+    let body = json!({
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": "https://accounts.mock/device",
+        "verification_uri_complete": format!("https://accounts.mock/device?user_code={user_code}"),
+        "expires_in": script.expires_in,
+        "interval": script.interval,
+    });
+    json_response(StatusCode::OK, body.to_string().into_bytes())
+}
+
+fn device_grant(ctx: &Ctx<'_>, device_code: &str) -> Response {
+    let mut codes = lock(&ctx.sh.oauth);
+    let Some(grant) = codes.devices.get_mut(device_code) else {
+        return refuse(
+            ctx,
+            StatusCode::BAD_REQUEST,
+            20003,
+            "invalid_grant",
+            "unknown device_code",
+        );
+    };
+    if grant.done {
+        return refuse(
+            ctx,
+            StatusCode::BAD_REQUEST,
+            20003,
+            "invalid_grant",
+            "the device_code was already used",
+        );
+    }
+    let step = if Instant::now() >= grant.expires_at {
+        DevicePoll::Expired
+    } else {
+        grant.polls.pop_front().unwrap_or(DevicePoll::Approved)
+    };
+    let (error, description) = match step {
+        DevicePoll::Pending => ("authorization_pending", "the user has not approved yet"),
+        DevicePoll::SlowDown => ("slow_down", "polling too fast"),
+        DevicePoll::Denied => ("access_denied", "the user refused"),
+        DevicePoll::Expired => ("expired_token", "the device code has expired"),
+        DevicePoll::Approved => {
+            grant.done = true;
+            let (open_id, scope) = (grant.open_id.clone(), grant.scope.clone());
+            drop(codes);
+            return issue(ctx, &open_id, &scope);
+        }
+    };
+    if matches!(step, DevicePoll::Denied | DevicePoll::Expired) {
+        grant.done = true;
+    }
+    drop(codes);
+    refuse(ctx, StatusCode::BAD_REQUEST, 20007, error, description)
 }

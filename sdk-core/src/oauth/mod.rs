@@ -12,6 +12,9 @@
 //!    tokens (one refresh per user, rotation saved before use), because it is marked
 //!    [`UserTokenFlow::OAuth2`]. Ask for `offline_access` to get a refresh token at all.
 //!
+//! Command-line and headless apps use the device flow instead (RFC 8628):
+//! [`UserTokens::device_authorization`], then [`DeviceAuthorization::poll`].
+//!
 //! Refusals of the token endpoint come in OAuth style (`error`, `error_description`, the
 //! platform's numeric `code`): [`Error::OAuth`].
 //!
@@ -44,6 +47,9 @@ use crate::secret::SecretString;
 use crate::{UserToken, UserTokenFlow, UserTokens};
 
 pub use crate::error::OAuthError;
+pub use device::{DEVICE_AUTHORIZATION_PATH, DeviceAuthorization, DeviceAuthorizationBuilder};
+
+mod device;
 
 /// The authorize path, on the accounts host.
 pub const AUTHORIZE_PATH: &str = "/open-apis/authen/v1/authorize";
@@ -64,21 +70,9 @@ pub struct AuthorizeUrlBuilder {
 
 impl AuthorizeUrlBuilder {
     fn new(client: &Client, redirect_uri: String) -> Self {
-        let config = client.config();
-        // The accounts host of the platform's own domains; a custom domain (a gateway, the
-        // mock platform) serves the authorize page itself.
-        let base = match config.base.host_str() {
-            Some("open.feishu.cn") => "https://accounts.feishu.cn".to_owned(),
-            Some("open.larksuite.com") => "https://accounts.larksuite.com".to_owned(),
-            _ => format!(
-                "{}{}",
-                config.base.origin().ascii_serialization(),
-                config.base_path
-            ),
-        };
         Self {
-            client_id: config.app_id.clone(),
-            base,
+            client_id: client.config().app_id.clone(),
+            base: accounts_base(client),
             redirect_uri,
             scopes: Vec::new(),
             state: None,
@@ -236,6 +230,21 @@ impl Authorization {
                 "the callback's state is not the one this login sent: the callback does not belong to this session (start the login again)",
             ))
         }
+    }
+}
+
+/// The accounts host of the platform's own domains; a custom domain (a gateway, the mock
+/// platform) serves the accounts endpoints itself.
+fn accounts_base(client: &Client) -> String {
+    let config = client.config();
+    match config.base.host_str() {
+        Some("open.feishu.cn") => "https://accounts.feishu.cn".to_owned(),
+        Some("open.larksuite.com") => "https://accounts.larksuite.com".to_owned(),
+        _ => format!(
+            "{}{}",
+            config.base.origin().ascii_serialization(),
+            config.base_path
+        ),
     }
 }
 
