@@ -156,6 +156,8 @@ pub struct Config {
     /// Extra trusted root certificates (DER), beside the platform's.
     #[cfg_attr(not(feature = "long-connection"), allow(dead_code))]
     pub(crate) root_certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Signs client assertions in place of the app secret.
+    pub(crate) client_assertion: Option<Arc<dyn crate::auth::ClientAssertionProvider>>,
 }
 
 impl fmt::Debug for Config {
@@ -165,6 +167,7 @@ impl fmt::Debug for Config {
             .field("app_secret", &self.app_secret)
             .field("base_url", &self.base_url)
             .field("app_type", &self.app_type)
+            .field("client_assertion", &self.client_assertion.is_some())
             .field("helpdesk", &self.helpdesk)
             .field("timeout", &self.timeout)
             .field("token_cache_enabled", &self.token_cache_enabled)
@@ -177,6 +180,20 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
+    /// The accounts host of the platform's own domains (the OAuth endpoints); a custom
+    /// domain (a gateway, the mock platform) serves them itself.
+    pub(crate) fn accounts_base(&self) -> String {
+        match self.base.host_str() {
+            Some("open.feishu.cn") => "https://accounts.feishu.cn".to_owned(),
+            Some("open.larksuite.com") => "https://accounts.larksuite.com".to_owned(),
+            _ => format!(
+                "{}{}",
+                self.base.origin().ascii_serialization(),
+                self.base_path
+            ),
+        }
+    }
+
     /// Starts a configuration for an app id and secret (from the developer console).
     ///
     /// ```
@@ -210,6 +227,7 @@ impl Config {
             retry: RetryPolicy::default(),
             root_certificates: Vec::new(),
             user_agent_product: None,
+            client_assertion: None,
         }
     }
 
@@ -261,6 +279,7 @@ pub struct ConfigBuilder {
     retry: RetryPolicy,
     root_certificates: Vec<RootCertificate>,
     user_agent_product: Option<String>,
+    client_assertion: Option<Arc<dyn crate::auth::ClientAssertionProvider>>,
 }
 
 /// A root certificate as given to the builder; PEM is parsed at `build()`.
@@ -276,12 +295,21 @@ impl fmt::Debug for ConfigBuilder {
             .field("app_secret", &self.app_secret)
             .field("domain", &self.domain)
             .field("app_type", &self.app_type)
+            .field("client_assertion", &self.client_assertion.is_some())
             .field("helpdesk", &self.helpdesk.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }
 
 impl ConfigBuilder {
+    /// Proves the app's identity with client assertions that `provider` signs (RFC 7523),
+    /// instead of the app secret: pass an empty app secret to [`Config::builder`]. Self-built
+    /// apps only. See [`ClientAssertionProvider`](crate::ClientAssertionProvider).
+    pub fn client_assertion(mut self, provider: impl crate::auth::ClientAssertionProvider) -> Self {
+        self.client_assertion = Some(Arc::new(provider));
+        self
+    }
+
     /// Feishu (default), Lark, or a custom base URL.
     pub fn domain(mut self, domain: Domain) -> Self {
         self.domain = domain;
@@ -428,9 +456,14 @@ impl ConfigBuilder {
                 "app_id is empty; pass the app id from the developer console (cli_...)".into(),
             ));
         }
-        if self.app_secret.is_empty() {
+        if self.app_secret.is_empty() && self.client_assertion.is_none() {
             return Err(Error::Config(
-                "app_secret is empty; pass the app secret from the developer console".into(),
+                "app_secret is empty; pass the app secret from the developer console (or set a client_assertion provider)".into(),
+            ));
+        }
+        if self.client_assertion.is_some() && self.app_type == AppType::Marketplace {
+            return Err(Error::Config(
+                "client assertions are for self-built apps; a marketplace app authenticates with its app secret and app_ticket".into(),
             ));
         }
         let (base_url, base) = normalize_base_url(self.domain.base_url())?;
@@ -486,6 +519,7 @@ impl ConfigBuilder {
             retry: self.retry,
             user_agent,
             root_certificates,
+            client_assertion: self.client_assertion,
         })
     }
 }

@@ -607,6 +607,8 @@ pub enum AuthErrorKind {
     StateMismatch,
     /// A device login's code expired before the user approved it: start again.
     DeviceCodeExpired,
+    /// The client assertion provider failed, or gave an empty assertion.
+    ClientAssertion,
 }
 
 /// Credentials needed for the call are missing or unusable.

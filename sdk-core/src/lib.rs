@@ -55,8 +55,9 @@ pub mod sse;
 mod unknown;
 
 pub use auth::{
-    BoxFuture, CacheError, MemoryTokenCache, MemoryUserTokenStore, TokenCache, TokenTypes,
-    UserToken, UserTokenFlow, UserTokenStore, UserTokens, UserTokensBuilder,
+    AssertionError, BoxFuture, CacheError, ClientAssertionProvider, MemoryTokenCache,
+    MemoryUserTokenStore, TokenCache, TokenTypes, UserToken, UserTokenFlow, UserTokenStore,
+    UserTokens, UserTokensBuilder,
 };
 pub use call::{CallOptions, DownloadFuture, ResponseFuture};
 pub use client::Client;

@@ -38,15 +38,15 @@ use std::ops::Deref;
 #[cfg(feature = "long-connection")]
 pub use lark_oapi_core::long_connection;
 pub use lark_oapi_core::{
-    ApiError, AppType, AuthError, AuthErrorKind, BoxFuture, ByteStream, CacheError, CallOptions,
-    Config, ConfigBuilder, DEFAULT_FILE_NAME, DecodeError, Domain, Download, DownloadFuture, Error,
-    ErrorDetail, ErrorHelp, FieldViolation, FilePart, HelpdeskCredential, HttpError, ItemStream,
-    JsonError, MemoryTokenCache, MemoryUserTokenStore, Method, Multipart, OAuthError, Page,
-    PageStream, Paginator, PermissionViolation, RawRequest, RawResponse, RequestOptions,
-    RequestSpec, Response, ResponseFuture, Result, RetryPolicy, SecretString, TokenCache,
-    TokenLocation, TokenTypes, TransportError, USER_AGENT, UnknownValue, UserToken, UserTokenFlow,
-    UserTokenStore, UserTokens, UserTokensBuilder, card, codes, from_value, oauth, pacing, reqwest,
-    sse, to_value,
+    ApiError, AppType, AssertionError, AuthError, AuthErrorKind, BoxFuture, ByteStream, CacheError,
+    CallOptions, ClientAssertionProvider, Config, ConfigBuilder, DEFAULT_FILE_NAME, DecodeError,
+    Domain, Download, DownloadFuture, Error, ErrorDetail, ErrorHelp, FieldViolation, FilePart,
+    HelpdeskCredential, HttpError, ItemStream, JsonError, MemoryTokenCache, MemoryUserTokenStore,
+    Method, Multipart, OAuthError, Page, PageStream, Paginator, PermissionViolation, RawRequest,
+    RawResponse, RequestOptions, RequestSpec, Response, ResponseFuture, Result, RetryPolicy,
+    SecretString, TokenCache, TokenLocation, TokenTypes, TransportError, USER_AGENT, UnknownValue,
+    UserToken, UserTokenFlow, UserTokenStore, UserTokens, UserTokensBuilder, card, codes,
+    from_value, oauth, pacing, reqwest, sse, to_value,
 };
 #[cfg(feature = "events")]
 pub use lark_oapi_core::{dispatcher, event_crypto};

@@ -12,7 +12,7 @@ use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 use crate::TokenTypes;
-use crate::auth::TokenKind;
+use crate::auth::{TokenKind, assertion};
 use crate::config::{AppType, Config};
 use crate::error::{AuthErrorKind, Error, Result, codes};
 use crate::request::RequestSpec;
@@ -25,6 +25,8 @@ const SELF_BUILT_APP: &str = "/open-apis/auth/v3/app_access_token/internal";
 const MARKETPLACE_TENANT: &str = "/open-apis/auth/v3/tenant_access_token";
 const MARKETPLACE_APP: &str = "/open-apis/auth/v3/app_access_token";
 const RESEND_APP_TICKET: &str = "/open-apis/auth/v3/app_ticket/resend";
+/// The token endpoint of client assertions, on the accounts host.
+pub(crate) const ASSERTION_TOKEN: &str = "/oauth/v3/token";
 
 /// How long one process may hold the right to fetch a token for every process sharing the
 /// cache: one killed while fetching delays the others by at most this.
@@ -88,6 +90,20 @@ struct TokenResponse {
     app_access_token: Option<String>,
     #[serde(default)]
     expire: Option<i64>,
+    /// The jwt-bearer grant's answer (OAuth style).
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+/// The jwt-bearer grant of a tenant token from a client assertion.
+#[derive(Serialize)]
+struct AssertionGrant<'a> {
+    grant_type: &'static str,
+    client_assertion_type: &'static str,
+    client_assertion: &'a str,
+    client_id: &'a str,
 }
 
 /// What the token manager needs from the runtime that owns it: the configuration, itself,
@@ -314,7 +330,28 @@ impl TokenManager {
     ) -> Result<(SecretString, Duration)> {
         let config = &rt.config();
         tracing::debug!(kind = kind.as_str(), "fetching access token");
+        let audience = assertion::oauth_audience(config);
+        let asserted = match kind {
+            TokenKind::Tenant => assertion::assertion(config, &audience).await?,
+            TokenKind::App if config.client_assertion.is_some() => {
+                return Err(Error::auth(
+                    AuthErrorKind::ClientAssertion,
+                    "an app_access_token cannot be had with a client assertion (the platform documents tenant and user tokens only): call APIs with the tenant token, and log users in with OAuth 2",
+                ));
+            }
+            TokenKind::App => None,
+        };
         let spec = match (config.app_type, kind) {
+            (AppType::SelfBuilt, TokenKind::Tenant) if asserted.is_some() => RequestSpec::new(
+                Method::POST,
+                format!("{}{ASSERTION_TOKEN}", config.accounts_base()),
+            )
+            .json(&AssertionGrant {
+                grant_type: assertion::JWT_BEARER_GRANT,
+                client_assertion_type: assertion::JWT_ASSERTION_TYPE,
+                client_assertion: asserted.as_ref().map(SecretString::expose).unwrap_or_default(),
+                client_id: &config.app_id,
+            }),
             (AppType::SelfBuilt, TokenKind::Tenant) => RequestSpec::new(Method::POST, SELF_BUILT_TENANT)
                 .json(&AppCredentials {
                     app_id: &config.app_id,
@@ -367,7 +404,7 @@ impl TokenManager {
         };
         let resp = raw.decode_secret::<TokenResponse>(false)?;
         let token = match kind {
-            TokenKind::Tenant => resp.tenant_access_token,
+            TokenKind::Tenant => resp.tenant_access_token.or(resp.access_token),
             TokenKind::App => resp.app_access_token,
         }
         .filter(|t| !t.is_empty())
@@ -380,7 +417,8 @@ impl TokenManager {
                 ),
             )
         })?;
-        let expire = Duration::from_secs(resp.expire.unwrap_or(0).max(0) as u64);
+        let expire =
+            Duration::from_secs(resp.expire.or(resp.expires_in).unwrap_or(0).max(0) as u64);
         let margin = config.token_refresh_margin;
         let ttl = if expire > margin * 2 {
             expire - margin

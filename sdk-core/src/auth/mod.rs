@@ -1,11 +1,13 @@
 //! Access tokens: kinds, the token cache, the single-flight token manager, and users' tokens.
 
+pub(crate) mod assertion;
 mod cache;
 pub(crate) mod manager;
 pub(crate) mod oauth2;
 mod user;
 mod user_token;
 
+pub use assertion::{AssertionError, ClientAssertionProvider};
 pub use cache::{BoxFuture, CacheError, MemoryTokenCache, TokenCache};
 pub use user::{UserTokens, UserTokensBuilder};
 pub use user_token::{MemoryUserTokenStore, UserToken, UserTokenFlow, UserTokenStore};

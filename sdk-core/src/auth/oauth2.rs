@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::CallOptions as _;
+use crate::auth::assertion;
 use crate::auth::user::GrantResponse;
 use crate::client::Client;
 use crate::error::Result;
@@ -18,11 +19,16 @@ use crate::{Method, TokenTypes, UserToken, UserTokenFlow};
 /// The v2 token endpoint, on the open platform host.
 pub(crate) const OAUTH_TOKEN_PATH: &str = "/open-apis/authen/v2/oauth/token";
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Grant<'a> {
     grant_type: &'static str,
     client_id: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     client_secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_assertion_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_assertion: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +50,8 @@ impl<'a> Grant<'a> {
             grant_type,
             client_id: &config.app_id,
             client_secret: config.app_secret.expose(),
+            client_assertion_type: None,
+            client_assertion: None,
             code: None,
             redirect_uri: None,
             code_verifier: None,
@@ -69,11 +77,30 @@ async fn post_with(
     retry: crate::RetryPolicy,
 ) -> Result<UserToken> {
     let issued_at = SystemTime::now();
+    let config = &client.inner.config;
+    // With a client assertion: the accounts host's endpoint, the assertion in place of the
+    // secret.
+    let audience = assertion::oauth_audience(config);
+    let asserted = assertion::assertion(config, &audience).await?;
+    let mut grant = grant.clone();
+    let path = match &asserted {
+        Some(value) => {
+            grant.client_secret = "";
+            grant.client_assertion_type = Some(assertion::JWT_ASSERTION_TYPE);
+            grant.client_assertion = Some(value.expose());
+            format!(
+                "{}{}",
+                config.accounts_base(),
+                crate::auth::manager::ASSERTION_TOKEN
+            )
+        }
+        None => OAUTH_TOKEN_PATH.to_owned(),
+    };
     let raw = client
-        .request(Method::POST, OAUTH_TOKEN_PATH)
+        .request(Method::POST, path)
         .token_types(TokenTypes::NONE)
         .retry_policy(retry)
-        .json(grant)
+        .json(&grant)
         .send_raw()
         .await?;
     Ok(raw

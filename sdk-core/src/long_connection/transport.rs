@@ -54,10 +54,25 @@ pub(crate) async fn fetch_endpoint(
 
 async fn endpoint_call(config: &Config) -> Result<Endpoint, LongConnectionError> {
     let url = format!("{}/callback/ws/endpoint", config.base_url);
-    let body = serde_json::json!({
-        "AppID": config.app_id,
-        "AppSecret": config.app_secret.expose(),
-    });
+    // With a client assertion (audience: the open platform host), the secret is left empty.
+    let audience = crate::auth::assertion::open_audience(config);
+    let asserted = crate::auth::assertion::assertion(config, &audience)
+        .await
+        .map_err(|e| LongConnectionError::Transport {
+            stage: "client assertion",
+            message: e.to_string(),
+        })?;
+    let body = match &asserted {
+        Some(value) => serde_json::json!({
+            "AppID": config.app_id,
+            "AppSecret": "",
+            "ClientAssertion": value.expose(),
+        }),
+        None => serde_json::json!({
+            "AppID": config.app_id,
+            "AppSecret": config.app_secret.expose(),
+        }),
+    };
     let response = config
         .http
         .post(&url)

@@ -71,6 +71,11 @@ impl DeviceAuthorizationBuilder {
             self.scopes.push(OFFLINE_ACCESS.to_owned());
         }
         let config = self.client.config();
+        if config.app_secret.is_empty() {
+            return Err(Error::InvalidRequest(
+                "the device flow authenticates with the app secret (HTTP Basic), and this client has none (it uses a client assertion)".into(),
+            ));
+        }
         let form = {
             let mut f = reqwest::Url::parse("form:").expect("a static URL");
             f.query_pairs_mut()

@@ -233,19 +233,8 @@ impl Authorization {
     }
 }
 
-/// The accounts host of the platform's own domains; a custom domain (a gateway, the mock
-/// platform) serves the accounts endpoints itself.
 fn accounts_base(client: &Client) -> String {
-    let config = client.config();
-    match config.base.host_str() {
-        Some("open.feishu.cn") => "https://accounts.feishu.cn".to_owned(),
-        Some("open.larksuite.com") => "https://accounts.larksuite.com".to_owned(),
-        _ => format!(
-            "{}{}",
-            config.base.origin().ascii_serialization(),
-            config.base_path
-        ),
-    }
+    client.config().accounts_base()
 }
 
 /// `bytes` random bytes from the system's secure generator, base64url without padding.

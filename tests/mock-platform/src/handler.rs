@@ -307,6 +307,9 @@ async fn dispatch(ctx: &Ctx<'_>, req: Request, received_at: Instant) -> Response
         ("POST", crate::oauth::TOKEN_PATH) => {
             Some(crate::oauth::token as fn(&Ctx<'_>, &Incoming) -> Response)
         }
+        ("POST", crate::oauth::ASSERTION_TOKEN_PATH) => {
+            Some(crate::oauth::assertion_token as fn(&Ctx<'_>, &Incoming) -> Response)
+        }
         ("POST", crate::oauth::DEVICE_PATH) => {
             Some(crate::oauth::device_authorization as fn(&Ctx<'_>, &Incoming) -> Response)
         }

@@ -55,6 +55,9 @@ pub(crate) struct OAuthCodes {
     device_script: Option<DeviceFlowScript>,
 }
 
+/// The client assertion token endpoint (on the accounts host; here the mock's base).
+pub(crate) const ASSERTION_TOKEN_PATH: &str = "/oauth/v3/token";
+
 /// The device authorization path (on the accounts host; here the mock's base).
 pub(crate) const DEVICE_PATH: &str = "/oauth/v1/device_authorization";
 
@@ -236,6 +239,75 @@ pub(crate) fn token(ctx: &Ctx<'_>, req: &Incoming) -> Response {
             "client_id or client_secret is wrong",
         );
     }
+    grant(ctx, &f)
+}
+
+/// The JWT client assertion's type.
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Whether `assertion` has the shape of a signed JWT (JWS compact form: three base64url
+/// parts, a JSON header naming its `alg`, a JSON payload). Its claims and signature are not
+/// checked: the platform's rules for them are not documented.
+pub(crate) fn assertion_shape(assertion: &str) -> Result<(), &'static str> {
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let [header, payload, signature] = parts[..] else {
+        return Err("the client assertion is not a JWT (three dot-separated parts)");
+    };
+    let json = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .filter(Value::is_object)
+    };
+    let header = json(header).ok_or("the JWT header is not base64url JSON")?;
+    if !header.get("alg").is_some_and(Value::is_string) {
+        return Err("the JWT header has no alg");
+    }
+    json(payload).ok_or("the JWT payload is not base64url JSON")?;
+    if signature.is_empty() || URL_SAFE_NO_PAD.decode(signature).is_err() {
+        return Err("the JWT signature is missing or not base64url");
+    }
+    Ok(())
+}
+
+/// `POST /oauth/v3/token` (the accounts host's endpoint): a client assertion in place of
+/// the secret; the jwt-bearer grant gives a tenant access token, the user grants as on v2.
+pub(crate) fn assertion_token(ctx: &Ctx<'_>, req: &Incoming) -> Response {
+    let f = fields(req);
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
+    let checked = if get("client_id") != APP_ID {
+        Err("unknown client_id")
+    } else if get("client_assertion_type") != ASSERTION_TYPE {
+        Err("client_assertion_type must be the JWT bearer type")
+    } else {
+        assertion_shape(get("client_assertion"))
+    };
+    if let Err(problem) = checked {
+        return refuse(
+            ctx,
+            StatusCode::UNAUTHORIZED,
+            20002,
+            "invalid_client",
+            problem,
+        );
+    }
+    if get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer" {
+        let (token, expire) = ctx.sh.issue_token(crate::state::TokenKind::Tenant, None);
+        let body = json!({
+            "code": 0,
+            "access_token": token,
+            "expires_in": expire,
+            "token_type": "Bearer",
+        });
+        return json_response(StatusCode::OK, body.to_string().into_bytes());
+    }
+    grant(ctx, &f)
+}
+
+/// The user grants, once the client is authenticated.
+fn grant(ctx: &Ctx<'_>, f: &HashMap<String, String>) -> Response {
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
     match get("grant_type") {
         "authorization_code" => {
             code_grant(ctx, get("code"), get("code_verifier"), get("redirect_uri"))

@@ -668,7 +668,14 @@ pub(crate) fn endpoint(ctx: &Ctx<'_>, method: &str, body: &[u8]) -> Response {
     } else {
         let creds: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let field = |k: &str| creds.get(k).and_then(Value::as_str);
-        if field("AppID") != Some(APP_ID) || field("AppSecret") != Some(APP_SECRET) {
+        // The app secret, or (with an empty secret) a client assertion of a JWT's shape.
+        let authenticated = match field("AppSecret") {
+            Some("") => {
+                field("ClientAssertion").is_some_and(|a| crate::oauth::assertion_shape(a).is_ok())
+            }
+            secret => secret == Some(APP_SECRET),
+        };
+        if field("AppID") != Some(APP_ID) || !authenticated {
             json!({"code": CODE_NO_CREDENTIAL, "msg": "invalid app credential"})
         } else {
             let n = g.next();

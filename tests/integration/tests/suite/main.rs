@@ -11,6 +11,7 @@ mod common;
 mod auth;
 mod bot_kit;
 mod callbacks_over_http;
+mod client_assertion;
 mod device_flow;
 mod dispatcher;
 mod event_endpoint_hostile;
