@@ -1,6 +1,6 @@
 //! Per-operation flags the descriptors do not carry (`codegen/operation-flags.json`):
-//! which operations go without a token, answer with a flat envelope, or send the help desk
-//! credential. Data, checked against the specs: a listed path that is no operation fails
+//! which operations go without a token, answer with a flat envelope, send the help desk
+//! credential, or can answer with server-sent events. Data, checked against the specs: a listed path that is no operation fails
 //! the generator, so the table cannot silently go stale.
 
 use std::collections::BTreeSet;
@@ -30,6 +30,11 @@ pub(crate) fn apply(ir: &mut Ir, table: &str) -> Result<(), Error> {
     let no_auth = list(&data, "no_auth")?;
     let flat = list(&data, "flat_envelope")?;
     let helpdesk = list(&data, "helpdesk_auth_projects")?;
+    // Optional: a table without it streams nothing.
+    let event_stream = match data.get("event_stream") {
+        Some(_) => list(&data, "event_stream")?,
+        None => BTreeSet::new(),
+    };
     let mut seen = BTreeSet::new();
     for p in &mut ir.projects {
         let helpdesk_project = helpdesk.contains(&p.name);
@@ -42,7 +47,10 @@ pub(crate) fn apply(ir: &mut Ir, table: &str) -> Result<(), Error> {
                     m.no_auth = no_auth.contains(&m.path);
                     m.flat_envelope = flat.contains(&m.path);
                     m.helpdesk_auth = helpdesk_project;
+                    let operation = format!("{} {}", m.http_method, m.path);
+                    m.event_stream = event_stream.contains(&operation);
                     seen.insert(m.path.clone());
+                    seen.insert(operation);
                 }
             }
         }
@@ -51,6 +59,7 @@ pub(crate) fn apply(ir: &mut Ir, table: &str) -> Result<(), Error> {
         .iter()
         .chain(&flat)
         .chain(&helpdesk)
+        .chain(&event_stream)
         .filter(|k| !seen.contains(*k))
         .collect();
     if unknown.is_empty() {

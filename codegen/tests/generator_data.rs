@@ -70,3 +70,10 @@ fn operation_flags_for_a_path_the_specs_lack_fail_the_generator() {
     let err = generate_with("flags", "operation-flags.json", table).unwrap_err();
     assert!(err.contains("/open-apis/auth/v3/gone"), "{err}");
 }
+
+#[test]
+fn an_event_stream_operation_the_specs_lack_fails_the_generator() {
+    let table = r#"{"no_auth":[],"flat_envelope":[],"helpdesk_auth_projects":[],"event_stream":["POST /open-apis/nowhere"]}"#;
+    let err = generate_with("flags-sse", "operation-flags.json", table).unwrap_err();
+    assert!(err.contains("POST /open-apis/nowhere"), "{err}");
+}

@@ -173,6 +173,16 @@ impl Call {
         })
     }
 
+    /// Sends the call and reads its answer as server-sent events.
+    pub async fn sse(
+        self,
+        required: &Required,
+        options: crate::sse::SseOptions,
+    ) -> Result<crate::sse::SseStream> {
+        self.check(required)?;
+        self.client.sse(&self.spec, &options).await
+    }
+
     /// Sends a call whose answer is a file.
     pub fn download(self, required: &Required) -> DownloadFuture {
         let checked = self.check(required);

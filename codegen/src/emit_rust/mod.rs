@@ -653,6 +653,18 @@ fn method_builder(m: &Method) -> TokenStream {
             }
         }
     };
+    let sse = m.event_stream.then(|| {
+        quote! {
+            /// Sends the call and reads its answer as server-sent events (ask for them in the
+            /// body, e.g. `stream: Some(true)`); see [`lark_oapi_core::sse`].
+            pub async fn sse(
+                self,
+                options: lark_oapi_core::sse::SseOptions,
+            ) -> lark_oapi_core::Result<lark_oapi_core::sse::SseStream> {
+                self.call.sse(#required, options).await
+            }
+        }
+    });
     let pages = m.pagination.as_ref().map(|p| {
         let item = rust_type_in_resource(&p.item);
         let items_field = &p.items_field;
@@ -689,6 +701,7 @@ fn method_builder(m: &Method) -> TokenStream {
             #(#setters)*
             #body
             #send
+            #sse
             #pages
         }
 

@@ -141,6 +141,9 @@ pub struct Method {
     pub flat_envelope: bool,
     /// Sends the client's help desk credential (from `operation-flags.json`).
     pub helpdesk_auth: bool,
+    /// Can answer with server-sent events: the builder gets `.sse(..)` (from
+    /// `operation-flags.json`).
+    pub event_stream: bool,
 }
 
 /// A path or query parameter.
@@ -815,5 +818,6 @@ fn build_method(
         no_auth: false,
         flat_envelope: false,
         helpdesk_auth: false,
+        event_stream: false,
     }
 }

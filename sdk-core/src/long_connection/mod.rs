@@ -539,6 +539,18 @@ impl LongConnection {
     /// Connects once; a fatal failure (bad credentials, forbidden, connection limit) is
     /// returned here. Any other failure is retried in the background like a dropped
     /// connection. Must be called inside a Tokio runtime.
+    ///
+    /// It takes the connection by value: a running (or stopped) connection cannot be
+    /// started again, and trying does not compile:
+    ///
+    /// ```compile_fail,E0382
+    /// # async fn run(client: lark_oapi_core::Client, dispatcher: lark_oapi_core::dispatcher::EventDispatcher) {
+    /// use lark_oapi_core::long_connection::LongConnection;
+    /// let connection = LongConnection::builder(&client, dispatcher).build();
+    /// let running = connection.start().await;
+    /// let again = connection.start().await; // use of moved value
+    /// # }
+    /// ```
     pub async fn start(self) -> Result<LongConnectionHandle, LongConnectionError> {
         let b = self.builder;
         if b.client.config().app_type() != crate::config::AppType::SelfBuilt {

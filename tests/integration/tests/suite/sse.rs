@@ -347,3 +347,46 @@ async fn bad_options_are_refused_before_any_request() {
     }
     assert!(mock.requests().is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn the_generated_aily_chat_streams_through_sse() {
+    use lark_oapi::aily::v1::models::{AgentUserMessage, CreateAgentAgentChatRequestBody};
+    let (mock, client) = setup().await;
+    script(
+        &mock,
+        vec![send("event: delta\ndata: {\"text\":\"hi\"}\n\n")],
+    );
+    let mut stream = client
+        .aily()
+        .v1()
+        .agent_agent_chat()
+        .create("agent_1")
+        .body(CreateAgentAgentChatRequestBody {
+            user_message: AgentUserMessage::default(),
+            stream: Some(true),
+            ..Default::default()
+        })
+        .sse(SseOptions::new())
+        .await
+        .unwrap();
+    let (events, error) = drain(&mut stream).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(events[0].event, "delta");
+    let sent = &mock.requests_to(PATH)[0];
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.header("accept"), Some("text/event-stream"));
+    assert_eq!(sent.json().unwrap()["stream"], true);
+
+    // The required body is checked before I/O, as for `.send()`.
+    mock.clear_requests();
+    let err = client
+        .aily()
+        .v1()
+        .agent_agent_chat()
+        .create("agent_1")
+        .sse(SseOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert!(mock.requests().is_empty());
+}

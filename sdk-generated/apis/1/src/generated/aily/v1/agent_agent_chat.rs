@@ -79,6 +79,14 @@ impl CreateRequest {
     > {
         self.call.send(&Required { query: &[], body: true })
     }
+    /// Sends the call and reads its answer as server-sent events (ask for them in the
+    /// body, e.g. `stream: Some(true)`); see [`lark_oapi_core::sse`].
+    pub async fn sse(
+        self,
+        options: lark_oapi_core::sse::SseOptions,
+    ) -> lark_oapi_core::Result<lark_oapi_core::sse::SseStream> {
+        self.call.sse(&Required { query: &[], body: true }, options).await
+    }
 }
 impl lark_oapi_core::CallOptions for CreateRequest {
     fn options_mut(&mut self) -> &mut lark_oapi_core::RequestOptions {
