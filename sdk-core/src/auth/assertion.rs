@@ -82,20 +82,35 @@ pub(crate) fn open_audience(config: &Config) -> String {
 /// An assertion for `audience` from the configured provider; `None` when the app uses its
 /// secret. A failing provider, or an empty assertion, is a typed error.
 pub(crate) async fn assertion(config: &Config, audience: &str) -> Result<Option<SecretString>> {
+    assertion_or_why(config, audience).await.map_err(|(e, _)| e)
+}
+
+/// [`assertion`], with whether a failure is for good: an empty assertion is a bug of the
+/// provider (`true`), a failing provider may work next time (`false`).
+pub(crate) async fn assertion_or_why(
+    config: &Config,
+    audience: &str,
+) -> std::result::Result<Option<SecretString>, (Error, bool)> {
     let Some(provider) = &config.client_assertion else {
         return Ok(None);
     };
     match provider.assertion(audience).await {
         Ok(value) if !value.expose().trim().is_empty() => Ok(Some(value)),
-        Ok(_) => Err(Error::auth(
-            AuthErrorKind::ClientAssertion,
-            format!(
-                "the client assertion provider returned an empty assertion for audience {audience}"
+        Ok(_) => Err((
+            Error::auth(
+                AuthErrorKind::ClientAssertion,
+                format!(
+                    "the client assertion provider returned an empty assertion for audience {audience}"
+                ),
             ),
+            true,
         )),
-        Err(e) => Err(Error::auth(
-            AuthErrorKind::ClientAssertion,
-            format!("the client assertion provider failed for audience {audience}: {e}"),
+        Err(e) => Err((
+            Error::auth(
+                AuthErrorKind::ClientAssertion,
+                format!("the client assertion provider failed for audience {audience}: {e}"),
+            ),
+            false,
         )),
     }
 }

@@ -390,6 +390,11 @@ impl TokenManager {
             }
         }
         .token_types(TokenTypes::NONE);
+        let mut spec = spec;
+        if asserted.is_some() {
+            // The accounts host refuses in OAuth style.
+            spec.options_mut().oauth_errors = true;
+        }
         let raw = match rt.send_buffered(&spec).await {
             Ok(raw) => raw,
             Err(e) => {

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::CallOptions as _;
+use crate::CallOptions;
 use crate::auth::assertion;
 use crate::auth::user::GrantResponse;
 use crate::client::Client;
@@ -66,7 +66,14 @@ impl<'a> Grant<'a> {
 async fn post(client: &Client, grant: &Grant<'_>) -> Result<UserToken> {
     // A grant the token service failed (20050) is tried once more: that failure does not
     // spend a single-use refresh token or code.
-    let mut retry = client.inner.config.retry.clone();
+    // Never after a timeout or a dropped connection: the code or refresh token may have
+    // been spent by a request whose answer was lost.
+    let mut retry = client
+        .inner
+        .config
+        .retry
+        .clone()
+        .retry_non_idempotent(false);
     retry.max_retries = retry.max_retries.min(1);
     post_with(client, grant, retry).await
 }
@@ -96,8 +103,9 @@ async fn post_with(
         }
         None => OAUTH_TOKEN_PATH.to_owned(),
     };
-    let raw = client
-        .request(Method::POST, path)
+    let mut request = client.request(Method::POST, path);
+    request.options_mut().oauth_errors = true;
+    let raw = request
         .token_types(TokenTypes::NONE)
         .retry_policy(retry)
         .json(&grant)

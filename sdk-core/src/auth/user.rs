@@ -536,7 +536,9 @@ impl UserTokens {
         let code = e.code();
         if code.is_some_and(refresh_token_dead) {
             if code == Some(codes::REFRESH_TOKEN_USED)
-                && let Some(theirs) = self.refreshed_elsewhere(key, &refresh_token).await
+                && let Some(theirs) = self
+                    .refreshed_elsewhere(key, &refresh_token, token.access_token())
+                    .await
             {
                 return Ok(theirs);
             }
@@ -606,7 +608,10 @@ impl UserTokens {
                     ),
                 ));
             };
-            let replaced = stored.refresh_token() != spent.as_ref();
+            // Refreshed elsewhere: a new refresh token, or (an answer that kept the refresh
+            // token) a new access token.
+            let replaced = stored.refresh_token() != spent.as_ref()
+                || stored.access_token() != token.access_token();
             if replaced && stored.is_unexpired(SystemTime::now()) {
                 if let Some(fence) = fence {
                     store.release(key, fence).await.ok();
@@ -701,11 +706,17 @@ impl UserTokens {
 
     /// After 20073 (refresh token already used): the token another process refreshed and
     /// saved, if one shows up in the store within a short wait.
-    async fn refreshed_elsewhere(&self, key: &str, spent: &SecretString) -> Option<UserToken> {
+    /// (A refresh whose answer kept the refresh token shows as a new access token.)
+    async fn refreshed_elsewhere(
+        &self,
+        key: &str,
+        spent: &SecretString,
+        seen_access: &SecretString,
+    ) -> Option<UserToken> {
         for wait_ms in [0, 50, 150, 300] {
             tokio::time::sleep(Duration::from_millis(wait_ms)).await;
             if let Ok(Some(stored)) = self.inner.store.load(key).await
-                && stored.refresh_token() != Some(spent)
+                && (stored.refresh_token() != Some(spent) || stored.access_token() != seen_access)
                 && stored.is_unexpired(SystemTime::now())
             {
                 return Some(stored);
@@ -722,14 +733,26 @@ impl UserTokens {
         if token.flow() == crate::UserTokenFlow::OAuth2 {
             return super::oauth2::refresh(&self.inner.client, token, refresh_token, None).await;
         }
-        self.grant(
-            OIDC_REFRESH_ACCESS_TOKEN,
-            &RefreshGrant {
-                grant_type: "refresh_token",
-                refresh_token: refresh_token.expose(),
-            },
-        )
-        .await
+        let oidc = self
+            .grant(
+                OIDC_REFRESH_ACCESS_TOKEN,
+                &RefreshGrant {
+                    grant_type: "refresh_token",
+                    refresh_token: refresh_token.expose(),
+                },
+            )
+            .await;
+        match oidc {
+            // A store that does not keep the flow gives an OAuth 2 token back as OIDC: the
+            // OIDC endpoint refuses its refresh token as invalid (20026), which does not spend
+            // it, so the v2 endpoint is asked instead.
+            Err(e) if e.code() == Some(codes::REFRESH_TOKEN_INVALID) => {
+                super::oauth2::refresh(&self.inner.client, token, refresh_token, None)
+                    .await
+                    .map_err(|_| e)
+            }
+            other => other,
+        }
     }
 
     /// The client the tokens are for.

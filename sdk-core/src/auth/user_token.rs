@@ -13,8 +13,11 @@ use crate::secret::SecretString;
 /// refresh token that replaces it, and when each expires.
 ///
 /// Secrets stay out of `Debug`. To persist a token, store [`access_token`](Self::access_token),
-/// [`refresh_token`](Self::refresh_token) and the two expiry times, and rebuild it with
-/// [`UserToken::new`] and [`with_refresh_token`](Self::with_refresh_token).
+/// [`refresh_token`](Self::refresh_token), the two expiry times and the [`flow`](Self::flow)
+/// (`UserTokenFlow::as_str`), and rebuild it with [`UserToken::new`],
+/// [`with_refresh_token`](Self::with_refresh_token) and [`with_flow`](Self::with_flow). (An
+/// OAuth 2 token given back without its flow still refreshes: the OIDC endpoint refuses its
+/// refresh token without spending it, and the v2 endpoint is asked; one request more.)
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};

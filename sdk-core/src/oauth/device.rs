@@ -83,7 +83,18 @@ impl DeviceAuthorizationBuilder {
                 .append_pair("scope", &self.scopes.join(" "));
             f.query().unwrap_or_default().to_owned()
         };
-        let basic = STANDARD.encode(format!("{}:{}", config.app_id, config.app_secret.expose()));
+        // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined.
+        let encoded = |s: &str| -> String {
+            reqwest::Url::parse_with_params("form:", [("v", s)])
+                .ok()
+                .and_then(|u| u.query().map(|q| q[2..].to_owned()))
+                .unwrap_or_default()
+        };
+        let basic = STANDARD.encode(format!(
+            "{}:{}",
+            encoded(&config.app_id),
+            encoded(config.app_secret.expose())
+        ));
         let spec = RequestSpec::new(
             Method::POST,
             format!("{}{DEVICE_AUTHORIZATION_PATH}", self.base),
@@ -94,6 +105,7 @@ impl DeviceAuthorizationBuilder {
             let mut options = crate::RequestOptions::new()
                 .header("content-type", "application/x-www-form-urlencoded");
             options.basic_auth = Some(SecretString::from(basic));
+            options.oauth_errors = true;
             options
         });
         let started = Instant::now();
@@ -113,8 +125,11 @@ impl DeviceAuthorizationBuilder {
             user_code: answer.user_code,
             verification_uri: answer.verification_uri,
             verification_uri_complete: answer.verification_uri_complete.filter(|u| !u.is_empty()),
-            expires_at: started + secs(answer.expires_in, 240),
-            interval: secs(answer.interval, 5).min(MAX_INTERVAL),
+            // A lifetime past what the clock holds: a day, which no device code outlives.
+            expires_at: started
+                .checked_add(secs(answer.expires_in, 240))
+                .unwrap_or(started + Duration::from_secs(86_400)),
+            interval: secs(answer.interval, 5),
         })
     }
 }
@@ -194,19 +209,24 @@ impl DeviceAuthorization {
     pub async fn poll(&self) -> Result<UserToken> {
         let mut interval = self.interval;
         for _ in 0..MAX_POLLS {
-            if Instant::now() + interval >= self.expires_at {
+            if Instant::now()
+                .checked_add(interval)
+                .is_none_or(|next| next >= self.expires_at)
+            {
                 break;
             }
             tokio::time::sleep(interval).await;
             match oauth2::device_token(&self.client, self.device_code.expose()).await {
                 Ok(token) => return Ok(token),
                 Err(Error::OAuth(e)) if e.error == "authorization_pending" => {}
+                // Up to 60 s; a server interval above that is kept as it is.
                 Err(Error::OAuth(e)) if e.error == "slow_down" => {
-                    interval = (interval + SLOW_DOWN_STEP).min(MAX_INTERVAL);
+                    interval = (interval + SLOW_DOWN_STEP).min(MAX_INTERVAL.max(interval));
                 }
-                Err(Error::Transport(e)) => {
+                // A connection failure, a timeout, a transient server error: poll more slowly.
+                Err(e) if e.is_retryable() => {
                     tracing::warn!(error = %e, "device flow: a poll failed; polling more slowly");
-                    interval = (interval + Duration::from_secs(1)).min(MAX_INTERVAL);
+                    interval = (interval + Duration::from_secs(1)).min(MAX_INTERVAL.max(interval));
                 }
                 Err(e) => return Err(e),
             }

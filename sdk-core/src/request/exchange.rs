@@ -433,10 +433,13 @@ fn classify(
     };
     let head = head_of(&body);
     let failed = !status.is_success() || head.as_ref().is_some_and(|h| h.code != 0);
-    if failed && let Some((error, error_description)) = oauth_fields(&body) {
+    if failed
+        && spec.options.oauth_errors
+        && let Some((error, error_description)) = oauth_fields(&body)
+    {
         let numeric = head.as_ref().map(|h| h.code).filter(|c| *c != 0);
         let retry = match ErrorClass::of(numeric.unwrap_or(0), code) {
-            ErrorClass::TokenRejected => Retry::No,
+            ErrorClass::TokenRejected => Retry::TokenInvalid,
             class => backoff(class, rate_limit_wait),
         };
         let e = OAuthError {

@@ -54,6 +54,9 @@ pub struct RequestOptions {
     pub(crate) pace: Vec<(String, Rate)>,
     /// `base64(id:secret)` sent as HTTP Basic instead of a token (SDK-internal calls only).
     pub(crate) basic_auth: Option<SecretString>,
+    /// An OAuth endpoint: a refusal with a string `error` is [`Error::OAuth`](crate::Error::OAuth)
+    /// (SDK-internal calls only; elsewhere such a body stays the error it was).
+    pub(crate) oauth_errors: bool,
 }
 
 impl fmt::Debug for RequestOptions {

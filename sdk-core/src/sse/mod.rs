@@ -279,6 +279,14 @@ impl std::error::Error for SseError {}
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
+/// `after` from now; a duration past what the clock holds (`Duration::MAX` for "never")
+/// is a year, which no stream outlives.
+fn deadline(after: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(after)
+        .unwrap_or(now + Duration::from_secs(365 * 86_400))
+}
+
 /// The events of an answer, as they arrive; see the [module docs](self).
 ///
 /// A [`Stream`] of `Result<SseEvent>` (use `futures::StreamExt::next`, or
@@ -321,7 +329,7 @@ impl SseStream {
 
     /// The last event id seen, to resume with [`SseOptions::last_event_id`].
     pub fn last_event_id(&self) -> Option<&str> {
-        Some(self.parser.last_id()).filter(|id| !id.is_empty())
+        Some(self.parser.dispatched_id()).filter(|id| !id.is_empty())
     }
 
     /// The reconnection time the server asked for (`retry:`), if any. The SDK does not
@@ -380,8 +388,7 @@ impl Stream for SseStream {
             }
             match this.body.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    let idle_at = tokio::time::Instant::now() + this.idle_timeout;
-                    this.idle.as_mut().reset(idle_at);
+                    this.idle.as_mut().reset(deadline(this.idle_timeout));
                     if this.parser.feed(&chunk, &mut this.ready).is_err() {
                         let limit = this.parser.limit();
                         this.done = true;
@@ -438,7 +445,17 @@ impl Client {
         }
         *spec.options_mut() = call;
         let request = format!("{} {}", spec.method(), spec.path());
-        let (response, log_id) = match self.inner.execute(&spec, true).await? {
+        // The whole way to the headers (the token, the pacer, a replay with a new token
+        // included) within the open deadline.
+        let open = match options.total_timeout {
+            Some(total) => total.min(options.open_timeout),
+            None => options.open_timeout,
+        };
+        let delivered = match tokio::time::timeout(open, self.inner.execute(&spec, true)).await {
+            Ok(delivered) => delivered?,
+            Err(_) => return Err(Error::Timeout { after: open }),
+        };
+        let (response, log_id) = match delivered {
             Delivered::Streaming { response, log_id } => (response, log_id),
             Delivered::Buffered(raw) => {
                 return Err(raw.decode_error(
@@ -465,10 +482,9 @@ impl Client {
                 log_id,
             })));
         }
-        let now = tokio::time::Instant::now();
         let total = options.total_timeout.map(|after| {
             let left = after.saturating_sub(started.elapsed());
-            (Box::pin(tokio::time::sleep_until(now + left)), after)
+            (Box::pin(tokio::time::sleep_until(deadline(left))), after)
         });
         let headers = response.headers().clone();
         Ok(SseStream {
@@ -477,7 +493,7 @@ impl Client {
             ready: VecDeque::new(),
             failure: None,
             done: false,
-            idle: Box::pin(tokio::time::sleep_until(now + options.idle_timeout)),
+            idle: Box::pin(tokio::time::sleep_until(deadline(options.idle_timeout))),
             idle_timeout: options.idle_timeout,
             total,
             headers,

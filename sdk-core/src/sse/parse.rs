@@ -32,8 +32,10 @@ pub(crate) struct Parser {
     /// A `data` field was seen since the last dispatch (`data` itself may be empty).
     has_data: bool,
     event: String,
-    /// The last event id buffer.
+    /// The last event id buffer (set by `id:` lines).
     last_id: String,
+    /// The last event id of the stream: the buffer as the last dispatch left it.
+    dispatched_id: String,
     retry: Option<Duration>,
     /// Bytes of the event being read, its incomplete line included.
     event_bytes: usize,
@@ -54,15 +56,17 @@ impl Parser {
             has_data: false,
             event: String::new(),
             last_id: String::new(),
+            dispatched_id: String::new(),
             retry: None,
             event_bytes: 0,
             max_event_bytes,
         }
     }
 
-    /// The last event id (as the last dispatched event left it, or an `id` line since).
-    pub(crate) fn last_id(&self) -> &str {
-        &self.last_id
+    /// The last event id as the last dispatch left it (an `id:` line of an event not yet
+    /// ended does not count: resuming from it would lose that event).
+    pub(crate) fn dispatched_id(&self) -> &str {
+        &self.dispatched_id
     }
 
     /// The limit of one event, in bytes.
@@ -75,12 +79,12 @@ impl Parser {
         self.retry
     }
 
-    /// Whether the stream stopped inside an event: data or an event name not yet dispatched,
-    /// or an unterminated line that is not a comment.
+    /// Whether the stream stopped inside an event that would have been emitted: data read
+    /// but not dispatched, or an unterminated `data` line.
     pub(crate) fn mid_event(&self) -> bool {
+        let line = &self.line[..];
         self.has_data
-            || !self.event.is_empty()
-            || (!self.line.is_empty() && !self.line.starts_with(b":"))
+            || (!line.is_empty() && (line.starts_with(b"data") || b"data".starts_with(line)))
     }
 
     /// Parses `chunk`, appending the events it completes to `out`.
@@ -102,6 +106,9 @@ impl Parser {
             let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head).to_vec();
             return self.feed(&head, out);
         }
+        if chunk.is_empty() {
+            return Ok(());
+        }
         if self.after_cr {
             self.after_cr = false;
             if let Some(rest) = chunk.strip_prefix(b"\n") {
@@ -109,7 +116,7 @@ impl Parser {
             }
         }
         while let Some(end) = memchr::memchr2(b'\n', b'\r', chunk) {
-            self.grow(end)?;
+            self.grow(end + 1)?;
             if self.line.is_empty() {
                 self.process(&chunk[..end], out);
             } else {
@@ -135,9 +142,9 @@ impl Parser {
         Ok(())
     }
 
-    /// Counts `n` more bytes of the current event against the limit.
+    /// Counts `n` more bytes of the current event (line ends included) against the limit.
     fn grow(&mut self, n: usize) -> Result<(), TooLarge> {
-        self.event_bytes = self.event_bytes.saturating_add(n + 1);
+        self.event_bytes = self.event_bytes.saturating_add(n);
         if self.event_bytes > self.max_event_bytes {
             return Err(TooLarge);
         }
@@ -186,6 +193,7 @@ impl Parser {
     /// A blank line: emits the event read so far, if it has data, and starts the next.
     fn dispatch(&mut self, out: &mut VecDeque<SseEvent>) {
         self.event_bytes = 0;
+        self.dispatched_id.clone_from(&self.last_id);
         let event = std::mem::take(&mut self.event);
         if !std::mem::take(&mut self.has_data) {
             self.data.clear();
@@ -308,8 +316,30 @@ mod tests {
                 ev("message", "y", Some("42"))
             ]
         );
-        assert_eq!(p.last_id(), "42");
+        assert_eq!(p.dispatched_id(), "42");
         assert!(!p.mid_event());
+    }
+
+    #[test]
+    fn the_last_event_id_is_the_dispatched_one_and_empty_chunks_change_nothing() {
+        let mut p = Parser::new(1 << 20);
+        let mut out = VecDeque::new();
+        for piece in [
+            &b"id: 1\ndata: a\r"[..],
+            b"",
+            b"\n",
+            b"\n",
+            b"id: 2\ndata: b",
+        ] {
+            p.feed(piece, &mut out).unwrap();
+        }
+        // `\r`, an empty chunk, `\n`: one line end, not two.
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0], ev("message", "a", Some("1")));
+        // Event 2 has not ended: resuming must not skip it.
+        assert_eq!(p.dispatched_id(), "1");
+        p.feed(b"\n\n", &mut out).unwrap();
+        assert_eq!(p.dispatched_id(), "2");
     }
 
     #[test]
@@ -326,7 +356,9 @@ mod tests {
         assert!(!parse(b"data: x\n\n: keep-alive", 3).1.mid_event());
         assert!(parse(b"data: x\n\ndata: y", 3).1.mid_event());
         assert!(parse(b"data: x\n\ndata: y\n", 3).1.mid_event());
-        assert!(parse(b"event: end\n", 3).1.mid_event());
+        // An event without data is never emitted: nothing is lost.
+        assert!(!parse(b"event: end\n", 3).1.mid_event());
+        assert!(parse(b"data: x\n\nda", 3).1.mid_event());
     }
 
     #[test]

@@ -278,6 +278,8 @@ pub(crate) fn assertion_token(ctx: &Ctx<'_>, req: &Incoming) -> Response {
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
     let checked = if get("client_id") != APP_ID {
         Err("unknown client_id")
+    } else if f.contains_key("client_secret") {
+        Err("a client assertion replaces client_secret: send one, not both")
     } else if get("client_assertion_type") != ASSERTION_TYPE {
         Err("client_assertion_type must be the JWT bearer type")
     } else {

@@ -70,10 +70,26 @@ fn client_with(mock: &MockPlatform, sign: Sign) -> (Client, Arc<Mutex<Vec<String
     (Client::new(config), audiences)
 }
 
+/// No request carried a secret: no `client_secret` / `app_secret` field, no Basic header,
+/// and the long connection's `AppSecret` empty.
 fn no_secret_anywhere(mock: &MockPlatform) {
     for r in mock.requests() {
         let body = String::from_utf8_lossy(&r.body);
         assert!(!body.contains(APP_SECRET), "{} {body}", r.path);
+        assert!(
+            !body.contains("client_secret") && !body.contains("app_secret"),
+            "{} {body}",
+            r.path
+        );
+        if let Some(v) = r.json().and_then(|v| v.get("AppSecret").cloned()) {
+            assert_eq!(v, "", "{}", r.path);
+        }
+        assert!(
+            !r.header("authorization")
+                .is_some_and(|a| a.starts_with("Basic")),
+            "{}",
+            r.path
+        );
     }
 }
 
@@ -239,6 +255,21 @@ async fn the_long_connection_opens_with_an_assertion() {
         "the open platform host"
     );
     conn.shutdown().await.unwrap();
+    no_secret_anywhere(&mock);
+
+    // An empty assertion is a bug of the provider: start() refuses for good.
+    let (client, _) = client_with(&mock, Sign::Empty);
+    let err = lark_oapi::long_connection::LongConnection::builder(
+        &client,
+        lark_oapi::dispatcher::EventDispatcher::builder().build(),
+    )
+    .no_proxy()
+    .build()
+    .start()
+    .await
+    .unwrap_err();
+    assert!(err.is_fatal(), "{err}");
+    assert!(err.to_string().contains("empty assertion"), "{err}");
 }
 
 #[test]

@@ -363,3 +363,90 @@ async fn the_mock_authorize_step_refuses_what_the_platform_would() {
     assert_eq!(whoami(&client, &token).await.unwrap(), "ou_someone_else");
     let _: &MockPlatform = &mock;
 }
+
+#[tokio::test]
+async fn many_callers_of_an_expired_oauth2_token_make_one_refresh() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let login = login(&users, true);
+    let (code, state) = approve(&login).await;
+    let token = users
+        .exchange_authorization(&login, &code, &state)
+        .await
+        .unwrap();
+    // Kept as expired, so that every caller needs a refresh.
+    let expired = UserToken::new(token.access_token().clone(), std::time::SystemTime::now())
+        .with_refresh_token(
+            token.refresh_token().unwrap().clone(),
+            token.refresh_expires_at().unwrap(),
+        )
+        .with_flow(UserTokenFlow::OAuth2);
+    users.insert("dave", expired).await.unwrap();
+    let before = mock.requests_to(TOKEN_PATH).len();
+    let calls = (0..20).map(|_| {
+        let users = users.clone();
+        tokio::spawn(async move { users.access_token("dave").await })
+    });
+    let tokens: Vec<String> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|t| t.unwrap().unwrap().expose().to_owned())
+        .collect();
+    assert!(
+        tokens.windows(2).all(|w| w[0] == w[1]),
+        "one token for everyone"
+    );
+    assert_ne!(tokens[0], token.access_token().expose());
+    assert_eq!(
+        mock.requests_to(TOKEN_PATH).len() - before,
+        1,
+        "one refresh"
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_lost_the_flow_still_refreshes_an_oauth2_token() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let login = login(&users, true);
+    let (code, state) = approve(&login).await;
+    let token = users
+        .exchange_authorization(&login, &code, &state)
+        .await
+        .unwrap();
+    // As a store written before flows were kept gives it back: marked OIDC.
+    let forgotten = UserToken::new(token.access_token().clone(), std::time::SystemTime::now())
+        .with_refresh_token(
+            token.refresh_token().unwrap().clone(),
+            token.refresh_expires_at().unwrap(),
+        );
+    assert_eq!(forgotten.flow(), UserTokenFlow::Oidc);
+    users.insert("erin", forgotten).await.unwrap();
+    let fresh = users.refresh("erin").await.unwrap();
+    assert_eq!(whoami(&client, &fresh).await.unwrap(), OAUTH_USER);
+    assert_eq!(
+        mock.requests_to("/open-apis/authen/v1/oidc/refresh_access_token")
+            .len(),
+        1
+    );
+    assert_eq!(fresh.flow(), UserTokenFlow::OAuth2);
+}
+
+#[tokio::test]
+async fn an_oauth_shaped_body_from_an_ordinary_endpoint_stays_what_it_was() {
+    let (mock, client) = setup().await;
+    mock.push_fault(
+        "/open-apis/im/v1/chats",
+        Fault::RawJson {
+            http_status: 400,
+            body: r#"{"code":1234,"msg":"bad","error":"a string"}"#.into(),
+        },
+    );
+    let err = client
+        .request(lark_oapi::Method::GET, "/open-apis/im/v1/chats")
+        .send_value()
+        .await
+        .unwrap_err();
+    let api = err.api_error().expect("an API error, not an OAuth one");
+    assert_eq!((api.code, api.msg.as_str()), (1234, "bad"));
+}

@@ -150,6 +150,20 @@ async fn a_stream_cut_mid_event_is_an_error_after_the_whole_events() {
     assert!(matches!(error, Error::Transport(_)), "{error:?}");
     assert!(error.is_retryable());
 
+    // Resuming after a cut inside event 2 starts after event 1, not after 2.
+    script(
+        &mock,
+        vec![
+            send("id: 1\ndata: one\n\n"),
+            send("id: 2\ndata: tw"),
+            SseStep::Cut,
+        ],
+    );
+    let mut stream = open(&client, SseOptions::new()).await.unwrap();
+    let (events, error) = drain(&mut stream).await;
+    assert_eq!((events.len(), error.is_some()), (1, true));
+    assert_eq!(stream.last_event_id(), Some("1"));
+
     // The body ends cleanly but inside an event: not a silent end either.
     script(&mock, vec![send("data: one\n\n"), send("data: two\n")]);
     let mut stream = open(&client, SseOptions::new()).await.unwrap();
@@ -239,6 +253,8 @@ async fn the_total_timeout_bounds_a_stream_that_never_stops() {
         steps.push(send(&format!("data: {i}\n\n")));
     }
     script(&mock, steps);
+    // The token first, so that the 300 ms are the stream's alone.
+    client.tenant_access_token(None).await.unwrap();
     let started = Instant::now();
     let options = SseOptions::new().total_timeout(Duration::from_millis(300));
     let mut stream = open(&client, options).await.unwrap();
