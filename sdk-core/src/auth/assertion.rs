@@ -64,24 +64,34 @@ pub trait ClientAssertionProvider: fmt::Debug + Send + Sync + 'static {
     ) -> BoxFuture<'a, std::result::Result<SecretString, AssertionError>>;
 }
 
-/// The audience of the token endpoints: the accounts host (or the custom base's host).
-pub(crate) fn oauth_audience(config: &Config) -> String {
-    let base = config.accounts_base();
-    reqwest::Url::parse(&base)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or(base)
+/// Whom an assertion is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Audience {
+    /// The token endpoints: the accounts host (or the custom base's host).
+    OAuth,
+    /// The long connection's endpoint call: the open platform host.
+    #[cfg_attr(not(feature = "long-connection"), allow(dead_code))]
+    Open,
 }
 
-/// The audience of the long connection's endpoint call: the open platform host.
-#[cfg_attr(not(feature = "long-connection"), allow(dead_code))]
-pub(crate) fn open_audience(config: &Config) -> String {
-    config.base.host_str().unwrap_or_default().to_owned()
+impl Audience {
+    fn host(self, config: &Config) -> String {
+        match self {
+            Audience::OAuth => {
+                let base = config.accounts_base();
+                reqwest::Url::parse(&base)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or(base)
+            }
+            Audience::Open => config.base.host_str().unwrap_or_default().to_owned(),
+        }
+    }
 }
 
 /// An assertion for `audience` from the configured provider; `None` when the app uses its
 /// secret. A failing provider, or an empty assertion, is a typed error.
-pub(crate) async fn assertion(config: &Config, audience: &str) -> Result<Option<SecretString>> {
+pub(crate) async fn assertion(config: &Config, audience: Audience) -> Result<Option<SecretString>> {
     assertion_or_why(config, audience).await.map_err(|(e, _)| e)
 }
 
@@ -89,12 +99,14 @@ pub(crate) async fn assertion(config: &Config, audience: &str) -> Result<Option<
 /// provider (`true`), a failing provider may work next time (`false`).
 pub(crate) async fn assertion_or_why(
     config: &Config,
-    audience: &str,
+    audience: Audience,
 ) -> std::result::Result<Option<SecretString>, (Error, bool)> {
     let Some(provider) = &config.client_assertion else {
         return Ok(None);
     };
-    match provider.assertion(audience).await {
+    // Worked out only for an app that signs assertions.
+    let audience = audience.host(config);
+    match provider.assertion(&audience).await {
         Ok(value) if !value.expose().trim().is_empty() => Ok(Some(value)),
         Ok(_) => Err((
             Error::auth(

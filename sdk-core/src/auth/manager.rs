@@ -330,9 +330,8 @@ impl TokenManager {
     ) -> Result<(SecretString, Duration)> {
         let config = &rt.config();
         tracing::debug!(kind = kind.as_str(), "fetching access token");
-        let audience = assertion::oauth_audience(config);
         let asserted = match kind {
-            TokenKind::Tenant => assertion::assertion(config, &audience).await?,
+            TokenKind::Tenant => assertion::assertion(config, assertion::Audience::OAuth).await?,
             TokenKind::App if config.client_assertion.is_some() => {
                 return Err(Error::auth(
                     AuthErrorKind::ClientAssertion,

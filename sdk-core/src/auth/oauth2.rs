@@ -87,8 +87,7 @@ async fn post_with(
     let config = &client.inner.config;
     // With a client assertion: the accounts host's endpoint, the assertion in place of the
     // secret.
-    let audience = assertion::oauth_audience(config);
-    let asserted = assertion::assertion(config, &audience).await?;
+    let asserted = assertion::assertion(config, assertion::Audience::OAuth).await?;
     let mut grant = grant.clone();
     let path = match &asserted {
         Some(value) => {

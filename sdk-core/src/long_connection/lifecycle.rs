@@ -43,7 +43,8 @@ pub enum LifecycleEvent {
         /// Why, in the SDK's words.
         reason: String,
     },
-    /// Reconnecting begins (once per outage).
+    /// Reconnecting begins (once per reconnect sequence: a fresh connection that dies young
+    /// starts another).
     Reconnecting {
         /// What was lost, in the SDK's words.
         reason: String,

@@ -55,21 +55,21 @@ pub(crate) async fn fetch_endpoint(
 async fn endpoint_call(config: &Config) -> Result<Endpoint, LongConnectionError> {
     let url = format!("{}/callback/ws/endpoint", config.base_url);
     // With a client assertion (audience: the open platform host), the secret is left empty.
-    let audience = crate::auth::assertion::open_audience(config);
     // An empty assertion is fatal (a bug of the provider); a failing provider is retried
     // like a dropped connection.
-    let asserted = crate::auth::assertion::assertion_or_why(config, &audience)
-        .await
-        .map_err(|(e, permanent)| {
-            if permanent {
-                LongConnectionError::Config(e.to_string())
-            } else {
-                LongConnectionError::Transport {
-                    stage: "client assertion",
-                    message: e.to_string(),
+    let asserted =
+        crate::auth::assertion::assertion_or_why(config, crate::auth::assertion::Audience::Open)
+            .await
+            .map_err(|(e, permanent)| {
+                if permanent {
+                    LongConnectionError::Config(e.to_string())
+                } else {
+                    LongConnectionError::Transport {
+                        stage: "client assertion",
+                        message: e.to_string(),
+                    }
                 }
-            }
-        })?;
+            })?;
     let body = match &asserted {
         Some(value) => serde_json::json!({
             "AppID": config.app_id,

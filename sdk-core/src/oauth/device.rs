@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use super::{OFFLINE_ACCESS, accounts_base};
+use super::{OFFLINE_ACCESS, accounts_base, check_scopes};
 use crate::auth::oauth2;
 use crate::client::Client;
 use crate::error::{AuthErrorKind, Error, Result};
@@ -58,15 +58,7 @@ impl DeviceAuthorizationBuilder {
 
     /// Asks the platform for a device code and a user code.
     pub async fn start(mut self) -> Result<DeviceAuthorization> {
-        if let Some(bad) = self
-            .scopes
-            .iter()
-            .find(|s| s.is_empty() || s.contains(char::is_whitespace))
-        {
-            return Err(Error::InvalidRequest(format!(
-                "scope {bad:?} is empty or has whitespace; give one scope per call of .scope()"
-            )));
-        }
+        check_scopes(&self.scopes)?;
         if !self.scopes.iter().any(|s| s == OFFLINE_ACCESS) {
             self.scopes.push(OFFLINE_ACCESS.to_owned());
         }

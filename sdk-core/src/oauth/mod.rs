@@ -121,15 +121,7 @@ impl AuthorizeUrlBuilder {
         if redirect.fragment().is_some() {
             return invalid("redirect_uri may not have a #fragment".into());
         }
-        if let Some(bad) = self
-            .scopes
-            .iter()
-            .find(|s| s.is_empty() || s.contains(char::is_whitespace))
-        {
-            return invalid(format!(
-                "scope {bad:?} is empty or has whitespace; give one scope per call of .scope()"
-            ));
-        }
+        check_scopes(&self.scopes)?;
         let state = match self.state {
             Some(state) if state.len() < 16 || state.len() > 512 => {
                 return invalid("state must be 16 to 512 characters".into());
@@ -230,6 +222,19 @@ impl Authorization {
                 "the callback's state is not the one this login sent: the callback does not belong to this session (start the login again)",
             ))
         }
+    }
+}
+
+/// Each scope is one non-empty word (they are sent space-separated).
+fn check_scopes(scopes: &[String]) -> Result<()> {
+    match scopes
+        .iter()
+        .find(|s| s.is_empty() || s.contains(char::is_whitespace))
+    {
+        Some(bad) => Err(Error::InvalidRequest(format!(
+            "scope {bad:?} is empty or has whitespace; give one scope per call of .scope()"
+        ))),
+        None => Ok(()),
     }
 }
 

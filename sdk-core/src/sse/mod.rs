@@ -432,25 +432,22 @@ impl Client {
     pub async fn sse(&self, spec: &RequestSpec, options: &SseOptions) -> Result<SseStream> {
         options.check()?;
         let started = Instant::now();
+        // The whole way to the headers (the token, the pacer, a replay with a new token
+        // included) within the open deadline, each attempt too.
+        let open = match options.total_timeout {
+            Some(total) => total.min(options.open_timeout),
+            None => options.open_timeout,
+        };
         let mut spec = spec.clone();
         let mut call = std::mem::take(spec.options_mut())
             .header("accept", "text/event-stream")
-            .timeout(match options.total_timeout {
-                Some(total) => total.min(options.open_timeout),
-                None => options.open_timeout,
-            })
+            .timeout(open)
             .retry_policy(RetryPolicy::disabled());
         if let Some(id) = &options.last_event_id {
             call = call.header("last-event-id", id.clone());
         }
         *spec.options_mut() = call;
         let request = format!("{} {}", spec.method(), spec.path());
-        // The whole way to the headers (the token, the pacer, a replay with a new token
-        // included) within the open deadline.
-        let open = match options.total_timeout {
-            Some(total) => total.min(options.open_timeout),
-            None => options.open_timeout,
-        };
         let delivered = match tokio::time::timeout(open, self.inner.execute(&spec, true)).await {
             Ok(delivered) => delivered?,
             Err(_) => return Err(Error::Timeout { after: open }),

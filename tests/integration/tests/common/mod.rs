@@ -115,3 +115,32 @@ pub async fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
     });
     (format!("http://{addr}"), targets)
 }
+
+/// Who the platform says `token` belongs to (typed `authen.v1.user_info`).
+pub async fn whoami(
+    client: &lark_oapi::Client,
+    token: &lark_oapi::UserToken,
+) -> Result<String, lark_oapi::Error> {
+    let me = client
+        .authen()
+        .v1()
+        .user_info()
+        .get()
+        .user_access_token(token.access_token().clone())
+        .send()
+        .await?;
+    Ok(me.into_data().open_id.unwrap_or_default())
+}
+
+/// A copy of `token` whose access token expired a second ago (its refresh token unchanged).
+pub fn expired_copy(token: &lark_oapi::UserToken) -> lark_oapi::UserToken {
+    lark_oapi::UserToken::new(
+        token.access_token().clone(),
+        std::time::SystemTime::now() - Duration::from_secs(1),
+    )
+    .with_refresh_token(
+        token.refresh_token().expect("a refresh token").clone(),
+        token.refresh_expires_at().expect("its expiry"),
+    )
+    .with_flow(token.flow())
+}

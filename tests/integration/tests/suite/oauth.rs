@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use lark_oapi::oauth::{self, Authorization};
-use lark_oapi::{AuthErrorKind, Client, Error, UserToken, UserTokenFlow, UserTokens};
+use lark_oapi::{AuthErrorKind, Error, UserToken, UserTokenFlow, UserTokens};
 use lark_oapi_mock::{Fault, MockPlatform, OAUTH_USER};
 
 const TOKEN_PATH: &str = "/open-apis/authen/v2/oauth/token";
@@ -43,18 +43,6 @@ fn login(users: &UserTokens, offline: bool) -> Authorization {
         b = b.scope(oauth::OFFLINE_ACCESS);
     }
     b.build().unwrap()
-}
-
-async fn whoami(client: &Client, token: &UserToken) -> Result<String, Error> {
-    let me = client
-        .authen()
-        .v1()
-        .user_info()
-        .get()
-        .user_access_token(token.access_token().clone())
-        .send()
-        .await?;
-    Ok(me.into_data().open_id.unwrap_or_default())
 }
 
 fn oauth_error(e: &Error) -> &lark_oapi::OAuthError {
@@ -375,13 +363,7 @@ async fn many_callers_of_an_expired_oauth2_token_make_one_refresh() {
         .await
         .unwrap();
     // Kept as expired, so that every caller needs a refresh.
-    let expired = UserToken::new(token.access_token().clone(), std::time::SystemTime::now())
-        .with_refresh_token(
-            token.refresh_token().unwrap().clone(),
-            token.refresh_expires_at().unwrap(),
-        )
-        .with_flow(UserTokenFlow::OAuth2);
-    users.insert("dave", expired).await.unwrap();
+    users.insert("dave", expired_copy(&token)).await.unwrap();
     let before = mock.requests_to(TOKEN_PATH).len();
     let calls = (0..20).map(|_| {
         let users = users.clone();
@@ -415,12 +397,7 @@ async fn a_store_that_lost_the_flow_still_refreshes_an_oauth2_token() {
         .await
         .unwrap();
     // As a store written before flows were kept gives it back: marked OIDC.
-    let forgotten = UserToken::new(token.access_token().clone(), std::time::SystemTime::now())
-        .with_refresh_token(
-            token.refresh_token().unwrap().clone(),
-            token.refresh_expires_at().unwrap(),
-        );
-    assert_eq!(forgotten.flow(), UserTokenFlow::Oidc);
+    let forgotten = expired_copy(&token).with_flow(UserTokenFlow::Oidc);
     users.insert("erin", forgotten).await.unwrap();
     let fresh = users.refresh("erin").await.unwrap();
     assert_eq!(whoami(&client, &fresh).await.unwrap(), OAUTH_USER);

@@ -16,31 +16,6 @@ use lark_oapi_mock::{Fault, MockPlatform};
 const EXCHANGE_PATH: &str = "/open-apis/authen/v1/oidc/access_token";
 const REFRESH_PATH: &str = "/open-apis/authen/v1/oidc/refresh_access_token";
 
-/// Who the platform says `token` belongs to (typed `authen.v1.user_info`).
-async fn whoami(client: &Client, token: &UserToken) -> Result<String, Error> {
-    let me = client
-        .authen()
-        .v1()
-        .user_info()
-        .get()
-        .user_access_token(token.access_token().clone())
-        .send()
-        .await?;
-    Ok(me.into_data().open_id.unwrap_or_default())
-}
-
-/// A copy of `token` whose access token expired a second ago (its refresh token unchanged).
-fn expired_copy(token: &UserToken) -> UserToken {
-    UserToken::new(
-        token.access_token().clone(),
-        SystemTime::now() - Duration::from_secs(1),
-    )
-    .with_refresh_token(
-        token.refresh_token().expect("a refresh token").clone(),
-        token.refresh_expires_at().expect("its expiry"),
-    )
-}
-
 /// Starts `access_token(key)` in a task and returns once its refresh request has reached the
 /// platform, where a 300 ms delay holds it: the caller can then race it.
 async fn refresh_held_on_the_wire(
