@@ -45,6 +45,16 @@ fn login(users: &UserTokens, offline: bool) -> Authorization {
     b.build().unwrap()
 }
 
+/// A user logged in through the whole PKCE flow (with a refresh token when `offline`).
+async fn logged_in(users: &UserTokens, offline: bool) -> UserToken {
+    let login = login(users, offline);
+    let (code, state) = approve(&login).await;
+    users
+        .exchange_authorization(&login, &code, &state)
+        .await
+        .unwrap()
+}
+
 fn oauth_error(e: &Error) -> &lark_oapi::OAuthError {
     match e {
         Error::OAuth(e) => e,
@@ -136,12 +146,7 @@ async fn a_pkce_login_end_to_end_then_refreshed_with_rotation_by_user_tokens() {
 async fn a_refresh_narrows_scopes_and_refuses_scopes_never_granted() {
     let (_mock, client) = setup().await;
     let users = UserTokens::new(&client);
-    let login = login(&users, true);
-    let (code, state) = approve(&login).await;
-    let token = users
-        .exchange_authorization(&login, &code, &state)
-        .await
-        .unwrap();
+    let token = logged_in(&users, true).await;
     let narrowed = oauth::refresh(&client, &token, Some("contact:user.base:readonly"))
         .await
         .unwrap();
@@ -153,12 +158,7 @@ async fn a_refresh_narrows_scopes_and_refuses_scopes_never_granted() {
         token.refresh_token().map(|t| t.expose().to_owned())
     );
 
-    let login = self::login(&users, true);
-    let (code, state) = approve(&login).await;
-    let token = users
-        .exchange_authorization(&login, &code, &state)
-        .await
-        .unwrap();
+    let token = logged_in(&users, true).await;
     let err = oauth::refresh(&client, &token, Some("admin:everything"))
         .await
         .unwrap_err();
@@ -222,12 +222,7 @@ async fn a_wrong_verifier_a_reused_code_and_a_state_mismatch_are_refused() {
 async fn without_offline_access_there_is_nothing_to_refresh() {
     let (mock, client) = setup().await;
     let users = UserTokens::new(&client);
-    let login = login(&users, false);
-    let (code, state) = approve(&login).await;
-    let token = users
-        .exchange_authorization(&login, &code, &state)
-        .await
-        .unwrap();
+    let token = logged_in(&users, false).await;
     assert!(token.refresh_token().is_none());
     users.insert("bob", token).await.unwrap();
     mock.expire_user_access_tokens();
@@ -342,12 +337,7 @@ async fn the_mock_authorize_step_refuses_what_the_platform_would() {
         assert_eq!(body["error"], "invalid_request", "{key}");
     }
     mock.set_oauth_user(Some("ou_someone_else"));
-    let login = login(&users, true);
-    let (code, state) = approve(&login).await;
-    let token = users
-        .exchange_authorization(&login, &code, &state)
-        .await
-        .unwrap();
+    let token = logged_in(&users, true).await;
     assert_eq!(whoami(&client, &token).await.unwrap(), "ou_someone_else");
     let _: &MockPlatform = &mock;
 }
@@ -356,12 +346,7 @@ async fn the_mock_authorize_step_refuses_what_the_platform_would() {
 async fn many_callers_of_an_expired_oauth2_token_make_one_refresh() {
     let (mock, client) = setup().await;
     let users = UserTokens::new(&client);
-    let login = login(&users, true);
-    let (code, state) = approve(&login).await;
-    let token = users
-        .exchange_authorization(&login, &code, &state)
-        .await
-        .unwrap();
+    let token = logged_in(&users, true).await;
     // Kept as expired, so that every caller needs a refresh.
     users.insert("dave", expired_copy(&token)).await.unwrap();
     let before = mock.requests_to(TOKEN_PATH).len();
@@ -390,12 +375,7 @@ async fn many_callers_of_an_expired_oauth2_token_make_one_refresh() {
 async fn a_store_that_lost_the_flow_still_refreshes_an_oauth2_token() {
     let (mock, client) = setup().await;
     let users = UserTokens::new(&client);
-    let login = login(&users, true);
-    let (code, state) = approve(&login).await;
-    let token = users
-        .exchange_authorization(&login, &code, &state)
-        .await
-        .unwrap();
+    let token = logged_in(&users, true).await;
     // As a store written before flows were kept gives it back: marked OIDC.
     let forgotten = expired_copy(&token).with_flow(UserTokenFlow::Oidc);
     users.insert("erin", forgotten).await.unwrap();
